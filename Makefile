@@ -1,0 +1,55 @@
+# edge-transport — the two commands of the README, and a few helpers.
+#   make run    install what is missing, build (Release), start on the default config, data in ./data
+#   make test   install what is missing, build (ASan+UBSan), run the whole suite through CTest
+#   make bench  Release benchmarks (not part of make test)
+
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+DATA_DIR  ?= $(CURDIR)/data
+RELEASE   := build/release
+SANITIZE  := build/asan
+BENCH_DIR ?= $(CURDIR)/build/bench-data
+
+# Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
+DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
+                libldns-dev libfmt-dev catch2 openssl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps run test bench build-release build-asan clean
+
+# Installs only what is missing; silent when everything is there.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build-release: deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDGE_BUILD_TESTS=OFF -DEDGE_BUILD_BENCH=ON >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON -DEDGE_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(SANITIZE) -j $(JOBS)
+
+# The server binary arrives with the receive-connector issue; until then the smallest
+# real thing is the queue database itself: open (or create) ./data, run crash recovery,
+# check its consistency and list the queues.
+run: build-release
+	@mkdir -p $(DATA_DIR)
+	$(RELEASE)/cli/edgectl --data $(DATA_DIR) Test-QueueDatabase
+	$(RELEASE)/cli/edgectl --data $(DATA_DIR) Get-Queue
+
+test: build-asan
+	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build-release
+	@mkdir -p $(BENCH_DIR)
+	$(RELEASE)/tests/bench/queue_bench --dir $(BENCH_DIR)
+
+clean:
+	rm -rf build

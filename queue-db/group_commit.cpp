@@ -1,0 +1,90 @@
+// The group-commit loop: take everything pending, one write transaction, one sync.
+#include "group_commit.hpp"
+
+#include "errors.hpp"
+
+#include <new>
+
+namespace edge::queue {
+
+GroupCommitter::GroupCommitter(const lmdb::Env& env, Hooks hooks)
+    : env_(env), hooks_(std::move(hooks)), thread_([this] { run(); }) {}
+
+GroupCommitter::~GroupCommitter() { stop(); }
+
+void GroupCommitter::submit(std::unique_ptr<Job> job) {
+    {
+        std::lock_guard lk(mu_);
+        if (!stopping_) {
+            pending_.push_back(std::move(job));
+            cv_.notify_one();
+            return;
+        }
+    }
+    job->finish(make_error_code(QueueError::shutting_down));
+}
+
+void GroupCommitter::stop() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+}
+
+GroupCommitter::Stats GroupCommitter::stats() const {
+    std::lock_guard lk(mu_);
+    return stats_;
+}
+
+void GroupCommitter::run() {
+    std::vector<std::unique_ptr<Job>> batch;
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            cv_.wait(lk, [&] { return stopping_ || !pending_.empty(); });
+            if (pending_.empty()) return;  // stopping, and nothing left to commit
+            batch.swap(pending_);
+        }
+        commit_batch(batch);
+        batch.clear();
+    }
+}
+
+void GroupCommitter::commit_batch(std::vector<std::unique_ptr<Job>>& batch) {
+    std::unique_ptr<Job>* first = batch.data();
+    std::unique_ptr<Job>* last = first + batch.size();
+    std::error_code ec = try_commit(first, last);
+    if (!ec || batch.size() == 1) {
+        for (auto& job : batch) job->finish(ec);
+        return;
+    }
+    // The batch failed as a whole; re-run each job alone so only the guilty fail.
+    for (auto* j = first; j != last; ++j) (*j)->finish(try_commit(j, j + 1));
+}
+
+std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last) {
+    try {
+        lmdb::Txn txn = lmdb::Txn::begin_write(env_);
+        if (hooks_.before_batch) hooks_.before_batch(txn);
+        for (auto* j = first; j != last; ++j) (*j)->apply(txn);
+        if (hooks_.after_batch) hooks_.after_batch(txn);
+        txn.commit();  // LMDB's default: data pages, then meta page, each fdatasync'd
+        std::lock_guard lk(mu_);
+        stats_.batches += 1;
+        stats_.jobs += static_cast<std::uint64_t>(last - first);
+        return {};
+    } catch (const lmdb::Error& e) {
+        if (hooks_.after_abort) hooks_.after_abort();
+        return make_error_code(classify_lmdb_error(e.rc()));
+    } catch (const JobError& e) {
+        if (hooks_.after_abort) hooks_.after_abort();
+        return make_error_code(e.code);
+    } catch (const std::bad_alloc&) {
+        if (hooks_.after_abort) hooks_.after_abort();
+        return make_error_code(QueueError::io_error);
+    }
+}
+
+}  // namespace edge::queue

@@ -1,0 +1,1136 @@
+// QueueDb: enqueue, leasing and outcomes, the retry index, crash recovery and
+// administration over the schema described in records.hpp.
+#include "queue_db.hpp"
+
+#include "group_commit.hpp"
+#include "lmdb.hpp"
+#include "records.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <map>
+#include <set>
+
+namespace edge::queue {
+
+using records::HopState;
+using records::LeaseOwner;
+using records::MessageRecord;
+using records::QueueRecord;
+
+namespace {
+
+[[noreturn]] void fail(QueueError code, std::string detail = {}) { throw JobError{code, std::move(detail)}; }
+
+constexpr MessageStatus kAllStatuses[] = {MessageStatus::Active, MessageStatus::Ready, MessageStatus::Retry,
+                                          MessageStatus::Suspended, MessageStatus::PendingRemove};
+
+bool has_pending_for(const Envelope& e, const QueueId& q) {
+    return std::any_of(e.recipients.begin(), e.recipients.end(), [&](const Recipient& r) {
+        return r.status == RecipientStatus::Pending && r.next_hop == q;
+    });
+}
+
+// The queues a message belongs in: one per distinct next hop of a pending recipient.
+std::vector<HopState> hops_for_pending(const Envelope& e) {
+    std::vector<HopState> hops;
+    for (const auto& r : e.recipients) {
+        if (r.status != RecipientStatus::Pending) continue;
+        bool seen = std::any_of(hops.begin(), hops.end(), [&](const HopState& h) { return h.queue == r.next_hop; });
+        if (!seen) hops.push_back(HopState{r.next_hop, MessageStatus::Ready, 0, std::nullopt, {}, {}});
+    }
+    return hops;
+}
+
+Status validate(const NewMessage& m) {
+    const Envelope& e = m.envelope;
+    if (e.recipients.empty()) return QueueError::invalid_argument;
+    for (const auto& r : e.recipients) {
+        if (r.address.empty() || !records::valid_queue_id(r.next_hop) || r.status != RecipientStatus::Pending)
+            return QueueError::invalid_argument;
+    }
+    if (e.size != m.body.size()) return QueueError::invalid_argument;
+    return Done{};
+}
+
+}  // namespace
+
+struct QueueDb::Impl {
+    lmdb::Env env;
+    lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0;
+    QueueDbOptions options;
+    LeaseOwner self = LeaseOwner::self();
+    RecoveryReport recovery;
+    std::unique_ptr<GroupCommitter> committer;
+    bool closed = false;
+
+    // Batch state, touched only on the committer thread: the id counter is read once
+    // per batch and written back once.
+    std::optional<std::uint64_t> next_id;
+    bool next_id_dirty = false;
+
+    // ---- write helpers (committer thread, inside a write transaction) ------------
+
+    MessageId allocate_id(lmdb::Txn& txn) {
+        if (!next_id) {
+            auto v = txn.get(meta, "next_id");
+            next_id = v ? records::parse_u64_value(*v).value_or(1) : 1;
+        }
+        next_id_dirty = true;
+        return (*next_id)++;
+    }
+
+    void flush_batch_state(lmdb::Txn& txn) {
+        if (next_id && next_id_dirty) txn.put(meta, "next_id", records::u64_value(*next_id));
+        next_id.reset();
+        next_id_dirty = false;
+    }
+
+    void ensure_queue(lmdb::Txn& txn, const QueueId& q, DeliveryType type) {
+        std::string key = records::queue_key(q);
+        if (txn.get(queues, key)) return;
+        QueueRecord r;
+        r.delivery_type = type;
+        txn.put(queues, key, records::encode(r));
+    }
+
+    std::optional<QueueRecord> load_queue(const lmdb::Txn& txn, const QueueId& q) const {
+        auto v = txn.get(queues, records::queue_key(q));
+        if (!v) return std::nullopt;
+        std::string why;
+        auto r = records::decode_queue(*v, &why);
+        if (!r) fail(QueueError::corrupt_record, "queue " + q.name() + ": " + why);
+        return r;
+    }
+
+    void store_queue(lmdb::Txn& txn, const QueueId& q, const QueueRecord& r) {
+        txn.put(queues, records::queue_key(q), records::encode(r));
+    }
+
+    std::optional<MessageRecord> load_message(const lmdb::Txn& txn, MessageId id) const {
+        auto v = txn.get(messages, records::id_key(id));
+        if (!v) return std::nullopt;
+        std::string why;
+        auto m = records::decode_message(*v, &why);
+        if (!m) fail(QueueError::corrupt_record, "message " + std::to_string(id) + ": " + why);
+        return m;
+    }
+
+    MessageRecord must_load(const lmdb::Txn& txn, MessageId id) const {
+        auto m = load_message(txn, id);
+        if (!m) fail(QueueError::not_found);
+        return std::move(*m);
+    }
+
+    void store_message(lmdb::Txn& txn, MessageId id, const MessageRecord& m) {
+        txn.put(messages, records::id_key(id), records::encode(m));
+    }
+
+    // Writes a new message: record, body (copied once into its page), queue items.
+    MessageId insert_message(lmdb::Txn& txn, const std::string& record, const MessageBody& body,
+                             const std::vector<HopState>& hops, const Envelope& e) {
+        MessageId id = allocate_id(txn);
+        std::string key = records::id_key(id);
+        // Ids only grow, so both puts append at the right edge of their B-tree.
+        txn.put(messages, key, record, MDB_APPEND);
+        std::span<char> dst = txn.reserve(bodies, key, body.size(), MDB_APPEND);
+        std::size_t off = 0;
+        for (const auto& chunk : body.chunks) {
+            if (!chunk.empty()) std::memcpy(dst.data() + off, chunk.data(), chunk.size());
+            off += chunk.size();
+        }
+        for (const auto& h : hops) {
+            DeliveryType type = DeliveryType::Undefined;
+            for (const auto& r : e.recipients)
+                if (r.next_hop == h.queue) type = r.delivery_type;
+            ensure_queue(txn, h.queue, type);
+            txn.put(items, records::item_key(h.queue, h.status, id), {});
+        }
+        return id;
+    }
+
+    MessageId insert_new(lmdb::Txn& txn, const NewMessage& m) {
+        MessageRecord rec;
+        rec.envelope = m.envelope;
+        rec.hops = hops_for_pending(rec.envelope);
+        return insert_message(txn, records::encode(rec), m.body, rec.hops, rec.envelope);
+    }
+
+    // Moves one queue item to a new status, keeping the item and retry indexes true.
+    void set_status(lmdb::Txn& txn, MessageId id, HopState& h, MessageStatus status,
+                    std::optional<Timestamp> next_retry = std::nullopt) {
+        txn.del(items, records::item_key(h.queue, h.status, id));
+        if (h.status == MessageStatus::Retry && h.next_retry) txn.del(retry, records::retry_key(*h.next_retry, h.queue, id));
+        h.status = status;
+        h.next_retry = status == MessageStatus::Retry ? next_retry : std::nullopt;
+        txn.put(items, records::item_key(h.queue, h.status, id), {});
+        if (h.status == MessageStatus::Retry && h.next_retry) txn.put(retry, records::retry_key(*h.next_retry, h.queue, id), {});
+    }
+
+    void drop_hop_indexes(lmdb::Txn& txn, MessageId id, const HopState& h) {
+        txn.del(items, records::item_key(h.queue, h.status, id));
+        if (h.status == MessageStatus::Retry && h.next_retry) txn.del(retry, records::retry_key(*h.next_retry, h.queue, id));
+    }
+
+    void delete_message(lmdb::Txn& txn, MessageId id, const MessageRecord& m) {
+        for (const auto& h : m.hops) drop_hop_indexes(txn, id, h);
+        std::string key = records::id_key(id);
+        txn.del(messages, key);
+        txn.del(bodies, key);
+    }
+
+    void set_queue_retry(lmdb::Txn& txn, const QueueId& q, QueueRecord& r, std::optional<Timestamp> next) {
+        if (r.in_retry && r.next_retry) txn.del(retry, records::retry_key(*r.next_retry, q, 0));
+        r.in_retry = next.has_value();
+        r.next_retry = next;
+        if (next) txn.put(retry, records::retry_key(*next, q, 0), {});
+    }
+
+    void move_to_poison(lmdb::Txn& txn, MessageId id, MessageRecord& m) {
+        for (const auto& h : m.hops) drop_hop_indexes(txn, id, h);
+        m.hops.clear();
+        HopState p;
+        p.queue = QueueId::poison();
+        p.status = MessageStatus::Suspended;  // Exchange: poison messages stay suspended
+        ensure_queue(txn, p.queue, DeliveryType::Undefined);
+        txn.put(items, records::item_key(p.queue, p.status, id), {});
+        m.hops.push_back(std::move(p));
+    }
+
+    std::vector<MessageId> item_ids(const lmdb::Txn& txn, const std::string& prefix, std::size_t max) const {
+        std::vector<MessageId> ids;
+        lmdb::for_each_prefix(txn, items, prefix, [&](std::string_view key, std::string_view) {
+            if (auto k = records::parse_item_key(key)) ids.push_back(k->id);
+            return ids.size() < max;
+        });
+        return ids;
+    }
+
+    std::vector<QueueId> all_queue_ids(const lmdb::Txn& txn) const {
+        std::vector<QueueId> out;
+        lmdb::Cursor c(txn, queues);
+        for (bool ok = c.first(); ok; ok = c.next())
+            if (auto q = records::parse_queue_key(c.key())) out.push_back(std::move(*q));
+        return out;
+    }
+
+    // ---- crash recovery -----------------------------------------------------------
+
+    void recover(lmdb::Txn& txn) {
+        recovery = {};
+        quarantine_invalid(txn);
+        std::set<MessageId> leased;
+        for (const auto& q : all_queue_ids(txn))
+            for (auto st : {MessageStatus::Active, MessageStatus::PendingRemove})
+                for (auto id : item_ids(txn, records::item_prefix(q, st), SIZE_MAX)) leased.insert(id);
+
+        std::map<std::uint32_t, bool> alive;  // pid -> still running (checked once)
+        for (MessageId id : leased) {
+            auto m = load_message(txn, id);
+            if (!m) continue;
+            bool crashed = false;
+            for (auto& h : m->hops) {
+                if (h.owner.empty() || h.owner == self) continue;
+                auto [it, fresh] = alive.try_emplace(h.owner.pid, false);
+                if (fresh) it->second = h.owner.alive();
+                if (it->second) continue;
+                crashed = true;
+                h.owner = {};
+                if (h.status == MessageStatus::Active) {
+                    set_status(txn, id, h, MessageStatus::Ready);
+                    ++recovery.leases_returned;
+                }
+            }
+            if (!crashed) continue;
+            m->crash_count += 1;
+            bool removing = std::any_of(m->hops.begin(), m->hops.end(),
+                                        [](const HopState& h) { return h.status == MessageStatus::PendingRemove; });
+            if (removing && !m->ndr_requested) {
+                delete_message(txn, id, *m);  // the administrator already removed it
+                continue;
+            }
+            if (options.poison_detection_enabled && m->crash_count >= options.poison_threshold && !removing) {
+                move_to_poison(txn, id, *m);
+                ++recovery.poisoned;
+            }
+            store_message(txn, id, *m);
+        }
+    }
+
+    // Records that fail validation are moved aside with their reason, never fatal.
+    void quarantine_invalid(lmdb::Txn& txn) {
+        std::vector<std::pair<std::string, std::string>> bad;  // key, reason
+        {
+            lmdb::Cursor c(txn, messages);
+            for (bool ok = c.first(); ok; ok = c.next()) {
+                std::string why;
+                if (!records::decode_message(c.value(), &why)) bad.emplace_back(std::string(c.key()), why);
+            }
+        }
+        if (bad.empty()) return;
+        std::set<MessageId> ids;
+        for (auto& [key, why] : bad) {
+            auto raw = txn.get(messages, key);
+            std::string value = why;
+            value.push_back('\0');
+            value.append(raw ? *raw : std::string_view{});
+            txn.put(quarantine, key, value);
+            txn.del(messages, key);
+            ids.insert(records::parse_id_key(key));
+            ++recovery.quarantined;
+        }
+        // Index entries that pointed at them would name messages that are gone.
+        std::vector<std::string> stale;
+        lmdb::Cursor c(txn, items);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            auto k = records::parse_item_key(c.key());
+            if (k && ids.count(k->id)) stale.emplace_back(c.key());
+        }
+        lmdb::Cursor r(txn, retry);
+        for (bool ok = r.first(); ok; ok = r.next()) {
+            auto k = records::parse_retry_key(r.key());
+            if (k && k->id != 0 && ids.count(k->id)) stale.emplace_back(std::string("R") + std::string(r.key()));
+        }
+        for (auto& k : stale) {
+            if (k[0] == 'R')
+                txn.del(retry, std::string_view(k).substr(1));
+            else
+                txn.del(items, k);
+        }
+    }
+
+    void release_own_leases(lmdb::Txn& txn) {
+        for (const auto& q : all_queue_ids(txn))
+            for (auto st : {MessageStatus::Active, MessageStatus::PendingRemove})
+                for (auto id : item_ids(txn, records::item_prefix(q, st), SIZE_MAX)) {
+                    auto m = load_message(txn, id);
+                    if (!m) continue;
+                    auto* h = m->hop(q);
+                    if (h == nullptr || !(h->owner == self)) continue;
+                    h->owner = {};
+                    if (h->status == MessageStatus::Active) set_status(txn, id, *h, MessageStatus::Ready);
+                    store_message(txn, id, *m);
+                }
+    }
+
+    // ---- views --------------------------------------------------------------------
+
+    MessageInfo info_of(MessageId id, const MessageRecord& m, const HopState& h) const {
+        MessageInfo i;
+        i.id = id;
+        i.queue = h.queue;
+        i.status = h.status;
+        i.envelope = m.envelope;
+        i.retry_count = h.retry_count;
+        i.next_retry_time = h.next_retry;
+        i.last_error = h.last_error;
+        i.crash_count = m.crash_count;
+        i.ndr_requested = m.ndr_requested;
+        return i;
+    }
+
+    QueueInfo queue_info(const lmdb::Txn& txn, const QueueId& q, const QueueRecord& r) const {
+        QueueInfo i;
+        i.id = q;
+        i.delivery_type = r.delivery_type;
+        i.last_error = r.last_error;
+        i.last_retry_time = r.last_retry;
+        i.next_retry_time = r.in_retry ? r.next_retry : std::nullopt;
+        lmdb::for_each_prefix(txn, items, records::item_prefix(q), [&](std::string_view key, std::string_view) {
+            auto k = records::parse_item_key(key);
+            if (!k) return true;
+            ++i.message_count;
+            switch (k->status) {
+                case MessageStatus::Active: ++i.active_count; break;
+                case MessageStatus::Ready: ++i.ready_count; break;
+                case MessageStatus::Retry: ++i.retry_count; break;
+                case MessageStatus::Suspended: ++i.suspended_count; break;
+                case MessageStatus::PendingRemove: ++i.pending_remove_count; break;
+            }
+            return true;
+        });
+        if (r.suspended)
+            i.status = QueueStatus::Suspended;
+        else if (r.in_retry)
+            i.status = QueueStatus::Retry;
+        else if (i.active_count > 0)
+            i.status = QueueStatus::Active;
+        else
+            i.status = QueueStatus::Ready;
+        return i;
+    }
+
+    // ---- running jobs ---------------------------------------------------------------
+
+    // Runs f(txn) as one job of the next batch and waits for the durable commit.
+    template <class F>
+    auto write(F&& f) -> Result<std::conditional_t<std::is_void_v<std::invoke_result_t<F&, lmdb::Txn&>>, Done,
+                                                   std::invoke_result_t<F&, lmdb::Txn&>>> {
+        using R = std::invoke_result_t<F&, lmdb::Txn&>;
+        using V = std::conditional_t<std::is_void_v<R>, Done, R>;
+        // The result lives on this (blocked) caller's stack, not in the job: the
+        // committer destroys the job right after finish(), possibly before we wake.
+        struct FnJob final : GroupCommitter::Job {
+            FnJob(F& fn, std::optional<V>& out) : f(fn), value(out) {}
+            void apply(lmdb::Txn& txn) override {
+                if constexpr (std::is_void_v<R>) {
+                    f(txn);
+                    value = Done{};
+                } else {
+                    value = f(txn);
+                }
+            }
+            void finish(std::error_code ec) override { done.set_value(ec); }
+            F& f;
+            std::optional<V>& value;
+            std::promise<std::error_code> done;
+        };
+        std::optional<V> value;
+        auto job = std::make_unique<FnJob>(f, value);
+        auto fut = job->done.get_future();
+        committer->submit(std::move(job));
+        std::error_code ec = fut.get();
+        if (ec) return ec;
+        return std::move(*value);
+    }
+};
+
+namespace {
+// An enqueue waiting for its batch. Its record bytes were encoded on the caller's
+// thread; the committer only copies them in.
+class EnqueueJob final : public GroupCommitter::Job {
+public:
+    EnqueueJob(QueueDb::Impl& db, NewMessage m, QueueDb::EnqueueHandler done)
+        : db_(db), message_(std::move(m)), done_(std::move(done)) {
+        MessageRecord rec;
+        rec.envelope = std::move(message_.envelope);
+        rec.hops = hops_for_pending(rec.envelope);
+        record_ = records::encode(rec);
+        hops_ = std::move(rec.hops);
+        message_.envelope = std::move(rec.envelope);
+    }
+    void apply(lmdb::Txn& txn) override {
+        id_ = db_.insert_message(txn, record_, message_.body, hops_, message_.envelope);
+    }
+    void finish(std::error_code ec) override { done_(ec, ec ? 0 : id_); }
+
+private:
+    QueueDb::Impl& db_;
+    NewMessage message_;
+    QueueDb::EnqueueHandler done_;
+    std::string record_;
+    std::vector<HopState> hops_;
+    MessageId id_ = 0;
+};
+}  // namespace
+
+// ---------------------------------------------------------------------------------
+
+QueueDb::QueueDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+QueueDb::~QueueDb() { close(); }
+
+Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const QueueDbOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    try {
+        lmdb::EnvOptions eo;
+        eo.map_size = options.map_size;
+        impl->env = lmdb::Env::open(dir, eo);
+        {
+            lmdb::Txn txn = lmdb::Txn::begin_write(impl->env);
+            impl->meta = txn.open_dbi("meta", MDB_CREATE);
+            impl->messages = txn.open_dbi("messages", MDB_CREATE);
+            impl->bodies = txn.open_dbi("bodies", MDB_CREATE);
+            impl->queues = txn.open_dbi("queues", MDB_CREATE);
+            impl->items = txn.open_dbi("items", MDB_CREATE);
+            impl->retry = txn.open_dbi("retry", MDB_CREATE);
+            impl->config = txn.open_dbi("config", MDB_CREATE);
+            impl->quarantine = txn.open_dbi("quarantine", MDB_CREATE);
+            auto format = txn.get(impl->meta, "format");
+            if (!format) {
+                txn.put(impl->meta, "format", records::u64_value(records::kEnvironmentFormat));
+                txn.put(impl->meta, "next_id", records::u64_value(1));
+                txn.put(impl->meta, "config_generation", records::u64_value(0));
+                impl->ensure_queue(txn, QueueId::submission(), DeliveryType::Undefined);
+            } else if (records::parse_u64_value(*format) != records::kEnvironmentFormat) {
+                return QueueError::corrupt_record;  // a format we do not know: refuse to touch it
+            }
+            if (options.recover_leases) impl->recover(txn);
+            txn.commit();
+        }
+        Impl* raw = impl.get();
+        impl->committer = std::make_unique<GroupCommitter>(
+            impl->env, GroupCommitter::Hooks{
+                           .before_batch = {},
+                           .after_batch = [raw](lmdb::Txn& txn) { raw->flush_batch_state(txn); },
+                           .after_abort = [raw] {
+                               raw->next_id.reset();
+                               raw->next_id_dirty = false;
+                           }});
+    } catch (const lmdb::Error& e) {
+        return make_error_code(classify_lmdb_error(e.rc()));
+    } catch (const JobError& e) {
+        return make_error_code(e.code);
+    }
+    return std::unique_ptr<QueueDb>(new QueueDb(std::move(impl)));
+}
+
+void QueueDb::close() {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    impl_->committer->stop();
+    try {
+        lmdb::Txn txn = lmdb::Txn::begin_write(impl_->env);
+        impl_->release_own_leases(txn);
+        txn.commit();
+    } catch (...) {
+        // Leases we could not return are recovered at the next open as a crash would be.
+    }
+    impl_->env.close();
+}
+
+const RecoveryReport& QueueDb::recovery_report() const { return impl_->recovery; }
+
+// ---- enqueue ----------------------------------------------------------------------
+
+void QueueDb::enqueue_async(NewMessage message, EnqueueHandler done) {
+    if (auto st = validate(message); !st) {
+        done(st.error(), 0);
+        return;
+    }
+    impl_->committer->submit(std::make_unique<EnqueueJob>(*impl_, std::move(message), std::move(done)));
+}
+
+Result<MessageId> QueueDb::enqueue(NewMessage message) {
+    // The promise is shared with the handler so that it outlives set_value() even when
+    // this thread wakes and returns first.
+    auto p = std::make_shared<std::promise<std::pair<std::error_code, MessageId>>>();
+    auto f = p->get_future();
+    enqueue_async(std::move(message), [p](std::error_code ec, MessageId id) { p->set_value({ec, id}); });
+    auto [ec, id] = f.get();
+    if (ec) return ec;
+    return id;
+}
+
+// ---- delivery ---------------------------------------------------------------------
+
+Result<std::vector<LeasedMessage>> QueueDb::lease_for_delivery(const QueueId& queue, std::size_t max) {
+    Impl& d = *impl_;
+    auto now = now_timestamp();
+    auto job = [&](lmdb::Txn& txn) {
+        std::vector<LeasedMessage> out;
+        auto qr = d.load_queue(txn, queue);
+        if (!qr || qr->suspended || (qr->in_retry && qr->next_retry && *qr->next_retry > now)) return out;
+        for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Ready), max)) {
+            auto m = d.load_message(txn, id);
+            if (!m) continue;
+            HopState* h = m->hop(queue);
+            if (h == nullptr) continue;
+            d.set_status(txn, id, *h, MessageStatus::Active);
+            h->owner = d.self;
+            d.store_message(txn, id, *m);
+            LeasedMessage l;
+            l.id = id;
+            l.queue = queue;
+            l.retry_count = h->retry_count;
+            for (std::size_t i = 0; i < m->envelope.recipients.size(); ++i) {
+                const auto& r = m->envelope.recipients[i];
+                if (r.status == RecipientStatus::Pending && r.next_hop == queue) l.recipients.push_back(i);
+            }
+            l.envelope = std::move(m->envelope);
+            out.push_back(std::move(l));
+        }
+        return out;
+    };
+    return d.write(job);
+}
+
+Status QueueDb::record_delivery(DeliveryReport report) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        MessageRecord m = d.must_load(txn, report.id);
+        HopState* h = m.hop(report.queue);
+        if (h == nullptr || (h->status != MessageStatus::Active && h->status != MessageStatus::PendingRemove))
+            fail(QueueError::invalid_state, "no lease");
+        std::string last_error;
+        for (const auto& o : report.outcomes) {
+            if (o.recipient >= m.envelope.recipients.size()) fail(QueueError::invalid_argument);
+            Recipient& r = m.envelope.recipients[o.recipient];
+            if (r.next_hop != report.queue || r.status != RecipientStatus::Pending) fail(QueueError::invalid_argument);
+            r.attempts += 1;
+            r.last_response = o.response;
+            if (o.kind == RecipientOutcome::Kind::Delivered) r.status = RecipientStatus::Delivered;
+            if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
+            if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
+        }
+        if (report.dsn) d.insert_new(txn, *report.dsn);
+        h->owner = {};
+        h->retry_count += 1;
+        if (!last_error.empty()) h->last_error = last_error;
+        if (h->status == MessageStatus::PendingRemove) {
+            if (!m.ndr_requested) {
+                d.delete_message(txn, report.id, m);
+                return;
+            }
+            d.store_message(txn, report.id, m);  // waits for its NDR (complete_removal)
+            return;
+        }
+        if (!has_pending_for(m.envelope, report.queue)) {
+            d.drop_hop_indexes(txn, report.id, *h);
+            std::erase_if(m.hops, [&](const HopState& x) { return x.queue == report.queue; });
+        } else if (report.next_retry_time) {
+            d.set_status(txn, report.id, *h, MessageStatus::Retry, report.next_retry_time);
+        } else {
+            d.set_status(txn, report.id, *h, MessageStatus::Ready);
+        }
+        if (m.hops.empty())
+            d.delete_message(txn, report.id, m);
+        else
+            d.store_message(txn, report.id, m);
+    };
+    return d.write(job);
+}
+
+Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        MessageRecord m = d.must_load(txn, id);
+        HopState* h = m.hop(queue);
+        if (h == nullptr || h->owner.empty()) fail(QueueError::invalid_state, "no lease");
+        h->owner = {};
+        if (h->status == MessageStatus::PendingRemove && !m.ndr_requested) {
+            d.delete_message(txn, id, m);
+            return;
+        }
+        if (h->status == MessageStatus::Active) d.set_status(txn, id, *h, MessageStatus::Ready);
+        d.store_message(txn, id, m);
+    };
+    return d.write(job);
+}
+
+Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error) {
+    Impl& d = *impl_;
+    auto now = now_timestamp();
+    auto job = [&](lmdb::Txn& txn) {
+        auto qr = d.load_queue(txn, queue);
+        if (!qr) fail(QueueError::not_found);
+        d.set_queue_retry(txn, queue, *qr, next_retry);
+        qr->last_retry = now;
+        qr->last_error = error;
+        d.store_queue(txn, queue, *qr);
+        for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Active), SIZE_MAX)) {
+            auto m = d.load_message(txn, id);
+            HopState* h = m ? m->hop(queue) : nullptr;
+            if (h == nullptr || !(h->owner == d.self)) continue;
+            h->owner = {};
+            h->retry_count += 1;
+            h->last_error = error;
+            d.set_status(txn, id, *h, MessageStatus::Ready);
+            d.store_message(txn, id, *m);
+        }
+    };
+    return d.write(job);
+}
+
+Status QueueDb::mark_queue_connected(const QueueId& queue) {
+    Impl& d = *impl_;
+    auto now = now_timestamp();
+    auto job = [&](lmdb::Txn& txn) {
+        auto qr = d.load_queue(txn, queue);
+        if (!qr) fail(QueueError::not_found);
+        if (!qr->in_retry && qr->last_error.empty()) return;
+        d.set_queue_retry(txn, queue, *qr, std::nullopt);
+        qr->last_retry = now;
+        qr->last_error.clear();
+        d.store_queue(txn, queue, *qr);
+    };
+    return d.write(job);
+}
+
+// ---- retry index ------------------------------------------------------------------
+
+std::optional<Timestamp> QueueDb::next_retry_due() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    lmdb::Cursor c(txn, impl_->retry);
+    if (!c.first()) return std::nullopt;
+    auto k = records::parse_retry_key(c.key());
+    if (!k) return std::nullopt;
+    return k->when;
+}
+
+Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        std::vector<std::string> due;
+        {
+            lmdb::Cursor c(txn, d.retry);
+            for (bool ok = c.first(); ok; ok = c.next()) {
+                auto k = records::parse_retry_key(c.key());
+                if (k && k->when > now) break;
+                due.emplace_back(c.key());
+            }
+        }
+        std::vector<QueueId> touched;
+        for (const auto& key : due) {
+            auto k = records::parse_retry_key(key);
+            txn.del(d.retry, key);
+            if (!k) continue;
+            if (std::find(touched.begin(), touched.end(), k->queue) == touched.end()) touched.push_back(k->queue);
+            if (k->id == 0) {
+                if (auto qr = d.load_queue(txn, k->queue)) {
+                    qr->in_retry = false;
+                    qr->next_retry.reset();
+                    d.store_queue(txn, k->queue, *qr);
+                }
+                continue;
+            }
+            auto m = d.load_message(txn, k->id);
+            HopState* h = m ? m->hop(k->queue) : nullptr;
+            if (h == nullptr || h->status != MessageStatus::Retry) continue;
+            h->next_retry.reset();  // its retry key is already gone
+            d.set_status(txn, k->id, *h, MessageStatus::Ready);
+            d.store_message(txn, k->id, *m);
+        }
+        std::vector<QueueId> ready;
+        for (auto& q : touched) {
+            auto qr = d.load_queue(txn, q);
+            if (!qr || qr->suspended || qr->in_retry) continue;
+            if (!d.item_ids(txn, records::item_prefix(q, MessageStatus::Ready), 1).empty()) ready.push_back(q);
+        }
+        return ready;
+    };
+    return d.write(job);
+}
+
+std::vector<QueueId> QueueDb::ready_queues() const {
+    const Impl& d = *impl_;
+    auto now = now_timestamp();
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<QueueId> out;
+    for (auto& q : d.all_queue_ids(txn)) {
+        auto v = txn.get(d.queues, records::queue_key(q));
+        auto qr = v ? records::decode_queue(*v) : std::nullopt;
+        if (!qr || qr->suspended || (qr->in_retry && qr->next_retry && *qr->next_retry > now)) continue;
+        if (!d.item_ids(txn, records::item_prefix(q, MessageStatus::Ready), 1).empty()) out.push_back(q);
+    }
+    return out;
+}
+
+// ---- administration ---------------------------------------------------------------
+
+std::vector<QueueInfo> QueueDb::list_queues() const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<QueueInfo> out;
+    lmdb::Cursor c(txn, d.queues);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+        auto q = records::parse_queue_key(c.key());
+        auto r = records::decode_queue(c.value());
+        if (!q || !r) continue;  // check() reports it
+        QueueInfo i = d.queue_info(txn, *q, *r);
+        // Exchange hides the Unreachable and Poison queues while they are empty.
+        bool hidden_when_empty = q->kind == QueueKind::Unreachable || q->kind == QueueKind::Poison;
+        if (hidden_when_empty && i.message_count == 0) continue;
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+std::optional<QueueInfo> QueueDb::get_queue(const QueueId& queue) const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    auto v = txn.get(d.queues, records::queue_key(queue));
+    if (!v) return std::nullopt;
+    auto r = records::decode_queue(*v);
+    if (!r) return std::nullopt;
+    return d.queue_info(txn, queue, *r);
+}
+
+std::vector<MessageInfo> QueueDb::list_messages(const MessageFilter& filter,
+                                                const std::function<bool(const MessageInfo&)>& predicate) const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<MessageInfo> out;
+    std::string prefix;
+    if (filter.queue) prefix = filter.status ? records::item_prefix(*filter.queue, *filter.status)
+                                             : records::item_prefix(*filter.queue);
+    lmdb::for_each_prefix(txn, d.items, prefix, [&](std::string_view key, std::string_view) {
+        auto k = records::parse_item_key(key);
+        if (!k || (filter.status && k->status != *filter.status)) return true;
+        auto v = txn.get(d.messages, records::id_key(k->id));
+        auto m = v ? records::decode_message(*v) : std::nullopt;
+        const HopState* h = m ? m->hop(k->queue) : nullptr;
+        if (h == nullptr) return true;
+        MessageInfo i = d.info_of(k->id, *m, *h);
+        if (!predicate || predicate(i)) out.push_back(std::move(i));
+        return out.size() < filter.limit;
+    });
+    return out;
+}
+
+std::optional<MessageInfo> QueueDb::get_message(MessageId id, const std::optional<QueueId>& queue) const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    auto v = txn.get(d.messages, records::id_key(id));
+    auto m = v ? records::decode_message(*v) : std::nullopt;
+    if (!m || m->hops.empty()) return std::nullopt;
+    const HopState* h = queue ? m->hop(*queue) : &m->hops.front();
+    if (h == nullptr) return std::nullopt;
+    return d.info_of(id, *m, *h);
+}
+
+std::optional<std::string> QueueDb::export_message(MessageId id) const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    auto v = txn.get(impl_->bodies, records::id_key(id));
+    if (!v) return std::nullopt;
+    return std::string(*v);
+}
+
+Status QueueDb::suspend_queue(const QueueId& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        auto qr = d.load_queue(txn, queue);
+        if (!qr) fail(QueueError::not_found);
+        qr->suspended = true;
+        d.store_queue(txn, queue, *qr);
+    };
+    return d.write(job);
+}
+
+Status QueueDb::resume_queue(const QueueId& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        auto qr = d.load_queue(txn, queue);
+        if (!qr) fail(QueueError::not_found);
+        qr->suspended = false;
+        d.store_queue(txn, queue, *qr);
+    };
+    return d.write(job);
+}
+
+Status QueueDb::retry_queue(const QueueId& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        auto qr = d.load_queue(txn, queue);
+        if (!qr) fail(QueueError::not_found);
+        d.set_queue_retry(txn, queue, *qr, std::nullopt);
+        d.store_queue(txn, queue, *qr);
+        for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Retry), SIZE_MAX)) {
+            auto m = d.load_message(txn, id);
+            HopState* h = m ? m->hop(queue) : nullptr;
+            if (h == nullptr) continue;
+            d.set_status(txn, id, *h, MessageStatus::Ready);
+            d.store_message(txn, id, *m);
+        }
+    };
+    return d.write(job);
+}
+
+namespace {
+// Applies `change` to each of the message's hops that `queue` selects; fails with
+// not_found when no hop matches and with invalid_state when change() refused them all.
+template <class Change>
+void for_selected_hops(QueueDb::Impl& d, lmdb::Txn& txn, MessageId id, const std::optional<QueueId>& queue,
+                       Change change) {
+    MessageRecord m = d.must_load(txn, id);
+    bool matched = false, changed = false;
+    for (auto& h : m.hops) {
+        if (queue && !(h.queue == *queue)) continue;
+        matched = true;
+        changed |= change(m, h);
+    }
+    if (!matched) fail(QueueError::not_found);
+    if (!changed) fail(QueueError::invalid_state);
+    d.store_message(txn, id, m);
+}
+}  // namespace
+
+Status QueueDb::suspend_message(MessageId id, const std::optional<QueueId>& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        for_selected_hops(d, txn, id, queue, [&](MessageRecord&, HopState& h) {
+            if (h.status == MessageStatus::Suspended) return true;
+            if (h.status != MessageStatus::Ready && h.status != MessageStatus::Retry) return false;
+            d.set_status(txn, id, h, MessageStatus::Suspended);
+            return true;
+        });
+    };
+    return d.write(job);
+}
+
+Status QueueDb::resume_message(MessageId id, const std::optional<QueueId>& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        MessageRecord m = d.must_load(txn, id);
+        const HopState* poison = m.hop(QueueId::poison());
+        if (poison != nullptr && (!queue || *queue == QueueId::poison())) {
+            // Resume-Message on a poison message releases it to its recipients' queues.
+            d.drop_hop_indexes(txn, id, *poison);
+            m.hops = hops_for_pending(m.envelope);
+            m.crash_count = 0;
+            for (const auto& h : m.hops) {
+                d.ensure_queue(txn, h.queue, DeliveryType::Undefined);
+                txn.put(d.items, records::item_key(h.queue, h.status, id), {});
+            }
+            d.store_message(txn, id, m);
+            return;
+        }
+        for_selected_hops(d, txn, id, queue, [&](MessageRecord&, HopState& h) {
+            if (h.status == MessageStatus::Ready) return true;
+            if (h.status != MessageStatus::Suspended) return false;
+            d.set_status(txn, id, h, MessageStatus::Ready);
+            return true;
+        });
+    };
+    return d.write(job);
+}
+
+Status QueueDb::retry_message(MessageId id, const std::optional<QueueId>& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        for_selected_hops(d, txn, id, queue, [&](MessageRecord&, HopState& h) {
+            if (h.status == MessageStatus::Ready) return true;
+            if (h.status != MessageStatus::Retry) return false;
+            d.set_status(txn, id, h, MessageStatus::Ready);
+            return true;
+        });
+    };
+    return d.write(job);
+}
+
+Status QueueDb::remove_message(MessageId id, WithNdr with_ndr) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        MessageRecord m = d.must_load(txn, id);
+        bool in_delivery = std::any_of(m.hops.begin(), m.hops.end(), [](const HopState& h) { return !h.owner.empty(); });
+        if (with_ndr == WithNdr::no && !in_delivery) {
+            d.delete_message(txn, id, m);
+            return;
+        }
+        m.ndr_requested = with_ndr == WithNdr::yes;
+        for (auto& h : m.hops)
+            if (h.status != MessageStatus::PendingRemove) d.set_status(txn, id, h, MessageStatus::PendingRemove);
+        d.store_message(txn, id, m);
+    };
+    return d.write(job);
+}
+
+std::vector<MessageInfo> QueueDb::pending_ndr_removals() const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<MessageInfo> out;
+    std::set<MessageId> seen;
+    for (const auto& q : d.all_queue_ids(txn)) {
+        for (MessageId id : d.item_ids(txn, records::item_prefix(q, MessageStatus::PendingRemove), SIZE_MAX)) {
+            if (!seen.insert(id).second) continue;
+            auto v = txn.get(d.messages, records::id_key(id));
+            auto m = v ? records::decode_message(*v) : std::nullopt;
+            if (!m || !m->ndr_requested) continue;
+            bool in_delivery = std::any_of(m->hops.begin(), m->hops.end(), [](const HopState& h) { return !h.owner.empty(); });
+            if (!in_delivery) out.push_back(d.info_of(id, *m, m->hops.front()));
+        }
+    }
+    return out;
+}
+
+Status QueueDb::complete_removal(MessageId id, std::optional<NewMessage> ndr) {
+    Impl& d = *impl_;
+    if (ndr)
+        if (auto st = validate(*ndr); !st) return st;
+    auto job = [&](lmdb::Txn& txn) {
+        MessageRecord m = d.must_load(txn, id);
+        bool removing = std::all_of(m.hops.begin(), m.hops.end(),
+                                    [](const HopState& h) { return h.status == MessageStatus::PendingRemove && h.owner.empty(); });
+        if (!removing) fail(QueueError::invalid_state);
+        if (ndr) d.insert_new(txn, *ndr);
+        d.delete_message(txn, id, m);
+    };
+    return d.write(job);
+}
+
+// ---- config store -----------------------------------------------------------------
+
+std::uint64_t QueueDb::config_generation() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    auto v = txn.get(impl_->meta, "config_generation");
+    return v ? records::parse_u64_value(*v).value_or(0) : 0;
+}
+
+std::optional<std::string> QueueDb::config_get(std::string_view kind, std::string_view name) const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    auto v = txn.get(impl_->config, records::config_key(kind, name));
+    if (!v) return std::nullopt;
+    return std::string(*v);
+}
+
+std::vector<ConfigRecord> QueueDb::config_list(std::string_view kind) const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    std::vector<ConfigRecord> out;
+    std::string prefix = records::config_key(kind, "");
+    lmdb::for_each_prefix(txn, impl_->config, prefix, [&](std::string_view key, std::string_view value) {
+        out.push_back({std::string(kind), std::string(key.substr(prefix.size())), std::string(value)});
+        return true;
+    });
+    return out;
+}
+
+Result<std::uint64_t> QueueDb::config_apply(std::vector<ConfigChange> changes,
+                                            std::optional<std::uint64_t> expected_generation) {
+    for (const auto& c : changes)
+        if (c.kind.empty() || c.name.empty() || c.kind.find('\0') != std::string::npos)
+            return QueueError::invalid_argument;
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        auto v = txn.get(d.meta, "config_generation");
+        std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
+        if (expected_generation && *expected_generation != gen) fail(QueueError::conflict);
+        for (const auto& c : changes) {
+            std::string key = records::config_key(c.kind, c.name);
+            if (c.value)
+                txn.put(d.config, key, *c.value);
+            else
+                txn.del(d.config, key);
+        }
+        txn.put(d.meta, "config_generation", records::u64_value(gen + 1));
+        return gen + 1;
+    };
+    return d.write(job);
+}
+
+// ---- health -----------------------------------------------------------------------
+
+ConsistencyReport QueueDb::check() const {
+    const Impl& d = *impl_;
+    ConsistencyReport rep;
+    auto problem = [&](std::string s) {
+        if (rep.problems.size() < 100) rep.problems.push_back(std::move(s));
+    };
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    auto fmt_v = txn.get(d.meta, "format");
+    if (!fmt_v || records::parse_u64_value(*fmt_v) != records::kEnvironmentFormat) problem("meta: format missing or unknown");
+    auto next_v = txn.get(d.meta, "next_id");
+    std::uint64_t next_id = next_v ? records::parse_u64_value(*next_v).value_or(0) : 0;
+    if (next_id == 0) problem("meta: next_id missing");
+    if (!txn.get(d.meta, "config_generation")) problem("meta: config_generation missing");
+
+    std::map<std::string, QueueRecord> queue_records;
+    {
+        lmdb::Cursor c(txn, d.queues);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            auto q = records::parse_queue_key(c.key());
+            std::string why;
+            auto r = records::decode_queue(c.value(), &why);
+            if (!q || !r) {
+                problem("queue record invalid: " + why);
+                continue;
+            }
+            queue_records.emplace(std::string(c.key()), *r);
+            if (r->in_retry && r->next_retry && !txn.get(d.retry, records::retry_key(*r->next_retry, *q, 0)))
+                problem("queue " + q->name() + ": in Retry without a retry index entry");
+        }
+    }
+
+    std::set<MessageId> ids;
+    {
+        lmdb::Cursor c(txn, d.messages);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            MessageId id = records::parse_id_key(c.key());
+            std::string tag = "message " + std::to_string(id);
+            std::string why;
+            auto m = records::decode_message(c.value(), &why);
+            ++rep.messages;
+            if (id == 0 || id >= next_id) problem(tag + ": id outside the allocated range");
+            if (!m) {
+                problem(tag + ": invalid record: " + why);
+                continue;
+            }
+            ids.insert(id);
+            auto body = txn.get(d.bodies, c.key());
+            if (!body)
+                problem(tag + ": no body");
+            else if (body->size() != m->envelope.size)
+                problem(tag + ": body size " + std::to_string(body->size()) + " != envelope size " +
+                        std::to_string(m->envelope.size));
+            if (m->hops.empty()) problem(tag + ": in no queue");
+            bool poisoned = m->hop(QueueId::poison()) != nullptr;
+            for (const auto& h : m->hops) {
+                if (!txn.get(d.items, records::item_key(h.queue, h.status, id)))
+                    problem(tag + ": no item entry for queue " + h.queue.name());
+                if (!queue_records.count(records::queue_key(h.queue))) problem(tag + ": queue " + h.queue.name() + " has no record");
+                if (h.status == MessageStatus::Retry && h.next_retry &&
+                    !txn.get(d.retry, records::retry_key(*h.next_retry, h.queue, id)))
+                    problem(tag + ": Retry without a retry index entry");
+                if (h.status == MessageStatus::Active && h.owner.empty()) problem(tag + ": Active without a lease owner");
+            }
+            if (!poisoned)
+                for (const auto& r : m->envelope.recipients)
+                    if (r.status == RecipientStatus::Pending && m->hop(r.next_hop) == nullptr)
+                        problem(tag + ": pending recipient without its queue " + r.next_hop.name());
+        }
+    }
+    {
+        lmdb::Cursor c(txn, d.items);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            ++rep.queue_items;
+            auto k = records::parse_item_key(c.key());
+            if (!k) {
+                problem("malformed item key");
+                continue;
+            }
+            auto v = txn.get(d.messages, records::id_key(k->id));
+            auto m = v ? records::decode_message(*v) : std::nullopt;
+            const HopState* h = m ? m->hop(k->queue) : nullptr;
+            if (h == nullptr || h->status != k->status)
+                problem("item " + k->queue.name() + "/" + std::to_string(k->id) + " (" + to_string(k->status) +
+                        ") does not match its message");
+        }
+    }
+    {
+        lmdb::Cursor c(txn, d.retry);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            auto k = records::parse_retry_key(c.key());
+            if (!k) {
+                problem("malformed retry key");
+                continue;
+            }
+            if (k->id == 0) {
+                auto it = queue_records.find(records::queue_key(k->queue));
+                if (it == queue_records.end() || !it->second.in_retry || it->second.next_retry != k->when)
+                    problem("retry entry for queue " + k->queue.name() + " does not match its queue");
+                continue;
+            }
+            auto v = txn.get(d.messages, records::id_key(k->id));
+            auto m = v ? records::decode_message(*v) : std::nullopt;
+            const HopState* h = m ? m->hop(k->queue) : nullptr;
+            if (h == nullptr || h->status != MessageStatus::Retry || h->next_retry != k->when)
+                problem("retry entry for message " + std::to_string(k->id) + " does not match it");
+        }
+    }
+    {
+        lmdb::Cursor c(txn, d.bodies);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            if (ids.count(records::parse_id_key(c.key()))) continue;
+            if (txn.get(d.quarantine, c.key())) continue;  // kept beside its quarantined record
+            problem("body " + std::to_string(records::parse_id_key(c.key())) + " without a message");
+        }
+    }
+    return rep;
+}
+
+QueueDb::CommitStats QueueDb::commit_stats() const {
+    auto s = impl_->committer->stats();
+    return {s.batches, s.jobs};
+}
+
+QueueDb::Usage QueueDb::usage() const {
+    MDB_envinfo info{};
+    lmdb::check("mdb_env_info", mdb_env_info(impl_->env.get(), &info));
+    Usage u;
+    u.map_size = info.me_mapsize;
+    u.used_bytes = (info.me_last_pgno + 1) * impl_->env.page_size();
+    return u;
+}
+
+}  // namespace edge::queue

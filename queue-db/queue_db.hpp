@@ -1,0 +1,216 @@
+// QueueDb: the transactional mail queue and config store over one LMDB environment.
+//
+// The promise this class keeps: when enqueue() reports success, the message is in the
+// database and fsync'd; it stays there until every recipient is delivered, failed or
+// removed by an administrator. A crash never loses an acknowledged message and never
+// shows a partial one.
+//
+// Threads and processes
+//   - Every write goes through one committer thread per QueueDb. Writes that arrive
+//     while a commit is running are applied together in the next write transaction
+//     and made durable by one sync (group commit); each caller learns its outcome
+//     only after that sync.
+//   - Reads run on the caller's thread in short read transactions. Never hold a read
+//     (for example while paging CLI output): a long reader pins old pages and the map
+//     grows. Copy what you need and return.
+//   - The server and edgectl may open the same directory at once (LMDB's one writer,
+//     many readers across processes). One process must open a directory only once.
+//
+// Crash recovery
+//   - A lease (message Active in a queue) records the owning process (pid and start
+//     time). open() returns every lease whose owner is gone to Ready and raises the
+//     message's crash counter; a message that reaches PoisonThreshold crashes moves to
+//     the Poison queue, Suspended. A clean close() returns our own leases without
+//     counting a crash.
+//
+// Errors
+//   - QueueError::storage_full (map full, disk full) is distinct: the receive side
+//     answers 452 4.3.1 and keeps delivering. A failed write transaction is aborted as
+//     a whole; the environment is never left half-written.
+#pragma once
+
+#include "errors.hpp"
+#include "queue_types.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace edge::queue {
+
+struct QueueDbOptions {
+    std::size_t map_size = std::size_t{1} << 34;  // LMDB map: an upper bound, sparse on disk
+    std::uint32_t poison_threshold = 2;           // Exchange PoisonThreshold (1–10)
+    bool poison_detection_enabled = true;         // Exchange PoisonMessageDetectionEnabled
+    bool recover_leases = true;                   // run crash recovery in open()
+};
+
+// One recipient's outcome after a delivery attempt.
+struct RecipientOutcome {
+    enum class Kind : std::uint8_t { Delivered, Deferred, Failed };
+    std::size_t recipient = 0;  // index into Envelope::recipients
+    Kind kind = Kind::Delivered;
+    std::string response;       // remote reply or our error text (LastError)
+};
+
+// What the delivery side reports for one leased message.
+struct DeliveryReport {
+    MessageId id = 0;
+    QueueId queue;
+    std::vector<RecipientOutcome> outcomes;
+    // When any recipient is deferred (or left unreported), the message waits in Retry
+    // until this time; without it, it goes back to Ready.
+    std::optional<Timestamp> next_retry_time;
+    // A DSN (NDR, delay or success notice) built by the caller, committed in the same
+    // transaction as the outcomes so that neither exists without the other.
+    std::optional<NewMessage> dsn;
+};
+
+struct LeasedMessage {
+    MessageId id = 0;
+    QueueId queue;
+    Envelope envelope;
+    std::vector<std::size_t> recipients;  // indexes of this queue's pending recipients
+    std::uint32_t retry_count = 0;
+};
+
+struct RecoveryReport {
+    std::uint64_t leases_returned = 0;  // Active -> Ready after a crash
+    std::uint64_t poisoned = 0;         // moved to the Poison queue
+    std::uint64_t quarantined = 0;      // invalid records moved aside
+};
+
+struct ConsistencyReport {
+    std::uint64_t messages = 0;
+    std::uint64_t queue_items = 0;
+    std::vector<std::string> problems;  // empty when consistent
+    bool ok() const { return problems.empty(); }
+};
+
+struct ConfigRecord {
+    std::string kind;   // "ReceiveConnector", "SendConnector", "AcceptedDomain", ...
+    std::string name;   // the object's Name (Identity)
+    std::string value;  // the object's serialised settings; format belongs to the caller
+};
+
+struct ConfigChange {
+    std::string kind;
+    std::string name;
+    std::optional<std::string> value;  // nullopt removes the record
+};
+
+enum class WithNdr : bool { no = false, yes = true };
+
+class QueueDb {
+public:
+    // Opens (creating when absent) the queue database in `dir`, which must exist.
+    static Result<std::unique_ptr<QueueDb>> open(const std::string& dir, const QueueDbOptions& options = {});
+    ~QueueDb();
+    QueueDb(const QueueDb&) = delete;
+    QueueDb& operator=(const QueueDb&) = delete;
+
+    // Stops the committer after the writes already submitted, returns our own leases
+    // to Ready (a clean shutdown is not a crash). Called by the destructor.
+    void close();
+
+    const RecoveryReport& recovery_report() const;
+
+    // --- enqueue ------------------------------------------------------------------
+    // Validates, then commits the message; `done` runs on the committer thread after
+    // the sync, with the new id or an error. Keep it short: post to your own executor.
+    using EnqueueHandler = std::function<void(std::error_code, MessageId)>;
+    void enqueue_async(NewMessage message, EnqueueHandler done);
+    Result<MessageId> enqueue(NewMessage message);  // blocks until durable
+
+    // --- delivery -----------------------------------------------------------------
+    // Takes up to `max` Ready messages of a next-hop queue in arrival order and marks
+    // them Active for this process. Nothing is taken from a Suspended queue or from a
+    // queue in Retry whose NextRetryTime has not come.
+    Result<std::vector<LeasedMessage>> lease_for_delivery(const QueueId& queue, std::size_t max);
+    // Records per-recipient outcomes and ends the lease. A message with no pending
+    // recipient left is deleted; a PendingRemove message is deleted now.
+    Status record_delivery(DeliveryReport report);
+    // Ends a lease without an attempt (shutdown, connection never made).
+    Status release_lease(MessageId id, const QueueId& queue);
+    // The next hop could not be reached: the queue goes to Retry until `next_retry`
+    // with `error` as LastError; its leased messages return to Ready.
+    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error);
+    // The next hop took a connection: clears the queue's Retry state and LastError.
+    Status mark_queue_connected(const QueueId& queue);
+
+    // --- the retry index ----------------------------------------------------------
+    // The earliest NextRetryTime of any message or queue in Retry: the scheduler sleeps
+    // until then (or until new mail arrives).
+    std::optional<Timestamp> next_retry_due() const;
+    // Moves every message and queue whose NextRetryTime <= now from Retry to Ready and
+    // returns the queues that now have Ready messages.
+    Result<std::vector<QueueId>> promote_due(Timestamp now);
+    // Queues with Ready messages and not Suspended or waiting in Retry.
+    std::vector<QueueId> ready_queues() const;
+
+    // --- administration (Get-Queue, Get-Message, Suspend-/Resume-/Retry-Queue, ...) --
+    std::vector<QueueInfo> list_queues() const;
+    std::optional<QueueInfo> get_queue(const QueueId& queue) const;
+    // MessageFilter narrows by queue and status; `predicate`, when given, filters
+    // further (edgectl's -Filter).
+    std::vector<MessageInfo> list_messages(const MessageFilter& filter,
+                                           const std::function<bool(const MessageInfo&)>& predicate = {}) const;
+    std::optional<MessageInfo> get_message(MessageId id, const std::optional<QueueId>& queue = {}) const;
+    // The raw message as queued, byte for byte (Export-Message).
+    std::optional<std::string> export_message(MessageId id) const;
+
+    Status suspend_queue(const QueueId& queue);
+    Status resume_queue(const QueueId& queue);
+    // Retry-Queue: a queue in Retry and its deferred messages become Ready now.
+    Status retry_queue(const QueueId& queue);
+    // Message-level operations; without `queue` they apply to every queue holding it.
+    Status suspend_message(MessageId id, const std::optional<QueueId>& queue = {});
+    // Resume-Message. For a Poison message: back to its recipients' queues, crash
+    // counter cleared.
+    Status resume_message(MessageId id, const std::optional<QueueId>& queue = {});
+    Status retry_message(MessageId id, const std::optional<QueueId>& queue = {});
+    // Remove-Message. Without an NDR the message is deleted now, or marked
+    // PendingRemove while a delivery is in flight and deleted when it reports. With an
+    // NDR it is marked PendingRemove with ndr_requested until complete_removal().
+    Status remove_message(MessageId id, WithNdr with_ndr);
+    // Messages waiting for an NDR after Remove-Message -WithNDR $true.
+    std::vector<MessageInfo> pending_ndr_removals() const;
+    // Deletes a PendingRemove message, enqueueing its NDR in the same transaction.
+    Status complete_removal(MessageId id, std::optional<NewMessage> ndr);
+
+    // --- config store ---------------------------------------------------------------
+    // Every change raises the generation counter by one, in the same transaction, so
+    // another process sees that config changed by reading one number.
+    std::uint64_t config_generation() const;
+    std::optional<std::string> config_get(std::string_view kind, std::string_view name) const;
+    std::vector<ConfigRecord> config_list(std::string_view kind) const;
+    // Applies all changes atomically. With `expected_generation`, fails with
+    // QueueError::conflict (changing nothing) if the generation moved.
+    Result<std::uint64_t> config_apply(std::vector<ConfigChange> changes,
+                                       std::optional<std::uint64_t> expected_generation = {});
+
+    // --- health ---------------------------------------------------------------------
+    // Walks every record and index and reports what does not agree.
+    ConsistencyReport check() const;
+    struct Usage {
+        std::size_t map_size = 0;
+        std::size_t used_bytes = 0;  // pages in use (last page number × page size)
+    };
+    Usage usage() const;
+    // Write transactions committed and writes they carried: writes / commits is the
+    // group-commit factor.
+    struct CommitStats {
+        std::uint64_t commits = 0;
+        std::uint64_t writes = 0;
+    };
+    CommitStats commit_stats() const;
+
+    struct Impl;
+
+private:
+    explicit QueueDb(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edge::queue

@@ -1,0 +1,110 @@
+// The stored form of queue-db: record layouts with a format version, key layouts,
+// and the codec that validates every record it loads. Internal to queue-db.
+//
+// Databases in the environment (all keys compare as bytes):
+//   meta      "format" → u32, "next_id" → u64, "config_generation" → u64
+//   messages  id(BE64) → MessageRecord        (envelope + per-queue state)
+//   bodies    id(BE64) → raw message bytes     (written once with MDB_RESERVE)
+//   queues    queue key → QueueRecord
+//   items     queue key 0x00 status id(BE64) → ""   (one per message per queue;
+//             the status byte in the key makes "Ready messages of Q in arrival
+//             order" one range scan)
+//   retry     time(BE64) queue key 0x00 id(BE64) → ""  (id 0 = the queue itself)
+//   config    kind 0x00 name → value
+//   quarantine id(BE64) → reason 0x00 raw record   (records that failed validation)
+#pragma once
+
+#include "queue_types.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::queue::records {
+
+inline constexpr std::uint8_t kMessageFormat = 1;
+inline constexpr std::uint8_t kQueueFormat = 1;
+inline constexpr std::uint32_t kEnvironmentFormat = 1;
+
+// Who holds a lease: a process, told apart from a later one with the same pid by its
+// start time (field 22 of /proc/<pid>/stat).
+struct LeaseOwner {
+    std::uint32_t pid = 0;
+    std::uint64_t start_ticks = 0;
+    bool empty() const { return pid == 0; }
+    friend bool operator==(const LeaseOwner&, const LeaseOwner&) = default;
+    static LeaseOwner self();
+    // True while that very process runs (a zombie counts as gone).
+    bool alive() const;
+};
+
+// A message's membership of one queue.
+struct HopState {
+    QueueId queue;
+    MessageStatus status = MessageStatus::Ready;
+    std::uint32_t retry_count = 0;
+    std::optional<Timestamp> next_retry;
+    std::string last_error;
+    LeaseOwner owner;  // set while Active (and PendingRemove during a delivery)
+};
+
+struct MessageRecord {
+    Envelope envelope;
+    std::uint32_t crash_count = 0;
+    bool ndr_requested = false;
+    std::vector<HopState> hops;
+
+    HopState* hop(const QueueId& q);
+    const HopState* hop(const QueueId& q) const;
+};
+
+struct QueueRecord {
+    DeliveryType delivery_type = DeliveryType::Undefined;
+    bool suspended = false;
+    bool in_retry = false;
+    std::optional<Timestamp> next_retry;
+    std::optional<Timestamp> last_retry;
+    std::string last_error;
+};
+
+std::string encode(const MessageRecord& r);
+std::string encode(const QueueRecord& r);
+// nullopt when the bytes are not a valid record of the current format; `why` says what.
+std::optional<MessageRecord> decode_message(std::string_view bytes, std::string* why = nullptr);
+std::optional<QueueRecord> decode_queue(std::string_view bytes, std::string* why = nullptr);
+
+// --- keys -----------------------------------------------------------------------
+std::string id_key(MessageId id);
+MessageId parse_id_key(std::string_view key);  // 0 if malformed
+std::string u64_value(std::uint64_t v);
+std::optional<std::uint64_t> parse_u64_value(std::string_view v);
+
+std::string queue_key(const QueueId& q);
+std::optional<QueueId> parse_queue_key(std::string_view key);
+std::string item_prefix(const QueueId& q);
+std::string item_prefix(const QueueId& q, MessageStatus status);
+std::string item_key(const QueueId& q, MessageStatus status, MessageId id);
+struct ItemKey {
+    QueueId queue;
+    MessageStatus status;
+    MessageId id;
+};
+std::optional<ItemKey> parse_item_key(std::string_view key);
+
+std::string retry_key(Timestamp when, const QueueId& q, MessageId id);
+struct RetryKey {
+    Timestamp when;
+    QueueId queue;
+    MessageId id;  // 0 for the queue's own retry
+};
+std::optional<RetryKey> parse_retry_key(std::string_view key);
+
+std::string config_key(std::string_view kind, std::string_view name);
+
+// Validation of caller data before it is stored.
+bool valid_queue_id(const QueueId& q);
+bool valid_status(std::uint8_t status_byte);
+
+}  // namespace edge::queue::records

@@ -1,0 +1,421 @@
+// QueueDb behaviour in one process: enqueue, leasing and outcomes, the retry index,
+// administration, the config store, and storage-full errors that leave the database whole.
+#include "queue_db.hpp"
+#include "records.hpp"
+#include "test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <lmdb.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <unistd.h>
+
+using namespace edge::queue;
+using edge::test::body_for;
+using edge::test::make_message;
+using edge::test::TempDir;
+using Kind = RecipientOutcome::Kind;
+
+namespace {
+std::unique_ptr<QueueDb> open_db(const TempDir& dir, QueueDbOptions o = {}) {
+    auto db = QueueDb::open(dir.path(), o);
+    REQUIRE(db);
+    return std::move(*db);
+}
+const QueueId kNet = QueueId::next_hop_domain("example.net");
+const QueueId kOrg = QueueId::next_hop_domain("example.org");
+}  // namespace
+
+TEST_CASE("an enqueued message is stored byte for byte with its envelope", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto m = make_message(1, 5000);
+    Envelope sent = m.envelope;
+    auto id = db->enqueue(std::move(m));
+    REQUIRE(id);
+    CHECK(db->export_message(*id) == body_for(1, 5000));
+    auto info = db->get_message(*id);
+    REQUIRE(info);
+    CHECK(info->envelope == sent);
+    CHECK(info->queue == kNet);
+    CHECK(info->status == MessageStatus::Ready);
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("message ids keep growing across reopen, even after the newest is deleted", "[queue]") {
+    TempDir dir;
+    MessageId first = 0;
+    {
+        auto db = open_db(dir);
+        first = *db->enqueue(make_message(1));
+        REQUIRE(db->remove_message(first, WithNdr::no));
+    }
+    auto db = open_db(dir);
+    auto second = db->enqueue(make_message(2));
+    REQUIRE(second);
+    CHECK(*second > first);
+}
+
+TEST_CASE("bad envelopes are refused before anything is written", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto no_rcpt = make_message(1);
+    no_rcpt.envelope.recipients.clear();
+    CHECK(db->enqueue(std::move(no_rcpt)).error() == QueueError::invalid_argument);
+    auto wrong_size = make_message(2);
+    wrong_size.envelope.size += 1;
+    CHECK(db->enqueue(std::move(wrong_size)).error() == QueueError::invalid_argument);
+    auto nul_hop = make_message(3);
+    nul_hop.envelope.recipients[0].next_hop = QueueId::next_hop_domain(std::string("a\0b", 3));
+    CHECK(db->enqueue(std::move(nul_hop)).error() == QueueError::invalid_argument);
+    CHECK(db->list_messages({}).empty());
+}
+
+TEST_CASE("a message for two next hops sits in both queues and is deleted when both are done", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
+    CHECK(db->get_queue(kNet)->message_count == 1);
+    CHECK(db->get_queue(kOrg)->message_count == 1);
+
+    auto lease = *db->lease_for_delivery(kNet, 10);
+    REQUIRE(lease.size() == 1);
+    CHECK(lease[0].recipients == std::vector<std::size_t>{0});
+    CHECK(db->get_queue(kNet)->status == QueueStatus::Active);
+    REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Delivered, "250 2.0.0 OK"}}, {}, {}}));
+    CHECK(db->get_queue(kNet)->message_count == 0);
+    CHECK(db->export_message(id));  // still owed to example.org
+
+    auto lease2 = *db->lease_for_delivery(kOrg, 10);
+    REQUIRE(lease2.size() == 1);
+    CHECK(lease2[0].recipients == std::vector<std::size_t>{1});
+    REQUIRE(db->record_delivery({id, kOrg, {{1, Kind::Failed, "550 5.1.1 User unknown"}}, {}, {}}));
+    CHECK_FALSE(db->export_message(id));
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("leasing takes Ready messages in arrival order and never twice", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    std::vector<MessageId> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(*db->enqueue(make_message(static_cast<std::uint64_t>(i))));
+    auto a = *db->lease_for_delivery(kNet, 3);
+    auto b = *db->lease_for_delivery(kNet, 3);
+    REQUIRE(a.size() == 3);
+    REQUIRE(b.size() == 2);
+    CHECK(a[0].id == ids[0]);
+    CHECK(a[2].id == ids[2]);
+    CHECK(b[0].id == ids[3]);
+    CHECK(db->lease_for_delivery(kNet, 3)->empty());
+    CHECK(db->get_queue(kNet)->active_count == 5);
+}
+
+TEST_CASE("a deferred recipient waits in Retry and the retry index says when", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1));
+    CHECK_FALSE(db->next_retry_due());
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    auto when = now_timestamp() + std::chrono::minutes(10);
+    REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Deferred, "451 4.3.0 try later"}}, when, {}}));
+
+    auto info = db->get_message(id);
+    REQUIRE(info);
+    CHECK(info->status == MessageStatus::Retry);
+    CHECK(info->last_error == "451 4.3.0 try later");
+    CHECK(info->retry_count == 1);
+    CHECK(info->envelope.recipients[0].attempts == 1);
+    CHECK(db->next_retry_due() == when);
+    CHECK(db->lease_for_delivery(kNet, 1)->empty());  // not Ready
+
+    CHECK(db->promote_due(when - std::chrono::seconds(1))->empty());
+    CHECK(db->get_message(id)->status == MessageStatus::Retry);
+    auto ready = *db->promote_due(when);
+    CHECK(ready == std::vector<QueueId>{kNet});
+    CHECK(db->get_message(id)->status == MessageStatus::Ready);
+    CHECK_FALSE(db->next_retry_due());
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a next hop that cannot be reached puts the queue in Retry with its LastError", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1));
+    REQUIRE(db->lease_for_delivery(kNet, 10)->size() == 1);
+    auto when = now_timestamp() + std::chrono::minutes(30);
+    REQUIRE(db->defer_queue(kNet, when, "421 4.4.2 Connection refused"));
+    auto q = db->get_queue(kNet);
+    CHECK(q->status == QueueStatus::Retry);
+    CHECK(q->last_error == "421 4.4.2 Connection refused");
+    CHECK(q->next_retry_time == when);
+    CHECK(q->last_retry_time);
+    CHECK(db->get_message(id)->status == MessageStatus::Ready);
+    CHECK(db->lease_for_delivery(kNet, 10)->empty());  // the queue waits
+    CHECK(db->next_retry_due() == when);
+    CHECK(db->ready_queues().empty());
+
+    SECTION("Retry-Queue makes it deliverable now") {
+        REQUIRE(db->retry_queue(kNet));
+        CHECK(db->get_queue(kNet)->status == QueueStatus::Ready);
+        CHECK(db->ready_queues() == std::vector<QueueId>{kNet});
+        CHECK(db->lease_for_delivery(kNet, 10)->size() == 1);
+    }
+    SECTION("the timer makes it deliverable when due") {
+        CHECK(*db->promote_due(when) == std::vector<QueueId>{kNet});
+        CHECK(db->lease_for_delivery(kNet, 10)->size() == 1);
+        REQUIRE(db->mark_queue_connected(kNet));
+        CHECK(db->get_queue(kNet)->last_error.empty());
+    }
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a suspended queue keeps taking mail but gives none out until resumed", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    db->enqueue(make_message(1));
+    REQUIRE(db->suspend_queue(kNet));
+    db->enqueue(make_message(2));
+    CHECK(db->get_queue(kNet)->status == QueueStatus::Suspended);
+    CHECK(db->get_queue(kNet)->message_count == 2);
+    CHECK(db->lease_for_delivery(kNet, 10)->empty());
+    REQUIRE(db->resume_queue(kNet));
+    CHECK(db->lease_for_delivery(kNet, 10)->size() == 2);
+    CHECK(db->suspend_queue(QueueId::next_hop_domain("nowhere.example")).error() == QueueError::not_found);
+}
+
+TEST_CASE("a suspended message is skipped by delivery until resumed", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto a = *db->enqueue(make_message(1));
+    auto b = *db->enqueue(make_message(2));
+    REQUIRE(db->suspend_message(a));
+    CHECK(db->get_message(a)->status == MessageStatus::Suspended);
+    auto lease = *db->lease_for_delivery(kNet, 10);
+    REQUIRE(lease.size() == 1);
+    CHECK(lease[0].id == b);
+    CHECK(db->suspend_message(b).error() == QueueError::invalid_state);  // in delivery
+    REQUIRE(db->resume_message(a));
+    CHECK(db->lease_for_delivery(kNet, 10)->size() == 1);
+    CHECK(db->suspend_message(999).error() == QueueError::not_found);
+}
+
+TEST_CASE("Get-Message filters by queue and status, and by any predicate", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    for (std::uint64_t i = 1; i <= 4; ++i) db->enqueue(make_message(i, 1024, {i % 2 ? "example.net" : "example.org"}));
+    db->enqueue(make_message(5, 1024, {"example.net", "example.org"}));
+    CHECK(db->list_messages({}).size() == 6);  // one row per message per queue, as Exchange shows
+    CHECK(db->list_messages({kNet, {}, 1000}).size() == 3);
+    db->suspend_message(db->list_messages({kOrg, {}, 1000}).front().id, kOrg);
+    CHECK(db->list_messages({kOrg, MessageStatus::Suspended, 1000}).size() == 1);
+    CHECK(db->list_messages({{}, MessageStatus::Ready, 1000}).size() == 5);
+    auto from3 = db->list_messages({}, [](const MessageInfo& m) { return m.envelope.sender == "sender3@example.com"; });
+    REQUIRE(from3.size() == 1);
+    CHECK(from3[0].queue == kNet);
+    CHECK(db->list_messages({{}, {}, 2}).size() == 2);
+}
+
+TEST_CASE("Remove-Message deletes at once, or after the delivery in flight", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto idle = *db->enqueue(make_message(1));
+    REQUIRE(db->remove_message(idle, WithNdr::no));
+    CHECK_FALSE(db->get_message(idle));
+
+    auto busy = *db->enqueue(make_message(2));
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    REQUIRE(db->remove_message(busy, WithNdr::no));
+    CHECK(db->get_message(busy)->status == MessageStatus::PendingRemove);
+    REQUIRE(db->record_delivery({busy, kNet, {{0, Kind::Deferred, "451 later"}}, now_timestamp(), {}}));
+    CHECK_FALSE(db->get_message(busy));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("Remove-Message -WithNDR waits for the NDR and commits it with the removal", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1));
+    REQUIRE(db->remove_message(id, WithNdr::yes));
+    auto pending = db->pending_ndr_removals();
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].id == id);
+    CHECK(pending[0].ndr_requested);
+
+    auto ndr = make_message(100, 700, {"example.com"});
+    ndr.envelope.sender.clear();  // DSNs come from the null sender
+    REQUIRE(db->complete_removal(id, std::move(ndr)));
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->pending_ndr_removals().empty());
+    auto left = db->list_messages({});
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].envelope.sender.empty());
+    CHECK(left[0].queue == QueueId::next_hop_domain("example.com"));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a failed recipient's DSN is committed together with the outcome", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1));
+    db->lease_for_delivery(kNet, 1);
+    auto ndr = make_message(2, 600, {"example.com"});
+    ndr.envelope.sender.clear();
+    REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Failed, "550 5.1.1 unknown"}}, {}, std::move(ndr)}));
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->get_queue(QueueId::next_hop_domain("example.com"))->message_count == 1);
+}
+
+TEST_CASE("outcomes for recipients that are not this lease's are refused and change nothing", "[queue]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
+    CHECK(db->record_delivery({id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}).error() == QueueError::invalid_state);
+    db->lease_for_delivery(kNet, 1);
+    CHECK(db->record_delivery({id, kNet, {{1, Kind::Delivered, "250"}}, {}, {}}).error() ==
+          QueueError::invalid_argument);
+    CHECK(db->record_delivery({id, kNet, {{7, Kind::Delivered, "250"}}, {}, {}}).error() ==
+          QueueError::invalid_argument);
+    CHECK(db->get_message(id, kNet)->status == MessageStatus::Active);
+    CHECK(db->get_message(id, kNet)->envelope.recipients[1].status == RecipientStatus::Pending);
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a clean close returns this process's leases without counting a crash", "[queue]") {
+    TempDir dir;
+    MessageId id = 0;
+    {
+        auto db = open_db(dir);
+        id = *db->enqueue(make_message(1));
+        REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    }
+    auto db = open_db(dir);
+    auto info = db->get_message(id);
+    REQUIRE(info);
+    CHECK(info->status == MessageStatus::Ready);
+    CHECK(info->crash_count == 0);
+    CHECK(db->recovery_report().leases_returned == 0);
+}
+
+TEST_CASE("the config store versions every change and refuses stale writers", "[config]") {
+    TempDir dir;
+    auto db = open_db(dir);
+    CHECK(db->config_generation() == 0);
+    auto g1 = db->config_apply({{"SendConnector", "ToInternet", "AddressSpaces=SMTP:*;1"},
+                                {"AcceptedDomain", "contoso.com", "DomainType=Authoritative"}});
+    REQUIRE(g1);
+    CHECK(*g1 == 1);
+    CHECK(db->config_generation() == 1);
+    CHECK(db->config_get("SendConnector", "ToInternet") == "AddressSpaces=SMTP:*;1");
+    CHECK_FALSE(db->config_get("SendConnector", "Nope"));
+    CHECK(db->config_list("AcceptedDomain").size() == 1);
+    CHECK(db->config_list("SendConnector").size() == 1);
+
+    CHECK(db->config_apply({{"SendConnector", "ToInternet", "x"}}, 0).error() == QueueError::conflict);
+    CHECK(db->config_get("SendConnector", "ToInternet") == "AddressSpaces=SMTP:*;1");
+    CHECK(db->config_generation() == 1);
+
+    REQUIRE(db->config_apply({{"SendConnector", "ToInternet", std::nullopt}}, 1));
+    CHECK(db->config_list("SendConnector").empty());
+    CHECK(db->config_generation() == 2);
+    CHECK(db->config_apply({{"", "x", "y"}}).error() == QueueError::invalid_argument);
+}
+
+TEST_CASE("a full map refuses new mail with storage_full and keeps what it had", "[queue][storage]") {
+    TempDir dir;
+    QueueDbOptions o;
+    o.map_size = 2 << 20;  // 2 MiB
+    auto db = open_db(dir, o);
+    std::vector<MessageId> kept;
+    std::error_code last;
+    for (std::uint64_t i = 1; i < 1000; ++i) {
+        auto r = db->enqueue(make_message(i, 16 * 1024));
+        if (!r) {
+            last = r.error();
+            break;
+        }
+        kept.push_back(*r);
+    }
+    REQUIRE(is_storage_full(last));
+    REQUIRE(kept.size() > 10);
+    CHECK(db->check().ok());
+    for (std::size_t i = 0; i < kept.size(); ++i) CHECK(db->export_message(kept[i]) == body_for(i + 1, 16 * 1024));
+
+    // Delivering frees pages: new mail is accepted again.
+    auto lease = *db->lease_for_delivery(kNet, 20);
+    for (auto& l : lease) REQUIRE(db->record_delivery({l.id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}));
+    CHECK(db->enqueue(make_message(5000, 16 * 1024)));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a disk that refuses to grow the file gives storage_full, not corruption", "[queue][storage]") {
+    TempDir dir;
+    { open_db(dir); }  // create it at its initial size
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        // The child may only write 256 KiB more than the file has: writes past that
+        // fail with EFBIG, as writes fail with ENOSPC on a full disk.
+        std::signal(SIGXFSZ, SIG_IGN);
+        struct stat st {};
+        ::stat((dir.path() + "/data.mdb").c_str(), &st);
+        rlimit lim{static_cast<rlim_t>(st.st_size) + (256 << 10), RLIM_INFINITY};
+        ::setrlimit(RLIMIT_FSIZE, &lim);
+        auto db = QueueDb::open(dir.path());
+        if (!db) ::_exit(10);
+        for (std::uint64_t i = 1; i < 200; ++i) {
+            auto r = (*db)->enqueue(make_message(i, 8 * 1024));
+            if (!r) ::_exit(is_storage_full(r.error()) ? 0 : 11);
+        }
+        ::_exit(12);  // never hit the limit
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    auto db = open_db(dir);
+    auto rep = db->check();
+    INFO((rep.problems.empty() ? "" : rep.problems.front()));
+    CHECK(rep.ok());
+    for (const auto& m : db->list_messages({}))
+        CHECK(db->export_message(m.id) == body_for(std::stoull(m.envelope.sender.substr(6)), 8 * 1024));
+}
+
+TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]") {
+    TempDir dir;
+    MessageId bad = 0, good = 0;
+    {
+        auto db = open_db(dir);
+        bad = *db->enqueue(make_message(1));
+        good = *db->enqueue(make_message(2));
+    }
+    {
+        // Damage the record's format byte with the raw LMDB API.
+        MDB_env* env = nullptr;
+        mdb_env_create(&env);
+        mdb_env_set_maxdbs(env, 16);
+        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
+        MDB_txn* txn = nullptr;
+        mdb_txn_begin(env, nullptr, 0, &txn);
+        MDB_dbi dbi;
+        REQUIRE(mdb_dbi_open(txn, "messages", 0, &dbi) == 0);
+        std::string key = edge::queue::records::id_key(bad);
+        MDB_val k{key.size(), key.data()}, v{};
+        REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+        std::string damaged(static_cast<char*>(v.mv_data), v.mv_size);
+        damaged[0] = 99;
+        MDB_val nv{damaged.size(), damaged.data()};
+        REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+    }
+    auto db = open_db(dir);
+    CHECK(db->recovery_report().quarantined == 1);
+    CHECK_FALSE(db->get_message(bad));
+    CHECK(db->get_message(good));
+    CHECK(db->list_messages({}).size() == 1);
+    CHECK(db->check().ok());
+}

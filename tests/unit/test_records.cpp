@@ -1,0 +1,149 @@
+// The stored record and key formats: round trips, validation of damaged records,
+// and key orders the scans depend on.
+#include "records.hpp"
+#include "test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <lmdb.h>
+
+#include <cerrno>
+
+using namespace edge::queue;
+using namespace edge::queue::records;
+
+namespace {
+MessageRecord sample_record() {
+    MessageRecord m;
+    m.envelope = edge::test::make_message(7, 300, {"a.example", "b.example"}).envelope;
+    m.envelope.dsn_ret = DsnRet::Headers;
+    m.envelope.recipients[1].orcpt = "rfc822;x@b.example";
+    m.envelope.recipients[1].status = RecipientStatus::Failed;
+    m.crash_count = 1;
+    m.ndr_requested = true;
+    HopState h;
+    h.queue = QueueId::next_hop_domain("a.example");
+    h.status = MessageStatus::Retry;
+    h.retry_count = 3;
+    h.next_retry = Timestamp(std::chrono::microseconds(1'700'000'000'000'000));
+    h.last_error = "451 4.4.0 try later";
+    h.owner = LeaseOwner{1234, 99};
+    m.hops.push_back(h);
+    return m;
+}
+}  // namespace
+
+TEST_CASE("a message record survives encode and decode unchanged", "[records]") {
+    MessageRecord m = sample_record();
+    auto back = decode_message(encode(m));
+    REQUIRE(back);
+    CHECK(back->envelope == m.envelope);
+    CHECK(back->crash_count == 1);
+    CHECK(back->ndr_requested);
+    REQUIRE(back->hops.size() == 1);
+    CHECK(back->hops[0].queue == m.hops[0].queue);
+    CHECK(back->hops[0].status == MessageStatus::Retry);
+    CHECK(back->hops[0].next_retry == m.hops[0].next_retry);
+    CHECK(back->hops[0].owner == m.hops[0].owner);
+}
+
+TEST_CASE("every truncation of a message record is refused, never half-read", "[records]") {
+    std::string bytes = encode(sample_record());
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+        std::string why;
+        INFO("truncated to " << n << " bytes");
+        CHECK_FALSE(decode_message(std::string_view(bytes).substr(0, n), &why));
+        CHECK_FALSE(why.empty());
+    }
+}
+
+TEST_CASE("a record with an unknown format, status or trailing bytes is refused with a reason", "[records]") {
+    std::string bytes = encode(sample_record());
+    std::string why;
+
+    std::string bad_format = bytes;
+    bad_format[0] = 9;
+    CHECK_FALSE(decode_message(bad_format, &why));
+    CHECK(why == "unknown message record format");
+
+    CHECK_FALSE(decode_message(bytes + "x", &why));
+    CHECK(why == "trailing bytes after record");
+
+    // A huge string length must not make the decoder allocate or read past the end.
+    std::string lying = bytes.substr(0, 1) + "\xff\xff\xff\xff\x0f";
+    CHECK_FALSE(decode_message(lying, &why));
+    CHECK(why == "string length past end of record");
+}
+
+TEST_CASE("a message without recipients is not a valid record", "[records]") {
+    MessageRecord m = sample_record();
+    m.envelope.recipients.clear();
+    std::string why;
+    CHECK_FALSE(decode_message(encode(m), &why));
+    CHECK(why == "message without recipients");
+}
+
+TEST_CASE("a queue record survives encode and decode", "[records]") {
+    QueueRecord q;
+    q.delivery_type = DeliveryType::SmartHostConnectorDelivery;
+    q.suspended = true;
+    q.in_retry = true;
+    q.next_retry = Timestamp(std::chrono::microseconds(5));
+    q.last_error = "421 4.4.2 Connection dropped";
+    auto back = decode_queue(encode(q));
+    REQUIRE(back);
+    CHECK(back->delivery_type == q.delivery_type);
+    CHECK(back->suspended);
+    CHECK(back->in_retry);
+    CHECK(back->next_retry == q.next_retry);
+    CHECK_FALSE(back->last_retry);
+    CHECK(back->last_error == q.last_error);
+}
+
+TEST_CASE("retry keys sort by time, before and after the epoch", "[records]") {
+    auto q = QueueId::next_hop_domain("x.example");
+    auto t = [](std::int64_t us) { return Timestamp(std::chrono::microseconds(us)); };
+    std::vector<std::int64_t> times = {-5'000'000, -1, 0, 1, 1'700'000'000'000'000};
+    for (std::size_t i = 1; i < times.size(); ++i)
+        CHECK(retry_key(t(times[i - 1]), q, 99) < retry_key(t(times[i]), q, 1));
+    auto parsed = parse_retry_key(retry_key(t(-42), q, 77));
+    REQUIRE(parsed);
+    CHECK(parsed->when == t(-42));
+    CHECK(parsed->queue == q);
+    CHECK(parsed->id == 77);
+}
+
+TEST_CASE("item keys group a queue's messages by status in arrival order", "[records]") {
+    auto q = QueueId::next_hop_domain("x.example");
+    CHECK(item_key(q, MessageStatus::Ready, 2) < item_key(q, MessageStatus::Ready, 10));
+    CHECK(item_key(q, MessageStatus::Ready, 300).starts_with(item_prefix(q, MessageStatus::Ready)));
+    CHECK_FALSE(item_key(q, MessageStatus::Retry, 1).starts_with(item_prefix(q, MessageStatus::Ready)));
+    // A queue whose name extends another's does not fall into the other's prefix.
+    auto longer = QueueId::next_hop_domain("x.example.org");
+    CHECK_FALSE(item_key(longer, MessageStatus::Ready, 1).starts_with(item_prefix(q)));
+    auto k = parse_item_key(item_key(q, MessageStatus::Suspended, 123456789));
+    REQUIRE(k);
+    CHECK(k->queue == q);
+    CHECK(k->status == MessageStatus::Suspended);
+    CHECK(k->id == 123456789);
+}
+
+TEST_CASE("queue identities parse as Exchange writes them", "[records]") {
+    CHECK(QueueId::parse("Submission") == QueueId::submission());
+    CHECK(QueueId::parse("poison message") == QueueId::poison());
+    CHECK(QueueId::parse("Unreachable") == QueueId::unreachable());
+    CHECK(QueueId::parse("contoso.com") == QueueId::next_hop_domain("contoso.com"));
+    CHECK_FALSE(QueueId::parse(""));
+    CHECK_FALSE(valid_queue_id(QueueId{QueueKind::NextHop, ""}));
+    CHECK_FALSE(valid_queue_id(QueueId{QueueKind::NextHop, std::string("a\0b", 3)}));
+    CHECK_FALSE(valid_queue_id(QueueId{QueueKind::Poison, "x"}));
+}
+
+TEST_CASE("LMDB failures that mean a full disk are told apart from other failures", "[records]") {
+    CHECK(classify_lmdb_error(MDB_MAP_FULL) == QueueError::storage_full);
+    CHECK(classify_lmdb_error(ENOSPC) == QueueError::storage_full);
+    CHECK(classify_lmdb_error(EDQUOT) == QueueError::storage_full);
+    CHECK(classify_lmdb_error(EIO) == QueueError::io_error);
+    CHECK(classify_lmdb_error(MDB_CORRUPTED) == QueueError::corrupt_record);
+    CHECK(is_storage_full(make_error_code(QueueError::storage_full)));
+    CHECK_FALSE(is_storage_full(make_error_code(QueueError::io_error)));
+}
