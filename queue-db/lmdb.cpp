@@ -17,6 +17,9 @@ Env Env::open(const std::string& dir, const EnvOptions& options) {
     check("mdb_env_set_maxreaders", mdb_env_set_maxreaders(env.env_, options.max_readers));
     check("mdb_env_set_mapsize", mdb_env_set_mapsize(env.env_, options.map_size));
     check("mdb_env_open", mdb_env_open(env.env_, dir.c_str(), options.flags, 0640));
+    // Reader slots of processes that died (kill -9) would pin old pages for ever.
+    int dead = 0;
+    check("mdb_reader_check", mdb_reader_check(env.env_, &dead));
     return env;
 }
 

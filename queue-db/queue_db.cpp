@@ -43,6 +43,18 @@ std::vector<HopState> hops_for_pending(const Envelope& e) {
     return hops;
 }
 
+// The DeliveryType of each hop, from the recipients routed to it.
+std::vector<DeliveryType> delivery_types(const MessageRecord& m) {
+    std::vector<DeliveryType> types;
+    for (const auto& h : m.hops) {
+        DeliveryType t = DeliveryType::Undefined;
+        for (const auto& r : m.envelope.recipients)
+            if (r.next_hop == h.queue) t = r.delivery_type;
+        types.push_back(t);
+    }
+    return types;
+}
+
 Status validate(const NewMessage& m) {
     const Envelope& e = m.envelope;
     if (e.recipients.empty()) return QueueError::invalid_argument;
@@ -128,8 +140,9 @@ struct QueueDb::Impl {
     }
 
     // Writes a new message: record, body (copied once into its page), queue items.
+    // `types[i]` is the DeliveryType of hops[i], for queues created on the way.
     MessageId insert_message(lmdb::Txn& txn, const std::string& record, const MessageBody& body,
-                             const std::vector<HopState>& hops, const Envelope& e) {
+                             const std::vector<HopState>& hops, const std::vector<DeliveryType>& types) {
         MessageId id = allocate_id(txn);
         std::string key = records::id_key(id);
         // Ids only grow, so both puts append at the right edge of their B-tree.
@@ -140,12 +153,9 @@ struct QueueDb::Impl {
             if (!chunk.empty()) std::memcpy(dst.data() + off, chunk.data(), chunk.size());
             off += chunk.size();
         }
-        for (const auto& h : hops) {
-            DeliveryType type = DeliveryType::Undefined;
-            for (const auto& r : e.recipients)
-                if (r.next_hop == h.queue) type = r.delivery_type;
-            ensure_queue(txn, h.queue, type);
-            txn.put(items, records::item_key(h.queue, h.status, id), {});
+        for (std::size_t i = 0; i < hops.size(); ++i) {
+            ensure_queue(txn, hops[i].queue, types[i]);
+            txn.put(items, records::item_key(hops[i].queue, hops[i].status, id), {});
         }
         return id;
     }
@@ -154,7 +164,7 @@ struct QueueDb::Impl {
         MessageRecord rec;
         rec.envelope = m.envelope;
         rec.hops = hops_for_pending(rec.envelope);
-        return insert_message(txn, records::encode(rec), m.body, rec.hops, rec.envelope);
+        return insert_message(txn, records::encode(rec), m.body, rec.hops, delivery_types(rec));
     }
 
     // Moves one queue item to a new status, keeping the item and retry indexes true.
@@ -397,30 +407,30 @@ struct QueueDb::Impl {
 };
 
 namespace {
-// An enqueue waiting for its batch. Its record bytes were encoded on the caller's
-// thread; the committer only copies them in.
+// An enqueue waiting for its batch. Everything but the body copy is done here, on the
+// caller's thread: the record is encoded and the envelope freed before the job is
+// queued, so the committer thread only copies bytes in.
 class EnqueueJob final : public GroupCommitter::Job {
 public:
     EnqueueJob(QueueDb::Impl& db, NewMessage m, QueueDb::EnqueueHandler done)
-        : db_(db), message_(std::move(m)), done_(std::move(done)) {
+        : db_(db), body_(std::move(m.body)), done_(std::move(done)) {
         MessageRecord rec;
-        rec.envelope = std::move(message_.envelope);
+        rec.envelope = std::move(m.envelope);
         rec.hops = hops_for_pending(rec.envelope);
         record_ = records::encode(rec);
+        types_ = delivery_types(rec);
         hops_ = std::move(rec.hops);
-        message_.envelope = std::move(rec.envelope);
     }
-    void apply(lmdb::Txn& txn) override {
-        id_ = db_.insert_message(txn, record_, message_.body, hops_, message_.envelope);
-    }
+    void apply(lmdb::Txn& txn) override { id_ = db_.insert_message(txn, record_, body_, hops_, types_); }
     void finish(std::error_code ec) override { done_(ec, ec ? 0 : id_); }
 
 private:
     QueueDb::Impl& db_;
-    NewMessage message_;
+    MessageBody body_;
     QueueDb::EnqueueHandler done_;
     std::string record_;
     std::vector<HopState> hops_;
+    std::vector<DeliveryType> types_;
     MessageId id_ = 0;
 };
 }  // namespace
