@@ -11,7 +11,7 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps run test bench build-release build-asan clean
