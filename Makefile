@@ -29,11 +29,11 @@ deps:
 
 build-release: deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDGE_BUILD_TESTS=OFF -DEDGE_BUILD_BENCH=ON >/dev/null
-	@cmake --build $(RELEASE) -j $(JOBS)
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(RELEASE) -j $(JOBS)
 
 build-asan: deps
 	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON -DEDGE_BUILD_TESTS=ON >/dev/null
-	@cmake --build $(SANITIZE) -j $(JOBS)
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(SANITIZE) -j $(JOBS)
 
 # The server binary arrives with the receive-connector issue; until then the smallest
 # real thing is the queue database itself: open (or create) ./data, run crash recovery,
