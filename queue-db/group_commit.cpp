@@ -55,20 +55,33 @@ void GroupCommitter::run() {
 void GroupCommitter::commit_batch(std::vector<std::unique_ptr<Job>>& batch) {
     std::unique_ptr<Job>* first = batch.data();
     std::unique_ptr<Job>* last = first + batch.size();
-    std::error_code ec = try_commit(first, last);
+    std::vector<std::error_code> refused(batch.size());
+    std::error_code ec = try_commit(first, last, refused);
     if (!ec || batch.size() == 1) {
-        for (auto& job : batch) job->finish(ec);
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(ec ? ec : refused[i]);
         return;
     }
-    // The batch failed as a whole; re-run each job alone so only the guilty fail.
-    for (auto* j = first; j != last; ++j) (*j)->finish(try_commit(j, j + 1));
+    // LMDB failed the batch as a whole; re-run each job alone so only the guilty fail.
+    for (auto* j = first; j != last; ++j) {
+        std::vector<std::error_code> one(1);
+        std::error_code e = try_commit(j, j + 1, one);
+        (*j)->finish(e ? e : one[0]);
+    }
 }
 
-std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last) {
+std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last,
+                                           std::vector<std::error_code>& refused) {
     try {
         lmdb::Txn txn = lmdb::Txn::begin_write(env_);
         if (hooks_.before_batch) hooks_.before_batch(txn);
-        for (auto* j = first; j != last; ++j) (*j)->apply(txn);
+        for (auto* j = first; j != last; ++j) {
+            try {
+                (*j)->apply(txn);
+            } catch (const JobError& e) {
+                // It refused before writing anything: the rest of the batch goes on.
+                refused[static_cast<std::size_t>(j - first)] = make_error_code(e.code);
+            }
+        }
         if (hooks_.after_batch) hooks_.after_batch(txn);
         txn.commit();  // LMDB's default: data pages, then meta page, each fdatasync'd
         std::lock_guard lk(mu_);
@@ -78,9 +91,6 @@ std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::uni
     } catch (const lmdb::Error& e) {
         if (hooks_.after_abort) hooks_.after_abort();
         return make_error_code(classify_lmdb_error(e.rc()));
-    } catch (const JobError& e) {
-        if (hooks_.after_abort) hooks_.after_abort();
-        return make_error_code(e.code);
     } catch (const std::bad_alloc&) {
         if (hooks_.after_abort) hooks_.after_abort();
         return make_error_code(QueueError::io_error);

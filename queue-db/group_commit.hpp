@@ -17,10 +17,13 @@ namespace edge::queue {
 
 class GroupCommitter {
 public:
-    // One unit of work inside a batch. apply() may run more than once: when a batch
-    // fails, each of its jobs is re-run alone so that one bad job (or one that does
-    // not fit in the map) fails by itself. apply() therefore writes its results
-    // afresh each time and only throws (lmdb::Error, JobError) to fail.
+    // One unit of work inside a batch.
+    //  - A job that refuses (wrong state, not found) throws JobError, and must do so
+    //    before its first write: the batch then goes on without it and it finishes
+    //    with that error.
+    //  - An LMDB failure (map full, disk full) aborts the batch; every job of it is
+    //    then re-run alone, so only the ones that do not fit fail. apply() may thus
+    //    run more than once and writes its results afresh each time.
     class Job {
     public:
         virtual ~Job() = default;
@@ -55,7 +58,9 @@ public:
 private:
     void run();
     void commit_batch(std::vector<std::unique_ptr<Job>>& batch);
-    std::error_code try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last);
+    // Applies and commits jobs [first, last); refused jobs' errors land in `refused`.
+    std::error_code try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last,
+                               std::vector<std::error_code>& refused);
 
     const lmdb::Env& env_;
     Hooks hooks_;

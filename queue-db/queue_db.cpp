@@ -116,6 +116,11 @@ struct QueueDb::Impl {
         return r;
     }
 
+    std::optional<QueueRecord> find_queue(const lmdb::Txn& txn, const QueueId& q) const {
+        auto v = txn.get(queues, records::queue_key(q));
+        return v ? records::decode_queue(*v) : std::nullopt;
+    }
+
     void store_queue(lmdb::Txn& txn, const QueueId& q, const QueueRecord& r) {
         txn.put(queues, records::queue_key(q), records::encode(r));
     }
@@ -127,6 +132,14 @@ struct QueueDb::Impl {
         auto m = records::decode_message(*v, &why);
         if (!m) fail(QueueError::corrupt_record, "message " + std::to_string(id) + ": " + why);
         return m;
+    }
+
+    // For loops over many messages: a missing or invalid record is skipped (check()
+    // reports it; the next open quarantines it) rather than failing the whole job
+    // after it has written — a job may only fail before its first write.
+    std::optional<MessageRecord> find_message(const lmdb::Txn& txn, MessageId id) const {
+        auto v = txn.get(messages, records::id_key(id));
+        return v ? records::decode_message(*v) : std::nullopt;
     }
 
     MessageRecord must_load(const lmdb::Txn& txn, MessageId id) const {
@@ -237,7 +250,7 @@ struct QueueDb::Impl {
 
         std::map<std::uint32_t, bool> alive;  // pid -> still running (checked once)
         for (MessageId id : leased) {
-            auto m = load_message(txn, id);
+            auto m = find_message(txn, id);
             if (!m) continue;
             bool crashed = false;
             for (auto& h : m->hops) {
@@ -314,7 +327,7 @@ struct QueueDb::Impl {
         for (const auto& q : all_queue_ids(txn))
             for (auto st : {MessageStatus::Active, MessageStatus::PendingRemove})
                 for (auto id : item_ids(txn, records::item_prefix(q, st), SIZE_MAX)) {
-                    auto m = load_message(txn, id);
+                    auto m = find_message(txn, id);
                     if (!m) continue;
                     auto* h = m->hop(q);
                     if (h == nullptr || !(h->owner == self)) continue;
@@ -322,6 +335,49 @@ struct QueueDb::Impl {
                     if (h->status == MessageStatus::Active) set_status(txn, id, *h, MessageStatus::Ready);
                     store_message(txn, id, *m);
                 }
+    }
+
+    // One delivery report: recipient outcomes, the lease ended, the message moved on.
+    void apply_delivery(lmdb::Txn& txn, const DeliveryReport& report) {
+        MessageRecord m = must_load(txn, report.id);
+        HopState* h = m.hop(report.queue);
+        if (h == nullptr || (h->status != MessageStatus::Active && h->status != MessageStatus::PendingRemove))
+            fail(QueueError::invalid_state, "no lease");
+        std::string last_error;
+        for (const auto& o : report.outcomes) {
+            if (o.recipient >= m.envelope.recipients.size()) fail(QueueError::invalid_argument);
+            Recipient& r = m.envelope.recipients[o.recipient];
+            if (r.next_hop != report.queue || r.status != RecipientStatus::Pending) fail(QueueError::invalid_argument);
+            r.attempts += 1;
+            r.last_response = o.response;
+            if (o.kind == RecipientOutcome::Kind::Delivered) r.status = RecipientStatus::Delivered;
+            if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
+            if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
+        }
+        if (report.dsn) insert_new(txn, *report.dsn);
+        h->owner = {};
+        h->retry_count += 1;
+        if (!last_error.empty()) h->last_error = last_error;
+        if (h->status == MessageStatus::PendingRemove) {
+            if (!m.ndr_requested) {
+                delete_message(txn, report.id, m);
+                return;
+            }
+            store_message(txn, report.id, m);  // waits for its NDR (complete_removal)
+            return;
+        }
+        if (!has_pending_for(m.envelope, report.queue)) {
+            drop_hop_indexes(txn, report.id, *h);
+            std::erase_if(m.hops, [&](const HopState& x) { return x.queue == report.queue; });
+        } else if (report.next_retry_time) {
+            set_status(txn, report.id, *h, MessageStatus::Retry, report.next_retry_time);
+        } else {
+            set_status(txn, report.id, *h, MessageStatus::Ready);
+        }
+        if (m.hops.empty())
+            delete_message(txn, report.id, m);
+        else
+            store_message(txn, report.id, m);
     }
 
     // ---- views --------------------------------------------------------------------
@@ -372,6 +428,20 @@ struct QueueDb::Impl {
     }
 
     // ---- running jobs ---------------------------------------------------------------
+
+    // Runs f(txn) as one job of the next batch; done(ec) runs on the committer thread
+    // after the durable commit (or the failure).
+    template <class F>
+    void write_async(F f, std::function<void(std::error_code)> done) {
+        struct AsyncJob final : GroupCommitter::Job {
+            AsyncJob(F fn, std::function<void(std::error_code)> d) : f(std::move(fn)), done(std::move(d)) {}
+            void apply(lmdb::Txn& txn) override { f(txn); }
+            void finish(std::error_code ec) override { done(ec); }
+            F f;
+            std::function<void(std::error_code)> done;
+        };
+        committer->submit(std::make_unique<AsyncJob>(std::move(f), std::move(done)));
+    }
 
     // Runs f(txn) as one job of the next batch and waits for the durable commit.
     template <class F>
@@ -534,7 +604,7 @@ Result<std::vector<LeasedMessage>> QueueDb::lease_for_delivery(const QueueId& qu
         auto qr = d.load_queue(txn, queue);
         if (!qr || qr->suspended || (qr->in_retry && qr->next_retry && *qr->next_retry > now)) return out;
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Ready), max)) {
-            auto m = d.load_message(txn, id);
+            auto m = d.find_message(txn, id);
             if (!m) continue;
             HopState* h = m->hop(queue);
             if (h == nullptr) continue;
@@ -559,48 +629,14 @@ Result<std::vector<LeasedMessage>> QueueDb::lease_for_delivery(const QueueId& qu
 
 Status QueueDb::record_delivery(DeliveryReport report) {
     Impl& d = *impl_;
-    auto job = [&](lmdb::Txn& txn) {
-        MessageRecord m = d.must_load(txn, report.id);
-        HopState* h = m.hop(report.queue);
-        if (h == nullptr || (h->status != MessageStatus::Active && h->status != MessageStatus::PendingRemove))
-            fail(QueueError::invalid_state, "no lease");
-        std::string last_error;
-        for (const auto& o : report.outcomes) {
-            if (o.recipient >= m.envelope.recipients.size()) fail(QueueError::invalid_argument);
-            Recipient& r = m.envelope.recipients[o.recipient];
-            if (r.next_hop != report.queue || r.status != RecipientStatus::Pending) fail(QueueError::invalid_argument);
-            r.attempts += 1;
-            r.last_response = o.response;
-            if (o.kind == RecipientOutcome::Kind::Delivered) r.status = RecipientStatus::Delivered;
-            if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
-            if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
-        }
-        if (report.dsn) d.insert_new(txn, *report.dsn);
-        h->owner = {};
-        h->retry_count += 1;
-        if (!last_error.empty()) h->last_error = last_error;
-        if (h->status == MessageStatus::PendingRemove) {
-            if (!m.ndr_requested) {
-                d.delete_message(txn, report.id, m);
-                return;
-            }
-            d.store_message(txn, report.id, m);  // waits for its NDR (complete_removal)
-            return;
-        }
-        if (!has_pending_for(m.envelope, report.queue)) {
-            d.drop_hop_indexes(txn, report.id, *h);
-            std::erase_if(m.hops, [&](const HopState& x) { return x.queue == report.queue; });
-        } else if (report.next_retry_time) {
-            d.set_status(txn, report.id, *h, MessageStatus::Retry, report.next_retry_time);
-        } else {
-            d.set_status(txn, report.id, *h, MessageStatus::Ready);
-        }
-        if (m.hops.empty())
-            d.delete_message(txn, report.id, m);
-        else
-            d.store_message(txn, report.id, m);
-    };
+    auto job = [&](lmdb::Txn& txn) { d.apply_delivery(txn, report); };
     return d.write(job);
+}
+
+void QueueDb::record_delivery_async(DeliveryReport report, std::function<void(std::error_code)> done) {
+    Impl& d = *impl_;
+    d.write_async([&d, report = std::move(report)](lmdb::Txn& txn) { d.apply_delivery(txn, report); },
+                  std::move(done));
 }
 
 Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
@@ -631,7 +667,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
         qr->last_error = error;
         d.store_queue(txn, queue, *qr);
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Active), SIZE_MAX)) {
-            auto m = d.load_message(txn, id);
+            auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
             if (h == nullptr || !(h->owner == d.self)) continue;
             h->owner = {};
@@ -689,14 +725,14 @@ Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
             if (!k) continue;
             if (std::find(touched.begin(), touched.end(), k->queue) == touched.end()) touched.push_back(k->queue);
             if (k->id == 0) {
-                if (auto qr = d.load_queue(txn, k->queue)) {
+                if (auto qr = d.find_queue(txn, k->queue)) {
                     qr->in_retry = false;
                     qr->next_retry.reset();
                     d.store_queue(txn, k->queue, *qr);
                 }
                 continue;
             }
-            auto m = d.load_message(txn, k->id);
+            auto m = d.find_message(txn, k->id);
             HopState* h = m ? m->hop(k->queue) : nullptr;
             if (h == nullptr || h->status != MessageStatus::Retry) continue;
             h->next_retry.reset();  // its retry key is already gone
@@ -705,7 +741,7 @@ Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
         }
         std::vector<QueueId> ready;
         for (auto& q : touched) {
-            auto qr = d.load_queue(txn, q);
+            auto qr = d.find_queue(txn, q);
             if (!qr || qr->suspended || qr->in_retry) continue;
             if (!d.item_ids(txn, records::item_prefix(q, MessageStatus::Ready), 1).empty()) ready.push_back(q);
         }
@@ -828,7 +864,7 @@ Status QueueDb::retry_queue(const QueueId& queue) {
         d.set_queue_retry(txn, queue, *qr, std::nullopt);
         d.store_queue(txn, queue, *qr);
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Retry), SIZE_MAX)) {
-            auto m = d.load_message(txn, id);
+            auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
             if (h == nullptr) continue;
             d.set_status(txn, id, *h, MessageStatus::Ready);

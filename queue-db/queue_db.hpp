@@ -131,6 +131,9 @@ public:
     // Records per-recipient outcomes and ends the lease. A message with no pending
     // recipient left is deleted; a PendingRemove message is deleted now.
     Status record_delivery(DeliveryReport report);
+    // The same without blocking: `done` runs on the committer thread after the sync.
+    // Many connections reporting at once share one commit.
+    void record_delivery_async(DeliveryReport report, std::function<void(std::error_code)> done);
     // Ends a lease without an attempt (shutdown, connection never made).
     Status release_lease(MessageId id, const QueueId& queue);
     // The next hop could not be reached: the queue goes to Retry until `next_retry`

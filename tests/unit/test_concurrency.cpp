@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -110,4 +112,47 @@ TEST_CASE("concurrent enqueues share commits (group commit)", "[queue][concurren
     CHECK(stats.writes == 640);
     CHECK(stats.commits * 2 < stats.writes);
     CHECK(db.list_messages({{}, {}, 10000}).size() == 640);
+}
+
+TEST_CASE("asynchronous delivery reports from many connections share commits", "[queue][concurrency]") {
+    TempDir dir;
+    auto opened = QueueDb::open(dir.path());
+    REQUIRE(opened);
+    auto& db = **opened;
+    const QueueId hop = QueueId::next_hop_domain("example.net");
+    for (std::uint64_t i = 1; i <= 200; ++i) REQUIRE(db.enqueue(make_message(i, 300)));
+    auto lease = db.lease_for_delivery(hop, 500);
+    REQUIRE(lease->size() == 200);
+    auto before = db.commit_stats();
+
+    std::mutex mu;
+    std::condition_variable cv;
+    int left = 200, failed = 0;
+    for (auto& l : *lease)
+        db.record_delivery_async({l.id, hop, {{0, RecipientOutcome::Kind::Delivered, "250 OK"}}, {}, {}},
+                                 [&](std::error_code ec) {
+                                     std::lock_guard lk(mu);
+                                     if (ec) ++failed;
+                                     if (--left == 0) cv.notify_one();
+                                 });
+    // A report for a message that was never leased fails alone; the others commit.
+    std::error_code stray;
+    std::promise<void> stray_done;
+    db.record_delivery_async({999999, hop, {{0, RecipientOutcome::Kind::Delivered, "250"}}, {}, {}},
+                             [&](std::error_code ec) {
+                                 stray = ec;
+                                 stray_done.set_value();
+                             });
+    {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return left == 0; });
+    }
+    stray_done.get_future().wait();
+    CHECK(failed == 0);
+    CHECK(stray == QueueError::not_found);
+    CHECK(db.list_messages({}).empty());
+    auto after = db.commit_stats();
+    INFO("commits " << after.commits - before.commits);
+    CHECK((after.commits - before.commits) * 4 < 200);
+    CHECK(db.check().ok());
 }
