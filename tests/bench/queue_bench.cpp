@@ -23,6 +23,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -272,38 +273,47 @@ CellResult run_cell(const std::string& dir, std::size_t body_size, int producers
     return r;
 }
 
+void print_cell(bool working_size, const CellResult& r, double drained) {
+    fmt::print("enqueue {} body={}B producers={} messages={} msgs_per_s={:.0f} MB_per_s={:.1f} p50_us={:.0f} "
+               "p99_us={:.0f} writes_per_commit={:.1f}{}\n",
+               working_size ? "working-size" : "growing", r.body, r.producers, r.messages, r.msgs_per_s, r.mb_per_s,
+               r.p50_us, r.p99_us, r.writes_per_commit,
+               working_size ? fmt::format(" (emptied first at {:.0f} delivery reports/s)", drained) : "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string dir = "build/bench-data";
     double duration = 4.0;
+    std::optional<std::pair<std::size_t, int>> only;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--dir" && i + 1 < argc)
+        if (a == "--dir" && i + 1 < argc) {
             dir = argv[++i];
-        else if (a == "--seconds" && i + 1 < argc)
+        } else if (a == "--seconds" && i + 1 < argc) {
             duration = std::stod(argv[++i]);
-        else if (a == "--cell" && i + 2 < argc) {  // one cell only: --cell BODY PRODUCERS
-            std::size_t body = std::stoul(argv[i + 1]);
-            int producers = std::stoi(argv[i + 2]);
-            std::filesystem::create_directories(dir);
-            for (bool ws : {false, true}) {
-                double drained = 0;
-                CellResult r = run_cell(dir + "/queue", body, producers, duration, ws, &drained);
-                fmt::print("enqueue {} body={}B producers={} msgs_per_s={:.0f} MB_per_s={:.1f} p50_us={:.0f} "
-                           "p99_us={:.0f} writes_per_commit={:.1f}{}\n",
-                           ws ? "working-size" : "growing", r.body, r.producers, r.msgs_per_s, r.mb_per_s, r.p50_us,
-                           r.p99_us, r.writes_per_commit,
-                           ws ? fmt::format(" (drained at {:.0f} outcomes/s)", drained) : "");
-            }
-            return 0;
-        }
-        else {
+        } else if (a == "--cell" && i + 2 < argc) {  // one cell only: --cell BODY PRODUCERS
+            only = std::pair{static_cast<std::size_t>(std::stoul(argv[i + 1])), std::stoi(argv[i + 2])};
+            i += 2;
+        } else {
             fmt::print(stderr, "usage: queue_bench [--dir DIR] [--seconds S] [--cell BODY PRODUCERS]\n");
             return 2;
         }
     }
     std::filesystem::create_directories(dir);
+    auto run_both = [&](std::size_t body, int producers) {
+        CellResult grown = run_cell(dir + "/queue", body, producers, duration, false);
+        print_cell(false, grown, 0);
+        double drained = 0;
+        CellResult steady = run_cell(dir + "/queue", body, producers, duration, true, &drained);
+        print_cell(true, steady, drained);
+        return steady;
+    };
+    if (only) {
+        run_both(only->first, only->second);
+        return 0;
+    }
 
     // Warm-up. On a VM, the first touch of guest memory the host has not backed yet is
     // several times slower than later touches, and the page cache is such memory: the
@@ -327,14 +337,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 3; ++i) stream_mb_per_s = std::max(stream_mb_per_s, durable_stream_mb_per_s(dir, 512, 8));
     fmt::print("durable streaming 512 MiB (8 MiB write + fdatasync each, best of 3): {:.0f} MB/s\n", stream_mb_per_s);
 
+    // The RESULT line reports the working-size runs: the state of a server that has
+    // been running. Both are printed above it.
     CellResult k1_256, k64_256;
     for (std::size_t body : {std::size_t{1024}, std::size_t{64 * 1024}}) {
         for (int producers : {1, 16, 256}) {
-            CellResult r = run_cell(dir + "/queue", body, producers, duration, false);
-            fmt::print(
-                "enqueue body={}B producers={} messages={} msgs_per_s={:.0f} MB_per_s={:.1f} p50_us={:.0f} "
-                "p99_us={:.0f} writes_per_commit={:.1f}\n",
-                r.body, r.producers, r.messages, r.msgs_per_s, r.mb_per_s, r.p50_us, r.p99_us, r.writes_per_commit);
+            CellResult r = run_both(body, producers);
             if (producers == 256 && body == 1024) k1_256 = r;
             if (producers == 256 && body == 64 * 1024) k64_256 = r;
         }
