@@ -96,11 +96,21 @@ int wait_exit(Child& c) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::unique_ptr<QueueDb> open_db(const TempDir& dir) {
-    auto db = QueueDb::open(dir.path());
-    REQUIRE(db);
-    return std::move(*db);
+// A delivery process: leases what example.net has, reports how many, and waits
+// (mid-delivery) until it is killed. `reported` receives its report.
+Child start_delivery_process(const TempDir& dir, std::string& reported) {
+    Child c = spawn([&](int fd) {
+        auto db = QueueDb::open(dir.path());
+        if (!db) return 3;
+        auto lease = (*db)->lease_for_delivery(kNet, 10);
+        report(fd, lease ? std::to_string(lease->size()) : "error");
+        ::pause();
+        return 0;
+    });
+    read_until(c.out, reported, std::chrono::steady_clock::now() + std::chrono::seconds(10), true);
+    return c;
 }
+
 
 }  // namespace
 
@@ -162,7 +172,7 @@ TEST_CASE("every acknowledged message survives SIGKILL at random moments, byte f
         }
         INFO("round " << round << " acknowledged " << this_round);
 
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         // Every round: the whole database is consistent (each record valid, each body
         // as long as its envelope says) and this round's acknowledged messages are
         // there byte for byte. Every sixth round and the last: every message ever
@@ -194,29 +204,21 @@ TEST_CASE("leases of a killed process come back Ready, and two crashes make a me
     TempDir dir;
     std::vector<MessageId> ids;
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         for (std::uint64_t i = 1; i <= 3; ++i) ids.push_back(*db->enqueue(make_message(i)));
         db->enqueue(make_message(9, 1024, {"example.org"}));  // never leased: must stay as it is
     }
     // A delivery process leases everything for example.net, then dies mid-delivery.
     auto crash_while_delivering = [&] {
-        Child c = spawn([&](int fd) {
-            auto db = QueueDb::open(dir.path());
-            if (!db) return 3;
-            auto lease = (*db)->lease_for_delivery(kNet, 10);
-            report(fd, lease ? std::to_string(lease->size()) : "error");
-            ::pause();
-            return 0;
-        });
         std::string out;
-        read_until(c.out, out, std::chrono::steady_clock::now() + std::chrono::seconds(10), true);
+        Child c = start_delivery_process(dir, out);
         kill_and_reap(c, out);
         return out;
     };
 
     CHECK(crash_while_delivering() == "3\n");
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         CHECK(db->recovery_report().leases_returned == 3);
         CHECK(db->recovery_report().poisoned == 0);
         for (auto id : ids) {
@@ -229,7 +231,7 @@ TEST_CASE("leases of a killed process come back Ready, and two crashes make a me
     }
 
     CHECK(crash_while_delivering() == "3\n");
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     CHECK(db->recovery_report().poisoned == 3);
     for (auto id : ids) {
         auto m = db->get_message(id);
@@ -259,35 +261,27 @@ TEST_CASE("opening the queue while another live process holds leases leaves them
     TempDir dir;
     MessageId id = 0;
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         id = *db->enqueue(make_message(1));
     }
-    Child c = spawn([&](int fd) {
-        auto db = QueueDb::open(dir.path());
-        if (!db) return 3;
-        auto lease = (*db)->lease_for_delivery(kNet, 10);
-        report(fd, lease ? std::to_string(lease->size()) : "error");
-        ::pause();
-        return 0;
-    });
     std::string out;
-    read_until(c.out, out, std::chrono::steady_clock::now() + std::chrono::seconds(10), true);
+    Child c = start_delivery_process(dir, out);
     REQUIRE(out == "1\n");
     {
-        auto db = open_db(dir);  // like edgectl opening beside a running server
+        auto db = edge::test::open_queue(dir);  // like edgectl opening beside a running server
         CHECK(db->recovery_report().leases_returned == 0);
         CHECK(db->get_message(id)->status == MessageStatus::Active);
         CHECK(db->get_queue(kNet)->status == QueueStatus::Active);
     }
     kill_and_reap(c, out);
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     CHECK(db->recovery_report().leases_returned == 1);
     CHECK(db->get_message(id)->status == MessageStatus::Ready);
 }
 
 TEST_CASE("two processes writing at once get distinct ids and lose nothing", "[crash][multiprocess]") {
     TempDir dir;
-    { open_db(dir); }
+    { edge::test::open_queue(dir); }
     auto writer = [&](std::uint64_t base) {
         return spawn([&, base](int) {
             auto db = QueueDb::open(dir.path());
@@ -302,7 +296,7 @@ TEST_CASE("two processes writing at once get distinct ids and lose nothing", "[c
     Child b = writer(2'000'000);
     CHECK(wait_exit(a) == 0);
     CHECK(wait_exit(b) == 0);
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto all = db->list_messages({{}, {}, SIZE_MAX});
     CHECK(all.size() == 300);
     std::set<MessageId> ids;

@@ -36,6 +36,13 @@ private:
     std::string path_;
 };
 
+// Opens the queue database in `dir`; a failure ends the test with the reason.
+inline std::unique_ptr<queue::QueueDb> open_queue(const TempDir& dir, const queue::QueueDbOptions& options = {}) {
+    auto db = queue::QueueDb::open(dir.path(), options);
+    if (!db) throw std::runtime_error("QueueDb::open(" + dir.path() + "): " + db.error().message());
+    return std::move(*db);
+}
+
 // Deterministic body for a tag: the same tag always gives the same bytes, so a test
 // can check a stored message byte for byte without keeping a copy.
 inline std::string body_for(std::uint64_t tag, std::size_t size) {

@@ -20,18 +20,13 @@ using edge::test::TempDir;
 using Kind = RecipientOutcome::Kind;
 
 namespace {
-std::unique_ptr<QueueDb> open_db(const TempDir& dir, QueueDbOptions o = {}) {
-    auto db = QueueDb::open(dir.path(), o);
-    REQUIRE(db);
-    return std::move(*db);
-}
 const QueueId kNet = QueueId::next_hop_domain("example.net");
 const QueueId kOrg = QueueId::next_hop_domain("example.org");
 }  // namespace
 
 TEST_CASE("an enqueued message is stored byte for byte with its envelope", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto m = make_message(1, 5000);
     Envelope sent = m.envelope;
     auto id = db->enqueue(std::move(m));
@@ -49,11 +44,11 @@ TEST_CASE("message ids keep growing across reopen, even after the newest is dele
     TempDir dir;
     MessageId first = 0;
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         first = *db->enqueue(make_message(1));
         REQUIRE(db->remove_message(first, WithNdr::no));
     }
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto second = db->enqueue(make_message(2));
     REQUIRE(second);
     CHECK(*second > first);
@@ -61,7 +56,7 @@ TEST_CASE("message ids keep growing across reopen, even after the newest is dele
 
 TEST_CASE("bad envelopes are refused before anything is written", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto no_rcpt = make_message(1);
     no_rcpt.envelope.recipients.clear();
     CHECK(db->enqueue(std::move(no_rcpt)).error() == QueueError::invalid_argument);
@@ -76,7 +71,7 @@ TEST_CASE("bad envelopes are refused before anything is written", "[queue]") {
 
 TEST_CASE("a message for two next hops sits in both queues and is deleted when both are done", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
     CHECK(db->get_queue(kNet)->message_count == 1);
     CHECK(db->get_queue(kOrg)->message_count == 1);
@@ -100,7 +95,7 @@ TEST_CASE("a message for two next hops sits in both queues and is deleted when b
 
 TEST_CASE("leasing takes Ready messages in arrival order and never twice", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     std::vector<MessageId> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(*db->enqueue(make_message(static_cast<std::uint64_t>(i))));
     auto a = *db->lease_for_delivery(kNet, 3);
@@ -116,7 +111,7 @@ TEST_CASE("leasing takes Ready messages in arrival order and never twice", "[que
 
 TEST_CASE("a deferred recipient waits in Retry and the retry index says when", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1));
     CHECK_FALSE(db->next_retry_due());
     REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
@@ -143,7 +138,7 @@ TEST_CASE("a deferred recipient waits in Retry and the retry index says when", "
 
 TEST_CASE("a next hop that cannot be reached puts the queue in Retry with its LastError", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1));
     REQUIRE(db->lease_for_delivery(kNet, 10)->size() == 1);
     auto when = now_timestamp() + std::chrono::minutes(30);
@@ -175,7 +170,7 @@ TEST_CASE("a next hop that cannot be reached puts the queue in Retry with its La
 
 TEST_CASE("a suspended queue keeps taking mail but gives none out until resumed", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     db->enqueue(make_message(1));
     REQUIRE(db->suspend_queue(kNet));
     db->enqueue(make_message(2));
@@ -189,7 +184,7 @@ TEST_CASE("a suspended queue keeps taking mail but gives none out until resumed"
 
 TEST_CASE("a suspended message is skipped by delivery until resumed", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto a = *db->enqueue(make_message(1));
     auto b = *db->enqueue(make_message(2));
     REQUIRE(db->suspend_message(a));
@@ -205,7 +200,7 @@ TEST_CASE("a suspended message is skipped by delivery until resumed", "[queue]")
 
 TEST_CASE("Get-Message filters by queue and status, and by any predicate", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     for (std::uint64_t i = 1; i <= 4; ++i) db->enqueue(make_message(i, 1024, {i % 2 ? "example.net" : "example.org"}));
     db->enqueue(make_message(5, 1024, {"example.net", "example.org"}));
     CHECK(db->list_messages({}).size() == 6);  // one row per message per queue, as Exchange shows
@@ -221,7 +216,7 @@ TEST_CASE("Get-Message filters by queue and status, and by any predicate", "[que
 
 TEST_CASE("Remove-Message deletes at once, or after the delivery in flight", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto idle = *db->enqueue(make_message(1));
     REQUIRE(db->remove_message(idle, WithNdr::no));
     CHECK_FALSE(db->get_message(idle));
@@ -237,7 +232,7 @@ TEST_CASE("Remove-Message deletes at once, or after the delivery in flight", "[q
 
 TEST_CASE("Remove-Message -WithNDR waits for the NDR and commits it with the removal", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1));
     REQUIRE(db->remove_message(id, WithNdr::yes));
     auto pending = db->pending_ndr_removals();
@@ -259,7 +254,7 @@ TEST_CASE("Remove-Message -WithNDR waits for the NDR and commits it with the rem
 
 TEST_CASE("a failed recipient's DSN is committed together with the outcome", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1));
     db->lease_for_delivery(kNet, 1);
     auto ndr = make_message(2, 600, {"example.com"});
@@ -271,7 +266,7 @@ TEST_CASE("a failed recipient's DSN is committed together with the outcome", "[q
 
 TEST_CASE("outcomes for recipients that are not this lease's are refused and change nothing", "[queue]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
     CHECK(db->record_delivery({id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}).error() == QueueError::invalid_state);
     db->lease_for_delivery(kNet, 1);
@@ -288,11 +283,11 @@ TEST_CASE("a clean close returns this process's leases without counting a crash"
     TempDir dir;
     MessageId id = 0;
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         id = *db->enqueue(make_message(1));
         REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
     }
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto info = db->get_message(id);
     REQUIRE(info);
     CHECK(info->status == MessageStatus::Ready);
@@ -302,7 +297,7 @@ TEST_CASE("a clean close returns this process's leases without counting a crash"
 
 TEST_CASE("the config store versions every change and refuses stale writers", "[config]") {
     TempDir dir;
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     CHECK(db->config_generation() == 0);
     auto g1 = db->config_apply({{"SendConnector", "ToInternet", "AddressSpaces=SMTP:*;1"},
                                 {"AcceptedDomain", "contoso.com", "DomainType=Authoritative"}});
@@ -328,7 +323,7 @@ TEST_CASE("a full map refuses new mail with storage_full and keeps what it had",
     TempDir dir;
     QueueDbOptions o;
     o.map_size = 2 << 20;  // 2 MiB
-    auto db = open_db(dir, o);
+    auto db = edge::test::open_queue(dir, o);
     std::vector<MessageId> kept;
     std::error_code last;
     for (std::uint64_t i = 1; i < 1000; ++i) {
@@ -353,7 +348,7 @@ TEST_CASE("a full map refuses new mail with storage_full and keeps what it had",
 
 TEST_CASE("a disk that refuses to grow the file gives storage_full, not corruption", "[queue][storage]") {
     TempDir dir;
-    { open_db(dir); }  // create it at its initial size
+    { edge::test::open_queue(dir); }  // create it at its initial size
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -376,7 +371,7 @@ TEST_CASE("a disk that refuses to grow the file gives storage_full, not corrupti
     ::waitpid(pid, &status, 0);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     auto rep = db->check();
     INFO((rep.problems.empty() ? "" : rep.problems.front()));
     CHECK(rep.ok());
@@ -388,7 +383,7 @@ TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]
     TempDir dir;
     MessageId bad = 0, good = 0;
     {
-        auto db = open_db(dir);
+        auto db = edge::test::open_queue(dir);
         bad = *db->enqueue(make_message(1));
         good = *db->enqueue(make_message(2));
     }
@@ -412,7 +407,7 @@ TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]
         REQUIRE(mdb_txn_commit(txn) == 0);
         mdb_env_close(env);
     }
-    auto db = open_db(dir);
+    auto db = edge::test::open_queue(dir);
     CHECK(db->recovery_report().quarantined == 1);
     CHECK_FALSE(db->get_message(bad));
     CHECK(db->get_message(good));
