@@ -3,6 +3,7 @@
 
 #include "errors.hpp"
 
+#include <cerrno>
 #include <new>
 
 namespace edge::queue {
@@ -84,13 +85,16 @@ std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::uni
         }
         if (hooks_.after_batch) hooks_.after_batch(txn);
         txn.commit();  // LMDB's default: data pages, then meta page, each fdatasync'd
+        if (hooks_.after_commit) hooks_.after_commit();
         std::lock_guard lk(mu_);
         stats_.batches += 1;
         stats_.jobs += static_cast<std::uint64_t>(last - first);
         return {};
     } catch (const lmdb::Error& e) {
         if (hooks_.after_abort) hooks_.after_abort();
-        return make_error_code(classify_lmdb_error(e.rc()));
+        QueueError q = classify_lmdb_error(e.rc());
+        if (q == QueueError::io_error && e.rc() == EIO && lmdb::out_of_space(env_)) q = QueueError::storage_full;
+        return make_error_code(q);
     } catch (const std::bad_alloc&) {
         if (hooks_.after_abort) hooks_.after_abort();
         return make_error_code(QueueError::io_error);

@@ -36,6 +36,7 @@ public:
     struct Hooks {
         std::function<void(lmdb::Txn&)> before_batch;  // e.g. load cached counters
         std::function<void(lmdb::Txn&)> after_batch;   // e.g. write them back once
+        std::function<void()> after_commit;            // the batch is durable (before finish())
         std::function<void()> after_abort;             // drop what before_batch loaded
     };
 

@@ -3,6 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 namespace edge::lmdb {
 
 Error::Error(const char* call, int rc)
@@ -37,6 +41,19 @@ std::size_t Env::page_size() const {
     MDB_stat st{};
     check("mdb_env_stat", mdb_env_stat(env_, &st));
     return st.ms_psize;
+}
+
+bool out_of_space(const Env& env, std::size_t margin) {
+    const char* path = nullptr;
+    if (mdb_env_get_path(env.get(), &path) != MDB_SUCCESS || path == nullptr) return false;
+    struct statvfs vfs {};
+    if (::statvfs(path, &vfs) == 0 && static_cast<std::size_t>(vfs.f_bavail) * vfs.f_frsize < margin) return true;
+    rlimit lim{};
+    struct stat st {};
+    std::string data = std::string(path) + "/data.mdb";
+    if (::getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && ::stat(data.c_str(), &st) == 0)
+        return static_cast<std::size_t>(st.st_size) + margin > lim.rlim_cur;
+    return false;
 }
 
 Txn Txn::begin_read(const Env& env) {

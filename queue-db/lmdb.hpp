@@ -155,6 +155,11 @@ private:
     MDB_val value_{};
 };
 
+// True when the environment's volume, or this process's file-size limit, leaves less
+// than `margin` bytes to grow into. LMDB reports a short write as EIO: on a nearly
+// full disk that EIO means "full", and the caller should treat it so.
+bool out_of_space(const Env& env, std::size_t margin = std::size_t{64} << 20);
+
 // Iterates over every key that starts with `prefix`, calling f(key, value);
 // f returns false to stop early.
 template <class F>

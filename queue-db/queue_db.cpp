@@ -11,6 +11,9 @@
 #include <future>
 #include <map>
 #include <set>
+#include <filesystem>
+#include <mutex>
+#include <atomic>
 
 namespace edge::queue {
 
@@ -77,10 +80,26 @@ struct QueueDb::Impl {
     std::unique_ptr<GroupCommitter> committer;
     bool closed = false;
 
+    // Large bodies live in body stores: environments of their own, each with its own
+    // committer, so that the sync of one store's batch overlaps the copying of the
+    // next batch into another (LMDB syncs inside its one writer's commit).
+    struct BodyStore {
+        lmdb::Env env;
+        lmdb::Dbi bodies = 0;
+        std::unique_ptr<GroupCommitter> committer;
+    };
+    std::vector<BodyStore> stores;
+    std::atomic<unsigned> next_store{0};
+
     // Batch state, touched only on the committer thread: the id counter is read once
-    // per batch and written back once.
+    // per batch and written back once; store bodies of deleted messages are removed
+    // once the deletion is durable.
     std::optional<std::uint64_t> next_id;
     bool next_id_dirty = false;
+    std::vector<std::pair<std::uint8_t, std::string>> doomed_bodies;
+    // Store bodies whose removal job found its store closing (see DeleteBodiesJob).
+    std::mutex leftover_mu;
+    std::vector<std::pair<std::uint8_t, std::string>> leftover_doomed;
 
     // ---- write helpers (committer thread, inside a write transaction) ------------
 
@@ -152,20 +171,16 @@ struct QueueDb::Impl {
         txn.put(messages, records::id_key(id), records::encode(m));
     }
 
-    // Writes a new message: record, body (copied once into its page), queue items.
-    // `types[i]` is the DeliveryType of hops[i], for queues created on the way.
-    MessageId insert_message(lmdb::Txn& txn, const std::string& record, const MessageBody& body,
+    // Writes a new message: record, body (copied once into its page) unless it is
+    // already in a body store (`body` null), queue items. `types[i]` is the
+    // DeliveryType of hops[i], for queues created on the way.
+    MessageId insert_message(lmdb::Txn& txn, const std::string& record, const MessageBody* body,
                              const std::vector<HopState>& hops, const std::vector<DeliveryType>& types) {
         MessageId id = allocate_id(txn);
         std::string key = records::id_key(id);
         // Ids only grow, so both puts append at the right edge of their B-tree.
         txn.put(messages, key, record, MDB_APPEND);
-        std::span<char> dst = txn.reserve(bodies, key, body.size(), MDB_APPEND);
-        std::size_t off = 0;
-        for (const auto& chunk : body.chunks) {
-            if (!chunk.empty()) std::memcpy(dst.data() + off, chunk.data(), chunk.size());
-            off += chunk.size();
-        }
+        if (body != nullptr) copy_body(txn.reserve(bodies, key, body->size(), MDB_APPEND), *body);
         for (std::size_t i = 0; i < hops.size(); ++i) {
             ensure_queue(txn, hops[i].queue, types[i]);
             txn.put(items, records::item_key(hops[i].queue, hops[i].status, id), {});
@@ -173,11 +188,19 @@ struct QueueDb::Impl {
         return id;
     }
 
+    static void copy_body(std::span<char> dst, const MessageBody& body) {
+        std::size_t off = 0;
+        for (const auto& chunk : body.chunks) {
+            if (!chunk.empty()) std::memcpy(dst.data() + off, chunk.data(), chunk.size());
+            off += chunk.size();
+        }
+    }
+
     MessageId insert_new(lmdb::Txn& txn, const NewMessage& m) {
         MessageRecord rec;
         rec.envelope = m.envelope;
         rec.hops = hops_for_pending(rec.envelope);
-        return insert_message(txn, records::encode(rec), m.body, rec.hops, delivery_types(rec));
+        return insert_message(txn, records::encode(rec), &m.body, rec.hops, delivery_types(rec));
     }
 
     // Moves one queue item to a new status, keeping the item and retry indexes true.
@@ -200,8 +223,18 @@ struct QueueDb::Impl {
         for (const auto& h : m.hops) drop_hop_indexes(txn, id, h);
         std::string key = records::id_key(id);
         txn.del(messages, key);
-        txn.del(bodies, key);
+        if (m.body_store == 0)
+            txn.del(bodies, key);
+        else
+            doomed_bodies.emplace_back(m.body_store, m.body_key);  // removed after the commit
     }
+
+    // After a durable commit: remove the store bodies of the messages it deleted. A
+    // crash in between leaves orphans, which the sweep at open removes.
+    void remove_doomed_bodies();
+    void remove_store_bodies_now(std::vector<std::pair<std::uint8_t, std::string>> doomed);
+    std::optional<std::string> read_body(MessageId id, const MessageRecord& m) const;
+    void sweep_orphan_bodies(const lmdb::Txn& main_txn, Timestamp now);
 
     void set_queue_retry(lmdb::Txn& txn, const QueueId& q, QueueRecord& r, std::optional<Timestamp> next) {
         if (r.in_retry && r.next_retry) txn.del(retry, records::retry_key(*r.next_retry, q, 0));
@@ -477,33 +510,155 @@ struct QueueDb::Impl {
 };
 
 namespace {
-// An enqueue waiting for its batch. Everything but the body copy is done here, on the
-// caller's thread: the record is encoded and the envelope freed before the job is
-// queued, so the committer thread only copies bytes in.
-class EnqueueJob final : public GroupCommitter::Job {
+
+// Removes bodies from one body store; what it cannot remove (the store is closing)
+// is handed back to be removed synchronously at close or swept at the next open.
+class DeleteBodiesJob final : public GroupCommitter::Job {
 public:
-    EnqueueJob(QueueDb::Impl& db, NewMessage m, QueueDb::EnqueueHandler done)
-        : db_(db), body_(std::move(m.body)), done_(std::move(done)) {
-        MessageRecord rec;
-        rec.envelope = std::move(m.envelope);
-        rec.hops = hops_for_pending(rec.envelope);
-        record_ = records::encode(rec);
-        types_ = delivery_types(rec);
-        hops_ = std::move(rec.hops);
+    DeleteBodiesJob(QueueDb::Impl& db, std::uint8_t store, std::vector<std::string> keys)
+        : db_(db), store_(store), keys_(std::move(keys)) {}
+    void apply(lmdb::Txn& txn) override {
+        for (const auto& k : keys_) txn.del(db_.stores[store_ - 1].bodies, k);
     }
-    void apply(lmdb::Txn& txn) override { id_ = db_.insert_message(txn, record_, body_, hops_, types_); }
-    void finish(std::error_code ec) override { done_(ec, ec ? 0 : id_); }
+    void finish(std::error_code ec) override {
+        if (!ec) return;
+        std::lock_guard lk(db_.leftover_mu);
+        for (auto& k : keys_) db_.leftover_doomed.emplace_back(store_, std::move(k));
+    }
 
 private:
     QueueDb::Impl& db_;
-    MessageBody body_;
-    QueueDb::EnqueueHandler done_;
+    std::uint8_t store_;
+    std::vector<std::string> keys_;
+};
+
+// An enqueue. Its record is encoded, and its envelope freed, on the caller's thread.
+// A small body is copied into the main environment in the same transaction as the
+// record. A large one was committed to a body store first (StoreBodyJob), so the
+// record, committed here, never names a body that is not on disk.
+class EnqueueJob final : public GroupCommitter::Job {
+public:
+    EnqueueJob(QueueDb::Impl& db, std::string record, std::vector<HopState> hops, std::vector<DeliveryType> types,
+               MessageBody body, std::uint8_t store, std::string body_key, QueueDb::EnqueueHandler done)
+        : db_(db), record_(std::move(record)), hops_(std::move(hops)), types_(std::move(types)),
+          body_(std::move(body)), store_(store), body_key_(std::move(body_key)), done_(std::move(done)) {}
+    void apply(lmdb::Txn& txn) override {
+        id_ = db_.insert_message(txn, record_, store_ == 0 ? &body_ : nullptr, hops_, types_);
+    }
+    void finish(std::error_code ec) override {
+        if (ec && store_ != 0)  // the record did not make it: its body is an orphan now
+            db_.stores[store_ - 1].committer->submit(
+                std::make_unique<DeleteBodiesJob>(db_, store_, std::vector<std::string>{body_key_}));
+        done_(ec, ec ? 0 : id_);
+    }
+    // The body never reached its store: the enqueue fails without a record.
+    void abandon(std::error_code ec) { done_(ec, 0); }
+
+private:
+    QueueDb::Impl& db_;
     std::string record_;
     std::vector<HopState> hops_;
     std::vector<DeliveryType> types_;
+    MessageBody body_;
+    std::uint8_t store_;
+    std::string body_key_;
+    QueueDb::EnqueueHandler done_;
     MessageId id_ = 0;
 };
+
+// The first half of a large enqueue: the body, durably, in its body store. Its
+// completion hands the record to the main environment's committer.
+class StoreBodyJob final : public GroupCommitter::Job {
+public:
+    StoreBodyJob(QueueDb::Impl& db, std::unique_ptr<EnqueueJob> then, MessageBody body, std::uint8_t store,
+                 std::string key)
+        : db_(db), then_(std::move(then)), body_(std::move(body)), store_(store), key_(std::move(key)) {}
+    void apply(lmdb::Txn& txn) override {
+        QueueDb::Impl::copy_body(txn.reserve(db_.stores[store_ - 1].bodies, key_, body_.size(), MDB_NOOVERWRITE), body_);
+    }
+    void finish(std::error_code ec) override {
+        body_.chunks.clear();  // on disk now; free it before the record's commit
+        if (ec) {
+            then_->abandon(ec);
+            return;
+        }
+        db_.committer->submit(std::move(then_));
+    }
+
+private:
+    QueueDb::Impl& db_;
+    std::unique_ptr<EnqueueJob> then_;
+    MessageBody body_;
+    std::uint8_t store_;
+    std::string key_;
+};
 }  // namespace
+
+void QueueDb::Impl::remove_doomed_bodies() {
+    if (doomed_bodies.empty()) return;
+    std::vector<std::vector<std::string>> per_store(stores.size());
+    for (auto& [store, key] : doomed_bodies) per_store[store - 1u].push_back(std::move(key));
+    doomed_bodies.clear();
+    for (std::size_t i = 0; i < per_store.size(); ++i)
+        if (!per_store[i].empty())
+            stores[i].committer->submit(
+                std::make_unique<DeleteBodiesJob>(*this, static_cast<std::uint8_t>(i + 1), std::move(per_store[i])));
+}
+
+void QueueDb::Impl::remove_store_bodies_now(std::vector<std::pair<std::uint8_t, std::string>> doomed) {
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+        bool any = std::any_of(doomed.begin(), doomed.end(), [&](const auto& x) { return x.first == i + 1; });
+        if (!any) continue;
+        lmdb::Txn txn = lmdb::Txn::begin_write(stores[i].env);
+        for (const auto& [store, key] : doomed)
+            if (store == i + 1) txn.del(stores[i].bodies, key);
+        txn.commit();
+    }
+}
+
+std::optional<std::string> QueueDb::Impl::read_body(MessageId id, const MessageRecord& m) const {
+    if (m.body_store == 0) {
+        lmdb::Txn txn = lmdb::Txn::begin_read(env);
+        auto v = txn.get(bodies, records::id_key(id));
+        return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+    }
+    if (m.body_store > stores.size()) return std::nullopt;
+    const BodyStore& store = stores[m.body_store - 1u];
+    lmdb::Txn txn = lmdb::Txn::begin_read(store.env);
+    auto v = txn.get(store.bodies, m.body_key);
+    return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+}
+
+// Store bodies no record names: left by a crash between a body's commit and its
+// record's, or between a deletion and the body's removal. Only bodies older than
+// an hour go, so a body whose record another process is committing right now stays.
+// While records sit in quarantine their bodies are kept: we cannot tell which they are.
+void QueueDb::Impl::sweep_orphan_bodies(const lmdb::Txn& main_txn, Timestamp now) {
+    if (stores.empty()) return;
+    {
+        lmdb::Cursor q(main_txn, quarantine);
+        if (q.first()) return;
+    }
+    std::vector<std::set<std::string>> named(stores.size());
+    {
+        lmdb::Cursor c(main_txn, messages);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            auto m = records::decode_message(c.value());
+            if (m && m->body_store > 0 && m->body_store <= stores.size()) named[m->body_store - 1u].insert(m->body_key);
+        }
+    }
+    const Timestamp cutoff = now - std::chrono::hours(1);
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+        lmdb::Txn txn = lmdb::Txn::begin_read(stores[i].env);
+        lmdb::Cursor c(txn, stores[i].bodies);
+        for (bool ok = c.first(); ok; ok = c.next()) {
+            auto t = records::body_key_time(c.key());
+            if (named[i].count(std::string(c.key())) || (t && *t > cutoff)) continue;
+            doomed_bodies.emplace_back(static_cast<std::uint8_t>(i + 1), std::string(c.key()));
+            ++recovery.orphan_bodies_removed;
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------
 
@@ -514,61 +669,99 @@ QueueDb::~QueueDb() { close(); }
 Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const QueueDbOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    Impl& d = *impl;
     try {
         lmdb::EnvOptions eo;
         eo.map_size = options.map_size;
-        impl->env = lmdb::Env::open(dir, eo);
+        d.env = lmdb::Env::open(dir, eo);
+        std::uint64_t store_count = 0;
         {
-            lmdb::Txn txn = lmdb::Txn::begin_write(impl->env);
-            impl->meta = txn.open_dbi("meta", MDB_CREATE);
-            impl->messages = txn.open_dbi("messages", MDB_CREATE);
-            impl->bodies = txn.open_dbi("bodies", MDB_CREATE);
-            impl->queues = txn.open_dbi("queues", MDB_CREATE);
-            impl->items = txn.open_dbi("items", MDB_CREATE);
-            impl->retry = txn.open_dbi("retry", MDB_CREATE);
-            impl->config = txn.open_dbi("config", MDB_CREATE);
-            impl->quarantine = txn.open_dbi("quarantine", MDB_CREATE);
-            auto format = txn.get(impl->meta, "format");
+            lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+            d.meta = txn.open_dbi("meta", MDB_CREATE);
+            d.messages = txn.open_dbi("messages", MDB_CREATE);
+            d.bodies = txn.open_dbi("bodies", MDB_CREATE);
+            d.queues = txn.open_dbi("queues", MDB_CREATE);
+            d.items = txn.open_dbi("items", MDB_CREATE);
+            d.retry = txn.open_dbi("retry", MDB_CREATE);
+            d.config = txn.open_dbi("config", MDB_CREATE);
+            d.quarantine = txn.open_dbi("quarantine", MDB_CREATE);
+            auto format = txn.get(d.meta, "format");
             if (!format) {
-                txn.put(impl->meta, "format", records::u64_value(records::kEnvironmentFormat));
-                txn.put(impl->meta, "next_id", records::u64_value(1));
-                txn.put(impl->meta, "config_generation", records::u64_value(0));
-                impl->ensure_queue(txn, QueueId::submission(), DeliveryType::Undefined);
+                txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
+                txn.put(d.meta, "next_id", records::u64_value(1));
+                txn.put(d.meta, "config_generation", records::u64_value(0));
+                // Fixed at creation: records name their store by number.
+                txn.put(d.meta, "body_stores", records::u64_value(std::min<std::uint32_t>(options.body_stores, 16)));
+                d.ensure_queue(txn, QueueId::submission(), DeliveryType::Undefined);
             } else if (records::parse_u64_value(*format) != records::kEnvironmentFormat) {
                 return QueueError::corrupt_record;  // a format we do not know: refuse to touch it
             }
-            if (options.recover_leases) impl->recover(txn);
+            auto stores_v = txn.get(d.meta, "body_stores");
+            store_count = stores_v ? records::parse_u64_value(*stores_v).value_or(0) : 0;
             txn.commit();
         }
+        for (std::uint64_t n = 0; n < store_count; ++n) {
+            std::string sdir = dir + "/bodies-" + std::to_string(n);
+            std::filesystem::create_directories(sdir);
+            Impl::BodyStore store;
+            lmdb::EnvOptions so;
+            so.map_size = options.map_size;
+            so.max_dbs = 2;
+            store.env = lmdb::Env::open(sdir, so);
+            lmdb::Txn txn = lmdb::Txn::begin_write(store.env);
+            store.bodies = txn.open_dbi("bodies", MDB_CREATE);
+            txn.commit();
+            d.stores.push_back(std::move(store));
+        }
+        {
+            lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+            if (options.recover_leases) d.recover(txn);
+            d.sweep_orphan_bodies(txn, now_timestamp());
+            txn.commit();
+            d.remove_store_bodies_now(std::exchange(d.doomed_bodies, {}));
+        }
+        for (auto& store : d.stores) store.committer = std::make_unique<GroupCommitter>(store.env, GroupCommitter::Hooks{});
         Impl* raw = impl.get();
-        impl->committer = std::make_unique<GroupCommitter>(
-            impl->env, GroupCommitter::Hooks{
-                           .before_batch = {},
-                           .after_batch = [raw](lmdb::Txn& txn) { raw->flush_batch_state(txn); },
-                           .after_abort = [raw] {
-                               raw->next_id.reset();
-                               raw->next_id_dirty = false;
-                           }});
+        d.committer = std::make_unique<GroupCommitter>(
+            d.env, GroupCommitter::Hooks{
+                       .before_batch = {},
+                       .after_batch = [raw](lmdb::Txn& txn) { raw->flush_batch_state(txn); },
+                       .after_commit = [raw] { raw->remove_doomed_bodies(); },
+                       .after_abort = [raw] {
+                           raw->next_id.reset();
+                           raw->next_id_dirty = false;
+                           raw->doomed_bodies.clear();
+                       }});
     } catch (const lmdb::Error& e) {
         return make_error_code(classify_lmdb_error(e.rc()));
     } catch (const JobError& e) {
         return make_error_code(e.code);
+    } catch (const std::filesystem::filesystem_error&) {
+        return QueueError::io_error;
     }
     return std::unique_ptr<QueueDb>(new QueueDb(std::move(impl)));
 }
 
 void QueueDb::close() {
     if (!impl_ || impl_->closed) return;
-    impl_->closed = true;
-    impl_->committer->stop();
+    Impl& d = *impl_;
+    d.closed = true;
+    // Stores first: a body they commit now hands its record to the main committer,
+    // which is still running and commits it while it stops.
+    for (auto& store : d.stores) store.committer->stop();
+    d.committer->stop();
     try {
-        lmdb::Txn txn = lmdb::Txn::begin_write(impl_->env);
-        impl_->release_own_leases(txn);
+        lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+        d.release_own_leases(txn);
         txn.commit();
+        std::lock_guard lk(d.leftover_mu);
+        d.remove_store_bodies_now(std::exchange(d.leftover_doomed, {}));
     } catch (...) {
-        // Leases we could not return are recovered at the next open as a crash would be.
+        // Leases we could not return are recovered at the next open as a crash would
+        // be; bodies we could not remove are swept as orphans.
     }
-    impl_->env.close();
+    for (auto& store : d.stores) store.env.close();
+    d.env.close();
 }
 
 const RecoveryReport& QueueDb::recovery_report() const { return impl_->recovery; }
@@ -580,7 +773,26 @@ void QueueDb::enqueue_async(NewMessage message, EnqueueHandler done) {
         done(st.error(), 0);
         return;
     }
-    impl_->committer->submit(std::make_unique<EnqueueJob>(*impl_, std::move(message), std::move(done)));
+    Impl& d = *impl_;
+    MessageRecord rec;
+    rec.envelope = std::move(message.envelope);
+    rec.hops = hops_for_pending(rec.envelope);
+    bool large = !d.stores.empty() && message.body.size() >= d.options.body_store_threshold;
+    if (large) {
+        rec.body_store = static_cast<std::uint8_t>(d.next_store++ % d.stores.size() + 1);
+        rec.body_key = records::new_body_key(now_timestamp());
+    }
+    std::string record = records::encode(rec);
+    auto types = delivery_types(rec);
+    if (!large) {
+        d.committer->submit(std::make_unique<EnqueueJob>(d, std::move(record), std::move(rec.hops), std::move(types),
+                                                         std::move(message.body), 0, std::string{}, std::move(done)));
+        return;
+    }
+    auto then = std::make_unique<EnqueueJob>(d, std::move(record), std::move(rec.hops), std::move(types), MessageBody{},
+                                             rec.body_store, rec.body_key, std::move(done));
+    d.stores[rec.body_store - 1u].committer->submit(std::make_unique<StoreBodyJob>(
+        d, std::move(then), std::move(message.body), rec.body_store, std::move(rec.body_key)));
 }
 
 Result<MessageId> QueueDb::enqueue(NewMessage message) {
@@ -828,10 +1040,13 @@ std::optional<MessageInfo> QueueDb::get_message(MessageId id, const std::optiona
 }
 
 std::optional<std::string> QueueDb::export_message(MessageId id) const {
-    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
-    auto v = txn.get(impl_->bodies, records::id_key(id));
-    if (!v) return std::nullopt;
-    return std::string(*v);
+    std::optional<MessageRecord> m;
+    {
+        lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+        m = impl_->find_message(txn, id);
+    }
+    if (!m) return std::nullopt;
+    return impl_->read_body(id, *m);
 }
 
 Status QueueDb::suspend_queue(const QueueId& queue) {
@@ -1079,6 +1294,8 @@ ConsistencyReport QueueDb::check() const {
     }
 
     std::set<MessageId> ids;
+    std::vector<lmdb::Txn> store_txns;
+    std::vector<MessageId> missing_store_bodies;
     {
         lmdb::Cursor c(txn, d.messages);
         for (bool ok = c.first(); ok; ok = c.next()) {
@@ -1093,11 +1310,27 @@ ConsistencyReport QueueDb::check() const {
                 continue;
             }
             ids.insert(id);
-            auto body = txn.get(d.bodies, c.key());
-            if (!body)
+            std::optional<std::size_t> body_size;
+            if (m->body_store == 0) {
+                if (auto body = txn.get(d.bodies, c.key())) body_size = body->size();
+            } else if (m->body_store > d.stores.size()) {
+                problem(tag + ": names body store " + std::to_string(m->body_store) + ", which does not exist");
+                continue;
+            } else {
+                // Store read transactions begin after this one, so they see every body
+                // whose record this one sees — unless it was deleted since: looked at
+                // again below.
+                if (store_txns.empty())
+                    for (const auto& st : d.stores) store_txns.push_back(lmdb::Txn::begin_read(st.env));
+                const auto& st = d.stores[m->body_store - 1u];
+                if (auto body = store_txns[m->body_store - 1u].get(st.bodies, m->body_key)) body_size = body->size();
+            }
+            if (!body_size && m->body_store != 0)
+                missing_store_bodies.push_back(id);
+            else if (!body_size)
                 problem(tag + ": no body");
-            else if (body->size() != m->envelope.size)
-                problem(tag + ": body size " + std::to_string(body->size()) + " != envelope size " +
+            else if (*body_size != m->envelope.size)
+                problem(tag + ": body size " + std::to_string(*body_size) + " != envelope size " +
                         std::to_string(m->envelope.size));
             if (m->hops.empty()) problem(tag + ": in no queue");
             bool poisoned = m->hop(QueueId::poison()) != nullptr;
@@ -1162,6 +1395,15 @@ ConsistencyReport QueueDb::check() const {
             problem("body " + std::to_string(records::parse_id_key(c.key())) + " without a message");
         }
     }
+    // A store body missing now is a problem only if its record is still there.
+    store_txns.clear();
+    for (MessageId id : missing_store_bodies) {
+        auto m = [&] {
+            lmdb::Txn again = lmdb::Txn::begin_read(d.env);
+            return d.find_message(again, id);
+        }();
+        if (m && !d.read_body(id, *m)) problem("message " + std::to_string(id) + ": no body in its body store");
+    }
     return rep;
 }
 
@@ -1171,11 +1413,15 @@ QueueDb::CommitStats QueueDb::commit_stats() const {
 }
 
 QueueDb::Usage QueueDb::usage() const {
-    MDB_envinfo info{};
-    lmdb::check("mdb_env_info", mdb_env_info(impl_->env.get(), &info));
     Usage u;
-    u.map_size = info.me_mapsize;
-    u.used_bytes = (info.me_last_pgno + 1) * impl_->env.page_size();
+    auto add = [&](const lmdb::Env& env) {
+        MDB_envinfo info{};
+        lmdb::check("mdb_env_info", mdb_env_info(env.get(), &info));
+        u.map_size += info.me_mapsize;
+        u.used_bytes += (info.me_last_pgno + 1) * env.page_size();
+    };
+    add(impl_->env);
+    for (const auto& store : impl_->stores) add(store.env);
     return u;
 }
 

@@ -44,6 +44,11 @@ struct QueueDbOptions {
     std::uint32_t poison_threshold = 2;           // Exchange PoisonThreshold (1–10)
     bool poison_detection_enabled = true;         // Exchange PoisonMessageDetectionEnabled
     bool recover_leases = true;                   // run crash recovery in open()
+    // Bodies of at least this many bytes go to a body store (an environment of its
+    // own, bodies-N/ in the data directory) so that the commits of large messages in
+    // different stores overlap. Fixed for a data directory when it is created.
+    std::uint32_t body_stores = 2;
+    std::size_t body_store_threshold = 32 * 1024;
 };
 
 // One recipient's outcome after a delivery attempt.
@@ -79,6 +84,7 @@ struct RecoveryReport {
     std::uint64_t leases_returned = 0;  // Active -> Ready after a crash
     std::uint64_t poisoned = 0;         // moved to the Poison queue
     std::uint64_t quarantined = 0;      // invalid records moved aside
+    std::uint64_t orphan_bodies_removed = 0;  // store bodies no record named (see ARCHITECTURE.md)
 };
 
 struct ConsistencyReport {
@@ -197,8 +203,8 @@ public:
     // Walks every record and index and reports what does not agree.
     ConsistencyReport check() const;
     struct Usage {
-        std::size_t map_size = 0;
-        std::size_t used_bytes = 0;  // pages in use (last page number × page size)
+        std::size_t map_size = 0;    // summed over the main environment and the body stores
+        std::size_t used_bytes = 0;  // pages in use (last page number × page size), summed
     };
     Usage usage() const;
     // Write transactions committed and writes they carried: writes / commits is the

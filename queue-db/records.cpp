@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace edge::queue::records {
@@ -246,6 +247,8 @@ std::string encode(const MessageRecord& m) {
     }
     w.varint(m.crash_count);
     w.u8(m.ndr_requested ? 1 : 0);
+    w.u8(m.body_store);
+    w.str(m.body_key);
     w.varint(m.hops.size());
     for (const auto& h : m.hops) {
         put_queue(w, h.queue);
@@ -296,6 +299,9 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
     std::uint8_t ndr = r.u8();
     if (ndr > 1) r.fail("bad NDR flag");
     m.ndr_requested = ndr == 1;
+    m.body_store = r.u8();
+    m.body_key = r.str();
+    if (r.ok() && (m.body_store == 0) != m.body_key.empty()) r.fail("bad body location");
     std::size_t nh = r.count();
     m.hops.reserve(nh);
     for (std::size_t i = 0; i < nh && r.ok(); ++i) {
@@ -425,6 +431,19 @@ std::optional<RetryKey> parse_retry_key(std::string_view key) {
     auto q = parse_queue_key(key.substr(8, key.size() - 17));
     if (!q) return std::nullopt;
     return RetryKey{from_time_bits(get_be64(key.substr(0, 8))), std::move(*q), get_be64(key.substr(key.size() - 8))};
+}
+
+std::string new_body_key(Timestamp now) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::string k;
+    put_be64(k, time_bits(now));
+    put_be64(k, rng());
+    return k;
+}
+
+std::optional<Timestamp> body_key_time(std::string_view key) {
+    if (key.size() != 16) return std::nullopt;
+    return from_time_bits(get_be64(key.substr(0, 8)));
 }
 
 std::string config_key(std::string_view kind, std::string_view name) {

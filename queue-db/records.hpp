@@ -12,6 +12,9 @@
 //   retry     time(BE64) queue key 0x00 id(BE64) → ""  (id 0 = the queue itself)
 //   config    kind 0x00 name → value
 //   quarantine id(BE64) → reason 0x00 raw record   (records that failed validation)
+//
+// Body stores (bodies-0/, bodies-1/ …, one LMDB environment each) hold large bodies:
+//   bodies    body key → raw message bytes, body key = time µs (BE64) + random (BE64)
 #pragma once
 
 #include "queue_types.hpp"
@@ -55,6 +58,10 @@ struct MessageRecord {
     std::uint32_t crash_count = 0;
     bool ndr_requested = false;
     std::vector<HopState> hops;
+    // Where the body is: 0 = the main environment's `bodies` under the message id;
+    // n > 0 = body store n-1 (its own environment) under `body_key`.
+    std::uint8_t body_store = 0;
+    std::string body_key;
 
     HopState* hop(const QueueId& q);
     const HopState* hop(const QueueId& q) const;
@@ -102,6 +109,11 @@ struct RetryKey {
 std::optional<RetryKey> parse_retry_key(std::string_view key);
 
 std::string config_key(std::string_view kind, std::string_view name);
+
+// A new body-store key: creation time first (so a sweep can tell old orphans from
+// bodies whose envelope is being committed right now), then 64 random bits.
+std::string new_body_key(Timestamp now);
+std::optional<Timestamp> body_key_time(std::string_view key);
 
 // Validation of caller data before it is stored.
 bool valid_queue_id(const QueueId& q);

@@ -320,6 +320,9 @@ TEST_CASE("the config store versions every change and refuses stale writers", "[
 }
 
 TEST_CASE("a full map refuses new mail with storage_full and keeps what it had", "[queue][storage]") {
+    // 16 KiB bodies stay in the main environment, 64 KiB ones go to body stores.
+    const std::size_t size = GENERATE(std::size_t{16 * 1024}, std::size_t{64 * 1024});
+    INFO("body size " << size);
     TempDir dir;
     QueueDbOptions o;
     o.map_size = 2 << 20;  // 2 MiB
@@ -327,7 +330,7 @@ TEST_CASE("a full map refuses new mail with storage_full and keeps what it had",
     std::vector<MessageId> kept;
     std::error_code last;
     for (std::uint64_t i = 1; i < 1000; ++i) {
-        auto r = db->enqueue(make_message(i, 16 * 1024));
+        auto r = db->enqueue(make_message(i, size));
         if (!r) {
             last = r.error();
             break;
@@ -337,16 +340,18 @@ TEST_CASE("a full map refuses new mail with storage_full and keeps what it had",
     REQUIRE(is_storage_full(last));
     REQUIRE(kept.size() > 10);
     CHECK(db->check().ok());
-    for (std::size_t i = 0; i < kept.size(); ++i) CHECK(db->export_message(kept[i]) == body_for(i + 1, 16 * 1024));
+    for (std::size_t i = 0; i < kept.size(); ++i) CHECK(db->export_message(kept[i]) == body_for(i + 1, size));
 
     // Delivering frees pages: new mail is accepted again.
     auto lease = *db->lease_for_delivery(kNet, 20);
     for (auto& l : lease) REQUIRE(db->record_delivery({l.id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}));
-    CHECK(db->enqueue(make_message(5000, 16 * 1024)));
+    CHECK(db->enqueue(make_message(5000, size)));
     CHECK(db->check().ok());
 }
 
 TEST_CASE("a disk that refuses to grow the file gives storage_full, not corruption", "[queue][storage]") {
+    const std::size_t size = GENERATE(std::size_t{8 * 1024}, std::size_t{64 * 1024});
+    INFO("body size " << size);
     TempDir dir;
     { edge::test::open_queue(dir); }  // create it at its initial size
     pid_t pid = ::fork();
@@ -362,8 +367,11 @@ TEST_CASE("a disk that refuses to grow the file gives storage_full, not corrupti
         auto db = QueueDb::open(dir.path());
         if (!db) ::_exit(10);
         for (std::uint64_t i = 1; i < 200; ++i) {
-            auto r = (*db)->enqueue(make_message(i, 8 * 1024));
-            if (!r) ::_exit(is_storage_full(r.error()) ? 0 : 11);
+            auto r = (*db)->enqueue(make_message(i, size));
+            if (!r) {
+                if (!is_storage_full(r.error())) std::fprintf(stderr, "enqueue: %s\n", r.error().message().c_str());
+                ::_exit(is_storage_full(r.error()) ? 0 : 11);
+            }
         }
         ::_exit(12);  // never hit the limit
     }
@@ -376,7 +384,7 @@ TEST_CASE("a disk that refuses to grow the file gives storage_full, not corrupti
     INFO((rep.problems.empty() ? "" : rep.problems.front()));
     CHECK(rep.ok());
     for (const auto& m : db->list_messages({}))
-        CHECK(db->export_message(m.id) == body_for(std::stoull(m.envelope.sender.substr(6)), 8 * 1024));
+        CHECK(db->export_message(m.id) == body_for(std::stoull(m.envelope.sender.substr(6)), size));
 }
 
 TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]") {
@@ -413,4 +421,91 @@ TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]
     CHECK(db->get_message(good));
     CHECK(db->list_messages({}).size() == 1);
     CHECK(db->check().ok());
+}
+
+namespace {
+// Entries in one database of an environment, read with the raw LMDB API.
+std::size_t count_entries(const std::string& env_dir, const char* db_name) {
+    MDB_env* env = nullptr;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    if (mdb_env_open(env, env_dir.c_str(), MDB_RDONLY, 0640) != 0) {
+        mdb_env_close(env);
+        return SIZE_MAX;
+    }
+    MDB_txn* txn = nullptr;
+    mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
+    MDB_dbi dbi;
+    std::size_t n = SIZE_MAX;
+    if (mdb_dbi_open(txn, db_name, 0, &dbi) == 0) {
+        MDB_stat st;
+        mdb_stat(txn, dbi, &st);
+        n = st.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
+}
+
+void put_raw(const std::string& env_dir, const char* db_name, const std::string& key, const std::string& value) {
+    MDB_env* env = nullptr;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    REQUIRE(mdb_env_open(env, env_dir.c_str(), 0, 0640) == 0);
+    MDB_txn* txn = nullptr;
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, db_name, 0, &dbi) == 0);
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+}
+}  // namespace
+
+TEST_CASE("large bodies live in the body stores and leave them with their message", "[queue][stores]") {
+    TempDir dir;
+    std::vector<MessageId> ids;
+    {
+        auto db = edge::test::open_queue(dir);
+        for (std::uint64_t i = 1; i <= 6; ++i) ids.push_back(*db->enqueue(make_message(i, 100 * 1024)));
+        ids.push_back(*db->enqueue(make_message(7, 1000)));  // small: main environment
+        for (std::uint64_t i = 1; i <= 7; ++i)
+            CHECK(db->export_message(ids[i - 1]) == body_for(i, i == 7 ? 1000 : 100 * 1024));
+        CHECK(db->check().ok());
+    }
+    // Round robin over the two stores; the small body stayed in the main environment.
+    CHECK(count_entries(dir.path() + "/bodies-0", "bodies") == 3);
+    CHECK(count_entries(dir.path() + "/bodies-1", "bodies") == 3);
+    CHECK(count_entries(dir.path(), "bodies") == 1);
+    {
+        auto db = edge::test::open_queue(dir);
+        auto lease = *db->lease_for_delivery(kNet, 10);
+        REQUIRE(lease.size() == 7);
+        for (auto& l : lease) REQUIRE(db->record_delivery({l.id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}));
+        CHECK(db->list_messages({}).empty());
+    }
+    CHECK(count_entries(dir.path() + "/bodies-0", "bodies") == 0);
+    CHECK(count_entries(dir.path() + "/bodies-1", "bodies") == 0);
+    CHECK(count_entries(dir.path(), "bodies") == 0);
+}
+
+TEST_CASE("store bodies no record names are swept once they are an hour old", "[queue][stores]") {
+    TempDir dir;
+    MessageId id = 0;
+    {
+        auto db = edge::test::open_queue(dir);
+        id = *db->enqueue(make_message(1, 64 * 1024));
+    }
+    // An orphan from a crash long ago, and one whose record may be committing right now.
+    put_raw(dir.path() + "/bodies-1", "bodies", edge::queue::records::new_body_key(now_timestamp() - std::chrono::hours(2)), "old");
+    put_raw(dir.path() + "/bodies-1", "bodies", edge::queue::records::new_body_key(now_timestamp()), "new");
+    auto before = count_entries(dir.path() + "/bodies-0", "bodies") + count_entries(dir.path() + "/bodies-1", "bodies");
+    CHECK(before == 3);
+    auto db = edge::test::open_queue(dir);
+    CHECK(db->recovery_report().orphan_bodies_removed == 1);
+    CHECK(db->export_message(id) == body_for(1, 64 * 1024));
+    db->close();
+    auto after = count_entries(dir.path() + "/bodies-0", "bodies") + count_entries(dir.path() + "/bodies-1", "bodies");
+    CHECK(after == 2);
 }
