@@ -281,14 +281,14 @@ struct QueueDb::Impl {
             for (auto st : {MessageStatus::Active, MessageStatus::PendingRemove})
                 for (auto id : item_ids(txn, records::item_prefix(q, st), SIZE_MAX)) leased.insert(id);
 
-        std::map<std::uint32_t, bool> alive;  // pid -> still running (checked once)
+        std::map<std::pair<std::uint32_t, std::uint64_t>, bool> alive;  // owner -> still running (checked once)
         for (MessageId id : leased) {
             auto m = find_message(txn, id);
             if (!m) continue;
             bool crashed = false;
             for (auto& h : m->hops) {
                 if (h.owner.empty() || h.owner == self) continue;
-                auto [it, fresh] = alive.try_emplace(h.owner.pid, false);
+                auto [it, fresh] = alive.try_emplace(std::pair{h.owner.pid, h.owner.start_ticks}, false);
                 if (fresh) it->second = h.owner.alive();
                 if (it->second) continue;
                 crashed = true;
