@@ -1,0 +1,118 @@
+// The DATA byte machine. States, at each byte:
+//   LineStart  a line has just begun (after CRLF, or at the start)
+//   InLine     inside a line
+//   SawCR      inside a line, the last byte was CR
+//   Dot        the line began with '.', not yet stored
+//   DotCR      the line is "." CR so far: LF now ends the data
+#include "data_reader.hpp"
+
+namespace edge::smtp {
+
+namespace {
+constexpr std::size_t kChunk = 64 * 1024;
+}
+
+void DataReader::emit(char c) {
+    ++size_;
+    line_empty_ = false;
+    if (size_ > limits_.max_message_size) too_big_ = true;
+    if (in_header_ && size_ > limits_.max_header_size) header_too_big_ = true;
+    if (too_big_ || header_too_big_ || bare_) {
+        chunks_.clear();  // refused whatever comes: keep nothing
+        return;
+    }
+    if (chunks_.empty() || chunks_.back().size() >= kChunk) {
+        chunks_.emplace_back();
+        chunks_.back().reserve(kChunk);
+    }
+    chunks_.back().push_back(c);
+}
+
+void DataReader::emit_line_end() {
+    // An empty line ends the header section (RFC 5322 §2.1).
+    if (in_header_ && line_empty_) in_header_ = false;
+    emit('\r');
+    emit('\n');
+    line_empty_ = true;
+}
+
+std::size_t DataReader::feed(std::string_view in) {
+    std::size_t i = 0;
+    while (i < in.size() && state_ != State::Done) {
+        char c = in[i++];
+        switch (state_) {
+            case State::LineStart:
+                if (c == '.') {
+                    state_ = State::Dot;
+                } else if (c == '\r') {
+                    state_ = State::SawCR;
+                } else {
+                    if (c == '\n') bare_line_ending();  // a bare LF is no line end
+                    emit(c);
+                    state_ = State::InLine;
+                }
+                break;
+            case State::InLine:
+                if (c == '\r') {
+                    state_ = State::SawCR;
+                } else {
+                    if (c == '\n') bare_line_ending();
+                    emit(c);
+                }
+                break;
+            case State::SawCR:
+                if (c == '\n') {
+                    emit_line_end();
+                    state_ = State::LineStart;
+                } else {
+                    bare_line_ending();  // the CR before this byte was bare
+                    emit('\r');
+                    if (c != '\r') {
+                        emit(c);
+                        state_ = State::InLine;
+                    }
+                }
+                break;
+            case State::Dot:
+                // RFC 5321 §4.5.2: a leading dot is removed; "." CRLF ends the data.
+                if (c == '\r') {
+                    state_ = State::DotCR;
+                } else {
+                    if (c == '\n') bare_line_ending();
+                    emit(c);
+                    state_ = State::InLine;
+                }
+                break;
+            case State::DotCR:
+                if (c == '\n') {
+                    state_ = State::Done;
+                } else {
+                    bare_line_ending();
+                    emit('\r');
+                    if (c == '\r') {
+                        state_ = State::SawCR;
+                    } else {
+                        emit(c);
+                        state_ = State::InLine;
+                    }
+                }
+                break;
+            case State::Done: break;
+        }
+    }
+    return i;
+}
+
+std::optional<ReplyId> DataReader::refusal() const {
+    if (bare_) return ReplyId::BareLineEnding;
+    if (header_too_big_) return ReplyId::HeaderTooBig;
+    if (too_big_) return ReplyId::MessageTooBig;
+    return std::nullopt;
+}
+
+std::vector<std::string> DataReader::take_body() {
+    if (refusal()) return {};
+    return std::move(chunks_);
+}
+
+}  // namespace edge::smtp

@@ -1,0 +1,92 @@
+// The one table of reply strings. No other file holds an SMTP reply literal.
+#include "replies.hpp"
+
+#include <array>
+#include <cstdlib>
+
+namespace edge::smtp {
+
+namespace {
+using C = ReplyClass;
+// clang-format off
+constexpr std::array kCatalogue = {
+    ReplyEntry{ReplyId::ServiceReady,          220, "",      "{}",                                                   false, C::Positive},
+    ReplyEntry{ReplyId::Closing,               221, "2.0.0", "Service closing transmission channel",                 true,  C::Positive},
+    ReplyEntry{ReplyId::HelpText,              214, "2.0.0", "This server supports the following commands: HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP BDAT NOOP VRFY", false, C::Positive},
+    ReplyEntry{ReplyId::HelloOk,               250, "",      "{} Hello [{}]",                                        false, C::Positive},
+    ReplyEntry{ReplyId::Ok,                    250, "2.0.0", "OK",                                                   false, C::Positive},
+    ReplyEntry{ReplyId::Resetting,             250, "2.0.0", "Resetting",                                            false, C::Positive},
+    ReplyEntry{ReplyId::SenderOk,              250, "2.1.0", "Sender OK",                                            false, C::Positive},
+    ReplyEntry{ReplyId::RecipientOk,           250, "2.1.5", "Recipient OK",                                         false, C::Positive},
+    ReplyEntry{ReplyId::Queued,                250, "2.6.0", "{} Queued mail for delivery",                          false, C::Positive},
+    ReplyEntry{ReplyId::ChunkReceived,         250, "2.0.0", "{} octets received",                                   false, C::Positive},
+    ReplyEntry{ReplyId::CannotVrfy,            252, "2.1.5", "Cannot VRFY user, but will accept message for delivery", false, C::Positive},
+    ReplyEntry{ReplyId::StartMailInput,        354, "",      "Start mail input; end with <CRLF>.<CRLF>",             false, C::Positive},
+    ReplyEntry{ReplyId::ReadyToStartTls,       220, "2.0.0", "SMTP server ready",                                    false, C::Positive},
+    ReplyEntry{ReplyId::ServiceNotAvailable,   421, "4.3.2", "Service not available, closing transmission channel",  true,  C::Fatal},
+    ReplyEntry{ReplyId::TooManyConnections,    421, "4.3.2", "The maximum number of concurrent connections has exceeded a limit, closing transmission channel", true, C::Fatal},
+    ReplyEntry{ReplyId::ConnectionTimedOut,    421, "4.4.1", "Connection timed out",                                 true,  C::Fatal},
+    ReplyEntry{ReplyId::TooManyErrors,         421, "4.7.0", "Too many errors on this connection, closing transmission channel", true, C::Fatal},
+    ReplyEntry{ReplyId::InsufficientResources, 452, "4.3.1", "Insufficient system resources",                        false, C::Resource},
+    ReplyEntry{ReplyId::TooManyRecipients,     452, "4.5.3", "Too many recipients",                                  false, C::Limit},
+    ReplyEntry{ReplyId::QueueWriteFailed,      451, "4.3.0", "Unable to queue the message; try again later",         false, C::Resource},
+    ReplyEntry{ReplyId::TlsNotAvailable,       454, "4.7.0", "TLS not available due to temporary reason",            false, C::Resource},
+    ReplyEntry{ReplyId::CommandUnrecognized,   500, "5.3.3", "Unrecognized command",                                 false, C::Protocol},
+    ReplyEntry{ReplyId::LineTooLong,           500, "5.5.2", "Line too long",                                        false, C::Protocol},
+    ReplyEntry{ReplyId::InvalidArguments,      501, "5.5.4", "Invalid arguments",                                    false, C::Protocol},
+    ReplyEntry{ReplyId::InvalidDomain,         501, "5.5.4", "Invalid domain name",                                  false, C::Protocol},
+    ReplyEntry{ReplyId::InvalidRecipient,      501, "5.1.3", "Invalid recipient address",                            false, C::Protocol},
+    ReplyEntry{ReplyId::CommandNotImplemented, 502, "5.5.1", "Command not implemented",                              false, C::Protocol},
+    ReplyEntry{ReplyId::SendHelloFirst,        503, "5.5.2", "Send hello first",                                     false, C::Protocol},
+    ReplyEntry{ReplyId::NeedMail,              503, "5.5.2", "Need mail command",                                    false, C::Protocol},
+    ReplyEntry{ReplyId::NeedRcpt,              503, "5.5.2", "Need rcpt command",                                    false, C::Protocol},
+    ReplyEntry{ReplyId::SenderAlreadyGiven,    503, "5.5.2", "Sender already specified",                             false, C::Protocol},
+    ReplyEntry{ReplyId::BadSequence,           503, "5.5.1", "Bad sequence of commands",                             false, C::Protocol},
+    ReplyEntry{ReplyId::StartTlsFirst,         530, "5.7.0", "Must issue a STARTTLS command first",                  false, C::Policy},
+    ReplyEntry{ReplyId::NotAuthenticated,      530, "5.7.1", "Client was not authenticated",                         false, C::Policy},
+    ReplyEntry{ReplyId::UserUnknown,           550, "5.1.1", "User unknown",                                         false, C::Policy},
+    ReplyEntry{ReplyId::UnableToRelay,         550, "5.7.1", "Unable to relay",                                      false, C::Policy},
+    ReplyEntry{ReplyId::InvalidSender,         550, "5.1.7", "Invalid address",                                      false, C::Protocol},
+    // RFC 5321 §2.3.8, CVE-2023-51764: only CRLF ends a line, only CRLF.CRLF ends DATA.
+    ReplyEntry{ReplyId::BareLineEnding,        550, "5.6.0", "Message contains a bare CR or LF; lines must end with CRLF", false, C::Protocol},
+    ReplyEntry{ReplyId::MessageTooBig,         552, "5.3.4", "Message size exceeds fixed maximum message size",     false, C::Limit},
+    ReplyEntry{ReplyId::HeaderTooBig,          552, "5.3.4", "Header size exceeds fixed maximum size",              false, C::Limit},
+    ReplyEntry{ReplyId::Utf8NeedsSmtpUtf8,     553, "5.6.7", "Non-ASCII addresses require the SMTPUTF8 parameter",   false, C::Protocol},
+    ReplyEntry{ReplyId::HopCountExceeded,      554, "5.4.6", "Hop count exceeded - possible mail loop",             false, C::Limit},
+    ReplyEntry{ReplyId::ParameterUnsupported,  555, "5.5.4", "Unsupported parameter",                                false, C::Protocol},
+};
+// clang-format on
+
+// The table is indexed by ReplyId: a test checks that entry i has id i.
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::ParameterUnsupported) + 1);
+}  // namespace
+
+std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }
+
+const ReplyEntry& reply_entry(ReplyId id) { return kCatalogue.at(static_cast<std::size_t>(id)); }
+
+std::string render(ReplyId id, std::initializer_list<std::string_view> args, bool enhanced, bool more) {
+    const ReplyEntry& e = reply_entry(id);
+    std::string out = std::to_string(e.code);
+    out.push_back(more ? '-' : ' ');
+    if (enhanced && !e.enhanced.empty()) {
+        out.append(e.enhanced);
+        out.push_back(' ');
+    }
+    const std::string_view* arg = args.begin();
+    for (std::size_t i = 0; i < e.text.size(); ++i) {
+        if (e.text[i] == '{' && i + 1 < e.text.size() && e.text[i + 1] == '}') {
+            if (arg != args.end()) {
+                for (char c : *arg)
+                    if (c != '\r' && c != '\n') out.push_back(c);
+                ++arg;
+            }
+            ++i;
+            continue;
+        }
+        out.push_back(e.text[i]);
+    }
+    return out;
+}
+
+}  // namespace edge::smtp

@@ -1,0 +1,90 @@
+// The reply catalogue: every SMTP reply the server sends, once, with its code,
+// enhanced status code (RFC 3463), text, whether it closes the connection, and its
+// class (what the session does about it: count a protocol error, tarpit, …).
+// Texts follow Exchange 2007 where they are known (reference §10.2).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace edge::smtp {
+
+enum class ReplyId : std::uint16_t {
+    ServiceReady,          // 220 banner
+    Closing,               // 221 QUIT
+    HelpText,              // 214
+    HelloOk,               // 250 EHLO/HELO first line
+    Ok,                    // 250 NOOP
+    Resetting,             // 250 RSET
+    SenderOk,              // 250 MAIL
+    RecipientOk,           // 250 RCPT
+    Queued,                // 250 after DATA / BDAT LAST, once durable
+    ChunkReceived,         // 250 BDAT (not last)
+    CannotVrfy,            // 252 VRFY answers without revealing anything
+    StartMailInput,        // 354 DATA
+    ReadyToStartTls,       // 220 STARTTLS
+    ServiceNotAvailable,   // 421
+    TooManyConnections,    // 421 per-source / total limit
+    ConnectionTimedOut,    // 421 ConnectionTimeout / inactivity
+    TooManyErrors,         // 421 MaxProtocolErrors
+    InsufficientResources, // 452 back pressure
+    TooManyRecipients,     // 452 MaxRecipientsPerMessage
+    QueueWriteFailed,      // 451 the commit failed
+    TlsNotAvailable,       // 454
+    CommandUnrecognized,   // 500
+    LineTooLong,           // 500
+    InvalidArguments,      // 501
+    InvalidDomain,         // 501 EHLO/HELO argument
+    InvalidRecipient,      // 501 RCPT syntax
+    CommandNotImplemented, // 502
+    SendHelloFirst,        // 503
+    NeedMail,              // 503
+    NeedRcpt,              // 503
+    SenderAlreadyGiven,    // 503
+    BadSequence,           // 503
+    StartTlsFirst,         // 530 RequireTLS
+    NotAuthenticated,      // 530 no Submit right
+    UserUnknown,           // 550 recipient filtering
+    UnableToRelay,         // 550 relay control
+    InvalidSender,         // 550 MAIL syntax
+    BareLineEnding,        // 550 bare CR or LF in DATA (SMTP smuggling)
+    MessageTooBig,         // 552 SIZE / streaming
+    HeaderTooBig,          // 552 MaxHeaderSize
+    Utf8NeedsSmtpUtf8,     // 553 RFC 6531
+    HopCountExceeded,      // 554 MaxHopCount
+    ParameterUnsupported,  // 555 unknown MAIL/RCPT parameter
+};
+
+// What a reply means to the session.
+enum class ReplyClass : std::uint8_t {
+    Positive,  // 2xx/3xx
+    Protocol,  // the client broke the protocol: counts toward MaxProtocolErrors
+    Policy,    // refused by policy: tarpitted for anonymous sessions
+    Limit,     // a configured limit was reached
+    Resource,  // our resources: try again later
+    Fatal,     // the session ends
+};
+
+struct ReplyEntry {
+    ReplyId id;
+    std::uint16_t code;
+    std::string_view enhanced;  // empty where Exchange sends none (220, 354)
+    std::string_view text;      // "{}" marks an argument
+    bool closes;                // the server closes the connection after sending it
+    ReplyClass kind;
+};
+
+std::span<const ReplyEntry> reply_catalogue();
+const ReplyEntry& reply_entry(ReplyId id);
+
+// One reply line without CRLF: "<code> <enhanced> <text>", the "{}" in the text
+// replaced by `args` in order. `enhanced` false drops the enhanced code (a connector
+// with EnhancedStatusCodesEnabled $false). `more` makes it a continuation line
+// ("250-…") of a multi-line reply. Arguments have CR and LF removed: nothing a
+// client sent can split a reply.
+std::string render(ReplyId id, std::initializer_list<std::string_view> args = {}, bool enhanced = true,
+                   bool more = false);
+
+}  // namespace edge::smtp
