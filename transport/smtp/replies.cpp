@@ -11,9 +11,11 @@ using C = ReplyClass;
 // clang-format off
 constexpr std::array kCatalogue = {
     ReplyEntry{ReplyId::ServiceReady,          220, "",      "{}",                                                   false, C::Positive},
+    ReplyEntry{ReplyId::DefaultBanner,         220, "",      "{} edge-transport ESMTP service ready",               false, C::Positive},
     ReplyEntry{ReplyId::Closing,               221, "2.0.0", "Service closing transmission channel",                 true,  C::Positive},
     ReplyEntry{ReplyId::HelpText,              214, "2.0.0", "This server supports the following commands: HELO EHLO STARTTLS RCPT DATA RSET MAIL QUIT HELP BDAT NOOP VRFY", false, C::Positive},
     ReplyEntry{ReplyId::HelloOk,               250, "",      "{} Hello [{}]",                                        false, C::Positive},
+    ReplyEntry{ReplyId::EhloKeyword,           250, "",      "{}",                                                   false, C::Positive},
     ReplyEntry{ReplyId::Ok,                    250, "2.0.0", "OK",                                                   false, C::Positive},
     ReplyEntry{ReplyId::Resetting,             250, "2.0.0", "Resetting",                                            false, C::Positive},
     ReplyEntry{ReplyId::SenderOk,              250, "2.1.0", "Sender OK",                                            false, C::Positive},

@@ -12,10 +12,12 @@
 namespace edge::smtp {
 
 enum class ReplyId : std::uint16_t {
-    ServiceReady,          // 220 banner
+    ServiceReady,          // 220 a connector's own Banner
+    DefaultBanner,         // 220 the banner when the connector sets none
     Closing,               // 221 QUIT
     HelpText,              // 214
     HelloOk,               // 250 EHLO/HELO first line
+    EhloKeyword,           // 250 one EHLO extension line ("SIZE 10485760", "PIPELINING", …)
     Ok,                    // 250 NOOP
     Resetting,             // 250 RSET
     SenderOk,              // 250 MAIL

@@ -1,0 +1,157 @@
+// The SMTP session as a state machine with no I/O. The driver feeds it command lines
+// and the outcomes of what it asked for (TLS, DATA, the commit); it answers with a
+// Step: the reply lines to send and what the driver must do next. One command table
+// says, per verb, in which states it is allowed, whether it is allowed before TLS
+// when TLS is required, whether it ends a pipelined group (RFC 2920 §3.1), and which
+// check/apply pair handles it. Every state change goes through transition(), which
+// the protocol log can trace.
+#pragma once
+
+#include "command.hpp"
+#include "data_reader.hpp"
+#include "replies.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::smtp {
+
+// Rights a session holds (Exchange's ms-Exch-SMTP-* rights, granted by the
+// connector's PermissionGroups).
+namespace permission {
+inline constexpr std::uint32_t Submit = 1u << 0;                  // may send mail at all
+inline constexpr std::uint32_t AcceptAnyRecipient = 1u << 1;      // may relay
+inline constexpr std::uint32_t BypassMessageSizeLimit = 1u << 2;  // MaxMessageSize does not apply
+inline constexpr std::uint32_t Anonymous = 1u << 3;               // an anonymous (internet) session: tarpitted
+}  // namespace permission
+
+// What the session knows of its Receive connector, fixed for the session's life.
+struct SessionSettings {
+    std::string fqdn = "localhost";  // Fqdn: HELO reply, Received header
+    std::string banner;              // Banner; empty = "<Fqdn> edge-transport ESMTP service ready"
+    std::uint64_t max_message_size = 10 * 1024 * 1024;
+    std::uint32_t max_recipients = 200;
+    std::uint32_t max_protocol_errors = 5;
+    std::uint64_t max_header_size = 64 * 1024;
+    bool require_tls = false;
+    bool tls_available = false;  // a certificate is loaded and STARTTLS may be offered
+    bool size_enabled = true, pipelining_enabled = true, chunking_enabled = true, eight_bit_mime_enabled = true,
+         dsn_enabled = true, enhanced_status_codes_enabled = true, smtputf8_enabled = true;
+    std::uint32_t permissions = permission::Submit | permission::Anonymous;
+};
+
+struct TransactionRecipient {
+    Mailbox address;
+    std::uint8_t notify = 0;
+    std::string orcpt;
+};
+
+// Lives from MAIL until the commit or RSET.
+struct Transaction {
+    Mailbox sender;
+    std::optional<std::uint64_t> declared_size;
+    BodyType body = BodyType::Unspecified;
+    bool smtputf8 = false;
+    Ret ret = Ret::Unspecified;
+    std::string envid;
+    std::vector<TransactionRecipient> recipients;
+    std::vector<std::string> body_chunks;  // the message, once DATA or BDAT LAST ended
+    std::uint64_t bdat_bytes = 0;          // received so far in BDAT chunks
+};
+
+enum class RecipientVerdict : std::uint8_t { Accept, RelayDenied, UnknownUser };
+
+// The decisions that need the world outside the protocol: routing and back pressure.
+struct SessionPolicy {
+    std::function<RecipientVerdict(const Mailbox&, std::uint32_t permissions)> check_recipient;
+    // False while back pressure refuses new mail for a session with these permissions.
+    std::function<bool(std::uint32_t permissions)> accepting_mail;
+};
+
+enum class SessionState : std::uint8_t { Connected, Greeted, Mail, Rcpt, Data, Bdat, TlsHandshake, Committing, Closed };
+const char* to_string(SessionState);
+
+struct Step {
+    enum class Next : std::uint8_t {
+        ReadCommand,  // read the next command line
+        StartTls,     // send the replies, discard any buffered input, run the TLS handshake
+        ReadData,     // feed the bytes after the reply to a DataReader until done
+        ReadChunk,    // read `chunk_size` raw bytes for BDAT
+        Commit,       // commit transaction() durably, then call on_committed()
+        Close,        // send the replies and close
+    };
+    std::vector<std::string> replies;  // lines without CRLF
+    Next next = Next::ReadCommand;
+    std::uint64_t chunk_size = 0;
+    bool tarpit = false;  // delay the replies by the connector's TarpitInterval
+};
+
+class Session {
+public:
+    Session(SessionSettings settings, SessionPolicy policy, std::string client_address);
+
+    Step greet();
+    Step on_command(std::string_view line);
+    // STARTTLS: the handshake succeeded (the session starts over, RFC 3207 §4.2).
+    Step on_tls_established();
+    // DATA: the reader reached CRLF.CRLF.
+    Step on_data(DataReader& reader);
+    // BDAT: the bytes of the chunk announced by the last BDAT, in pieces as they are
+    // read (raw: no dot-stuffing, RFC 3030), then its end.
+    void chunk_piece(std::string_view piece);
+    Step on_chunk_end();
+    // The commit the session asked for finished; `queued_id` is the message's id for
+    // the 250 reply (the Message-ID), or nullopt with `storage_full` for back pressure.
+    Step on_committed(std::optional<std::string> queued_id, bool storage_full);
+
+    SessionState state() const { return state_; }
+    const Transaction& transaction() const { return txn_; }
+    bool tls_active() const { return tls_; }
+    const std::string& helo_domain() const { return helo_; }
+    std::uint32_t protocol_errors() const { return errors_; }
+    // Every state change, for the protocol log: (from, to, verb that caused it).
+    std::function<void(SessionState, SessionState, std::string_view)> on_transition;
+
+private:
+    struct Handler;
+    friend struct CommandTable;
+
+    Step reply(ReplyId id, std::initializer_list<std::string_view> args = {});
+    Step refuse(ReplyId id, std::initializer_list<std::string_view> args = {});
+    void transition(SessionState to, std::string_view cause);
+    void reset_transaction();
+    bool enhanced() const { return settings_.enhanced_status_codes_enabled; }
+
+    Step apply_helo(const Command&, bool extended);
+    Step apply_mail(const Command&);
+    Step apply_rcpt(const Command&);
+    Step apply_data(const Command&);
+    Step apply_bdat(const Command&);
+    Step apply_rset(const Command&);
+    Step apply_noop(const Command&);
+    Step apply_quit(const Command&);
+    Step apply_vrfy(const Command&);
+    Step apply_help(const Command&);
+    Step apply_starttls(const Command&);
+    Step apply_not_implemented(const Command&);
+
+    SessionSettings settings_;
+    SessionPolicy policy_;
+    std::string client_;
+    SessionState state_ = SessionState::Connected;
+    Transaction txn_;
+    std::string helo_;
+    bool tls_ = false;
+    bool bdat_last_ = false;
+    std::uint32_t errors_ = 0;
+};
+
+// True when the client must wait for this command's reply before sending more
+// (RFC 2920 §3.1); the driver flushes its replies then.
+bool ends_pipeline_group(Verb verb);
+
+}  // namespace edge::smtp
