@@ -1,4 +1,5 @@
-// QueueDb: the transactional mail queue and config store over one LMDB environment.
+// QueueDb: the transactional mail queue and config store over LMDB: the main
+// environment in the data directory, and body stores (bodies-N/) for large bodies.
 //
 // The promise this class keeps: when enqueue() reports success, the message is in the
 // database and fsync'd; it stays there until every recipient is delivered, failed or
@@ -6,13 +7,17 @@
 // shows a partial one.
 //
 // Threads and processes
-//   - Every write goes through one committer thread per QueueDb. Writes that arrive
-//     while a commit is running are applied together in the next write transaction
-//     and made durable by one sync (group commit); each caller learns its outcome
-//     only after that sync.
+//   - Every write goes through one committer thread per environment. Writes that
+//     arrive while a commit is running are applied together in the next write
+//     transaction and made durable by one sync (group commit); each caller learns its
+//     outcome only after that sync. A large body is committed to a body store first
+//     and its record to the main environment after it.
 //   - Reads run on the caller's thread in short read transactions. Never hold a read
 //     (for example while paging CLI output): a long reader pins old pages and the map
 //     grows. Copy what you need and return.
+//   - Handlers of the *_async calls run on a committer thread: keep them short, post
+//     to your own executor, and never call a blocking QueueDb method from one.
+//   - Call nothing after close() (the destructor calls it).
 //   - The server and edgectl may open the same directory at once (LMDB's one writer,
 //     many readers across processes). One process must open a directory only once.
 //
