@@ -1017,8 +1017,7 @@ std::vector<MessageInfo> QueueDb::list_messages(const MessageFilter& filter,
     lmdb::for_each_prefix(txn, d.items, prefix, [&](std::string_view key, std::string_view) {
         auto k = records::parse_item_key(key);
         if (!k || (filter.status && k->status != *filter.status)) return true;
-        auto v = txn.get(d.messages, records::id_key(k->id));
-        auto m = v ? records::decode_message(*v) : std::nullopt;
+        auto m = d.find_message(txn, k->id);
         const HopState* h = m ? m->hop(k->queue) : nullptr;
         if (h == nullptr) return true;
         MessageInfo i = d.info_of(k->id, *m, *h);
@@ -1031,8 +1030,7 @@ std::vector<MessageInfo> QueueDb::list_messages(const MessageFilter& filter,
 std::optional<MessageInfo> QueueDb::get_message(MessageId id, const std::optional<QueueId>& queue) const {
     const Impl& d = *impl_;
     lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
-    auto v = txn.get(d.messages, records::id_key(id));
-    auto m = v ? records::decode_message(*v) : std::nullopt;
+    auto m = d.find_message(txn, id);
     if (!m || m->hops.empty()) return std::nullopt;
     const HopState* h = queue ? m->hop(*queue) : &m->hops.front();
     if (h == nullptr) return std::nullopt;
@@ -1186,8 +1184,7 @@ std::vector<MessageInfo> QueueDb::pending_ndr_removals() const {
     for (const auto& q : d.all_queue_ids(txn)) {
         for (MessageId id : d.item_ids(txn, records::item_prefix(q, MessageStatus::PendingRemove), SIZE_MAX)) {
             if (!seen.insert(id).second) continue;
-            auto v = txn.get(d.messages, records::id_key(id));
-            auto m = v ? records::decode_message(*v) : std::nullopt;
+            auto m = d.find_message(txn, id);
             if (!m || !m->ndr_requested) continue;
             bool in_delivery = std::any_of(m->hops.begin(), m->hops.end(), [](const HopState& h) { return !h.owner.empty(); });
             if (!in_delivery) out.push_back(d.info_of(id, *m, m->hops.front()));
@@ -1358,8 +1355,7 @@ ConsistencyReport QueueDb::check() const {
                 problem("malformed item key");
                 continue;
             }
-            auto v = txn.get(d.messages, records::id_key(k->id));
-            auto m = v ? records::decode_message(*v) : std::nullopt;
+            auto m = d.find_message(txn, k->id);
             const HopState* h = m ? m->hop(k->queue) : nullptr;
             if (h == nullptr || h->status != k->status)
                 problem("item " + k->queue.name() + "/" + std::to_string(k->id) + " (" + to_string(k->status) +
@@ -1380,8 +1376,7 @@ ConsistencyReport QueueDb::check() const {
                     problem("retry entry for queue " + k->queue.name() + " does not match its queue");
                 continue;
             }
-            auto v = txn.get(d.messages, records::id_key(k->id));
-            auto m = v ? records::decode_message(*v) : std::nullopt;
+            auto m = d.find_message(txn, k->id);
             const HopState* h = m ? m->hop(k->queue) : nullptr;
             if (h == nullptr || h->status != MessageStatus::Retry || h->next_retry != k->when)
                 problem("retry entry for message " + std::to_string(k->id) + " does not match it");

@@ -36,30 +36,30 @@ void DataReader::emit_line_end() {
     line_empty_ = true;
 }
 
+// A byte inside a line: CR waits for its LF; an LF without CR is no line end (it is
+// stored and marks the message refused); anything else is stored.
+void DataReader::in_line(char c) {
+    if (c == '\r') {
+        state_ = State::SawCR;
+        return;
+    }
+    if (c == '\n') bare_line_ending();
+    emit(c);
+    state_ = State::InLine;
+}
+
 std::size_t DataReader::feed(std::string_view in) {
     std::size_t i = 0;
     while (i < in.size() && state_ != State::Done) {
         char c = in[i++];
         switch (state_) {
             case State::LineStart:
-                if (c == '.') {
+                if (c == '.')
                     state_ = State::Dot;
-                } else if (c == '\r') {
-                    state_ = State::SawCR;
-                } else {
-                    if (c == '\n') bare_line_ending();  // a bare LF is no line end
-                    emit(c);
-                    state_ = State::InLine;
-                }
+                else
+                    in_line(c);
                 break;
-            case State::InLine:
-                if (c == '\r') {
-                    state_ = State::SawCR;
-                } else {
-                    if (c == '\n') bare_line_ending();
-                    emit(c);
-                }
-                break;
+            case State::InLine: in_line(c); break;
             case State::SawCR:
                 if (c == '\n') {
                     emit_line_end();
@@ -67,21 +67,15 @@ std::size_t DataReader::feed(std::string_view in) {
                 } else {
                     bare_line_ending();  // the CR before this byte was bare
                     emit('\r');
-                    if (c != '\r') {
-                        emit(c);
-                        state_ = State::InLine;
-                    }
+                    in_line(c);
                 }
                 break;
             case State::Dot:
                 // RFC 5321 §4.5.2: a leading dot is removed; "." CRLF ends the data.
-                if (c == '\r') {
+                if (c == '\r')
                     state_ = State::DotCR;
-                } else {
-                    if (c == '\n') bare_line_ending();
-                    emit(c);
-                    state_ = State::InLine;
-                }
+                else
+                    in_line(c);
                 break;
             case State::DotCR:
                 if (c == '\n') {
@@ -89,12 +83,7 @@ std::size_t DataReader::feed(std::string_view in) {
                 } else {
                     bare_line_ending();
                     emit('\r');
-                    if (c == '\r') {
-                        state_ = State::SawCR;
-                    } else {
-                        emit(c);
-                        state_ = State::InLine;
-                    }
+                    in_line(c);
                 }
                 break;
             case State::Done: break;

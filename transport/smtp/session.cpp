@@ -177,8 +177,7 @@ Step Session::apply_mail(const Command& cmd) {
         (cmd.body == BodyType::BinaryMime && !settings_.chunking_enabled) || (cmd.smtputf8 && !settings_.smtputf8_enabled) ||
         ((cmd.ret != Ret::Unspecified || !cmd.envid.empty()) && !settings_.dsn_enabled))
         return refuse(ReplyId::ParameterUnsupported);
-    bool bypass = (settings_.permissions & permission::BypassMessageSizeLimit) != 0;
-    if (cmd.size && *cmd.size > settings_.max_message_size && !bypass) return refuse(ReplyId::MessageTooBig);
+    if (cmd.size && over_size_limit(*cmd.size)) return refuse(ReplyId::MessageTooBig);
     if (policy_.accepting_mail && !policy_.accepting_mail(settings_.permissions))
         return reply(ReplyId::InsufficientResources);  // back pressure: 452 4.3.1, never tarpitted
     reset_transaction();
@@ -237,8 +236,7 @@ Step Session::apply_bdat(const Command& cmd) {
 void Session::chunk_piece(std::string_view piece) {
     // Past MaxMessageSize nothing more is kept; the chunk is still read to the end
     // so the session stays in step with the client.
-    bool bypass = (settings_.permissions & permission::BypassMessageSizeLimit) != 0;
-    if (txn_.bdat_bytes > settings_.max_message_size && !bypass) {
+    if (over_size_limit(txn_.bdat_bytes)) {
         txn_.body_chunks.clear();
         return;
     }
@@ -246,8 +244,7 @@ void Session::chunk_piece(std::string_view piece) {
 }
 
 Step Session::on_chunk_end() {
-    bool bypass = (settings_.permissions & permission::BypassMessageSizeLimit) != 0;
-    bool too_big = txn_.bdat_bytes > settings_.max_message_size && !bypass;
+    bool too_big = over_size_limit(txn_.bdat_bytes);
     // Until LAST every chunk is acknowledged, even past the limit: the client
     // pipelines its chunks, and the refusal comes once, with LAST.
     if (!bdat_last_) return reply(ReplyId::ChunkReceived, {std::to_string(txn_.bdat_bytes)});

@@ -125,6 +125,10 @@ private:
     void transition(SessionState to, std::string_view cause);
     void reset_transaction();
     bool enhanced() const { return settings_.enhanced_status_codes_enabled; }
+    // MaxMessageSize, unless the session holds Bypass-Message-Size-Limit.
+    bool over_size_limit(std::uint64_t bytes) const {
+        return bytes > settings_.max_message_size && (settings_.permissions & permission::BypassMessageSizeLimit) == 0;
+    }
 
     Step apply_helo(const Command&, bool extended);
     Step apply_mail(const Command&);
