@@ -56,6 +56,18 @@ constexpr std::array kTable = {
                "Process private memory % for Medium", "§4.1"},
     SettingDef{O::Bootstrap, "PercentagePrivateBytesUsedNormalThreshold", T::Int, "71", 1, 100, false, "", E::None, false,
                "Process private memory % below which the level returns to Normal", "§4.1"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageHighThreshold", T::Int, "95", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, for High (a full map behaves as High)", "ours"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageMediumThreshold", T::Int, "93", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, for Medium", "ours"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageNormalThreshold", T::Int, "91", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, below which the level returns to Normal", "ours"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthHighThreshold", T::Int, "15000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, for High", "Exchange 2013 (no 2007 key)"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthMediumThreshold", T::Int, "10000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, for Medium", "Exchange 2013"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthNormalThreshold", T::Int, "2000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, below which the level returns to Normal", "Exchange 2013"},
 
     // ---- Receive connectors (reference §1.2; New-/Set-/Get-ReceiveConnector) ----------------------
     SettingDef{O::ReceiveConnector, "Name", T::String, "", 0, 64, false, "", E::None, true,

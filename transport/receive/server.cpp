@@ -96,7 +96,9 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
             return std::pair<std::size_t, std::size_t>(u.map_size, u.used_bytes);
         },
         [this] { return commits_in_flight.load(); });
-    monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure_settings(b), std::move(sources));
+    auto pressure = pressure_settings(b);
+    if (auto err = backpressure::validate(pressure)) throw std::runtime_error("back pressure: " + *err);
+    monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
     monitor->on_level_change = [](backpressure::BackPressureLevel, backpressure::BackPressureLevel,
                                   const backpressure::Snapshot& s) { say(backpressure::describe(s)); };
     monitor->sample();
@@ -374,6 +376,19 @@ backpressure::BackPressureSettings pressure_settings(const config::ConfigObject&
     s.enable_resource_monitoring = b.get_bool("EnableResourceMonitoring");
     s.resource_monitoring_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
         b.get_time_span("ResourceMonitoringInterval"));
+    auto pct = [&](std::string_view key) { return static_cast<int>(b.get_uint(key)); };
+    s.percentage_database_disk_space_used_high_threshold = pct("PercentageDatabaseDiskSpaceUsedHighThreshold");
+    s.percentage_database_disk_space_used_medium_threshold = pct("PercentageDatabaseDiskSpaceUsedMediumThreshold");
+    s.percentage_database_disk_space_used_normal_threshold = pct("PercentageDatabaseDiskSpaceUsedNormalThreshold");
+    s.percentage_private_bytes_used_high_threshold = pct("PercentagePrivateBytesUsedHighThreshold");
+    s.percentage_private_bytes_used_medium_threshold = pct("PercentagePrivateBytesUsedMediumThreshold");
+    s.percentage_private_bytes_used_normal_threshold = pct("PercentagePrivateBytesUsedNormalThreshold");
+    s.database_map_usage_high_threshold = pct("DatabaseMapUsageHighThreshold");
+    s.database_map_usage_medium_threshold = pct("DatabaseMapUsageMediumThreshold");
+    s.database_map_usage_normal_threshold = pct("DatabaseMapUsageNormalThreshold");
+    s.submission_queue_length_high_threshold = b.get_uint("SubmissionQueueLengthHighThreshold");
+    s.submission_queue_length_medium_threshold = b.get_uint("SubmissionQueueLengthMediumThreshold");
+    s.submission_queue_length_normal_threshold = b.get_uint("SubmissionQueueLengthNormalThreshold");
     return s;
 }
 }  // namespace
