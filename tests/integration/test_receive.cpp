@@ -180,7 +180,7 @@ TEST_CASE("an anonymous client may not relay: 550 5.7.1 Unable to relay", "[rece
     CHECK(c.command("RCPT TO:<user@CONTOSO.test>").starts_with("250"));
 }
 
-TEST_CASE("a partner range may relay; the connector is chosen by the most specific RemoteIPRanges",
+TEST_CASE("a partner range may relay and the connector is chosen by the most specific RemoteIPRanges",
           "[receive][relay][connectors]") {
     EdgeServer s;
     s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test");

@@ -50,7 +50,9 @@ TEST_CASE("our Received header names the connector FQDN, the protocol and TLS, f
     CHECK(h.starts_with("Received: from client.example.org (192.0.2.7) by mail.contoso.com"));
     CHECK(h.find("(198.51.100.1) with ESMTPS") != std::string::npos);
     CHECK(h.find("cipher=TLS_AES_256_GCM_SHA384") != std::string::npos);
-    CHECK(h.find("id 08D675E58CA1DA38.1;") != std::string::npos);
+    std::string unfolded = h;
+    for (auto p = unfolded.find("\r\n "); p != std::string::npos; p = unfolded.find("\r\n ")) unfolded.replace(p, 3, " ");
+    CHECK(unfolded.find("id 08D675E58CA1DA38.1;") != std::string::npos);
     CHECK(h.ends_with("\r\n"));
     std::size_t start = 0;
     for (auto p = h.find("\r\n"); p != std::string::npos; p = h.find("\r\n", start)) {
@@ -135,5 +137,11 @@ TEST_CASE("connection accounting enforces the connector, per-source and percenta
     auto a2 = acc2.admit(d, ip("192.0.2.1"), &why);
     CHECK(static_cast<bool>(a1));
     CHECK(static_cast<bool>(a2));
-    CHECK_FALSE(acc2.admit(d, ip("192.0.2.1"), &why));
+    CHECK_FALSE(acc2.admit(d, ip("192.0.2.1"), &why));  // 2 % of 100
+    std::vector<ConnectionAccounting::Admission> others;
+    for (int i = 0; i < 50; ++i) others.push_back(acc2.admit(d, ip(("198.51.100." + std::to_string(i)).c_str()), &why));
+    auto a3 = acc2.admit(d, ip("203.0.113.1"), &why);
+    auto a4 = acc2.admit(d, ip("203.0.113.1"), &why);
+    CHECK(static_cast<bool>(a3));
+    CHECK_FALSE(a4);  // 2 % of the 50 the others leave is 1
 }

@@ -181,9 +181,10 @@ ConnectionAccounting::Admission ConnectionAccounting::admit(const ReceiveConnect
         *why = Refusal::SourceLimit;
         return {};
     }
-    // Exchange: one source may hold this share of the connections still available.
+    // Exchange: one source may hold this share of the connections still available —
+    // those the other sources leave (its own count as available to it).
     if (c.max_inbound_connection != config::kUnlimited && c.max_inbound_connection_percentage_per_source < 100) {
-        std::uint64_t available = c.max_inbound_connection - pc.total;
+        std::uint64_t available = c.max_inbound_connection - (pc.total - from_source);
         std::uint64_t share = std::max<std::uint64_t>(1, available * c.max_inbound_connection_percentage_per_source / 100);
         if (from_source >= share) {
             *why = Refusal::SourceLimit;
