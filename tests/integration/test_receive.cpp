@@ -40,6 +40,12 @@ void basic_setup(EdgeServer& s, const std::string& extra_default_params = "") {
     std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s: the change is live for new sessions
 }
 
+// A header block with its folds undone (RFC 5322 §2.2.3).
+std::string unfold(std::string s) {
+    for (auto p = s.find("\r\n "); p != std::string::npos; p = s.find("\r\n ")) s.replace(p, 3, " ");
+    return s;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -64,8 +70,8 @@ TEST_CASE("swaks delivers a full transaction and the message is queued with our 
     CHECK(msgs[0].envelope.recipients.at(0).address == "user@contoso.test");
     CHECK(msgs[0].envelope.subject == "swaks test");
     std::string body = exported(s, msgs[0].id);
-    CHECK(body.starts_with("Received: from client.example.org (127.0.0.1) by edge.test.example"));
-    CHECK(body.find("with ESMTP id") != std::string::npos);
+    CHECK(unfold(body).starts_with("Received: from client.example.org (127.0.0.1) by edge.test.example"));
+    CHECK(unfold(body).find("with ESMTP id") != std::string::npos);
     CHECK(body.find("hello from swaks") != std::string::npos);
 }
 
@@ -104,7 +110,7 @@ TEST_CASE("STARTTLS then mail: TLS 1.2 or later, ESMTPS in the Received header",
     auto msgs = queued(s);
     REQUIRE(msgs.size() == 1);
     std::string body = exported(s, msgs[0].id);
-    CHECK(body.find("with ESMTPS (version=TLSv1.") != std::string::npos);
+    CHECK(unfold(body).find("with ESMTPS (version=TLSv1.") != std::string::npos);
     CHECK(body.find("cipher=") != std::string::npos);
 }
 
@@ -208,7 +214,7 @@ TEST_CASE("a partner range may relay and the connector is chosen by the most spe
     REQUIRE(msgs.size() == 1);
     CHECK(msgs[0].envelope.receive_connector == "Partner");
     CHECK(msgs[0].envelope.client_address == "127.0.0.3");
-    CHECK(exported(s, msgs[0].id).find("by partner-door.test.example (127.0.0.1)") != std::string::npos);
+    CHECK(unfold(exported(s, msgs[0].id)).find("by partner-door.test.example (127.0.0.1)") != std::string::npos);
     // No Send connector exists yet: Exchange puts such mail in the Unreachable queue.
     CHECK(msgs[0].queue.kind == edge::queue::QueueKind::Unreachable);
 }
@@ -438,9 +444,8 @@ TEST_CASE("MaxProtocolErrors ends an abusive session and an overlong line is ref
     c.reply();
     CHECK(c.command(std::string(5000, 'A')) == "500 5.5.2 Line too long");
     CHECK(c.command("FOO") == "500 5.3.3 Unrecognized command");
-    std::string last = c.command("MAIL FROM:<a@example.org>");
-    CHECK(last.find("503 5.5.2 Send hello first") != std::string::npos);
-    CHECK(last.find("421 4.7.0") != std::string::npos);
+    CHECK(c.command("MAIL FROM:<a@example.org>") == "503 5.5.2 Send hello first");
+    CHECK(c.reply().starts_with("421 4.7.0"));
     CHECK(c.closed_by_server());
 }
 
