@@ -2,6 +2,7 @@
 #pragma once
 
 #include "queue_db.hpp"
+#include "temp_dir.hpp"
 
 #include <unistd.h>
 
@@ -11,30 +12,6 @@
 #include <string>
 
 namespace edge::test {
-
-// A fresh directory under $TMPDIR (or /tmp). Removed afterwards unless
-// EDGE_KEEP_TEST_DIRS is set, so a failing run can be inspected.
-class TempDir {
-public:
-    TempDir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base ? base : "/tmp") + "/edge-test-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        if (std::getenv("EDGE_KEEP_TEST_DIRS") == nullptr) {
-            std::error_code ec;
-            std::filesystem::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 // Opens the queue database in `dir`; a failure ends the test with the reason.
 inline std::unique_ptr<queue::QueueDb> open_queue(const TempDir& dir, const queue::QueueDbOptions& options = {}) {

@@ -1,6 +1,7 @@
 // The protocol log writer: format, quoting, the flusher, rotation and deletion,
 // disk trouble and the memory cap — on real files in a private directory.
 #include "protocol_log.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
@@ -25,30 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A fresh directory under $TMPDIR (or /tmp), removed afterwards unless
-// EDGE_KEEP_TEST_DIRS is set (as tests/support's, without the queue-db parts).
-class TempDir {
-public:
-    TempDir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base ? base : "/tmp") + "/edge-test-XXXXXX";
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        if (std::getenv("EDGE_KEEP_TEST_DIRS") == nullptr) {
-            std::error_code ec;
-            fs::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string sub(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-private:
-    std::string path_;
-};
+using edge::test::TempDir;
 
 ProtocolLogLimits limits_in(std::string dir) {
     ProtocolLogLimits l;

@@ -1,5 +1,6 @@
 // The receive side's pure parts: header scanning and the headers we add, connector
 // selection, session rights and connection accounting.
+#include "back_pressure.hpp"
 #include "message_headers.hpp"
 #include "receive_connector.hpp"
 
@@ -144,4 +145,18 @@ TEST_CASE("connection accounting enforces the connector, per-source and percenta
     auto a4 = acc2.admit(d, ip("203.0.113.1"), &why);
     CHECK(static_cast<bool>(a3));
     CHECK_FALSE(a4);  // 2 % of the 50 the others leave is 1
+}
+
+TEST_CASE("every back-pressure key is declared in the settings table with the monitor's default", "[receive][settings]") {
+    edge::backpressure::BackPressureSettings from_table, defaults;
+    ConfigObject bootstrap(ObjectKind::Bootstrap);
+    for (const auto& row : edge::backpressure::setting_table()) {
+        INFO(row.key);
+        const auto* d = edge::config::find_setting(ObjectKind::Bootstrap, row.key);
+        REQUIRE(d != nullptr);
+        std::string value = bootstrap.text(row.key);
+        if (d->type == edge::config::SettingType::Bool) value = bootstrap.get_bool(row.key) ? "true" : "false";
+        CHECK_FALSE(edge::backpressure::set_setting(from_table, row.key, value).has_value());
+    }
+    CHECK(from_table == defaults);
 }

@@ -372,23 +372,15 @@ int Server::run() {
 
 namespace {
 backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b) {
+    // The settings table declares the keys; the monitor binds each to its field.
     backpressure::BackPressureSettings s;
-    s.enable_resource_monitoring = b.get_bool("EnableResourceMonitoring");
-    s.resource_monitoring_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
-        b.get_time_span("ResourceMonitoringInterval"));
-    auto pct = [&](std::string_view key) { return static_cast<int>(b.get_uint(key)); };
-    s.percentage_database_disk_space_used_high_threshold = pct("PercentageDatabaseDiskSpaceUsedHighThreshold");
-    s.percentage_database_disk_space_used_medium_threshold = pct("PercentageDatabaseDiskSpaceUsedMediumThreshold");
-    s.percentage_database_disk_space_used_normal_threshold = pct("PercentageDatabaseDiskSpaceUsedNormalThreshold");
-    s.percentage_private_bytes_used_high_threshold = pct("PercentagePrivateBytesUsedHighThreshold");
-    s.percentage_private_bytes_used_medium_threshold = pct("PercentagePrivateBytesUsedMediumThreshold");
-    s.percentage_private_bytes_used_normal_threshold = pct("PercentagePrivateBytesUsedNormalThreshold");
-    s.database_map_usage_high_threshold = pct("DatabaseMapUsageHighThreshold");
-    s.database_map_usage_medium_threshold = pct("DatabaseMapUsageMediumThreshold");
-    s.database_map_usage_normal_threshold = pct("DatabaseMapUsageNormalThreshold");
-    s.submission_queue_length_high_threshold = b.get_uint("SubmissionQueueLengthHighThreshold");
-    s.submission_queue_length_medium_threshold = b.get_uint("SubmissionQueueLengthMediumThreshold");
-    s.submission_queue_length_normal_threshold = b.get_uint("SubmissionQueueLengthNormalThreshold");
+    for (const auto& row : backpressure::setting_table()) {
+        const config::SettingDef* d = config::find_setting(config::ObjectKind::Bootstrap, row.key);
+        if (d == nullptr) continue;
+        std::string value = b.text(row.key);
+        if (d->type == config::SettingType::Bool) value = b.get_bool(row.key) ? "true" : "false";
+        if (auto err = backpressure::set_setting(s, row.key, value)) throw std::runtime_error("back pressure: " + *err);
+    }
     return s;
 }
 }  // namespace
