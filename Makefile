@@ -12,7 +12,7 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl lmdb-utils
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive build-release build-asan clean
@@ -51,13 +51,14 @@ build-asan: deps
 	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON -DEDGE_BUILD_TESTS=ON >/dev/null
 	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(SANITIZE) -j $(JOBS)
 
-# The server binary arrives with the receive-connector issue; until then the smallest
-# real thing is the queue database itself: open (or create) ./data, run crash recovery,
-# check its consistency and list the queues.
+# The server on its default config, data in ./data, the default Receive connector on a
+# loopback high port (no root needed). Ctrl-C stops it cleanly.
+RUN_BINDING ?= 127.0.0.1:2525
 run: build-release
 	@mkdir -p $(DATA_DIR)
-	$(RELEASE)/cli/edgectl --data $(DATA_DIR) Test-QueueDatabase
-	$(RELEASE)/cli/edgectl --data $(DATA_DIR) Get-Queue
+	@echo "edge-transport: SMTP on $(RUN_BINDING), data in $(DATA_DIR); edgectl: $(RELEASE)/cli/edgectl --data $(DATA_DIR) Get-ReceiveConnector"
+	$(RELEASE)/transport/edge-transport --config conf/edge-transport.conf --data $(DATA_DIR) \
+	  --set DefaultReceiveConnectorBindings=$(RUN_BINDING)
 
 test: build-asan
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -2,6 +2,7 @@
 // Works on the data directory directly, whether or not the server runs.
 // The full Exchange-shell grammar (-Filter, -Format List, -Json, connectors) is the
 // edgectl issue's work; this file grows into one file per noun then.
+#include "config_cmdlets.hpp"
 #include "queue_db.hpp"
 
 #include <fmt/format.h>
@@ -24,7 +25,10 @@ int usage() {
         "  Get-Queue                       list queues (Identity, DeliveryType, Status, MessageCount, NextHopDomain)\n"
         "  Get-Message [-Queue NAME]       list messages (Identity, FromAddress, Status, Size, Queue)\n"
         "  Export-Message ID -Path FILE    write the message as queued, byte for byte\n"
-        "  Test-QueueDatabase              check every record and index of the queue database\n",
+        "  Test-QueueDatabase              check every record and index of the queue database\n"
+        "  New-|Set-|Get-|Remove-ReceiveConnector [Name] [-Parameter value]...\n"
+        "  New-|Set-|Get-|Remove-AcceptedDomain [Name] [-Parameter value]...\n"
+        "  Get-|Set-TransportServer [-Parameter value]...\n",
         stderr);
     return 2;
 }
@@ -144,6 +148,7 @@ int main(int argc, char** argv) {
     if (iequals(cmd, "Get-Message")) return get_message(**db, args);
     if (iequals(cmd, "Export-Message")) return export_message(**db, args);
     if (iequals(cmd, "Test-QueueDatabase")) return test_queue_database(**db);
+    if (edge::cli::is_config_cmdlet(cmd)) return edge::cli::run_config_cmdlet(**db, cmd, args);
     fmt::print(stderr, "edgectl: unknown cmdlet {}\n", cmd);
     return usage();
 }

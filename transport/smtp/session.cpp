@@ -144,8 +144,10 @@ Step Session::on_command(std::string_view line) {
 }
 
 Step Session::apply_helo(const Command& cmd, bool extended) {
+    if (settings_.require_ehlo_domain && cmd.argument.starts_with("[")) return refuse(ReplyId::InvalidDomain);
     reset_transaction();  // RFC 5321 §4.1.4: EHLO in a transaction resets it
     helo_ = cmd.argument;
+    esmtp_ = extended;
     transition(SessionState::Greeted, extended ? "EHLO" : "HELO");
     Step s;
     if (!extended) {
@@ -154,7 +156,7 @@ Step Session::apply_helo(const Command& cmd, bool extended) {
     }
     std::vector<std::string> keywords;
     if (settings_.size_enabled) {
-        bool unlimited = (settings_.permissions & permission::BypassMessageSizeLimit) != 0;
+        bool unlimited = settings_.size_without_value || (settings_.permissions & permission::BypassMessageSizeLimit) != 0;
         keywords.push_back(unlimited ? "SIZE" : "SIZE " + std::to_string(settings_.max_message_size));
     }
     if (settings_.pipelining_enabled) keywords.emplace_back("PIPELINING");
@@ -263,6 +265,14 @@ Step Session::on_committed(std::optional<std::string> queued_id, bool storage_fu
     if (queued_id) return reply(ReplyId::Queued, {*queued_id});
     return reply(storage_full ? ReplyId::InsufficientResources : ReplyId::QueueWriteFailed);
 }
+
+Step Session::on_commit_refused(ReplyId id) {
+    reset_transaction();
+    transition(SessionState::Greeted, "commit refused");
+    return refuse(id);
+}
+
+Step Session::on_line_too_long() { return refuse(ReplyId::LineTooLong); }
 
 Step Session::apply_rset(const Command&) {
     reset_transaction();

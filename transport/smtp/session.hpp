@@ -27,6 +27,15 @@ inline constexpr std::uint32_t Submit = 1u << 0;                  // may send ma
 inline constexpr std::uint32_t AcceptAnyRecipient = 1u << 1;      // may relay
 inline constexpr std::uint32_t BypassMessageSizeLimit = 1u << 2;  // MaxMessageSize does not apply
 inline constexpr std::uint32_t Anonymous = 1u << 3;               // an anonymous (internet) session: tarpitted
+inline constexpr std::uint32_t AcceptAnySender = 1u << 4;
+inline constexpr std::uint32_t AcceptAuthoritativeDomainSender = 1u << 5;
+inline constexpr std::uint32_t AcceptRoutingHeaders = 1u << 6;    // Received:/Resent-* kept as sent
+inline constexpr std::uint32_t AcceptOrganizationHeaders = 1u << 7;
+inline constexpr std::uint32_t BypassAntiSpam = 1u << 8;
+inline constexpr std::uint32_t AcceptAuthenticationFlag = 1u << 9;
+// Not an Exchange right: the session holds ExchangeServers or Partners rights, so
+// back pressure at Medium still serves it (see transport/backpressure/README.md).
+inline constexpr std::uint32_t HubOrPartner = 1u << 10;
 }  // namespace permission
 
 // What the session knows of its Receive connector, fixed for the session's life.
@@ -38,6 +47,8 @@ struct SessionSettings {
     std::uint32_t max_protocol_errors = 5;
     std::uint64_t max_header_size = 64 * 1024;
     bool require_tls = false;
+    bool require_ehlo_domain = false;  // RequireEHLODomain: an address literal is not enough
+    bool size_without_value = false;   // SizeEnabled EnabledWithoutValue: "SIZE" with no number
     bool tls_available = false;  // a certificate is loaded and STARTTLS may be offered
     bool size_enabled = true, pipelining_enabled = true, chunking_enabled = true, eight_bit_mime_enabled = true,
          dsn_enabled = true, enhanced_status_codes_enabled = true, smtputf8_enabled = true;
@@ -107,11 +118,19 @@ public:
     // The commit the session asked for finished; `queued_id` is the message's id for
     // the 250 reply (the Message-ID), or nullopt with `storage_full` for back pressure.
     Step on_committed(std::optional<std::string> queued_id, bool storage_full);
+    // The commit was refused before it started (MaxHopCount, header too big): the
+    // transaction ends with this reply.
+    Step on_commit_refused(ReplyId reply);
+    // A command line longer than kMaxCommandLine (the driver skipped it to its CRLF).
+    Step on_line_too_long();
+    // The driver's handle on the transaction to commit (it moves the body out).
+    Transaction& transaction_for_commit() { return txn_; }
 
     SessionState state() const { return state_; }
     const Transaction& transaction() const { return txn_; }
     bool tls_active() const { return tls_; }
     const std::string& helo_domain() const { return helo_; }
+    bool extended() const { return esmtp_; }  // the client said EHLO (ESMTP), not HELO
     std::uint32_t protocol_errors() const { return errors_; }
     // Every state change, for the protocol log: (from, to, verb that caused it).
     std::function<void(SessionState, SessionState, std::string_view)> on_transition;
@@ -150,6 +169,7 @@ private:
     Transaction txn_;
     std::string helo_;
     bool tls_ = false;
+    bool esmtp_ = false;
     bool bdat_last_ = false;
     std::uint32_t errors_ = 0;
 };

@@ -1,0 +1,575 @@
+// Back pressure: the disk formula, the hysteresis rule, the storage-full hold, failing
+// readers, settings and their checks, the event text, and the real readers on this host.
+#include "back_pressure.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+using namespace edge::backpressure;
+using namespace std::chrono_literals;
+using L = BackPressureLevel;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1024ULL * 1024;
+constexpr std::uint64_t GiB = 1024 * MiB;
+
+// A machine whose figures the test sets. Percent setters pick the raw numbers.
+struct FakeHost {
+    std::optional<DiskSpace> disk = DiskSpace{100 * GiB, 50 * GiB};  // formula: 95/97/99
+    std::optional<MapUsage> map = MapUsage{1000, 100};
+    std::optional<std::uint64_t> private_bytes = 10;
+    std::optional<std::uint64_t> physical_memory = 100;
+    std::optional<std::uint64_t> backlog = 0;
+    std::chrono::steady_clock::time_point now{};
+    std::string path_asked;
+
+    void disk_used(std::uint64_t percent) { disk = DiskSpace{100 * GiB, (100 - percent) * GiB}; }
+    void map_used(std::size_t percent) { map = MapUsage{1000, percent * 10}; }
+    void memory_used(std::uint64_t percent) { private_bytes = percent; }
+
+    ResourceSources sources() {
+        ResourceSources s;
+        s.data_directory = "/var/lib/edge-transport";
+        s.disk = [this](const std::string& p) {
+            path_asked = p;
+            return disk;
+        };
+        s.map_usage = [this] { return map; };
+        s.private_bytes = [this] { return private_bytes; };
+        s.physical_memory = [this] { return physical_memory; };
+        s.submission_backlog = [this] { return backlog; };
+        s.steady_now = [this] { return now; };
+        s.system_now = [this] { return std::chrono::system_clock::time_point{} + (now - decltype(now){}); };
+        return s;
+    }
+};
+
+const ResourceReading& reading(const Snapshot& s, std::string_view name) {
+    for (const auto& r : s.resources) {
+        if (r.resource == name) return r;
+    }
+    throw std::logic_error("no such resource in the snapshot");
+}
+
+}  // namespace
+
+TEST_CASE("the disk High threshold is Exchange 2007 SP1's formula, rounded down", "[backpressure]") {
+    struct Row {
+        std::uint64_t volume;
+        double high;
+    };
+    // floor(100·(size − 500 MiB)/size)
+    for (auto row : std::vector<Row>{
+             {100 * GiB, 99},   // 99.51…
+             {10 * GiB, 95},    // 95.11…
+             {2000 * MiB, 75},  // exactly 75
+             {1 * GiB, 51},     // 51.17…
+             {1000 * MiB, 50},  // exactly 50
+             {1001 * MiB, 50},  // 50.04…
+             {501 * MiB, 0},    // 0.19…
+             {16 * 1024 * GiB, 99},
+             {std::numeric_limits<std::uint64_t>::max(), 99},
+         }) {
+        INFO("volume " << row.volume);
+        CHECK(default_disk_high_threshold(row.volume) == row.high);
+    }
+}
+
+TEST_CASE("a volume of 500 MB or less is always High under the formula, until High is set", "[backpressure]") {
+    CHECK(default_disk_high_threshold(500 * MiB) == 0);
+    CHECK(default_disk_high_threshold(400 * MiB) == 0);
+    CHECK(default_disk_high_threshold(0) == 0);
+    auto t = disk_thresholds(BackPressureSettings{}, 400 * MiB);
+    CHECK(t.normal == 0);
+    CHECK(t.medium == 0);
+    CHECK(t.high == 0);
+
+    FakeHost host;
+    host.disk = DiskSpace{400 * MiB, 396 * MiB};  // 1 % used
+    BackPressureMonitor formula({}, host.sources());
+    CHECK(formula.sample().level == L::High);
+
+    BackPressureSettings set;
+    set.percentage_database_disk_space_used_high_threshold = 90;
+    BackPressureMonitor overridden(set, host.sources());
+    CHECK(overridden.sample().level == L::Normal);
+}
+
+TEST_CASE("Medium and Normal follow an overridden disk High threshold", "[backpressure]") {
+    BackPressureSettings s;
+    auto formula = disk_thresholds(s, 100 * GiB);
+    CHECK(formula.high == 99);
+    CHECK(formula.medium == 97);
+    CHECK(formula.normal == 95);
+
+    s.percentage_database_disk_space_used_high_threshold = 90;
+    auto only_high = disk_thresholds(s, 100 * GiB);
+    CHECK(only_high.high == 90);
+    CHECK(only_high.medium == 88);
+    CHECK(only_high.normal == 86);
+    CHECK_FALSE(validate(s));
+
+    s.percentage_database_disk_space_used_medium_threshold = 80;
+    auto with_medium = disk_thresholds(s, 100 * GiB);
+    CHECK(with_medium.medium == 80);
+    CHECK(with_medium.normal == 78);
+
+    s.percentage_database_disk_space_used_normal_threshold = 50;
+    CHECK(disk_thresholds(s, 100 * GiB).normal == 50);
+}
+
+TEST_CASE("a resource rises at Medium and High and falls only below the level beneath", "[backpressure]") {
+    const Thresholds t{71, 73, 75};
+    struct Step {
+        double value;
+        L expected;
+    };
+    // One walk through every edge of the rule, each step from the previous level.
+    const std::vector<Step> walk{
+        {50, L::Normal},  {72.9, L::Normal}, {73, L::Medium},  {74, L::Medium},   {71, L::Medium},
+        {70.9, L::Normal}, {75, L::High},    {74, L::High},    {73, L::High},     {72.9, L::Medium},
+        {71, L::Medium},  {74.9, L::Medium}, {100, L::High},   {70, L::Normal},   {73.5, L::Medium},
+        {99, L::High},    {72, L::Medium},   {75, L::High},    {0, L::Normal},
+    };
+    L level = L::Normal;
+    for (std::size_t i = 0; i < walk.size(); ++i) {
+        INFO("step " << i << ": " << walk[i].value << " from " << to_string(level));
+        level = next_level(level, walk[i].value, t);
+        CHECK(level == walk[i].expected);
+    }
+}
+
+TEST_CASE("the monitor applies the hysteresis per resource across samples", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    host.memory_used(74);
+    CHECK(m.sample().level == L::Medium);
+    host.memory_used(72);  // between Normal and Medium: stays Medium
+    CHECK(m.sample().level == L::Medium);
+    host.memory_used(80);
+    CHECK(m.sample().level == L::High);
+    host.memory_used(73);  // not below Medium: stays High
+    CHECK(m.sample().level == L::High);
+    host.memory_used(72);
+    CHECK(m.sample().level == L::Medium);
+    host.memory_used(70);
+    CHECK(m.sample().level == L::Normal);
+    CHECK(m.level() == L::Normal);
+}
+
+TEST_CASE("the overall level is the highest resource level", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    auto s = m.sample();
+    REQUIRE(s.resources.size() == 4);
+    CHECK(s.level == L::Normal);
+
+    host.backlog = 12000;  // Medium
+    s = m.sample();
+    CHECK(reading(s, kSubmissionQueueResource).level == L::Medium);
+    CHECK(s.level == L::Medium);
+
+    host.disk_used(99);  // High
+    s = m.sample();
+    CHECK(reading(s, kDiskSpaceResource).level == L::High);
+    CHECK(reading(s, kMapUsageResource).level == L::Normal);
+    CHECK(s.level == L::High);
+    CHECK(m.level() == L::High);
+
+    host.disk_used(50);
+    s = m.sample();
+    CHECK(s.level == L::Medium);
+    host.backlog = 100;
+    CHECK(m.sample().level == L::Normal);
+}
+
+TEST_CASE("a full map reads as High, never as a failure", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    host.map = MapUsage{1000, 1000};
+    auto s = m.sample();
+    CHECK(reading(s, kMapUsageResource).value == 100);
+    CHECK(s.level == L::High);
+    host.map = MapUsage{1000, 5000};  // more pages than the map: clamped, not a crash
+    CHECK(reading(m.sample(), kMapUsageResource).value == 100);
+}
+
+TEST_CASE("a storage-full report forces High at once and clears by itself", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());  // interval 2 s
+    host.map_used(40);
+    CHECK(m.sample().level == L::Normal);
+
+    m.report_storage_full();
+    CHECK(m.level() == L::High);  // before any sample: the next MAIL FROM is refused
+
+    auto s = m.sample();  // same instant: still held although the map reads 40 %
+    CHECK(s.level == L::High);
+    CHECK(reading(s, kMapUsageResource).storage_full_reported);
+    CHECK(reading(s, kMapUsageResource).level == L::High);
+
+    host.now += 1s;  // less than one interval
+    CHECK(m.sample().level == L::High);
+
+    host.now += 1s;
+    host.map_used(94);  // an interval has passed but the map is not below Medium (93)
+    CHECK(m.sample().level == L::High);
+
+    host.map_used(92);  // below Medium, above Normal: the hold ends, the rule continues from High
+    s = m.sample();
+    CHECK_FALSE(reading(s, kMapUsageResource).storage_full_reported);
+    CHECK(s.level == L::Medium);
+
+    host.map_used(40);
+    CHECK(m.sample().level == L::Normal);
+    CHECK(m.level() == L::Normal);
+}
+
+TEST_CASE("a new storage-full report restarts the interval", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    host.map_used(10);
+    m.report_storage_full();
+    host.now += 1500ms;
+    m.report_storage_full();
+    host.now += 1500ms;  // 3 s after the first, 1.5 s after the last
+    CHECK(m.sample().level == L::High);
+    host.now += 500ms;
+    CHECK(m.sample().level == L::Normal);
+}
+
+TEST_CASE("a failing reader keeps its resource's last level and is flagged", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    host.memory_used(74);
+    CHECK(m.sample().level == L::Medium);
+
+    host.private_bytes.reset();
+    auto s = m.sample();
+    const auto& r = reading(s, kPrivateBytesResource);
+    CHECK(r.sample_failed);
+    CHECK(r.level == L::Medium);
+    CHECK(r.value == 74);
+    CHECK_FALSE(r.failure.empty());
+    CHECK(s.level == L::Medium);
+    CHECK_FALSE(reading(s, kDiskSpaceResource).sample_failed);
+    CHECK(describe(s).find("Private bytes = 74% [Medium] [Normal=71% Medium=73% High=75%] (sample failed:") !=
+          std::string::npos);
+
+    host.memory_used(10);
+    s = m.sample();
+    CHECK_FALSE(reading(s, kPrivateBytesResource).sample_failed);
+    CHECK(s.level == L::Normal);
+
+    host.physical_memory.reset();  // either half of the ratio failing fails the resource
+    CHECK(reading(m.sample(), kPrivateBytesResource).sample_failed);
+}
+
+TEST_CASE("a reader that throws or is missing is a failed sample, not a crash", "[backpressure]") {
+    FakeHost host;
+    auto sources = host.sources();
+    sources.disk = [](const std::string&) -> std::optional<DiskSpace> { throw std::runtime_error("EIO"); };
+    sources.submission_backlog = nullptr;
+    BackPressureMonitor m({}, std::move(sources));
+    Snapshot s;
+    REQUIRE_NOTHROW(s = m.sample());
+    CHECK(reading(s, kDiskSpaceResource).sample_failed);
+    CHECK(reading(s, kDiskSpaceResource).failure.find("EIO") != std::string::npos);
+    CHECK(reading(s, kSubmissionQueueResource).sample_failed);
+    CHECK(s.level == L::Normal);
+
+    host.map = MapUsage{0, 0};  // a map size of 0 cannot give a percentage
+    CHECK(reading(m.sample(), kMapUsageResource).sample_failed);
+}
+
+TEST_CASE("with EnableResourceMonitoring false the level is always Normal", "[backpressure]") {
+    FakeHost host;
+    host.disk_used(100);
+    host.map_used(100);
+    host.memory_used(100);
+    host.backlog = 1'000'000;
+    BackPressureSettings off;
+    off.enable_resource_monitoring = false;
+    BackPressureMonitor m(off, host.sources());
+    auto s = m.sample();
+    CHECK(s.level == L::Normal);
+    CHECK_FALSE(s.monitoring_enabled);
+    CHECK(s.resources.empty());
+    m.report_storage_full();
+    CHECK(m.level() == L::Normal);
+    CHECK(m.sample().level == L::Normal);
+
+    // Turned on live: High; turned off again: Normal at once, before any sample.
+    m.set_settings({});
+    CHECK(m.sample().level == L::High);
+    m.set_settings(off);
+    CHECK(m.level() == L::Normal);
+    CHECK(m.sample().level == L::Normal);
+}
+
+TEST_CASE("on_level_change fires once per change with the figures that caused it", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    struct Change {
+        L from, to;
+        std::string text;
+    };
+    std::vector<Change> changes;
+    m.on_level_change = [&](L from, L to, const Snapshot& s) {
+        changes.push_back({from, to, describe(s)});
+        CHECK(m.snapshot().level == to);  // no lock held: the callback may look
+    };
+
+    m.sample();
+    CHECK(changes.empty());
+    host.disk_used(99);
+    m.sample();
+    m.sample();
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].from == L::Normal);
+    CHECK(changes[0].to == L::High);
+    CHECK(changes[0].text.starts_with("Resource pressure increased from Normal to High. "
+                                      "Queue database and disk space (\"/var/lib/edge-transport\") = 99% [High] "
+                                      "[Normal=95% Medium=97% High=99%]"));
+
+    host.disk_used(96);
+    m.sample();  // High -> Medium
+    host.disk_used(94);
+    m.sample();  // Medium -> Normal
+    m.sample();
+    REQUIRE(changes.size() == 3);
+    CHECK(changes[1].text.starts_with("Resource pressure decreased from High to Medium."));
+    CHECK(changes[1].text.find("= 96% [Medium]") != std::string::npos);
+    CHECK(changes[2].from == L::Medium);
+    CHECK(changes[2].to == L::Normal);
+
+    m.report_storage_full();
+    CHECK(changes.size() == 3);  // logged by the next sample, with the reason
+    m.sample();
+    REQUIRE(changes.size() == 4);
+    CHECK(changes[3].text.find("Queue database map usage = 10% [High] [Normal=91% Medium=93% High=95%] "
+                               "(storage full reported by the queue)") != std::string::npos);
+}
+
+TEST_CASE("describe() renders every resource in the manner of Exchange's event text", "[backpressure]") {
+    FakeHost host;
+    host.disk_used(50);
+    host.map_used(12);
+    host.memory_used(3);
+    host.backlog = 42;
+    BackPressureMonitor m({}, host.sources());
+    auto s = m.sample();
+    CHECK(describe(s) ==
+          "The resource pressure is constant at Normal. "
+          "Queue database and disk space (\"/var/lib/edge-transport\") = 50% [Normal] [Normal=95% Medium=97% High=99%] "
+          "Queue database map usage = 12% [Normal] [Normal=91% Medium=93% High=95%] "
+          "Private bytes = 3% [Normal] [Normal=71% Medium=73% High=75%] "
+          "Submission queue length = 42 [Normal] [Normal=2000 Medium=10000 High=15000]");
+    CHECK(host.path_asked == "/var/lib/edge-transport");
+
+    // Rounded down: 96.9 % is printed 96 %, never a threshold it has not reached.
+    host.disk = DiskSpace{1000 * GiB, 31 * GiB};
+    CHECK(describe(m.sample()).find("= 96% [Normal]") != std::string::npos);
+}
+
+TEST_CASE("snapshot() keeps the last sample and since when the level holds", "[backpressure]") {
+    FakeHost host;
+    BackPressureMonitor m({}, host.sources());
+    CHECK(m.snapshot().resources.empty());
+    CHECK(m.snapshot().level == L::Normal);
+
+    host.now += 10s;
+    m.sample();
+    host.now += 2s;
+    host.backlog = 20000;
+    auto high = m.sample();
+    const auto since = high.since;
+    CHECK(since == std::chrono::system_clock::time_point{} + 12s);
+    host.now += 2s;
+    auto again = m.sample();
+    CHECK(again.since == since);
+    CHECK(again.sampled_at == std::chrono::system_clock::time_point{} + 14s);
+    CHECK(m.snapshot().since == since);
+    CHECK(m.snapshot().resources.size() == 4);
+}
+
+TEST_CASE("validate() rejects bad settings naming the key", "[backpressure]") {
+    CHECK_FALSE(validate(BackPressureSettings{}));
+    struct Case {
+        const char* why;
+        void (*change)(BackPressureSettings&);
+        const char* key;
+    };
+    const std::vector<Case> cases{
+        {"interval zero", [](BackPressureSettings& s) { s.resource_monitoring_interval = 0ms; },
+         "ResourceMonitoringInterval"},
+        {"interval too long", [](BackPressureSettings& s) { s.resource_monitoring_interval = 2h; },
+         "ResourceMonitoringInterval"},
+        {"disk above 100", [](BackPressureSettings& s) { s.percentage_database_disk_space_used_high_threshold = 101; },
+         "PercentageDatabaseDiskSpaceUsedHighThreshold"},
+        {"disk negative", [](BackPressureSettings& s) { s.percentage_database_disk_space_used_normal_threshold = -1; },
+         "PercentageDatabaseDiskSpaceUsedNormalThreshold"},
+        {"disk medium without high",
+         [](BackPressureSettings& s) { s.percentage_database_disk_space_used_medium_threshold = 80; },
+         "PercentageDatabaseDiskSpaceUsedMediumThreshold"},
+        {"disk high so low the derived normal is below 1",
+         [](BackPressureSettings& s) { s.percentage_database_disk_space_used_high_threshold = 4; },
+         "PercentageDatabaseDiskSpaceUsedHighThreshold"},
+        {"disk medium above high",
+         [](BackPressureSettings& s) {
+             s.percentage_database_disk_space_used_high_threshold = 90;
+             s.percentage_database_disk_space_used_medium_threshold = 95;
+         },
+         "PercentageDatabaseDiskSpaceUsedMediumThreshold"},
+        {"private bytes medium = high",
+         [](BackPressureSettings& s) { s.percentage_private_bytes_used_medium_threshold = 75; },
+         "PercentagePrivateBytesUsedMediumThreshold"},
+        {"private bytes high lowered alone",
+         [](BackPressureSettings& s) { s.percentage_private_bytes_used_high_threshold = 60; },
+         "PercentagePrivateBytesUsedHighThreshold"},
+        {"private bytes zero", [](BackPressureSettings& s) { s.percentage_private_bytes_used_normal_threshold = 0; },
+         "PercentagePrivateBytesUsedNormalThreshold"},
+        {"map normal above medium", [](BackPressureSettings& s) { s.database_map_usage_normal_threshold = 94; },
+         "DatabaseMapUsageNormalThreshold"},
+        {"map over 100", [](BackPressureSettings& s) { s.database_map_usage_high_threshold = 120; },
+         "DatabaseMapUsageHighThreshold"},
+        {"queue normal zero", [](BackPressureSettings& s) { s.submission_queue_length_normal_threshold = 0; },
+         "SubmissionQueueLengthNormalThreshold"},
+        {"queue medium above high",
+         [](BackPressureSettings& s) { s.submission_queue_length_medium_threshold = 20000; },
+         "SubmissionQueueLengthMediumThreshold"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.why);
+        BackPressureSettings s;
+        c.change(s);
+        auto error = validate(s);
+        REQUIRE(error);
+        INFO(*error);
+        CHECK(error->find(c.key) != std::string::npos);
+        CHECK_THROWS_AS(BackPressureMonitor(s, FakeHost{}.sources()), std::invalid_argument);
+    }
+}
+
+TEST_CASE("accepts_new_mail: Normal everyone, Medium only hub or partner sessions, High no one", "[backpressure]") {
+    CHECK(accepts_new_mail(L::Normal, false));
+    CHECK(accepts_new_mail(L::Normal, true));
+    CHECK_FALSE(accepts_new_mail(L::Medium, false));
+    CHECK(accepts_new_mail(L::Medium, true));
+    CHECK_FALSE(accepts_new_mail(L::High, false));
+    CHECK_FALSE(accepts_new_mail(L::High, true));
+    CHECK(std::string(to_string(L::Medium)) == "Medium");
+}
+
+TEST_CASE("the settings table's defaults are the struct's, and every key parses", "[backpressure]") {
+    BackPressureSettings changed;
+    changed.enable_resource_monitoring = false;
+    changed.resource_monitoring_interval = 9s;
+    changed.percentage_database_disk_space_used_high_threshold = 50;
+    changed.percentage_database_disk_space_used_medium_threshold = 40;
+    changed.percentage_database_disk_space_used_normal_threshold = 30;
+    changed.percentage_private_bytes_used_high_threshold = 50;
+    changed.percentage_private_bytes_used_medium_threshold = 40;
+    changed.percentage_private_bytes_used_normal_threshold = 30;
+    changed.database_map_usage_high_threshold = 50;
+    changed.database_map_usage_medium_threshold = 40;
+    changed.database_map_usage_normal_threshold = 30;
+    changed.submission_queue_length_high_threshold = 5;
+    changed.submission_queue_length_medium_threshold = 4;
+    changed.submission_queue_length_normal_threshold = 3;
+    REQUIRE(setting_table().size() == 14);
+    for (const auto& row : setting_table()) {
+        INFO(row.key);
+        CHECK_FALSE(row.meaning.empty());
+        CHECK_FALSE(set_setting(changed, row.key, row.default_value));
+    }
+    CHECK(changed == BackPressureSettings{});
+}
+
+TEST_CASE("set_setting parses Exchange's value forms and names the key when it cannot", "[backpressure]") {
+    BackPressureSettings s;
+    CHECK_FALSE(set_setting(s, "ResourceMonitoringInterval", "00:01:30"));
+    CHECK(s.resource_monitoring_interval == 90s);
+    CHECK_FALSE(set_setting(s, "ResourceMonitoringInterval", " 5 "));
+    CHECK(s.resource_monitoring_interval == 5s);
+    CHECK_FALSE(set_setting(s, "EnableResourceMonitoring", "False"));
+    CHECK_FALSE(s.enable_resource_monitoring);
+    CHECK_FALSE(set_setting(s, "SubmissionQueueLengthHighThreshold", "30000"));
+    CHECK(s.submission_queue_length_high_threshold == 30000);
+
+    for (auto [key, value] : std::vector<std::pair<const char*, const char*>>{
+             {"ResourceMonitoringInterval", "00:61:00"},
+             {"ResourceMonitoringInterval", "2s"},
+             {"ResourceMonitoringInterval", "1:2"},
+             {"EnableResourceMonitoring", "yes"},
+             {"PercentagePrivateBytesUsedHighThreshold", "-5"},
+             {"PercentagePrivateBytesUsedHighThreshold", "75%"},
+             {"DatabaseMapUsageHighThreshold", ""},
+             {"SubmissionQueueLengthHighThreshold", "1e6"},
+         }) {
+        INFO(key << " = " << value);
+        auto e = set_setting(s, key, value);
+        REQUIRE(e);
+        CHECK(e->find(key) != std::string::npos);
+    }
+    auto unknown = set_setting(s, "VersionBucketsHighThreshold", "200");
+    REQUIRE(unknown);
+    CHECK(unknown->find("VersionBucketsHighThreshold") != std::string::npos);
+}
+
+TEST_CASE("the real statvfs and /proc readers return plausible numbers on this machine", "[backpressure]") {
+    const auto here = std::filesystem::temp_directory_path().string();
+    auto disk = read_disk_space(here);
+    REQUIRE(disk);
+    CHECK(disk->total_bytes > 0);
+    CHECK(disk->available_bytes <= disk->total_bytes);
+    CHECK_FALSE(read_disk_space("/nonexistent/edge-transport/queue"));
+
+    auto ram = read_physical_memory();
+    REQUIRE(ram);
+    CHECK(*ram >= 64 * MiB);
+    CHECK(*ram < (1ULL << 50));
+
+    auto priv = read_private_bytes();
+    REQUIRE(priv);
+    CHECK(*priv >= 1 * MiB);  // at least this test's own heap
+    // Growing the heap shows: touch 64 MiB and read again.
+    std::vector<char> ballast(64 * MiB, 'x');
+    auto grown = read_private_bytes();
+    REQUIRE(grown);
+    CHECK(*grown >= *priv + 32 * MiB);
+    CHECK(ballast[ballast.size() / 2] == 'x');
+
+    std::size_t backlog_calls = 0;
+    auto sources = make_system_sources(
+        here, [] { return std::pair<std::size_t, std::size_t>{1 << 20, 1 << 18}; },
+        [&] {
+            ++backlog_calls;
+            return std::uint64_t{7};
+        });
+    BackPressureSettings s;
+    s.percentage_database_disk_space_used_high_threshold = 100;  // this host's disk is not under test
+    s.percentage_private_bytes_used_high_threshold = 100;        // nor its memory (ASan reserves a lot)
+    s.percentage_private_bytes_used_medium_threshold = 99;
+    s.percentage_private_bytes_used_normal_threshold = 98;
+    BackPressureMonitor m(s, std::move(sources));
+    auto snap = m.sample();
+    INFO(describe(snap));
+    for (const auto& r : snap.resources) {
+        INFO(r.resource);
+        CHECK_FALSE(r.sample_failed);
+        CHECK(r.value >= 0);
+    }
+    CHECK(reading(snap, kDiskSpaceResource).value <= 100);
+    CHECK(reading(snap, kPrivateBytesResource).value > 0);
+    CHECK(reading(snap, kPrivateBytesResource).value < 100);
+    CHECK(reading(snap, kMapUsageResource).value == 25);
+    CHECK(reading(snap, kSubmissionQueueResource).value == 7);
+    CHECK(backlog_calls == 1);
+    CHECK(snap.level == L::Normal);
+}

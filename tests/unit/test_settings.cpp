@@ -1,0 +1,152 @@
+// The one settings table: every default valid, the value syntax, stored objects, the
+// bootstrap file, and conf/edge-transport.conf agreeing with the table.
+#include "bootstrap.hpp"
+#include "settings.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+using namespace edge::config;
+
+TEST_CASE("every setting's default is valid for its own type and range", "[settings]") {
+    std::set<std::pair<int, std::string>> names;
+    for (const auto& d : settings_table()) {
+        INFO(to_string(d.object) << "." << d.name);
+        CHECK(names.emplace(static_cast<int>(d.object), std::string(d.name)).second);  // declared once
+        CHECK_FALSE(d.meaning.empty());
+        if (d.required && d.default_value.empty()) continue;
+        if (d.element == ElementKind::Binding && d.default_value.empty()) continue;
+        Canonical c = canonicalize(d, d.default_value);
+        CHECK(c.error == "");
+    }
+}
+
+TEST_CASE("Exchange 2007 defaults are the ones in the table", "[settings]") {
+    ConfigObject rc(ObjectKind::ReceiveConnector);
+    CHECK(rc.get_uint("MaxMessageSize") == 10u * 1024 * 1024);
+    CHECK(rc.get_uint("MaxHeaderSize") == 64u * 1024);
+    CHECK(rc.get_uint("MaxRecipientsPerMessage") == 200);
+    CHECK(rc.get_uint("MaxInboundConnectionPerSource") == 100);
+    CHECK(rc.get_time_span("TarpitInterval") == std::chrono::seconds(5));
+    CHECK(rc.get_time_span("ConnectionTimeout") == std::chrono::minutes(5));
+    CHECK(rc.get_time_span("ConnectionInactivityTimeout") == std::chrono::minutes(1));
+    CHECK(rc.text("ProtocolLoggingLevel") == "None");
+    ConfigObject ts(ObjectKind::TransportServer);
+    CHECK(ts.get_uint("ReceiveProtocolLogMaxFileSize") == 10u << 20);
+    CHECK(ts.get_uint("ReceiveProtocolLogMaxDirectorySize") == 250u << 20);
+    CHECK(ts.get_time_span("ReceiveProtocolLogMaxAge") == std::chrono::hours(24 * 30));
+}
+
+TEST_CASE("values are read the way an administrator writes them and stored canonically", "[settings]") {
+    const SettingDef* size = find_setting(ObjectKind::ReceiveConnector, "maxmessagesize");
+    REQUIRE(size != nullptr);
+    CHECK(canonicalize(*size, "10MB").value == "10485760");
+    CHECK(canonicalize(*size, "500KB").value == "512000");
+    CHECK(canonicalize(*size, "\"1 GB\"").value == "1073741824");
+    CHECK(canonicalize(*size, "100").error.find("-MaxMessageSize") == 0);  // below 65536
+    CHECK_FALSE(canonicalize(*size, "unlimited").ok());
+    CHECK_FALSE(canonicalize(*size, "ten").ok());
+    const SettingDef* conns = find_setting(ObjectKind::ReceiveConnector, "MaxInboundConnection");
+    CHECK(canonicalize(*conns, "Unlimited").value == "unlimited");
+    const SettingDef* tarpit = find_setting(ObjectKind::ReceiveConnector, "TarpitInterval");
+    CHECK(canonicalize(*tarpit, "00:00:05").value == "00:00:05");
+    CHECK_FALSE(canonicalize(*tarpit, "00:11:00").ok());  // max 10 minutes
+    CHECK_FALSE(canonicalize(*tarpit, "5").ok());
+    CHECK_FALSE(canonicalize(*tarpit, "00:60:00").ok());
+    const SettingDef* age = find_setting(ObjectKind::TransportServer, "ReceiveProtocolLogMaxAge");
+    CHECK(canonicalize(*age, "30.00:00:00").value == "30.00:00:00");
+    const SettingDef* flag = find_setting(ObjectKind::ReceiveConnector, "RequireTLS");
+    CHECK(canonicalize(*flag, "$TRUE").value == "$true");
+    CHECK(canonicalize(*flag, "false").value == "$false");
+    CHECK_FALSE(canonicalize(*flag, "yes").ok());
+    const SettingDef* groups = find_setting(ObjectKind::ReceiveConnector, "PermissionGroups");
+    CHECK(canonicalize(*groups, "partners, anonymoususers").value == "AnonymousUsers,Partners");
+    CHECK_FALSE(canonicalize(*groups, "None,Partners").ok());
+    CHECK_FALSE(canonicalize(*groups, "Everyone").ok());
+    const SettingDef* bindings = find_setting(ObjectKind::ReceiveConnector, "Bindings");
+    CHECK(canonicalize(*bindings, "0.0.0.0:25, [::]:25").value == "0.0.0.0:25,[::]:25");
+    CHECK_FALSE(canonicalize(*bindings, "0.0.0.0").ok());
+    CHECK_FALSE(canonicalize(*bindings, "300.1.1.1:25").ok());
+    const SettingDef* ranges = find_setting(ObjectKind::ReceiveConnector, "RemoteIPRanges");
+    CHECK(canonicalize(*ranges, "10.0.0.0/8,192.0.2.1-192.0.2.9,127.0.0.3").ok());
+    CHECK_FALSE(canonicalize(*ranges, "10.0.0.0/33").ok());
+    const SettingDef* banner = find_setting(ObjectKind::ReceiveConnector, "Banner");
+    CHECK_FALSE(canonicalize(*banner, "hello").ok());  // Exchange: must start with 220
+    CHECK_FALSE(canonicalize(*banner, "220 a\r\n250 injected").ok());
+    CHECK(canonicalize(*banner, "220 mail.contoso.com ready").ok());
+}
+
+TEST_CASE("a stored object round-trips and keeps settings it does not know", "[settings]") {
+    ConfigObject o(ObjectKind::ReceiveConnector);
+    REQUIRE(o.set("Name", "Internet").empty());
+    REQUIRE(o.set("Bindings", "0.0.0.0:2525").empty());
+    REQUIRE(o.set("TarpitInterval", "00:00:10").empty());
+    std::string rec = o.serialize() + "FutureSetting=42\n";
+    std::string err;
+    auto back = ConfigObject::deserialize(ObjectKind::ReceiveConnector, rec, &err);
+    REQUIRE(back.has_value());
+    CHECK(back->text("TarpitInterval") == "00:00:10");
+    CHECK(back->serialize().find("FutureSetting=42") != std::string::npos);
+    CHECK_FALSE(ConfigObject::deserialize(ObjectKind::ReceiveConnector, "MaxHopCount=9999\n", &err).has_value());
+    CHECK(err.find("MaxHopCount") != std::string::npos);
+}
+
+TEST_CASE("rules between a Receive connector's settings are checked", "[settings]") {
+    ConfigObject o(ObjectKind::ReceiveConnector);
+    o.set("Name", "x");
+    o.set("Bindings", "0.0.0.0:25");
+    CHECK(validate_object(o).empty());
+    o.set("ConnectionInactivityTimeout", "00:10:00");
+    CHECK_FALSE(validate_object(o).empty());
+    o.set("ConnectionInactivityTimeout", "00:01:00");
+    o.set("AuthMechanism", "ExternalAuthoritative");
+    CHECK_FALSE(validate_object(o).empty());  // needs ExchangeServers
+    o.set("PermissionGroups", "ExchangeServers");
+    CHECK(validate_object(o).empty());
+    o.set("RequireTLS", "$true");
+    CHECK_FALSE(validate_object(o).empty());  // needs Tls
+}
+
+TEST_CASE("the bootstrap file: defaults, values, overrides, and errors naming file and line", "[settings][bootstrap]") {
+    auto ok = parse_bootstrap("# comment\nServerFqdn = mail.contoso.com\n\nLmdbMapSize = 1GB\n", "t.conf",
+                              {{"DataDirectory", "/tmp/x"}});
+    REQUIRE(ok.errors.empty());
+    CHECK(ok.settings.text("ServerFqdn") == "mail.contoso.com");
+    CHECK(ok.settings.get_uint("LmdbMapSize") == 1u << 30);
+    CHECK(ok.settings.text("DataDirectory") == "/tmp/x");
+    CHECK(ok.settings.get_time_span("ResourceMonitoringInterval") == std::chrono::seconds(2));
+    auto bad = parse_bootstrap("ServerFqdn = ok.example\nTypoKey = 1\nLmdbMapSize = lots\n", "t.conf");
+    REQUIRE(bad.errors.size() == 2);
+    CHECK(bad.errors[0] == "t.conf:2: unknown key TypoKey");
+    CHECK(bad.errors[1].starts_with("t.conf:3: -LmdbMapSize"));
+}
+
+TEST_CASE("conf/edge-transport.conf documents every bootstrap key with its default, and nothing else",
+          "[settings][docs]") {
+    std::ifstream in(std::string(EDGE_SOURCE_DIR) + "/conf/edge-transport.conf");
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    for (const auto* d : settings_of(ObjectKind::Bootstrap)) {
+        INFO(d->name);
+        std::string line = "# " + std::string(d->name) + " = " + std::string(d->default_value);
+        CHECK(text.find(line + "\n") != std::string::npos);
+        CHECK(text.find(std::string(d->meaning.substr(0, 30))) != std::string::npos);
+    }
+    // Every key the file mentions (commented or not) is a key of the table.
+    std::istringstream lines(text);
+    std::string l;
+    while (std::getline(lines, l)) {
+        std::string s = l.starts_with("# ") ? l.substr(2) : l;
+        auto eq = s.find(" = ");
+        if (eq == std::string::npos || s.substr(0, eq).find(' ') != std::string::npos) continue;
+        INFO(l);
+        CHECK(find_setting(ObjectKind::Bootstrap, s.substr(0, eq)) != nullptr);
+    }
+    // And the file as shipped loads.
+    CHECK(parse_bootstrap(text, "edge-transport.conf").errors.empty());
+}

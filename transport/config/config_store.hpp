@@ -1,0 +1,29 @@
+// Configured objects in queue-db's config store: one record per object, kind =
+// ObjectKind name, name = the object's Name, value = ConfigObject::serialize().
+// The server and edgectl read and write them through these functions only.
+#pragma once
+
+#include "settings.hpp"
+
+#include "queue_db.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::config {
+
+struct StoredObject {
+    std::string name;
+    ConfigObject object;
+};
+
+// Every object of `kind`; a record that does not decode is skipped and named in `errors`.
+std::vector<StoredObject> load_objects(const queue::QueueDb& db, ObjectKind kind, std::vector<std::string>* errors = nullptr);
+std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kind, std::string_view name,
+                                        std::string* error = nullptr);
+
+// The TransportServer object is a singleton under this name.
+inline constexpr std::string_view kTransportServerName = "TransportServer";
+
+}  // namespace edge::config

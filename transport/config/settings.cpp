@@ -1,0 +1,491 @@
+// The settings table and the value syntax. Defaults are Exchange 2007 SP1's where the
+// reference confirms them, else the Edge value of Exchange 2010 (reference §1.2, §3.1,
+// §4); `source` says which.
+#include "settings.hpp"
+
+#include "value_checks.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <stdexcept>
+#include <strings.h>
+
+namespace edge::config {
+
+namespace {
+using T = SettingType;
+using E = ElementKind;
+using O = ObjectKind;
+constexpr std::uint64_t kDay = 86400;
+constexpr std::uint64_t kInt32Max = 2147483647;
+
+// clang-format off
+constexpr std::array kTable = {
+    // ---- the bootstrap file (conf/edge-transport.conf): read at start ------------------------------
+    SettingDef{O::Bootstrap, "DataDirectory", T::String, "/var/lib/edge-transport", 0, 0, false, "", E::Path, false,
+               "Directory of the queue database, TLS material and logs (overridden by --data)", "ours"},
+    SettingDef{O::Bootstrap, "ServerFqdn", T::String, "", 0, 0, false, "", E::Domain, false,
+               "The server's FQDN: default connector Fqdn, Message-ID domain; empty = the host's FQDN", "ours"},
+    SettingDef{O::Bootstrap, "DefaultReceiveConnectorBindings", T::List, "0.0.0.0:25,[::]:25", 0, 0, false, "", E::Binding, false,
+               "Bindings of the default Receive connector created at first start", "§1.3 (0.0.0.0:25; [::]:25 ours)"},
+    SettingDef{O::Bootstrap, "TlsCertificateFile", T::String, "", 0, 0, false, "", E::Path, false,
+               "PEM certificate (chain) for STARTTLS; empty = a self-signed one made at first start in <DataDirectory>/tls", "ours"},
+    SettingDef{O::Bootstrap, "TlsKeyFile", T::String, "", 0, 0, false, "", E::Path, false,
+               "PEM private key of TlsCertificateFile", "ours"},
+    SettingDef{O::Bootstrap, "LmdbMapSize", T::ByteSize, "16GB", 16ull << 20, 1ull << 40, false, "", E::None, false,
+               "Upper bound of the queue database (sparse on disk)", "ours"},
+    SettingDef{O::Bootstrap, "ShutdownTimeout", T::TimeSpan, "00:00:10", 0, 600, false, "", E::None, false,
+               "On SIGTERM, how long sessions in a transaction may take to finish before they are cut", "ours"},
+    SettingDef{O::Bootstrap, "ConfigPollInterval", T::TimeSpan, "00:00:01", 1, 60, false, "", E::None, false,
+               "How often the server looks for config-store changes (edgectl applies within this)", "ours"},
+    SettingDef{O::Bootstrap, "EnableResourceMonitoring", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Back pressure on or off", "§4.2"},
+    SettingDef{O::Bootstrap, "ResourceMonitoringInterval", T::TimeSpan, "00:00:02", 1, 3600, false, "", E::None, false,
+               "How often resources are sampled", "§4.1 (2007)"},
+    SettingDef{O::Bootstrap, "PercentageDatabaseDiskSpaceUsedHighThreshold", T::Int, "0", 0, 100, false, "", E::None, false,
+               "Queue volume % used for High; 0 = 100*(size-500MB)/size (2007 SP1)", "§4.1 (2007 SP1)"},
+    SettingDef{O::Bootstrap, "PercentageDatabaseDiskSpaceUsedMediumThreshold", T::Int, "0", 0, 100, false, "", E::None, false,
+               "Queue volume % used for Medium; 0 = High - 2", "§4.1"},
+    SettingDef{O::Bootstrap, "PercentageDatabaseDiskSpaceUsedNormalThreshold", T::Int, "0", 0, 100, false, "", E::None, false,
+               "Queue volume % used below which the level returns to Normal; 0 = High - 4", "§4.1"},
+    SettingDef{O::Bootstrap, "PercentagePrivateBytesUsedHighThreshold", T::Int, "75", 1, 100, false, "", E::None, false,
+               "Process private memory, % of physical RAM, for High", "§4.1 (2007 SP1)"},
+    SettingDef{O::Bootstrap, "PercentagePrivateBytesUsedMediumThreshold", T::Int, "73", 1, 100, false, "", E::None, false,
+               "Process private memory % for Medium", "§4.1"},
+    SettingDef{O::Bootstrap, "PercentagePrivateBytesUsedNormalThreshold", T::Int, "71", 1, 100, false, "", E::None, false,
+               "Process private memory % below which the level returns to Normal", "§4.1"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageHighThreshold", T::Int, "95", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, for High (a full map behaves as High)", "ours"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageMediumThreshold", T::Int, "93", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, for Medium", "ours"},
+    SettingDef{O::Bootstrap, "DatabaseMapUsageNormalThreshold", T::Int, "91", 1, 100, false, "", E::None, false,
+               "Queue database map in use, %, below which the level returns to Normal", "ours"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthHighThreshold", T::Int, "15000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, for High", "Exchange 2013 (no 2007 key)"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthMediumThreshold", T::Int, "10000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, for Medium", "Exchange 2013"},
+    SettingDef{O::Bootstrap, "SubmissionQueueLengthNormalThreshold", T::Int, "2000", 1, 4294967295, false, "", E::None, false,
+               "Messages waiting for their commit, below which the level returns to Normal", "Exchange 2013"},
+
+    // ---- Receive connectors (reference §1.2; New-/Set-/Get-ReceiveConnector) ----------------------
+    SettingDef{O::ReceiveConnector, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique connector name (Identity)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The connector listens and serves", "§1.2"},
+    SettingDef{O::ReceiveConnector, "Bindings", T::List, "", 0, 0, false, "", E::Binding, true,
+               "Local IP:port pairs listened on (IPv4 and [IPv6])", "§1.2"},
+    SettingDef{O::ReceiveConnector, "RemoteIPRanges", T::List, "0.0.0.0-255.255.255.255,::/0", 0, 0, false, "", E::IpRange, false,
+               "Clients served: IP, range a-b or CIDR; the most specific match among connectors wins", "§1.2 (::/0 ours)"},
+    SettingDef{O::ReceiveConnector, "Fqdn", T::String, "", 0, 255, false, "", E::Domain, false,
+               "Name in banner, EHLO reply and Received header; empty = the server FQDN", "§1.2"},
+    SettingDef{O::ReceiveConnector, "Banner", T::String, "", 0, 512, false, "", E::None, false,
+               "220 greeting; must start with 220; empty = \"220 <Fqdn> edge-transport ESMTP service ready\"", "§1.2"},
+    SettingDef{O::ReceiveConnector, "Comment", T::String, "", 0, 1024, false, "", E::None, false,
+               "Administrator's note", "§1.2"},
+    SettingDef{O::ReceiveConnector, "MaxMessageSize", T::ByteSize, "10MB", 65536, kInt32Max, false, "", E::None, false,
+               "Largest message accepted; advertised in SIZE, enforced on MAIL SIZE= and while streaming", "§1.2 (2007)"},
+    SettingDef{O::ReceiveConnector, "MaxHeaderSize", T::ByteSize, "64KB", 1, kInt32Max, false, "", E::None, false,
+               "Largest message header accepted", "§1.2 (2007)"},
+    SettingDef{O::ReceiveConnector, "MaxRecipientsPerMessage", T::Int, "200", 1, 512000, false, "", E::None, false,
+               "Recipients accepted per message; more get 452 4.5.3", "§1.2 (2007)"},
+    SettingDef{O::ReceiveConnector, "MaxInboundConnection", T::Int, "5000", 1, kInt32Max, true, "", E::None, false,
+               "Concurrent connections the connector serves", "§1.2 (2010)"},
+    SettingDef{O::ReceiveConnector, "MaxInboundConnectionPerSource", T::Int, "100", 1, 10000, true, "", E::None, false,
+               "Concurrent connections from one IP address", "§1.2 (2007)"},
+    SettingDef{O::ReceiveConnector, "MaxInboundConnectionPercentagePerSource", T::Int, "2", 1, 100, false, "", E::None, false,
+               "Share of the remaining connections one IP address may hold, in %", "§1.2 (2010)"},
+    SettingDef{O::ReceiveConnector, "ConnectionTimeout", T::TimeSpan, "00:05:00", 1, kDay, false, "", E::None, false,
+               "Longest session, active or not; then 421 4.4.1", "§1.2 (Edge 2010)"},
+    SettingDef{O::ReceiveConnector, "ConnectionInactivityTimeout", T::TimeSpan, "00:01:00", 1, kDay, false, "", E::None, false,
+               "Longest wait for the client; then 421 4.4.1", "§1.2 (Edge 2010)"},
+    SettingDef{O::ReceiveConnector, "MaxProtocolErrors", T::Int, "5", 0, kInt32Max, true, "", E::None, false,
+               "Protocol errors before the session is closed with 421", "§1.2 (2010)"},
+    SettingDef{O::ReceiveConnector, "MaxHopCount", T::Int, "30", 1, 500, false, "", E::None, false,
+               "Received: headers allowed; more is a loop: 554 5.4.6", "§1.2 (2010)"},
+    SettingDef{O::ReceiveConnector, "TarpitInterval", T::TimeSpan, "00:00:05", 0, 600, false, "", E::None, false,
+               "Delay of negative replies to anonymous sessions; 00:00:00 disables", "§7 (2007)"},
+    SettingDef{O::ReceiveConnector, "PermissionGroups", T::Flags, "AnonymousUsers", 0, 0, false,
+               "None,AnonymousUsers,ExchangeUsers,ExchangeServers,ExchangeLegacyServers,Partners,Custom", E::None, false,
+               "Who may use the connector and with which rights (§1.4)", "§1.2/§1.4"},
+    SettingDef{O::ReceiveConnector, "AuthMechanism", T::Flags, "Tls", 0, 0, false,
+               "None,Tls,Integrated,BasicAuth,BasicAuthRequireTLS,ExchangeServer,ExternalAuthoritative", E::None, false,
+               "How sessions authenticate; Tls offers STARTTLS; ExternalAuthoritative trusts the RemoteIPRanges", "§1.2/§1.5"},
+    SettingDef{O::ReceiveConnector, "RequireTLS", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Mail only after STARTTLS (530 5.7.0 before)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "RequireEHLODomain", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "EHLO/HELO must name a domain or address literal", "§1.2"},
+    SettingDef{O::ReceiveConnector, "ProtocolLoggingLevel", T::Enum, "None", 0, 0, false, "None,Verbose", E::None, false,
+               "Verbose writes the SmtpReceive protocol log", "§1.2 (2007)"},
+    SettingDef{O::ReceiveConnector, "SizeEnabled", T::Enum, "Enabled", 0, 0, false, "Disabled,Enabled,EnabledWithoutValue", E::None, false,
+               "SIZE extension: with MaxMessageSize, bare, or off", "§1.2"},
+    SettingDef{O::ReceiveConnector, "PipeliningEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false, "PIPELINING (RFC 2920)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "ChunkingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false, "CHUNKING/BDAT (RFC 3030)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "EightBitMimeEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false, "8BITMIME (RFC 6152)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "DeliveryStatusNotificationEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false, "DSN (RFC 3461)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "EnhancedStatusCodesEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false, "ENHANCEDSTATUSCODES (RFC 2034)", "§1.2"},
+    SettingDef{O::ReceiveConnector, "SmtpUtf8Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "SMTPUTF8 (RFC 6531; an Exchange 2013+ extension, ours to offer)", "ours"},
+
+    // ---- accepted domains (reference §3.3) -------------------------------------------------------
+    SettingDef{O::AcceptedDomain, "Name", T::String, "", 0, 64, false, "", E::None, true, "Unique name (Identity)", "§3.3"},
+    SettingDef{O::AcceptedDomain, "DomainName", T::String, "", 0, 255, false, "", E::DomainPattern, true,
+               "contoso.com, or *.contoso.com for it and its subdomains", "§3.3"},
+    SettingDef{O::AcceptedDomain, "DomainType", T::Enum, "Authoritative", 0, 0, false, "Authoritative,InternalRelay,ExternalRelay", E::None, false,
+               "Authoritative/InternalRelay go to the hubs; ExternalRelay to its own Send connector", "§3.3"},
+    SettingDef{O::AcceptedDomain, "Default", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "The default domain (postmaster@<default>)", "§3.3"},
+
+    // ---- the transport server (reference §3.1; Set-TransportServer) -------------------------------
+    SettingDef{O::TransportServer, "ReceiveProtocolLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "SmtpReceive protocol log directory; empty = <DataDirectory>/Logs/ProtocolLog/SmtpReceive", "§3.1"},
+    SettingDef{O::TransportServer, "ReceiveProtocolLogMaxFileSize", T::ByteSize, "10MB", 1, 1ull << 40, true, "", E::None, false,
+               "A new receive log file past this size", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "ReceiveProtocolLogMaxDirectorySize", T::ByteSize, "250MB", 1, 1ull << 44, true, "", E::None, false,
+               "Oldest receive log files deleted past this total", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "ReceiveProtocolLogMaxAge", T::TimeSpan, "30.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
+               "Receive log files older than this are deleted; 00:00:00 = never", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MessageExpirationTimeout", T::TimeSpan, "2.00:00:00", 5, 90 * kDay, false, "", E::None, false,
+               "A message not delivered by then expires (NDR 4.4.7)", "§3.1 (2007)"},
+};
+// clang-format on
+
+bool iequal(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string unquote(std::string_view s) {
+    s = trim(s);
+    if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) s = s.substr(1, s.size() - 2);
+    return std::string(s);
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
+std::string range_text(const SettingDef& d) {
+    if (d.type == T::TimeSpan)
+        return format_time_span(std::chrono::seconds(d.min)) + " to " + format_time_span(std::chrono::seconds(d.max));
+    std::string r = std::to_string(d.min) + " to " + std::to_string(d.max);
+    if (d.unlimited_allowed) r += ", or unlimited";
+    return r;
+}
+
+std::string expected_of(const SettingDef& d) {
+    switch (d.type) {
+        case T::Bool: return "$true or $false";
+        case T::Int: return "a whole number from " + range_text(d);
+        case T::ByteSize: return "a size such as 10MB, 500KB or 65536 bytes, from " + range_text(d);
+        case T::TimeSpan: return "a time span [d.]hh:mm:ss from " + range_text(d);
+        case T::String: return "one line of text";
+        case T::Enum: return "one of " + std::string(d.choices);
+        case T::Flags: return "a comma list of " + std::string(d.choices);
+        case T::List: return "a comma list";
+    }
+    return "?";
+}
+
+// The choice as spelled in the table, or nullopt.
+std::optional<std::string_view> find_choice(std::string_view choices, std::string_view v) {
+    for (const auto& c : split_list(choices))
+        if (iequal(c, v)) {
+            auto pos = choices.find(c);
+            return choices.substr(pos, c.size());
+        }
+    return std::nullopt;
+}
+}  // namespace
+
+const char* to_string(ObjectKind k) {
+    switch (k) {
+        case O::Bootstrap: return "Bootstrap";
+        case O::ReceiveConnector: return "ReceiveConnector";
+        case O::AcceptedDomain: return "AcceptedDomain";
+        case O::TransportServer: return "TransportServer";
+    }
+    return "?";
+}
+
+std::span<const SettingDef> settings_table() { return kTable; }
+
+std::vector<const SettingDef*> settings_of(ObjectKind kind) {
+    std::vector<const SettingDef*> out;
+    for (const auto& d : kTable)
+        if (d.object == kind) out.push_back(&d);
+    return out;
+}
+
+const SettingDef* find_setting(ObjectKind kind, std::string_view name) {
+    for (const auto& d : kTable)
+        if (d.object == kind && iequal(d.name, name)) return &d;
+    return nullptr;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> out;
+    while (true) {
+        auto comma = text.find(',');
+        std::string item = unquote(text.substr(0, comma));
+        if (!item.empty()) out.push_back(std::move(item));
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+bool parse_bool(std::string_view t, bool& out) {
+    t = trim(t);
+    if (iequal(t, "$true") || iequal(t, "true") || t == "1") {
+        out = true;
+        return true;
+    }
+    if (iequal(t, "$false") || iequal(t, "false") || t == "0") {
+        out = false;
+        return true;
+    }
+    return false;
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view t) {
+    t = trim(t);
+    if (iequal(t, "unlimited")) return kUnlimited;
+    std::uint64_t mult = 1;
+    auto ends = [&](std::string_view suf) {
+        if (t.size() > suf.size() && iequal(t.substr(t.size() - suf.size()), suf)) {
+            t.remove_suffix(suf.size());
+            t = trim(t);
+            return true;
+        }
+        return false;
+    };
+    if (ends("bytes") || ends("B")) {
+        // "10MB" ends in B too: look at the letter before it
+        if (ends("K")) mult = 1ull << 10;
+        else if (ends("M")) mult = 1ull << 20;
+        else if (ends("G")) mult = 1ull << 30;
+        else if (ends("T")) mult = 1ull << 40;
+    }
+    auto v = parse_u64(t);
+    if (!v || (*v != 0 && mult > UINT64_MAX / *v)) return std::nullopt;
+    return *v * mult;
+}
+
+std::optional<std::chrono::seconds> parse_time_span(std::string_view t) {
+    t = trim(t);
+    std::uint64_t days = 0;
+    if (auto dot = t.find('.'); dot != std::string_view::npos && dot < t.find(':')) {
+        auto d = parse_u64(t.substr(0, dot));
+        if (!d) return std::nullopt;
+        days = *d;
+        t.remove_prefix(dot + 1);
+    }
+    std::array<std::uint64_t, 3> hms{};
+    for (std::size_t i = 0; i < 3; ++i) {
+        auto colon = t.find(':');
+        if ((i < 2) != (colon != std::string_view::npos)) return std::nullopt;
+        auto part = t.substr(0, colon);
+        if (part.size() != 2) return std::nullopt;
+        auto v = parse_u64(part);
+        if (!v) return std::nullopt;
+        hms[i] = *v;
+        if (colon != std::string_view::npos) t.remove_prefix(colon + 1);
+    }
+    if (hms[0] > 23 || hms[1] > 59 || hms[2] > 59 || days > 1000000) return std::nullopt;
+    return std::chrono::seconds(static_cast<std::int64_t>(days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2]));
+}
+
+std::string format_time_span(std::chrono::seconds s) {
+    auto v = static_cast<std::uint64_t>(s.count() < 0 ? 0 : s.count());
+    char buf[48];
+    std::uint64_t d = v / 86400, h = v / 3600 % 24, m = v / 60 % 60, sec = v % 60;
+    if (d > 0)
+        std::snprintf(buf, sizeof buf, "%llu.%02llu:%02llu:%02llu", static_cast<unsigned long long>(d),
+                      static_cast<unsigned long long>(h), static_cast<unsigned long long>(m),
+                      static_cast<unsigned long long>(sec));
+    else
+        std::snprintf(buf, sizeof buf, "%02llu:%02llu:%02llu", static_cast<unsigned long long>(h),
+                      static_cast<unsigned long long>(m), static_cast<unsigned long long>(sec));
+    return buf;
+}
+
+Canonical canonicalize(const SettingDef& d, std::string_view raw) {
+    std::string text = unquote(raw);
+    auto bad = [&](std::string why = {}) {
+        return Canonical{{}, "-" + std::string(d.name) + ": '" + text + "' is not valid; expected " +
+                                 (why.empty() ? expected_of(d) : why)};
+    };
+    if (text.find_first_of("\r\n") != std::string::npos) return bad("a value on one line");
+    switch (d.type) {
+        case T::Bool: {
+            bool b = false;
+            if (!parse_bool(text, b)) return bad();
+            return {b ? "$true" : "$false", {}};
+        }
+        case T::Int:
+        case T::ByteSize: {
+            std::optional<std::uint64_t> v =
+                d.type == T::Int ? (iequal(text, "unlimited") ? std::optional(kUnlimited) : parse_u64(text))
+                                 : parse_byte_size(text);
+            if (!v) return bad();
+            if (*v == kUnlimited) {
+                if (!d.unlimited_allowed) return bad();
+                return {"unlimited", {}};
+            }
+            if (*v < d.min || *v > d.max) return bad();
+            return {std::to_string(*v), {}};
+        }
+        case T::TimeSpan: {
+            auto v = parse_time_span(text);
+            if (!v || static_cast<std::uint64_t>(v->count()) < d.min || static_cast<std::uint64_t>(v->count()) > d.max)
+                return bad();
+            return {format_time_span(*v), {}};
+        }
+        case T::String: {
+            if (d.max != 0 && text.size() > d.max) return bad("at most " + std::to_string(d.max) + " characters");
+            if (d.required && text.empty()) return bad("a value");
+            if (!text.empty() && d.element != E::None) {
+                if (auto err = check_element(d.element, text)) return bad(*err);
+            }
+            if (d.object == O::ReceiveConnector && d.name == "Banner" && !text.empty() && !text.starts_with("220 "))
+                return bad("a banner that starts with \"220 \"");
+            return {text, {}};
+        }
+        case T::Enum: {
+            auto c = find_choice(d.choices, text);
+            if (!c) return bad();
+            return {std::string(*c), {}};
+        }
+        case T::Flags: {
+            std::vector<std::string> picked;
+            for (const auto& item : split_list(text)) {
+                auto c = find_choice(d.choices, item);
+                if (!c) return bad();
+                if (std::find(picked.begin(), picked.end(), *c) == picked.end()) picked.emplace_back(*c);
+            }
+            if (picked.empty()) return bad();
+            if (picked.size() > 1 && std::find(picked.begin(), picked.end(), "None") != picked.end())
+                return bad("None alone, or a list without None");
+            // In table order, as Exchange prints flags.
+            std::string out;
+            for (const auto& c : split_list(d.choices))
+                if (std::find(picked.begin(), picked.end(), c) != picked.end()) out += (out.empty() ? "" : ",") + c;
+            return {out, {}};
+        }
+        case T::List: {
+            std::string out;
+            for (const auto& item : split_list(text)) {
+                if (auto err = check_element(d.element, item)) return bad(*err);
+                out += (out.empty() ? "" : ",") + canonical_element(d.element, item);
+            }
+            if (d.required && out.empty()) return bad("at least one value");
+            return {out, {}};
+        }
+    }
+    return bad();
+}
+
+ConfigObject::ConfigObject(ObjectKind kind) : kind_(kind) {
+    for (const auto* d : settings_of(kind)) {
+        Canonical c = canonicalize(*d, d->default_value);
+        // The table's own defaults must be valid; a test checks each one, so this
+        // only keeps an empty required default (Name) empty.
+        values_.emplace(std::string(d->name), c.ok() ? c.value : std::string(d->default_value));
+    }
+}
+
+std::string ConfigObject::set(std::string_view name, std::string_view text) {
+    const SettingDef* d = find_setting(kind_, name);
+    if (d == nullptr) return "-" + std::string(name) + ": no such parameter of " + to_string(kind_);
+    Canonical c = canonicalize(*d, text);
+    if (!c.ok()) return c.error;
+    values_.find(d->name)->second = std::move(c.value);
+    return {};
+}
+
+const std::string& ConfigObject::text(std::string_view name) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) throw std::logic_error("no setting " + std::string(name) + " in " + to_string(kind_));
+    return it->second;
+}
+
+bool ConfigObject::get_bool(std::string_view name) const { return text(name) == "$true"; }
+
+std::uint64_t ConfigObject::get_uint(std::string_view name) const {
+    const std::string& t = text(name);
+    if (t == "unlimited") return kUnlimited;
+    return parse_u64(t).value_or(0);
+}
+
+std::chrono::seconds ConfigObject::get_time_span(std::string_view name) const {
+    return parse_time_span(text(name)).value_or(std::chrono::seconds(0));
+}
+
+std::vector<std::string> ConfigObject::get_list(std::string_view name) const { return split_list(text(name)); }
+
+bool ConfigObject::has_flag(std::string_view name, std::string_view flag) const {
+    for (const auto& f : get_list(name))
+        if (iequal(f, flag)) return true;
+    return false;
+}
+
+std::string ConfigObject::serialize() const {
+    std::string out;
+    for (const auto* d : settings_of(kind_)) out += std::string(d->name) + "=" + text(d->name) + "\n";
+    out += unknown_;
+    return out;
+}
+
+std::optional<ConfigObject> ConfigObject::deserialize(ObjectKind kind, std::string_view record, std::string* error) {
+    ConfigObject o(kind);
+    while (!record.empty()) {
+        auto nl = record.find('\n');
+        std::string_view line = record.substr(0, nl);
+        record.remove_prefix(nl == std::string_view::npos ? record.size() : nl + 1);
+        if (line.empty()) continue;
+        auto eq = line.find('=');
+        if (eq == std::string_view::npos) {
+            if (error) *error = "malformed line in stored " + std::string(to_string(kind)) + ": " + std::string(line);
+            return std::nullopt;
+        }
+        if (find_setting(kind, line.substr(0, eq)) == nullptr) {
+            o.unknown_ += std::string(line) + "\n";
+            continue;
+        }
+        if (auto err = o.set(line.substr(0, eq), line.substr(eq + 1)); !err.empty()) {
+            if (error) *error = "stored " + std::string(to_string(kind)) + ": " + err;
+            return std::nullopt;
+        }
+    }
+    return o;
+}
+
+std::vector<std::string> validate_object(const ConfigObject& o) {
+    std::vector<std::string> errors;
+    for (const auto* d : settings_of(o.kind()))
+        if (d->required && o.text(d->name).empty()) errors.push_back("-" + std::string(d->name) + " is required");
+    if (o.kind() == O::ReceiveConnector) {
+        if (o.get_time_span("ConnectionInactivityTimeout") >= o.get_time_span("ConnectionTimeout"))
+            errors.emplace_back("-ConnectionInactivityTimeout must be less than -ConnectionTimeout");
+        if (o.get_bool("RequireTLS") && !o.has_flag("AuthMechanism", "Tls"))
+            errors.emplace_back("-RequireTLS $true needs Tls in -AuthMechanism");
+        if (o.has_flag("AuthMechanism", "BasicAuthRequireTLS") &&
+            !(o.has_flag("AuthMechanism", "BasicAuth") && o.has_flag("AuthMechanism", "Tls")))
+            errors.emplace_back("-AuthMechanism BasicAuthRequireTLS needs BasicAuth and Tls too");
+        if (o.has_flag("AuthMechanism", "ExternalAuthoritative") && !o.has_flag("PermissionGroups", "ExchangeServers"))
+            errors.emplace_back("-AuthMechanism ExternalAuthoritative needs ExchangeServers in -PermissionGroups");
+    }
+    return errors;
+}
+
+}  // namespace edge::config

@@ -1,0 +1,132 @@
+// Header scanning and the headers we add.
+#include "message_headers.hpp"
+
+#include <openssl/rand.h>
+
+#include <cctype>
+#include <ctime>
+#include <strings.h>
+
+namespace edge::receive {
+
+namespace {
+bool field_is(std::string_view line, std::string_view name) {
+    return line.size() > name.size() && line[name.size()] == ':' && ::strncasecmp(line.data(), name.data(), name.size()) == 0;
+}
+
+std::string field_value(std::string_view line) {
+    auto colon = line.find(':');
+    std::string_view v = line.substr(colon + 1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+    return std::string(v);
+}
+
+void take_field(HeaderSummary& s, const std::string& field) {
+    if (field_is(field, "Received")) ++s.received_count;
+    else if (!s.message_id && field_is(field, "Message-ID")) s.message_id = field_value(field);
+    else if (!s.subject && field_is(field, "Subject")) s.subject = field_value(field);
+}
+}  // namespace
+
+HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size) {
+    HeaderSummary s;
+    std::string field;  // the current field, unfolded
+    std::string line;
+    std::uint64_t seen = 0;
+    auto end_line = [&]() -> bool {  // returns true at the blank line
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) return true;
+        if (line.front() == ' ' || line.front() == '\t') {
+            field += line;  // RFC 5322 §2.2.3: a folded continuation
+        } else {
+            if (!field.empty()) take_field(s, field);
+            field = line;
+        }
+        line.clear();
+        return false;
+    };
+    for (const auto& chunk : chunks) {
+        for (char c : chunk) {
+            if (++seen > max_header_size) return s;
+            if (c == '\n') {
+                if (end_line()) {
+                    if (!field.empty()) take_field(s, field);
+                    s.complete = true;
+                    return s;
+                }
+                continue;
+            }
+            if (field.size() + line.size() < max_header_size) line.push_back(c);
+        }
+    }
+    // A message that is all header (no blank line) is still a message.
+    if (!line.empty()) end_line();
+    if (!field.empty()) take_field(s, field);
+    s.complete = true;
+    return s;
+}
+
+std::string rfc5322_date(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::localtime_r(&tt, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+    return buf;
+}
+
+std::string received_header(const ReceivedFields& f) {
+    // Words joined with spaces; a fold (CRLF + space) before a word that would pass column 78.
+    std::vector<std::string> words = {"Received:", "from", f.helo, "(" + f.client_ip + ")", "by", f.by_fqdn,
+                                      "(" + f.local_ip + ")", "with"};
+    words.push_back(f.esmtp ? (f.tls ? "ESMTPS" : "ESMTP") : (f.tls ? "SMTPS" : "SMTP"));
+    if (f.tls) {
+        words.push_back("(version=" + f.tls_version);
+        words.push_back("cipher=" + f.tls_cipher + ")");
+    }
+    words.push_back("id");
+    words.push_back(f.id + ";");
+    std::string date = rfc5322_date(f.when);
+    for (std::size_t i = 0, start = 0; i <= date.size(); ++i)
+        if (i == date.size() || date[i] == ' ') {
+            words.push_back(date.substr(start, i - start));
+            start = i + 1;
+        }
+    std::string out;
+    std::size_t col = 0;
+    for (const auto& w : words) {
+        if (out.empty()) {
+            out = w;
+            col = w.size();
+        } else if (col + 1 + w.size() > 78) {
+            out += "\r\n " + w;
+            col = 1 + w.size();
+        } else {
+            out += " " + w;
+            col += 1 + w.size();
+        }
+    }
+    return out + "\r\n";
+}
+
+std::string new_message_id(std::string_view fqdn) {
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        // OpenSSL's generator failed: fall back to time and address entropy, still unique enough.
+        auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        for (std::size_t i = 0; i < sizeof r; ++i) r[i] = static_cast<unsigned char>(t >> ((i % 8) * 8)) ^ static_cast<unsigned char>(i);
+    }
+    static const char* hex = "0123456789abcdef";
+    std::string id = "<";
+    for (unsigned char c : r) {
+        id.push_back(hex[c >> 4]);
+        id.push_back(hex[c & 15]);
+    }
+    id += "@";
+    id += fqdn;
+    id += ">";
+    return id;
+}
+
+}  // namespace edge::receive

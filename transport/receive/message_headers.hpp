@@ -1,0 +1,47 @@
+// What the receive side reads from and adds to a message's header, without I/O:
+// counting Received: headers (MaxHopCount), finding Message-ID and Subject, writing
+// our Received: header (RFC 5321 §4.4, RFC 3848 protocol names) and a Message-ID
+// when the message has none.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::receive {
+
+struct HeaderSummary {
+    std::uint32_t received_count = 0;  // Received: fields (the hop count)
+    std::optional<std::string> message_id;
+    std::optional<std::string> subject;
+    bool complete = false;  // the header ended (blank line) within the limit
+};
+
+// Scans the header section of a message held in chunks, looking at no more than
+// `max_header_size` bytes. Field names are case-insensitive; folded lines are joined.
+HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size);
+
+struct ReceivedFields {
+    std::string helo;           // the EHLO/HELO argument, as given
+    std::string client_ip;
+    std::string by_fqdn;        // the Receive connector's Fqdn (what the world sees)
+    std::string local_ip;
+    bool esmtp = true;          // EHLO (ESMTP) or HELO (SMTP)
+    bool tls = false;           // RFC 3848: ESMTPS
+    std::string tls_version;    // "TLSv1.3"
+    std::string tls_cipher;     // "TLS_AES_256_GCM_SHA384"
+    std::string id;             // our receive id
+    std::chrono::system_clock::time_point when;
+};
+
+// "Received: from … by … with ESMTPS (…) id …; <date>\r\n", folded before 78 columns.
+std::string received_header(const ReceivedFields& f);
+// RFC 5322 date with the local numeric zone: "Mon, 23 Nov 2026 08:33:00 +0000".
+std::string rfc5322_date(std::chrono::system_clock::time_point t);
+// A new Message-ID value "<32 hex digits@fqdn>" (random, as Exchange's GUID form).
+std::string new_message_id(std::string_view fqdn);
+
+}  // namespace edge::receive

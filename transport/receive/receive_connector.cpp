@@ -1,0 +1,205 @@
+// Receive connectors: typed form, selection, rights, connection accounting.
+#include "receive_connector.hpp"
+
+#include <algorithm>
+#include <strings.h>
+
+namespace edge::receive {
+
+namespace perm = smtp::permission;
+
+namespace {
+std::uint32_t clamp32(std::uint64_t v) {
+    return v > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(v);
+}
+bool has(const std::vector<std::string>& groups, std::string_view g) {
+    return std::any_of(groups.begin(), groups.end(), [&](const std::string& x) { return ::strcasecmp(x.c_str(), std::string(g).c_str()) == 0; });
+}
+// Rights per permission group, reference §1.4.
+constexpr std::uint32_t kAnonymousRights =
+    perm::Submit | perm::AcceptAnySender | perm::AcceptAuthoritativeDomainSender | perm::AcceptRoutingHeaders;
+constexpr std::uint32_t kExchangeServersRights =
+    perm::Submit | perm::AcceptAnyRecipient | perm::AcceptAnySender | perm::AcceptAuthoritativeDomainSender |
+    perm::AcceptRoutingHeaders | perm::AcceptOrganizationHeaders | perm::BypassAntiSpam |
+    perm::BypassMessageSizeLimit | perm::AcceptAuthenticationFlag | perm::HubOrPartner;
+// Exchange's Partners group holds Submit and Accept-Headers-Routing and is granted by
+// Domain Secure TLS. We grant it by the connector's RemoteIPRanges (a partner range)
+// and with Accept-Any-Recipient: the partner may relay through us. See README.md.
+constexpr std::uint32_t kPartnersRights = perm::Submit | perm::AcceptRoutingHeaders | perm::AcceptAnyRecipient |
+                                          perm::AcceptAnySender | perm::HubOrPartner;
+constexpr std::uint32_t kExchangeUsersRights =
+    perm::Submit | perm::AcceptAnyRecipient | perm::AcceptRoutingHeaders | perm::BypassAntiSpam;
+}  // namespace
+
+ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, const std::string& server_fqdn) {
+    ReceiveConnector c;
+    c.name = o.text("Name");
+    c.enabled = o.get_bool("Enabled");
+    for (const auto& b : o.get_list("Bindings"))
+        if (auto v = routing::Binding::parse(b)) c.bindings.push_back(*v);
+    for (const auto& r : o.get_list("RemoteIPRanges"))
+        if (auto v = routing::IpRange::parse(r)) c.remote_ip_ranges.push_back(*v);
+    c.fqdn = o.text("Fqdn").empty() ? server_fqdn : o.text("Fqdn");
+    c.banner = o.text("Banner");
+    c.max_message_size = o.get_uint("MaxMessageSize");
+    c.max_header_size = o.get_uint("MaxHeaderSize");
+    c.max_recipients = clamp32(o.get_uint("MaxRecipientsPerMessage"));
+    c.max_inbound_connection = o.get_uint("MaxInboundConnection");
+    c.max_inbound_connection_per_source = o.get_uint("MaxInboundConnectionPerSource");
+    c.max_inbound_connection_percentage_per_source = clamp32(o.get_uint("MaxInboundConnectionPercentagePerSource"));
+    c.connection_timeout = o.get_time_span("ConnectionTimeout");
+    c.connection_inactivity_timeout = o.get_time_span("ConnectionInactivityTimeout");
+    c.tarpit_interval = o.get_time_span("TarpitInterval");
+    c.max_protocol_errors = clamp32(o.get_uint("MaxProtocolErrors"));
+    c.max_hop_count = clamp32(o.get_uint("MaxHopCount"));
+    c.require_tls = o.get_bool("RequireTLS");
+    c.require_ehlo_domain = o.get_bool("RequireEHLODomain");
+    c.protocol_logging = o.text("ProtocolLoggingLevel") == "Verbose";
+    c.offers_tls = o.has_flag("AuthMechanism", "Tls");
+    c.external_authoritative = o.has_flag("AuthMechanism", "ExternalAuthoritative");
+    c.permission_groups = o.get_list("PermissionGroups");
+    c.size_enabled = o.text("SizeEnabled");
+    c.pipelining = o.get_bool("PipeliningEnabled");
+    c.chunking = o.get_bool("ChunkingEnabled");
+    c.eight_bit_mime = o.get_bool("EightBitMimeEnabled");
+    c.dsn = o.get_bool("DeliveryStatusNotificationEnabled");
+    c.enhanced_status_codes = o.get_bool("EnhancedStatusCodesEnabled");
+    c.smtputf8 = o.get_bool("SmtpUtf8Enabled");
+    return c;
+}
+
+std::uint32_t ReceiveConnector::session_permissions() const {
+    // ExternalAuthoritative: the connection is secured by other means (the hubs' own
+    // range, IPsec): every session holds the externally secured servers' rights.
+    if (external_authoritative && has(permission_groups, "ExchangeServers")) return kExchangeServersRights;
+    // Without AnonymousUsers the connector's RemoteIPRanges authenticate the client:
+    // its sessions hold the rights of the connector's groups (Partners, ExchangeUsers).
+    // ExchangeServers without ExternalAuthoritative would need Exchange Server
+    // authentication, which an edge without Active Directory cannot do: no rights.
+    if (!has(permission_groups, "AnonymousUsers")) {
+        std::uint32_t p = 0;
+        if (has(permission_groups, "Partners")) p |= kPartnersRights;
+        if (has(permission_groups, "ExchangeUsers")) p |= kExchangeUsersRights;
+        return p;
+    }
+    return kAnonymousRights | perm::Anonymous;
+}
+
+smtp::SessionSettings ReceiveConnector::session_settings(bool tls_available) const {
+    smtp::SessionSettings s;
+    s.fqdn = fqdn;
+    s.banner = banner;
+    s.max_message_size = max_message_size;
+    s.max_recipients = max_recipients;
+    s.max_protocol_errors = max_protocol_errors;
+    s.max_header_size = max_header_size;
+    s.require_tls = require_tls;
+    s.require_ehlo_domain = require_ehlo_domain;
+    s.tls_available = tls_available && offers_tls;
+    s.size_enabled = size_enabled != "Disabled";
+    s.size_without_value = size_enabled == "EnabledWithoutValue";
+    s.pipelining_enabled = pipelining;
+    s.chunking_enabled = chunking;
+    s.eight_bit_mime_enabled = eight_bit_mime;
+    s.dsn_enabled = dsn;
+    s.enhanced_status_codes_enabled = enhanced_status_codes;
+    s.smtputf8_enabled = smtputf8;
+    s.permissions = session_permissions();
+    return s;
+}
+
+std::string permission_names(std::uint32_t p) {
+    static const std::pair<std::uint32_t, const char*> kNames[] = {
+        {perm::Submit, "SMTPSubmit"},
+        {perm::AcceptAnyRecipient, "SMTPAcceptAnyRecipient"},
+        {perm::AcceptAnySender, "SMTPAcceptAnySender"},
+        {perm::AcceptAuthoritativeDomainSender, "SMTPAcceptAuthoritativeDomainSender"},
+        {perm::AcceptAuthenticationFlag, "SMTPAcceptAuthenticationFlag"},
+        {perm::BypassAntiSpam, "BypassAntiSpam"},
+        {perm::BypassMessageSizeLimit, "BypassMessageSizeLimit"},
+        {perm::AcceptRoutingHeaders, "AcceptRoutingHeaders"},
+        {perm::AcceptOrganizationHeaders, "AcceptOrgHeaders"},
+    };
+    std::string out;
+    for (const auto& [bit, name] : kNames)
+        if (p & bit) out += (out.empty() ? "" : " ") + std::string(name);
+    return out.empty() ? "None" : out;
+}
+
+const ReceiveConnector* select_connector(std::span<const ReceiveConnector> connectors, const routing::IpAddress& local,
+                                         std::uint16_t local_port, const routing::IpAddress& remote) {
+    const ReceiveConnector* best = nullptr;
+    const routing::IpRange* best_range = nullptr;
+    bool best_specific_binding = false;
+    for (const auto& c : connectors) {
+        if (!c.enabled) continue;
+        bool bound = false, specific = false;
+        for (const auto& b : c.bindings)
+            if (routing::binding_matches(b, local, local_port)) {
+                bound = true;
+                specific = specific || !b.is_any();
+            }
+        if (!bound) continue;
+        const routing::IpRange* r = routing::most_specific(c.remote_ip_ranges, remote);
+        if (r == nullptr) continue;
+        bool better = best == nullptr || r->size() < best_range->size() ||
+                      (r->size() == best_range->size() &&
+                       (specific > best_specific_binding || (specific == best_specific_binding && c.name < best->name)));
+        if (better) {
+            best = &c;
+            best_range = r;
+            best_specific_binding = specific;
+        }
+    }
+    return best;
+}
+
+void ConnectionAccounting::Admission::release() {
+    if (owner_ == nullptr) return;
+    std::lock_guard lock(owner_->mu_);
+    auto it = owner_->counts_.find(connector_);
+    if (it != owner_->counts_.end()) {
+        --it->second.total;
+        auto s = it->second.per_source.find(source_);
+        if (s != it->second.per_source.end() && --s->second == 0) it->second.per_source.erase(s);
+    }
+    owner_ = nullptr;
+}
+
+ConnectionAccounting::Admission ConnectionAccounting::admit(const ReceiveConnector& c, const routing::IpAddress& source,
+                                                            Refusal* why) {
+    std::lock_guard lock(mu_);
+    PerConnector& pc = counts_[c.name];
+    std::uint64_t from_source = 0;
+    if (auto it = pc.per_source.find(source); it != pc.per_source.end()) from_source = it->second;
+    *why = Refusal::None;
+    if (c.max_inbound_connection != config::kUnlimited && pc.total >= c.max_inbound_connection) {
+        *why = Refusal::ConnectorLimit;
+        return {};
+    }
+    if (c.max_inbound_connection_per_source != config::kUnlimited && from_source >= c.max_inbound_connection_per_source) {
+        *why = Refusal::SourceLimit;
+        return {};
+    }
+    // Exchange: one source may hold this share of the connections still available —
+    // those the other sources leave (its own count as available to it).
+    if (c.max_inbound_connection != config::kUnlimited && c.max_inbound_connection_percentage_per_source < 100) {
+        std::uint64_t available = c.max_inbound_connection - (pc.total - from_source);
+        std::uint64_t share = std::max<std::uint64_t>(1, available * c.max_inbound_connection_percentage_per_source / 100);
+        if (from_source >= share) {
+            *why = Refusal::SourceLimit;
+            return {};
+        }
+    }
+    ++pc.total;
+    ++pc.per_source[source];
+    return Admission(this, c.name, source);
+}
+
+std::uint64_t ConnectionAccounting::total(const std::string& connector) const {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(connector);
+    return it == counts_.end() ? 0 : it->second.total;
+}
+
+}  // namespace edge::receive

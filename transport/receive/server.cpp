@@ -1,0 +1,396 @@
+// The server: first start, live configuration, listeners and admission, back
+// pressure, signals and graceful shutdown. One I/O thread runs every session (the
+// queue's committer threads do the disk work); see ARCHITECTURE.md.
+#include "server_impl.hpp"
+
+#include "bootstrap.hpp"
+#include "config_store.hpp"
+#include "tls.hpp"
+
+#include <fmt/format.h>
+
+#include <netdb.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace edge::receive {
+
+namespace {
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+void say(const std::string& line) {
+    std::fprintf(stderr, "edge-transport: %s\n", line.c_str());
+    std::fflush(stderr);
+}
+
+routing::IpAddress to_ip(const asio::ip::address& a) {
+    std::string text = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
+    return routing::IpAddress::parse(text).value.value_or(routing::IpAddress{});
+}
+
+// Sessions may hold many descriptors (5,000 connections by default): take the hard limit.
+void raise_descriptor_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b);
+}  // namespace
+
+std::string short_host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    std::string h(buf);
+    return h.substr(0, h.find('.'));
+}
+
+std::string host_fqdn() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    addrinfo* res = nullptr;
+    std::string name = buf;
+    if (::getaddrinfo(buf, nullptr, &hints, &res) == 0 && res != nullptr) {
+        if (res->ai_canonname != nullptr && std::string_view(res->ai_canonname).find('.') != std::string_view::npos)
+            name = res->ai_canonname;
+        ::freeaddrinfo(res);
+    }
+    return name;
+}
+
+Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
+    const auto& b = options.bootstrap;
+    data_directory = b.text("DataDirectory");
+    server_fqdn = b.text("ServerFqdn").empty() ? host_fqdn() : b.text("ServerFqdn");
+    shutdown_timeout = b.get_time_span("ShutdownTimeout");
+    config_poll_interval = b.get_time_span("ConfigPollInterval");
+    std::filesystem::create_directories(data_directory);
+    queue::QueueDbOptions qo;
+    qo.map_size = static_cast<std::size_t>(b.get_uint("LmdbMapSize"));
+    auto opened = queue::QueueDb::open(data_directory, qo);
+    if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
+    db = std::move(*opened);
+    const auto& rec = db->recovery_report();
+    if (rec.leases_returned || rec.poisoned || rec.quarantined)
+        say(fmt::format("recovery: {} leases returned, {} messages poisoned, {} records quarantined", rec.leases_returned,
+                        rec.poisoned, rec.quarantined));
+    ensure_first_start_objects();
+    TlsFiles files = ensure_certificate(data_directory, server_fqdn, b.text("TlsCertificateFile"), b.text("TlsKeyFile"));
+    ssl.emplace(make_server_context(files));
+    snapshot = read_snapshot();
+    receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
+                                                         snapshot->receive_log_limits, "edge-transport 0.1.0");
+    auto sources = backpressure::make_system_sources(
+        data_directory,
+        [this] {
+            auto u = db->usage();
+            return std::pair<std::size_t, std::size_t>(u.map_size, u.used_bytes);
+        },
+        [this] { return commits_in_flight.load(); });
+    auto pressure = pressure_settings(b);
+    if (auto err = backpressure::validate(pressure)) throw std::runtime_error("back pressure: " + *err);
+    monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
+    monitor->on_level_change = [](backpressure::BackPressureLevel, backpressure::BackPressureLevel,
+                                  const backpressure::Snapshot& s) { say(backpressure::describe(s)); };
+    monitor->sample();
+}
+
+Server::Impl::~Impl() {
+    // Order matters: the committer's completion handlers post into io, so the queue
+    // closes (draining them) while io still exists.
+    if (db) db->close();
+    receive_log.reset();
+}
+
+// First start: the default Receive connector (reference §1.3) and the transport
+// server's settings object. A marker keeps an administrator's removal of the
+// default connector from being undone at the next start.
+void Server::Impl::ensure_first_start_objects() {
+    if (db->config_get("Server", "FirstStart")) return;
+    std::vector<queue::ConfigChange> changes;
+    config::ConfigObject rc(config::ObjectKind::ReceiveConnector);
+    std::string name = "Default internal receive connector " + options.host_name;
+    rc.set("Name", name);
+    rc.set("Bindings", options.bootstrap.text("DefaultReceiveConnectorBindings"));
+    rc.set("PermissionGroups", "AnonymousUsers,ExchangeServers,Partners");
+    rc.set("AuthMechanism", "Tls,ExchangeServer");
+    if (!db->config_get(config::to_string(config::ObjectKind::ReceiveConnector), name))
+        changes.push_back({config::to_string(config::ObjectKind::ReceiveConnector), name, rc.serialize()});
+    if (!db->config_get(config::to_string(config::ObjectKind::TransportServer), config::kTransportServerName))
+        changes.push_back({config::to_string(config::ObjectKind::TransportServer), std::string(config::kTransportServerName),
+                           config::ConfigObject(config::ObjectKind::TransportServer).serialize()});
+    changes.push_back({"Server", "FirstStart", fmt::format("{}", std::time(nullptr))});
+    if (auto r = db->config_apply(std::move(changes)); !r)
+        throw std::runtime_error("writing the first-start configuration: " + r.error().message());
+}
+
+std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
+    auto snap = std::make_shared<ConfigSnapshot>();
+    snap->generation = db->config_generation();
+    std::vector<std::string> errors;
+    for (auto& o : config::load_objects(*db, config::ObjectKind::ReceiveConnector, &errors))
+        snap->connectors.push_back(ReceiveConnector::from_object(o.object, server_fqdn));
+    std::vector<routing::AcceptedDomain> domains;
+    for (auto& o : config::load_objects(*db, config::ObjectKind::AcceptedDomain, &errors)) {
+        routing::AcceptedDomain d;
+        d.name = o.object.text("Name");
+        d.domain_name = o.object.text("DomainName");
+        d.domain_type = routing::parse_accepted_domain_type(o.object.text("DomainType")).value_or(
+            routing::AcceptedDomainType::Authoritative);
+        d.default_domain = o.object.get_bool("Default");
+        domains.push_back(std::move(d));
+    }
+    // Send connectors arrive with the send side; until then every route is
+    // Unreachable, as in Exchange when no connector matches.
+    snap->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)),
+                                                               std::vector<routing::SendConnectorRoute>{});
+    config::ConfigObject ts(config::ObjectKind::TransportServer);
+    if (auto o = config::load_object(*db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    std::string dir = ts.text("ReceiveProtocolLogPath");
+    snap->receive_log_limits.directory = dir.empty() ? data_directory + "/Logs/ProtocolLog/SmtpReceive" : dir;
+    auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
+    snap->receive_log_limits.max_file_size = limit(ts.get_uint("ReceiveProtocolLogMaxFileSize"));
+    snap->receive_log_limits.max_directory_size = limit(ts.get_uint("ReceiveProtocolLogMaxDirectorySize"));
+    snap->receive_log_limits.max_age = ts.get_time_span("ReceiveProtocolLogMaxAge");
+    snap->message_expiration = ts.get_time_span("MessageExpirationTimeout");
+    for (const auto& e : errors) say("config store: " + e);
+    return snap;
+}
+
+void Server::Impl::reload(bool forced) {
+    if (!forced && db->config_generation() == snapshot->generation) return;
+    snapshot = read_snapshot();
+    if (receive_log) receive_log->set_limits(snapshot->receive_log_limits);
+    reconcile_listeners();
+}
+
+asio::awaitable<void> Server::Impl::poll_config() {
+    asio::steady_timer t(io);
+    while (!stopping) {
+        t.expires_after(config_poll_interval);
+        co_await t.async_wait(use_tuple);
+        if (stopping) co_return;
+        reload(false);
+    }
+}
+
+void Server::Impl::reconcile_listeners() {
+    std::map<std::string, routing::Binding> wanted;
+    for (const auto& c : snapshot->connectors)
+        if (c.enabled)
+            for (const auto& b : c.bindings) wanted.emplace(b.str(), b);
+    for (auto it = listeners.begin(); it != listeners.end();) {
+        if (stopping || !wanted.contains(it->first)) {
+            boost::system::error_code ec;
+            it->second->acceptor.close(ec);
+            it = listeners.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (stopping) return;
+    for (const auto& [key, binding] : wanted) {
+        if (listeners.contains(key)) continue;
+        auto l = std::make_shared<Listener>(io);
+        l->binding = binding;
+        boost::system::error_code ec;
+        auto addr = asio::ip::make_address(binding.address.str(), ec);
+        tcp::endpoint ep(addr, binding.port);
+        l->acceptor.open(ep.protocol(), ec);
+        if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec && ep.protocol() == tcp::v6()) l->acceptor.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) l->acceptor.bind(ep, ec);
+        if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            say(fmt::format("cannot listen on {}: {}", key, ec.message()));
+            continue;
+        }
+        say(fmt::format("listening on {}", key));
+        listeners.emplace(key, l);
+        asio::co_spawn(io, accept_loop(l), asio::detached);
+    }
+}
+
+asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Listener> l) {
+    while (l->acceptor.is_open()) {
+        auto [ec, sock] = co_await l->acceptor.async_accept(use_tuple);
+        if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors or memory: wait a little rather than spin.
+            say("accept: " + ec.message());
+            asio::steady_timer t(io);
+            t.expires_after(100ms);
+            co_await t.async_wait(use_tuple);
+            continue;
+        }
+        on_accept(std::move(sock));
+    }
+}
+
+void Server::Impl::on_accept(tcp::socket sock) {
+    boost::system::error_code ec;
+    auto local = sock.local_endpoint(ec);
+    auto remote = sock.remote_endpoint(ec);
+    if (ec) return;
+    const ReceiveConnector* c =
+        select_connector(snapshot->connectors, to_ip(local.address()), local.port(), to_ip(remote.address()));
+    if (c == nullptr) return;  // no connector serves this client: the connection is closed unanswered
+    ConnectionAccounting::Refusal why{};
+    auto admission = accounting.admit(*c, to_ip(remote.address()), &why);
+    if (!admission) {
+        // Reference §1.6: answered from the acceptor, no session is built.
+        say(fmt::format("Receive connector '{}' rejected an incoming connection from IP address '{}': {}", c->name,
+                        remote.address().to_string(),
+                        why == ConnectionAccounting::Refusal::SourceLimit ? "the maximum number of connections per source has been reached"
+                                                                          : "the maximum number of connections has been reached"));
+        asio::co_spawn(io, refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::TooManyConnections, {}, c->enhanced_status_codes)),
+                       asio::detached);
+        return;
+    }
+    auto conn = std::make_shared<Connection>(*this, std::move(sock), snapshot, *c, std::move(admission));
+    connections.push_front(conn);
+    conn->registry_entry = connections.begin();
+    asio::co_spawn(io, conn->run(), [this, conn](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                say(std::string("session ended by an exception: ") + ex.what());
+            }
+        }
+        connections.erase(conn->registry_entry);
+    });
+}
+
+asio::awaitable<void> Server::Impl::refuse_connection(tcp::socket sock, std::string reply) {
+    reply += "\r\n";
+    asio::steady_timer guard(io);
+    guard.expires_after(5s);
+    guard.async_wait([&sock](boost::system::error_code e) {
+        if (!e) sock.close(e);
+    });
+    co_await asio::async_write(sock, asio::buffer(reply), use_tuple);
+    guard.cancel();
+    boost::system::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+}
+
+// The back-pressure keys of the bootstrap file apply live on SIGHUP, as Exchange's
+// would after a service restart; a file with errors changes nothing.
+void Server::Impl::reload_bootstrap() {
+    if (options.config_path.empty()) return;
+    auto loaded = config::load_bootstrap(options.config_path, options.overrides);
+    for (const auto& e : loaded.errors) say("SIGHUP: " + e);
+    if (!loaded.errors.empty()) return;
+    auto settings = pressure_settings(loaded.settings);
+    if (auto err = backpressure::validate(settings)) {
+        say("SIGHUP: " + *err);
+        return;
+    }
+    options.bootstrap = std::move(loaded.settings);
+    monitor->set_settings(settings);
+    monitor->sample();
+}
+
+bool Server::Impl::accepting_mail(std::uint32_t permissions) const {
+    return backpressure::accepts_new_mail(monitor->level(), (permissions & smtp::permission::HubOrPartner) != 0);
+}
+
+asio::awaitable<void> Server::Impl::monitor_resources() {
+    asio::steady_timer t(io);
+    while (!stopping) {
+        t.expires_after(options.bootstrap.get_time_span("ResourceMonitoringInterval"));
+        co_await t.async_wait(use_tuple);
+        if (stopping) co_return;
+        monitor->sample();
+    }
+}
+
+asio::awaitable<void> Server::Impl::wait_signals() {
+    asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    while (true) {
+        auto [ec, sig] = co_await signals.async_wait(use_tuple);
+        if (ec) co_return;
+        if (sig == SIGHUP) {
+            say("SIGHUP: reloading the configuration");
+            reload(true);
+            reload_bootstrap();
+            continue;
+        }
+        say(fmt::format("signal {}: shutting down", sig));
+        co_await shut_down();
+        co_return;
+    }
+}
+
+// Polite cancel, bounded wait, forced close (style.md §6).
+asio::awaitable<void> Server::Impl::shut_down() {
+    stopping = true;
+    reconcile_listeners();  // closes every acceptor
+    for (auto& c : connections) c->begin_shutdown();
+    asio::steady_timer t(io);
+    auto until = std::chrono::steady_clock::now() + shutdown_timeout;
+    while (!connections.empty() && std::chrono::steady_clock::now() < until) {
+        t.expires_after(50ms);
+        co_await t.async_wait(use_tuple);
+    }
+    for (auto& c : connections) c->force_close();
+    while (!connections.empty()) {
+        t.expires_after(10ms);
+        co_await t.async_wait(use_tuple);
+    }
+    io.stop();
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() = default;
+
+int Server::run() {
+    raise_descriptor_limit();
+    Impl& d = *impl_;
+    d.reconcile_listeners();
+    if (d.listeners.empty()) say("warning: no Receive connector is listening");
+    asio::co_spawn(d.io, d.poll_config(), asio::detached);
+    asio::co_spawn(d.io, d.monitor_resources(), asio::detached);
+    asio::co_spawn(d.io, d.wait_signals(), asio::detached);
+    d.io.run();
+    if (d.receive_log) d.receive_log->flush();
+    say("stopped");
+    return 0;
+}
+
+namespace {
+backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b) {
+    backpressure::BackPressureSettings s;
+    s.enable_resource_monitoring = b.get_bool("EnableResourceMonitoring");
+    s.resource_monitoring_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+        b.get_time_span("ResourceMonitoringInterval"));
+    auto pct = [&](std::string_view key) { return static_cast<int>(b.get_uint(key)); };
+    s.percentage_database_disk_space_used_high_threshold = pct("PercentageDatabaseDiskSpaceUsedHighThreshold");
+    s.percentage_database_disk_space_used_medium_threshold = pct("PercentageDatabaseDiskSpaceUsedMediumThreshold");
+    s.percentage_database_disk_space_used_normal_threshold = pct("PercentageDatabaseDiskSpaceUsedNormalThreshold");
+    s.percentage_private_bytes_used_high_threshold = pct("PercentagePrivateBytesUsedHighThreshold");
+    s.percentage_private_bytes_used_medium_threshold = pct("PercentagePrivateBytesUsedMediumThreshold");
+    s.percentage_private_bytes_used_normal_threshold = pct("PercentagePrivateBytesUsedNormalThreshold");
+    s.database_map_usage_high_threshold = pct("DatabaseMapUsageHighThreshold");
+    s.database_map_usage_medium_threshold = pct("DatabaseMapUsageMediumThreshold");
+    s.database_map_usage_normal_threshold = pct("DatabaseMapUsageNormalThreshold");
+    s.submission_queue_length_high_threshold = b.get_uint("SubmissionQueueLengthHighThreshold");
+    s.submission_queue_length_medium_threshold = b.get_uint("SubmissionQueueLengthMediumThreshold");
+    s.submission_queue_length_normal_threshold = b.get_uint("SubmissionQueueLengthNormalThreshold");
+    return s;
+}
+}  // namespace
+
+}  // namespace edge::receive

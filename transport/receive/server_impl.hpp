@@ -1,0 +1,141 @@
+// Inside the server: the live configuration snapshot, the listeners, and the SMTP
+// connection (the thin coroutine driver around smtp::Session). Private to receive/.
+#pragma once
+
+#include "asio.hpp"
+#include "back_pressure.hpp"
+#include "categorizer.hpp"
+#include "protocol_log.hpp"
+#include "queue_db.hpp"
+#include "receive_connector.hpp"
+#include "server.hpp"
+#include "session.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::receive {
+
+// Everything a session needs from the config store, read once per generation.
+// Sessions keep the snapshot they started with (changes apply to new sessions).
+struct ConfigSnapshot {
+    std::uint64_t generation = 0;
+    std::vector<ReceiveConnector> connectors;
+    std::shared_ptr<const routing::Categorizer> categorizer;
+    logging::ProtocolLogLimits receive_log_limits;
+    std::chrono::seconds message_expiration{};
+};
+
+class Connection;
+
+struct Server::Impl {
+    explicit Impl(ServerOptions options);
+    ~Impl();
+
+    // --- configuration -------------------------------------------------------------
+    void ensure_first_start_objects();
+    std::shared_ptr<const ConfigSnapshot> read_snapshot();
+    void reload(bool forced);          // re-read the config store when its generation moved
+    void reconcile_listeners();        // open new bindings, close the ones no connector uses
+    asio::awaitable<void> poll_config();
+
+    // --- connections ---------------------------------------------------------------
+    struct Listener {
+        explicit Listener(asio::io_context& io) : acceptor(io) {}
+        tcp::acceptor acceptor;
+        routing::Binding binding;
+    };
+    asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l);
+    void on_accept(tcp::socket sock);
+    asio::awaitable<void> refuse_connection(tcp::socket sock, std::string reply);
+
+    // --- back pressure ---------------------------------------------------------------
+    asio::awaitable<void> monitor_resources();
+    bool accepting_mail(std::uint32_t permissions) const;
+
+    // --- shutdown ----------------------------------------------------------------------
+    void reload_bootstrap();
+    asio::awaitable<void> wait_signals();
+    asio::awaitable<void> shut_down();
+
+    ServerOptions options;
+    std::string data_directory;
+    std::string server_fqdn;
+    std::unique_ptr<queue::QueueDb> db;
+    asio::io_context io{1};
+    std::optional<asio::ssl::context> ssl;
+    std::shared_ptr<const ConfigSnapshot> snapshot;
+    std::map<std::string, std::shared_ptr<Listener>> listeners;  // by Binding text
+    ConnectionAccounting accounting;
+    std::list<std::shared_ptr<Connection>> connections;
+    std::unique_ptr<logging::ProtocolLog> receive_log;
+    std::unique_ptr<backpressure::BackPressureMonitor> monitor;
+    std::atomic<std::uint64_t> commits_in_flight{0};
+    bool stopping = false;
+    std::chrono::seconds shutdown_timeout{10};
+    std::chrono::seconds config_poll_interval{1};
+};
+
+// One SMTP connection: reads bytes, feeds the session, writes its replies, runs the
+// tarpit, TLS, DATA/BDAT and the commit, and keeps the two clocks
+// (ConnectionInactivityTimeout, ConnectionTimeout).
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<const ConfigSnapshot> snapshot,
+               const ReceiveConnector& connector, ConnectionAccounting::Admission admission);
+    asio::awaitable<void> run();
+    // SIGTERM: an idle session is told 421 and closed now; one in a transaction
+    // finishes it first.
+    void begin_shutdown();
+    void force_close();
+
+    std::list<std::shared_ptr<Connection>>::iterator registry_entry;
+
+private:
+    enum class Outcome : std::uint8_t { Continue, Close };
+    asio::awaitable<Outcome> perform(smtp::Step step);
+    asio::awaitable<bool> read_more();  // false: closed, timed out or cancelled
+    asio::awaitable<bool> flush();
+    asio::awaitable<Outcome> read_data();
+    asio::awaitable<Outcome> read_chunk(std::uint64_t size);
+    asio::awaitable<Outcome> start_tls();
+    asio::awaitable<Outcome> commit();
+    asio::awaitable<void> watchdog();
+    asio::awaitable<void> say_goodbye(smtp::ReplyId reply);
+    std::optional<std::string> next_line(bool* too_long);
+    void queue_replies(const std::vector<std::string>& replies);
+    void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+    void log(logging::LogEvent e, std::string_view data, std::string_view context = {}) { plog_.log(e, data, context); }
+
+    Server::Impl& server_;
+    tcp::socket sock_;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+    std::shared_ptr<const ConfigSnapshot> snapshot_;
+    const ReceiveConnector& connector_;
+    ConnectionAccounting::Admission admission_;
+    std::string local_ip_, remote_ip_;
+    std::string session_id_;
+    logging::ProtocolLogSession plog_;
+    std::optional<smtp::Session> session_;
+    std::string in_;
+    std::size_t in_pos_ = 0;
+    std::string out_;
+    asio::steady_timer watchdog_timer_;
+    std::chrono::steady_clock::time_point last_activity_, deadline_;
+    std::uint32_t transactions_ = 0;
+    bool timed_out_ = false;
+    bool committing_ = false;
+    bool idle_read_ = false;     // waiting for a command: shutdown may interrupt
+    bool shutdown_asked_ = false;
+    bool closed_ = false;
+    bool remote_closed_ = false;
+    bool skipping_long_line_ = false;  // inside a line longer than kMaxCommandLine
+};
+
+}  // namespace edge::receive

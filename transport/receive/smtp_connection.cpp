@@ -1,0 +1,472 @@
+// The SMTP connection: the thin driver around smtp::Session. It owns the socket and
+// the clocks; every decision is the session's.
+//   - Replies are collected and written before the next read, so a pipelining client
+//     gets its replies in groups (RFC 2920) and we never read while holding replies.
+//   - After STARTTLS, whatever the client sent behind the command is discarded
+//     before the handshake (RFC 3207 §5, CVE-2011-0411).
+//   - A tarpitted reply waits on this session's own timer: no other session waits.
+//   - The 250 after DATA is written only from the commit's completion, after the
+//     queue's fsync.
+#include "server_impl.hpp"
+
+#include "data_reader.hpp"
+#include "message_headers.hpp"
+#include "tls.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <strings.h>
+
+namespace edge::receive {
+
+namespace {
+using namespace std::chrono_literals;
+using smtp::ReplyId;
+using smtp::Step;
+using logging::LogEvent;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadSize = 16 * 1024;
+
+std::string address_text(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().to_string();
+    return a.to_string();
+}
+
+std::string endpoint_text(const std::string& ip, unsigned short port) {
+    return ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
+}
+
+// A multi-line reply in one log line, as Exchange writes it: "250 a b c".
+std::string reply_for_log(const std::vector<std::string>& lines) {
+    std::string s;
+    for (const auto& l : lines) {
+        if (s.empty()) {
+            s = l;
+            if (s.size() > 3 && s[3] == '-') s[3] = ' ';
+        } else {
+            s += " " + (l.size() > 4 ? l.substr(4) : l);
+        }
+    }
+    return s;
+}
+
+// AUTH carries secrets: the log keeps the verb only.
+std::string command_for_log(std::string_view line) {
+    if (line.size() >= 4 && ::strncasecmp(line.data(), "AUTH", 4) == 0) return "AUTH ****";
+    return std::string(line);
+}
+
+queue::DsnRet dsn_ret(smtp::Ret r) {
+    switch (r) {
+        case smtp::Ret::Full: return queue::DsnRet::Full;
+        case smtp::Ret::Headers: return queue::DsnRet::Headers;
+        case smtp::Ret::Unspecified: break;
+    }
+    return queue::DsnRet::Unspecified;
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+}  // namespace
+
+Connection::Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<const ConfigSnapshot> snapshot,
+                       const ReceiveConnector& connector, ConnectionAccounting::Admission admission)
+    : server_(server),
+      sock_(std::move(sock)),
+      snapshot_(std::move(snapshot)),
+      connector_(connector),
+      admission_(std::move(admission)),
+      watchdog_timer_(sock_.get_executor()) {
+    boost::system::error_code ec;
+    auto local = sock_.local_endpoint(ec);
+    auto remote = sock_.remote_endpoint(ec);
+    local_ip_ = address_text(local.address());
+    remote_ip_ = address_text(remote.address());
+    session_id_ = logging::new_session_id();
+    if (connector_.protocol_logging && server_.receive_log)
+        plog_ = logging::ProtocolLogSession(server_.receive_log.get(), server_.options.host_name + "\\" + connector_.name,
+                                            session_id_, endpoint_text(local_ip_, local.port()),
+                                            endpoint_text(remote_ip_, remote.port()));
+    sock_.set_option(tcp::no_delay(true), ec);
+    touch();
+    deadline_ = last_activity_ + connector_.connection_timeout;
+}
+
+void Connection::begin_shutdown() {
+    shutdown_asked_ = true;
+    if (idle_read_) {
+        boost::system::error_code ec;
+        sock_.cancel(ec);
+    }
+}
+
+void Connection::force_close() {
+    closed_ = true;
+    boost::system::error_code ec;
+    sock_.close(ec);
+    watchdog_timer_.cancel();
+}
+
+// The two clocks. On expiry the pending read or write is cancelled; run() then says
+// 421 4.4.1 and closes. If even that cannot be written within 5 s, the socket is closed.
+asio::awaitable<void> Connection::watchdog() {
+    auto self = shared_from_this();
+    bool final_grace = false;
+    while (!closed_) {
+        auto due = std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
+        if (final_grace) due = deadline_;
+        watchdog_timer_.expires_at(due);
+        auto [ec] = co_await watchdog_timer_.async_wait(use_tuple);
+        if (closed_) co_return;
+        if (ec && ec != asio::error::operation_aborted) co_return;
+        auto now = std::chrono::steady_clock::now();
+        if (committing_ || now < due) continue;  // a commit is ours, not the client's, to wait for
+        if (final_grace) {
+            force_close();
+            co_return;
+        }
+        timed_out_ = true;
+        final_grace = true;
+        deadline_ = now + 5s;
+        boost::system::error_code ignored;
+        sock_.cancel(ignored);
+    }
+}
+
+asio::awaitable<void> Connection::run() {
+    auto self = shared_from_this();
+    asio::co_spawn(sock_.get_executor(), watchdog(), asio::detached);
+    log(LogEvent::Connect, {});
+    smtp::SessionPolicy policy;
+    auto snapshot = snapshot_;
+    policy.check_recipient = [snapshot](const smtp::Mailbox& rcpt, std::uint32_t perms) {
+        if (perms & smtp::permission::AcceptAnyRecipient) return smtp::RecipientVerdict::Accept;
+        // Relay control: without Accept-Any-Recipient only accepted domains (any type).
+        if (!rcpt.domain.starts_with("[") && snapshot->categorizer->accepted(lower(rcpt.domain)) != nullptr)
+            return smtp::RecipientVerdict::Accept;
+        return smtp::RecipientVerdict::RelayDenied;
+    };
+    Server::Impl* server = &server_;
+    policy.accepting_mail = [server](std::uint32_t perms) { return server->accepting_mail(perms); };
+    session_.emplace(connector_.session_settings(server_.ssl.has_value()), std::move(policy), remote_ip_);
+    log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
+
+    Outcome outcome = co_await perform(session_->greet());
+    while (outcome == Outcome::Continue && !closed_) {
+        bool too_long = false;
+        auto line = next_line(&too_long);
+        if (too_long) {
+            outcome = co_await perform(session_->on_line_too_long());
+            continue;
+        }
+        if (!line) {
+            if (shutdown_asked_) {
+                co_await say_goodbye(ReplyId::ServiceNotAvailable);
+                break;
+            }
+            if (!co_await flush()) break;
+            idle_read_ = true;
+            bool got = co_await read_more();
+            idle_read_ = false;
+            if (!got) {
+                if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
+                else if (shutdown_asked_ && !closed_) co_await say_goodbye(ReplyId::ServiceNotAvailable);
+                break;
+            }
+            continue;
+        }
+        log(LogEvent::Receive, command_for_log(*line));
+        outcome = co_await perform(session_->on_command(*line));
+    }
+    if (outcome == Outcome::Close && !closed_) co_await flush();
+    log(LogEvent::Disconnect, {}, remote_closed_ ? "Remote" : "Local");
+    closed_ = true;
+    boost::system::error_code ec;
+    if (tls_) {
+        // No close_notify wait: the client may be gone; the TCP close ends it.
+        sock_.shutdown(tcp::socket::shutdown_both, ec);
+    }
+    sock_.close(ec);
+    watchdog_timer_.cancel();
+}
+
+asio::awaitable<void> Connection::say_goodbye(ReplyId reply) {
+    if (closed_) co_return;
+    timed_out_ = false;
+    std::vector<std::string> r{smtp::render(reply, {}, connector_.enhanced_status_codes)};
+    queue_replies(r);
+    co_await flush();
+}
+
+// One complete CRLF-terminated line from the input, without its CRLF. Only CRLF ends
+// a line (a bare LF stays inside it and the parser refuses it). A line longer than
+// kMaxCommandLine is skipped to its CRLF and reported once.
+std::optional<std::string> Connection::next_line(bool* too_long) {
+    std::string_view pending(in_.data() + in_pos_, in_.size() - in_pos_);
+    auto crlf = pending.find("\r\n");
+    if (crlf == std::string_view::npos) {
+        if (pending.size() > smtp::kMaxCommandLine) {
+            // Keep only a trailing CR that may pair with the next LF.
+            bool cr = pending.back() == '\r';
+            in_.clear();
+            in_pos_ = 0;
+            if (cr) in_ = "\r";
+            skipping_long_line_ = true;
+        }
+        return std::nullopt;
+    }
+    std::string line(pending.substr(0, crlf));
+    in_pos_ += crlf + 2;
+    if (in_pos_ == in_.size()) {
+        in_.clear();
+        in_pos_ = 0;
+    }
+    if (skipping_long_line_ || line.size() + 2 > smtp::kMaxCommandLine) {
+        skipping_long_line_ = false;
+        *too_long = true;
+        return std::nullopt;
+    }
+    return line;
+}
+
+void Connection::queue_replies(const std::vector<std::string>& replies) {
+    if (replies.empty()) return;
+    log(LogEvent::Send, reply_for_log(replies));
+    for (const auto& r : replies) {
+        out_ += r;
+        out_ += "\r\n";
+    }
+}
+
+asio::awaitable<bool> Connection::flush() {
+    if (out_.empty() || closed_) co_return !closed_;
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (tls_) std::tie(ec, n) = co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple);
+    else std::tie(ec, n) = co_await asio::async_write(sock_, asio::buffer(out_), use_tuple);
+    out_.clear();
+    if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    if (ec) {
+        if (!timed_out_) remote_closed_ = true;
+        co_return false;
+    }
+    touch();
+    co_return true;
+}
+
+// Reads what the client sent next into in_. A plain connection waits for
+// readability first and only then takes a buffer, so an idle session holds none.
+asio::awaitable<bool> Connection::read_more() {
+    if (closed_) co_return false;
+    if (in_pos_ > 0) {
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
+    }
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    std::size_t old = in_.size();
+    if (tls_) {
+        in_.resize(old + kReadSize);
+        std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, kReadSize), use_tuple);
+    } else {
+        if (in_.empty()) in_.shrink_to_fit();
+        std::tie(ec) = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
+        if (!ec) {
+            std::size_t want = std::clamp<std::size_t>(sock_.available(ec), 512, kReadSize);
+            in_.resize(old + want);
+            n = sock_.read_some(asio::buffer(in_.data() + old, want), ec);
+        }
+    }
+    in_.resize(old + n);
+    if (ec || n == 0) {
+        if (ec != asio::error::operation_aborted) remote_closed_ = true;
+        co_return false;
+    }
+    touch();
+    co_return true;
+}
+
+asio::awaitable<Connection::Outcome> Connection::perform(Step step) {
+    if (step.tarpit && connector_.tarpit_interval.count() > 0 && !step.replies.empty()) {
+        // Reference §7: a negative reply to an anonymous session waits TarpitInterval.
+        if (!co_await flush()) co_return Outcome::Close;
+        log(LogEvent::Information, fmt::format("Tarpit for '{}' {}", config::format_time_span(connector_.tarpit_interval),
+                                               step.replies.front()));
+        asio::steady_timer t(sock_.get_executor());
+        t.expires_after(connector_.tarpit_interval);
+        committing_ = true;  // the wait is ours, not the client's
+        co_await t.async_wait(use_tuple);
+        committing_ = false;
+        touch();
+    }
+    queue_replies(step.replies);
+    switch (step.next) {
+        case Step::Next::ReadCommand: co_return Outcome::Continue;
+        case Step::Next::Close: co_return Outcome::Close;
+        case Step::Next::StartTls: co_return co_await start_tls();
+        case Step::Next::ReadData: co_return co_await read_data();
+        case Step::Next::ReadChunk: co_return co_await read_chunk(step.chunk_size);
+        case Step::Next::Commit: co_return co_await commit();
+    }
+    co_return Outcome::Close;
+}
+
+asio::awaitable<Connection::Outcome> Connection::start_tls() {
+    if (!co_await flush()) co_return Outcome::Close;
+    // RFC 3207 §5, CVE-2011-0411: nothing sent before the handshake is executed.
+    if (in_.size() > in_pos_) log(LogEvent::Information, fmt::format("{} bytes sent after STARTTLS discarded", in_.size() - in_pos_));
+    in_.clear();
+    in_pos_ = 0;
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *server_.ssl);
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    if (ec) {
+        log(LogEvent::Information, "TLS negotiation failed: " + ec.message());
+        closed_ = true;
+        co_return Outcome::Close;
+    }
+    touch();
+    log(LogEvent::Information,
+        fmt::format("TLS protocol {} cipher {}", tls_version(tls_->native_handle()), tls_cipher(tls_->native_handle())),
+        "TLS negotiation succeeded");
+    co_return co_await perform(session_->on_tls_established());
+}
+
+asio::awaitable<Connection::Outcome> Connection::read_data() {
+    if (!co_await flush()) co_return Outcome::Close;
+    smtp::DataReader reader({connector_.max_message_size, connector_.max_header_size});
+    while (true) {
+        if (in_.size() > in_pos_) {
+            in_pos_ += reader.feed(std::string_view(in_).substr(in_pos_));
+            if (in_pos_ == in_.size()) {
+                in_.clear();
+                in_pos_ = 0;
+            }
+        }
+        if (reader.done()) break;
+        if (!co_await read_more()) {
+            if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
+            co_return Outcome::Close;
+        }
+    }
+    log(LogEvent::Information, fmt::format("{} bytes of message data received", reader.size()));
+    co_return co_await perform(session_->on_data(reader));
+}
+
+asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) {
+    if (!co_await flush()) co_return Outcome::Close;
+    std::uint64_t left = size;
+    while (left > 0) {
+        if (in_.size() == in_pos_ && !co_await read_more()) {
+            if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
+            co_return Outcome::Close;
+        }
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, in_.size() - in_pos_));
+        session_->chunk_piece(std::string_view(in_).substr(in_pos_, take));
+        in_pos_ += take;
+        left -= take;
+        if (in_pos_ == in_.size()) {
+            in_.clear();
+            in_pos_ = 0;
+        }
+    }
+    co_return co_await perform(session_->on_chunk_end());
+}
+
+// The end of a transaction: headers checked and added, recipients routed, the
+// message committed through the group commit; the reply only after the fsync.
+asio::awaitable<Connection::Outcome> Connection::commit() {
+    smtp::Transaction& txn = session_->transaction_for_commit();
+    HeaderSummary headers = scan_headers(txn.body_chunks, connector_.max_header_size);
+    if (!headers.complete) co_return co_await perform(session_->on_commit_refused(ReplyId::HeaderTooBig));
+    if (headers.received_count >= connector_.max_hop_count)
+        co_return co_await perform(session_->on_commit_refused(ReplyId::HopCountExceeded));
+
+    auto now = std::chrono::system_clock::now();
+    queue::NewMessage msg;
+    auto& env = msg.envelope;
+    std::string receive_id = fmt::format("{}.{}", session_id_, ++transactions_);
+    ReceivedFields rf;
+    rf.helo = session_->helo_domain();
+    rf.client_ip = remote_ip_;
+    rf.by_fqdn = connector_.fqdn;
+    rf.local_ip = local_ip_;
+    rf.esmtp = session_->extended();
+    rf.tls = tls_ != nullptr;
+    if (tls_) {
+        rf.tls_version = tls_version(tls_->native_handle());
+        rf.tls_cipher = tls_cipher(tls_->native_handle());
+    }
+    rf.id = receive_id;
+    rf.when = now;
+    msg.body.chunks.reserve(txn.body_chunks.size() + 2);
+    msg.body.chunks.push_back(received_header(rf));
+    std::string message_id;
+    if (headers.message_id && !headers.message_id->empty()) {
+        message_id = *headers.message_id;
+    } else {
+        // Reference §10.4: a message without Message-ID gets one, in our FQDN.
+        message_id = new_message_id(connector_.fqdn);
+        msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
+    }
+    for (auto& c : txn.body_chunks) msg.body.chunks.push_back(std::move(c));
+    txn.body_chunks.clear();
+
+    env.sender = txn.sender.str();
+    env.dsn_ret = dsn_ret(txn.ret);
+    env.dsn_envid = txn.envid;
+    env.arrival_time = std::chrono::time_point_cast<std::chrono::microseconds>(now);
+    env.expiration_time = env.arrival_time + snapshot_->message_expiration;
+    env.receive_connector = connector_.name;
+    env.client_address = remote_ip_;
+    env.client_hostname = session_->helo_domain();
+    env.size = msg.body.size();
+    env.hop_count = headers.received_count + 1;
+    env.internet_message_id = message_id;
+    env.subject = headers.subject.value_or("");
+    for (auto& r : txn.recipients) {
+        queue::Recipient rcpt;
+        rcpt.address = r.address.str();
+        rcpt.orcpt = r.orcpt;
+        rcpt.notify = r.notify;
+        routing::Route route = snapshot_->categorizer->route(lower(r.address.domain));
+        if (route.kind == routing::RouteKind::NextHop) {
+            rcpt.next_hop = queue::QueueId::next_hop_domain(route.next_hop_domain);
+            rcpt.delivery_type = route.delivery == routing::DeliveryKind::SmartHost
+                                     ? queue::DeliveryType::SmartHostConnectorDelivery
+                                     : queue::DeliveryType::DnsConnectorDelivery;
+        } else {
+            rcpt.next_hop = queue::QueueId::unreachable();
+            rcpt.delivery_type = queue::DeliveryType::Unreachable;
+        }
+        env.recipients.push_back(std::move(rcpt));
+    }
+
+    const std::uint64_t size = env.size;
+    committing_ = true;
+    ++server_.commits_in_flight;
+    auto [ec, id] = co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, queue::MessageId)>(
+        [this](auto handler, queue::NewMessage m) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            auto ex = asio::get_associated_executor(*h, sock_.get_executor());
+            server_.db->enqueue_async(std::move(m), [h, ex](std::error_code e, queue::MessageId i) {
+                asio::post(ex, [h, e, i]() mutable { std::move (*h)(e, i); });
+            });
+        },
+        use_tuple, std::move(msg));
+    --server_.commits_in_flight;
+    committing_ = false;
+    touch();
+    if (ec) {
+        bool full = ec == queue::QueueError::storage_full;
+        if (full && server_.monitor) server_.monitor->report_storage_full();
+        log(LogEvent::Information, "queue commit failed: " + ec.message());
+        co_return co_await perform(session_->on_committed(std::nullopt, full));
+    }
+    log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", message_id, id, size), receive_id);
+    co_return co_await perform(session_->on_committed(message_id, false));
+}
+
+}  // namespace edge::receive
