@@ -316,8 +316,10 @@ double percentile_ms(std::vector<std::int64_t>& v, double p) {
 
 int run_load(const Options& opt) {
     std::uint64_t serial_base = static_cast<std::uint64_t>(::getpid()) << 48;
+    std::uint64_t warmup_accepted = 0;
     if (opt.warmup > 0) {
         Phase w = run_phase(opt, opt.warmup, serial_base);
+        warmup_accepted = w.accepted;
         if (w.accepted == 0) {
             fmt::print(stderr, "receive_bench: {}: warm-up accepted nothing (refused={} errors={})\n", opt.label,
                        w.refused, w.errors);
@@ -331,9 +333,10 @@ int run_load(const Options& opt) {
     double p99 = percentile_ms(p.latency_ns, 0.99);
     double max = p.latency_ns.empty() ? 0.0 : static_cast<double>(*std::max_element(p.latency_ns.begin(), p.latency_ns.end())) / 1e6;
     fmt::print("cell target={} sessions={} size={} mode={} msgs={} accepted={} refused={} errors={} timeouts={} "
-               "connections={} refused_connections={} secs={:.3f} msgs_per_s={:.1f} p50_ms={:.3f} p99_ms={:.3f} max_ms={:.3f}\n",
+               "connections={} refused_connections={} warmup_accepted={} secs={:.3f} msgs_per_s={:.1f} p50_ms={:.3f} "
+               "p99_ms={:.3f} max_ms={:.3f}\n",
                opt.label, opt.sessions, opt.size, opt.new_connection ? "new-connection" : "reuse", opt.messages,
-               p.accepted, p.refused, p.errors, p.timeouts, p.connections, p.refused_connections, secs, rate, p50, p99, max);
+               p.accepted, p.refused, p.errors, p.timeouts, p.connections, p.refused_connections, warmup_accepted, secs, rate, p50, p99, max);
     return p.accepted == opt.messages ? 0 : 1;
 }
 

@@ -219,6 +219,7 @@ fi
 
 # ---------------------------------------------------------------- load cells
 declare -A RATE P99
+EDGE_ACCEPTED=0
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 for s in $SESSIONS; do
   m=$MSGS; [ "$s" = 1 ] && m=$MSGS_1
@@ -231,10 +232,19 @@ for s in $SESSIONS; do
     LINES+=("$line")
     RATE[$t,$s]=$(field msgs_per_s "$line"); P99[$t,$s]=$(field p99_ms "$line")
     if [ "$t" = postfix ]; then postfix_drain; fi
+    if [ "$t" = edge ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
   done
 done
 
 stop_all
+
+# Every 250 from edge-transport must be a message in its queue: count them with the server down.
+STORED_LINE=""
+if has_target edge; then
+  stored=$("$EDGECTL" --data "$EDGE_DATA" Get-Queue | awk 'NR > 2 && $(NF-1) ~ /^[0-9]+$/ { n += $(NF-1) } END { print n + 0 }')
+  STORED_LINE="edge_stored messages_in_queue=$stored accepted_total=$EDGE_ACCEPTED"
+  [ "$stored" = "$EDGE_ACCEPTED" ] || { FAILED=1; STORED_LINE="$STORED_LINE MISMATCH"; }
+fi
 [ "${KEEP_WORK:-0}" = 1 ] || [ "$FAILED" = 1 ] || rm -rf "$WORK"
 
 # ---------------------------------------------------------------- summary
@@ -247,6 +257,7 @@ done
 R_PF=$(ratio "${RATE[edge,$HI]:-}" "${RATE[postfix,$HI]:-}"); R_SINK=$(ratio "${RATE[edge,$HI]:-}" "${RATE[sink,$HI]:-}")
 meets() { awk -v v="$1" -v op="$2" -v lim="$3" 'BEGIN{ if (v == "n/a" || v == "") print "n/a"; else if ((op == ">=" && v + 0 >= lim) || (op == "<" && v + 0 < lim)) print "yes"; else print "NO" }'; }
 echo "targets sessions=$HI edge>=5xpostfix=$(meets "$R_PF" ">=" 5) edge>=0.5xsink=$(meets "$R_SINK" ">=" 0.5) idle_rss_delta<100mb=$(meets "$(field rss_delta_mb " $IDLE_LINE")" "<" 100)"
+if [ -n "$STORED_LINE" ]; then echo "$STORED_LINE"; fi
 if [ -n "$IDLE_LINE" ]; then echo "$IDLE_LINE"; fi
 echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
 exit "$FAILED"
