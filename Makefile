@@ -1,7 +1,8 @@
 # edge-transport — the two commands of the README, and a few helpers.
 #   make run    install what is missing, build (Release), start on the default config, data in ./data
 #   make test   install what is missing, build (ASan+UBSan), run the whole suite through CTest
-#   make bench  Release benchmarks (not part of make test)
+#   make bench  Release benchmarks (not part of make test): queue_bench, then receive_bench
+#   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
@@ -14,7 +15,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps run test bench build-release build-asan clean
+.PHONY: deps bench-deps run test bench bench-receive build-release build-asan clean
 
 # Installs only what is missing; silent when everything is there.
 deps:
@@ -26,6 +27,21 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# The benchmarks' own packages (not needed by make test): Postfix, with smtp-sink. Installing it
+# on Debian may start the system Postfix; if it was not running before, it is stopped again.
+bench-deps: deps
+	@dpkg-query -W -f='$${Status}' postfix 2>/dev/null | grep -q 'install ok installed' || { \
+	  pidfile=/var/spool/postfix/pid/master.pid; \
+	  running() { [ -r $$pidfile ] && kill -0 $$(awk 'NR==1{print $$1}' $$pidfile) 2>/dev/null; }; \
+	  was_running=0; running && was_running=1; \
+	  echo "installing: postfix"; \
+	  echo "postfix postfix/main_mailer_type select Local only" | $(SUDO) debconf-set-selections; \
+	  echo "postfix postfix/mailname string $$(hostname)" | $(SUDO) debconf-set-selections; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null; \
+	  if [ $$was_running = 0 ] && running; then $(SUDO) kill -TERM $$(awk 'NR==1{print $$1}' $$pidfile); fi; \
+	}
 
 build-release: deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDGE_BUILD_TESTS=OFF -DEDGE_BUILD_BENCH=ON >/dev/null
@@ -48,9 +64,15 @@ test: build-asan
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
-bench: build-release
+bench: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	$(RELEASE)/tests/bench/queue_bench --dir $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
+
+# The receive-side benchmark alone; its last line is the RESULT line.
+bench-receive: build-release bench-deps
+	@mkdir -p $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
 
 clean:
 	rm -rf build
