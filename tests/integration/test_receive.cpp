@@ -479,3 +479,131 @@ TEST_CASE("SIGTERM stops the server cleanly: idle sessions get 421 and the exit 
     CHECK(c.reply() == "421 4.3.2 Service not available, closing transmission channel");
     CHECK(s.stop() == 0);
 }
+
+namespace {
+std::uint64_t rss_kb(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+    return 0;
+}
+}  // namespace
+
+TEST_CASE("a session that keeps talking is still cut at ConnectionTimeout", "[receive][timeouts][security]") {
+    EdgeServer s;
+    basic_setup(s, "-ConnectionInactivityTimeout 00:00:01 -ConnectionTimeout 00:00:03");
+    SmtpClient c(s.port());
+    c.reply();
+    auto t0 = std::chrono::steady_clock::now();
+    std::string last;
+    while (seconds_since(t0) < 10) {
+        last = c.command("NOOP");
+        if (last != "250 2.0.0 OK") break;
+        std::this_thread::sleep_for(400ms);
+    }
+    CHECK(last == "421 4.4.1 Connection timed out");
+    CHECK(seconds_since(t0) >= 2.5);
+    CHECK(seconds_since(t0) < 6);
+}
+
+TEST_CASE("a 32 MB line without CRLF is refused once and does not grow the server's memory", "[receive][security]") {
+    EdgeServer s;
+    basic_setup(s, "-MaxProtocolErrors 10");
+    SmtpClient c(s.port());
+    c.reply();
+    c.command("EHLO client.example");
+    std::uint64_t before = rss_kb(s.pid());
+    std::string chunk(1 << 20, 'A');
+    for (int i = 0; i < 32; ++i) c.send_raw(chunk);
+    c.send_raw("\r\n");
+    CHECK(c.reply() == "500 5.5.2 Line too long");
+    CHECK(c.command("NOOP") == "250 2.0.0 OK");
+    std::uint64_t after = rss_kb(s.pid());
+    INFO("RSS before " << before << " kB, after " << after << " kB");
+    CHECK(after < before + 8 * 1024);
+}
+
+TEST_CASE("DSN parameters and SMTPUTF8 addresses are stored with the envelope", "[receive][dsn]") {
+    EdgeServer s;
+    basic_setup(s);
+    SmtpClient c(s.port());
+    c.reply();
+    std::string ehlo = c.command("EHLO client.example");
+    CHECK(ehlo.find("DSN") != std::string::npos);
+    CHECK(ehlo.find("SMTPUTF8") != std::string::npos);
+    CHECK(c.command("MAIL FROM:<a@example.org> RET=HDRS ENVID=QQ314159") == "250 2.1.0 Sender OK");
+    CHECK(c.command("RCPT TO:<u@contoso.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u@contoso.test") ==
+          "250 2.1.5 Recipient OK");
+    REQUIRE(c.command("DATA").starts_with("354"));
+    c.send_raw(simple_body("dsn") + ".\r\n");
+    REQUIRE(c.reply().starts_with("250 2.6.0"));
+    CHECK(c.command("MAIL FROM:<jöran@example.org>") == "553 5.6.7 Non-ASCII addresses require the SMTPUTF8 parameter");
+    CHECK(c.command("RSET").starts_with("250"));
+    CHECK(c.send_mail("jöran@example.org> SMTPUTF8 <", {"ünïcode@contoso.test"}, simple_body("utf8")).starts_with("250 2.6.0") ==
+          false);  // a malformed MAIL line is refused, nothing queued
+    c.command("RSET");
+    CHECK(c.command("MAIL FROM:<jöran@example.org> SMTPUTF8") == "250 2.1.0 Sender OK");
+    CHECK(c.command("RCPT TO:<ünïcode@contoso.test>") == "250 2.1.5 Recipient OK");
+    REQUIRE(c.command("DATA").starts_with("354"));
+    c.send_raw(simple_body("utf8") + ".\r\n");
+    REQUIRE(c.reply().starts_with("250 2.6.0"));
+    auto msgs = queued(s);
+    REQUIRE(msgs.size() == 2);
+    for (const auto& m : msgs) {
+        if (m.envelope.subject == "dsn") {
+            CHECK(m.envelope.dsn_ret == edge::queue::DsnRet::Headers);
+            CHECK(m.envelope.dsn_envid == "QQ314159");
+            CHECK(m.envelope.recipients.at(0).notify == (edge::queue::notify::Success | edge::queue::notify::Failure));
+            CHECK(m.envelope.recipients.at(0).orcpt == "rfc822;u@contoso.test");
+        } else {
+            CHECK(m.envelope.sender == "jöran@example.org");
+            CHECK(m.envelope.recipients.at(0).address == "ünïcode@contoso.test");
+        }
+    }
+}
+
+TEST_CASE("RequireTLS: mail only after STARTTLS", "[receive][tls]") {
+    EdgeServer s;
+    basic_setup(s, "-RequireTLS $true");
+    SmtpClient c(s.port());
+    c.reply();
+    c.command("EHLO client.example");
+    CHECK(c.command("MAIL FROM:<a@example.org>") == "530 5.7.0 Must issue a STARTTLS command first");
+    REQUIRE(c.command("STARTTLS").starts_with("220"));
+    REQUIRE(c.starttls());
+    c.command("EHLO client.example");
+    CHECK(c.command("MAIL FROM:<a@example.org>") == "250 2.1.0 Sender OK");
+}
+
+TEST_CASE("hubs on an ExternalAuthoritative connector relay, bypass the size limit and are served at Medium back pressure",
+          "[receive][relay][backpressure]") {
+    EdgeServer s;
+    // The volume is more than 5 % and less than 99 % used: Medium.
+    s.append_conf("PercentageDatabaseDiskSpaceUsedHighThreshold = 99\nPercentageDatabaseDiskSpaceUsedMediumThreshold = 5\n"
+                  "PercentageDatabaseDiskSpaceUsedNormalThreshold = 4\n");
+    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test");
+    s.must_edgectl("New-ReceiveConnector -Name Hubs -Bindings 127.0.0.1:" + std::to_string(s.port()) +
+                   " -RemoteIPRanges 127.0.0.2 -PermissionGroups ExchangeServers -AuthMechanism Tls,ExternalAuthoritative"
+                   " -MaxMessageSize 64KB");
+    s.start();
+    std::this_thread::sleep_for(1500ms);
+    {
+        SmtpClient internet(s.port(), "127.0.0.3");
+        internet.reply();
+        internet.command("EHLO client.example");
+        CHECK(internet.command("MAIL FROM:<a@example.org>") == "452 4.3.1 Insufficient system resources");
+    }
+    SmtpClient hub(s.port(), "127.0.0.2");
+    hub.reply();
+    std::string ehlo = hub.command("EHLO hub1.contoso.test");
+    CHECK(ehlo.find("250-SIZE\n") != std::string::npos);  // no limit for Bypass-Message-Size-Limit
+    std::string big = simple_body("outbound") + std::string(100000, 'o') + "\r\n";
+    std::string r = hub.send_mail("user@contoso.test", {"someone@elsewhere.example"}, big);
+    INFO(s.server_log());
+    CHECK(r.starts_with("250 2.6.0"));
+    auto msgs = queued(s);
+    REQUIRE(msgs.size() == 1);
+    CHECK(msgs[0].envelope.receive_connector == "Hubs");
+    CHECK(s.server_log().find("Resource pressure increased from Normal to Medium") != std::string::npos);
+}

@@ -27,6 +27,7 @@ using smtp::Step;
 using logging::LogEvent;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::uint64_t kLargestMessage = 2147483647;  // MaxMessageSize's upper bound (reference §1.2)
 
 std::string address_text(const asio::ip::address& a) {
     if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().to_string();
@@ -123,7 +124,9 @@ asio::awaitable<void> Connection::watchdog() {
         if (closed_) co_return;
         if (ec && ec != asio::error::operation_aborted) co_return;
         auto now = std::chrono::steady_clock::now();
-        if (committing_ || now < due) continue;  // a commit is ours, not the client's, to wait for
+        // The client may have been heard from while we slept: look again.
+        due = final_grace ? deadline_ : std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
+        if (committing_ || now < due) continue;  // a commit or tarpit is ours, not the client's, to wait for
         if (final_grace) {
             force_close();
             co_return;
@@ -272,7 +275,7 @@ asio::awaitable<bool> Connection::read_more() {
         in_.resize(old + kReadSize);
         std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, kReadSize), use_tuple);
     } else {
-        if (in_.empty()) in_.shrink_to_fit();
+        if (in_.empty() && idle_read_) in_.shrink_to_fit();  // an idle session holds no buffer
         std::tie(ec) = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
         if (!ec) {
             std::size_t want = std::clamp<std::size_t>(sock_.available(ec), 512, kReadSize);
@@ -336,7 +339,9 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
 
 asio::awaitable<Connection::Outcome> Connection::read_data() {
     if (!co_await flush()) co_return Outcome::Close;
-    smtp::DataReader reader({connector_.max_message_size, connector_.max_header_size});
+    // Bypass-Message-Size-Limit (hubs): the largest MaxMessageSize Exchange allows still bounds memory.
+    bool bypass = (connector_.session_permissions() & smtp::permission::BypassMessageSizeLimit) != 0;
+    smtp::DataReader reader({bypass ? kLargestMessage : connector_.max_message_size, connector_.max_header_size});
     while (true) {
         if (in_.size() > in_pos_) {
             in_pos_ += reader.feed(std::string_view(in_).substr(in_pos_));
