@@ -155,7 +155,7 @@ asio::awaitable<void> Connection::run() {
     Server::Impl* server = &server_;
     policy.accepting_mail = [server](std::uint32_t perms) { return server->accepting_mail(perms); };
     session_.emplace(connector_.session_settings(server_.ssl.has_value()), std::move(policy), remote_ip_);
-    log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
+    if (plog_.enabled()) log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
 
     Outcome outcome = co_await perform(session_->greet());
     while (outcome == Outcome::Continue && !closed_) {
@@ -181,7 +181,7 @@ asio::awaitable<void> Connection::run() {
             }
             continue;
         }
-        log(LogEvent::Receive, command_for_log(*line));
+        if (plog_.enabled()) log(LogEvent::Receive, command_for_log(*line));
         outcome = co_await perform(session_->on_command(*line));
     }
     if (outcome == Outcome::Close && !closed_) co_await flush();
@@ -237,7 +237,7 @@ std::optional<std::string> Connection::next_line(bool* too_long) {
 
 void Connection::queue_replies(const std::vector<std::string>& replies) {
     if (replies.empty()) return;
-    log(LogEvent::Send, reply_for_log(replies));
+    if (plog_.enabled()) log(LogEvent::Send, reply_for_log(replies));
     for (const auto& r : replies) {
         out_ += r;
         out_ += "\r\n";
@@ -356,7 +356,7 @@ asio::awaitable<Connection::Outcome> Connection::read_data() {
             co_return Outcome::Close;
         }
     }
-    log(LogEvent::Information, fmt::format("{} bytes of message data received", reader.size()));
+    if (plog_.enabled()) log(LogEvent::Information, fmt::format("{} bytes of message data received", reader.size()));
     co_return co_await perform(session_->on_data(reader));
 }
 
@@ -470,7 +470,8 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         log(LogEvent::Information, "queue commit failed: " + ec.message());
         co_return co_await perform(session_->on_committed(std::nullopt, full));
     }
-    log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", message_id, id, size), receive_id);
+    if (plog_.enabled())
+        log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", message_id, id, size), receive_id);
     co_return co_await perform(session_->on_committed(message_id, false));
 }
 

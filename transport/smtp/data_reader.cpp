@@ -6,14 +6,19 @@
 //   DotCR      the line is "." CR so far: LF now ends the data
 #include "data_reader.hpp"
 
+#include <algorithm>
+
 namespace edge::smtp {
 
 namespace {
 constexpr std::size_t kChunk = 64 * 1024;
 }
 
-void DataReader::emit(char c) {
-    ++size_;
+// Stores a run of message bytes (the whole of a line between its start and its CR,
+// in the common case), keeping the limits exact: past one, nothing more is kept.
+void DataReader::emit_run(std::string_view run) {
+    if (run.empty()) return;
+    size_ += run.size();
     line_empty_ = false;
     if (size_ > limits_.max_message_size) too_big_ = true;
     if (in_header_ && size_ > limits_.max_header_size) header_too_big_ = true;
@@ -21,12 +26,18 @@ void DataReader::emit(char c) {
         chunks_.clear();  // refused whatever comes: keep nothing
         return;
     }
-    if (chunks_.empty() || chunks_.back().size() >= kChunk) {
-        chunks_.emplace_back();
-        chunks_.back().reserve(kChunk);
+    while (!run.empty()) {
+        if (chunks_.empty() || chunks_.back().size() >= kChunk) {
+            chunks_.emplace_back();
+            chunks_.back().reserve(std::min<std::size_t>(kChunk, std::max<std::size_t>(run.size(), 4096)));
+        }
+        std::size_t take = std::min(kChunk - chunks_.back().size(), run.size());
+        chunks_.back().append(run.data(), take);
+        run.remove_prefix(take);
     }
-    chunks_.back().push_back(c);
 }
+
+void DataReader::emit(char c) { emit_run(std::string_view(&c, 1)); }
 
 void DataReader::emit_line_end() {
     // An empty line ends the header section (RFC 5322 §2.1).
@@ -59,7 +70,16 @@ std::size_t DataReader::feed(std::string_view in) {
                 else
                     in_line(c);
                 break;
-            case State::InLine: in_line(c); break;
+            case State::InLine: {
+                // The bytes up to the next CR or LF are ordinary: store them in one go.
+                in_line(c);
+                if (state_ != State::InLine) break;
+                std::size_t end = i;
+                while (end < in.size() && in[end] != '\r' && in[end] != '\n') ++end;
+                emit_run(in.substr(i, end - i));
+                i = end;
+                break;
+            }
             case State::SawCR:
                 if (c == '\n') {
                     emit_line_end();

@@ -44,6 +44,7 @@ public:
 private:
     enum class State : std::uint8_t { LineStart, InLine, SawCR, Dot, DotCR, Done };
     void emit(char c);
+    void emit_run(std::string_view run);
     void in_line(char c);
     void emit_line_end();
     void bare_line_ending() { bare_ = true; }
