@@ -607,3 +607,39 @@ TEST_CASE("hubs on an ExternalAuthoritative connector relay, bypass the size lim
     CHECK(msgs[0].envelope.receive_connector == "Hubs");
     CHECK(s.server_log().find("Resource pressure increased from Normal to Medium") != std::string::npos);
 }
+
+TEST_CASE("a hub that presents a pinned TLS client certificate after STARTTLS may relay; others may not",
+          "[receive][tls][relay]") {
+    EdgeServer s;
+    std::string dir = s.dir().path();
+    std::string out;
+    for (const char* name : {"hub", "stranger"})
+        REQUIRE(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=" +
+                                std::string(name) + " -keyout " + dir + "/" + name + ".key -out " + dir + "/" + name + ".crt",
+                            &out) == 0);
+    REQUIRE(run_command("openssl x509 -in " + dir + "/hub.crt -noout -fingerprint -sha256", &out) == 0);
+    std::string pin = out.substr(out.find('=') + 1);
+    while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
+    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test");
+    s.start();
+    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
+                   " -TarpitInterval 00:00:00 -TlsPinnedClientCertificates " + pin);
+    CHECK(s.edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TlsPinnedClientCertificates 12:34") == 1);
+    std::this_thread::sleep_for(1500ms);
+    auto relay_after_tls = [&](const std::string& who) {
+        SmtpClient c(s.port());
+        c.reply();
+        c.command("EHLO client.example");
+        c.command("MAIL FROM:<a@example.org>");
+        std::string before = c.command("RCPT TO:<x@elsewhere.example>");
+        CHECK(before == "550 5.7.1 Unable to relay");
+        c.command("RSET");
+        REQUIRE(c.command("STARTTLS") == "220 2.0.0 SMTP server ready");
+        REQUIRE(c.starttls(dir + "/" + who + ".crt", dir + "/" + who + ".key"));
+        c.command("EHLO client.example");
+        c.command("MAIL FROM:<a@example.org>");
+        return c.command("RCPT TO:<x@elsewhere.example>");
+    };
+    CHECK(relay_after_tls("hub") == "250 2.1.5 Recipient OK");
+    CHECK(relay_after_tls("stranger") == "550 5.7.1 Unable to relay");
+}

@@ -226,13 +226,23 @@ public:
         if (n > 0) buf_.push_back(c);
         return n <= 0;
     }
-    bool starttls() {
+    // STARTTLS's handshake; with `cert`/`key`, the client presents that certificate.
+    bool starttls(const std::string& cert = {}, const std::string& key = {}) {
         ctx_ = SSL_CTX_new(TLS_client_method());
+        if (!cert.empty() && (SSL_CTX_use_certificate_file(ctx_, cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
+                              SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1)) {
+            std::fprintf(stderr, "cannot load %s / %s\n", cert.c_str(), key.c_str());
+            return false;
+        }
         ssl_ = SSL_new(ctx_);
         SSL_set_fd(ssl_, fd_);
         SSL_set_tlsext_host_name(ssl_, "edge.test.example");
         buf_.clear();  // anything still buffered from the clear-text phase is not TLS
-        return SSL_connect(ssl_) == 1;
+        if (SSL_connect(ssl_) == 1) return true;
+        char err[256];
+        ERR_error_string_n(ERR_get_error(), err, sizeof err);
+        std::fprintf(stderr, "STARTTLS handshake failed: %s\n", err);
+        return false;
     }
     std::string tls_version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
     void set_timeout(int ms) { timeout_ms_ = ms; }

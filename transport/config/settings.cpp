@@ -112,6 +112,8 @@ constexpr std::array kTable = {
     SettingDef{O::ReceiveConnector, "AuthMechanism", T::Flags, "Tls", 0, 0, false,
                "None,Tls,Integrated,BasicAuth,BasicAuthRequireTLS,ExchangeServer,ExternalAuthoritative", E::None, false,
                "How sessions authenticate; Tls offers STARTTLS; ExternalAuthoritative trusts the RemoteIPRanges", "§1.2/§1.5"},
+    SettingDef{O::ReceiveConnector, "TlsPinnedClientCertificates", T::List, "", 0, 0, false, "", E::CertificatePin, false,
+               "SHA-256 fingerprints of hub client certificates: a session that presents one after STARTTLS holds ExchangeServers rights (needs ExchangeServers in PermissionGroups)", "ours"},
     SettingDef{O::ReceiveConnector, "RequireTLS", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Mail only after STARTTLS (530 5.7.0 before)", "§1.2"},
     SettingDef{O::ReceiveConnector, "RequireEHLODomain", T::Bool, "$false", 0, 0, false, "", E::None, false,
@@ -482,6 +484,9 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
         if (o.has_flag("AuthMechanism", "BasicAuthRequireTLS") &&
             !(o.has_flag("AuthMechanism", "BasicAuth") && o.has_flag("AuthMechanism", "Tls")))
             errors.emplace_back("-AuthMechanism BasicAuthRequireTLS needs BasicAuth and Tls too");
+        if (!o.get_list("TlsPinnedClientCertificates").empty() &&
+            !(o.has_flag("PermissionGroups", "ExchangeServers") && o.has_flag("AuthMechanism", "Tls")))
+            errors.emplace_back("-TlsPinnedClientCertificates needs ExchangeServers in -PermissionGroups and Tls in -AuthMechanism");
         if (o.has_flag("AuthMechanism", "ExternalAuthoritative") && !o.has_flag("PermissionGroups", "ExchangeServers"))
             errors.emplace_back("-AuthMechanism ExternalAuthoritative needs ExchangeServers in -PermissionGroups");
     }

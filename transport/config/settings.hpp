@@ -38,6 +38,7 @@ enum class ElementKind : std::uint8_t {
     Domain,        // an SMTP domain (an FQDN)
     DomainPattern, // a domain or *.domain
     Path,          // a file-system path
+    CertificatePin, // a SHA-256 certificate fingerprint: 64 hex digits, colons allowed
 };
 
 // Which object a setting belongs to. The config-store kind is the name.

@@ -5,6 +5,8 @@
 #include "accepted_domains.hpp"
 #include "ip.hpp"
 
+#include <cctype>
+
 namespace edge::config {
 
 std::optional<std::string> check_element(ElementKind kind, std::string_view text) {
@@ -25,6 +27,16 @@ std::optional<std::string> check_element(ElementKind kind, std::string_view text
             if (text.starts_with("*")) return "a domain name such as mail.contoso.com";
             return routing::validate_domain_name(text);
         case ElementKind::DomainPattern: return routing::validate_domain_name(text);
+        case ElementKind::CertificatePin: {
+            std::size_t hex = 0;
+            for (char c : text) {
+                if (c == ':') continue;
+                if (!std::isxdigit(static_cast<unsigned char>(c))) return "a SHA-256 fingerprint (64 hex digits)";
+                ++hex;
+            }
+            if (hex != 64) return "a SHA-256 fingerprint (64 hex digits)";
+            return std::nullopt;
+        }
     }
     return std::nullopt;
 }
@@ -39,6 +51,12 @@ std::string canonical_element(ElementKind kind, std::string_view text) {
             break;
         case ElementKind::Domain:
         case ElementKind::DomainPattern: return routing::normalize_domain(text);
+        case ElementKind::CertificatePin: {
+            std::string out;  // upper-case hex without colons
+            for (char c : text)
+                if (c != ':') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+            return out;
+        }
         case ElementKind::None:
         case ElementKind::Path: break;
     }

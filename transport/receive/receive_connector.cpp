@@ -58,6 +58,7 @@ ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, co
     c.offers_tls = o.has_flag("AuthMechanism", "Tls");
     c.external_authoritative = o.has_flag("AuthMechanism", "ExternalAuthoritative");
     c.permission_groups = o.get_list("PermissionGroups");
+    c.pinned_client_certificates = o.get_list("TlsPinnedClientCertificates");
     c.size_enabled = o.text("SizeEnabled");
     c.pipelining = o.get_bool("PipeliningEnabled");
     c.chunking = o.get_bool("ChunkingEnabled");
@@ -83,6 +84,10 @@ std::uint32_t ReceiveConnector::session_permissions() const {
         return p;
     }
     return kAnonymousRights | perm::Anonymous;
+}
+
+std::uint32_t ReceiveConnector::pinned_hub_permissions() const {
+    return has(permission_groups, "ExchangeServers") ? kExchangeServersRights : session_permissions();
 }
 
 smtp::SessionSettings ReceiveConnector::session_settings(bool tls_available) const {

@@ -39,6 +39,7 @@ struct ReceiveConnector {
     bool offers_tls = false;             // AuthMechanism has Tls
     bool external_authoritative = false; // AuthMechanism has ExternalAuthoritative
     std::vector<std::string> permission_groups;
+    std::vector<std::string> pinned_client_certificates;  // SHA-256, upper-case hex
     std::string size_enabled;  // Disabled | Enabled | EnabledWithoutValue
     bool pipelining = true, chunking = true, eight_bit_mime = true, dsn = true, enhanced_status_codes = true, smtputf8 = true;
 
@@ -48,6 +49,8 @@ struct ReceiveConnector {
     // The rights of a session on this connector (see README.md: how an edge without
     // Active Directory tells hubs and partners from the internet).
     std::uint32_t session_permissions() const;
+    // A session whose TLS client certificate is pinned here holds these (ExchangeServers).
+    std::uint32_t pinned_hub_permissions() const;
     smtp::SessionSettings session_settings(bool tls_available) const;
 };
 

@@ -324,6 +324,7 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
     in_.clear();
     in_pos_ = 0;
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *server_.ssl);
+    if (!connector_.pinned_client_certificates.empty()) request_client_certificate(tls_->native_handle());
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
     if (ec) {
         log(LogEvent::Information, "TLS negotiation failed: " + ec.message());
@@ -334,13 +335,26 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
     log(LogEvent::Information,
         fmt::format("TLS protocol {} cipher {}", tls_version(tls_->native_handle()), tls_cipher(tls_->native_handle())),
         "TLS negotiation succeeded");
-    co_return co_await perform(session_->on_tls_established());
+    Step step = session_->on_tls_established();
+    if (!connector_.pinned_client_certificates.empty()) {
+        std::string fp = peer_certificate_sha256(tls_->native_handle());
+        const auto& pins = connector_.pinned_client_certificates;
+        if (!fp.empty() && std::find(pins.begin(), pins.end(), fp) != pins.end()) {
+            // A pinned hub certificate: the session is a hub from now on.
+            session_->set_permissions(connector_.pinned_hub_permissions());
+            if (plog_.enabled())
+                log(LogEvent::Information, permission_names(session_->permissions()), "Set Session Permissions");
+        } else if (!fp.empty() && plog_.enabled()) {
+            log(LogEvent::Information, "client certificate " + fp + " is not pinned");
+        }
+    }
+    co_return co_await perform(std::move(step));
 }
 
 asio::awaitable<Connection::Outcome> Connection::read_data() {
     if (!co_await flush()) co_return Outcome::Close;
     // Bypass-Message-Size-Limit (hubs): the largest MaxMessageSize Exchange allows still bounds memory.
-    bool bypass = (connector_.session_permissions() & smtp::permission::BypassMessageSizeLimit) != 0;
+    bool bypass = (session_->permissions() & smtp::permission::BypassMessageSizeLimit) != 0;
     smtp::DataReader reader({bypass ? kLargestMessage : connector_.max_message_size, connector_.max_header_size});
     while (true) {
         if (in_.size() > in_pos_) {

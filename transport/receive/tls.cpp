@@ -105,6 +105,27 @@ asio::ssl::context make_server_context(const TlsFiles& files) {
     return ctx;
 }
 
+void request_client_certificate(SSL* ssl) {
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+}
+
+std::string peer_certificate_sha256(SSL* ssl) {
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    if (cert == nullptr) return {};
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    bool ok = X509_digest(cert, EVP_sha256(), md, &len) == 1;
+    X509_free(cert);
+    if (!ok) return {};
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(hex[md[i] >> 4]);
+        out.push_back(hex[md[i] & 15]);
+    }
+    return out;
+}
+
 std::string tls_version(SSL* ssl) { return SSL_get_version(ssl); }
 
 std::string tls_cipher(SSL* ssl) {

@@ -26,5 +26,9 @@ asio::ssl::context make_server_context(const TlsFiles& files);
 // "TLSv1.3" and "TLS_AES_256_GCM_SHA384" of an established connection.
 std::string tls_version(SSL* ssl);
 std::string tls_cipher(SSL* ssl);
+// Ask the client for a certificate without judging it (hubs use self-signed ones; the
+// pin decides), and its SHA-256 fingerprint in upper-case hex, "" when it sent none.
+void request_client_certificate(SSL* ssl);
+std::string peer_certificate_sha256(SSL* ssl);
 
 }  // namespace edge::receive

@@ -109,6 +109,10 @@ public:
     Step on_command(std::string_view line);
     // STARTTLS: the handshake succeeded (the session starts over, RFC 3207 §4.2).
     Step on_tls_established();
+    // The TLS client authenticated (a pinned hub certificate): the session's rights
+    // become these from now on.
+    void set_permissions(std::uint32_t permissions) { settings_.permissions = permissions; }
+    std::uint32_t permissions() const { return settings_.permissions; }
     // DATA: the reader reached CRLF.CRLF.
     Step on_data(DataReader& reader);
     // BDAT: the bytes of the chunk announced by the last BDAT, in pieces as they are
