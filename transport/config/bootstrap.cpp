@@ -1,19 +1,11 @@
 // Bootstrap file reader.
 #include "bootstrap.hpp"
 
-#include <cctype>
 #include <fstream>
 #include <sstream>
 
 namespace edge::config {
 
-namespace {
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-}  // namespace
 
 BootstrapLoad parse_bootstrap(std::string_view text, std::string_view origin,
                               const std::vector<std::pair<std::string, std::string>>& overrides) {

@@ -29,8 +29,7 @@ void say(const std::string& line) {
 }
 
 routing::IpAddress to_ip(const asio::ip::address& a) {
-    std::string text = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
-    return routing::IpAddress::parse(text).value.value_or(routing::IpAddress{});
+    return routing::IpAddress::parse(address_text(a)).value.value_or(routing::IpAddress{});
 }
 
 // Sessions may hold many descriptors (5,000 connections by default): take the hard limit.
@@ -309,7 +308,7 @@ bool Server::Impl::accepting_mail(std::uint32_t permissions) const {
 asio::awaitable<void> Server::Impl::monitor_resources() {
     asio::steady_timer t(io);
     while (!stopping) {
-        t.expires_after(options.bootstrap.get_time_span("ResourceMonitoringInterval"));
+        t.expires_after(monitor->settings().resource_monitoring_interval);
         co_await t.async_wait(use_tuple);
         if (stopping) co_return;
         monitor->sample();

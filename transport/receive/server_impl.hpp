@@ -34,6 +34,13 @@ struct ConfigSnapshot {
 
 class Connection;
 
+// The client's address as logs and headers show it: an IPv4 client on a dual-stack
+// socket ("::ffff:192.0.2.1") as plain IPv4.
+inline std::string address_text(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().to_string();
+    return a.to_string();
+}
+
 struct Server::Impl {
     explicit Impl(ServerOptions options);
     ~Impl();
@@ -130,7 +137,7 @@ private:
     std::chrono::steady_clock::time_point last_activity_, deadline_;
     std::uint32_t transactions_ = 0;
     bool timed_out_ = false;
-    bool committing_ = false;
+    bool waiting_on_us_ = false;  // a commit or a tarpit: the inactivity clock does not run
     bool idle_read_ = false;     // waiting for a command: shutdown may interrupt
     bool shutdown_asked_ = false;
     bool closed_ = false;

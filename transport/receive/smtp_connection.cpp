@@ -29,11 +29,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadSize = 16 * 1024;
 constexpr std::uint64_t kLargestMessage = 2147483647;  // MaxMessageSize's upper bound (reference §1.2)
 
-std::string address_text(const asio::ip::address& a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().to_string();
-    return a.to_string();
-}
-
 std::string endpoint_text(const std::string& ip, unsigned short port) {
     return ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
 }
@@ -67,10 +62,6 @@ queue::DsnRet dsn_ret(smtp::Ret r) {
     return queue::DsnRet::Unspecified;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 }  // namespace
 
 Connection::Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<const ConfigSnapshot> snapshot,
@@ -126,7 +117,7 @@ asio::awaitable<void> Connection::watchdog() {
         auto now = std::chrono::steady_clock::now();
         // The client may have been heard from while we slept: look again.
         due = final_grace ? deadline_ : std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
-        if (committing_ || now < due) continue;  // a commit or tarpit is ours, not the client's, to wait for
+        if (waiting_on_us_ || now < due) continue;  // a commit or tarpit is ours, not the client's, to wait for
         if (final_grace) {
             force_close();
             co_return;
@@ -147,8 +138,9 @@ asio::awaitable<void> Connection::run() {
     auto snapshot = snapshot_;
     policy.check_recipient = [snapshot](const smtp::Mailbox& rcpt, std::uint32_t perms) {
         if (perms & smtp::permission::AcceptAnyRecipient) return smtp::RecipientVerdict::Accept;
-        // Relay control: without Accept-Any-Recipient only accepted domains (any type).
-        if (!rcpt.domain.starts_with("[") && snapshot->categorizer->accepted(lower(rcpt.domain)) != nullptr)
+        // Relay control: without Accept-Any-Recipient only accepted domains (any type;
+        // an address literal never is one).
+        if (snapshot->categorizer->accepted(rcpt.domain) != nullptr)
             return smtp::RecipientVerdict::Accept;
         return smtp::RecipientVerdict::RelayDenied;
     };
@@ -300,9 +292,9 @@ asio::awaitable<Connection::Outcome> Connection::perform(Step step) {
                                                step.replies.front()));
         asio::steady_timer t(sock_.get_executor());
         t.expires_after(connector_.tarpit_interval);
-        committing_ = true;  // the wait is ours, not the client's
+        waiting_on_us_ = true;  // the wait is ours, not the client's
         co_await t.async_wait(use_tuple);
-        committing_ = false;
+        waiting_on_us_ = false;
         touch();
     }
     queue_replies(step.replies);
@@ -450,7 +442,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         rcpt.address = r.address.str();
         rcpt.orcpt = r.orcpt;
         rcpt.notify = r.notify;
-        routing::Route route = snapshot_->categorizer->route(lower(r.address.domain));
+        routing::Route route = snapshot_->categorizer->route(r.address.domain);
         if (route.kind == routing::RouteKind::NextHop) {
             rcpt.next_hop = queue::QueueId::next_hop_domain(route.next_hop_domain);
             rcpt.delivery_type = route.delivery == routing::DeliveryKind::SmartHost
@@ -464,7 +456,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     }
 
     const std::uint64_t size = env.size;
-    committing_ = true;
+    waiting_on_us_ = true;
     ++server_.commits_in_flight;
     auto [ec, id] = co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, queue::MessageId)>(
         [this](auto handler, queue::NewMessage m) {
@@ -476,7 +468,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         },
         use_tuple, std::move(msg));
     --server_.commits_in_flight;
-    committing_ = false;
+    waiting_on_us_ = false;
     touch();
     if (ec) {
         bool full = ec == queue::QueueError::storage_full;
