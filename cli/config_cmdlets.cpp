@@ -56,7 +56,8 @@ Parsed parse_args(const std::vector<std::string>& args) {
 }
 
 std::optional<ObjectKind> noun_kind(std::string_view noun) {
-    for (auto k : {ObjectKind::ReceiveConnector, ObjectKind::AcceptedDomain, ObjectKind::TransportServer})
+    for (auto k : {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
+                   ObjectKind::TransportServer})
         if (iequals(noun, config::to_string(k))) return k;
     return std::nullopt;
 }
@@ -66,17 +67,24 @@ int fail(std::string_view cmdlet, const std::string& message) {
     return 1;
 }
 
+// What Get-* shows of a value: secrets masked, as Exchange shows a PSCredential.
+std::string shown(const config::SettingDef& d, const std::string& value) {
+    if (d.element != config::ElementKind::Credential || value.empty()) return value;
+    return value.substr(0, value.find(':')) + ":********";
+}
+
 void print_list(const std::string& identity_prefix, const ConfigObject& o) {
     std::size_t width = 8;
     for (const auto& [k, v] : o.values()) width = std::max(width, k.size());
     fmt::print("{:<{}} : {}\n", "Identity", width, identity_prefix + o.text(o.kind() == ObjectKind::TransportServer ? "ReceiveProtocolLogPath" : "Name"));
-    for (const auto* d : config::settings_of(o.kind())) fmt::print("{:<{}} : {}\n", d->name, width, o.text(d->name));
+    for (const auto* d : config::settings_of(o.kind())) fmt::print("{:<{}} : {}\n", d->name, width, shown(*d, o.text(d->name)));
     fmt::print("\n");
 }
 
 // The columns Get-* prints in a table, Exchange's defaults.
 std::vector<std::string_view> table_columns(ObjectKind k) {
     if (k == ObjectKind::ReceiveConnector) return {"Name", "Bindings", "Enabled"};
+    if (k == ObjectKind::SendConnector) return {"Name", "AddressSpaces", "Enabled"};
     return {"Name", "DomainName", "DomainType", "Default"};
 }
 

@@ -27,6 +27,7 @@ int usage() {
         "  Export-Message ID -Path FILE    write the message as queued, byte for byte\n"
         "  Test-QueueDatabase              check every record and index of the queue database\n"
         "  New-|Set-|Get-|Remove-ReceiveConnector [Name] [-Parameter value]...\n"
+        "  New-|Set-|Get-|Remove-SendConnector [Name] [-Parameter value]...\n"
         "  New-|Set-|Get-|Remove-AcceptedDomain [Name] [-Parameter value]...\n"
         "  Get-|Set-TransportServer [-Parameter value]...\n",
         stderr);

@@ -383,6 +383,7 @@ struct QueueDb::Impl {
             if (r.next_hop != report.queue || r.status != RecipientStatus::Pending) fail(QueueError::invalid_argument);
             r.attempts += 1;
             r.last_response = o.response;
+            if (o.delay_notified) r.delay_notified = true;
             if (o.kind == RecipientOutcome::Kind::Delivered) r.status = RecipientStatus::Delivered;
             if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
             if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
@@ -849,6 +850,43 @@ void QueueDb::record_delivery_async(DeliveryReport report, std::function<void(st
     Impl& d = *impl_;
     d.write_async([&d, report = std::move(report)](lmdb::Txn& txn) { d.apply_delivery(txn, report); },
                   std::move(done));
+}
+
+Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        std::size_t moved = 0;
+        for (MessageStatus st : {MessageStatus::Ready, MessageStatus::Retry}) {
+            for (MessageId id : d.item_ids(txn, records::item_prefix(queue, st), SIZE_MAX)) {
+                auto m = d.find_message(txn, id);
+                HopState* h = m ? m->hop(queue) : nullptr;
+                if (h == nullptr) continue;
+                std::vector<DeliveryType> types;
+                for (auto& r : m->envelope.recipients) {
+                    if (r.status != RecipientStatus::Pending || !(r.next_hop == queue)) continue;
+                    auto [q, type] = route(r);
+                    r.next_hop = std::move(q);
+                    r.delivery_type = type;
+                }
+                // Drop the old hop, then add a Ready hop for each queue now named.
+                d.drop_hop_indexes(txn, id, *h);
+                std::erase_if(m->hops, [&](const HopState& x) { return x.queue == queue; });
+                for (auto& fresh : hops_for_pending(m->envelope)) {
+                    if (m->hop(fresh.queue) != nullptr) continue;
+                    DeliveryType type = DeliveryType::Undefined;
+                    for (const auto& r : m->envelope.recipients)
+                        if (r.next_hop == fresh.queue) type = r.delivery_type;
+                    d.ensure_queue(txn, fresh.queue, type);
+                    txn.put(d.items, records::item_key(fresh.queue, fresh.status, id), {});
+                    m->hops.push_back(std::move(fresh));
+                }
+                d.store_message(txn, id, *m);
+                ++moved;
+            }
+        }
+        return moved;
+    };
+    return d.write(job);
 }
 
 Status QueueDb::release_lease(MessageId id, const QueueId& queue) {

@@ -62,6 +62,7 @@ struct RecipientOutcome {
     std::size_t recipient = 0;  // index into Envelope::recipients
     Kind kind = Kind::Delivered;
     std::string response;       // remote reply or our error text (LastError)
+    bool delay_notified = false; // a delay DSN for this recipient is in this report's dsn
 };
 
 // What the delivery side reports for one leased message.
@@ -145,6 +146,12 @@ public:
     // The same without blocking: `done` runs on the committer thread after the sync.
     // Many connections reporting at once share one commit.
     void record_delivery_async(DeliveryReport report, std::function<void(std::error_code)> done);
+    // Retry-Queue -Resubmit, and the Unreachable queue after a config change: every
+    // pending recipient of `queue` whose message is not Active, Suspended or
+    // PendingRemove is routed again by `route` and its message moves to the queues it
+    // names (the same queue is allowed). Returns how many messages moved.
+    using Reroute = std::function<std::pair<QueueId, DeliveryType>(const Recipient&)>;
+    Result<std::size_t> resubmit(const QueueId& queue, const Reroute& route);
     // Ends a lease without an attempt (shutdown, connection never made).
     Status release_lease(MessageId id, const QueueId& queue);
     // The next hop could not be reached: the queue goes to Retry until `next_retry`

@@ -85,6 +85,7 @@ struct Recipient {
     RecipientStatus status = RecipientStatus::Pending;
     std::string last_response;    // last remote answer or our own error text
     std::uint32_t attempts = 0;
+    bool delay_notified = false;  // the one delay DSN (DelayNotificationTimeout) went out
 
     friend bool operator==(const Recipient&, const Recipient&) = default;
 };

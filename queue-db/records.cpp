@@ -244,6 +244,7 @@ std::string encode(const MessageRecord& m) {
         w.u8(static_cast<std::uint8_t>(r.status));
         w.str(r.last_response);
         w.varint(r.attempts);
+        w.u8(r.delay_notified ? 1 : 0);
     }
     w.varint(m.crash_count);
     w.u8(m.ndr_requested ? 1 : 0);
@@ -264,7 +265,8 @@ std::string encode(const MessageRecord& m) {
 std::optional<MessageRecord> decode_message(std::string_view bytes, std::string* why) {
     Reader r(bytes);
     MessageRecord m;
-    if (r.u8() != kMessageFormat) r.fail("unknown message record format");
+    const std::uint8_t format = r.u8();
+    if (format != kMessageFormat && format != 1) r.fail("unknown message record format");
     Envelope& e = m.envelope;
     e.sender = r.str();
     e.dsn_ret = get_enum<DsnRet>(r, 2, "DSN RET");
@@ -293,6 +295,11 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
         rc.status = get_enum<RecipientStatus>(r, 2, "recipient status");
         rc.last_response = r.str();
         rc.attempts = static_cast<std::uint32_t>(r.varint());
+        if (format >= 2) {
+            std::uint8_t flag = r.u8();
+            if (flag > 1) r.fail("bad delay-notified flag");
+            rc.delay_notified = flag == 1;
+        }
         e.recipients.push_back(std::move(rc));
     }
     m.crash_count = static_cast<std::uint32_t>(r.varint());

@@ -27,7 +27,8 @@
 
 namespace edge::queue::records {
 
-inline constexpr std::uint8_t kMessageFormat = 1;
+// 2 added the per-recipient delay-notified flag; format 1 records are still read.
+inline constexpr std::uint8_t kMessageFormat = 2;
 inline constexpr std::uint8_t kQueueFormat = 1;
 inline constexpr std::uint32_t kEnvironmentFormat = 1;
 

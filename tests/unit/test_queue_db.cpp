@@ -509,3 +509,47 @@ TEST_CASE("store bodies no record names are swept once they are an hour old", "[
     auto after = count_entries(dir.path() + "/bodies-0", "bodies") + count_entries(dir.path() + "/bodies-1", "bodies");
     CHECK(after == 2);
 }
+
+TEST_CASE("resubmit routes a queue's waiting recipients again and moves their messages", "[queue]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto m = make_message(1, 500, {"example.net", "example.org"});
+    for (auto& r : m.envelope.recipients) {
+        r.next_hop = QueueId::unreachable();
+        r.delivery_type = DeliveryType::Unreachable;
+    }
+    auto id = db->enqueue(std::move(m));
+    REQUIRE(id);
+    auto moved = db->resubmit(QueueId::unreachable(), [](const Recipient& r) {
+        auto domain = r.address.substr(r.address.find('@') + 1);
+        if (domain == "example.org") return std::pair{QueueId::unreachable(), DeliveryType::Unreachable};
+        return std::pair{QueueId::next_hop_domain(domain), DeliveryType::DnsConnectorDelivery};
+    });
+    REQUIRE(moved);
+    CHECK(*moved == 1);
+    auto info = db->get_message(*id, kNet);
+    REQUIRE(info);
+    CHECK(info->status == MessageStatus::Ready);
+    CHECK(info->envelope.recipients[0].next_hop == kNet);
+    CHECK(db->get_message(*id, QueueId::unreachable()));  // example.org still has no route
+    auto q = db->get_queue(kNet);
+    REQUIRE(q);
+    CHECK(q->delivery_type == DeliveryType::DnsConnectorDelivery);
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a delivery report records that a recipient's delay DSN went out", "[queue]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = db->enqueue(make_message(1));
+    REQUIRE(id);
+    auto leased = db->lease_for_delivery(kNet, 10);
+    REQUIRE(leased);
+    REQUIRE(leased->size() == 1);
+    DeliveryReport report{*id, kNet, {{0, Kind::Deferred, "451 4.4.0 later", true}}, now_timestamp(), {}};
+    REQUIRE(db->record_delivery(report));
+    auto info = db->get_message(*id);
+    REQUIRE(info);
+    CHECK(info->envelope.recipients[0].delay_notified);
+    CHECK(info->status == MessageStatus::Retry);
+}

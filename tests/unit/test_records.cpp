@@ -19,6 +19,7 @@ MessageRecord sample_record() {
     m.envelope.dsn_ret = DsnRet::Headers;
     m.envelope.recipients[1].orcpt = "rfc822;x@b.example";
     m.envelope.recipients[1].status = RecipientStatus::Failed;
+    m.envelope.recipients[0].delay_notified = true;
     m.crash_count = 1;
     m.ndr_requested = true;
     HopState h;
@@ -45,6 +46,25 @@ TEST_CASE("a message record survives encode and decode unchanged", "[records]") 
     CHECK(back->hops[0].status == MessageStatus::Retry);
     CHECK(back->hops[0].next_retry == m.hops[0].next_retry);
     CHECK(back->hops[0].owner == m.hops[0].owner);
+}
+
+TEST_CASE("a format 1 record (before the delay-notified flag) is still read", "[records]") {
+    MessageRecord m = sample_record();
+    for (auto& r : m.envelope.recipients) r.delay_notified = false;
+    // Format 1 is format 2 without the flag byte after each recipient's attempts.
+    m.envelope.recipients.resize(1);
+    std::string v2 = encode(m);
+    MessageRecord probe = m;
+    probe.envelope.recipients[0].attempts = 0x55;  // a one-byte varint we can find
+    std::string marked = encode(probe);
+    auto at = marked.find(std::string(1, '\x55') + std::string(1, '\0'));
+    REQUIRE(at != std::string::npos);
+    std::string v1 = v2;
+    v1.erase(at + 1, 1);  // the flag byte (attempts of m is 0, same length)
+    v1[0] = 1;
+    auto back = decode_message(v1);
+    REQUIRE(back);
+    CHECK(back->envelope == m.envelope);
 }
 
 TEST_CASE("every truncation of a message record is refused, never half-read", "[records]") {

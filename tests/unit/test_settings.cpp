@@ -110,6 +110,49 @@ TEST_CASE("rules between a Receive connector's settings are checked", "[settings
     CHECK_FALSE(validate_object(o).empty());  // needs Tls
 }
 
+TEST_CASE("rules between a Send connector's settings are checked", "[settings]") {
+    ConfigObject o(ObjectKind::SendConnector);
+    o.set("Name", "ToInternet");
+    CHECK_FALSE(validate_object(o).empty());  // AddressSpaces required
+    CHECK(o.set("AddressSpaces", "*contoso.com") != "");
+    REQUIRE(o.set("AddressSpaces", "contoso.com, smtp:*.fabrikam.com;5,*") == "");
+    CHECK(o.text("AddressSpaces") == "SMTP:contoso.com;1,SMTP:*.fabrikam.com;5,SMTP:*;1");
+    CHECK(validate_object(o).empty());
+    o.set("DNSRoutingEnabled", "$false");
+    CHECK_FALSE(validate_object(o).empty());  // smart hosts needed
+    REQUIRE(o.set("SmartHosts", "[127.0.0.1], Hub1.Contoso.com,::1") == "");
+    CHECK(o.text("SmartHosts") == "[127.0.0.1],hub1.contoso.com,[::1]");
+    CHECK(validate_object(o).empty());
+    CHECK(o.set("SmartHosts", "[hub1]") != "");
+    CHECK(o.set("SourceIPAddress", "10.1.2.300") != "");
+    CHECK(o.set("SourceIPAddress", "127.0.0.2") == "");
+    o.set("RequireTLS", "$true");
+    o.set("IgnoreSTARTTLS", "$true");
+    CHECK_FALSE(validate_object(o).empty());
+    o.set("IgnoreSTARTTLS", "$false");
+    o.set("SmartHostAuthMechanism", "BasicAuth");
+    CHECK_FALSE(validate_object(o).empty());  // needs a credential
+    CHECK(o.set("AuthenticationCredential", "nocolon") != "");
+    o.set("AuthenticationCredential", "relay:secret");
+    CHECK(validate_object(o).empty());
+    o.set("DNSRoutingEnabled", "$true");
+    CHECK_FALSE(validate_object(o).empty());  // smart hosts with DNS routing
+}
+
+TEST_CASE("transport-server DNS servers and addresses are checked and stored canonically", "[settings]") {
+    ConfigObject o(ObjectKind::TransportServer);
+    REQUIRE(o.set("ExternalDNSServers", "192.0.2.53,127.0.0.1:5353,[::1]:5353,2001:db8::53") == "");
+    CHECK(o.text("ExternalDNSServers") == "192.0.2.53,127.0.0.1:5353,[::1]:5353,2001:db8::53");
+    CHECK(o.set("InternalDNSServers", "127.0.0.1:0") != "");
+    CHECK(o.set("InternalDNSServers", "dns.contoso.com") != "");
+    CHECK(o.set("SendCopyOfNdrTo", "Postmaster@Contoso.COM") == "");
+    CHECK(o.text("SendCopyOfNdrTo") == "Postmaster@contoso.com");
+    CHECK(o.set("SendCopyOfNdrTo", "not an address") != "");
+    CHECK(o.get_uint("MaxPerDomainOutboundConnections") == 20);
+    CHECK(o.get_time_span("TransientFailureRetryInterval") == std::chrono::minutes(10));
+    CHECK(o.get_time_span("OutboundConnectionFailureRetryInterval") == std::chrono::minutes(30));
+}
+
 TEST_CASE("the bootstrap file: defaults, values, overrides, and errors naming file and line", "[settings][bootstrap]") {
     auto ok = parse_bootstrap("# comment\nServerFqdn = mail.contoso.com\n\nLmdbMapSize = 1GB\n", "t.conf",
                               {{"DataDirectory", "/tmp/x"}});

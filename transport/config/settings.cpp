@@ -139,6 +139,47 @@ constexpr std::array kTable = {
     SettingDef{O::AcceptedDomain, "Default", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "The default domain (postmaster@<default>)", "§3.3"},
 
+    // ---- Send connectors (reference §2.1; New-/Set-/Get-SendConnector) -----------------------------
+    SettingDef{O::SendConnector, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique connector name (Identity)", "§2.1"},
+    SettingDef{O::SendConnector, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The connector takes part in routing", "§2.1"},
+    SettingDef{O::SendConnector, "AddressSpaces", T::List, "", 0, 0, false, "", E::AddressSpace, true,
+               "SMTP:domain;cost entries: contoso.com, *.contoso.com, * or -- (the Authoritative and InternalRelay accepted domains)", "§2.1"},
+    SettingDef{O::SendConnector, "DNSRoutingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Deliver by the recipient domain's MX records; $false sends to SmartHosts", "§2.1"},
+    SettingDef{O::SendConnector, "SmartHosts", T::List, "", 0, 0, false, "", E::SmartHost, false,
+               "Host names or IP addresses to relay through (required when DNSRoutingEnabled is $false)", "§2.1"},
+    SettingDef{O::SendConnector, "SmartHostAuthMechanism", T::Enum, "None", 0, 0, false,
+               "None,BasicAuth,BasicAuthRequireTLS,ExchangeServer,ExternalAuthoritative", E::None, false,
+               "How the connector authenticates to its smart hosts", "§2.1"},
+    SettingDef{O::SendConnector, "AuthenticationCredential", T::String, "", 0, 1024, false, "", E::Credential, false,
+               "user:password for BasicAuth to the smart hosts (shown masked)", "§2.1"},
+    SettingDef{O::SendConnector, "Port", T::Int, "25", 1, 65535, false, "", E::None, false,
+               "TCP port of the smart hosts or MX hosts", "§2.1"},
+    SettingDef{O::SendConnector, "SourceIPAddress", T::String, "0.0.0.0", 0, 64, false, "", E::IpAddress, false,
+               "Local address outbound connections are bound to before connecting; 0.0.0.0 = the OS chooses", "§2.1 (Edge only)"},
+    SettingDef{O::SendConnector, "Fqdn", T::String, "", 0, 255, false, "", E::Domain, false,
+               "Name sent in EHLO/HELO; empty = the server FQDN", "§2.1"},
+    SettingDef{O::SendConnector, "MaxMessageSize", T::ByteSize, "10MB", 0, kInt32Max, true, "", E::None, false,
+               "Larger messages are refused (NDR 5.3.4); they never fall through to a less specific connector", "§2.1 (2007)"},
+    SettingDef{O::SendConnector, "RequireTLS", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Send only after STARTTLS; a peer without it is deferred", "§2.1"},
+    SettingDef{O::SendConnector, "IgnoreSTARTTLS", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Never use the peer's STARTTLS (must be $false when RequireTLS is $true)", "§2.1"},
+    SettingDef{O::SendConnector, "ForceHELO", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Send HELO instead of EHLO", "§2.1"},
+    SettingDef{O::SendConnector, "ConnectionInactivityTimeOut", T::TimeSpan, "00:10:00", 1, kDay, false, "", E::None, false,
+               "Longest wait for the peer before the connection is dropped", "§2.1"},
+    SettingDef{O::SendConnector, "UseExternalDNSServersEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Resolve with the transport server's ExternalDNSServers instead of InternalDNSServers / resolv.conf", "§2.1"},
+    SettingDef{O::SendConnector, "ProtocolLoggingLevel", T::Enum, "None", 0, 0, false, "None,Verbose", E::None, false,
+               "Verbose writes the SmtpSend protocol log", "§2.1 (2007)"},
+    SettingDef{O::SendConnector, "SmtpMaxMessagesPerConnection", T::Int, "20", 1, kInt32Max, false, "", E::None, false,
+               "Messages sent over one connection before it is closed and a new one opened", "Exchange 2010 (not in 2007)"},
+    SettingDef{O::SendConnector, "Comment", T::String, "", 0, 1024, false, "", E::None, false,
+               "Administrator's note", "§2.1"},
+
     // ---- the transport server (reference §3.1; Set-TransportServer) -------------------------------
     SettingDef{O::TransportServer, "ReceiveProtocolLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
                "SmtpReceive protocol log directory; empty = <DataDirectory>/Logs/ProtocolLog/SmtpReceive", "§3.1"},
@@ -150,6 +191,54 @@ constexpr std::array kTable = {
                "Receive log files older than this are deleted; 00:00:00 = never", "§3.1 (2007)"},
     SettingDef{O::TransportServer, "MessageExpirationTimeout", T::TimeSpan, "2.00:00:00", 5, 90 * kDay, false, "", E::None, false,
                "A message not delivered by then expires (NDR 4.4.7)", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "SendProtocolLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "SmtpSend protocol log directory; empty = <DataDirectory>/Logs/ProtocolLog/SmtpSend", "§3.1"},
+    SettingDef{O::TransportServer, "SendProtocolLogMaxFileSize", T::ByteSize, "10MB", 1, 1ull << 40, true, "", E::None, false,
+               "A new send log file past this size", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "SendProtocolLogMaxDirectorySize", T::ByteSize, "250MB", 1, 1ull << 44, true, "", E::None, false,
+               "Oldest send log files deleted past this total", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "SendProtocolLogMaxAge", T::TimeSpan, "30.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
+               "Send log files older than this are deleted; 00:00:00 = never", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MessageTrackingLogEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Write the message tracking log", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MessageTrackingLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "Message tracking log directory; empty = <DataDirectory>/Logs/MessageTracking", "§3.1"},
+    SettingDef{O::TransportServer, "MessageTrackingLogMaxFileSize", T::ByteSize, "10MB", 1, 4ull << 30, false, "", E::None, false,
+               "A new tracking log file past this size", "§3.1"},
+    SettingDef{O::TransportServer, "MessageTrackingLogMaxDirectorySize", T::ByteSize, "250MB", 1, 1ull << 44, true, "", E::None, false,
+               "Oldest tracking log files deleted past this total", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MessageTrackingLogMaxAge", T::TimeSpan, "30.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
+               "Tracking log files older than this are deleted; 00:00:00 = never", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MessageTrackingLogSubjectLoggingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Subjects are written to the tracking log", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "ExternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
+               "DNS servers of connectors with UseExternalDNSServersEnabled (IP, or IP:port)", "§3.1"},
+    SettingDef{O::TransportServer, "InternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
+               "DNS servers of the other connectors; empty = /etc/resolv.conf", "§3.1"},
+    SettingDef{O::TransportServer, "MaxOutboundConnections", T::Int, "1000", 1, kInt32Max, true, "", E::None, false,
+               "Concurrent outbound SMTP connections, server-wide", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "MaxPerDomainOutboundConnections", T::Int, "20", 1, kInt32Max, true, "", E::None, false,
+               "Concurrent outbound connections to one next hop", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "QueueGlitchRetryCount", T::Int, "4", 0, 15, false, "", E::None, false,
+               "Quick retries of a next hop after a connection failure", "§3.4 (2007)"},
+    SettingDef{O::TransportServer, "QueueGlitchRetryInterval", T::TimeSpan, "00:01:00", 1, 12 * 3600, false, "", E::None, false,
+               "Interval of the glitch retries", "§3.4"},
+    SettingDef{O::TransportServer, "TransientFailureRetryCount", T::Int, "6", 0, 15, false, "", E::None, false,
+               "Retries at TransientFailureRetryInterval after the glitch retries", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "TransientFailureRetryInterval", T::TimeSpan, "00:10:00", 1, 12 * 3600, false, "", E::None, false,
+               "Interval of the transient-failure retries", "§3.1 (Edge 2007)"},
+    SettingDef{O::TransportServer, "OutboundConnectionFailureRetryInterval", T::TimeSpan, "00:30:00", 1, 20 * kDay, false, "", E::None, false,
+               "Interval of every later retry of a next hop that cannot be reached", "§3.1 (Edge 2007)"},
+    SettingDef{O::TransportServer, "MessageRetryInterval", T::TimeSpan, "00:05:00", 1, kDay, false, "", E::None, false,
+               "Retry of a message the next hop deferred (4xx) while the connection worked", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "DelayNotificationTimeout", T::TimeSpan, "04:00:00", 1, 30 * kDay, false, "", E::None, false,
+               "A message still undelivered after this gets one delay DSN", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "ExternalDelayDsnEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Delay DSNs are sent at all", "§3.1 (2007)"},
+    SettingDef{O::TransportServer, "ExternalPostmasterAddress", T::String, "", 0, 320, false, "", E::EmailAddress, false,
+               "From address of DSNs; empty = postmaster@<server FQDN>", "§3.1"},
+    SettingDef{O::TransportServer, "SendCopyOfNdrTo", T::String, "", 0, 320, false, "", E::EmailAddress, false,
+               "A copy of every NDR goes to this address (the book's \"Send copy of NDR to\"); empty = none", "ours (Exchange: GenerateCopyOfDSNFor)"},
 };
 // clang-format on
 
@@ -215,6 +304,7 @@ const char* to_string(ObjectKind k) {
         case O::ReceiveConnector: return "ReceiveConnector";
         case O::AcceptedDomain: return "AcceptedDomain";
         case O::TransportServer: return "TransportServer";
+        case O::SendConnector: return "SendConnector";
     }
     return "?";
 }
@@ -361,6 +451,7 @@ Canonical canonicalize(const SettingDef& d, std::string_view raw) {
             }
             if (d.object == O::ReceiveConnector && d.name == "Banner" && !text.empty() && !text.starts_with("220 "))
                 return bad("a banner that starts with \"220 \"");
+            if (!text.empty() && d.element != E::None) return {canonical_element(d.element, text), {}};
             return {text, {}};
         }
         case T::Enum: {
@@ -489,6 +580,18 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-TlsPinnedClientCertificates needs ExchangeServers in -PermissionGroups and Tls in -AuthMechanism");
         if (o.has_flag("AuthMechanism", "ExternalAuthoritative") && !o.has_flag("PermissionGroups", "ExchangeServers"))
             errors.emplace_back("-AuthMechanism ExternalAuthoritative needs ExchangeServers in -PermissionGroups");
+    }
+    if (o.kind() == O::SendConnector) {
+        const bool dns = o.get_bool("DNSRoutingEnabled");
+        const bool smart_hosts = !o.get_list("SmartHosts").empty();
+        if (!dns && !smart_hosts) errors.emplace_back("-SmartHosts is required when -DNSRoutingEnabled is $false");
+        if (dns && smart_hosts) errors.emplace_back("-SmartHosts can be set only when -DNSRoutingEnabled is $false");
+        if (o.get_bool("RequireTLS") && o.get_bool("IgnoreSTARTTLS"))
+            errors.emplace_back("-IgnoreSTARTTLS must be $false when -RequireTLS is $true");
+        const std::string& auth = o.text("SmartHostAuthMechanism");
+        if (auth != "None" && dns) errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs smart hosts (-DNSRoutingEnabled $false)");
+        if ((auth == "BasicAuth" || auth == "BasicAuthRequireTLS") && o.text("AuthenticationCredential").empty())
+            errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs -AuthenticationCredential user:password");
     }
     return errors;
 }

@@ -39,10 +39,16 @@ enum class ElementKind : std::uint8_t {
     DomainPattern, // a domain or *.domain
     Path,          // a file-system path
     CertificatePin, // a SHA-256 certificate fingerprint: 64 hex digits, colons allowed
+    AddressSpace,  // a Send connector address space: [SMTP:]domain[;cost], *, --
+    SmartHost,     // a host name or an IP address ([brackets] allowed)
+    IpAddress,     // an IPv4 or IPv6 address
+    DnsServer,     // an IP address, optionally :port ([IPv6]:port)
+    EmailAddress,  // local@domain
+    Credential,    // user:password
 };
 
 // Which object a setting belongs to. The config-store kind is the name.
-enum class ObjectKind : std::uint8_t { Bootstrap, ReceiveConnector, AcceptedDomain, TransportServer };
+enum class ObjectKind : std::uint8_t { Bootstrap, ReceiveConnector, AcceptedDomain, TransportServer, SendConnector };
 const char* to_string(ObjectKind);
 
 struct SettingDef {

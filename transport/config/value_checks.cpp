@@ -3,11 +3,50 @@
 #include "value_checks.hpp"
 
 #include "accepted_domains.hpp"
+#include "address_space.hpp"
 #include "ip.hpp"
 
 #include <cctype>
 
 namespace edge::config {
+
+namespace {
+// "[192.0.2.1]" and "192.0.2.1" name the same smart host.
+std::string_view strip_brackets(std::string_view t) {
+    if (t.size() > 2 && t.front() == '[' && t.back() == ']') return t.substr(1, t.size() - 2);
+    return t;
+}
+
+// A DNS server: "192.0.2.53", "2001:db8::53", "192.0.2.53:5353", "[2001:db8::53]:5353".
+// The port is ours (tests run DNS servers on high ports); Exchange takes addresses only.
+std::optional<std::pair<routing::IpAddress, std::uint32_t>> parse_dns_server(std::string_view t) {
+    if (auto a = routing::IpAddress::parse(t)) return std::pair{*a.value, 53u};
+    std::string_view host = t, port;
+    if (t.starts_with('[')) {
+        auto close = t.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        host = t.substr(1, close - 1);
+        if (close + 1 < t.size() && t[close + 1] != ':') return std::nullopt;
+        port = close + 2 <= t.size() ? t.substr(close + 2) : std::string_view{};
+    } else if (auto colon = t.rfind(':'); colon != std::string_view::npos) {
+        host = t.substr(0, colon);
+        port = t.substr(colon + 1);
+    }
+    auto a = routing::IpAddress::parse(host);
+    if (!a) return std::nullopt;
+    std::uint32_t p = 53;
+    if (!port.empty() || t.starts_with('[')) {
+        p = 0;
+        if (port.empty() || port.size() > 5) return std::nullopt;
+        for (char c : port) {
+            if (c < '0' || c > '9') return std::nullopt;
+            p = p * 10 + static_cast<std::uint32_t>(c - '0');
+        }
+        if (p == 0 || p > 65535) return std::nullopt;
+    }
+    return std::pair{*a.value, p};
+}
+}  // namespace
 
 std::optional<std::string> check_element(ElementKind kind, std::string_view text) {
     switch (kind) {
@@ -37,6 +76,34 @@ std::optional<std::string> check_element(ElementKind kind, std::string_view text
             if (hex != 64) return "a SHA-256 fingerprint (64 hex digits)";
             return std::nullopt;
         }
+        case ElementKind::AddressSpace: {
+            auto r = routing::AddressSpace::parse(text);
+            if (!r) return r.error;
+            return std::nullopt;
+        }
+        case ElementKind::SmartHost: {
+            if (routing::IpAddress::parse(strip_brackets(text))) return std::nullopt;
+            if (text.starts_with('[')) return "an IP address in brackets, such as [192.0.2.1]";
+            if (text.starts_with("*")) return "a host name such as smarthost.contoso.com, or an IP address";
+            return routing::validate_domain_name(text);
+        }
+        case ElementKind::IpAddress:
+            if (routing::IpAddress::parse(text)) return std::nullopt;
+            return "an IP address such as 192.0.2.1 or 2001:db8::1";
+        case ElementKind::DnsServer:
+            if (parse_dns_server(text)) return std::nullopt;
+            return "a DNS server address such as 192.0.2.53, or with a port: 127.0.0.1:5353, [::1]:5353";
+        case ElementKind::EmailAddress: {
+            auto at = text.rfind('@');
+            if (at == std::string_view::npos || at == 0 || text.find_first_of(" <>,") != std::string_view::npos)
+                return "an e-mail address such as postmaster@contoso.com";
+            return routing::validate_domain_name(text.substr(at + 1));
+        }
+        case ElementKind::Credential: {
+            auto colon = text.find(':');
+            if (colon == std::string_view::npos || colon == 0) return "user:password";
+            return std::nullopt;
+        }
     }
     return std::nullopt;
 }
@@ -57,7 +124,29 @@ std::string canonical_element(ElementKind kind, std::string_view text) {
                 if (c != ':') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
             return out;
         }
+        case ElementKind::AddressSpace:
+            if (auto r = routing::AddressSpace::parse(text)) return r->str();
+            break;
+        case ElementKind::SmartHost: {
+            if (auto a = routing::IpAddress::parse(strip_brackets(text))) return "[" + a->str() + "]";
+            return routing::normalize_domain(text);
+        }
+        case ElementKind::IpAddress:
+            if (auto a = routing::IpAddress::parse(text)) return a->str();
+            break;
+        case ElementKind::DnsServer:
+            if (auto s = parse_dns_server(text)) {
+                std::string host = s->first.is_v4() ? s->first.str() : "[" + s->first.str() + "]";
+                if (s->second == 53) return s->first.str();
+                return host + ":" + std::to_string(s->second);
+            }
+            break;
+        case ElementKind::EmailAddress: {
+            auto at = text.rfind('@');
+            return std::string(text.substr(0, at + 1)) + routing::normalize_domain(text.substr(at + 1));
+        }
         case ElementKind::None:
+        case ElementKind::Credential:
         case ElementKind::Path: break;
     }
     return std::string(text);
