@@ -388,7 +388,7 @@ struct QueueDb::Impl {
             if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
             if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
         }
-        if (report.dsn) insert_new(txn, *report.dsn);
+        for (const auto& dsn : report.dsns) insert_new(txn, dsn);
         h->owner = {};
         h->retry_count += 1;
         if (!last_error.empty()) h->last_error = last_error;

@@ -73,9 +73,9 @@ struct DeliveryReport {
     // When any recipient is deferred (or left unreported), the message waits in Retry
     // until this time; without it, it goes back to Ready.
     std::optional<Timestamp> next_retry_time;
-    // A DSN (NDR, delay or success notice) built by the caller, committed in the same
+    // DSNs (NDR, delay or relay notice) built by the caller, committed in the same
     // transaction as the outcomes so that neither exists without the other.
-    std::optional<NewMessage> dsn;
+    std::vector<NewMessage> dsns;
 };
 
 struct LeasedMessage {

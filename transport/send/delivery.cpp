@@ -1,0 +1,802 @@
+// The scheduler and the outbound connection driver. The scheduler decides which
+// next-hop queue gets a connection; a worker owns one connection at a time to one
+// next hop and feeds smtp::ClientSession (the pure client core) from the socket.
+#include "delivery.hpp"
+
+#include "client_session.hpp"
+#include "dns_resolver.hpp"
+#include "dsn.hpp"
+#include "message_tracking.hpp"
+#include "protocol_log.hpp"
+#include "queue_db.hpp"
+#include "text.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <optional>
+
+namespace edge::send {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using queue::QueueId;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kLeaseBatch = 20;
+constexpr auto kConnectTimeout = std::chrono::seconds(30);
+constexpr auto kSweepInterval = std::chrono::seconds(30);
+
+// Where a next hop is: the connector that serves it and the hosts to try, in order.
+struct Target {
+    enum class Kind { Hosts, Permanent, Transient, Moved } kind = Kind::Transient;
+    const SendConnector* connector = nullptr;
+    struct Host {
+        std::string name;  // for texts and TLS SNI: "mx1.contoso.com" or "[192.0.2.1]"
+        std::vector<asio::ip::address> addresses;
+    };
+    std::vector<Host> hosts;
+    std::string status;  // Permanent: the RFC 3463 code of the NDR
+    std::string error;   // Permanent / Transient: the sentence for LastError and the NDR
+};
+
+std::string endpoint_text(const tcp::endpoint& e) {
+    auto a = e.address();
+    std::string ip = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
+    return a.is_v6() && !a.to_v6().is_v4_mapped() ? fmt::format("[{}]:{}", ip, e.port())
+                                                    : fmt::format("{}:{}", ip, e.port());
+}
+
+std::vector<asio::ip::udp::endpoint> dns_servers(const std::vector<std::string>& listed) {
+    std::vector<asio::ip::udp::endpoint> out;
+    for (const auto& s : listed)
+        if (auto e = parse_dns_server(s)) out.push_back(*e);
+    if (out.empty()) out = servers_from_resolv_conf();
+    return out;
+}
+
+queue::RecipientOutcome::Kind to_kind(smtp::RecipientResult r) {
+    switch (r) {
+        case smtp::RecipientResult::Delivered: return queue::RecipientOutcome::Kind::Delivered;
+        case smtp::RecipientResult::Failed: return queue::RecipientOutcome::Kind::Failed;
+        case smtp::RecipientResult::Deferred: break;
+    }
+    return queue::RecipientOutcome::Kind::Deferred;
+}
+
+// One outbound SMTP connection: the socket, TLS once started, the protocol log and
+// the client state machine. Its inactivity clock is the connector's
+// ConnectionInactivityTimeOut.
+class Outbound {
+public:
+    Outbound(tcp::socket sock, asio::ssl::context& tls, smtp::ClientPolicy policy, std::chrono::seconds inactivity,
+             logging::ProtocolLogSession plog)
+        : sock_(std::move(sock)), tls_ctx_(tls), client_(std::move(policy)), inactivity_(inactivity),
+          plog_(std::move(plog)) {}
+
+    smtp::ClientSession& client() { return client_; }
+    const std::string& remote_host() const { return sni_; }
+    logging::ProtocolLogSession& log() { return plog_; }
+    bool usable() const { return !broken_ && client_.ready_for_message(); }
+    bool tls_failed() const { return tls_failed_; }
+    std::uint32_t messages_sent = 0;
+
+    // Greeting, EHLO, STARTTLS: true when ready for a message.
+    asio::awaitable<bool> open(const std::string& host_name) {
+        sni_ = host_name;
+        co_await drive({});
+        co_return usable();
+    }
+
+    // One message: every recipient's outcome (Deferred ones when the connection broke).
+    asio::awaitable<std::vector<smtp::RecipientOutcome>> send(const smtp::OutboundMessage& m) {
+        co_await drive(client_.begin_message(m));
+        if (auto r = client_.take_message_result()) {
+            ++messages_sent;
+            co_return std::move(*r);
+        }
+        // The state machine always decides every recipient once the connection ends.
+        client_.on_connection_lost("the connection ended");
+        auto r = client_.take_message_result();
+        co_return r ? std::move(*r) : std::vector<smtp::RecipientOutcome>{};
+    }
+
+    asio::awaitable<void> quit() {
+        if (!broken_) co_await drive(client_.quit());
+        close("");
+    }
+
+    void close(std::string_view why) {
+        if (closed_) return;
+        closed_ = true;
+        boost::system::error_code ec;
+        sock_.shutdown(tcp::socket::shutdown_both, ec);
+        sock_.close(ec);
+        plog_.log(logging::LogEvent::Disconnect, "", why);
+    }
+
+private:
+    // Performs actions, then reads replies and performs what they call for, until the
+    // client owes nothing (no reply awaited) or the connection is gone.
+    asio::awaitable<void> drive(std::vector<smtp::ClientAction> actions) {
+        while (true) {
+            for (auto& a : actions) {
+                if (broken_) break;
+                if (a.kind == smtp::ClientAction::Kind::Close) {
+                    close("");
+                    broken_ = true;
+                } else if (a.kind == smtp::ClientAction::Kind::StartTls) {
+                    if (!co_await start_tls()) {
+                        tls_failed_ = true;
+                        lost("TLS negotiation failed");
+                    } else {
+                        auto more = client_.on_tls_established();
+                        actions.insert(actions.end(), more.begin(), more.end());
+                    }
+                } else {
+                    log_sent(a);
+                    if (!co_await write(a.bytes) || (!a.content.empty() && !co_await write(a.content)))
+                        lost("write failed");
+                }
+            }
+            actions.clear();
+            if (broken_ || !client_.awaiting_reply()) co_return;
+            auto reply = co_await read_reply();
+            if (!reply) co_return;  // lost() told the client
+            plog_.log(logging::LogEvent::Receive, reply->text());
+            expecting_content_ = reply->code == 354;
+            actions = client_.on_reply(*reply);
+        }
+    }
+
+    void log_sent(const smtp::ClientAction& a) {
+        if (!plog_.enabled()) return;
+        if (expecting_content_) {  // message content is never logged, only that it went
+            plog_.log(logging::LogEvent::Information, fmt::format("sending message content ({} bytes)", a.bytes.size()));
+            expecting_content_ = false;
+            return;
+        }
+        std::string_view rest = a.bytes;
+        while (!rest.empty()) {
+            auto nl = rest.find("\r\n");
+            std::string_view line = rest.substr(0, nl);
+            plog_.log(logging::LogEvent::Send, line.starts_with("AUTH ") ? "AUTH ****" : line);
+            if (nl == std::string_view::npos) break;
+            rest.remove_prefix(nl + 2);
+        }
+        if (!a.content.empty())
+            plog_.log(logging::LogEvent::Information, fmt::format("sending message content ({} bytes)", a.content.size()));
+    }
+
+    void lost(std::string_view why) {
+        if (broken_) return;
+        broken_ = true;
+        client_.on_connection_lost(why);
+        close(why);
+    }
+
+    template <class Op>
+    asio::awaitable<std::optional<std::size_t>> timed(Op op) {
+        asio::steady_timer timer(sock_.get_executor());
+        timer.expires_after(inactivity_);
+        auto r = co_await (std::move(op) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (r.index() == 1) co_return std::nullopt;
+        auto [ec, n] = std::get<0>(r);
+        if (ec) co_return std::nullopt;
+        co_return n;
+    }
+
+    asio::awaitable<bool> write(std::string_view bytes) {
+        std::optional<std::size_t> n;
+        if (tls_)
+            n = co_await timed(asio::async_write(*tls_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable)));
+        else
+            n = co_await timed(asio::async_write(sock_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable)));
+        co_return n.has_value();
+    }
+
+    asio::awaitable<std::optional<smtp::Reply>> read_reply() {
+        while (true) {
+            if (auto r = reader_.next()) co_return r;
+            if (reader_.failed()) {
+                lost(reader_.error());
+                co_return std::nullopt;
+            }
+            std::optional<std::size_t> n;
+            if (tls_)
+                n = co_await timed(tls_->async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable)));
+            else
+                n = co_await timed(sock_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable)));
+            if (!n || *n == 0) {
+                lost(n ? "the remote server closed the connection" : "the remote server did not answer in time");
+                co_return std::nullopt;
+            }
+            reader_.feed(std::string_view(buf_.data(), *n));
+        }
+    }
+
+    asio::awaitable<bool> start_tls() {
+        // RFC 3207 §4.2 / CVE-2011-0411 on the client side: anything that arrived in
+        // clear after the 220 must not be read as if it came over TLS.
+        if (!reader_.empty()) co_return false;
+        tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, tls_ctx_);
+        if (!sni_.empty() && sni_.front() != '[')
+            SSL_set_tlsext_host_name(tls_->native_handle(), sni_.c_str());
+        asio::steady_timer timer(sock_.get_executor());
+        timer.expires_after(inactivity_);
+        auto r = co_await (tls_->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+            tls_.reset();
+            co_return false;
+        }
+        plog_.log(logging::LogEvent::Information,
+                  fmt::format("TLS negotiated: {} {}", SSL_get_version(tls_->native_handle()),
+                              SSL_get_cipher_name(tls_->native_handle())));
+        co_return true;
+    }
+
+    tcp::socket sock_;
+    asio::ssl::context& tls_ctx_;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+    smtp::ClientSession client_;
+    smtp::ReplyReader reader_;
+    std::chrono::seconds inactivity_;
+    logging::ProtocolLogSession plog_;
+    std::string sni_;
+    std::array<char, 16384> buf_{};
+    bool broken_ = false, closed_ = false, tls_failed_ = false, expecting_content_ = false;
+};
+
+}  // namespace
+
+struct DeliveryService::Impl {
+    Impl(asio::io_context& io_, queue::QueueDb& db_, DeliveryOptions o, logging::MessageTrackingLog* t)
+        : io(io_), db(db_), options(std::move(o)), tracking(t), wake(io_), tls(asio::ssl::context::tls_client) {
+        tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        // Opportunistic TLS, as Exchange and Postfix (smtp_tls_security_level = may) do
+        // toward the internet: encrypt when offered, do not authenticate the peer.
+        tls.set_verify_mode(asio::ssl::verify_none);
+    }
+
+    asio::io_context& io;
+    queue::QueueDb& db;
+    DeliveryOptions options;
+    logging::MessageTrackingLog* tracking;
+    asio::thread_pool pool{2};
+    asio::steady_timer wake;
+    asio::ssl::context tls;
+    std::shared_ptr<const SendConfig> config;
+    std::shared_ptr<DnsResolver> internal_dns, external_dns;
+    std::vector<std::string> internal_servers_text, external_servers_text;
+    std::unique_ptr<logging::ProtocolLog> send_log;
+
+    struct HopState {
+        std::uint32_t workers = 0;
+        std::uint32_t failures = 0;  // consecutive connection failures (reset by a connection)
+        bool may_have_error = true;  // LastError may be set in the store (cleared on connect)
+    };
+    std::map<std::string, HopState> hops;  // next-hop queues by name
+    std::size_t connections = 0;
+    bool kicked = false;
+    bool stopping = false;
+    Clock::time_point next_sweep = Clock::now();
+
+    void say(const std::string& s) const {
+        if (options.say) options.say("delivery: " + s);
+    }
+
+    // Runs a blocking queue call on the pool and resumes on the I/O thread.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> blocking(F f) {
+        using R = std::invoke_result_t<F&>;
+        auto holder = co_await asio::co_spawn(
+            pool, [f = std::move(f)]() mutable -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
+            asio::use_awaitable);
+        co_return std::move(*holder);
+    }
+
+    asio::awaitable<std::error_code> record(queue::DeliveryReport report) {
+        auto done = std::make_shared<std::optional<std::error_code>>();
+        asio::steady_timer signal(io, Clock::time_point::max());
+        db.record_delivery_async(std::move(report), [this, done, &signal](std::error_code ec) {
+            asio::post(io, [done, ec, &signal] {
+                *done = ec;
+                signal.cancel();
+            });
+        });
+        while (!done->has_value()) co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return **done;
+    }
+
+    // --- configuration -------------------------------------------------------------
+    void apply(std::shared_ptr<const SendConfig> c) {
+        const auto& s = c->settings;
+        if (!internal_dns || s.internal_dns_servers != internal_servers_text) {
+            internal_dns = std::make_shared<DnsResolver>(io.get_executor(), DnsOptions{dns_servers(s.internal_dns_servers)});
+            internal_servers_text = s.internal_dns_servers;
+        }
+        if (!external_dns || s.external_dns_servers != external_servers_text) {
+            external_dns = std::make_shared<DnsResolver>(
+                io.get_executor(),
+                DnsOptions{dns_servers(s.external_dns_servers.empty() ? s.internal_dns_servers : s.external_dns_servers)});
+            external_servers_text = s.external_dns_servers;
+        }
+        if (!send_log)
+            send_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpSend, s.send_log_limits,
+                                                              "edge-transport 0.1.0");
+        else
+            send_log->set_limits(s.send_log_limits);
+        config = std::move(c);
+        // Exchange resubmits the Unreachable queue when routing changes.
+        asio::co_spawn(io, resubmit(QueueId::unreachable()), asio::detached);
+        kick();
+    }
+
+    asio::awaitable<void> resubmit(QueueId q) {
+        auto cfg = config;
+        auto moved = co_await blocking([this, q, cfg] {
+            return db.resubmit(q, [&](const queue::Recipient& r) { return cfg->queue_for(r.address); });
+        });
+        if (moved && *moved > 0) {
+            say(fmt::format("{} message(s) of {} routed again", *moved, q.name()));
+            kick();
+        }
+    }
+
+    void kick() {
+        kicked = true;
+        wake.cancel();
+    }
+
+    // --- the scheduler -------------------------------------------------------------
+    asio::awaitable<void> run() {
+        while (!stopping) {
+            kicked = false;
+            auto due = co_await blocking([this] { return db.next_retry_due(); });
+            if (due && *due <= queue::now_timestamp()) (void)co_await blocking([this] { return db.promote_due(queue::now_timestamp()); });
+            if (config) {
+                auto ready = co_await blocking([this] { return db.ready_queues(); });
+                for (const auto& q : ready)
+                    if (q.kind == queue::QueueKind::NextHop) start_worker(q);
+                if (Clock::now() >= next_sweep) {
+                    next_sweep = Clock::now() + kSweepInterval;
+                    co_await expire_unreachable();
+                }
+            }
+            if (stopping) break;
+            if (kicked) continue;
+            auto until = Clock::now() + kSweepInterval;
+            due = co_await blocking([this] { return db.next_retry_due(); });
+            if (due) {
+                auto left = *due - queue::now_timestamp();
+                until = std::min(until, Clock::now() + std::chrono::duration_cast<Clock::duration>(left) +
+                                            std::chrono::milliseconds(5));
+            }
+            wake.expires_at(until);
+            co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+    void start_worker(const QueueId& q) {
+        if (stopping || !config) return;
+        const auto& s = config->settings;
+        HopState& st = hops[q.next_hop];
+        if (s.max_per_domain_connections != 0 && st.workers >= s.max_per_domain_connections) return;
+        if (s.max_outbound_connections != 0 && connections >= s.max_outbound_connections) return;
+        ++st.workers;
+        ++connections;
+        asio::co_spawn(io, worker(q), [this, q](std::exception_ptr e) {
+            --hops[q.next_hop].workers;
+            --connections;
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    say("delivery to " + q.name() + " ended with an error: " + x.what());
+                }
+            }
+        });
+    }
+
+    // Messages in the Unreachable queue expire on the normal timeout (NDR 4.4.7).
+    // Arrival order is expiry order, so the scan stops at the first live message.
+    asio::awaitable<void> expire_unreachable() {
+        auto cfg = config;
+        while (!stopping) {
+            auto leased = co_await blocking([this] { return db.lease_for_delivery(QueueId::unreachable(), kLeaseBatch); });
+            if (!leased || leased->empty()) co_return;
+            bool live_seen = false;
+            for (auto& m : *leased) {
+                if (queue::now_timestamp() < m.envelope.expiration_time) {
+                    live_seen = true;
+                    (void)co_await blocking([this, &m] { return db.release_lease(m.id, m.queue); });
+                    continue;
+                }
+                co_await fail_locally(*cfg, m, "4.4.7", "550 4.4.7 QUEUE.Expired; message expired", nullptr, "");
+            }
+            if (live_seen) co_return;
+        }
+    }
+
+    // --- where a next hop is ---------------------------------------------------------
+    asio::awaitable<Target> resolve_target(const SendConfig& cfg, const QueueId& q) {
+        Target t;
+        const SendConnector* smart = cfg.connector(q.next_hop);
+        if (smart != nullptr && !smart->dns_routing_enabled) {
+            t.connector = smart;
+            auto& dns = smart->use_external_dns ? external_dns : internal_dns;
+            auto resolver = dns;
+            std::string errors;
+            for (const auto& h : smart->smart_hosts) {
+                auto r = co_await resolver->resolve_address(h);
+                if (r.status == DnsStatus::Ok)
+                    t.hosts.push_back({h, r.addresses});
+                else
+                    errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
+            }
+            t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
+            t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            co_return t;
+        }
+        routing::Route route = cfg.categorizer->route(q.next_hop);
+        if (route.kind == routing::RouteKind::Unreachable || route.delivery != routing::DeliveryKind::Dns ||
+            route.next_hop_domain != q.next_hop) {
+            t.kind = Target::Kind::Moved;  // the configuration changed: route the queue again
+            co_return t;
+        }
+        t.connector = cfg.connector(route.connector);
+        if (t.connector == nullptr) {
+            t.kind = Target::Kind::Moved;
+            co_return t;
+        }
+        auto resolver = t.connector->use_external_dns ? external_dns : internal_dns;
+        auto mx = co_await resolver->resolve_mx(q.next_hop);
+        switch (mx.status) {
+            case DnsStatus::Ok:
+                t.kind = Target::Kind::Hosts;
+                for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses});
+                break;
+            case DnsStatus::NullMx:
+                t.kind = Target::Kind::Permanent;
+                t.status = "5.1.10";
+                t.error = "556 5.1.10 " + q.next_hop + " does not accept mail (null MX, RFC 7505)";
+                break;
+            case DnsStatus::NoSuchDomain:
+            case DnsStatus::NoData:
+                t.kind = Target::Kind::Permanent;
+                t.status = "5.4.4";
+                t.error = "550 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain " + q.next_hop;
+                break;
+            case DnsStatus::Transient:
+                t.kind = Target::Kind::Transient;
+                t.error = "451 4.4.0 DNS query failed: " + mx.error;
+                break;
+        }
+        co_return t;
+    }
+
+    // --- one connection at a time to one next hop ---------------------------------------
+    asio::awaitable<std::unique_ptr<Outbound>> connect(const SendConfig& cfg, const Target& t, std::string& error) {
+        const SendConnector& c = *t.connector;
+        boost::system::error_code ec;
+        auto source = asio::ip::make_address(c.source_ip, ec);
+        const bool bind_source = !ec && !source.is_unspecified();
+        for (const auto& host : t.hosts) {
+            for (const auto& addr : host.addresses) {
+                if (bind_source && source.is_v4() != addr.is_v4()) continue;
+                for (bool tls_possible : {true, false}) {
+                    tcp::endpoint remote(addr, c.port);
+                    tcp::socket sock(io);
+                    sock.open(remote.protocol(), ec);
+                    // design.md pitfall: bind first, then the socket's own async_connect;
+                    // the free async_connect reopens the socket and drops the bind.
+                    if (!ec && bind_source) sock.bind(tcp::endpoint(source, 0), ec);
+                    if (ec) {
+                        error = fmt::format("451 4.4.0 cannot use SourceIPAddress {}: {}", c.source_ip, ec.message());
+                        co_return nullptr;
+                    }
+                    asio::steady_timer timer(io);
+                    timer.expires_after(kConnectTimeout);
+                    auto r = co_await (sock.async_connect(remote, asio::as_tuple(asio::use_awaitable)) ||
+                                       timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+                    if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+                        error = fmt::format("451 4.4.0 Failed to connect to {} ({}): {}", host.name, endpoint_text(remote),
+                                            r.index() == 1 ? std::string("timed out")
+                                                           : std::get<0>(std::get<0>(r)).message());
+                        break;  // next address
+                    }
+                    smtp::ClientPolicy policy;
+                    policy.fqdn = c.fqdn;
+                    policy.remote_host = host.name;
+                    policy.force_helo = c.force_helo;
+                    policy.ignore_starttls = c.ignore_starttls;
+                    policy.require_tls = c.require_tls;
+                    policy.tls_possible = tls_possible;
+                    logging::ProtocolLogSession plog;
+                    auto local = sock.local_endpoint(ec);
+                    if (c.protocol_logging && send_log)
+                        plog = logging::ProtocolLogSession(send_log.get(), c.name, logging::new_session_id(),
+                                                           endpoint_text(local), endpoint_text(remote));
+                    plog.log(logging::LogEvent::Connect, "", "");
+                    plog.log(logging::LogEvent::Information, "", fmt::format("attempting to connect to {} for {}", host.name, cfg.server_fqdn));
+                    auto out = std::make_unique<Outbound>(std::move(sock), tls, policy, c.inactivity_timeout, std::move(plog));
+                    if (co_await out->open(host.name)) co_return out;
+                    error = out->client().failure().empty() ? "451 4.4.0 " + host.name + " did not complete the greeting"
+                                                            : out->client().failure();
+                    const bool retry_in_clear = out->tls_failed() && !c.require_tls && tls_possible;
+                    out->close("");
+                    if (!retry_in_clear) break;  // opportunistic TLS failed: the same host once more in clear
+                }
+            }
+        }
+        if (error.empty()) error = "451 4.4.0 no address of the next hop can be reached from SourceIPAddress " + c.source_ip;
+        co_return nullptr;
+    }
+
+    asio::awaitable<void> worker(QueueId q) {
+        auto cfg = config;
+        Target t = co_await resolve_target(*cfg, q);
+        if (t.kind == Target::Kind::Moved) {
+            co_await resubmit(q);
+            co_return;
+        }
+        if (t.kind == Target::Kind::Transient) {
+            co_await defer(q, t.error);
+            co_return;
+        }
+        std::unique_ptr<Outbound> conn;
+        const std::uint32_t per_connection = t.connector ? t.connector->max_messages_per_connection : 1;
+        while (!stopping) {
+            std::size_t want = kLeaseBatch;
+            if (conn) want = std::min<std::size_t>(want, per_connection - conn->messages_sent);
+            auto leased = co_await blocking([this, q, want] { return db.lease_for_delivery(q, want); });
+            if (!leased || leased->empty()) break;
+            if (leased->size() == want) start_worker(q);  // more waiting: open another connection
+            std::size_t i = 0;
+            for (; i < leased->size() && !stopping; ++i) {
+                auto& m = (*leased)[i];
+                auto content = co_await blocking([this, id = m.id] { return db.export_message(id); });
+                if (!content) continue;  // removed meanwhile
+                if (t.kind == Target::Kind::Permanent) {
+                    co_await fail_locally(*cfg, m, t.status, t.error, &*content, t.connector ? t.connector->name : "");
+                    continue;
+                }
+                if (queue::now_timestamp() >= m.envelope.expiration_time) {
+                    co_await fail_locally(*cfg, m, "4.4.7", "550 4.4.7 QUEUE.Expired; message expired", &*content,
+                                          t.connector ? t.connector->name : "");
+                    continue;
+                }
+                if (t.connector->max_message_size != 0 && content->size() > t.connector->max_message_size) {
+                    // The winner's limit holds: never fall through to a less specific connector.
+                    co_await fail_locally(*cfg, m, "5.3.4",
+                                          fmt::format("552 5.3.4 Message size {} exceeds the MaxMessageSize {} of Send connector {}",
+                                                      content->size(), t.connector->max_message_size, t.connector->name),
+                                          &*content, t.connector->name);
+                    continue;
+                }
+                if (!conn || !conn->usable()) {
+                    std::string error;
+                    conn = co_await connect(*cfg, t, error);
+                    if (!conn) {
+                        co_await defer(q, error);  // returns our leases in this queue to Ready
+                        co_return;
+                    }
+                    co_await connected(q);
+                }
+                co_await deliver(*cfg, *conn, m, *content, t.connector->name);
+                if (conn->messages_sent >= per_connection) {
+                    co_await conn->quit();
+                    conn.reset();
+                }
+            }
+            for (; i < leased->size(); ++i) {
+                auto& m = (*leased)[i];
+                (void)co_await blocking([this, &m] { return db.release_lease(m.id, m.queue); });
+            }
+        }
+        if (conn) co_await conn->quit();
+    }
+
+    asio::awaitable<void> defer(const QueueId& q, const std::string& error) {
+        HopState& st = hops[q.next_hop];
+        st.failures += 1;
+        st.may_have_error = true;
+        auto wait = config->settings.connection_retry_interval(st.failures);
+        auto next = queue::now_timestamp() + std::chrono::duration_cast<std::chrono::microseconds>(wait);
+        (void)co_await blocking([this, q, next, error] { return db.defer_queue(q, next, error); });
+        say(fmt::format("{}: {} (retry {} in {})", q.name(), error, st.failures, config::format_time_span(wait)));
+    }
+
+    asio::awaitable<void> connected(const QueueId& q) {
+        HopState& st = hops[q.next_hop];
+        st.failures = 0;
+        if (!st.may_have_error) co_return;
+        st.may_have_error = false;
+        (void)co_await blocking([this, q] { return db.mark_queue_connected(q); });
+    }
+
+    // --- outcomes, DSNs, tracking ---------------------------------------------------------
+    asio::awaitable<void> deliver(const SendConfig& cfg, Outbound& conn, const queue::LeasedMessage& m,
+                                  const std::string& content, const std::string& connector_name) {
+        smtp::OutboundMessage out;
+        out.sender = m.envelope.sender;
+        out.content = content;
+        out.envid = m.envelope.dsn_envid;
+        out.ret = m.envelope.dsn_ret == queue::DsnRet::Full      ? smtp::OutboundMessage::Ret::Full
+                  : m.envelope.dsn_ret == queue::DsnRet::Headers ? smtp::OutboundMessage::Ret::Headers
+                                                                 : smtp::OutboundMessage::Ret::Unspecified;
+        for (std::size_t idx : m.recipients) {
+            const auto& r = m.envelope.recipients[idx];
+            out.recipients.push_back({idx, r.address, r.orcpt, r.notify});
+        }
+        auto results = co_await conn.send(out);
+        const bool peer_dsn = conn.client().extensions().dsn;
+        std::vector<Decided> decided;
+        for (auto& r : results) decided.push_back({r.index, to_kind(r.result), r.response, r.status});
+        co_await report(cfg, m, content, std::move(decided), peer_dsn, connector_name, conn.remote_host(),
+                        conn.log().session_id());
+    }
+
+    struct Decided {
+        std::size_t index;
+        queue::RecipientOutcome::Kind kind;
+        std::string response;
+        std::string status;
+    };
+
+    asio::awaitable<void> fail_locally(const SendConfig& cfg, const queue::LeasedMessage& m, const std::string& status,
+                                       const std::string& text, const std::string* content,
+                                       const std::string& connector_name) {
+        std::optional<std::string> body;
+        if (content == nullptr) {
+            body = co_await blocking([this, id = m.id] { return db.export_message(id); });
+            content = body ? &*body : nullptr;
+        }
+        std::vector<Decided> decided;
+        for (std::size_t idx : m.recipients) decided.push_back({idx, queue::RecipientOutcome::Kind::Failed, text, status});
+        static const std::string empty;
+        co_await report(cfg, m, content ? *content : empty, std::move(decided), true, connector_name, "", "");
+    }
+
+    // Writes the outcomes with the DSNs they call for in one commit, and the tracking lines.
+    asio::awaitable<void> report(const SendConfig& cfg, const queue::LeasedMessage& m, const std::string& content,
+                                 std::vector<Decided> decided, bool peer_took_dsn, const std::string& connector_name,
+                                 const std::string& remote_host, const std::string& session) {
+        const auto now = queue::now_timestamp();
+        const auto& s = cfg.settings;
+        queue::DeliveryReport rep;
+        rep.id = m.id;
+        rep.queue = m.queue;
+        std::vector<DsnRecipient> failed, delayed, relayed;
+        bool any_deferred = false;
+        const bool delay_due = s.delay_dsn_enabled &&
+                               now - m.envelope.arrival_time >= std::chrono::duration_cast<std::chrono::microseconds>(
+                                                                    s.delay_notification_timeout);
+        for (auto& d : decided) {
+            const auto& r = m.envelope.recipients[d.index];
+            queue::RecipientOutcome o{d.index, d.kind, d.response, false};
+            if (d.kind == queue::RecipientOutcome::Kind::Failed) failed.push_back({d.index, d.status, d.response, m.queue.next_hop});
+            if (d.kind == queue::RecipientOutcome::Kind::Deferred) {
+                any_deferred = true;
+                if (delay_due && !r.delay_notified) {
+                    delayed.push_back({d.index, d.status, d.response, m.queue.next_hop});
+                    o.delay_notified = true;
+                }
+            }
+            if (d.kind == queue::RecipientOutcome::Kind::Delivered && !peer_took_dsn &&
+                (r.notify & queue::notify::Success) != 0)
+                relayed.push_back({d.index, d.status.empty() ? "2.0.0" : d.status, d.response, m.queue.next_hop});
+            rep.outcomes.push_back(std::move(o));
+        }
+        if (any_deferred)
+            rep.next_retry_time = now + std::chrono::duration_cast<std::chrono::microseconds>(s.message_retry_interval);
+        auto add_dsn = [&](DsnKind kind, std::vector<DsnRecipient> rcpts) {
+            if (rcpts.empty()) return;
+            DsnRequest req{kind, m.envelope, content, std::move(rcpts), cfg.server_fqdn, now};
+            req.copy_to = kind == DsnKind::Failure ? s.ndr_copy_to : std::string();
+            auto dsn = build_dsn(req);
+            if (!dsn) return;
+            dsn->envelope.expiration_time = now + (m.envelope.expiration_time - m.envelope.arrival_time);
+            dsn->envelope.receive_connector = "DSN";
+            for (auto& r : dsn->envelope.recipients) {
+                auto [q, type] = cfg.queue_for(r.address);
+                r.next_hop = q;
+                r.delivery_type = type;
+            }
+            rep.dsns.push_back(std::move(*dsn));
+        };
+        add_dsn(DsnKind::Failure, std::move(failed));
+        add_dsn(DsnKind::Delay, std::move(delayed));
+        add_dsn(DsnKind::Success, std::move(relayed));
+        const bool made_dsn = !rep.dsns.empty();
+        std::vector<std::string> dsn_ids;
+        for (const auto& d : rep.dsns) dsn_ids.push_back(d.envelope.internet_message_id);
+        auto ec = co_await record(std::move(rep));
+        if (ec) {
+            say(fmt::format("recording the outcome of message {} failed: {}", m.id, ec.message()));
+            co_return;
+        }
+        track(m, decided, connector_name, remote_host, session, dsn_ids);
+        if (made_dsn) kick();
+    }
+
+    void track(const queue::LeasedMessage& m, const std::vector<Decided>& decided, const std::string& connector,
+               const std::string& remote_host, const std::string& session, const std::vector<std::string>& dsn_ids) {
+        if (tracking == nullptr) return;
+        auto line = [&](std::string_view event, queue::RecipientOutcome::Kind kind) {
+            logging::TrackingEvent e;
+            e.event_id = std::string(event);
+            e.source = std::string(logging::tracking_source::Smtp);
+            e.server_hostname = remote_host.empty() ? m.queue.next_hop : remote_host;
+            e.client_hostname = config ? config->server_fqdn : std::string();
+            e.source_context = session;
+            e.connector_id = connector;
+            e.internal_message_id = m.id;
+            e.message_id = m.envelope.internet_message_id;
+            e.total_bytes = m.envelope.size;
+            e.subject = m.envelope.subject;
+            e.sender = m.envelope.sender;
+            e.return_path = m.envelope.sender;
+            for (const auto& d : decided)
+                if (d.kind == kind) {
+                    e.recipients.push_back(m.envelope.recipients[d.index].address);
+                    e.recipient_status.push_back(d.response);
+                }
+            if (!e.recipients.empty()) tracking->write(e);
+        };
+        line(logging::tracking_event::Send, queue::RecipientOutcome::Kind::Delivered);
+        line(logging::tracking_event::Defer, queue::RecipientOutcome::Kind::Deferred);
+        line(logging::tracking_event::Fail, queue::RecipientOutcome::Kind::Failed);
+        for (const auto& id : dsn_ids) {
+            logging::TrackingEvent e;
+            e.event_id = std::string(logging::tracking_event::Dsn);
+            e.source = std::string(logging::tracking_source::Dsn);
+            e.internal_message_id = m.id;
+            e.message_id = id;
+            e.reference = m.envelope.internet_message_id;
+            e.sender = "";
+            e.recipients.push_back(m.envelope.sender);
+            tracking->write(e);
+        }
+    }
+};
+
+DeliveryService::DeliveryService(asio::io_context& io, queue::QueueDb& db, DeliveryOptions options,
+                                 logging::MessageTrackingLog* tracking)
+    : impl_(std::make_unique<Impl>(io, db, std::move(options), tracking)) {}
+
+DeliveryService::~DeliveryService() {
+    impl_->pool.join();
+}
+
+void DeliveryService::apply(std::shared_ptr<const SendConfig> config) { impl_->apply(std::move(config)); }
+
+void DeliveryService::notify() {
+    if (!impl_->kicked) impl_->kick();
+}
+
+asio::awaitable<void> DeliveryService::run() { co_await impl_->run(); }
+
+asio::awaitable<void> DeliveryService::stop() {
+    impl_->stopping = true;
+    impl_->wake.cancel();
+    asio::steady_timer t(impl_->io);
+    while (impl_->connections > 0) {
+        t.expires_after(std::chrono::milliseconds(20));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (impl_->send_log) impl_->send_log->flush();
+}
+
+std::size_t DeliveryService::active_connections() const { return impl_->connections; }
+
+}  // namespace edge::send

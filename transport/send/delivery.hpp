@@ -1,0 +1,62 @@
+// The delivery service (design.md's Scheduler → SendConnector → SmtpClient): wakes
+// when the retry index says something is due or new mail arrives, drains ready
+// next-hop queues over outbound SMTP connections within MaxOutboundConnections and
+// MaxPerDomainOutboundConnections, writes each recipient's outcome back, and sends the
+// DSNs those outcomes call for. It runs on the server's I/O thread; blocking queue
+// calls go to a small thread pool so that no fsync ever stalls a session.
+#pragma once
+
+#include "send_connector.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace edge::queue {
+class QueueDb;
+}
+namespace edge::logging {
+class MessageTrackingLog;
+}
+
+namespace edge::send {
+
+struct DeliveryOptions {
+    std::string data_directory;
+    std::string server_fqdn;
+    // Where server messages go (one line each), e.g. "delivery: …".
+    std::function<void(const std::string&)> say;
+};
+
+class DeliveryService {
+public:
+    DeliveryService(boost::asio::io_context& io, queue::QueueDb& db, DeliveryOptions options,
+                    logging::MessageTrackingLog* tracking);
+    ~DeliveryService();
+    DeliveryService(const DeliveryService&) = delete;
+    DeliveryService& operator=(const DeliveryService&) = delete;
+
+    // A new configuration: new deliveries use it; those in flight finish on theirs.
+    // The Unreachable queue is routed again (Exchange resubmits it on a change).
+    void apply(std::shared_ptr<const SendConfig> config);
+    // New mail is in these queues (called on the I/O thread after a commit).
+    void notify();
+    // The scheduler loop; returns after stop().
+    boost::asio::awaitable<void> run();
+    // Stops taking new work; connections finish their current message. Returns when
+    // every connection has ended (leases are then reported or released).
+    boost::asio::awaitable<void> stop();
+
+    std::size_t active_connections() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edge::send

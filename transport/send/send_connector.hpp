@@ -1,0 +1,83 @@
+// The send side's view of the configuration: typed Send connectors, the transport
+// server's delivery settings, and the retry schedule they imply. Built from the
+// config store once per generation; deliveries keep the one they started with.
+#pragma once
+
+#include "categorizer.hpp"
+#include "protocol_log.hpp"
+#include "queue_types.hpp"
+#include "settings.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::send {
+
+// One Send connector (reference §2.1), its settings typed.
+struct SendConnector {
+    std::string name;
+    bool enabled = true;
+    std::vector<routing::AddressSpace> address_spaces;
+    bool dns_routing_enabled = true;
+    std::vector<std::string> smart_hosts;  // "[192.0.2.1]" or host names, canonical
+    std::string smart_host_auth = "None";  // SmartHostAuthMechanism
+    std::string auth_user, auth_password;  // AuthenticationCredential
+    std::uint16_t port = 25;
+    std::string source_ip = "0.0.0.0";     // SourceIPAddress; 0.0.0.0 = the OS chooses
+    std::string fqdn;                      // EHLO name; never empty (server FQDN by default)
+    std::uint64_t max_message_size = 0;    // 0 = unlimited
+    bool require_tls = false, ignore_starttls = false, force_helo = false;
+    std::chrono::seconds inactivity_timeout{600};
+    bool use_external_dns = false;
+    bool protocol_logging = false;         // ProtocolLoggingLevel Verbose
+    std::uint32_t max_messages_per_connection = 20;
+
+    static SendConnector from_object(const config::ConfigObject& o, const std::string& server_fqdn);
+    routing::SendConnectorRoute route() const;
+};
+
+// Set-TransportServer settings the send side reads (reference §3.1, §3.4).
+struct DeliverySettings {
+    std::uint32_t max_outbound_connections = 1000;    // 0 = unlimited
+    std::uint32_t max_per_domain_connections = 20;    // 0 = unlimited
+    std::uint32_t glitch_retry_count = 4;
+    std::chrono::seconds glitch_retry_interval{60};
+    std::uint32_t transient_retry_count = 6;
+    std::chrono::seconds transient_retry_interval{600};
+    std::chrono::seconds connection_failure_retry_interval{1800};
+    std::chrono::seconds message_retry_interval{300};
+    std::chrono::seconds delay_notification_timeout{4 * 3600};
+    bool delay_dsn_enabled = true;
+    std::string postmaster;                 // From of DSNs
+    std::string ndr_copy_to;                // SendCopyOfNdrTo; empty = none
+    std::vector<std::string> external_dns_servers, internal_dns_servers;
+    logging::ProtocolLogLimits send_log_limits;
+
+    static DeliverySettings from_object(const config::ConfigObject& transport_server, const std::string& data_directory,
+                                        const std::string& server_fqdn);
+
+    // The retry schedule of a next hop that cannot be reached (reference §3.4): after
+    // the n-th consecutive failure (n >= 1), QueueGlitchRetryCount tries at
+    // QueueGlitchRetryInterval, then TransientFailureRetryCount at
+    // TransientFailureRetryInterval, then OutboundConnectionFailureRetryInterval.
+    std::chrono::seconds connection_retry_interval(std::uint32_t consecutive_failures) const;
+};
+
+// Everything a delivery needs, for one config generation.
+struct SendConfig {
+    std::uint64_t generation = 0;
+    std::string server_fqdn;
+    std::vector<SendConnector> connectors;
+    std::shared_ptr<const routing::Categorizer> categorizer;
+    DeliverySettings settings;
+
+    const SendConnector* connector(std::string_view name) const;
+    // The queue a recipient goes to now, for enqueueing and Resubmit.
+    std::pair<queue::QueueId, queue::DeliveryType> queue_for(std::string_view address) const;
+};
+
+}  // namespace edge::send
