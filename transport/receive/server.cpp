@@ -88,6 +88,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     snapshot = read_snapshot();
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, "edge-transport 0.1.0");
+    tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, "edge-transport 0.1.0");
+    delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{data_directory, server_fqdn, say},
+                                                       tracking.get());
+    delivery->apply(snapshot->send);
     auto sources = backpressure::make_system_sources(
         data_directory,
         [this] {
@@ -106,8 +110,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
 Server::Impl::~Impl() {
     // Order matters: the committer's completion handlers post into io, so the queue
     // closes (draining them) while io still exists.
+    delivery.reset();  // joins its thread pool: no queue call is left running
     if (db) db->close();
     receive_log.reset();
+    tracking.reset();
 }
 
 // First start: the default Receive connector (reference §1.3) and the transport
@@ -148,18 +154,34 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
         d.default_domain = o.object.get_bool("Default");
         domains.push_back(std::move(d));
     }
-    // Send connectors arrive with the send side; until then every route is
-    // Unreachable, as in Exchange when no connector matches.
+    auto send = std::make_shared<send::SendConfig>();
+    send->generation = snap->generation;
+    send->server_fqdn = server_fqdn;
+    std::vector<routing::SendConnectorRoute> routes;
+    for (auto& o : config::load_objects(*db, config::ObjectKind::SendConnector, &errors)) {
+        send->connectors.push_back(send::SendConnector::from_object(o.object, server_fqdn));
+        routes.push_back(send->connectors.back().route());
+    }
     snap->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)),
-                                                               std::vector<routing::SendConnectorRoute>{});
+                                                               std::move(routes));
+    send->categorizer = snap->categorizer;
     config::ConfigObject ts(config::ObjectKind::TransportServer);
     if (auto o = config::load_object(*db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    send->settings = send::DeliverySettings::from_object(ts, data_directory, server_fqdn);
+    snap->send = send;
+    const std::string& tdir = ts.text("MessageTrackingLogPath");
+    snap->tracking.enabled = ts.get_bool("MessageTrackingLogEnabled");
+    snap->tracking.directory = tdir.empty() ? data_directory + "/Logs/MessageTracking" : tdir;
+    snap->tracking.subject_logging_enabled = ts.get_bool("MessageTrackingLogSubjectLoggingEnabled");
     std::string dir = ts.text("ReceiveProtocolLogPath");
     snap->receive_log_limits.directory = dir.empty() ? data_directory + "/Logs/ProtocolLog/SmtpReceive" : dir;
     auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
     snap->receive_log_limits.max_file_size = limit(ts.get_uint("ReceiveProtocolLogMaxFileSize"));
     snap->receive_log_limits.max_directory_size = limit(ts.get_uint("ReceiveProtocolLogMaxDirectorySize"));
     snap->receive_log_limits.max_age = ts.get_time_span("ReceiveProtocolLogMaxAge");
+    snap->tracking.max_file_size = limit(ts.get_uint("MessageTrackingLogMaxFileSize"));
+    snap->tracking.max_directory_size = limit(ts.get_uint("MessageTrackingLogMaxDirectorySize"));
+    snap->tracking.max_age = ts.get_time_span("MessageTrackingLogMaxAge");
     snap->message_expiration = ts.get_time_span("MessageExpirationTimeout");
     for (const auto& e : errors) say("config store: " + e);
     return snap;
@@ -169,6 +191,8 @@ void Server::Impl::reload(bool forced) {
     if (!forced && db->config_generation() == snapshot->generation) return;
     snapshot = read_snapshot();
     if (receive_log) receive_log->set_limits(snapshot->receive_log_limits);
+    if (tracking) tracking->set_settings(snapshot->tracking);
+    if (delivery) delivery->apply(snapshot->send);
     reconcile_listeners();
 }
 
@@ -348,6 +372,8 @@ asio::awaitable<void> Server::Impl::shut_down() {
         t.expires_after(10ms);
         co_await t.async_wait(use_tuple);
     }
+    // Outbound connections finish the message in flight; the rest of their leases go back.
+    if (delivery) co_await delivery->stop();
     io.stop();
 }
 
@@ -363,8 +389,10 @@ int Server::run() {
     asio::co_spawn(d.io, d.poll_config(), asio::detached);
     asio::co_spawn(d.io, d.monitor_resources(), asio::detached);
     asio::co_spawn(d.io, d.wait_signals(), asio::detached);
+    asio::co_spawn(d.io, d.delivery->run(), asio::detached);
     d.io.run();
     if (d.receive_log) d.receive_log->flush();
+    if (d.tracking) d.tracking->flush();
     say("stopped");
     return 0;
 }

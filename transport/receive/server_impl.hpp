@@ -5,6 +5,8 @@
 #include "asio.hpp"
 #include "back_pressure.hpp"
 #include "categorizer.hpp"
+#include "delivery.hpp"
+#include "message_tracking.hpp"
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
 #include "receive_connector.hpp"
@@ -28,6 +30,8 @@ struct ConfigSnapshot {
     std::uint64_t generation = 0;
     std::vector<ReceiveConnector> connectors;
     std::shared_ptr<const routing::Categorizer> categorizer;
+    std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
+    logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
 };
@@ -82,6 +86,8 @@ struct Server::Impl {
     ConnectionAccounting accounting;
     std::list<std::shared_ptr<Connection>> connections;
     std::unique_ptr<logging::ProtocolLog> receive_log;
+    std::unique_ptr<logging::MessageTrackingLog> tracking;
+    std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
     std::atomic<std::uint64_t> commits_in_flight{0};
     bool stopping = false;

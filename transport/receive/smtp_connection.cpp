@@ -442,20 +442,30 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         rcpt.address = r.address.str();
         rcpt.orcpt = r.orcpt;
         rcpt.notify = r.notify;
-        routing::Route route = snapshot_->categorizer->route(r.address.domain);
-        if (route.kind == routing::RouteKind::NextHop) {
-            rcpt.next_hop = queue::QueueId::next_hop_domain(route.next_hop_domain);
-            rcpt.delivery_type = route.delivery == routing::DeliveryKind::SmartHost
-                                     ? queue::DeliveryType::SmartHostConnectorDelivery
-                                     : queue::DeliveryType::DnsConnectorDelivery;
-        } else {
-            rcpt.next_hop = queue::QueueId::unreachable();
-            rcpt.delivery_type = queue::DeliveryType::Unreachable;
-        }
+        std::tie(rcpt.next_hop, rcpt.delivery_type) = snapshot_->send->queue_for(rcpt.address);
         env.recipients.push_back(std::move(rcpt));
     }
 
     const std::uint64_t size = env.size;
+    // Reference §6.2: RECEIVE, once the message is committed.
+    std::optional<logging::TrackingEvent> received;
+    if (server_.tracking) {
+        received.emplace();
+        received->event_id = std::string(logging::tracking_event::Receive);
+        received->source = std::string(logging::tracking_source::Smtp);
+        received->client_ip = remote_ip_;
+        received->client_hostname = env.client_hostname;
+        received->server_ip = local_ip_;
+        received->server_hostname = connector_.fqdn;
+        received->source_context = receive_id;
+        received->connector_id = connector_.name;
+        received->message_id = message_id;
+        for (const auto& r : env.recipients) received->recipients.push_back(r.address);
+        received->total_bytes = size;
+        received->subject = env.subject;
+        received->sender = env.sender;
+        received->return_path = env.sender;
+    }
     waiting_on_us_ = true;
     ++server_.commits_in_flight;
     auto [ec, id] = co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, queue::MessageId)>(
@@ -478,6 +488,11 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     }
     if (plog_.enabled())
         log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", message_id, id, size), receive_id);
+    if (received) {
+        received->internal_message_id = id;
+        server_.tracking->write(*received);
+    }
+    if (server_.delivery) server_.delivery->notify();
     co_return co_await perform(session_->on_committed(message_id, false));
 }
 
