@@ -1,8 +1,9 @@
 # edge-transport — the two commands of the README, and a few helpers.
 #   make run    install what is missing, build (Release), start on the default config, data in ./data
 #   make test   install what is missing, build (ASan+UBSan), run the whole suite through CTest
-#   make bench  Release benchmarks (not part of make test): queue_bench, then receive_bench
+#   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
+#   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
@@ -11,11 +12,12 @@ SANITIZE  := build/asan
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
+# python3 + python3-aiosmtpd: the scripted SMTP peer of the tests (tests/support/smtp_peer.py).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps run test bench bench-receive build-release build-asan clean
+.PHONY: deps bench-deps run test bench bench-receive bench-relay build-release build-asan clean
 
 # Installs only what is missing; silent when everything is there.
 deps:
@@ -68,11 +70,17 @@ bench: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	$(RELEASE)/tests/bench/queue_bench --dir $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
 
 # The receive-side benchmark alone; its last line is the RESULT line.
 bench-receive: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
+
+# The relay benchmark alone; its last line is the RESULT line.
+bench-relay: build-release bench-deps
+	@mkdir -p $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
 
 clean:
 	rm -rf build

@@ -3,11 +3,18 @@
 //   load  S sessions send N messages of SIZE bytes in lock-step (no PIPELINING) and report
 //         accepted msgs/s and p50/p99 latency from the write of the final "\r\n.\r\n" to
 //         the reply; only 250 counts as accepted, other replies are refusals.
+//         With --sink-counter FILE (a relay: the server passes each message on to an
+//         smtp-sink started with -c, its output in FILE) it also waits until the sink has
+//         counted every accepted message and reports end-to-end msgs/s: accepted messages
+//         over the time from the phase's first connection to the sink's last count.
 //   idle  open C connections, read each 220 banner, leave them idle, and report the
 //         server's VmRSS (/proc/<pid>/status) before and after.
 #include <utility>  // before Asio: some Boost versions use std::exchange without it
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -53,6 +60,8 @@ struct Options {
     int connections = 5000;  // idle
     int server_pid = 0;      // idle
     double settle = 2.0;     // idle: seconds to wait before reading VmRSS
+    std::string sink_counter;  // load: smtp-sink -c output to wait on ("" = do not wait)
+    std::chrono::seconds sink_timeout{600};
 };
 
 [[noreturn]] void usage() {
@@ -60,6 +69,7 @@ struct Options {
                "usage: receive_bench load --port P [--host H] [--label NAME] [--sessions S] [--messages N]\n"
                "                          [--warmup W] [--size BYTES] [--new-connection] [--from ADDR]\n"
                "                          [--to ADDR] [--timeout SECONDS]\n"
+               "                          [--sink-counter SMTP_SINK_C_OUTPUT [--sink-timeout SECONDS]]\n"
                "       receive_bench idle --port P --pid SERVER_PID [--connections C] [--settle SECONDS]\n");
     std::exit(2);
 }
@@ -314,10 +324,65 @@ double percentile_ms(std::vector<std::int64_t>& v, double p) {
     return static_cast<double>(v[k]) / 1e6;
 }
 
+// ------------------------------------------------------------------ the sink's counter
+// smtp-sink -c writes "sess=N quit=N mesg=N\r" to its output after every event; `mesg` is
+// the number of messages it has received since it started. Reads the last complete
+// record (one ending in \r: a record being written is not yet complete); 0 before any.
+class SinkCounter {
+public:
+    explicit SinkCounter(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path) {}
+    ~SinkCounter() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    SinkCounter(const SinkCounter&) = delete;
+    SinkCounter& operator=(const SinkCounter&) = delete;
+    bool ok() const { return fd_ >= 0; }
+    const std::string& path() const { return path_; }
+
+    std::uint64_t messages() const {
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0 || st.st_size == 0) return 0;
+        char buf[256];
+        off_t from = st.st_size > static_cast<off_t>(sizeof buf) ? st.st_size - static_cast<off_t>(sizeof buf) : 0;
+        long n = ::pread(fd_, buf, static_cast<std::size_t>(st.st_size - from), from);
+        if (n <= 0) return 0;
+        std::string_view tail(buf, static_cast<std::size_t>(n));
+        auto end = tail.rfind('\r');
+        if (end == std::string_view::npos) return 0;
+        auto at = tail.rfind("mesg=", end);
+        if (at == std::string_view::npos) return 0;
+        return std::strtoull(std::string(tail.substr(at + 5, end - at - 5)).c_str(), nullptr, 10);
+    }
+
+    // Polls (every 2 ms) until the count reaches `target`; the moment it did, or nullopt
+    // when `timeout` passed first.
+    std::optional<Clock::time_point> wait_for(std::uint64_t target, std::chrono::seconds timeout) const {
+        auto until = Clock::now() + timeout;
+        for (;;) {
+            if (messages() >= target) return Clock::now();
+            if (Clock::now() > until) return std::nullopt;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+
+private:
+    int fd_;
+    std::string path_;
+};
+
 int run_load(const Options& opt) {
+    std::optional<SinkCounter> sink;
+    if (!opt.sink_counter.empty()) {
+        sink.emplace(opt.sink_counter);
+        if (!sink->ok()) {
+            fmt::print(stderr, "receive_bench: cannot read the sink counter {}\n", opt.sink_counter);
+            return 1;
+        }
+    }
     std::uint64_t serial_base = static_cast<std::uint64_t>(::getpid()) << 48;
     std::uint64_t warmup_accepted = 0;
     if (opt.warmup > 0) {
+        std::uint64_t base = sink ? sink->messages() : 0;
         Phase w = run_phase(opt, opt.warmup, serial_base);
         warmup_accepted = w.accepted;
         if (w.accepted == 0) {
@@ -325,8 +390,25 @@ int run_load(const Options& opt) {
                        w.refused, w.errors);
             return 1;
         }
+        // The measured phase starts with the warm-up relayed, not with a backlog.
+        if (sink && !sink->wait_for(base + w.accepted, opt.sink_timeout)) {
+            fmt::print(stderr, "receive_bench: {}: the sink counted {} of the warm-up's {} messages in {} s\n",
+                       opt.label, sink->messages() - base, w.accepted, opt.sink_timeout.count());
+            return 1;
+        }
     }
+    std::uint64_t sink_base = sink ? sink->messages() : 0;
     Phase p = run_phase(opt, opt.messages, serial_base + (1ULL << 40));
+    std::string e2e;
+    bool sink_complete = true;
+    if (sink) {
+        auto reached = sink->wait_for(sink_base + p.accepted, opt.sink_timeout);
+        sink_complete = reached.has_value();
+        double e2e_secs = reached ? std::chrono::duration<double>(*reached - p.start).count() : 0.0;
+        e2e = fmt::format(" sink_msgs={} e2e_secs={:.3f} e2e_msgs_per_s={:.1f}{}", sink->messages() - sink_base,
+                          e2e_secs, e2e_secs > 0 ? static_cast<double>(p.accepted) / e2e_secs : 0.0,
+                          reached ? "" : " SINK_TIMEOUT");
+    }
     double secs = std::chrono::duration<double>(p.last_reply - p.start).count();
     double rate = secs > 0 ? static_cast<double>(p.accepted) / secs : 0.0;
     double p50 = percentile_ms(p.latency_ns, 0.50);
@@ -334,10 +416,11 @@ int run_load(const Options& opt) {
     double max = p.latency_ns.empty() ? 0.0 : static_cast<double>(*std::max_element(p.latency_ns.begin(), p.latency_ns.end())) / 1e6;
     fmt::print("cell target={} sessions={} size={} mode={} msgs={} accepted={} refused={} errors={} timeouts={} "
                "connections={} refused_connections={} warmup_accepted={} secs={:.3f} msgs_per_s={:.1f} p50_ms={:.3f} "
-               "p99_ms={:.3f} max_ms={:.3f}\n",
+               "p99_ms={:.3f} max_ms={:.3f}{}\n",
                opt.label, opt.sessions, opt.size, opt.new_connection ? "new-connection" : "reuse", opt.messages,
-               p.accepted, p.refused, p.errors, p.timeouts, p.connections, p.refused_connections, warmup_accepted, secs, rate, p50, p99, max);
-    return p.accepted == opt.messages ? 0 : 1;
+               p.accepted, p.refused, p.errors, p.timeouts, p.connections, p.refused_connections, warmup_accepted, secs, rate, p50, p99, max,
+               e2e);
+    return p.accepted == opt.messages && sink_complete ? 0 : 1;
 }
 
 // ------------------------------------------------------------------ idle
@@ -443,6 +526,8 @@ int main(int argc, char** argv) {
         else if (a == "--connections") opt.connections = std::stoi(value());
         else if (a == "--pid") opt.server_pid = std::stoi(value());
         else if (a == "--settle") opt.settle = std::stod(value());
+        else if (a == "--sink-counter") opt.sink_counter = value();
+        else if (a == "--sink-timeout") opt.sink_timeout = std::chrono::seconds(std::stoi(value()));
         else usage();
     }
     if (opt.port == 0 || opt.sessions < 1 || opt.size < 256) usage();

@@ -10,11 +10,9 @@
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… sink_msgs_per_s=… ratio_vs_postfix=… ratio_vs_sink=… p99_ms=…
 # (50 sessions; p99 is edge's). Exit status 1 when a cell lost or refused messages or a server failed.
 #
-# Everything runs on 127.0.0.1 on ports picked here after checking nothing uses them (smtp-sink and
-# Postfix's smtpd listen with SO_REUSEPORT: a leftover listener on the same port would silently take
-# half of the connections, so each listener is also checked to belong to the process we started).
-# The Postfix instance has its own configuration, queue and data directories under $WORK and leaves
-# /etc/postfix and any system Postfix alone. Everything started is stopped at the end by PID.
+# Everything runs on 127.0.0.1 on ports picked here after checking nothing uses them; the shell parts
+# shared with relay_bench.sh (ports, smtp-sink, the private Postfix instance, edge-transport's setup,
+# stopping everything by PID) are in bench_lib.sh, whose header says how.
 #
 # Environment: BUILD (build/release)  WORK (build/bench-data/receive)  TARGETS ("sink postfix edge")
 #   MSGS (20000, at 50 sessions)  MSGS_1 (2000, at 1 session)  WARMUP (1000)  SIZE (4096)
@@ -41,9 +39,9 @@ POSTFIX_LOG=${POSTFIX_LOG:-0}
 HI=$(echo "$SESSIONS" | tr ' ' '\n' | sort -n | tail -1)   # the RESULT line's session count
 RCPT=rcpt@bench.test
 
-log() { echo "# $*" >&2; }
-fail() { echo "receive_bench: $*" >&2; exit 1; }
-has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+BENCH_NAME=receive_bench
+# shellcheck source=bench_lib.sh
+. "$HERE/bench_lib.sh"
 
 [ "$(id -u)" = 0 ] || fail "must run as root (smtp-sink -u, Postfix)"
 [ -x "$CLIENT" ] || fail "no $CLIENT (cmake --build build/release --target receive_bench)"
@@ -55,150 +53,23 @@ if has_target postfix || has_target sink; then
   command -v smtp-sink >/dev/null && command -v postconf >/dev/null || fail "postfix is not installed (make bench-deps)"
 fi
 
-# ---------------------------------------------------------------- processes we own
-SINK_PID=""; RELAY_SINK_PID=""; EDGE_PID=""; POSTFIX_STARTED=0
-PF_ETC=$WORK/postfix/etc; PF_SPOOL=$WORK/postfix/spool; PF_LIB=$WORK/postfix/lib
-
-postfix_master_pid() {
-  local p=""
-  [ -r "$PF_SPOOL/pid/master.pid" ] && p=$(awk 'NR==1{print $1}' "$PF_SPOOL/pid/master.pid")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
-  return 0
-}
-
-stop_pid() {  # stop_pid PID NAME -- TERM, wait up to 15 s, then KILL
-  local pid=$1 name=$2
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || { log "stopped $name (pid $pid)"; return 0; }; sleep 0.1; done
-  log "$name (pid $pid) did not stop, sending KILL"; kill -KILL "$pid" 2>/dev/null || true
-}
-
-stop_all() {
-  if [ -n "$EDGE_PID" ]; then
-    stop_pid "$EDGE_PID" edge-transport
-    wait "$EDGE_PID" 2>/dev/null && log "edge-transport exited 0" || log "edge-transport exited $?"
-    EDGE_PID=""
-  fi
-  if [ "$POSTFIX_STARTED" = 1 ]; then stop_pid "$(postfix_master_pid)" "postfix master"; POSTFIX_STARTED=0; fi
-  [ -n "$SINK_PID" ] && stop_pid "$SINK_PID" smtp-sink; SINK_PID=""
-  [ -n "$RELAY_SINK_PID" ] && stop_pid "$RELAY_SINK_PID" "smtp-sink (relay)"; RELAY_SINK_PID=""
-}
-trap 'rc=$?; stop_all; exit $rc' EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- ports
-USED_PORTS=" "
-port_busy() { [ -n "$(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null)" ]; }
-pick_port() {  # a port below the ephemeral range that no socket uses, in any state
-  local p
-  for _ in $(seq 1 500); do
-    p=$((20000 + RANDOM % 12000))
-    [[ "$USED_PORTS" == *" $p "* ]] && continue
-    port_busy "$p" && continue
-    USED_PORTS="$USED_PORTS$p "; echo "$p"; return 0
-  done
-  fail "no free port found"
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {  # wait_port PORT PID NAME SECONDS -- until PORT accepts; fails if PID dies first
-  local deadline=$(( $(date +%s) + $4 ))
-  until port_open "$1"; do
-    kill -0 "$2" 2>/dev/null || fail "$3 (pid $2) exited before listening on 127.0.0.1:$1"
-    [ "$(date +%s)" -lt "$deadline" ] || fail "$3 did not listen on 127.0.0.1:$1 within $4 s"
-    sleep 0.05
-  done
-}
-check_sole_listener() {  # check_sole_listener PORT PID NAME -- one listener on PORT, and it is PID's
-  local lines; lines=$(ss -Hltnp "( sport = :$1 )")
-  [ "$(grep -c . <<<"$lines")" = 1 ] && grep -q "pid=$2," <<<"$lines" \
-    || fail "127.0.0.1:$1 should be $3's (pid $2) alone, but: $lines"
-}
-
-rm -rf "$WORK"; mkdir -p "$WORK"; chmod 755 "$WORK"
+bench_prepare_work
 
 # ---------------------------------------------------------------- smtp-sink (target and Postfix's relay host)
-start_sink() {  # start_sink PORT VAR
-  smtp-sink -u nobody "127.0.0.1:$1" 1024 >>"$WORK/smtp-sink.log" 2>&1 &
-  printf -v "$2" '%s' "$!"
-  wait_port "$1" "${!2}" smtp-sink 10
-  check_sole_listener "$1" "${!2}" smtp-sink
-}
-if has_target sink; then SINK_PORT=$(pick_port); start_sink "$SINK_PORT" SINK_PID; log "smtp-sink on 127.0.0.1:$SINK_PORT (pid $SINK_PID)"; fi
+if has_target sink; then pick_port SINK_PORT; start_sink "$SINK_PORT" SINK_PID smtp-sink; log "smtp-sink on 127.0.0.1:$SINK_PORT (pid $SINK_PID)"; fi
 
 # ---------------------------------------------------------------- Postfix (private instance)
-PF_QUEUE_FILES() { find "$PF_SPOOL"/incoming "$PF_SPOOL"/active "$PF_SPOOL"/deferred "$PF_SPOOL"/hold "$PF_SPOOL"/maildrop -type f 2>/dev/null | wc -l; }
-postfix_drain() {  # Postfix relays while it accepts; let it finish before the next cell runs
-  local n
-  for _ in $(seq 1 6000); do n=$(PF_QUEUE_FILES); [ "$n" = 0 ] && return 0; sleep 0.1; done
-  fail "the Postfix queue still holds $n files after 600 s"
-}
 if has_target postfix; then
-  RELAY_PORT=$(pick_port); PF_PORT=$(pick_port)
-  start_sink "$RELAY_PORT" RELAY_SINK_PID
-  mkdir -p "$PF_ETC" "$PF_SPOOL" "$PF_LIB"
-  chown postfix:postfix "$PF_LIB"
-  if [ "$POSTFIX_LOG" = 1 ]; then PF_MAILLOG=$WORK/postfix.log; else PF_MAILLOG=""; fi
-  # Only what the instance needs to be a loopback relay; every other setting is Postfix's default.
-  cat >"$PF_ETC/main.cf" <<EOF
-# receive_bench: a private Postfix instance (postfix -c $PF_ETC)
-compatibility_level = 3.6
-queue_directory = $PF_SPOOL
-data_directory = $PF_LIB
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = postfix.bench.test
-syslog_name = postfix-receive-bench
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-relay_domains = bench.test
-relayhost = [127.0.0.1]:$RELAY_PORT
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-maillog_file = $PF_MAILLOG
-maillog_file_prefixes = $WORK
-biff = no
-EOF
-  cp /usr/share/postfix/master.cf.dist "$PF_ETC/master.cf"
-  postconf -c "$PF_ETC" -F '*/*/chroot = n'          # the chroot of a private instance is not populated
-  postconf -c "$PF_ETC" -M# smtp/inet
-  postconf -c "$PF_ETC" -M "127.0.0.1:$PF_PORT/inet=127.0.0.1:$PF_PORT inet n - n - - smtpd"
-  postfix -c "$PF_ETC" check
-  postfix -c "$PF_ETC" start >/dev/null 2>&1 || fail "postfix -c $PF_ETC start failed (rerun with POSTFIX_LOG=1 and read $WORK/postfix.log)"
-  POSTFIX_STARTED=1
-  for _ in $(seq 1 100); do [ -n "$(postfix_master_pid)" ] && break; sleep 0.1; done
-  PF_PID=$(postfix_master_pid); [ -n "$PF_PID" ] || fail "postfix did not start (rerun with POSTFIX_LOG=1)"
-  wait_port "$PF_PORT" "$PF_PID" "postfix master" 20
-  check_sole_listener "$PF_PORT" "$PF_PID" "postfix master"
+  pick_port RELAY_PORT; pick_port PF_PORT
+  start_sink "$RELAY_PORT" RELAY_SINK_PID "smtp-sink (relay)"
+  postfix_start "$PF_PORT" "$RELAY_PORT" postfix-receive-bench
   log "postfix $(postconf -h mail_version) on 127.0.0.1:$PF_PORT (master pid $PF_PID), relaying to smtp-sink on $RELAY_PORT (pid $RELAY_SINK_PID)"
 fi
 
 # ---------------------------------------------------------------- edge-transport
 if has_target edge; then
-  EDGE_PORT=$(pick_port); EDGE_DEFAULT_PORT=$(pick_port)
-  EDGE_DATA=$WORK/edge/data; EDGE_CONF=$WORK/edge/edge-transport.conf
-  mkdir -p "$EDGE_DATA"
-  cat >"$EDGE_CONF" <<EOF
-# receive_bench: edge-transport under test (protocol logs off: their default)
-ServerFqdn = edge.bench.test
-DataDirectory = $EDGE_DATA
-DefaultReceiveConnectorBindings = 127.0.0.1:$EDGE_DEFAULT_PORT
-EOF
-  edgectl() { "$EDGECTL" --data "$EDGE_DATA" "$@" >>"$WORK/edgectl.log" 2>&1 || fail "edgectl $* failed: $(tail -3 "$WORK/edgectl.log")"; }
-  edgectl New-AcceptedDomain -Name bench -DomainName bench.test -DomainType Authoritative
-  # The default connector's limits (100 connections per source, 2 % per source, 1 min of inactivity)
-  # would break the 50-session and idle cells: the client uses a connector without limits.
-  edgectl New-ReceiveConnector -Name Bench -Bindings "127.0.0.1:$EDGE_PORT" -RemoteIPRanges 127.0.0.0/8 \
-    -PermissionGroups AnonymousUsers -MaxInboundConnection unlimited -MaxInboundConnectionPerSource unlimited \
-    -MaxInboundConnectionPercentagePerSource 100 -TarpitInterval 00:00:00 -ConnectionInactivityTimeout 00:10:00 \
-    -ConnectionTimeout 01:00:00
-  "$EDGE" --config "$EDGE_CONF" --data "$EDGE_DATA" >"$WORK/edge-transport.log" 2>&1 &
-  EDGE_PID=$!
-  wait_port "$EDGE_PORT" "$EDGE_PID" edge-transport 20
-  check_sole_listener "$EDGE_PORT" "$EDGE_PID" edge-transport
+  edge_configure Authoritative
+  edge_start
   log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA"
 fi
 

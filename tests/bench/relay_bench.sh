@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# relay_bench.sh -- the relay benchmark: end-to-end throughput of a store-and-forward relay,
+#   load client --SMTP--> server --its queue--> its SMTP client --SMTP--> smtp-sink
+# for two servers in the same run, on the same loopback, with the same 4 KiB message and the same sink:
+#   edge     edge-transport: the Receive connector Bench (no limits), the accepted domain bench.test
+#            (ExternalRelay), and the Send connector ToSink (address space SMTP:bench.test;1, DNS routing
+#            off, smart host 127.0.0.1:<its sink's port>), all made with edgectl; every 250 after the
+#            durable commit
+#   postfix  a private Postfix instance (Debian's package, default settings: every queue file fsynced
+#            before its 250; at most 20 parallel deliveries to the relay host) relaying bench.test to
+#            its sink
+# Each server has its own smtp-sink (Postfix's), started with -c: after every event it writes
+# "sess=N quit=N mesg=N\r" to its output file, a cumulative message counter that costs the sink
+# nothing. The load client (receive_bench, load mode with --sink-counter) polls the last complete
+# record of that file every 2 ms; nothing else needs to be asked of the sink and no message is stored.
+#
+# One cell per server: SESSIONS (50) sessions send MSGS messages in lock-step, reusing their
+# connections, after an unreported warm-up of WARMUP messages that is waited for at the sink too.
+#   msgs/s (end to end) = MSGS / (time from the load's start until the sink has counted all of them)
+# The client's own accept rate (its 250s) is on the cell line as msgs_per_s; e2e_msgs_per_s is the
+# figure that counts. After the cell the server's queue must drain (Postfix: no queue files left;
+# edge-transport: edgectl Get-Message lists nothing) and the sink must have received exactly what was
+# accepted (warm-up included): more would be duplicates, fewer a loss. At the end, with the server
+# stopped, edge-transport's queue must be empty.
+# Last line:
+#   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=…
+# (ratio = edge / postfix; n/a where a server did not run). Exit status 1 when a cell lost, refused
+# or duplicated messages, a queue did not drain, or the edge could not be configured: an edgectl
+# without New-SendConnector (a build before the send side) is reported as such, after the Postfix
+# cell has run.
+#
+# Everything is on 127.0.0.1; ports, smtp-sink, the Postfix instance, edge-transport's setup and
+# stopping everything by PID come from bench_lib.sh (see its header). Needs root (smtp-sink -u,
+# Postfix).
+#
+# Environment: BUILD (build/release)  WORK (build/bench-data/relay)  TARGETS ("postfix edge")
+#   SESSIONS (50)  MSGS (20000)  WARMUP (1000)  SIZE (4096)  DRAIN_TIMEOUT (600 s, per wait)
+#   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build/release}
+CLIENT=${CLIENT:-$BUILD/tests/bench/receive_bench}
+EDGE=${EDGE:-$BUILD/transport/edge-transport}
+EDGECTL=${EDGECTL:-$BUILD/cli/edgectl}
+WORK=${WORK:-$ROOT/build/bench-data/relay}
+TARGETS=${TARGETS:-postfix edge}
+SESSIONS=${SESSIONS:-50}
+MSGS=${MSGS:-20000}
+WARMUP=${WARMUP:-1000}
+SIZE=${SIZE:-4096}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-600}
+POSTFIX_LOG=${POSTFIX_LOG:-0}
+RCPT=rcpt@bench.test
+
+BENCH_NAME=relay_bench
+# shellcheck source=bench_lib.sh
+. "$HERE/bench_lib.sh"
+
+[ "$(id -u)" = 0 ] || fail "must run as root (smtp-sink -u, Postfix)"
+[ -x "$CLIENT" ] || fail "no $CLIENT (cmake --build build/release --target receive_bench)"
+command -v smtp-sink >/dev/null && command -v postconf >/dev/null || fail "postfix is not installed (make bench-deps)"
+if has_target edge; then
+  [ -x "$EDGE" ] && [ -x "$EDGECTL" ] || fail "no $EDGE or $EDGECTL (make build-release), or leave edge out of TARGETS"
+fi
+
+bench_prepare_work
+FAILED=0
+EDGE_PROBLEM=""   # why the edge cell could not run
+
+# ---------------------------------------------------------------- Postfix, relaying to its sink
+if has_target postfix; then
+  pick_port PF_SINK_PORT; pick_port PF_PORT
+  PF_SINK_OUT=$WORK/sink-postfix.out
+  start_sink "$PF_SINK_PORT" PF_SINK_PID "smtp-sink (postfix's)" "$PF_SINK_OUT" -c
+  postfix_start "$PF_PORT" "$PF_SINK_PORT" postfix-relay-bench
+  log "postfix $(postconf -h mail_version) on 127.0.0.1:$PF_PORT (master pid $PF_PID), relaying to smtp-sink on $PF_SINK_PORT (pid $PF_SINK_PID)"
+fi
+
+# ---------------------------------------------------------------- edge-transport, relaying to its sink
+if has_target edge; then
+  pick_port EDGE_SINK_PORT
+  EDGE_SINK_OUT=$WORK/sink-edge.out
+  start_sink "$EDGE_SINK_PORT" EDGE_SINK_PID "smtp-sink (edge's)" "$EDGE_SINK_OUT" -c
+  edge_configure ExternalRelay
+  # The Send connector: edgectl gains New-SendConnector with the send side. Before that, say so and
+  # run the Postfix cell alone.
+  if "$EDGECTL" --data "$EDGE_DATA" New-SendConnector -Name ToSink -AddressSpaces "SMTP:bench.test;1" \
+       -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port "$EDGE_SINK_PORT" >>"$WORK/edgectl.log" 2>&1; then
+    edge_start
+    log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA, Send connector ToSink to smtp-sink on $EDGE_SINK_PORT (pid $EDGE_SINK_PID)"
+  else
+    if grep -qi "unknown cmdlet New-SendConnector" "$WORK/edgectl.log"; then
+      EDGE_PROBLEM="this edgectl has no New-SendConnector (a build without the send side): the edge cell cannot run"
+    else
+      EDGE_PROBLEM="edgectl New-SendConnector failed: $(tail -3 "$WORK/edgectl.log")"
+    fi
+    echo "$BENCH_NAME: $EDGE_PROBLEM" >&2
+    FAILED=1
+  fi
+fi
+
+echo "# relay_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# size=$SIZE sessions=$SESSIONS msgs=$MSGS warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
+
+# ---------------------------------------------------------------- cells
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+wait_until() {  # wait_until SECONDS WHAT COMMAND... -- poll COMMAND (every 0.1 s) until it succeeds
+  local deadline=$(( $(date +%s) + $1 )) what=$2; shift 2
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "$BENCH_NAME: $what: not within $DRAIN_TIMEOUT s" >&2; return 1; }
+    sleep 0.1
+  done
+}
+edge_queue_empty() { [ "$(edge_queued)" = 0 ]; }
+postfix_queue_empty() { [ "$(PF_QUEUE_FILES)" = 0 ]; }
+declare -A RATE
+for t in $TARGETS; do
+  case $t in
+    postfix) port=$PF_PORT; sink_out=$PF_SINK_OUT; empty=postfix_queue_empty ;;
+    edge) [ -z "$EDGE_PROBLEM" ] || continue; port=$EDGE_PORT; sink_out=$EDGE_SINK_OUT; empty=edge_queue_empty ;;
+    *) fail "unknown target $t (postfix, edge)" ;;
+  esac
+  line=$("$CLIENT" load --label "$t" --port "$port" --sessions "$SESSIONS" --messages "$MSGS" --warmup "$WARMUP" \
+           --size "$SIZE" --to "$RCPT" --sink-counter "$sink_out" --sink-timeout "$DRAIN_TIMEOUT") || FAILED=1
+  [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=$SESSIONS e2e_msgs_per_s=0 (client failed)"; }
+  echo "$line"
+  RATE[$t]=$(field e2e_msgs_per_s "$line")
+  a=$(field accepted "$line"); w=$(field warmup_accepted "$line"); accepted=$(( ${a:-0} + ${w:-0} ))
+  wait_until "$DRAIN_TIMEOUT" "the $t queue did not drain" "$empty" || FAILED=1
+  sleep 1   # a duplicate would arrive now
+  received=$(sink_count "$sink_out")
+  check="drained target=$t accepted_total=$accepted sink_received=$received"
+  [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
+  echo "$check"
+done
+
+stop_all
+
+# Nothing may be left in edge-transport's queue: checked again with the server down.
+if has_target edge && [ -z "$EDGE_PROBLEM" ]; then
+  left=$(edge_queued)
+  line="edge_queue_after messages=$left"
+  [ "$left" = 0 ] || { FAILED=1; line="$line NOT_EMPTY"; "$EDGECTL" --data "$EDGE_DATA" Get-Queue >&2 || true; }
+  echo "$line"
+fi
+[ "${KEEP_WORK:-0}" = 1 ] || [ "$FAILED" = 1 ] || rm -rf "$WORK"
+
+# ---------------------------------------------------------------- summary
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+[ -z "$EDGE_PROBLEM" ] || echo "# edge: $EDGE_PROBLEM"
+echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")"
+exit "$FAILED"
