@@ -10,9 +10,10 @@ RELEASE   := build/release
 SANITIZE  := build/asan
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 
-# Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
+# Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26; python3: its
+# email package checks the DSNs we build (tests/support/parse_dsn.py).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive build-release build-asan clean
