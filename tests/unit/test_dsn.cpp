@@ -476,6 +476,20 @@ TEST_CASE("8-bit subjects and addresses are encoded, so the report stays 7-bit",
     CHECK(human.find("j\\x{F6}rg@example.de") != std::string::npos);
 }
 
+TEST_CASE("an SMTPUTF8 sender is addressed in UTF-8, a sender with control characters in the 7-bit form", "[dsn]") {
+    auto env = envelope();
+    env.sender = "j\xc3\xb6rg@example.de";
+    auto dsn = send::build_dsn(request(DsnKind::Failure, env));
+    REQUIRE(dsn);
+    CHECK(body_of(*dsn).find("\r\nTo: <j\xc3\xb6rg@example.de>\r\n") != std::string::npos);
+    CHECK(dsn->envelope.recipients.at(0).address == env.sender);
+
+    env.sender = "a\x01\xff" "b@example.de";
+    dsn = send::build_dsn(request(DsnKind::Failure, env));
+    REQUIRE(dsn);
+    CHECK(body_of(*dsn).find("\r\nTo: <a\\x{1}\\x{FFFD}b@example.de>\r\n") != std::string::npos);
+}
+
 TEST_CASE("without a subject, Exchange's Delivery Status Notification subjects are used", "[dsn]") {
     CHECK(send::dsn_subject(DsnKind::Failure, "") == "Delivery Status Notification (Failure)");
     CHECK(send::dsn_subject(DsnKind::Delay, "  ") == "Delivery Status Notification (Delay)");

@@ -182,10 +182,24 @@ std::string address_field(std::string_view address) {
     return out;
 }
 
-// The same address for the human-readable part and the To: header.
+// The same address for the human-readable part (7-bit).
 std::string address_text(std::string_view address) {
     if (all_printable(address)) return std::string(address);
     return address_field(address).substr(7);  // without "utf-8; "
+}
+
+// The address for the To: header: as it is when it is printable ASCII or valid UTF-8
+// without controls (an SMTPUTF8 sender, RFC 6532: the notice then needs SMTPUTF8 on
+// its way back, as the original did); otherwise the 7-bit form.
+std::string header_address(std::string_view address) {
+    std::string utf8;
+    bool controls = false;
+    for (char32_t cp : decode_utf8(address)) {
+        controls = controls || cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0);
+        append_utf8(utf8, cp);
+    }
+    if (!controls && utf8 == address) return utf8;
+    return address_text(address);
 }
 
 // RFC 3461 §4: xtext, "+XX" for an octet. nullopt when malformed.
@@ -578,7 +592,7 @@ std::optional<queue::NewMessage> build_dsn(const DsnRequest& req) {
 
     std::string head;
     append_folded(head, "From: ", "postmaster@" + mta);
-    append_folded(head, "To: ", "<" + address_text(original.sender) + ">");
+    append_folded(head, "To: ", "<" + header_address(original.sender) + ">");
     append_folded(head, "Subject: ", subject_value);
     head += "Date: " + rfc5322_date(req.now) + "\r\n";
     head += "Message-ID: " + message_id + "\r\n";

@@ -5,8 +5,8 @@
 // What the message looks like (RFC 3464, RFC 6522, RFC 3461 §6):
 //   From: postmaster@<reporting_mta>        envelope MAIL FROM:<> (null)
 //   To: <original sender>                   envelope RCPT: the original sender,
-//                                           plus copy_to for a Failure (Exchange's
-//                                           copy of NDRs to a postmaster address)
+//     (UTF-8 as it is for an SMTPUTF8       plus copy_to for a Failure (Exchange's
+//     sender, RFC 6532)                     copy of NDRs to a postmaster address)
 //   Subject: see dsn_subject()
 //   Date, Message-ID <…@message_id_domain>, MIME-Version: 1.0,
 //   Auto-Submitted: auto-replied (RFC 3834 §5), In-Reply-To/References: the original
@@ -26,6 +26,8 @@
 // is cut at 1000 octets and folded, so it cannot add a header, a field or a MIME
 // boundary. Part 3 is the original as queued, its line ends made CRLF; it is
 // labelled 8bit (and the whole message with it) when it holds 8-bit octets.
+// The Message-ID is made of `now`, a hash of the original and a process-wide counter
+// (the one piece of state here), so two notices never share one.
 #pragma once
 
 #include "queue_types.hpp"
