@@ -12,9 +12,12 @@ SANITIZE  := build/asan
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
-# python3 + python3-aiosmtpd: the scripted SMTP peer of the tests (tests/support/smtp_peer.py).
+# python3 + python3-aiosmtpd: the scripted SMTP peer of the tests (tests/support/smtp_peer.py),
+# and python3's email package checks the DSNs we build (tests/support/parse_dsn.py).
+# nsd: a real DNS server on loopback for the MX tests; ldnsutils: drill, to see it answer.
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
+                nsd ldnsutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive bench-relay build-release build-asan clean

@@ -1,409 +1,38 @@
-// The protocol log writer: line formatting and the in-memory buffer on the callers'
-// side; files, rotation and the directory sweep on the flusher thread's side. The
-// two meet only under `mu`, and only to swap buffers.
+// The protocol log: one line per SMTP event, in the SmtpReceive/SmtpSend format. The
+// files, the buffer and the flusher are CsvLog's (csv_log.cpp).
 #include "protocol_log.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <condition_variable>
-#include <filesystem>
-#include <mutex>
-#include <thread>
-#include <tuple>
-#include <vector>
+#include <iterator>
 
 namespace edge::logging {
 
 namespace {
 
-constexpr std::string_view kFields =
-    "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context";
-constexpr auto kSweepEvery = std::chrono::hours(1);
-
-std::string_view file_prefix(ProtocolLogKind kind) { return kind == ProtocolLogKind::SmtpReceive ? "RECV" : "SEND"; }
-std::string_view log_type(ProtocolLogKind kind) {
-    return kind == ProtocolLogKind::SmtpReceive ? "SMTP Receive Protocol Log" : "SMTP Send Protocol Log";
-}
-
-// yyyy-mm-ddThh:mm:ss.fffZ (24 characters for years 0000-9999), formatted on the
-// stack: it is taken under the buffer's lock.
-class Timestamp {
-public:
-    explicit Timestamp(std::chrono::system_clock::time_point tp) {
-        using namespace std::chrono;
-        auto ms = floor<milliseconds>(tp);
-        auto day = floor<days>(ms);
-        year_month_day ymd{day};
-        hh_mm_ss hms{ms - day};
-        auto r = fmt::format_to_n(text_, sizeof text_, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                                  static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(),
-                                  hms.seconds().count(), hms.subseconds().count());
-        size_ = std::min(r.size, sizeof text_);
-    }
-    std::string_view view() const { return {text_, size_}; }
-    std::string_view day() const { return view().substr(0, 10); }  // yyyy-mm-dd
-
-private:
-    char text_[40];
-    std::size_t size_;
-};
-
-// CSV field: quoted when it holds , " CR or LF; CR and LF become spaces so no field
-// can end a line (a peer's bare LF must not forge a log line).
-void append_field(std::string& out, std::string_view f) {
-    if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
-        out.append(f);
-        return;
-    }
-    out += '"';
-    for (char c : f) {
-        if (c == '"') {
-            out += "\"\"";
-        } else if (c == '\r' || c == '\n') {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-}
-
-std::string without_line_breaks(std::string s) {
-    std::replace(s.begin(), s.end(), '\r', ' ');
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s;
-}
-
-// One of our files: PREFIX + yyyymmdd + '-' + N + ".LOG".
-struct LogFileName {
-    std::uint32_t date = 0;  // yyyymmdd as a number
-    std::uint64_t instance = 0;
-};
-
-std::optional<LogFileName> parse_file_name(std::string_view name, std::string_view prefix) {
-    if (name.size() < prefix.size() + 8 + 1 + 1 + 4 || name.substr(0, prefix.size()) != prefix) return std::nullopt;
-    name.remove_prefix(prefix.size());
-    if (name.substr(name.size() - 4) != ".LOG") return std::nullopt;
-    name.remove_suffix(4);
-    LogFileName out;
-    for (std::size_t i = 0; i < 8; ++i) {
-        if (name[i] < '0' || name[i] > '9') return std::nullopt;
-        out.date = out.date * 10 + static_cast<std::uint32_t>(name[i] - '0');
-    }
-    if (name[8] != '-') return std::nullopt;
-    std::string_view n = name.substr(9);
-    if (n.empty() || n.size() > 9) return std::nullopt;
-    for (char c : n) {
-        if (c < '0' || c > '9') return std::nullopt;
-        out.instance = out.instance * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return out;
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
+CsvLogFormat protocol_log_format(ProtocolLogKind kind, std::string version) {
+    CsvLogFormat f;
+    f.file_prefix = kind == ProtocolLogKind::SmtpReceive ? "RECV" : "SEND";
+    f.log_type = kind == ProtocolLogKind::SmtpReceive ? "SMTP Receive Protocol Log" : "SMTP Send Protocol Log";
+    f.fields = "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context";
+    f.version = std::move(version);
+    // Empty connector, session and sequence: an Information line of the log itself.
+    f.drop_notice = [](std::uint64_t n) { return fmt::format(",,,,,,*,{} protocol log lines dropped,ProtocolLog\n", n); };
+    return f;
 }
 
 }  // namespace
 
-struct ProtocolLog::Impl {
-    Impl(ProtocolLogKind k, ProtocolLogLimits l, std::string v, std::chrono::milliseconds interval, std::size_t cap,
-         ProtocolLogClock c)
-        : kind(k),
-          version(without_line_breaks(std::move(v))),
-          flush_interval(std::max(interval, std::chrono::milliseconds(1))),
-          buffer_cap(std::max<std::size_t>(cap, 1)),
-          clock(c ? std::move(c) : ProtocolLogClock([] { return std::chrono::system_clock::now(); })),
-          limits(std::move(l)) {}
-
-    // --- fixed at construction ---
-    const ProtocolLogKind kind;
-    const std::string version;
-    const std::chrono::milliseconds flush_interval;
-    const std::size_t buffer_cap;
-    const ProtocolLogClock clock;
-
-    // --- shared, under mu ---
-    mutable std::mutex mu;
-    std::condition_variable wake;      // the flusher waits here
-    std::condition_variable flushed;   // flush() waits here
-    std::string buffer;                // complete lines, oldest first
-    std::size_t in_flight = 0;         // bytes the flusher took and has not finished with
-    std::uint64_t unreported_drops = 0;
-    std::uint64_t flush_requested = 0, flush_taken = 0, flush_done = 0;
-    bool stop = false;
-    bool backoff = false;              // the last attempt failed: wait for the tick, not the cap
-    std::optional<ProtocolLogLimits> new_limits;
-    std::string current_path;          // copy for current_file()
-
-    std::atomic<std::uint64_t> dropped{0};
-    std::atomic<std::uint64_t> errors{0};
-
-    // --- the flusher's own ---
-    ProtocolLogLimits limits;
-    int fd = -1;
-    std::string path;              // of fd
-    std::string file_name;         // path's last component, for the sweep
-    std::string file_day;          // yyyy-mm-dd of fd's creation (UTC)
-    std::uint64_t file_size = 0;   // bytes in fd, always at a line boundary
-    bool file_has_lines = false;
-    std::chrono::steady_clock::time_point last_sweep{};
-    std::string batch;             // what the flusher took; its capacity is reused
-
-    std::thread flusher;  // last: starts after everything above exists
-
-    void append_drop_notice_locked();
-    void run();
-    void write_out(std::string& data);
-    bool open_file(std::string_view day);
-    void close_file();
-    void sweep();
-    void set_current_path(const std::string& p) {
-        std::lock_guard l(mu);
-        current_path = p;
-    }
-};
-
-void ProtocolLog::Impl::append_drop_notice_locked() {
-    if (unreported_drops == 0) return;
-    buffer += Timestamp(clock()).view();
-    buffer += ",,,,,,*,";
-    buffer += fmt::format("{} protocol log lines dropped", unreported_drops);
-    buffer += ",ProtocolLog\n";
-    unreported_drops = 0;
-}
-
-void ProtocolLog::Impl::run() {
-    using steady = std::chrono::steady_clock;
-    sweep();  // at open: old files go even if this log never writes a line
-    auto next_tick = steady::now() + flush_interval;
-    std::unique_lock l(mu);
-    for (;;) {
-        wake.wait_until(l, next_tick, [&] {
-            return stop || flush_requested != flush_taken || (!backoff && buffer.size() >= buffer_cap);
-        });
-        if (steady::now() >= next_tick) {
-            next_tick = steady::now() + flush_interval;
-            backoff = false;
-        }
-        append_drop_notice_locked();  // writing resumes: say what was lost first
-        batch.clear();
-        batch.swap(buffer);
-        in_flight = batch.size();
-        const std::uint64_t serving = flush_requested;
-        flush_taken = serving;
-        const bool stopping = stop;
-        std::optional<ProtocolLogLimits> changed = std::move(new_limits);
-        new_limits.reset();
-        l.unlock();
-
-        bool sweep_now = steady::now() - last_sweep >= kSweepEvery;
-        if (changed) {
-            if (changed->directory != limits.directory) close_file();
-            limits = std::move(*changed);
-            sweep_now = true;
-        }
-        if (!batch.empty()) write_out(batch);
-        if (sweep_now) sweep();
-
-        l.lock();
-        in_flight = 0;
-        // What was not written stays, oldest first; until the next tick the cap no
-        // longer wakes us, so a stuck disk is retried once per interval, not in a loop.
-        backoff = !batch.empty();
-        if (backoff) {
-            batch.append(buffer);
-            buffer.swap(batch);
-        }
-        flush_done = serving;
-        flushed.notify_all();
-        if (stopping) break;
-    }
-    l.unlock();
-    close_file();
-}
-
-// Writes `data` (complete lines) to the current file, rotating by UTC day and size.
-// On return `data` holds what could not be written.
-void ProtocolLog::Impl::write_out(std::string& data) {
-    if (fd >= 0) {
-        struct stat st{};
-        if (::fstat(fd, &st) != 0 || st.st_nlink == 0) close_file();  // deleted under us (or its directory)
-    }
-    std::size_t pos = 0;
-    while (pos < data.size()) {
-        const std::string_view line_day = std::string_view(data).substr(pos, 10);
-        if (fd >= 0 && line_day > file_day) close_file();  // a new UTC day starts a new file
-        if (fd < 0 && !open_file(line_day)) break;
-        std::size_t end = pos;
-        while (end < data.size()) {
-            std::size_t nl = data.find('\n', end);
-            std::size_t line_end = nl == std::string::npos ? data.size() : nl + 1;
-            if (std::string_view(data).substr(end, 10) > file_day) break;
-            const bool first_line = !file_has_lines && end == pos;
-            if (limits.max_file_size != 0 && !first_line && file_size + (line_end - pos) > limits.max_file_size) break;
-            end = line_end;
-        }
-        if (end == pos) {  // the next line belongs in a new file
-            close_file();
-            continue;
-        }
-        if (!write_all(fd, data.data() + pos, end - pos)) {
-            ++errors;
-            // Cut a partial batch off so the retry (perhaps in another file) starts at a line.
-            if (::ftruncate(fd, static_cast<off_t>(file_size)) != 0) close_file();
-            break;
-        }
-        file_size += end - pos;
-        file_has_lines = true;
-        pos = end;
-    }
-    data.erase(0, pos);
-}
-
-// Opens the next instance of today (UTC, by the clock) and writes the header.
-bool ProtocolLog::Impl::open_file(std::string_view first_line_day) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(limits.directory, ec);  // also recreates a removed directory
-    if (ec) {
-        ++errors;
-        return false;
-    }
-    const auto now = clock();
-    const Timestamp created(now);
-    // Named for its creation day (UTC). Lines wait at most a flush interval, so just
-    // after midnight yesterday's last lines may open today's file; a line later than
-    // now (the clock stepped back) names the file itself so days never go back.
-    const std::string day(std::max(first_line_day, created.day()));
-    std::string compact = day.substr(0, 4) + day.substr(5, 2) + day.substr(8, 2);
-    const std::string_view prefix = file_prefix(kind);
-
-    std::uint64_t highest = 0;
-    for (fs::directory_iterator it(limits.directory, ec), last; !ec && it != last; it.increment(ec)) {
-        auto name = parse_file_name(it->path().filename().native(), prefix);
-        if (name && fmt::format("{:08}", name->date) == compact) highest = std::max(highest, name->instance);
-    }
-    if (ec) {
-        ++errors;
-        return false;
-    }
-    for (std::uint64_t n = highest + 1; n < highest + 100; ++n) {
-        std::string p = (fs::path(limits.directory) / fmt::format("{}{}-{}.LOG", prefix, compact, n)).native();
-        int f = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-        if (f < 0 && errno == EEXIST) continue;  // another writer took it
-        if (f < 0) break;
-        std::string header = fmt::format("#Software: edge-transport\n#Version: {}\n#Log-type: {}\n#Date: {}\n#Fields: {}\n",
-                                         version, log_type(kind), created.view(), kFields);
-        if (!write_all(f, header.data(), header.size())) {
-            ::close(f);
-            ::unlink(p.c_str());
-            break;
-        }
-        fd = f;
-        path = std::move(p);
-        file_name = fs::path(path).filename().native();
-        file_day = day;
-        file_size = header.size();
-        file_has_lines = false;
-        set_current_path(path);
-        sweep();  // at each open and rotation
-        return true;
-    }
-    ++errors;
-    return false;
-}
-
-void ProtocolLog::Impl::close_file() {
-    if (fd < 0) return;
-    ::close(fd);
-    fd = -1;
-    path.clear();
-    file_name.clear();
-    set_current_path({});
-}
-
-// Deletes our files older than MaxAge, then the oldest ones while the directory
-// holds more than MaxDirectorySize. Never the current file; never another name.
-void ProtocolLog::Impl::sweep() {
-    namespace fs = std::filesystem;
-    last_sweep = std::chrono::steady_clock::now();
-    if (limits.max_age.count() == 0 && limits.max_directory_size == 0) return;
-    struct Entry {
-        LogFileName name;
-        std::string path, file_name;
-        std::uint64_t size;
-        std::chrono::system_clock::time_point mtime;
-    };
-    std::vector<Entry> files;
-    std::error_code ec;
-    for (fs::directory_iterator it(limits.directory, ec), last; !ec && it != last; it.increment(ec)) {
-        auto name = parse_file_name(it->path().filename().native(), file_prefix(kind));
-        if (!name) continue;
-        struct stat st{};
-        if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        auto mtime = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
-        files.push_back({*name, it->path().native(), it->path().filename().native(), static_cast<std::uint64_t>(st.st_size), mtime});
-    }
-    if (limits.max_age.count() != 0) {
-        const auto oldest_kept = clock() - limits.max_age;
-        std::erase_if(files, [&](const Entry& e) {
-            if (e.file_name == file_name || e.mtime >= oldest_kept) return false;
-            return ::unlink(e.path.c_str()) == 0 || errno == ENOENT;
-        });
-    }
-    if (limits.max_directory_size != 0) {
-        std::sort(files.begin(), files.end(), [](const Entry& a, const Entry& b) {
-            return std::tie(a.name.date, a.name.instance) < std::tie(b.name.date, b.name.instance);
-        });
-        std::uint64_t total = 0;
-        for (const auto& e : files) total += e.size;
-        for (const auto& e : files) {
-            if (total <= limits.max_directory_size) break;
-            if (e.file_name == file_name) continue;
-            if (::unlink(e.path.c_str()) == 0 || errno == ENOENT) total -= e.size;
-        }
-    }
-}
-
 ProtocolLog::ProtocolLog(ProtocolLogKind kind, ProtocolLogLimits limits, std::string version,
                          std::chrono::milliseconds flush_interval, std::size_t buffer_cap, ProtocolLogClock clock)
-    : impl_(std::make_unique<Impl>(kind, std::move(limits), std::move(version), flush_interval, buffer_cap,
-                                   std::move(clock))) {
-    impl_->flusher = std::thread([impl = impl_.get()] { impl->run(); });
-}
+    : log_(protocol_log_format(kind, std::move(version)), std::move(limits), flush_interval, buffer_cap,
+           std::move(clock)) {}
 
-ProtocolLog::~ProtocolLog() {
-    {
-        std::lock_guard l(impl_->mu);
-        impl_->stop = true;
-    }
-    impl_->wake.notify_one();
-    impl_->flusher.join();
-}
+ProtocolLog::~ProtocolLog() = default;
 
-void ProtocolLog::set_limits(ProtocolLogLimits limits) {
-    std::lock_guard l(impl_->mu);
-    impl_->new_limits = std::move(limits);
-}
+void ProtocolLog::set_limits(ProtocolLogLimits limits) { log_.set_limits(std::move(limits)); }
 
 void ProtocolLog::write(std::string_view connector_id, std::string_view session_id, std::uint64_t sequence,
                         std::string_view local_endpoint, std::string_view remote_endpoint, LogEvent event,
@@ -413,53 +42,29 @@ void ProtocolLog::write(std::string_view connector_id, std::string_view session_
     thread_local std::string rest;
     rest.clear();
     rest += ',';
-    append_field(rest, connector_id);
+    append_csv_field(rest, connector_id);
     rest += ',';
-    append_field(rest, session_id);
+    append_csv_field(rest, session_id);
     rest += ',';
     fmt::format_to(std::back_inserter(rest), "{}", sequence);
     rest += ',';
-    append_field(rest, local_endpoint);
+    append_csv_field(rest, local_endpoint);
     rest += ',';
-    append_field(rest, remote_endpoint);
+    append_csv_field(rest, remote_endpoint);
     rest += ',';
     rest += static_cast<char>(event);
     rest += ',';
-    append_field(rest, data);
+    append_csv_field(rest, data);
     rest += ',';
-    append_field(rest, context);
+    append_csv_field(rest, context);
     rest += '\n';
-
-    Impl& s = *impl_;
-    std::lock_guard l(s.mu);
-    // The timestamp is taken under the lock so times never go back within a file.
-    const Timestamp ts(s.clock());
-    if (s.buffer.size() + s.in_flight + ts.view().size() + rest.size() > 2 * s.buffer_cap) {
-        ++s.dropped;
-        ++s.unreported_drops;
-        return;
-    }
-    const std::size_t before = s.buffer.size();
-    s.append_drop_notice_locked();
-    s.buffer += ts.view();
-    s.buffer += rest;
-    if (before < s.buffer_cap && s.buffer.size() >= s.buffer_cap) s.wake.notify_one();
+    log_.append(rest);
 }
 
-void ProtocolLog::flush() {
-    Impl& s = *impl_;
-    std::unique_lock l(s.mu);
-    const std::uint64_t mine = ++s.flush_requested;
-    s.wake.notify_one();
-    s.flushed.wait(l, [&] { return s.flush_done >= mine; });
-}
-
-std::uint64_t ProtocolLog::dropped_lines() const { return impl_->dropped.load(); }
-std::uint64_t ProtocolLog::write_errors() const { return impl_->errors.load(); }
-std::string ProtocolLog::current_file() const {
-    std::lock_guard l(impl_->mu);
-    return impl_->current_path;
-}
+void ProtocolLog::flush() { log_.flush(); }
+std::uint64_t ProtocolLog::dropped_lines() const { return log_.dropped_lines(); }
+std::uint64_t ProtocolLog::write_errors() const { return log_.write_errors(); }
+std::string ProtocolLog::current_file() const { return log_.current_file(); }
 
 ProtocolLogSession::ProtocolLogSession(ProtocolLog* log, std::string connector_id, std::string session_id,
                                        std::string local_endpoint, std::string remote_endpoint)
@@ -491,45 +96,10 @@ std::string new_session_id() {
 }
 
 std::optional<std::array<std::string, 9>> parse_protocol_log_line(std::string_view line) {
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#') return std::nullopt;
+    auto fields = parse_csv_line(line, 9);
+    if (!fields) return std::nullopt;
     std::array<std::string, 9> out;
-    std::size_t i = 0, field = 0;
-    for (;;) {
-        if (field == out.size()) return std::nullopt;  // too many fields
-        std::string& f = out[field++];
-        if (i < line.size() && line[i] == '"') {
-            ++i;
-            bool closed = false;
-            while (i < line.size()) {
-                char c = line[i++];
-                if (c == '"') {
-                    if (i < line.size() && line[i] == '"') {
-                        f += '"';
-                        ++i;
-                    } else {
-                        closed = true;
-                        break;
-                    }
-                } else if (c == '\r' || c == '\n') {
-                    return std::nullopt;
-                } else {
-                    f += c;
-                }
-            }
-            if (!closed || (i < line.size() && line[i] != ',')) return std::nullopt;
-        } else {
-            while (i < line.size() && line[i] != ',') {
-                char c = line[i++];
-                if (c == '"' || c == '\r' || c == '\n') return std::nullopt;
-                f += c;
-            }
-        }
-        if (i == line.size()) break;
-        ++i;  // the comma
-    }
-    if (field != out.size()) return std::nullopt;
+    std::move(fields->begin(), fields->end(), out.begin());
     return out;
 }
 

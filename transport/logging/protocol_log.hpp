@@ -1,6 +1,7 @@
 // The SmtpReceive and SmtpSend protocol logs: Exchange 2007's CSV format, one
 // directory per direction, rotated by file size, directory size, age and UTC day.
-// Callers only append to memory; one flusher thread per log does every disk write.
+// Callers only append to memory; one flusher thread per log does every disk write
+// (the shared machinery is CsvLog, csv_log.hpp).
 //
 // Format decisions (fixed; tools depend on them):
 //   - Lines end with LF. Header lines start with '#'.
@@ -17,11 +18,11 @@
 //     "ProtocolLog" (n counts the lines lost since the previous such line).
 #pragma once
 
+#include "csv_log.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,17 +34,15 @@ enum class ProtocolLogKind : std::uint8_t { SmtpReceive, SmtpSend };
 // The event column.
 enum class LogEvent : char { Connect = '+', Disconnect = '-', Send = '>', Receive = '<', Information = '*' };
 
-// Set-TransportServer ReceiveProtocolLog* / SendProtocolLog*.
-struct ProtocolLogLimits {
-    std::string directory;                                        // …ProtocolLogPath; created (with parents) if missing
-    std::uint64_t max_file_size = 10ull << 20;                    // …ProtocolLogMaxFileSize; 0 = unlimited
-    std::uint64_t max_directory_size = 250ull << 20;              // …ProtocolLogMaxDirectorySize; 0 = unlimited
-    std::chrono::seconds max_age = std::chrono::hours(24 * 30);  // …ProtocolLogMaxAge (by mtime); 0 = unlimited
-};
+// Set-TransportServer ReceiveProtocolLog* / SendProtocolLog*: directory is
+// …ProtocolLogPath, max_file_size …ProtocolLogMaxFileSize (10 MB), max_directory_size
+// …ProtocolLogMaxDirectorySize (250 MB), max_age …ProtocolLogMaxAge (30 days, by
+// mtime); 0 = unlimited for each.
+using ProtocolLogLimits = CsvLogLimits;
 
 // Where time comes from: line timestamps, file dates, MaxAge. Empty = system_clock.
 // Called on writers' threads and on the flusher, so it must be thread-safe.
-using ProtocolLogClock = std::function<std::chrono::system_clock::time_point()>;
+using ProtocolLogClock = CsvLogClock;
 
 // One protocol log (one direction). Thread-safe; neither copyable nor movable.
 //
@@ -89,8 +88,7 @@ public:
     std::string current_file() const;
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    CsvLog log_;
 };
 
 // One SMTP session's view of a log: remembers the connector id, session id,

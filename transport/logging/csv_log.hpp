@@ -1,0 +1,118 @@
+// The file machinery every Exchange-style CSV log here shares (the SmtpReceive and
+// SmtpSend protocol logs, the message tracking log): header lines, PREFIXyyyymmdd-N.LOG
+// names, rotation by size and UTC day, deletion by directory size and age, the
+// in-memory buffer, the flusher thread and dropped-line accounting.
+//
+// Format decisions (fixed; tools depend on them):
+//   - Lines end with LF. Header lines start with '#': #Software: edge-transport,
+//     #Version, #Log-type, #Date (the file's creation, UTC), #Fields.
+//   - Every event line starts with date-time, yyyy-mm-ddThh:mm:ss.fffZ (UTC), stamped
+//     by CsvLog under its lock so times never go back within a file.
+//   - A field is quoted ("...") when it holds a comma, a double quote, CR or LF; a
+//     double quote inside is doubled. CR and LF are each replaced by one space, so
+//     nothing a peer sends can split a line or forge one. parse_csv_line() undoes
+//     the quoting, not the replacement.
+//   - Files are never reopened: each CsvLog starts a new file, instance number one
+//     above the highest of that UTC day in the directory, so a restart never appends
+//     to (or clobbers) an older file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::logging {
+
+// Size and age limits of one log directory (Set-TransportServer …LogPath,
+// …LogMaxFileSize, …LogMaxDirectorySize, …LogMaxAge).
+struct CsvLogLimits {
+    std::string directory;                                        // created (with parents) if missing
+    std::uint64_t max_file_size = 10ull << 20;                    // 0 = unlimited
+    std::uint64_t max_directory_size = 250ull << 20;              // 0 = unlimited
+    std::chrono::seconds max_age = std::chrono::hours(24 * 30);  // by mtime; 0 = unlimited
+};
+
+// Where time comes from: line timestamps, file dates, MaxAge. Empty = system_clock.
+// Called on writers' threads and on the flusher, so it must be thread-safe.
+using CsvLogClock = std::function<std::chrono::system_clock::time_point()>;
+
+// What makes one log different from another.
+struct CsvLogFormat {
+    std::string file_prefix;  // RECV, SEND, MSGTRK: files PREFIXyyyymmdd-N.LOG
+    std::string log_type;     // "#Log-type: …"
+    std::string fields;       // "#Fields: …", starting with date-time
+    std::string version;      // "#Version: …" (CR and LF become spaces)
+    // The line that reports n lost lines, after its date-time: from the comma that
+    // follows date-time through the closing LF. Called under the buffer's lock.
+    std::function<std::string(std::uint64_t n)> drop_notice;
+};
+
+// One log directory's writer. Thread-safe; neither copyable nor movable.
+//
+// Caveats:
+//   - append() never does I/O and never waits for the disk. It takes a mutex that
+//     the flusher holds only to swap buffers, never across a write(2).
+//   - Disk errors (full, directory removed, permission) never reach callers: they
+//     are counted in write_errors() and the lines stay in memory for the next
+//     attempt (a vanished directory is recreated). Memory stays under about twice
+//     buffer_cap; past that lines are dropped and counted in dropped_lines(), and the
+//     next append or flush adds the format's drop_notice line first.
+//   - Rotation and deletion (checked when a file is opened, when limits change and
+//     once an hour) touch only files named like this log's own (PREFIXyyyymmdd-N.LOG)
+//     and never the current file. The directory may pass MaxDirectorySize by up to
+//     one file between two checks. The first sweep runs when the log is created.
+//   - A single line longer than MaxFileSize gets a file of its own, over the limit.
+//   - Nothing is fsync'd: a crash may lose the last flush interval of lines.
+class CsvLog {
+public:
+    CsvLog(CsvLogFormat format, CsvLogLimits limits, std::chrono::milliseconds flush_interval,
+           std::size_t buffer_cap, CsvLogClock clock);
+    ~CsvLog();  // flushes everything (one attempt), joins the flusher
+    CsvLog(const CsvLog&) = delete;
+    CsvLog& operator=(const CsvLog&) = delete;
+
+    // Takes effect at the next flush (a new directory: the next line opens a new
+    // file there; the sweep runs against the new limits).
+    void set_limits(CsvLogLimits limits);
+
+    // Appends one line to memory: the date-time now, then `rest`, which must start
+    // with the comma after date-time, end with LF and hold no other LF (build it with
+    // append_csv_field()).
+    void append(std::string_view rest);
+
+    // Synchronous: every line appended before the call has been handed to write(2)
+    // when it returns — unless that failed, in which case write_errors() grew and
+    // the lines stay buffered for the next attempt. Never throws.
+    void flush();
+
+    std::uint64_t dropped_lines() const;
+    std::uint64_t write_errors() const;
+    // The file lines go to now (full path); empty before the first line is on disk.
+    std::string current_file() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Appends one field, quoted when it holds , " CR or LF; CR and LF become spaces.
+void append_csv_field(std::string& out, std::string_view field);
+
+// Splits one event line (LF or CRLF end optional) into exactly `fields` fields and
+// undoes the quoting. nullopt for a header line ('#'), another number of fields, an
+// unclosed quote, text after a closing quote, or a quote inside an unquoted field.
+std::optional<std::vector<std::string>> parse_csv_line(std::string_view line, std::size_t fields);
+
+// yyyy-mm-ddThh:mm:ss.fffZ back to a time; nullopt when it has another shape.
+std::optional<std::chrono::system_clock::time_point> parse_csv_log_time(std::string_view text);
+
+// The files of one log (PREFIXyyyymmdd-N.LOG) in `directory`, full paths, oldest
+// first (by day, then N). Empty when the directory cannot be read.
+std::vector<std::string> csv_log_files(const std::string& directory, std::string_view prefix);
+
+}  // namespace edge::logging
