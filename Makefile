@@ -11,8 +11,9 @@ SANITIZE  := build/asan
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
+# nsd: the DNS tests' authoritative server on loopback; ldnsutils: drill, to ask it by hand.
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
-                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks
+                libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks nsd ldnsutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive build-release build-asan clean
