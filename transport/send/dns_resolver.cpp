@@ -1,0 +1,747 @@
+// The DNS resolver: queries built and answers read by ldns, sent by Asio over UDP (TCP
+// when an answer comes truncated), checked against the question before they are
+// believed, followed through CNAMEs, and cached by their TTL.
+#include "dns_resolver.hpp"
+
+#include <ldns/ldns.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <list>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+#include <variant>
+
+namespace edge::send {
+
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using udp = asio::ip::udp;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// GCC 12 destroys a temporary that has a destructor inside a co_await expression at
+// the wrong time (a double free under ASan). So every co_await here awaits a named
+// awaitable, or a call whose arguments are named objects or plain values.
+
+// RFC 1035 §2.3.4 and §3.1.
+constexpr std::size_t kMaxNameLength = 253;
+constexpr std::size_t kMaxLabelLength = 63;
+
+struct PacketFree {
+    void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+using Packet = std::unique_ptr<ldns_pkt, PacketFree>;
+
+struct MallocFree {
+    void operator()(void* p) const { std::free(p); }
+};
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// A host or domain name as we ask for it and compare it: lower case, without the
+// trailing dot. std::nullopt for what is not a name: empty labels, labels over 63
+// characters, more than 253 in all, or characters that ldns would read as escapes or
+// that no mail domain has (letters, digits, '-' and '_' only; IDNs come as A-labels).
+std::optional<std::string> host_name(std::string_view text) {
+    if (!text.empty() && text.back() == '.') text.remove_suffix(1);
+    if (text.empty() || text.size() > kMaxNameLength) return std::nullopt;
+    std::size_t label = 0;
+    for (char c : text) {
+        if (c == '.') {
+            if (label == 0) return std::nullopt;
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!ok || ++label > kMaxLabelLength) return std::nullopt;
+    }
+    if (label == 0) return std::nullopt;
+    return lower(text);
+}
+
+// A name from a packet, in host_name's form ("" for the root). Unusual bytes come out
+// escaped by ldns ("\032"), so they never equal a name we asked for.
+std::string dname_text(const ldns_rdf* rdf) {
+    std::unique_ptr<char, MallocFree> s(ldns_rdf2str(rdf));
+    if (!s) return {};
+    std::string_view v(s.get());
+    if (!v.empty() && v.back() == '.') v.remove_suffix(1);
+    return lower(v);
+}
+
+// An address standing for a host: "192.0.2.1", "2001:db8::1", and the SMTP address
+// literals "[192.0.2.1]", "[IPv6:2001:db8::1]" (RFC 5321 §4.1.3), or "[2001:db8::1]".
+std::optional<asio::ip::address> address_literal(std::string_view text) {
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+        text = text.substr(1, text.size() - 2);
+        if (text.size() > 5 && lower(text.substr(0, 5)) == "ipv6:") {
+            text.remove_prefix(5);
+            if (text.find(':') == std::string_view::npos) return std::nullopt;
+        }
+    }
+    if (text.empty() || text.find('%') != std::string_view::npos) return std::nullopt;
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address(std::string(text), ec);
+    if (ec) return std::nullopt;
+    return a;
+}
+
+std::string endpoint_text(const udp::endpoint& e) {
+    if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
+    return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+std::string_view type_text(ldns_rr_type type) {
+    switch (type) {
+        case LDNS_RR_TYPE_MX: return "MX";
+        case LDNS_RR_TYPE_A: return "A";
+        case LDNS_RR_TYPE_AAAA: return "AAAA";
+        default: return "?";
+    }
+}
+
+std::string rcode_text(ldns_pkt_rcode rcode) {
+    switch (rcode) {
+        case LDNS_RCODE_NOERROR: return "NOERROR";
+        case LDNS_RCODE_FORMERR: return "FORMERR";
+        case LDNS_RCODE_SERVFAIL: return "SERVFAIL";
+        case LDNS_RCODE_NXDOMAIN: return "NXDOMAIN";
+        case LDNS_RCODE_NOTIMPL: return "NOTIMP";
+        case LDNS_RCODE_REFUSED: return "REFUSED";
+        default: return fmt::format("RCODE {}", static_cast<int>(rcode));
+    }
+}
+
+struct Question {
+    std::string name;  // host_name form
+    ldns_rr_type type;
+};
+
+std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::uint16_t edns_udp_size) {
+    // ldns_pkt_query_new takes the owner name; the name was checked by host_name.
+    ldns_rdf* owner = ldns_dname_new_frm_str((q.name + ".").c_str());
+    if (owner == nullptr) throw std::logic_error("DNS: cannot encode the name " + q.name);
+    Packet p(ldns_pkt_query_new(owner, q.type, LDNS_RR_CLASS_IN, LDNS_RD));
+    if (!p) throw std::bad_alloc();
+    ldns_pkt_set_id(p.get(), id);
+    if (edns_udp_size != 0) ldns_pkt_set_edns_udp_size(p.get(), edns_udp_size);
+    std::uint8_t* wire = nullptr;
+    std::size_t size = 0;
+    if (ldns_pkt2wire(&wire, p.get(), &size) != LDNS_STATUS_OK) throw std::logic_error("DNS: cannot encode a query for " + q.name);
+    std::unique_ptr<std::uint8_t, MallocFree> hold(wire);
+    return {wire, wire + size};
+}
+
+// RFC 5452 §4 and §9.1: an answer is believed only when it is an answer, carries our
+// id and repeats our question (name, type, class). Anything else is someone else's,
+// or forged: nullptr.
+Packet answer_to(const std::uint8_t* data, std::size_t size, std::uint16_t id, const Question& q) {
+    ldns_pkt* raw = nullptr;
+    if (ldns_wire2pkt(&raw, data, size) != LDNS_STATUS_OK) {
+        if (raw != nullptr) ldns_pkt_free(raw);
+        return nullptr;
+    }
+    Packet p(raw);
+    if (!ldns_pkt_qr(raw) || ldns_pkt_id(raw) != id || ldns_pkt_get_opcode(raw) != LDNS_PACKET_QUERY) return nullptr;
+    const ldns_rr_list* question = ldns_pkt_question(raw);
+    if (question == nullptr || ldns_rr_list_rr_count(question) != 1) return nullptr;
+    const ldns_rr* asked = ldns_rr_list_rr(question, 0);
+    if (ldns_rr_get_type(asked) != q.type || ldns_rr_get_class(asked) != LDNS_RR_CLASS_IN) return nullptr;
+    if (dname_text(ldns_rr_owner(asked)) != q.name) return nullptr;
+    return p;
+}
+
+// What one server said to one query: a packet we believe (any RCODE), or why not.
+struct Exchange {
+    Packet packet;
+    std::string failure;
+};
+
+Exchange failed(std::string why) { return Exchange{nullptr, std::move(why)}; }
+
+std::string network_failure(std::string_view what, const boost::system::error_code& ec) {
+    return fmt::format("failed ({}: {})", what, ec.message());
+}
+
+asio::awaitable<Exchange> talk_udp(udp::socket& sock, const std::vector<std::uint8_t>& query, std::uint16_t id,
+                                   const Question& q) {
+    auto [send_ec, sent] = co_await sock.async_send(asio::buffer(query), use_tuple);
+    (void)sent;
+    if (send_ec) co_return failed(network_failure("UDP send", send_ec));
+    // A UDP answer may be up to 64 KB whatever we advertised; a smaller buffer would
+    // cut it and we would take a good answer for a broken one.
+    std::vector<std::uint8_t> buffer(65535);
+    for (;;) {
+        auto [ec, n] = co_await sock.async_receive(asio::buffer(buffer), use_tuple);
+        // ICMP port unreachable shows here (connection refused): no need to wait it out.
+        if (ec) co_return failed(network_failure("UDP receive", ec));
+        if (auto p = answer_to(buffer.data(), n, id, q)) co_return Exchange{std::move(p), {}};
+        // Not ours (RFC 5452 §9.1): keep listening for the real answer until the timer.
+    }
+}
+
+asio::awaitable<Exchange> talk_tcp(tcp::socket& sock, const tcp::endpoint& server, const std::vector<std::uint8_t>& query,
+                                   std::uint16_t id, const Question& q) {
+    auto [connect_ec] = co_await sock.async_connect(server, use_tuple);
+    if (connect_ec) co_return failed(network_failure("TCP connect", connect_ec));
+    // RFC 1035 §4.2.2, RFC 7766 §8: over TCP each message follows its length, two
+    // bytes in network order.
+    std::array<std::uint8_t, 2> length{static_cast<std::uint8_t>(query.size() >> 8), static_cast<std::uint8_t>(query.size())};
+    std::array<asio::const_buffer, 2> out{asio::buffer(length), asio::buffer(query)};
+    auto [write_ec, written] = co_await asio::async_write(sock, out, use_tuple);
+    (void)written;
+    if (write_ec) co_return failed(network_failure("TCP write", write_ec));
+    auto [head_ec, head] = co_await asio::async_read(sock, asio::buffer(length), use_tuple);
+    (void)head;
+    if (head_ec) co_return failed(network_failure("TCP read", head_ec));
+    std::vector<std::uint8_t> buffer(static_cast<std::size_t>(length[0]) << 8 | length[1]);
+    auto [read_ec, n] = co_await asio::async_read(sock, asio::buffer(buffer), use_tuple);
+    if (read_ec) co_return failed(network_failure("TCP read", read_ec));
+    // On our own connection a wrong answer is the server's fault, not a forger's.
+    if (auto p = answer_to(buffer.data(), n, id, q)) co_return Exchange{std::move(p), {}};
+    co_return failed("sent an answer that does not match the query over TCP");
+}
+
+// One name and type, after the CNAMEs: what the cache keeps.
+struct Lookup {
+    enum class Outcome { Ok, NxDomain, NoData, Transient };
+    Outcome outcome = Outcome::Transient;
+    std::vector<std::pair<std::uint16_t, std::string>> mx;  // preference, exchange
+    std::vector<asio::ip::address> addresses;
+    std::uint32_t ttl = 0;  // seconds the answer may be kept
+    std::string error;      // Transient: why
+};
+
+const ldns_rr* find_rr(const ldns_rr_list* list, ldns_rr_type type, const std::string& owner) {
+    if (list == nullptr) return nullptr;
+    for (std::size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
+        const ldns_rr* rr = ldns_rr_list_rr(list, i);
+        if (ldns_rr_get_type(rr) == type && ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN && dname_text(ldns_rr_owner(rr)) == owner)
+            return rr;
+    }
+    return nullptr;
+}
+
+// RFC 2308 §5: a negative answer lives as long as the smaller of the SOA's TTL and its
+// MINIMUM field. No SOA in the authority section: not kept at all.
+std::uint32_t negative_ttl(const ldns_pkt* p, const DnsOptions& o) {
+    const ldns_rr_list* authority = ldns_pkt_authority(p);
+    if (authority == nullptr) return 0;
+    for (std::size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+        const ldns_rr* rr = ldns_rr_list_rr(authority, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(rr) < 7) continue;
+        std::uint32_t minimum = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
+        auto cap = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(o.max_negative_ttl.count(), UINT32_MAX)));
+        return std::min({ldns_rr_ttl(rr), minimum, cap});
+    }
+    return 0;
+}
+
+// Takes the records of q.type owned by `owner` from the answer section into `out`.
+void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Lookup& out) {
+    const ldns_rr_list* answer = ldns_pkt_answer(p);
+    if (answer == nullptr) return;
+    for (std::size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+        const ldns_rr* rr = ldns_rr_list_rr(answer, i);
+        if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) continue;
+        if (dname_text(ldns_rr_owner(rr)) != owner || ldns_rr_rd_count(rr) < 1) continue;
+        const ldns_rdf* data = ldns_rr_rdf(rr, 0);
+        bool taken = false;
+        if (type == LDNS_RR_TYPE_A && ldns_rdf_size(data) == 4) {
+            asio::ip::address_v4::bytes_type b;
+            std::copy_n(ldns_rdf_data(data), 4, b.begin());
+            out.addresses.emplace_back(asio::ip::address_v4(b));
+            taken = true;
+        } else if (type == LDNS_RR_TYPE_AAAA && ldns_rdf_size(data) == 16) {
+            asio::ip::address_v6::bytes_type b;
+            std::copy_n(ldns_rdf_data(data), 16, b.begin());
+            out.addresses.emplace_back(asio::ip::address_v6(b));
+            taken = true;
+        } else if (type == LDNS_RR_TYPE_MX && ldns_rr_rd_count(rr) == 2) {
+            out.mx.emplace_back(ldns_rdf2native_int16(ldns_rr_rdf(rr, 0)), dname_text(ldns_rr_rdf(rr, 1)));
+            taken = true;
+        }
+        if (taken) out.ttl = std::min(out.ttl, ldns_rr_ttl(rr));
+    }
+}
+
+std::string join(const std::vector<std::string>& parts) {
+    std::string s;
+    for (const auto& p : parts) {
+        if (p.empty()) continue;
+        if (!s.empty()) s += "; ";
+        s += p;
+    }
+    return s;
+}
+
+}  // namespace
+
+std::string_view to_string(DnsStatus status) {
+    switch (status) {
+        case DnsStatus::Ok: return "Ok";
+        case DnsStatus::NoSuchDomain: return "NoSuchDomain";
+        case DnsStatus::NoData: return "NoData";
+        case DnsStatus::NullMx: return "NullMx";
+        case DnsStatus::Transient: return "Transient";
+    }
+    return "?";
+}
+
+struct DnsResolver::Impl {
+    using Options = std::shared_ptr<const DnsOptions>;
+
+    asio::any_io_executor executor;
+    Options options;
+    // Oldest first; the index finds an entry by "TYPE name".
+    struct CacheEntry {
+        std::string key;
+        Clock::time_point expires;
+        Lookup answer;
+    };
+    std::list<CacheEntry> cache;
+    std::unordered_map<std::string, std::list<CacheEntry>::iterator> cache_index;
+    // Bumped by set_options, so an answer from the old servers still in flight is not
+    // cached after the cache was emptied for the new ones.
+    std::uint64_t generation = 0;
+    // Query ids from the system's random source (RFC 5452 §9.2: ids an off-path forger
+    // cannot predict); the shuffle of equal MX preferences needs no such strength.
+    std::random_device random_ids;
+    std::mt19937 shuffle{std::random_device{}()};
+
+    Impl(asio::any_io_executor ex, DnsOptions o)
+        : executor(std::move(ex)), options(std::make_shared<const DnsOptions>(std::move(o))) {}
+
+    // --- cache ---------------------------------------------------------------------
+
+    std::optional<Lookup> cache_find(const std::string& key) {
+        auto it = cache_index.find(key);
+        if (it == cache_index.end()) return std::nullopt;
+        if (Clock::now() >= it->second->expires) {
+            cache.erase(it->second);
+            cache_index.erase(it);
+            return std::nullopt;
+        }
+        return it->second->answer;
+    }
+
+    void cache_store(const std::string& key, const Lookup& answer, const DnsOptions& o) {
+        if (answer.outcome == Lookup::Outcome::Transient || answer.ttl == 0 || o.cache_entries == 0) return;
+        if (auto it = cache_index.find(key); it != cache_index.end()) {
+            cache.erase(it->second);
+            cache_index.erase(it);
+        }
+        cache.push_back(CacheEntry{key, Clock::now() + std::chrono::seconds(answer.ttl), answer});
+        cache_index[key] = std::prev(cache.end());
+        trim_cache(o.cache_entries);
+    }
+
+    void trim_cache(std::size_t limit) {
+        while (cache.size() > limit) {
+            cache_index.erase(cache.front().key);
+            cache.pop_front();
+        }
+    }
+
+    // --- one query -------------------------------------------------------------------
+
+    std::uint16_t random_id() { return static_cast<std::uint16_t>(random_ids()); }
+
+    asio::awaitable<Exchange> over_udp(const udp::endpoint& server, const std::vector<std::uint8_t>& query,
+                                       std::uint16_t id, const Question& q, std::chrono::milliseconds timeout) {
+        udp::socket sock(executor);
+        boost::system::error_code ec;
+        sock.open(server.protocol(), ec);
+        // Connected: the kernel drops datagrams from any other address or port.
+        if (!ec) sock.connect(server, ec);
+        if (ec) co_return failed(network_failure("UDP socket", ec));
+        asio::steady_timer timer(executor);
+        timer.expires_after(timeout);
+        auto talk = talk_udp(sock, query, id, q);
+        auto expiry = timer.async_wait(use_tuple);
+        auto r = co_await (std::move(talk) || std::move(expiry));
+        if (r.index() == 1) co_return failed("timed out");
+        co_return std::get<0>(std::move(r));
+    }
+
+    asio::awaitable<Exchange> over_tcp(const udp::endpoint& server, const std::vector<std::uint8_t>& query,
+                                       std::uint16_t id, const Question& q, std::chrono::milliseconds timeout) {
+        tcp::socket sock(executor);
+        asio::steady_timer timer(executor);
+        timer.expires_after(timeout);
+        const tcp::endpoint to(server.address(), server.port());
+        auto talk = talk_tcp(sock, to, query, id, q);
+        auto expiry = timer.async_wait(use_tuple);
+        auto r = co_await (std::move(talk) || std::move(expiry));
+        if (r.index() == 1) co_return failed("timed out over TCP");
+        co_return std::get<0>(std::move(r));
+    }
+
+    // One server, one question: a packet with NOERROR or NXDOMAIN, or why not.
+    asio::awaitable<Exchange> ask_server(const udp::endpoint& server, const Question& q, const DnsOptions& o) {
+        std::uint16_t edns = o.edns_udp_size;
+        for (;;) {
+            std::uint16_t id = random_id();
+            auto query = build_query(q, id, edns);
+            Exchange ex;
+            if (o.tcp_only) ex = co_await over_tcp(server, query, id, q, o.timeout);
+            else ex = co_await over_udp(server, query, id, q, o.timeout);
+            // RFC 1035 §4.2.1, RFC 7766 §5: a truncated answer is asked again over TCP.
+            if (!o.tcp_only && ex.packet && ldns_pkt_tc(ex.packet.get()))
+                ex = co_await over_tcp(server, query, id, q, o.timeout);
+            if (!ex.packet) co_return ex;
+            auto rcode = ldns_pkt_get_rcode(ex.packet.get());
+            if (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN) co_return ex;
+            // RFC 6891 §7: a server that does not know EDNS answers FORMERR; ask it
+            // again without.
+            if (rcode == LDNS_RCODE_FORMERR && edns != 0) {
+                edns = 0;
+                continue;
+            }
+            co_return failed("answered " + rcode_text(rcode));
+        }
+    }
+
+    // The servers in order, `attempts` rounds. The failure text names each server once
+    // (with what it did last), grouped by what happened: "DNS query for MX contoso.com
+    // timed out (192.0.2.1:53, 192.0.2.2:53), answered SERVFAIL (127.0.0.1:53)".
+    asio::awaitable<Exchange> ask(const Question& q, const DnsOptions& o) {
+        auto prefix = fmt::format("DNS query for {} {}", type_text(q.type), q.name);
+        if (o.servers.empty()) co_return failed(prefix + " failed (no DNS servers configured)");
+        std::vector<std::pair<std::string, std::string>> last;  // server, what it did
+        for (int round = 0; round < std::max(1, o.attempts); ++round) {
+            for (const auto& server : o.servers) {
+                Exchange ex = co_await ask_server(server, q, o);
+                if (ex.packet) co_return ex;
+                auto text = endpoint_text(server);
+                auto it = std::find_if(last.begin(), last.end(), [&](const auto& e) { return e.first == text; });
+                if (it == last.end()) last.emplace_back(text, std::move(ex.failure));
+                else it->second = std::move(ex.failure);
+            }
+        }
+        std::vector<std::pair<std::string, std::string>> groups;  // failure, servers
+        for (const auto& [server, failure] : last) {
+            auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == failure; });
+            if (it == groups.end()) groups.emplace_back(failure, server);
+            else it->second += ", " + server;
+        }
+        std::string text = prefix;
+        for (std::size_t i = 0; i < groups.size(); ++i)
+            text += fmt::format("{} {} ({})", i == 0 ? "" : ",", groups[i].first, groups[i].second);
+        co_return failed(std::move(text));
+    }
+
+    // --- one name and type, through CNAMEs, cached -------------------------------------
+
+    asio::awaitable<Lookup> lookup(std::string name, ldns_rr_type type, Options o) {
+        std::string key = fmt::format("{} {}", type_text(type), name);
+        if (auto hit = cache_find(key)) co_return std::move(*hit);
+        auto generation_asked = generation;
+        Lookup answer = co_await lookup_uncached(name, type, *o);
+        if (generation == generation_asked) cache_store(key, answer, *o);
+        co_return answer;
+    }
+
+    asio::awaitable<Lookup> lookup_uncached(const std::string& name, ldns_rr_type type, const DnsOptions& o) {
+        Lookup out;
+        out.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(o.max_ttl.count(), UINT32_MAX)));
+        std::string current = name;
+        int hops = 0;
+        for (;;) {
+            const Question question{current, type};
+            Exchange ex = co_await ask(question, o);
+            if (!ex.packet) {
+                out.error = std::move(ex.failure);
+                co_return out;
+            }
+            const ldns_pkt* p = ex.packet.get();
+            // RFC 1034 §3.6.2 and §4.3.2: the server puts the chain of aliases in the
+            // answer, in any order; follow it from the name we asked for.
+            bool moved = false;
+            while (const ldns_rr* cname = find_rr(ldns_pkt_answer(p), LDNS_RR_TYPE_CNAME, current)) {
+                if (++hops > o.max_cname_hops || ldns_rr_rd_count(cname) < 1) {
+                    out.error = fmt::format("DNS query for {} {} failed (CNAME chain longer than {}, or a loop, at {})",
+                                            type_text(type), name, o.max_cname_hops, current);
+                    co_return out;
+                }
+                out.ttl = std::min(out.ttl, ldns_rr_ttl(cname));
+                current = dname_text(ldns_rr_rdf(cname, 0));
+                moved = true;
+            }
+            collect(p, type, current, out);
+            if (!out.mx.empty() || !out.addresses.empty()) {
+                out.outcome = Lookup::Outcome::Ok;
+                co_return out;
+            }
+            if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN) {
+                out.outcome = Lookup::Outcome::NxDomain;
+                out.ttl = std::min(out.ttl, negative_ttl(p, o));
+                co_return out;
+            }
+            // RFC 1034 §5.3.3: an answer that stops at an alias (its target is in a zone
+            // this server does not hold) means asking again for the target.
+            if (moved) continue;
+            out.outcome = Lookup::Outcome::NoData;
+            out.ttl = std::min(out.ttl, negative_ttl(p, o));
+            co_return out;
+        }
+    }
+
+    // --- what the resolver offers --------------------------------------------------------
+
+    asio::awaitable<AddressResult> resolve_address(std::string host, Options o) {
+        AddressResult result;
+        if (auto a = address_literal(host)) {
+            result.status = DnsStatus::Ok;
+            result.addresses.push_back(*a);
+            co_return result;
+        }
+        auto name = host_name(host);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid host name", host);
+            co_return result;
+        }
+        // Both families at once: a host's A and AAAA come from the same servers, and
+        // waiting for one before asking the other would double a slow server's delay.
+        auto ask_v4 = lookup(*name, LDNS_RR_TYPE_A, o);
+        auto ask_v6 = lookup(*name, LDNS_RR_TYPE_AAAA, o);
+        auto [v4, v6] = co_await (std::move(ask_v4) && std::move(ask_v6));
+        using O = Lookup::Outcome;
+        result.addresses = std::move(v4.addresses);
+        result.addresses.insert(result.addresses.end(), v6.addresses.begin(), v6.addresses.end());
+        if (!result.addresses.empty()) {
+            result.status = DnsStatus::Ok;
+            result.error = join({v4.error, v6.error});  // one family's failure, for the record
+        } else if (v4.outcome == O::NxDomain || v6.outcome == O::NxDomain) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("{} does not exist (NXDOMAIN)", *name);
+        } else if (v4.outcome == O::Transient || v6.outcome == O::Transient) {
+            result.status = DnsStatus::Transient;
+            result.error = join({v4.error, v6.error});
+        } else {
+            result.status = DnsStatus::NoData;
+            result.error = fmt::format("{} has no A or AAAA record", *name);
+        }
+        co_return result;
+    }
+
+    // Every MX host's addresses at once (a dead server would otherwise cost its
+    // timeout once per host, one after the other).
+    asio::awaitable<std::vector<AddressResult>> resolve_addresses(std::shared_ptr<Impl> self, const std::vector<std::string>& hosts,
+                                                                  Options o) {
+        using Op = decltype(asio::co_spawn(executor, self->resolve_address(std::string(), o), asio::deferred));
+        std::vector<Op> ops;
+        ops.reserve(hosts.size());
+        for (const auto& h : hosts) ops.push_back(asio::co_spawn(executor, self->resolve_address(h, o), asio::deferred));
+        auto group = asio::experimental::make_parallel_group(std::move(ops));
+        auto all = group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        auto [order, errors, results] = co_await std::move(all);
+        (void)order;
+        for (const auto& e : errors)
+            if (e) std::rethrow_exception(e);
+        co_return std::move(results);
+    }
+
+    asio::awaitable<MxResult> resolve_mx(std::shared_ptr<Impl> self, std::string domain, Options o) {
+        MxResult result;
+        if (auto a = address_literal(domain)) {
+            // RFC 5321 §5.1: an address literal is where to connect; no DNS.
+            result.status = DnsStatus::Ok;
+            result.hosts.push_back(MxHost{domain, 0, {*a}, true});
+            co_return result;
+        }
+        auto name = host_name(domain);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid domain name", domain);
+            co_return result;
+        }
+        auto ask_mx = lookup(*name, LDNS_RR_TYPE_MX, o);
+        Lookup mx = co_await std::move(ask_mx);
+        switch (mx.outcome) {
+            case Lookup::Outcome::Transient:
+                result.status = DnsStatus::Transient;
+                result.error = std::move(mx.error);
+                co_return result;
+            case Lookup::Outcome::NxDomain:
+                result.status = DnsStatus::NoSuchDomain;
+                result.error = fmt::format("{} does not exist (NXDOMAIN)", *name);
+                co_return result;
+            case Lookup::Outcome::NoData: {
+                // RFC 5321 §5.1: no MX records, so the domain is its own mail host, as if
+                // it had "0 domain." (the implicit MX).
+                auto ask_own = resolve_address(*name, o);
+                AddressResult own = co_await std::move(ask_own);
+                result.status = own.status;
+                result.error = std::move(own.error);
+                if (own.status == DnsStatus::Ok) result.hosts.push_back(MxHost{*name, 0, std::move(own.addresses), true});
+                if (own.status == DnsStatus::NoData) result.error = fmt::format("{} has no MX, A or AAAA record", *name);
+                co_return result;
+            }
+            case Lookup::Outcome::Ok: break;
+        }
+
+        // RFC 7505 §3: one MX "0 ." says the domain takes no mail. Exchanges that are the
+        // root are never hosts; only when every record is one is the domain null MX (§3
+        // forbids a null MX beside others; then the real hosts are tried).
+        std::vector<std::pair<std::uint16_t, std::string>> records;
+        for (auto& r : mx.mx)
+            if (!r.second.empty()) records.push_back(std::move(r));
+        if (records.empty()) {
+            result.status = DnsStatus::NullMx;
+            result.error = fmt::format("{} accepts no mail (null MX, RFC 7505)", *name);
+            co_return result;
+        }
+        // By preference; one name once, at its best preference; random among equals
+        // (RFC 5321 §5.1: spread the load over equal hosts).
+        std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::vector<std::pair<std::uint16_t, std::string>> unique;
+        for (auto& r : records)
+            if (std::none_of(unique.begin(), unique.end(), [&](const auto& u) { return u.second == r.second; }))
+                unique.push_back(std::move(r));
+        for (auto first = unique.begin(); first != unique.end();) {
+            auto last = std::find_if(first, unique.end(), [&](const auto& r) { return r.first != first->first; });
+            std::shuffle(first, last, shuffle);
+            first = last;
+        }
+
+        // Each host's addresses by asking for its A and AAAA, never from the additional
+        // section: glue there is the least trusted data of a packet (RFC 2181 §5.4.1).
+        std::vector<std::string> names;
+        for (const auto& r : unique) names.push_back(r.second);
+        auto ask_hosts = resolve_addresses(self, names, o);
+        auto addresses = co_await std::move(ask_hosts);
+        std::vector<std::string> notes;
+        bool transient = false;
+        for (std::size_t i = 0; i < unique.size(); ++i) {
+            auto& a = addresses[i];
+            if (a.status == DnsStatus::Ok) {
+                result.hosts.push_back(MxHost{unique[i].second, unique[i].first, std::move(a.addresses), false});
+                if (!a.error.empty()) notes.push_back(std::move(a.error));
+                continue;
+            }
+            transient = transient || a.status == DnsStatus::Transient;
+            notes.push_back(fmt::format("MX host {} left out: {}", unique[i].second, a.error));
+        }
+        result.error = join(notes);
+        // No host left: worth another try when any failure may pass; otherwise there is
+        // nowhere to deliver (NXDOMAIN of a host is not of the domain: NoData, not
+        // NoSuchDomain).
+        result.status = !result.hosts.empty() ? DnsStatus::Ok : transient ? DnsStatus::Transient : DnsStatus::NoData;
+        co_return result;
+    }
+};
+
+DnsResolver::DnsResolver(asio::any_io_executor executor, DnsOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+DnsResolver::~DnsResolver() = default;
+DnsResolver::DnsResolver(DnsResolver&&) noexcept = default;
+DnsResolver& DnsResolver::operator=(DnsResolver&&) noexcept = default;
+
+// Each lookup holds the Impl and the options it started with, so neither set_options
+// nor the resolver's end pulls anything from under it.
+asio::awaitable<MxResult> DnsResolver::resolve_mx(std::string domain) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_mx(impl, std::move(domain), impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<AddressResult> DnsResolver::resolve_address(std::string host) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_address(std::move(host), impl->options);
+    co_return co_await std::move(lookup);
+}
+
+void DnsResolver::set_options(DnsOptions options) {
+    impl_->options = std::make_shared<const DnsOptions>(std::move(options));
+    impl_->trim_cache(0);
+    ++impl_->generation;
+}
+
+const DnsOptions& DnsResolver::options() const { return *impl_->options; }
+
+std::size_t DnsResolver::cache_size() const { return impl_->cache.size(); }
+
+std::optional<asio::ip::udp::endpoint> parse_dns_server(std::string_view text) {
+    auto parse_port = [](std::string_view s) -> std::optional<std::uint16_t> {
+        if (s.empty() || s.size() > 5) return std::nullopt;
+        unsigned long v = 0;
+        for (char c : s) {
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + static_cast<unsigned long>(c - '0');
+        }
+        if (v == 0 || v > 65535) return std::nullopt;
+        return static_cast<std::uint16_t>(v);
+    };
+    std::string_view host = text;
+    std::uint16_t port = 53;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        host = text.substr(1, close - 1);
+        auto rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            auto p = rest.front() == ':' ? parse_port(rest.substr(1)) : std::nullopt;
+            if (!p) return std::nullopt;
+            port = *p;
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        // One colon: IPv4 and a port. More: a bare IPv6 address, which cannot carry one.
+        auto colon = text.find(':');
+        host = text.substr(0, colon);
+        auto p = parse_port(text.substr(colon + 1));
+        if (!p) return std::nullopt;
+        port = *p;
+    }
+    if (host.empty()) return std::nullopt;
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(std::string(host), ec);
+    if (ec) return std::nullopt;
+    return udp::endpoint(address, port);
+}
+
+std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string& path) {
+    std::vector<udp::endpoint> servers;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        // resolv.conf(5): '#' or ';' in the first column starts a comment.
+        if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+        std::istringstream words(line);
+        std::string keyword, value;
+        if (!(words >> keyword >> value) || keyword != "nameserver") continue;
+        if (auto server = parse_dns_server(value)) servers.push_back(*server);
+    }
+    // resolv.conf(5): with no nameserver line, the name server on the local machine.
+    if (servers.empty()) servers.emplace_back(asio::ip::make_address_v4("127.0.0.1"), 53);
+    return servers;
+}
+
+}  // namespace edge::send

@@ -1,0 +1,136 @@
+// The send side's DNS resolver: where mail for a domain goes (MX, RFC 5321 §5.1, null
+// MX RFC 7505) and what addresses a host has (A and AAAA). A stub resolver: it asks the
+// configured servers (ExternalDNSServers, or /etc/resolv.conf) over UDP, TCP when told.
+#pragma once
+
+// <utility> before Asio: Boost's awaitable.hpp needs std::exchange (see receive/asio.hpp).
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::send {
+
+namespace asio = boost::asio;
+
+struct DnsOptions {
+    // Asked in this order, one after the other; `attempts` rounds over the list.
+    // Empty: every lookup is Transient ("no DNS servers configured").
+    std::vector<asio::ip::udp::endpoint> servers;
+    // How long one server has to answer one query (over UDP; or the whole TCP exchange).
+    std::chrono::milliseconds timeout{3000};
+    int attempts = 2;
+    // ExternalDNSProtocolOption UseTcpOnly: never ask over UDP.
+    bool tcp_only = false;
+    // RFC 6891 EDNS(0) buffer size we advertise; 1232 avoids IP fragmentation (DNS
+    // flag day 2020). 0: no EDNS, so answers over 512 bytes come truncated, then by TCP.
+    std::uint16_t edns_udp_size = 1232;
+    // Answers kept, at most (the oldest goes first); 0: nothing is cached.
+    std::size_t cache_entries = 10000;
+    // Caps on how long an answer is kept: its TTL, at most max_ttl; a negative answer
+    // (NXDOMAIN, no records of the type) the SOA's minimum (RFC 2308 §5), at most
+    // max_negative_ttl. Failures (timeouts, SERVFAIL) are never kept.
+    std::chrono::seconds max_ttl{86400};
+    std::chrono::seconds max_negative_ttl{300};
+    // CNAMEs followed from one name, in an answer and by asking again, before giving up.
+    int max_cname_hops = 8;
+};
+
+enum class DnsStatus {
+    Ok,
+    NoSuchDomain,  // NXDOMAIN for the domain itself: permanent
+    NoData,        // the name exists with no records of the type (resolve_mx: no host to deliver to): permanent
+    NullMx,        // RFC 7505: the domain accepts no mail: permanent
+    Transient,     // timeout, SERVFAIL, REFUSED, network error, CNAME loop: try again later
+};
+
+// "Ok", "NoSuchDomain", … for logs and tests.
+std::string_view to_string(DnsStatus status);
+
+struct MxHost {
+    std::string name;  // lower case, no trailing dot ("mx1.contoso.com"); an address literal as given
+    std::uint16_t preference = 0;
+    std::vector<asio::ip::address> addresses;  // IPv4 first, then IPv6, each in the server's order
+    bool implicit = false;  // RFC 5321 §5.1: no MX, the domain's own addresses (or an address literal)
+};
+
+struct MxResult {
+    DnsStatus status = DnsStatus::Transient;
+    // Ok: by preference, lowest first, in random order among equal preferences
+    // (RFC 5321 §5.1), each with at least one address. Hosts whose addresses could not
+    // be found are left out, and `error` says which and why.
+    std::vector<MxHost> hosts;
+    // For LastError and the protocol log, e.g. "DNS query for MX contoso.com timed out
+    // (127.0.0.1:53)". Empty when everything went well.
+    std::string error;
+};
+
+struct AddressResult {
+    DnsStatus status = DnsStatus::Transient;  // never NullMx
+    std::vector<asio::ip::address> addresses;  // IPv4 first, then IPv6
+    std::string error;
+};
+
+// One resolver serves every session of an io thread. It is not thread-safe: call it
+// only from coroutines running on `executor` (a single-threaded io_context, or a
+// strand). Lookups may run concurrently; each query has its own socket, so its own
+// random source port (RFC 5452 §9.2), and a random id. Lookups in flight keep what
+// they need alive: the resolver may be destroyed while they finish.
+class DnsResolver {
+public:
+    DnsResolver(asio::any_io_executor executor, DnsOptions options);
+    ~DnsResolver();
+    DnsResolver(DnsResolver&&) noexcept;
+    DnsResolver& operator=(DnsResolver&&) noexcept;
+    DnsResolver(const DnsResolver&) = delete;
+    DnsResolver& operator=(const DnsResolver&) = delete;
+
+    // Where mail for `domain` goes. MX records, each host with its addresses; no MX
+    // records (NoData) → the domain's own A/AAAA as one implicit host; "0 ." → NullMx;
+    // an address literal "[192.0.2.1]" or "[IPv6:2001:db8::1]" → that address, without
+    // asking anyone. NoSuchDomain only when the domain itself does not exist.
+    asio::awaitable<MxResult> resolve_mx(std::string domain);
+
+    // A and AAAA of `host` (both asked, at the same time), for smart hosts and MX
+    // targets. An IP address ("192.0.2.1", "2001:db8::1", bracketed or not) is returned
+    // as it is.
+    asio::awaitable<AddressResult> resolve_address(std::string host);
+
+    // New servers and limits for lookups that start from now on. The cache is
+    // emptied: the new servers may know better.
+    void set_options(DnsOptions options);
+    const DnsOptions& options() const;
+
+    // Answers held now (each is one name and type; expired ones may linger until
+    // they are looked up again or pushed out).
+    std::size_t cache_size() const;
+
+    struct Impl;
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+// One DNS server as written in ExternalDNSServers or on our command line: "192.0.2.1",
+// "2001:db8::1", "[2001:db8::1]", and with a port (our extension, for tests)
+// "127.0.0.1:5353", "[::1]:5353". The port defaults to 53. Nothing else: no names, no
+// port 0, no spaces. std::nullopt when the text is not one of these.
+std::optional<asio::ip::udp::endpoint> parse_dns_server(std::string_view text);
+
+// The `nameserver` lines of a resolv.conf(5), in order, port 53; lines that do not
+// parse are skipped. As the C library does, a file that is missing or names no
+// server means the local host (127.0.0.1).
+std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string& path = "/etc/resolv.conf");
+
+}  // namespace edge::send
