@@ -114,16 +114,16 @@ const char* to_string(Awaiting);
 enum class ClientText : std::uint8_t {
     MessageTooBigForPeer,  // 552 5.3.4
     NeedsSmtpUtf8,         // 553 5.6.7 RFC 6531 §3.2
-    AddressNotSendable,    // 501 5.1.3 a control character or space would split the command
+    AddressNotSendable,    // 501 5.1.3 a control character or an angle bracket would split the command
     NotReady,              // 451 4.4.0 begin_message() while the connection could not take it
     ClosedByUs,            // 451 4.4.0 quit() while a message was in flight
     ConnectionLost,        // 451 4.4.2 peer closed, I/O error, timeout, malformed reply
     GreetingRefused,       // 451 4.4.0
     HelloRefused,          // 451 4.4.0
-    TlsNotOffered,         // 451 4.7.5 RequireTLS
-    TlsRefused,            // 451 4.7.5 RequireTLS
-    TlsNotPossible,        // 451 4.7.5 RequireTLS without a TLS client context
-    TlsNeedsEhlo,          // 451 4.7.5 RequireTLS with ForceHELO
+    TlsNotOffered,         // 451 4.7.4 RequireTLS
+    TlsRefused,            // 451 4.7.4 RequireTLS
+    TlsNotPossible,        // 451 4.7.4 RequireTLS without a TLS client context
+    TlsNeedsEhlo,          // 451 4.7.4 RequireTLS with ForceHELO
     ServiceClosing,        // 451 4.4.0 a 421 from the peer
     UnexpectedReply,       // 451 4.5.0 a reply the protocol does not allow here
     ReplyBeforeTls,        // 451 4.7.0 a reply between 220 to STARTTLS and the handshake
