@@ -25,8 +25,7 @@ namespace {
 // back.test (the senders' domain, so NDRs have somewhere to go) to `back`.
 void relay_setup(EdgeServer& s, const SmtpPeer& back, const std::string& transport_settings = "") {
     s.must_edgectl("New-AcceptedDomain -Name Tests -DomainName *.test -DomainType ExternalRelay");
-    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TarpitInterval 00:00:00");
-    s.must_edgectl("New-SendConnector Back -AddressSpaces back.test -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Back -AddressSpaces back.test -DNSRoutingEnabled '$false' -SmartHosts " +
                    back.ip() + " -Port " + std::to_string(back.port()));
     if (!transport_settings.empty()) s.must_edgectl("Set-TransportServer " + transport_settings);
 }
@@ -38,7 +37,7 @@ std::string body(const std::string& tag, std::size_t pad = 0) {
 
 void send(const EdgeServer& s, const std::string& from, const std::vector<std::string>& to, const std::string& tag,
           std::size_t pad = 0) {
-    SmtpClient c("127.0.0.1", s.port());
+    SmtpClient c(s.port());
     REQUIRE(c.reply().starts_with("220"));
     REQUIRE(c.command("EHLO client.test").starts_with("250"));
     auto r = c.send_mail(from, to, body(tag, pad));
@@ -96,7 +95,7 @@ TEST_CASE("a message goes out through a smart host with the connector's Fqdn in 
     SmtpPeer back, hub;
     EdgeServer s;
     relay_setup(s, back);
-    s.must_edgectl("New-SendConnector Hub -AddressSpaces contoso.test -DNSRoutingEnabled $false -SmartHosts " + hub.ip() +
+    s.must_edgectl("New-SendConnector Hub -AddressSpaces contoso.test -DNSRoutingEnabled '$false' -SmartHosts " + hub.ip() +
                    " -Port " + std::to_string(hub.port()) + " -Fqdn out.edge.test -ProtocolLoggingLevel Verbose");
     s.start();
     send(s, "sender@back.test", {"user@contoso.test"}, "smart");
@@ -146,7 +145,7 @@ TEST_CASE("each connector's mail leaves from its own SourceIPAddress", "[send][s
     SmtpPeer back, peer;
     EdgeServer s;
     relay_setup(s, back);
-    const std::string to = " -DNSRoutingEnabled $false -SmartHosts " + peer.ip() + " -Port " + std::to_string(peer.port());
+    const std::string to = " -DNSRoutingEnabled '$false' -SmartHosts " + peer.ip() + " -Port " + std::to_string(peer.port());
     s.must_edgectl("New-SendConnector A -AddressSpaces a.test -SourceIPAddress 127.0.0.2 -Fqdn a.edge.test" + to);
     s.must_edgectl("New-SendConnector B -AddressSpaces b.test -SourceIPAddress 127.0.0.3 -Fqdn b.edge.test" + to);
     s.start();
@@ -172,7 +171,7 @@ TEST_CASE("MX records: preference order, the next MX when the first refuses, imp
                    {"nullmx.test", "@ IN MX 0 .\n"}});
     EdgeServer s;
     relay_setup(s, back, "-InternalDNSServers " + dns.endpoint());
-    s.must_edgectl("New-SendConnector Internet -AddressSpaces * -Port " + std::to_string(port));
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -Port " + std::to_string(port));
     s.start();
     send(s, "sender@back.test", {"a@refuse.test"}, "refused-first");
     send(s, "sender@back.test", {"b@order.test"}, "preference");
@@ -196,7 +195,7 @@ TEST_CASE("MX records: preference order, the next MX when the first refuses, imp
     CHECK(ndr[0].rcpt_to.at(0) == "sender@back.test");
     TempDir tmp;
     auto report = parse_dsn(tmp, ndr[0].data);
-    CHECK(report.find("\"action\": \"failed\"") != std::string::npos);
+    CHECK(report.find("Action\tfailed") != std::string::npos);
     CHECK(report.find("5.1.10") != std::string::npos);
     CHECK(report.find("d@nullmx.test") != std::string::npos);
 }
@@ -206,12 +205,12 @@ TEST_CASE("connector selection: most specific wins, cost breaks ties, an oversiz
     EdgeServer s;
     relay_setup(s, back);
     auto via = [](const SmtpPeer& p) {
-        return " -DNSRoutingEnabled $false -SmartHosts " + p.ip() + " -Port " + std::to_string(p.port());
+        return " -DNSRoutingEnabled '$false' -SmartHosts " + p.ip() + " -Port " + std::to_string(p.port());
     };
-    s.must_edgectl("New-SendConnector Star -AddressSpaces * " + via(star));
-    s.must_edgectl("New-SendConnector Specific -AddressSpaces *.sel.test -MaxMessageSize 64KB -RequireTLS $false" + via(specific));
-    s.must_edgectl("New-SendConnector Cheap -AddressSpaces SMTP:tie.test;1 " + via(cheap));
-    s.must_edgectl("New-SendConnector Dear -AddressSpaces SMTP:tie.test;5 " + via(dear));
+    s.must_edgectl("New-SendConnector Star -AddressSpaces '*' " + via(star));
+    s.must_edgectl("New-SendConnector Specific -AddressSpaces *.sel.test -MaxMessageSize 64KB -RequireTLS '$false'" + via(specific));
+    s.must_edgectl("New-SendConnector Cheap -AddressSpaces 'SMTP:tie.test;1' " + via(cheap));
+    s.must_edgectl("New-SendConnector Dear -AddressSpaces 'SMTP:tie.test;5' " + via(dear));
     s.start();
     send(s, "sender@back.test", {"x@www.sel.test"}, "specific");
     send(s, "sender@back.test", {"y@tie.test"}, "tie");
@@ -238,7 +237,7 @@ TEST_CASE("4xx from the peer: Retry with LastError and NextRetryTime, then deliv
     SmtpPeer back, flaky;
     EdgeServer s;
     relay_setup(s, back, "-MessageRetryInterval 00:00:02");
-    s.must_edgectl("New-SendConnector Flaky -AddressSpaces flaky.test -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Flaky -AddressSpaces flaky.test -DNSRoutingEnabled '$false' -SmartHosts " +
                    flaky.ip() + " -Port " + std::to_string(flaky.port()));
     std::ofstream(flaky.dir() + "/mode") << "451 4.3.0 Try again later";
     s.start();
@@ -257,6 +256,7 @@ TEST_CASE("4xx from the peer: Retry with LastError and NextRetryTime, then deliv
     }));
     std::filesystem::remove(flaky.dir() + "/mode");
     auto got = flaky.wait_for_messages(1, 20s);
+    INFO(s.server_log());
     REQUIRE(got.size() == 1);
     CHECK(wait_until([&] { return messages_in_queue(s) == 0; }));
     CHECK(back.messages().empty());  // a deferral is no failure: no NDR
@@ -267,7 +267,7 @@ TEST_CASE("a peer that cannot be reached puts the next hop in Retry with LastErr
     EdgeServer s;
     relay_setup(s, back, "-QueueGlitchRetryInterval 00:00:30");
     const std::uint16_t dead = free_port();
-    s.must_edgectl("New-SendConnector Dead -AddressSpaces dead.test -DNSRoutingEnabled $false -SmartHosts 127.0.0.1 -Port " +
+    s.must_edgectl("New-SendConnector Dead -AddressSpaces dead.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port " +
                    std::to_string(dead));
     s.start();
     send(s, "sender@back.test", {"x@dead.test"}, "dead");
@@ -284,7 +284,7 @@ TEST_CASE("5xx from the peer: one NDR whose report a MIME parser reads back, and
     SmtpPeer back, strict({"--rcpt-reply", "bad@*=550 5.1.1 User unknown"});
     EdgeServer s;
     relay_setup(s, back);
-    s.must_edgectl("New-SendConnector Strict -AddressSpaces strict.test -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Strict -AddressSpaces strict.test -DNSRoutingEnabled '$false' -SmartHosts " +
                    strict.ip() + " -Port " + std::to_string(strict.port()));
     s.start();
     send(s, "sender@back.test", {"bad@strict.test", "good@strict.test"}, "mixed");
@@ -297,7 +297,7 @@ TEST_CASE("5xx from the peer: one NDR whose report a MIME parser reads back, and
     TempDir tmp;
     auto report = parse_dsn(tmp, ndr[0].data);
     CHECK(report.find("multipart/report") != std::string::npos);
-    CHECK(report.find("\"status\": \"5.1.1\"") != std::string::npos);
+    CHECK(report.find("Status\t5.1.1") != std::string::npos);
     CHECK(report.find("550 5.1.1 User unknown") != std::string::npos);
     CHECK(report.find("bad@strict.test") != std::string::npos);
     CHECK(report.find("good@strict.test") == std::string::npos);
@@ -311,7 +311,7 @@ TEST_CASE("delay notification once, then expiry with NDR 4.4.7, on shortened tim
     SmtpPeer back, slow;
     EdgeServer s;
     relay_setup(s, back, "-MessageRetryInterval 00:00:01 -DelayNotificationTimeout 00:00:02 -MessageExpirationTimeout 00:00:06");
-    s.must_edgectl("New-SendConnector Slow -AddressSpaces slow.test -DNSRoutingEnabled $false -SmartHosts " + slow.ip() +
+    s.must_edgectl("New-SendConnector Slow -AddressSpaces slow.test -DNSRoutingEnabled '$false' -SmartHosts " + slow.ip() +
                    " -Port " + std::to_string(slow.port()));
     std::ofstream(slow.dir() + "/mode") << "452 4.2.2 Mailbox full";
     s.start();
@@ -320,9 +320,9 @@ TEST_CASE("delay notification once, then expiry with NDR 4.4.7, on shortened tim
     REQUIRE(dsns.size() == 2);
     TempDir tmp;
     auto delay = parse_dsn(tmp, dsns[0].data);
-    CHECK(delay.find("\"action\": \"delayed\"") != std::string::npos);
+    CHECK(delay.find("Action\tdelayed") != std::string::npos);
     auto expired = parse_dsn(tmp, dsns[1].data);
-    CHECK(expired.find("\"action\": \"failed\"") != std::string::npos);
+    CHECK(expired.find("Action\tfailed") != std::string::npos);
     CHECK(expired.find("4.4.7") != std::string::npos);
     CHECK(wait_until([&] { return messages_in_queue(s) == 0; }));
     std::this_thread::sleep_for(2s);
@@ -333,7 +333,7 @@ TEST_CASE("RequireTLS against a peer without STARTTLS: nothing is sent in clear,
     SmtpPeer back, clear;
     EdgeServer s;
     relay_setup(s, back);
-    s.must_edgectl("New-SendConnector Secure -AddressSpaces secure.test -RequireTLS $true -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Secure -AddressSpaces secure.test -RequireTLS '$true' -DNSRoutingEnabled '$false' -SmartHosts " +
                    clear.ip() + " -Port " + std::to_string(clear.port()));
     s.start();
     send(s, "sender@back.test", {"x@secure.test"}, "secret");
@@ -353,11 +353,12 @@ TEST_CASE("STARTTLS is used when the peer offers it", "[send][tls]") {
     SmtpPeer back, tls_peer({"--starttls", cert + "," + key});
     EdgeServer s;
     relay_setup(s, back);
-    s.must_edgectl("New-SendConnector Tls -AddressSpaces tls.test -RequireTLS $true -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Tls -AddressSpaces tls.test -RequireTLS '$true' -DNSRoutingEnabled '$false' -SmartHosts " +
                    tls_peer.ip() + " -Port " + std::to_string(tls_peer.port()));
     s.start();
     send(s, "sender@back.test", {"x@tls.test"}, "wrapped");
     auto got = tls_peer.wait_for_messages(1, 20s);
+    INFO(s.server_log() + tls_peer.log_text());
     REQUIRE(got.size() == 1);
     CHECK(got[0].tls);
 }
@@ -366,7 +367,7 @@ TEST_CASE("the peer never sees more connections at once than MaxPerDomainOutboun
     SmtpPeer back, peer({"--delay-data", "0.3"});
     EdgeServer s;
     relay_setup(s, back, "-MaxPerDomainOutboundConnections 2");
-    s.must_edgectl("New-SendConnector Limited -AddressSpaces limit.test -SmtpMaxMessagesPerConnection 1 -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Limited -AddressSpaces limit.test -SmtpMaxMessagesPerConnection 1 -DNSRoutingEnabled '$false' -SmartHosts " +
                    peer.ip() + " -Port " + std::to_string(peer.port()));
     s.start();
     for (int i = 0; i < 12; ++i) send(s, "sender@back.test", {"x@limit.test"}, "limit" + std::to_string(i));
@@ -379,7 +380,7 @@ TEST_CASE("kill -9 during delivery: after restart every message is delivered, du
     SmtpPeer back, peer({"--delay-data", "0.2"});
     EdgeServer s;
     relay_setup(s, back, "-MaxPerDomainOutboundConnections 3");
-    s.must_edgectl("New-SendConnector Crash -AddressSpaces crash.test -DNSRoutingEnabled $false -SmartHosts " +
+    s.must_edgectl("New-SendConnector Crash -AddressSpaces crash.test -DNSRoutingEnabled '$false' -SmartHosts " +
                    peer.ip() + " -Port " + std::to_string(peer.port()));
     s.start();
     const int n = 30;

@@ -259,7 +259,7 @@ TEST_CASE("a failed recipient's DSN is committed together with the outcome", "[q
     db->lease_for_delivery(kNet, 1);
     auto ndr = make_message(2, 600, {"example.com"});
     ndr.envelope.sender.clear();
-    REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Failed, "550 5.1.1 unknown"}}, {}, std::move(ndr)}));
+    REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Failed, "550 5.1.1 unknown"}}, {}, {std::move(ndr)}}));
     CHECK_FALSE(db->get_message(id));
     CHECK(db->get_queue(QueueId::next_hop_domain("example.com"))->message_count == 1);
 }

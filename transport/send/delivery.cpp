@@ -33,6 +33,9 @@ namespace {
 constexpr std::size_t kLeaseBatch = 20;
 constexpr auto kConnectTimeout = std::chrono::seconds(30);
 constexpr auto kSweepInterval = std::chrono::seconds(30);
+const std::string kExpiredStatus = "4.4.7";
+const std::string kExpiredText = "550 4.4.7 QUEUE.Expired; message expired";
+const std::string kNoConnector;
 
 // Where a next hop is: the connector that serves it and the hosts to try, in order.
 struct Target {
@@ -91,13 +94,15 @@ public:
     // Greeting, EHLO, STARTTLS: true when ready for a message.
     asio::awaitable<bool> open(const std::string& host_name) {
         sni_ = host_name;
-        co_await drive({});
+        std::vector<smtp::ClientAction> none;
+        co_await drive(std::move(none));
         co_return usable();
     }
 
     // One message: every recipient's outcome (Deferred ones when the connection broke).
     asio::awaitable<std::vector<smtp::RecipientOutcome>> send(const smtp::OutboundMessage& m) {
-        co_await drive(client_.begin_message(m));
+        auto actions = client_.begin_message(m);
+        co_await drive(std::move(actions));
         if (auto r = client_.take_message_result()) {
             ++messages_sent;
             co_return std::move(*r);
@@ -109,7 +114,10 @@ public:
     }
 
     asio::awaitable<void> quit() {
-        if (!broken_) co_await drive(client_.quit());
+        if (!broken_) {
+            auto actions = client_.quit();
+            co_await drive(std::move(actions));
+        }
         close("");
     }
 
@@ -125,10 +133,14 @@ public:
 private:
     // Performs actions, then reads replies and performs what they call for, until the
     // client owes nothing (no reply awaited) or the connection is gone.
-    asio::awaitable<void> drive(std::vector<smtp::ClientAction> actions) {
+    // Arguments are named objects passed by reference: GCC 12 destroys twice a
+    // temporary with a destructor that lives in a co_await expression.
+    asio::awaitable<void> drive(std::vector<smtp::ClientAction>&& actions) {
         while (true) {
-            for (auto& a : actions) {
+            // By index: a StartTls appends the EHLO that follows the handshake.
+            for (std::size_t i = 0; i < actions.size(); ++i) {
                 if (broken_) break;
+                smtp::ClientAction a = std::move(actions[i]);
                 if (a.kind == smtp::ClientAction::Kind::Close) {
                     close("");
                     broken_ = true;
@@ -294,17 +306,26 @@ struct DeliveryService::Impl {
         if (options.say) options.say("delivery: " + s);
     }
 
-    // Runs a blocking queue call on the pool and resumes on the I/O thread.
+    // Runs a blocking queue call on the pool and resumes on the I/O thread. Plain
+    // handlers, no coroutine lambda: GCC 12 miscompiles captures of coroutine lambdas
+    // handed to co_spawn (a capture destroyed twice, seen under ASan).
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> blocking(F f) {
         using R = std::invoke_result_t<F&>;
-        auto holder = co_await asio::co_spawn(
-            pool, [f = std::move(f)]() mutable -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
-            asio::use_awaitable);
-        co_return std::move(*holder);
+        auto result = std::make_shared<std::optional<R>>();
+        auto work = std::make_shared<F>(std::move(f));
+        auto initiate = [this, result, work](auto handler) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            asio::post(pool, [this, result, work, h] {
+                result->emplace((*work)());
+                asio::post(io, [h] { std::move(*h)(); });
+            });
+        };
+        co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(initiate, asio::use_awaitable);
+        co_return std::move(**result);
     }
 
-    asio::awaitable<std::error_code> record(queue::DeliveryReport report) {
+    asio::awaitable<std::error_code> record(queue::DeliveryReport& report) {
         auto done = std::make_shared<std::optional<std::error_code>>();
         asio::steady_timer signal(io, Clock::time_point::max());
         db.record_delivery_async(std::move(report), [this, done, &signal](std::error_code ec) {
@@ -343,7 +364,7 @@ struct DeliveryService::Impl {
 
     asio::awaitable<void> resubmit(QueueId q) {
         auto cfg = config;
-        auto moved = co_await blocking([this, q, cfg] {
+        auto moved = co_await blocking([this, &q, &cfg] {
             return db.resubmit(q, [&](const queue::Recipient& r) { return cfg->queue_for(r.address); });
         });
         if (moved && *moved > 0) {
@@ -421,7 +442,7 @@ struct DeliveryService::Impl {
                     (void)co_await blocking([this, &m] { return db.release_lease(m.id, m.queue); });
                     continue;
                 }
-                co_await fail_locally(*cfg, m, "4.4.7", "550 4.4.7 QUEUE.Expired; message expired", nullptr, "");
+                co_await fail_locally(*cfg, m, kExpiredStatus, kExpiredText, nullptr, kNoConnector);
             }
             if (live_seen) co_return;
         }
@@ -437,7 +458,8 @@ struct DeliveryService::Impl {
             auto resolver = dns;
             std::string errors;
             for (const auto& h : smart->smart_hosts) {
-                auto r = co_await resolver->resolve_address(h);
+                auto lookup = resolver->resolve_address(h);
+                auto r = co_await std::move(lookup);
                 if (r.status == DnsStatus::Ok)
                     t.hosts.push_back({h, r.addresses});
                 else
@@ -459,7 +481,8 @@ struct DeliveryService::Impl {
             co_return t;
         }
         auto resolver = t.connector->use_external_dns ? external_dns : internal_dns;
-        auto mx = co_await resolver->resolve_mx(q.next_hop);
+        auto lookup = resolver->resolve_mx(q.next_hop);
+        auto mx = co_await std::move(lookup);
         switch (mx.status) {
             case DnsStatus::Ok:
                 t.kind = Target::Kind::Hosts;
@@ -546,7 +569,8 @@ struct DeliveryService::Impl {
         auto cfg = config;
         Target t = co_await resolve_target(*cfg, q);
         if (t.kind == Target::Kind::Moved) {
-            co_await resubmit(q);
+            auto again = resubmit(q);
+            co_await std::move(again);
             co_return;
         }
         if (t.kind == Target::Kind::Transient) {
@@ -554,11 +578,12 @@ struct DeliveryService::Impl {
             co_return;
         }
         std::unique_ptr<Outbound> conn;
+        const std::string connector_name = t.connector ? t.connector->name : std::string();
         const std::uint32_t per_connection = t.connector ? t.connector->max_messages_per_connection : 1;
         while (!stopping) {
             std::size_t want = kLeaseBatch;
             if (conn) want = std::min<std::size_t>(want, per_connection - conn->messages_sent);
-            auto leased = co_await blocking([this, q, want] { return db.lease_for_delivery(q, want); });
+            auto leased = co_await blocking([this, &q, want] { return db.lease_for_delivery(q, want); });
             if (!leased || leased->empty()) break;
             if (leased->size() == want) start_worker(q);  // more waiting: open another connection
             std::size_t i = 0;
@@ -567,20 +592,20 @@ struct DeliveryService::Impl {
                 auto content = co_await blocking([this, id = m.id] { return db.export_message(id); });
                 if (!content) continue;  // removed meanwhile
                 if (t.kind == Target::Kind::Permanent) {
-                    co_await fail_locally(*cfg, m, t.status, t.error, &*content, t.connector ? t.connector->name : "");
+                    co_await fail_locally(*cfg, m, t.status, t.error, &*content, connector_name);
                     continue;
                 }
                 if (queue::now_timestamp() >= m.envelope.expiration_time) {
-                    co_await fail_locally(*cfg, m, "4.4.7", "550 4.4.7 QUEUE.Expired; message expired", &*content,
-                                          t.connector ? t.connector->name : "");
+                    co_await fail_locally(*cfg, m, kExpiredStatus, kExpiredText, &*content, connector_name);
                     continue;
                 }
                 if (t.connector->max_message_size != 0 && content->size() > t.connector->max_message_size) {
                     // The winner's limit holds: never fall through to a less specific connector.
-                    co_await fail_locally(*cfg, m, "5.3.4",
-                                          fmt::format("552 5.3.4 Message size {} exceeds the MaxMessageSize {} of Send connector {}",
-                                                      content->size(), t.connector->max_message_size, t.connector->name),
-                                          &*content, t.connector->name);
+                    const std::string status = "5.3.4";
+                    const std::string text =
+                        fmt::format("552 5.3.4 Message size {} exceeds the MaxMessageSize {} of Send connector {}",
+                                    content->size(), t.connector->max_message_size, t.connector->name);
+                    co_await fail_locally(*cfg, m, status, text, &*content, connector_name);
                     continue;
                 }
                 if (!conn || !conn->usable()) {
@@ -592,7 +617,7 @@ struct DeliveryService::Impl {
                     }
                     co_await connected(q);
                 }
-                co_await deliver(*cfg, *conn, m, *content, t.connector->name);
+                co_await deliver(*cfg, *conn, m, *content, connector_name);
                 if (conn->messages_sent >= per_connection) {
                     co_await conn->quit();
                     conn.reset();
@@ -612,7 +637,8 @@ struct DeliveryService::Impl {
         st.may_have_error = true;
         auto wait = config->settings.connection_retry_interval(st.failures);
         auto next = queue::now_timestamp() + std::chrono::duration_cast<std::chrono::microseconds>(wait);
-        (void)co_await blocking([this, q, next, error] { return db.defer_queue(q, next, error); });
+        (void)co_await blocking([this, &q, next, &error] { return db.defer_queue(q, next, error); });
+        kick();  // the retry index changed
         say(fmt::format("{}: {} (retry {} in {})", q.name(), error, st.failures, config::format_time_span(wait)));
     }
 
@@ -621,7 +647,7 @@ struct DeliveryService::Impl {
         st.failures = 0;
         if (!st.may_have_error) co_return;
         st.may_have_error = false;
-        (void)co_await blocking([this, q] { return db.mark_queue_connected(q); });
+        (void)co_await blocking([this, &q] { return db.mark_queue_connected(q); });
     }
 
     // --- outcomes, DSNs, tracking ---------------------------------------------------------
@@ -642,8 +668,7 @@ struct DeliveryService::Impl {
         const bool peer_dsn = conn.client().extensions().dsn;
         std::vector<Decided> decided;
         for (auto& r : results) decided.push_back({r.index, to_kind(r.result), r.response, r.status});
-        co_await report(cfg, m, content, std::move(decided), peer_dsn, connector_name, conn.remote_host(),
-                        conn.log().session_id());
+        co_await report(cfg, m, content, decided, peer_dsn, connector_name, conn.remote_host(), conn.log().session_id());
     }
 
     struct Decided {
@@ -664,12 +689,12 @@ struct DeliveryService::Impl {
         std::vector<Decided> decided;
         for (std::size_t idx : m.recipients) decided.push_back({idx, queue::RecipientOutcome::Kind::Failed, text, status});
         static const std::string empty;
-        co_await report(cfg, m, content ? *content : empty, std::move(decided), true, connector_name, "", "");
+        co_await report(cfg, m, content ? *content : empty, decided, true, connector_name, empty, empty);
     }
 
     // Writes the outcomes with the DSNs they call for in one commit, and the tracking lines.
     asio::awaitable<void> report(const SendConfig& cfg, const queue::LeasedMessage& m, const std::string& content,
-                                 std::vector<Decided> decided, bool peer_took_dsn, const std::string& connector_name,
+                                 const std::vector<Decided>& decided, bool peer_took_dsn, const std::string& connector_name,
                                  const std::string& remote_host, const std::string& session) {
         const auto now = queue::now_timestamp();
         const auto& s = cfg.settings;
@@ -681,7 +706,7 @@ struct DeliveryService::Impl {
         const bool delay_due = s.delay_dsn_enabled &&
                                now - m.envelope.arrival_time >= std::chrono::duration_cast<std::chrono::microseconds>(
                                                                     s.delay_notification_timeout);
-        for (auto& d : decided) {
+        for (const auto& d : decided) {
             const auto& r = m.envelope.recipients[d.index];
             queue::RecipientOutcome o{d.index, d.kind, d.response, false};
             if (d.kind == queue::RecipientOutcome::Kind::Failed) failed.push_back({d.index, d.status, d.response, m.queue.next_hop});
@@ -701,8 +726,8 @@ struct DeliveryService::Impl {
             rep.next_retry_time = now + std::chrono::duration_cast<std::chrono::microseconds>(s.message_retry_interval);
         auto add_dsn = [&](DsnKind kind, std::vector<DsnRecipient> rcpts) {
             if (rcpts.empty()) return;
-            DsnRequest req{kind, m.envelope, content, std::move(rcpts), cfg.server_fqdn, now};
-            req.copy_to = kind == DsnKind::Failure ? s.ndr_copy_to : std::string();
+            DsnRequest req{kind, m.envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
+                           kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
             auto dsn = build_dsn(req);
             if (!dsn) return;
             dsn->envelope.expiration_time = now + (m.envelope.expiration_time - m.envelope.arrival_time);
@@ -720,13 +745,15 @@ struct DeliveryService::Impl {
         const bool made_dsn = !rep.dsns.empty();
         std::vector<std::string> dsn_ids;
         for (const auto& d : rep.dsns) dsn_ids.push_back(d.envelope.internet_message_id);
-        auto ec = co_await record(std::move(rep));
+        auto ec = co_await record(rep);
         if (ec) {
             say(fmt::format("recording the outcome of message {} failed: {}", m.id, ec.message()));
             co_return;
         }
         track(m, decided, connector_name, remote_host, session, dsn_ids);
-        if (made_dsn) kick();
+        // A DSN waits in a queue; a deferral changed the retry index: both need the
+        // scheduler to look again.
+        if (made_dsn || any_deferred) kick();
     }
 
     void track(const queue::LeasedMessage& m, const std::vector<Decided>& decided, const std::string& connector,
@@ -790,7 +817,10 @@ asio::awaitable<void> DeliveryService::stop() {
     impl_->stopping = true;
     impl_->wake.cancel();
     asio::steady_timer t(impl_->io);
-    while (impl_->connections > 0) {
+    // Bounded: a peer that stalls mid-message cannot hold the shutdown. Leases still
+    // held go back to Ready when the queue closes cleanly.
+    auto until = Clock::now() + std::chrono::seconds(10);
+    while (impl_->connections > 0 && Clock::now() < until) {
         t.expires_after(std::chrono::milliseconds(20));
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
