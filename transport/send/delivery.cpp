@@ -402,6 +402,9 @@ struct DeliveryService::Impl {
                 until = std::min(until, Clock::now() + std::chrono::duration_cast<Clock::duration>(left) +
                                             std::chrono::milliseconds(5));
             }
+            // A kick that came during the awaits above found no wait to cancel: look
+            // again now instead of sleeping on it (no await between this test and the wait).
+            if (kicked) continue;
             wake.expires_at(until);
             co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
         }
