@@ -89,7 +89,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, "edge-transport 0.1.0");
     tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, "edge-transport 0.1.0");
-    delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{data_directory, server_fqdn, say},
+    delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
     auto sources = backpressure::make_system_sources(

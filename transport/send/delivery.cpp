@@ -457,8 +457,7 @@ struct DeliveryService::Impl {
         const SendConnector* smart = cfg.connector(q.next_hop);
         if (smart != nullptr && !smart->dns_routing_enabled) {
             t.connector = smart;
-            auto& dns = smart->use_external_dns ? external_dns : internal_dns;
-            auto resolver = dns;
+            auto resolver = smart->use_external_dns ? external_dns : internal_dns;
             std::string errors;
             for (const auto& h : smart->smart_hosts) {
                 auto lookup = resolver->resolve_address(h);
@@ -469,7 +468,7 @@ struct DeliveryService::Impl {
                     errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
             }
             t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
-            t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            if (t.hosts.empty()) t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
             co_return t;
         }
         routing::Route route = cfg.categorizer->route(q.next_hop);

@@ -26,8 +26,6 @@ class MessageTrackingLog;
 namespace edge::send {
 
 struct DeliveryOptions {
-    std::string data_directory;
-    std::string server_fqdn;
     // Where server messages go (one line each), e.g. "delivery: …".
     std::function<void(const std::string&)> say;
 };
@@ -43,7 +41,7 @@ public:
     // A new configuration: new deliveries use it; those in flight finish on theirs.
     // The Unreachable queue is routed again (Exchange resubmits it on a change).
     void apply(std::shared_ptr<const SendConfig> config);
-    // New mail is in these queues (called on the I/O thread after a commit).
+    // New mail was committed (called on the I/O thread): the scheduler looks again.
     void notify();
     // The scheduler loop; returns after stop().
     boost::asio::awaitable<void> run();
