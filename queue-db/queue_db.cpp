@@ -118,6 +118,14 @@ struct QueueDb::Impl {
         next_id_dirty = false;
     }
 
+    // Every administrator operation raises admin_generation by one in its own write
+    // transaction, after its last check (a job may only refuse before its first write).
+    void bump_admin_generation(lmdb::Txn& txn) {
+        auto v = txn.get(meta, "admin_generation");
+        std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
+        txn.put(meta, "admin_generation", records::u64_value(gen + 1));
+    }
+
     void ensure_queue(lmdb::Txn& txn, const QueueId& q, DeliveryType type) {
         std::string key = records::queue_key(q);
         if (txn.get(queues, key)) return;
@@ -884,6 +892,7 @@ Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route
                 ++moved;
             }
         }
+        d.bump_admin_generation(txn);
         return moved;
     };
     return d.write(job);
@@ -924,6 +933,20 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
             h->retry_count += 1;
             h->last_error = error;
             d.set_status(txn, id, *h, MessageStatus::Ready);
+            d.store_message(txn, id, *m);
+        }
+        // Leases of messages an administrator removed meanwhile end too: without an
+        // NDR the message goes now; with one it waits for complete_removal().
+        for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::PendingRemove), SIZE_MAX)) {
+            auto m = d.find_message(txn, id);
+            HopState* h = m ? m->hop(queue) : nullptr;
+            if (h == nullptr || !(h->owner == d.self)) continue;
+            h->owner = {};
+            if (!m->ndr_requested) {
+                d.delete_message(txn, id, *m);
+                continue;
+            }
+            h->last_error = error;
             d.store_message(txn, id, *m);
         }
     };
@@ -1092,6 +1115,7 @@ Status QueueDb::suspend_queue(const QueueId& queue) {
         if (!qr) fail(QueueError::not_found);
         qr->suspended = true;
         d.store_queue(txn, queue, *qr);
+        d.bump_admin_generation(txn);
     };
     return d.write(job);
 }
@@ -1103,6 +1127,7 @@ Status QueueDb::resume_queue(const QueueId& queue) {
         if (!qr) fail(QueueError::not_found);
         qr->suspended = false;
         d.store_queue(txn, queue, *qr);
+        d.bump_admin_generation(txn);
     };
     return d.write(job);
 }
@@ -1121,6 +1146,7 @@ Status QueueDb::retry_queue(const QueueId& queue) {
             d.set_status(txn, id, *h, MessageStatus::Ready);
             d.store_message(txn, id, *m);
         }
+        d.bump_admin_generation(txn);
     };
     return d.write(job);
 }
@@ -1141,6 +1167,7 @@ void for_selected_hops(QueueDb::Impl& d, lmdb::Txn& txn, MessageId id, const std
     if (!matched) fail(QueueError::not_found);
     if (!changed) fail(QueueError::invalid_state);
     d.store_message(txn, id, m);
+    d.bump_admin_generation(txn);
 }
 }  // namespace
 
@@ -1172,6 +1199,7 @@ Status QueueDb::resume_message(MessageId id, const std::optional<QueueId>& queue
                 txn.put(d.items, records::item_key(h.queue, h.status, id), {});
             }
             d.store_message(txn, id, m);
+            d.bump_admin_generation(txn);
             return;
         }
         for_selected_hops(d, txn, id, queue, [&](MessageRecord&, HopState& h) {
@@ -1202,6 +1230,7 @@ Status QueueDb::remove_message(MessageId id, WithNdr with_ndr) {
     auto job = [&](lmdb::Txn& txn) {
         MessageRecord m = d.must_load(txn, id);
         bool in_delivery = std::any_of(m.hops.begin(), m.hops.end(), [](const HopState& h) { return !h.owner.empty(); });
+        d.bump_admin_generation(txn);
         if (with_ndr == WithNdr::no && !in_delivery) {
             d.delete_message(txn, id, m);
             return;
@@ -1214,10 +1243,11 @@ Status QueueDb::remove_message(MessageId id, WithNdr with_ndr) {
     return d.write(job);
 }
 
-std::vector<MessageInfo> QueueDb::pending_ndr_removals() const {
-    const Impl& d = *impl_;
-    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
-    std::vector<MessageInfo> out;
+namespace {
+// Walks the PendingRemove items of every queue once per message: `each` gets the
+// messages an administrator asked an NDR for, and whether a delivery still holds them.
+template <class Each>
+void for_each_ndr_removal(const QueueDb::Impl& d, const lmdb::Txn& txn, Each each) {
     std::set<MessageId> seen;
     for (const auto& q : d.all_queue_ids(txn)) {
         for (MessageId id : d.item_ids(txn, records::item_prefix(q, MessageStatus::PendingRemove), SIZE_MAX)) {
@@ -1225,10 +1255,28 @@ std::vector<MessageInfo> QueueDb::pending_ndr_removals() const {
             auto m = d.find_message(txn, id);
             if (!m || !m->ndr_requested) continue;
             bool in_delivery = std::any_of(m->hops.begin(), m->hops.end(), [](const HopState& h) { return !h.owner.empty(); });
-            if (!in_delivery) out.push_back(d.info_of(id, *m, m->hops.front()));
+            each(id, *m, in_delivery);
         }
     }
+}
+}  // namespace
+
+std::vector<MessageInfo> QueueDb::pending_ndr_removals() const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<MessageInfo> out;
+    for_each_ndr_removal(d, txn, [&](MessageId id, const MessageRecord& m, bool in_delivery) {
+        if (!in_delivery) out.push_back(d.info_of(id, m, m.hops.front()));
+    });
     return out;
+}
+
+std::size_t QueueDb::ndr_removals_in_delivery() const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::size_t n = 0;
+    for_each_ndr_removal(d, txn, [&](MessageId, const MessageRecord&, bool in_delivery) { n += in_delivery ? 1 : 0; });
+    return n;
 }
 
 Status QueueDb::complete_removal(MessageId id, std::optional<NewMessage> ndr) {
@@ -1251,6 +1299,12 @@ Status QueueDb::complete_removal(MessageId id, std::optional<NewMessage> ndr) {
 std::uint64_t QueueDb::config_generation() const {
     lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
     auto v = txn.get(impl_->meta, "config_generation");
+    return v ? records::parse_u64_value(*v).value_or(0) : 0;
+}
+
+std::uint64_t QueueDb::admin_generation() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    auto v = txn.get(impl_->meta, "admin_generation");
     return v ? records::parse_u64_value(*v).value_or(0) : 0;
 }
 

@@ -155,7 +155,9 @@ public:
     // Ends a lease without an attempt (shutdown, connection never made).
     Status release_lease(MessageId id, const QueueId& queue);
     // The next hop could not be reached: the queue goes to Retry until `next_retry`
-    // with `error` as LastError; its leased messages return to Ready.
+    // with `error` as LastError; its leased messages return to Ready. Our leases of
+    // messages removed meanwhile end as well: deleted, or (with an NDR requested) left
+    // PendingRemove for pending_ndr_removals().
     Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error);
     // The next hop took a connection: clears the queue's Retry state and LastError.
     Status mark_queue_connected(const QueueId& queue);
@@ -171,6 +173,11 @@ public:
     std::vector<QueueId> ready_queues() const;
 
     // --- administration (Get-Queue, Get-Message, Suspend-/Resume-/Retry-Queue, ...) --
+    //
+    // Every operation below that changes the queue (suspend_queue, resume_queue,
+    // retry_queue, suspend_message, resume_message, retry_message, remove_message and
+    // resubmit) raises admin_generation() by one in its own write transaction; one that
+    // fails leaves it as it was.
     std::vector<QueueInfo> list_queues() const;
     std::optional<QueueInfo> get_queue(const QueueId& queue) const;
     // MessageFilter narrows by queue and status; `predicate`, when given, filters
@@ -197,8 +204,19 @@ public:
     Status remove_message(MessageId id, WithNdr with_ndr);
     // Messages waiting for an NDR after Remove-Message -WithNDR $true.
     std::vector<MessageInfo> pending_ndr_removals() const;
+    // How many messages waiting for their NDR a delivery attempt still holds: they
+    // join pending_ndr_removals() when the attempt reports or its lease ends.
+    std::size_t ndr_removals_in_delivery() const;
     // Deletes a PendingRemove message, enqueueing its NDR in the same transaction.
+    // Refused (invalid_state) while a delivery attempt still holds it.
     Status complete_removal(MessageId id, std::optional<NewMessage> ndr);
+
+    // The administrator's change counter: 0 in a new database, raised by one by every
+    // administration operation above. Another process — the server, while edgectl
+    // changes the queue — polls it (one short read) to learn that an administrator
+    // acted, and looks at its queues again without waiting for its retry timer.
+    // It says that something changed, not what: read the queue for that.
+    std::uint64_t admin_generation() const;
 
     // --- config store ---------------------------------------------------------------
     // Every change raises the generation counter by one, in the same transaction, so

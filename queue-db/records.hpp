@@ -2,7 +2,8 @@
 // and the codec that validates every record it loads. Internal to queue-db.
 //
 // Databases in the environment (all keys compare as bytes):
-//   meta      "format" → u32, "next_id" → u64, "config_generation" → u64
+//   meta      "format" → u32, "next_id" → u64, "config_generation" → u64,
+//             "admin_generation" → u64 (absent = 0)
 //   messages  id(BE64) → MessageRecord        (envelope + per-queue state)
 //   bodies    id(BE64) → raw message bytes     (written once with MDB_RESERVE)
 //   queues    queue key → QueueRecord

@@ -553,3 +553,115 @@ TEST_CASE("a delivery report records that a recipient's delay DSN went out", "[q
     CHECK(info->envelope.recipients[0].delay_notified);
     CHECK(info->status == MessageStatus::Retry);
 }
+
+TEST_CASE("every administrator operation raises admin_generation by one, a refused one leaves it", "[queue][admin]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    CHECK(db->admin_generation() == 0);
+    auto a = *db->enqueue(make_message(1));
+    auto b = *db->enqueue(make_message(2));
+    auto c = *db->enqueue(make_message(3));
+    REQUIRE(db->config_apply({{"Kind", "Name", std::string("v")}}));
+    CHECK(db->admin_generation() == 0);  // mail and config are not administrator queue operations
+
+    std::uint64_t expected = 0;
+    auto raised = [&](const Status& st) {
+        REQUIRE(st);
+        CHECK(db->admin_generation() == ++expected);
+    };
+    auto refused = [&](const Status& st) {
+        REQUIRE_FALSE(st);
+        CHECK(db->admin_generation() == expected);
+    };
+    raised(db->suspend_queue(kNet));
+    raised(db->resume_queue(kNet));
+    raised(db->retry_queue(kNet));
+    raised(db->suspend_message(a));
+    raised(db->resume_message(a));
+    // b deferred: Retry, then Retry-Message.
+    auto leased = *db->lease_for_delivery(kNet, 2);
+    REQUIRE(leased.size() == 2);
+    CHECK(db->admin_generation() == expected);  // delivery is not administration
+    REQUIRE(db->record_delivery({a, kNet, {{0, Kind::Deferred, "451 later"}}, now_timestamp() + std::chrono::hours(1), {}}));
+    REQUIRE(db->record_delivery({b, kNet, {{0, Kind::Deferred, "451 later"}}, now_timestamp() + std::chrono::hours(1), {}}));
+    CHECK(db->admin_generation() == expected);
+    raised(db->retry_message(b));
+    raised(db->remove_message(a, WithNdr::no));
+    raised(db->remove_message(c, WithNdr::yes));
+    auto moved = db->resubmit(kNet, [](const Recipient&) { return std::pair{kOrg, DeliveryType::DnsConnectorDelivery}; });
+    REQUIRE(moved);
+    CHECK(*moved == 1);  // b; c waits for its NDR
+    CHECK(db->admin_generation() == ++expected);
+
+    refused(db->suspend_queue(QueueId::next_hop_domain("nowhere.example")));
+    refused(db->retry_queue(QueueId::next_hop_domain("nowhere.example")));
+    refused(db->suspend_message(999));
+    refused(db->remove_message(999, WithNdr::yes));
+    refused(db->retry_message(b, kNet));  // b is in example.org now
+    REQUIRE(db->lease_for_delivery(kOrg, 1)->size() == 1);
+    refused(db->suspend_message(b));  // in delivery
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("another process sees admin_generation move when it suspends a queue", "[queue][admin]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    REQUIRE(db->enqueue(make_message(1)));
+    const auto before = db->admin_generation();
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        QueueDbOptions o;
+        o.recover_leases = false;  // as edgectl opens it beside the server
+        auto other = QueueDb::open(dir.path(), o);
+        if (!other) ::_exit(10);
+        ::_exit((*other)->suspend_queue(kNet) ? 0 : 11);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    CHECK(db->admin_generation() == before + 1);
+    CHECK(db->get_queue(kNet)->status == QueueStatus::Suspended);
+}
+
+TEST_CASE("a removal asked while the message is in delivery becomes a pending NDR when its lease ends", "[queue][admin]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1));
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    REQUIRE(db->remove_message(id, WithNdr::yes));
+    CHECK(db->pending_ndr_removals().empty());  // the attempt still holds it
+    CHECK(db->ndr_removals_in_delivery() == 1);
+    CHECK(db->complete_removal(id, std::nullopt).error() == QueueError::invalid_state);
+
+    SECTION("the delivery reports") {
+        REQUIRE(db->record_delivery({id, kNet, {{0, Kind::Deferred, "451 later"}}, now_timestamp(), {}}));
+    }
+    SECTION("the next hop cannot be reached") {
+        REQUIRE(db->defer_queue(kNet, now_timestamp() + std::chrono::minutes(5), "421 4.4.2 no connection"));
+    }
+    SECTION("the lease is released") {
+        REQUIRE(db->release_lease(id, kNet));
+    }
+    CHECK(db->ndr_removals_in_delivery() == 0);
+    auto pending = db->pending_ndr_removals();
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].id == id);
+    CHECK(pending[0].envelope.recipients[0].status == RecipientStatus::Pending);
+    REQUIRE(db->complete_removal(id, std::nullopt));
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a queue deferred while it held a message removed without NDR deletes that message", "[queue][admin]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1));
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    REQUIRE(db->remove_message(id, WithNdr::no));
+    CHECK(db->get_message(id)->status == MessageStatus::PendingRemove);
+    REQUIRE(db->defer_queue(kNet, now_timestamp() + std::chrono::minutes(5), "421 4.4.2 no connection"));
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->check().ok());
+}
