@@ -1,5 +1,6 @@
 // Back pressure: the disk formula, the hysteresis rule, the storage-full hold, failing
-// readers, settings and their checks, the event text, and the real readers on this host.
+// readers, settings and their checks, the event text, the real readers on this host,
+// and the status file edgectl Get-BackPressure reads.
 #include "back_pressure.hpp"
 
 #include <catch2/catch.hpp>
@@ -7,7 +8,10 @@
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace edge::backpressure;
 using namespace std::chrono_literals;
@@ -572,4 +576,158 @@ TEST_CASE("the real statvfs and /proc readers return plausible numbers on this m
     CHECK(reading(snap, kSubmissionQueueResource).value == 7);
     CHECK(backlog_calls == 1);
     CHECK(snap.level == L::Normal);
+}
+
+// --- the status file (edgectl Get-BackPressure) --------------------------------------------
+
+namespace {
+
+// Every field away from its default, and text that needs escaping.
+Snapshot odd_snapshot() {
+    Snapshot s;
+    s.level = L::High;
+    s.previous_level = L::Medium;
+    s.since = std::chrono::system_clock::time_point{} + 1714564800123456789ns;
+    s.sampled_at = std::chrono::system_clock::time_point{} + 1714564802987654321ns;
+    s.monitoring_enabled = false;
+    ResourceReading disk;
+    disk.resource = std::string(kDiskSpaceResource);
+    disk.value = 97.123456789012345;
+    disk.unit = "%";
+    disk.thresholds = {95.5, 97, 99.25};
+    disk.level = L::High;
+    disk.detail = "/var/lib/a;b=c%d\nnext line\x7f é";
+    ResourceReading queue;
+    queue.resource = std::string(kSubmissionQueueResource);
+    queue.value = 1e20;
+    queue.unit = "";
+    queue.thresholds = {2000, 10000, 15000};
+    queue.level = L::Medium;
+    queue.sample_failed = true;
+    queue.failure = "reader threw: bad\r\nthing; x=1";
+    queue.storage_full_reported = true;
+    s.resources = {disk, queue};
+    return s;
+}
+
+void check_same(const Snapshot& a, const Snapshot& b) {
+    CHECK(a.level == b.level);
+    CHECK(a.previous_level == b.previous_level);
+    CHECK(a.since == b.since);
+    CHECK(a.sampled_at == b.sampled_at);
+    CHECK(a.monitoring_enabled == b.monitoring_enabled);
+    REQUIRE(a.resources.size() == b.resources.size());
+    for (std::size_t i = 0; i < a.resources.size(); ++i) {
+        const auto& x = a.resources[i];
+        const auto& y = b.resources[i];
+        CHECK(x.resource == y.resource);
+        CHECK(x.value == y.value);
+        CHECK(x.unit == y.unit);
+        CHECK(x.thresholds.normal == y.thresholds.normal);
+        CHECK(x.thresholds.medium == y.thresholds.medium);
+        CHECK(x.thresholds.high == y.thresholds.high);
+        CHECK(x.level == y.level);
+        CHECK(x.sample_failed == y.sample_failed);
+        CHECK(x.detail == y.detail);
+        CHECK(x.failure == y.failure);
+        CHECK(x.storage_full_reported == y.storage_full_reported);
+    }
+}
+
+struct StatusDir {
+    std::string path;
+    StatusDir() {
+        path = (std::filesystem::temp_directory_path() / ("edge-bp-" + std::to_string(::getpid()))).string();
+        std::filesystem::create_directories(path);
+    }
+    ~StatusDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a snapshot survives the status text field for field, escapes included", "[backpressure][status]") {
+    const Snapshot s = odd_snapshot();
+    const std::string text = serialize_snapshot(s);
+    INFO(text);
+    CHECK(text.starts_with("Format=1\nLevel=High\nPreviousLevel=Medium\nSince=1714564800123456789\n"));
+    CHECK(text.ends_with("\nEnd=2\n"));
+    CHECK(text.find("Detail=/var/lib/a%3Bb%3Dc%25d%0Anext line%7F é;") != std::string::npos);
+    auto back = parse_snapshot(text);
+    REQUIRE(back);
+    check_same(s, *back);
+    CHECK(serialize_snapshot(*back) == text);
+
+    SECTION("a monitor's real sample, and a snapshot before any sample") {
+        FakeHost host;
+        host.now += 5s;
+        BackPressureMonitor m({}, host.sources());
+        auto before = parse_snapshot(serialize_snapshot(m.snapshot()));
+        REQUIRE(before);
+        check_same(m.snapshot(), *before);
+        auto sampled = m.sample();
+        auto after = parse_snapshot(serialize_snapshot(sampled));
+        REQUIRE(after);
+        check_same(sampled, *after);
+    }
+}
+
+TEST_CASE("a damaged status text is refused, never half read", "[backpressure][status]") {
+    const std::string good = serialize_snapshot(odd_snapshot());
+    REQUIRE(parse_snapshot(good));
+    auto replaced = [&](std::string_view from, std::string_view to) {
+        std::string t = good;
+        auto at = t.find(from);
+        REQUIRE(at != std::string::npos);
+        t.replace(at, from.size(), to);
+        return t;
+    };
+    // Cut anywhere: no End line, or a last line without its newline.
+    for (std::size_t n = 0; n < good.size(); ++n) {
+        INFO("cut at " << n);
+        CHECK_FALSE(parse_snapshot(std::string_view(good).substr(0, n)));
+    }
+    CHECK_FALSE(parse_snapshot(good + "Level=High\n"));                    // after End
+    CHECK_FALSE(parse_snapshot(replaced("End=2", "End=3")));              // miscounted
+    CHECK_FALSE(parse_snapshot(replaced("Format=1", "Format=2")));        // a format we do not know
+    CHECK_FALSE(parse_snapshot(replaced("Level=High\n", "Level=Severe\n")));
+    CHECK_FALSE(parse_snapshot(replaced("Level=High\n", "Level=High\nLevel=High\n")));  // twice
+    CHECK_FALSE(parse_snapshot(replaced("MonitoringEnabled=false", "MonitoringEnabled=no")));
+    CHECK_FALSE(parse_snapshot(replaced("MonitoringEnabled=false", "Colour=blue")));    // unknown key
+    CHECK_FALSE(parse_snapshot(replaced("Since=1714564800123456789", "Since=17145648x")));
+    CHECK_FALSE(parse_snapshot(replaced("Value=1e+20", "Value=lots")));
+    CHECK_FALSE(parse_snapshot(replaced(";StorageFullReported=true", "")));             // a field missing
+    CHECK_FALSE(parse_snapshot(replaced("%3B", "%3")));                                  // a cut escape
+    CHECK_FALSE(parse_snapshot(replaced("%3B", "%zz")));
+    CHECK_FALSE(parse_snapshot(replaced("PreviousLevel=Medium\n", "PreviousLevel=Medium\r\n")));
+    CHECK_FALSE(parse_snapshot(""));
+    CHECK_FALSE(parse_snapshot(std::string(100, '\0')));
+}
+
+TEST_CASE("the status file is replaced whole, and an absent or damaged one reads as nothing", "[backpressure][status]") {
+    StatusDir dir;
+    CHECK_FALSE(read_status_file(dir.path));
+    const Snapshot s = odd_snapshot();
+    write_status_file(dir.path, s);
+    auto back = read_status_file(dir.path);
+    REQUIRE(back);
+    check_same(s, *back);
+
+    Snapshot next = s;
+    next.level = L::Normal;
+    next.resources.pop_back();
+    write_status_file(dir.path, next);
+    back = read_status_file(dir.path);
+    REQUIRE(back);
+    check_same(next, *back);
+    std::size_t files = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++files;
+    CHECK(files == 1);  // no temporary left behind
+
+    const std::string path = dir.path + "/BackPressure.status";
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
+    CHECK_FALSE(read_status_file(dir.path));
+    CHECK_THROWS_AS(write_status_file(dir.path + "/missing", s), std::system_error);
 }

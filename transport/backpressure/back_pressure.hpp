@@ -161,6 +161,46 @@ struct Snapshot {
 // holds are said in parentheses after their resource.
 std::string describe(const Snapshot&);
 
+// --- the status file (edgectl Get-BackPressure) ----------------------------------------
+
+// The server writes its last snapshot to <data>/BackPressure.status at start and after
+// every sample; edgectl, another process, reads it. Text, one "Key=Value" per line:
+//
+//   Format=1
+//   Level=Normal                   PreviousLevel=…, levels as to_string() prints them
+//   PreviousLevel=Normal
+//   Since=1714564800123456789      system_clock time, nanoseconds since 1970-01-01 UTC
+//   SampledAt=1714564802123456789  (0 = never sampled)
+//   MonitoringEnabled=true         true / false
+//   Resource=Name=Queue database and disk space;Value=42.5;Unit=%;Normal=…;Medium=…;
+//            High=…;Level=Normal;SampleFailed=false;Detail=/var/lib/…;Failure=;
+//            StorageFullReported=false          (one line; one per resource, in order)
+//   End=4                          the number of Resource lines: a cut file is refused
+//
+// Inside a Resource line every field is Key=Value, fields separated by ';'. Text
+// values are escaped: '%', ';', '=', and every octet below 0x20 or 0x7F become %XX
+// (upper-case hex); other octets, UTF-8 included, are written as they are. Numbers are
+// written in the shortest form that reads back to the same double.
+inline constexpr std::string_view kStatusFileName = "BackPressure.status";
+
+// The text above. Every field of Snapshot and of each ResourceReading is in it.
+std::string serialize_snapshot(const Snapshot&);
+// The snapshot back, or nullopt when the text is not exactly that form: unknown or
+// missing keys, a key twice, a value that does not parse, no End line or one that
+// does not count the resources, anything after it.
+std::optional<Snapshot> parse_snapshot(std::string_view text);
+
+// Writes serialize_snapshot() to <data_dir>/BackPressure.status atomically: a temporary
+// file in the same directory, then rename(2), so a reader sees the old file or the new
+// one, never a part. Not fsync'd: the file says how things are now, it is not data.
+// Throws std::system_error naming the file on failure; the caller logs it (a status
+// file that cannot be written never stops the server).
+void write_status_file(const std::string& data_dir, const Snapshot&);
+// The last snapshot the server wrote, or nullopt when the file is absent, unreadable or
+// damaged. The file stays after the server stops: SampledAt says how old it is, and
+// queue::running_server_pid() whether a server runs.
+std::optional<Snapshot> read_status_file(const std::string& data_dir);
+
 // --- sources ----------------------------------------------------------------------------
 
 struct DiskSpace {
