@@ -73,11 +73,21 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
     std::filesystem::create_directories(data_directory);
+    // One server per data directory: a second would lease the same queues.
+    auto locked = queue::DataDirectoryLock::acquire(data_directory);
+    if (!locked) {
+        auto holder = queue::running_server_pid(data_directory);
+        throw std::runtime_error(holder ? fmt::format("data directory {} is in use by edge-transport (pid {})",
+                                                      data_directory, *holder)
+                                        : fmt::format("data directory {}: {}", data_directory, locked.error().message()));
+    }
+    data_lock.emplace(std::move(*locked));
     queue::QueueDbOptions qo;
     qo.map_size = static_cast<std::size_t>(b.get_uint("LmdbMapSize"));
     auto opened = queue::QueueDb::open(data_directory, qo);
     if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
     db = std::move(*opened);
+    admin_generation = db->admin_generation();
     const auto& rec = db->recovery_report();
     if (rec.leases_returned || rec.poisoned || rec.quarantined)
         say(fmt::format("recovery: {} leases returned, {} messages poisoned, {} records quarantined", rec.leases_returned,
@@ -104,7 +114,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
     monitor->on_level_change = [](backpressure::BackPressureLevel, backpressure::BackPressureLevel,
                                   const backpressure::Snapshot& s) { say(backpressure::describe(s)); };
-    monitor->sample();
+    sample_resources();
 }
 
 Server::Impl::~Impl() {
@@ -144,30 +154,11 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     std::vector<std::string> errors;
     for (auto& o : config::load_objects(*db, config::ObjectKind::ReceiveConnector, &errors))
         snap->connectors.push_back(ReceiveConnector::from_object(o.object, server_fqdn));
-    std::vector<routing::AcceptedDomain> domains;
-    for (auto& o : config::load_objects(*db, config::ObjectKind::AcceptedDomain, &errors)) {
-        routing::AcceptedDomain d;
-        d.name = o.object.text("Name");
-        d.domain_name = o.object.text("DomainName");
-        d.domain_type = routing::parse_accepted_domain_type(o.object.text("DomainType")).value_or(
-            routing::AcceptedDomainType::Authoritative);
-        d.default_domain = o.object.get_bool("Default");
-        domains.push_back(std::move(d));
-    }
-    auto send = std::make_shared<send::SendConfig>();
+    auto send = send::load_send_config(*db, server_fqdn, data_directory, &errors);
     send->generation = snap->generation;
-    send->server_fqdn = server_fqdn;
-    std::vector<routing::SendConnectorRoute> routes;
-    for (auto& o : config::load_objects(*db, config::ObjectKind::SendConnector, &errors)) {
-        send->connectors.push_back(send::SendConnector::from_object(o.object, server_fqdn));
-        routes.push_back(send->connectors.back().route());
-    }
-    snap->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)),
-                                                               std::move(routes));
-    send->categorizer = snap->categorizer;
+    snap->categorizer = send->categorizer;
     config::ConfigObject ts(config::ObjectKind::TransportServer);
     if (auto o = config::load_object(*db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
-    send->settings = send::DeliverySettings::from_object(ts, data_directory, server_fqdn);
     snap->send = send;
     const std::string& tdir = ts.text("MessageTrackingLogPath");
     snap->tracking.enabled = ts.get_bool("MessageTrackingLogEnabled");
@@ -203,6 +194,12 @@ asio::awaitable<void> Server::Impl::poll_config() {
         co_await t.async_wait(use_tuple);
         if (stopping) co_return;
         reload(false);
+        // An administrator changed the queue (Retry-Queue, Resume-Queue, Remove-Message…):
+        // the scheduler looks now rather than at its own timer.
+        if (auto g = db->admin_generation(); g != admin_generation) {
+            admin_generation = g;
+            if (delivery) delivery->administrator_changed();
+        }
     }
 }
 
@@ -322,7 +319,7 @@ void Server::Impl::reload_bootstrap() {
     }
     options.bootstrap = std::move(loaded.settings);
     monitor->set_settings(settings);
-    monitor->sample();
+    sample_resources();
 }
 
 bool Server::Impl::accepting_mail(std::uint32_t permissions) const {
@@ -335,7 +332,20 @@ asio::awaitable<void> Server::Impl::monitor_resources() {
         t.expires_after(monitor->settings().resource_monitoring_interval);
         co_await t.async_wait(use_tuple);
         if (stopping) co_return;
-        monitor->sample();
+        sample_resources();
+    }
+}
+
+// Every sample is also written to <data>/BackPressure.status for edgectl
+// Get-BackPressure; a file that cannot be written is said once and never stops us.
+void Server::Impl::sample_resources() {
+    auto snap = monitor->sample();
+    try {
+        backpressure::write_status_file(data_directory, snap);
+        status_file_failed = false;
+    } catch (const std::exception& e) {
+        if (!status_file_failed) say(std::string("back pressure status file: ") + e.what());
+        status_file_failed = true;
     }
 }
 

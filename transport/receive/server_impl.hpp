@@ -5,6 +5,7 @@
 #include "asio.hpp"
 #include "back_pressure.hpp"
 #include "categorizer.hpp"
+#include "data_dir_lock.hpp"
 #include "delivery.hpp"
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
@@ -68,6 +69,7 @@ struct Server::Impl {
 
     // --- back pressure ---------------------------------------------------------------
     asio::awaitable<void> monitor_resources();
+    void sample_resources();  // one sample, written to the status file
     bool accepting_mail(std::uint32_t permissions) const;
 
     // --- shutdown ----------------------------------------------------------------------
@@ -78,6 +80,7 @@ struct Server::Impl {
     ServerOptions options;
     std::string data_directory;
     std::string server_fqdn;
+    std::optional<queue::DataDirectoryLock> data_lock;  // held for the server's whole life
     std::unique_ptr<queue::QueueDb> db;
     asio::io_context io{1};
     std::optional<asio::ssl::context> ssl;
@@ -90,6 +93,8 @@ struct Server::Impl {
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
     std::atomic<std::uint64_t> commits_in_flight{0};
+    std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
+    bool status_file_failed = false;
     bool stopping = false;
     std::chrono::seconds shutdown_timeout{10};
     std::chrono::seconds config_poll_interval{1};

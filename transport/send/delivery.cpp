@@ -36,6 +36,10 @@ constexpr auto kSweepInterval = std::chrono::seconds(30);
 const std::string kExpiredStatus = "4.4.7";
 const std::string kExpiredText = "550 4.4.7 QUEUE.Expired; message expired";
 const std::string kNoConnector;
+// Remove-Message -WithNDR. Exchange writes "550 4.3.2 QUEUE.Admin; message deleted by
+// administrative action"; a failed Action needs a 5.x.x Status (RFC 3464 §2.3.4), so ours is 5.3.2.
+const std::string kAdminRemovedStatus = "5.3.2";
+const std::string kAdminRemovedText = "550 5.3.2 QUEUE.Admin; message deleted by administrative action";
 
 // Where a next hop is: the connector that serves it and the hosts to try, in order.
 struct Target {
@@ -300,6 +304,9 @@ struct DeliveryService::Impl {
     std::size_t connections = 0;
     bool kicked = false;
     bool stopping = false;
+    // Remove-Message -WithNDR waits for us: at start (asked while we were down), after
+    // an administrator's change, and while a delivery attempt still holds such a message.
+    bool removals_due = true;
     Clock::time_point next_sweep = Clock::now();
 
     void say(const std::string& s) const {
@@ -384,6 +391,11 @@ struct DeliveryService::Impl {
             kicked = false;
             auto due = co_await blocking([this] { return db.next_retry_due(); });
             if (due && *due <= queue::now_timestamp()) (void)co_await blocking([this] { return db.promote_due(queue::now_timestamp()); });
+            bool removals_held = false;
+            if (removals_due && config) {
+                removals_due = false;
+                removals_held = co_await complete_removals();
+            }
             if (config) {
                 auto ready = co_await blocking([this] { return db.ready_queues(); });
                 for (const auto& q : ready)
@@ -401,6 +413,11 @@ struct DeliveryService::Impl {
                 auto left = *due - queue::now_timestamp();
                 until = std::min(until, Clock::now() + std::chrono::duration_cast<Clock::duration>(left) +
                                             std::chrono::milliseconds(5));
+            }
+            if (removals_held) {
+                // The attempt that holds the message will end soon: look again then.
+                removals_due = true;
+                until = std::min(until, Clock::now() + std::chrono::seconds(1));
             }
             // A kick that came during the awaits above found no wait to cancel: look
             // again now instead of sleeping on it (no await between this test and the wait).
@@ -429,6 +446,57 @@ struct DeliveryService::Impl {
                 }
             }
         });
+    }
+
+    // Remove-Message -WithNDR $true: edgectl marked the message; here its NDR is built
+    // (we know ServerFqdn and the routes) and committed with the deletion. Returns
+    // whether a delivery attempt still holds one of them (it is done when that ends).
+    asio::awaitable<bool> complete_removals() {
+        auto cfg = config;
+        auto pending = co_await blocking([this] { return db.pending_ndr_removals(); });
+        for (const auto& info : pending) {
+            auto content = co_await blocking([this, id = info.id] { return db.export_message(id); });
+            std::vector<DsnRecipient> failed;
+            for (std::size_t i = 0; i < info.envelope.recipients.size(); ++i)
+                if (info.envelope.recipients[i].status == queue::RecipientStatus::Pending)
+                    failed.push_back({i, kAdminRemovedStatus, kAdminRemovedText, std::string()});
+            const auto now = queue::now_timestamp();
+            auto ndr = make_dsn(*cfg, DsnKind::Failure, info.envelope, content ? *content : std::string(),
+                                std::move(failed), now);
+            std::optional<std::string> ndr_id;
+            if (ndr) ndr_id = ndr->envelope.internet_message_id;
+            auto st = co_await blocking([this, id = info.id, &ndr] { return db.complete_removal(id, std::move(ndr)); });
+            if (!st) {
+                say(fmt::format("removing message {} with an NDR failed: {}", info.id, st.error().message()));
+                continue;
+            }
+            say(fmt::format("message {} removed by an administrator{}", info.id, ndr_id ? ", NDR sent" : ""));
+            if (tracking != nullptr && ndr_id) track_dsn(info.id, info.envelope, *ndr_id);
+            kick();  // the NDR waits in a queue
+        }
+        auto held = co_await blocking([this] { return db.ndr_removals_in_delivery(); });
+        co_return held > 0;
+    }
+
+    // A DSN about `envelope` for `rcpts`, routed, ready to commit; nullopt when none is
+    // due (null sender, NOTIFY).
+    std::optional<queue::NewMessage> make_dsn(const SendConfig& cfg, DsnKind kind, const queue::Envelope& envelope,
+                                              const std::string& content, std::vector<DsnRecipient> rcpts,
+                                              queue::Timestamp now) {
+        if (rcpts.empty()) return std::nullopt;
+        const auto& s = cfg.settings;
+        DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
+                       kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
+        auto dsn = build_dsn(req);
+        if (!dsn) return std::nullopt;
+        dsn->envelope.expiration_time = now + (envelope.expiration_time - envelope.arrival_time);
+        dsn->envelope.receive_connector = "DSN";
+        for (auto& r : dsn->envelope.recipients) {
+            auto [q, type] = cfg.queue_for(r.address);
+            r.next_hop = q;
+            r.delivery_type = type;
+        }
+        return dsn;
     }
 
     // Messages in the Unreachable queue expire on the normal timeout (NDR 4.4.7).
@@ -727,19 +795,7 @@ struct DeliveryService::Impl {
         if (any_deferred)
             rep.next_retry_time = now + std::chrono::duration_cast<std::chrono::microseconds>(s.message_retry_interval);
         auto add_dsn = [&](DsnKind kind, std::vector<DsnRecipient> rcpts) {
-            if (rcpts.empty()) return;
-            DsnRequest req{kind, m.envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
-                           kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
-            auto dsn = build_dsn(req);
-            if (!dsn) return;
-            dsn->envelope.expiration_time = now + (m.envelope.expiration_time - m.envelope.arrival_time);
-            dsn->envelope.receive_connector = "DSN";
-            for (auto& r : dsn->envelope.recipients) {
-                auto [q, type] = cfg.queue_for(r.address);
-                r.next_hop = q;
-                r.delivery_type = type;
-            }
-            rep.dsns.push_back(std::move(*dsn));
+            if (auto dsn = make_dsn(cfg, kind, m.envelope, content, std::move(rcpts), now)) rep.dsns.push_back(std::move(*dsn));
         };
         add_dsn(DsnKind::Failure, std::move(failed));
         add_dsn(DsnKind::Delay, std::move(delayed));
@@ -785,17 +841,19 @@ struct DeliveryService::Impl {
         line(logging::tracking_event::Send, queue::RecipientOutcome::Kind::Delivered);
         line(logging::tracking_event::Defer, queue::RecipientOutcome::Kind::Deferred);
         line(logging::tracking_event::Fail, queue::RecipientOutcome::Kind::Failed);
-        for (const auto& id : dsn_ids) {
-            logging::TrackingEvent e;
-            e.event_id = std::string(logging::tracking_event::Dsn);
-            e.source = std::string(logging::tracking_source::Dsn);
-            e.internal_message_id = m.id;
-            e.message_id = id;
-            e.reference = m.envelope.internet_message_id;
-            e.sender = "";
-            e.recipients.push_back(m.envelope.sender);
-            tracking->write(e);
-        }
+        for (const auto& id : dsn_ids) track_dsn(m.id, m.envelope, id);
+    }
+
+    void track_dsn(queue::MessageId about, const queue::Envelope& envelope, const std::string& dsn_id) {
+        logging::TrackingEvent e;
+        e.event_id = std::string(logging::tracking_event::Dsn);
+        e.source = std::string(logging::tracking_source::Dsn);
+        e.internal_message_id = about;
+        e.message_id = dsn_id;
+        e.reference = envelope.internet_message_id;
+        e.sender = "";
+        e.recipients.push_back(envelope.sender);
+        tracking->write(e);
     }
 };
 
@@ -811,6 +869,11 @@ void DeliveryService::apply(std::shared_ptr<const SendConfig> config) { impl_->a
 
 void DeliveryService::notify() {
     if (!impl_->kicked) impl_->kick();
+}
+
+void DeliveryService::administrator_changed() {
+    impl_->removals_due = true;
+    impl_->kick();
 }
 
 asio::awaitable<void> DeliveryService::run() { co_await impl_->run(); }

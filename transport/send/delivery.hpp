@@ -43,6 +43,9 @@ public:
     void apply(std::shared_ptr<const SendConfig> config);
     // New mail was committed (called on the I/O thread): the scheduler looks again.
     void notify();
+    // An administrator changed the queue (edgectl raised queue-db's admin generation):
+    // the scheduler looks now, and builds the NDRs Remove-Message -WithNDR asked for.
+    void administrator_changed();
     // The scheduler loop; returns after stop().
     boost::asio::awaitable<void> run();
     // Stops taking new work; connections finish their current message. Returns when

@@ -3,6 +3,9 @@
 
 #include "text.hpp"
 
+#include "accepted_domains.hpp"
+#include "config_store.hpp"
+
 namespace edge::send {
 
 namespace {
@@ -96,6 +99,33 @@ std::pair<queue::QueueId, queue::DeliveryType> SendConfig::queue_for(std::string
     return {queue::QueueId::next_hop_domain(r.next_hop_domain),
             r.delivery == routing::DeliveryKind::Dns ? queue::DeliveryType::DnsConnectorDelivery
                                                      : queue::DeliveryType::SmartHostConnectorDelivery};
+}
+
+std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std::string& server_fqdn,
+                                             const std::string& data_directory, std::vector<std::string>* errors) {
+    std::vector<routing::AcceptedDomain> domains;
+    for (auto& o : config::load_objects(db, config::ObjectKind::AcceptedDomain, errors)) {
+        routing::AcceptedDomain d;
+        d.name = o.object.text("Name");
+        d.domain_name = o.object.text("DomainName");
+        d.domain_type = routing::parse_accepted_domain_type(o.object.text("DomainType"))
+                            .value_or(routing::AcceptedDomainType::Authoritative);
+        d.default_domain = o.object.get_bool("Default");
+        domains.push_back(std::move(d));
+    }
+    auto send = std::make_shared<SendConfig>();
+    send->server_fqdn = server_fqdn;
+    std::vector<routing::SendConnectorRoute> routes;
+    for (auto& o : config::load_objects(db, config::ObjectKind::SendConnector, errors)) {
+        send->connectors.push_back(SendConnector::from_object(o.object, server_fqdn));
+        routes.push_back(send->connectors.back().route());
+    }
+    send->categorizer =
+        std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
+    config::ConfigObject ts(config::ObjectKind::TransportServer);
+    if (auto o = config::load_object(db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn);
+    return send;
 }
 
 }  // namespace edge::send

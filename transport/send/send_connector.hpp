@@ -5,6 +5,7 @@
 
 #include "categorizer.hpp"
 #include "protocol_log.hpp"
+#include "queue_db.hpp"
 #include "queue_types.hpp"
 #include "settings.hpp"
 
@@ -79,5 +80,13 @@ struct SendConfig {
     // The queue a recipient goes to now, for enqueueing and Resubmit.
     std::pair<queue::QueueId, queue::DeliveryType> queue_for(std::string_view address) const;
 };
+
+// Reads the send side's configuration from the config store: accepted domains, Send
+// connectors and the transport server's settings. The server builds one per config
+// generation; edgectl builds one for Retry-Queue -Resubmit. Records that do not
+// decode are skipped and named in `errors`.
+std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std::string& server_fqdn,
+                                             const std::string& data_directory,
+                                             std::vector<std::string>* errors = nullptr);
 
 }  // namespace edge::send
