@@ -1,205 +1,347 @@
-// edgectl's configuration cmdlets, driven by the one settings table:
-//   New-/Set-/Get-/Remove-ReceiveConnector, New-/Set-/Get-/Remove-AcceptedDomain,
+// Configuration cmdlets, driven by the one settings table:
+//   Get-/New-/Set-/Remove-ReceiveConnector, -SendConnector, -AcceptedDomain;
 //   Get-/Set-TransportServer.
-// Parameters are the table's names (case-insensitive), values are checked by the
-// table before anything is written, and a refused command changes nothing. The
-// full grammar (prefixes, -Filter, -Format, -Json) is the edgectl issue's.
-#include "config_cmdlets.hpp"
+// Every value is checked by the table, every rule between settings by
+// validate_object, and the rules between objects here, all before anything is
+// written; the write is one config-store transaction guarded by the generation read
+// at the start, so a refused command, or one that raced another, changes nothing.
+#include "cmdlet.hpp"
 
 #include "config_store.hpp"
 #include "settings.hpp"
 
 #include <fmt/format.h>
 
-#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace edge::cli {
 
 namespace {
 using config::ConfigObject;
 using config::ObjectKind;
+using config::SettingDef;
+using config::SettingType;
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
+                                 ObjectKind::TransportServer};
+
+std::string type_name(const SettingDef& d) {
+    using E = config::ElementKind;
+    auto element = [&]() -> std::string {
+        switch (d.element) {
+            case E::Binding: return "IPBinding";
+            case E::IpRange: return "IPRange";
+            case E::Domain: return "Fqdn";
+            case E::DomainPattern: return "SmtpDomainWithSubdomains";
+            case E::Path: return "LocalLongFullPath";
+            case E::CertificatePin: return "CertificateThumbprint";
+            case E::AddressSpace: return "AddressSpace";
+            case E::SmartHost: return "SmartHost";
+            case E::IpAddress: return "IPAddress";
+            case E::DnsServer: return "IPAddress[:port]";
+            case E::EmailAddress: return "SmtpAddress";
+            case E::Credential: return "PSCredential (user:password)";
+            case E::None: return "String";
+        }
+        return "String";
+    };
+    switch (d.type) {
+        case SettingType::Bool: return "Boolean";
+        case SettingType::Int: return d.unlimited_allowed ? "Unlimited<Int32>" : "Int32";
+        case SettingType::ByteSize: return d.unlimited_allowed ? "Unlimited<ByteQuantifiedSize>" : "ByteQuantifiedSize";
+        case SettingType::TimeSpan: return "EnhancedTimeSpan";
+        case SettingType::String: return element();
+        case SettingType::Enum: return fmt::format("{} ({})", "Enum", fmt::join(config::split_list(d.choices), " | "));
+        case SettingType::Flags: return fmt::format("{} ({})", "Flags", fmt::join(config::split_list(d.choices), ", "));
+        case SettingType::List: return element() + "[]";
+    }
+    return "String";
 }
 
-struct Parsed {
-    std::string identity;
-    std::vector<std::pair<std::string, std::string>> params;  // name (as given) -> value
-    std::string error;
-};
-
-// "Identity -A 1 -B:2 -C x" -> identity and pairs. A switch without a value means $true.
-Parsed parse_args(const std::vector<std::string>& args) {
-    Parsed p;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1]))) {
-            std::string name = a.substr(1), value;
-            if (auto colon = name.find(':'); colon != std::string::npos) {
-                value = name.substr(colon + 1);
-                name = name.substr(0, colon);
-            } else if (i + 1 < args.size() && !(args[i + 1].size() > 1 && args[i + 1][0] == '-' &&
-                                                 std::isalpha(static_cast<unsigned char>(args[i + 1][1])))) {
-                value = args[++i];
-            } else {
-                value = "$true";
-            }
-            p.params.emplace_back(name, value);
-        } else if (p.identity.empty()) {
-            p.identity = a;
-        } else {
-            p.error = "unexpected argument '" + a + "'";
-        }
-    }
+ParamDef param_of(const SettingDef& d, bool positional = false) {
+    ParamDef p{std::string(d.name), type_name(d), std::string(d.default_value), std::string(d.meaning)};
+    p.is_list = d.type == SettingType::List || d.type == SettingType::Flags;
+    p.positional = positional;
     return p;
 }
 
-std::optional<ObjectKind> noun_kind(std::string_view noun) {
-    for (auto k : {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
-                   ObjectKind::TransportServer})
-        if (iequals(noun, config::to_string(k))) return k;
-    return std::nullopt;
+// How a size reads back: the largest unit that divides it, as it may be typed in.
+std::string shown_size(std::uint64_t bytes) {
+    if (bytes != 0)
+        for (auto [unit, shift] : {std::pair{"GB", 30}, {"MB", 20}, {"KB", 10}})
+            if (bytes % (1ull << shift) == 0) return fmt::format("{}{}", bytes >> shift, unit);
+    return fmt::format("{}B", bytes);
 }
 
-int fail(std::string_view cmdlet, const std::string& message) {
-    fmt::print(stderr, "edgectl: {}: {}\n", cmdlet, message);
-    return 1;
-}
-
-// What Get-* shows of a value: secrets masked, as Exchange shows a PSCredential.
-std::string shown(const config::SettingDef& d, const std::string& value) {
-    if (d.element != config::ElementKind::Credential || value.empty()) return value;
-    return value.substr(0, value.find(':')) + ":********";
-}
-
-void print_list(const std::string& identity_prefix, const ConfigObject& o) {
-    std::size_t width = 8;
-    for (const auto& [k, v] : o.values()) width = std::max(width, k.size());
-    fmt::print("{:<{}} : {}\n", "Identity", width, identity_prefix + o.text(o.kind() == ObjectKind::TransportServer ? "ReceiveProtocolLogPath" : "Name"));
-    for (const auto* d : config::settings_of(o.kind())) fmt::print("{:<{}} : {}\n", d->name, width, shown(*d, o.text(d->name)));
-    fmt::print("\n");
-}
-
-// The columns Get-* prints in a table, Exchange's defaults.
-std::vector<std::string_view> table_columns(ObjectKind k) {
-    if (k == ObjectKind::ReceiveConnector) return {"Name", "Bindings", "Enabled"};
-    if (k == ObjectKind::SendConnector) return {"Name", "AddressSpaces", "Enabled"};
-    return {"Name", "DomainName", "DomainType", "Default"};
-}
-
-// Applies -Param value pairs to `o`; returns the first error.
-std::string apply_params(ConfigObject& o, const std::vector<std::pair<std::string, std::string>>& params,
-                         bool allow_name) {
-    for (const auto& [name, value] : params) {
-        if (iequals(name, "Identity")) continue;
-        if (!allow_name && iequals(name, "Name")) return "-Name: rename is not supported; remove and create";
-        if (auto err = o.set(name, value); !err.empty()) return err;
+Value value_of(const SettingDef& d, const ConfigObject& o) {
+    const std::string& t = o.text(d.name);
+    switch (d.type) {
+        case SettingType::Bool: return Value::of_bool(o.get_bool(d.name));
+        case SettingType::Int: {
+            if (t == "unlimited") {
+                Value v = Value::of_number(0);
+                v.unlimited = true;
+                v.text = "unlimited";
+                return v;
+            }
+            return Value::of_number(static_cast<double>(o.get_uint(d.name)));
+        }
+        case SettingType::ByteSize: {
+            std::uint64_t b = o.get_uint(d.name);
+            return Value::of_size(b, b == config::kUnlimited ? "unlimited" : shown_size(b));
+        }
+        case SettingType::TimeSpan: return Value::of_duration(o.get_time_span(d.name).count(), t);
+        case SettingType::List:
+        case SettingType::Flags: return Value::of_list(o.get_list(d.name));
+        case SettingType::String:
+        case SettingType::Enum:
+            if (t.empty()) return Value::null();
+            // A credential shows its user only, as Exchange shows a PSCredential.
+            if (d.element == config::ElementKind::Credential) return Value::of_text(t.substr(0, t.find(':')) + ":********");
+            return Value::of_text(t);
     }
-    return {};
+    return Value::of_text(t);
 }
 
-// Rules across objects of a kind: names are unique (checked by the caller), and two
-// Receive connectors may not share identical Bindings and RemoteIPRanges.
-std::string check_against_others(const queue::QueueDb& db, const ConfigObject& o) {
-    if (o.kind() != ObjectKind::ReceiveConnector) return {};
-    for (const auto& other : config::load_objects(db, ObjectKind::ReceiveConnector)) {
-        if (other.name == o.text("Name")) continue;
-        if (other.object.text("Bindings") == o.text("Bindings") &&
+std::string identity_of(const Context& ctx, const ConfigObject& o) {
+    return o.kind() == ObjectKind::TransportServer ? ctx.server_name : o.text("Name");
+}
+
+Record record_of(const Context& ctx, const ConfigObject& o) {
+    Record r;
+    r.add("Identity", Value::of_text(identity_of(ctx, o)));
+    for (const auto* d : config::settings_of(o.kind())) r.add(std::string(d->name), value_of(*d, o));
+    return r;
+}
+
+std::vector<std::string> property_names(ObjectKind k) {
+    std::vector<std::string> names{"Identity"};
+    for (const auto* d : config::settings_of(k)) names.emplace_back(d->name);
+    return names;
+}
+
+// Exchange's default Format-Table columns.
+std::vector<std::string> table_columns(ObjectKind k) {
+    switch (k) {
+        case ObjectKind::ReceiveConnector: return {"Identity", "Bindings", "Enabled"};
+        case ObjectKind::SendConnector: return {"Identity", "AddressSpaces", "Enabled"};
+        case ObjectKind::AcceptedDomain: return {"Name", "DomainName", "DomainType", "Default"};
+        default: return {"Identity"};
+    }
+}
+
+// Exchange requires a SourceIPAddress bound to one of the edge's interfaces. The test
+// is the one that matters: can this host bind a socket to it (EADDRNOTAVAIL if not).
+bool is_local_address(const std::string& ip) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    int family = AF_INET;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (::inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        len = sizeof *v4;
+    } else if (::inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        family = AF_INET6;
+        len = sizeof *v6;
+    } else {
+        return false;
+    }
+    int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+    ::close(fd);
+    return ok;
+}
+
+// Rules between objects, checked before any write.
+// "an AcceptedDomain", "a SendConnector".
+std::string with_article(std::string_view noun) {
+    const bool vowel = !noun.empty() && std::string_view("AEIOU").find(noun.front()) != std::string_view::npos;
+    return (vowel ? "an " : "a ") + std::string(noun);
+}
+
+void check_against_others(const queue::QueueDb& db, const ConfigObject& o, const std::string& old_name) {
+    const std::string& name = o.text("Name");
+    for (const auto& other : config::load_objects(db, o.kind())) {
+        if (iequals(other.name, old_name)) continue;
+        if (iequals(other.name, name))
+            fail(fmt::format("-Name: {} named '{}' already exists", with_article(config::to_string(o.kind())), other.name));
+        if (o.kind() == ObjectKind::ReceiveConnector && other.object.text("Bindings") == o.text("Bindings") &&
             other.object.text("RemoteIPRanges") == o.text("RemoteIPRanges"))
-            return "-Bindings/-RemoteIPRanges: the Receive connector '" + other.name +
-                   "' already has the same Bindings and RemoteIPRanges";
+            fail(fmt::format("-Bindings/-RemoteIPRanges: the Receive connector '{}' already has the same Bindings and "
+                             "RemoteIPRanges",
+                             other.name));
+        if (o.kind() == ObjectKind::AcceptedDomain && iequals(other.object.text("DomainName"), o.text("DomainName")))
+            fail(fmt::format("-DomainName: the accepted domain '{}' already has DomainName {}", other.name,
+                             o.text("DomainName")));
     }
+    if (o.kind() == ObjectKind::SendConnector) {
+        const std::string& ip = o.text("SourceIPAddress");
+        if (ip != "0.0.0.0" && ip != "::" && !is_local_address(ip))
+            fail(fmt::format("-SourceIPAddress: {} is not an address of this host; expected 0.0.0.0 (any) or an "
+                             "address configured on one of its interfaces",
+                             ip));
+    }
+}
+
+// Writes `o` (and removes `old_name` on a rename) in one transaction, if the
+// configuration is still the one read at `generation`.
+void write_object(Context& ctx, const ConfigObject& o, const std::string& old_name, std::uint64_t generation) {
+    auto errors = config::validate_object(o);
+    if (!errors.empty()) fail(errors.front());
+    std::string kind = config::to_string(o.kind());
+    std::vector<queue::ConfigChange> changes;
+    if (o.kind() == ObjectKind::TransportServer) {
+        changes.push_back({kind, std::string(config::kTransportServerName), o.serialize()});
+    } else {
+        check_against_others(*ctx.db, o, old_name);
+        if (!old_name.empty() && old_name != o.text("Name")) changes.push_back({kind, old_name, std::nullopt});
+        changes.push_back({kind, o.text("Name"), o.serialize()});
+        // One default accepted domain: making one the default unsets the others, as
+        // Set-AcceptedDomain -MakeDefault does.
+        if (o.kind() == ObjectKind::AcceptedDomain && o.get_bool("Default"))
+            for (auto other : config::load_objects(*ctx.db, ObjectKind::AcceptedDomain))
+                if (!iequals(other.name, old_name) && other.object.get_bool("Default")) {
+                    other.object.set("Default", "$false");
+                    changes.push_back({kind, other.name, other.object.serialize()});
+                }
+    }
+    auto r = ctx.db->config_apply(std::move(changes), generation);
+    if (!r) fail("the configuration changed meanwhile or could not be written (" + r.error().message() + "); nothing was changed");
+}
+
+// -Param value pairs onto `o`, in the order given; the first error wins.
+void apply_params(ConfigObject& o, const Invocation& inv) {
+    for (const auto& [name, value] : inv.params) {
+        if (iequals(name, "Identity") || iequals(name, "Confirm")) continue;
+        if (auto err = o.set(name, value); !err.empty()) fail(err, 1);
+    }
+}
+
+ConfigObject must_load(const Context& ctx, ObjectKind kind, const std::string& identity) {
+    std::string err;
+    for (const auto& s : config::load_objects(*ctx.db, kind))
+        if (iequals(s.name, identity)) return s.object;
+    fail(err.empty() ? fmt::format("no {} named '{}'; 'edgectl Get-{}' lists them", config::to_string(kind), identity,
+                                   config::to_string(kind))
+                     : err);
+}
+
+const std::string& identity_param(const Invocation& inv, ObjectKind kind) {
+    const std::string* id = inv.get("Identity");
+    if (id == nullptr || id->empty()) fail(fmt::format("which {}? give its Identity (Name)", config::to_string(kind)), 2);
+    return *id;
+}
+
+Output get_objects(Context& ctx, const Invocation& inv, ObjectKind kind) {
+    std::vector<Record> records;
+    if (kind == ObjectKind::TransportServer) {
+        if (const std::string* id = inv.get("Identity"); id && !iequals(*id, ctx.server_name))
+            fail(fmt::format("no server '{}' here; this is {}", *id, ctx.server_name));
+        ConfigObject o(kind);
+        if (auto stored = config::load_object(*ctx.db, kind, config::kTransportServerName)) o = *stored;
+        records.push_back(record_of(ctx, o));
+    } else {
+        const std::string* id = inv.get("Identity");
+        for (const auto& s : config::load_objects(*ctx.db, kind))
+            if (id == nullptr || iequals(s.name, *id)) records.push_back(record_of(ctx, s.object));
+        if (id != nullptr && records.empty())
+            fail(fmt::format("no {} named '{}'; 'edgectl Get-{}' lists them", config::to_string(kind), *id,
+                             config::to_string(kind)));
+    }
+    Output out;
+    out.records = select_records(std::move(records), inv, property_names(kind));
+    out.columns = table_columns(kind);
+    out.list_by_default = kind == ObjectKind::TransportServer;
+    return out;
+}
+
+Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
+    std::uint64_t generation = ctx.db->config_generation();
+    ConfigObject o(kind);
+    apply_params(o, inv);
+    for (const auto* d : config::settings_of(kind))
+        if (d->required && !inv.has(d->name)) fail(fmt::format("-{} is required ({})", d->name, d->meaning), 2);
+    write_object(ctx, o, {}, generation);
     return {};
 }
 
-int write_object(queue::QueueDb& db, std::string_view cmdlet, const ConfigObject& o, std::uint64_t generation) {
-    auto errors = config::validate_object(o);
-    if (!errors.empty()) return fail(cmdlet, errors.front());
-    if (auto err = check_against_others(db, o); !err.empty()) return fail(cmdlet, err);
-    std::string name = o.kind() == ObjectKind::TransportServer ? std::string(config::kTransportServerName) : o.text("Name");
-    auto r = db.config_apply({{config::to_string(o.kind()), name, o.serialize()}}, generation);
-    if (!r) return fail(cmdlet, "the configuration changed meanwhile or could not be written: " + r.error().message());
-    return 0;
+Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
+    std::uint64_t generation = ctx.db->config_generation();
+    if (kind == ObjectKind::TransportServer) {
+        if (const std::string* id = inv.get("Identity"); id && !iequals(*id, ctx.server_name))
+            fail(fmt::format("no server '{}' here; this is {}", *id, ctx.server_name));
+        ConfigObject o(kind);
+        if (auto stored = config::load_object(*ctx.db, kind, config::kTransportServerName)) o = *stored;
+        apply_params(o, inv);
+        write_object(ctx, o, {}, generation);
+        return {};
+    }
+    ConfigObject o = must_load(ctx, kind, identity_param(inv, kind));
+    std::string old_name = o.text("Name");
+    apply_params(o, inv);
+    write_object(ctx, o, old_name, generation);
+    return {};
 }
+
+Output remove_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
+    std::uint64_t generation = ctx.db->config_generation();
+    ConfigObject o = must_load(ctx, kind, identity_param(inv, kind));
+    auto r = ctx.db->config_apply({{config::to_string(kind), o.text("Name"), std::nullopt}}, generation);
+    if (!r) fail("the configuration changed meanwhile (" + r.error().message() + "); nothing was removed");
+    return {};
+}
+
 }  // namespace
 
-bool is_config_cmdlet(std::string_view cmdlet) {
-    auto dash = cmdlet.find('-');
-    if (dash == std::string_view::npos) return false;
-    auto verb = cmdlet.substr(0, dash);
-    auto kind = noun_kind(cmdlet.substr(dash + 1));
-    if (!kind) return false;
-    if (*kind == ObjectKind::TransportServer) return iequals(verb, "Get") || iequals(verb, "Set");
-    return iequals(verb, "Get") || iequals(verb, "Set") || iequals(verb, "New") || iequals(verb, "Remove");
-}
-
-int run_config_cmdlet(queue::QueueDb& db, std::string_view cmdlet, const std::vector<std::string>& args) {
-    auto dash = cmdlet.find('-');
-    std::string_view verb = cmdlet.substr(0, dash);
-    ObjectKind kind = *noun_kind(cmdlet.substr(dash + 1));
-    std::string noun = config::to_string(kind);
-    Parsed p = parse_args(args);
-    if (!p.error.empty()) return fail(cmdlet, p.error);
-    for (const auto& [name, value] : p.params)
-        if (iequals(name, "Identity")) p.identity = value;
-    std::uint64_t generation = db.config_generation();
-
-    if (kind == ObjectKind::TransportServer) {
-        ConfigObject o(kind);
-        if (auto stored = config::load_object(db, kind, config::kTransportServerName)) o = *stored;
-        if (iequals(verb, "Get")) {
-            print_list("", o);
-            return 0;
+void add_config_cmdlets(std::vector<Cmdlet>& table) {
+    const ParamDef identity{"Identity", "String", "", "The object's Name", false, false, true};
+    const ParamDef confirm{"Confirm", "Switch", "", "Accepted for Exchange scripts; edgectl never prompts", true};
+    for (ObjectKind kind : kNouns) {
+        std::string noun = config::to_string(kind);
+        std::vector<ParamDef> settings, settings_but_name;
+        for (const auto* d : config::settings_of(kind)) {
+            settings.push_back(param_of(*d, d->name == "Name"));
+            if (d->name != "Name") settings_but_name.push_back(param_of(*d));
         }
-        if (auto err = apply_params(o, p.params, true); !err.empty()) return fail(cmdlet, err);
-        return write_object(db, cmdlet, o, generation);
-    }
+        bool singleton = kind == ObjectKind::TransportServer;
+        ParamDef server_identity{"Identity", "String", "", "This server's name (optional: there is one)", false, false, true};
 
-    if (iequals(verb, "New")) {
-        ConfigObject o(kind);
-        if (!p.identity.empty()) o.set("Name", p.identity);
-        if (auto err = apply_params(o, p.params, true); !err.empty()) return fail(cmdlet, err);
-        if (o.text("Name").empty()) return fail(cmdlet, "-Name is required");
-        if (db.config_get(noun, o.text("Name"))) return fail(cmdlet, "-Name: a " + noun + " named '" + o.text("Name") + "' already exists");
-        return write_object(db, cmdlet, o, generation);
-    }
-    if (iequals(verb, "Get")) {
-        auto all = config::load_objects(db, kind);
-        if (!p.identity.empty()) {
-            std::erase_if(all, [&](const config::StoredObject& s) { return !iequals(s.name, p.identity); });
-            if (all.empty()) return fail(cmdlet, "no " + noun + " named '" + p.identity + "'");
-            for (const auto& s : all) print_list("", s.object);
-            return 0;
+        Cmdlet get{"Get-" + noun, singleton ? "Show the transport server's settings" : "List " + noun + " objects, or one",
+                   {singleton ? server_identity : identity}, true,
+                   [kind](Context& c, const Invocation& i) { return get_objects(c, i, kind); }};
+        for (auto& p : output_params()) get.params.push_back(std::move(p));
+        table.push_back(std::move(get));
+
+        Cmdlet set{"Set-" + noun, "Change settings of " + std::string(singleton ? "the transport server" : "a " + noun),
+                   {singleton ? server_identity : identity}, true,
+                   [kind](Context& c, const Invocation& i) { return set_object(c, i, kind); }};
+        for (const auto& p : singleton ? settings_but_name : settings) {
+            if (p.name == "Name") {
+                ParamDef rename = p;
+                rename.positional = false;
+                rename.meaning = "A new name (rename)";
+                set.params.push_back(rename);
+            } else {
+                set.params.push_back(p);
+            }
         }
-        auto cols = table_columns(kind);
-        std::vector<std::size_t> w(cols.size());
-        for (std::size_t i = 0; i < cols.size(); ++i) w[i] = cols[i].size();
-        for (const auto& s : all)
-            for (std::size_t i = 0; i < cols.size(); ++i) w[i] = std::max(w[i], s.object.text(cols[i]).size());
-        auto row = [&](auto get) {
-            std::string line;
-            for (std::size_t i = 0; i < cols.size(); ++i) line += fmt::format("{:<{}} ", get(i), w[i]);
-            while (!line.empty() && line.back() == ' ') line.pop_back();
-            fmt::print("{}\n", line);
-        };
-        row([&](std::size_t i) { return std::string(cols[i]); });
-        row([&](std::size_t i) { return std::string(cols[i].size(), '-'); });
-        for (const auto& s : all) row([&](std::size_t i) { return s.object.text(cols[i]); });
-        return 0;
+        table.push_back(std::move(set));
+        if (singleton) continue;
+
+        Cmdlet create{"New-" + noun, "Create a " + noun, settings, true,
+                      [kind](Context& c, const Invocation& i) { return new_object(c, i, kind); }};
+        table.push_back(std::move(create));
+        table.push_back(Cmdlet{"Remove-" + noun, "Delete a " + noun, {identity, confirm}, true,
+                               [kind](Context& c, const Invocation& i) { return remove_object(c, i, kind); }});
     }
-    if (p.identity.empty()) return fail(cmdlet, "which " + noun + "? give its Identity (Name)");
-    std::string err;
-    auto stored = config::load_object(db, kind, p.identity, &err);
-    if (!stored) return fail(cmdlet, err.empty() ? "no " + noun + " named '" + p.identity + "'" : err);
-    if (iequals(verb, "Remove")) {
-        auto r = db.config_apply({{noun, stored->text("Name"), std::nullopt}}, generation);
-        if (!r) return fail(cmdlet, "the configuration changed meanwhile: " + r.error().message());
-        return 0;
-    }
-    // Set-
-    if (auto e = apply_params(*stored, p.params, false); !e.empty()) return fail(cmdlet, e);
-    return write_object(db, cmdlet, *stored, generation);
 }
 
 }  // namespace edge::cli

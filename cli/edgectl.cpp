@@ -1,40 +1,35 @@
-// edgectl — queue inspection over queue-db, the first cmdlets of the administration CLI.
-// Works on the data directory directly, whether or not the server runs.
-// The full Exchange-shell grammar (-Filter, -Format List, -Json, connectors) is the
-// edgectl issue's work; this file grows into one file per noun then.
-#include "config_cmdlets.hpp"
-#include "queue_db.hpp"
+// edgectl — the administration CLI: finds the data directory, parses the command
+// line against the cmdlet table, opens the queue database (the server may be
+// running: LMDB is multi-process) and prints what the cmdlet returns.
+#include "cmdlet.hpp"
+#include "grammar.hpp"
+#include "output.hpp"
+
+#include "bootstrap.hpp"
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
-#include <strings.h>
 #include <vector>
+
+namespace edge::cli {
+std::string general_help();
+}
 
 namespace {
 
-using namespace edge::queue;
+using namespace edge::cli;
 
-int usage() {
-    std::fputs(
-        "usage: edgectl [--data DIR] <cmdlet> [arguments]\n"
-        "  Get-Queue                       list queues (Identity, DeliveryType, Status, MessageCount, NextHopDomain)\n"
-        "  Get-Message [-Queue NAME]       list messages (Identity, FromAddress, Status, Size, Queue)\n"
-        "  Export-Message ID -Path FILE    write the message as queued, byte for byte\n"
-        "  Test-QueueDatabase              check every record and index of the queue database\n"
-        "  New-|Set-|Get-|Remove-ReceiveConnector [Name] [-Parameter value]...\n"
-        "  New-|Set-|Get-|Remove-SendConnector [Name] [-Parameter value]...\n"
-        "  New-|Set-|Get-|Remove-AcceptedDomain [Name] [-Parameter value]...\n"
-        "  Get-|Set-TransportServer [-Parameter value]...\n",
-        stderr);
-    return 2;
+constexpr const char* kInstalledConfig = "/etc/edge-transport/edge-transport.conf";
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
 }
-
-bool iequals(const std::string& a, const char* b) { return ::strcasecmp(a.c_str(), b) == 0; }
 
 std::string host_name() {
     char buf[256] = {};
@@ -43,113 +38,115 @@ std::string host_name() {
     return h.substr(0, h.find('.'));
 }
 
-int get_queue(QueueDb& db) {
-    std::string server = host_name();
-    fmt::print("{:<40} {:<28} {:<10} {:>12} {}\n", "Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain");
-    fmt::print("{:<40} {:<28} {:<10} {:>12} {}\n", "--------", "------------", "------", "------------", "-------------");
-    for (const auto& q : db.list_queues())
-        fmt::print("{:<40} {:<28} {:<10} {:>12} {}\n", server + "\\" + q.id.name(), to_string(q.delivery_type),
-                   to_string(q.status), q.message_count, q.id.name());
-    return 0;
+// The completion lists (conf/edgectl.bash-completion reads them).
+int complete(const std::vector<std::string>& args) {
+    if (args.size() == 1 && args[0] == "--list-cmdlets") {
+        for (const auto& c : cmdlet_table()) fmt::print("{}\n", c.name);
+        return 0;
+    }
+    if (args.size() == 2 && args[0] == "--list-parameters") {
+        const Cmdlet* c = find_cmdlet(args[1]);
+        if (c == nullptr) return 1;
+        for (const auto& p : c->params) fmt::print("-{} {}\n", p.name, p.is_switch ? "Switch" : p.type);
+        return 0;
+    }
+    return 2;
 }
 
-int get_message(QueueDb& db, const std::vector<std::string>& args) {
-    MessageFilter filter;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (iequals(args[i], "-Queue") && i + 1 < args.size()) {
-            std::string name = args[++i];
-            if (auto slash = name.rfind('\\'); slash != std::string::npos) name = name.substr(slash + 1);
-            filter.queue = QueueId::parse(name);
-            if (!filter.queue) {
-                fmt::print(stderr, "edgectl: Get-Message: -Queue: not a queue identity: {}\n", args[i]);
-                return 1;
+int run(int argc, char** argv) {
+    std::string data, config_file;
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (args.empty() && (a == "--data" || a == "--config")) {
+            if (i + 1 >= argc) {
+                fmt::print(stderr, "edgectl: {} needs a value\n", a);
+                return 2;
             }
+            (a == "--data" ? data : config_file) = argv[++i];
         } else {
-            fmt::print(stderr, "edgectl: Get-Message: unknown parameter {}\n", args[i]);
-            return 2;
+            args.push_back(std::move(a));
         }
     }
-    std::string server = host_name();
-    fmt::print("{:<40} {:<32} {:<14} {:>10} {}\n", "Identity", "FromAddress", "Status", "Size", "Queue");
-    fmt::print("{:<40} {:<32} {:<14} {:>10} {}\n", "--------", "-----------", "------", "----", "-----");
-    for (const auto& m : db.list_messages(filter))
-        fmt::print("{:<40} {:<32} {:<14} {:>10} {}\n", fmt::format("{}\\{}\\{}", server, m.queue.name(), m.id),
-                   m.envelope.sender.empty() ? "<>" : m.envelope.sender, to_string(m.status), m.envelope.size,
-                   server + "\\" + m.queue.name());
-    return 0;
-}
-
-int export_message(QueueDb& db, const std::vector<std::string>& args) {
-    std::string id_text, path;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (iequals(args[i], "-Path") && i + 1 < args.size())
-            path = args[++i];
-        else if (iequals(args[i], "-Identity") && i + 1 < args.size())
-            id_text = args[++i];
-        else
-            id_text = args[i];
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+        if (args.size() == 2) args = {"Get-Help", args[1]};
+        else {
+            std::fputs(general_help().c_str(), args.empty() ? stderr : stdout);
+            return args.empty() ? 2 : 0;
+        }
     }
-    // Accept the bare number or Exchange's <SERVER>\<queue>\<n>.
-    if (auto slash = id_text.rfind('\\'); slash != std::string::npos) id_text = id_text.substr(slash + 1);
-    char* end = nullptr;
-    unsigned long long id = std::strtoull(id_text.c_str(), &end, 10);
-    if (id_text.empty() || *end != '\0' || id == 0 || path.empty()) {
-        std::fputs("edgectl: Export-Message: expected a message identity and -Path FILE\n", stderr);
+    if (args[0].starts_with("--list-")) return complete(args);
+
+    const Cmdlet* cmdlet = find_cmdlet(args[0]);
+    if (cmdlet == nullptr) {
+        fmt::print(stderr, "edgectl: there is no cmdlet '{}'; 'edgectl help' lists them\n", args[0]);
         return 2;
     }
-    auto bytes = db.export_message(id);
-    if (!bytes) {
-        fmt::print(stderr, "edgectl: Export-Message: no message with identity {}\n", id);
-        return 1;
-    }
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-    if (!out.flush()) {
-        fmt::print(stderr, "edgectl: Export-Message: cannot write {}\n", path);
-        return 1;
-    }
-    return 0;
-}
+    Context ctx;
+    ctx.server_name = host_name();
+    try {
+        Invocation inv = parse_invocation(*cmdlet, std::vector<std::string>(args.begin() + 1, args.end()));
+        if (const std::string* f = inv.get("Format")) {
+            if (iequals(*f, "List")) ctx.format = OutputFormat::List;
+            else if (!iequals(*f, "Table")) fail(fmt::format("-Format: '{}' is not valid; expected Table or List", *f), 2);
+        }
+        if (bool_param(inv, "Json", false)) ctx.format = OutputFormat::Json;
 
-int test_queue_database(QueueDb& db) {
-    const auto& rec = db.recovery_report();
-    auto rep = db.check();
-    auto use = db.usage();
-    fmt::print("Messages        : {}\nQueueItems      : {}\nMapUsed         : {} of {} bytes\n", rep.messages,
-               rep.queue_items, use.used_bytes, use.map_size);
-    fmt::print("Recovered       : {} leases returned, {} poisoned, {} quarantined\n", rec.leases_returned,
-               rec.poisoned, rec.quarantined);
-    for (const auto& p : rep.problems) fmt::print("Problem         : {}\n", p);
-    fmt::print("Consistent      : {}\n", rep.ok() ? "True" : "False");
-    return rep.ok() ? 0 : 1;
+        // The data directory: --data, else --config's DataDirectory, else ./data when
+        // it holds a queue (make run), else the installed bootstrap file's.
+        if (data.empty()) {
+            std::string file = config_file;
+            if (file.empty() && !exists("data/data.mdb") && exists(kInstalledConfig)) file = kInstalledConfig;
+            if (!file.empty()) {
+                auto loaded = edge::config::load_bootstrap(file, {});
+                if (!loaded.errors.empty()) fail("--config: " + loaded.errors.front(), 2);
+                data = loaded.settings.text("DataDirectory");
+            } else {
+                data = "data";
+            }
+        }
+        ctx.data_directory = data;
+        std::unique_ptr<edge::queue::QueueDb> db;
+        if (cmdlet->needs_database) {
+            // A directory without a queue gets one (configure before the first start);
+            // a directory that is not there is a typo.
+            if (!exists(data))
+                fail(fmt::format("no data directory {}; give --data DIR or --config FILE of the server", data));
+            // With the server down, opening returns the leases of a crashed server,
+            // as its own next start would; a running server's leases are left alone.
+            auto opened = edge::queue::QueueDb::open(data);
+            if (!opened) fail(fmt::format("cannot open the queue database in {}: {}", data, opened.error().message()));
+            db = std::move(*opened);
+            ctx.db = db.get();
+        }
+        ctx.width = output_width();
+        Output out = cmdlet->run(ctx, inv);
+        if (!out.columns.empty()) {
+            std::string text;
+            if (ctx.format == OutputFormat::Json) text = format_json(out.records);
+            else if (ctx.format == OutputFormat::List || (out.list_by_default && !inv.has("Format")))
+                text = format_list(out.records);
+            else
+                text = format_table(out.records, out.columns, ctx.width);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        if (!out.note.empty()) fmt::print(stderr, "edgectl: {}: {}\n", cmdlet->name, out.note);
+        if (std::fflush(stdout) != 0) return 1;
+        return out.exit_code;
+    } catch (const CmdletError& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "edgectl: {}: {}\n", cmdlet->name, e.message);
+        return e.exit_code;
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string data = "data";
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--data" && i + 1 < argc)
-            data = argv[++i];
-        else
-            args.push_back(std::move(a));
-    }
-    if (args.empty()) return usage();
-    std::string cmd = args.front();
-    args.erase(args.begin());
-
-    auto db = QueueDb::open(data);
-    if (!db) {
-        fmt::print(stderr, "edgectl: cannot open the queue database in {}: {}\n", data, db.error().message());
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "edgectl: {}\n", e.what());
         return 1;
     }
-    if (iequals(cmd, "Get-Queue")) return get_queue(**db);
-    if (iequals(cmd, "Get-Message")) return get_message(**db, args);
-    if (iequals(cmd, "Export-Message")) return export_message(**db, args);
-    if (iequals(cmd, "Test-QueueDatabase")) return test_queue_database(**db);
-    if (edge::cli::is_config_cmdlet(cmd)) return edge::cli::run_config_cmdlet(**db, cmd, args);
-    fmt::print(stderr, "edgectl: unknown cmdlet {}\n", cmd);
-    return usage();
 }

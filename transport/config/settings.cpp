@@ -414,6 +414,8 @@ std::string format_time_span(std::chrono::seconds s) {
 Canonical canonicalize(const SettingDef& d, std::string_view raw) {
     std::string text = unquote(raw);
     auto bad = [&](std::string why = {}) {
+        // The syntax checks word their reasons "expected …" themselves.
+        if (why.starts_with("expected ")) why.erase(0, 9);
         return Canonical{{}, "-" + std::string(d.name) + ": '" + text + "' is not valid; expected " +
                                  (why.empty() ? expected_of(d) : why)};
     };

@@ -1,0 +1,97 @@
+// The cmdlet table: every edgectl cmdlet once, with its parameters (name, type,
+// default, one line of meaning), its default table columns and the function that
+// runs it. Parsing (prefixes, lists), Get-Help and bash completion all read it.
+#pragma once
+
+#include "queue_db.hpp"
+#include "record.hpp"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::cli {
+
+struct ParamDef {
+    std::string name;           // Exchange's parameter name
+    std::string type;           // for Get-Help: "Boolean", "ByteQuantifiedSize", "TimeSpan", "String[]", ...
+    std::string default_value;  // as an administrator writes it; "" = none
+    std::string meaning;        // one line
+    bool is_switch = false;     // takes no value (-Json)
+    bool is_list = false;       // a comma list: "a","b" and a, b are joined
+    bool positional = false;    // may be given without its name (the Identity)
+};
+
+// What the administrator asked: the cmdlet and its parameters by their full names.
+struct Invocation {
+    std::string cmdlet;  // as the table spells it
+    std::vector<std::pair<std::string, std::string>> params;  // full name -> value text, in the order given
+
+    const std::string* get(std::string_view name) const;  // case-insensitive
+    bool has(std::string_view name) const { return get(name) != nullptr; }
+};
+
+enum class OutputFormat { Table, List, Json };
+
+// Where the cmdlet reads and writes. The database is opened only for cmdlets that
+// need it (Get-Help does not).
+struct Context {
+    std::string data_directory;
+    std::string server_name;  // <SERVER> of queue and message identities
+    queue::QueueDb* db = nullptr;
+    OutputFormat format = OutputFormat::Table;
+    std::size_t width = 0;  // table width; 0 = unlimited
+};
+
+// A cmdlet's outcome: records to print (Get-*), or nothing; errors are thrown as
+// CmdletError and printed by main as "edgectl: <cmdlet>: <message>".
+struct CmdletError {
+    std::string message;
+    int exit_code = 1;  // 2 = usage
+};
+
+struct Output {
+    std::vector<Record> records;
+    std::vector<std::string> columns;  // the table's columns; empty = nothing to print
+    bool list_by_default = false;      // singletons (Get-TransportServer) print as a list
+    std::string note;                  // a line for stderr after success ("the NDR is sent when ...")
+    int exit_code = 0;                 // non-zero when the answer is "no" (Test-QueueDatabase)
+};
+
+struct Cmdlet {
+    std::string name;
+    std::string synopsis;
+    std::vector<ParamDef> params;
+    bool needs_database = true;
+    std::function<Output(Context&, const Invocation&)> run;
+};
+
+// The whole table, built once.
+const std::vector<Cmdlet>& cmdlet_table();
+const Cmdlet* find_cmdlet(std::string_view name);  // case-insensitive
+
+// The parameters every Get-* has (-Filter, -Format, -Json, -ResultSize), appended
+// by the noun files.
+std::vector<ParamDef> output_params();
+
+// Each noun file contributes its cmdlets.
+void add_config_cmdlets(std::vector<Cmdlet>& table);
+void add_queue_cmdlets(std::vector<Cmdlet>& table);
+void add_tracking_cmdlets(std::vector<Cmdlet>& table);
+void add_backpressure_cmdlets(std::vector<Cmdlet>& table);
+void add_help_cmdlets(std::vector<Cmdlet>& table);
+
+// Helpers shared by the noun files.
+[[noreturn]] void fail(std::string message, int exit_code = 1);
+bool iequals(std::string_view a, std::string_view b);
+// -Filter and -ResultSize applied to records (every Get-*).
+std::vector<Record> select_records(std::vector<Record> records, const Invocation& inv,
+                                   const std::vector<std::string>& property_names);
+// Reads a Boolean parameter value ($true/$false/true/false/1/0), failing with a
+// message that names it.
+bool bool_param(const Invocation& inv, std::string_view name, bool fallback);
+
+}  // namespace edge::cli

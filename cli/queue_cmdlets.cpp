@@ -1,0 +1,340 @@
+// Queue and message cmdlets over queue-db:
+//   Get-Queue, Suspend-Queue, Resume-Queue, Retry-Queue [-Resubmit $true],
+//   Get-Message, Suspend-Message, Resume-Message, Remove-Message [-WithNDR],
+//   Export-Message, Test-QueueDatabase.
+// Identities are Exchange's: <SERVER>\<NextHopDomain> (or Submission, Unreachable,
+// Poison) for a queue, <SERVER>\<queue>\<number> for a message in one queue; the
+// <SERVER>\ part may be left out, and a bare message number means every queue that
+// holds it. Each write is one queue-db transaction, which also raises the admin
+// generation, so a running server acts on it within its poll interval.
+#include "cmdlet.hpp"
+
+#include "send_connector.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+namespace edge::cli {
+
+namespace {
+using namespace edge::queue;
+
+// "SERVER\name" or "name" -> the queue; the server part, when given, must be ours.
+QueueId parse_queue_identity(const Context& ctx, std::string_view text, std::string_view param) {
+    std::string_view name = text;
+    if (auto slash = text.find('\\'); slash != std::string_view::npos) {
+        if (!iequals(text.substr(0, slash), ctx.server_name))
+            fail(fmt::format("-{}: no server '{}' here; this is {}", param, text.substr(0, slash), ctx.server_name));
+        name = text.substr(slash + 1);
+    }
+    auto q = QueueId::parse(name);
+    if (!q || name.find('\\') != std::string_view::npos)
+        fail(fmt::format("-{}: '{}' is not a queue identity; expected <SERVER>\\<NextHopDomain>, Submission, "
+                         "Unreachable or Poison",
+                         param, text),
+             2);
+    return *q;
+}
+
+struct MessageIdentity {
+    MessageId id = 0;
+    std::optional<QueueId> queue;
+};
+
+// "SERVER\queue\n", "queue\n" or "n".
+MessageIdentity parse_message_identity(const Context& ctx, std::string_view text) {
+    MessageIdentity m;
+    std::string_view number = text;
+    if (auto slash = text.rfind('\\'); slash != std::string_view::npos) {
+        m.queue = parse_queue_identity(ctx, text.substr(0, slash), "Identity");
+        number = text.substr(slash + 1);
+    }
+    std::uint64_t v = 0;
+    bool ok = !number.empty() && number.size() <= 19;
+    for (char c : number) ok = ok && c >= '0' && c <= '9' && ((v = v * 10 + static_cast<std::uint64_t>(c - '0')), true);
+    if (!ok || v == 0)
+        fail(fmt::format("-Identity: '{}' is not a message identity; expected <SERVER>\\<queue>\\<number> or the number",
+                         text),
+             2);
+    m.id = v;
+    return m;
+}
+
+std::string queue_identity(const Context& ctx, const QueueId& q) { return ctx.server_name + "\\" + q.name(); }
+
+Value time_or_null(const std::optional<Timestamp>& t) { return t ? Value::of_time(*t) : Value::null(); }
+Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::of_text(s); }
+
+Record queue_record(const Context& ctx, const QueueInfo& q) {
+    Record r;
+    r.add("Identity", Value::of_text(queue_identity(ctx, q.id)));
+    r.add("DeliveryType", Value::of_text(to_string(q.delivery_type)));
+    r.add("NextHopDomain", Value::of_text(q.id.name()));
+    r.add("Status", Value::of_text(to_string(q.status)));
+    r.add("MessageCount", Value::of_number(static_cast<double>(q.message_count)));
+    r.add("LastError", text_or_null(q.last_error));
+    r.add("LastRetryTime", time_or_null(q.last_retry_time));
+    r.add("NextRetryTime", time_or_null(q.next_retry_time));
+    r.add("ActiveMessageCount", Value::of_number(static_cast<double>(q.active_count)));
+    r.add("ReadyMessageCount", Value::of_number(static_cast<double>(q.ready_count)));
+    r.add("RetryMessageCount", Value::of_number(static_cast<double>(q.retry_count)));
+    r.add("SuspendedMessageCount", Value::of_number(static_cast<double>(q.suspended_count)));
+    return r;
+}
+
+const std::vector<std::string> kQueueProperties = {
+    "Identity",           "DeliveryType",      "NextHopDomain",     "Status",
+    "MessageCount",       "LastError",         "LastRetryTime",     "NextRetryTime",
+    "ActiveMessageCount", "ReadyMessageCount", "RetryMessageCount", "SuspendedMessageCount"};
+
+Record message_record(const Context& ctx, const MessageInfo& m) {
+    Record r;
+    const Envelope& e = m.envelope;
+    std::vector<std::string> recipients;
+    for (const auto& rc : e.recipients)
+        if (rc.status == RecipientStatus::Pending &&
+            (rc.next_hop == m.queue || m.queue.kind == QueueKind::Poison || m.queue.kind == QueueKind::Submission))
+            recipients.push_back(rc.address);
+    r.add("Identity", Value::of_text(fmt::format("{}\\{}", queue_identity(ctx, m.queue), m.id)));
+    r.add("Subject", text_or_null(e.subject));
+    r.add("InternetMessageId", text_or_null(e.internet_message_id));
+    r.add("FromAddress", Value::of_text(e.sender.empty() ? "<>" : e.sender));
+    r.add("Status", Value::of_text(to_string(m.status)));
+    r.add("Size", Value::of_size(e.size, std::to_string(e.size)));
+    r.add("MessageSourceName", text_or_null(e.receive_connector));
+    r.add("SourceIP", text_or_null(e.client_address));
+    r.add("DateReceived", Value::of_time(e.arrival_time));
+    r.add("ExpirationTime", Value::of_time(e.expiration_time));
+    r.add("LastError", text_or_null(m.last_error));
+    r.add("RetryCount", Value::of_number(m.retry_count));
+    r.add("NextRetryTime", time_or_null(m.next_retry_time));
+    r.add("Recipients", Value::of_list(std::move(recipients)));
+    r.add("Queue", Value::of_text(queue_identity(ctx, m.queue)));
+    r.add("MessageId", Value::of_number(static_cast<double>(m.id)));
+    return r;
+}
+
+const std::vector<std::string> kMessageProperties = {
+    "Identity",     "Subject",        "InternetMessageId", "FromAddress", "Status",        "Size",
+    "MessageSourceName", "SourceIP",  "DateReceived",      "ExpirationTime", "LastError",  "RetryCount",
+    "NextRetryTime", "Recipients",    "Queue",             "MessageId"};
+
+void check(const Status& st, std::string_view what) {
+    if (st) return;
+    if (st.error() == QueueError::not_found) fail(fmt::format("{}: not found", what));
+    if (st.error() == QueueError::invalid_state) fail(fmt::format("{}: not possible in its current state", what));
+    fail(fmt::format("{}: {}", what, st.error().message()));
+}
+
+// The queues an operation applies to: -Identity, or every queue -Filter selects.
+std::vector<QueueId> target_queues(Context& ctx, const Invocation& inv) {
+    const std::string* id = inv.get("Identity");
+    const std::string* filter = inv.get("Filter");
+    if ((id == nullptr) == (filter == nullptr)) fail("give a queue -Identity or a -Filter (one of them)", 2);
+    if (id != nullptr) {
+        QueueId q = parse_queue_identity(ctx, *id, "Identity");
+        if (!ctx.db->get_queue(q)) fail(fmt::format("no queue {}; 'edgectl Get-Queue' lists them", queue_identity(ctx, q)));
+        return {q};
+    }
+    std::vector<Record> records;
+    std::vector<QueueId> ids;
+    for (const auto& q : ctx.db->list_queues()) records.push_back(queue_record(ctx, q));
+    Invocation narrowed = inv;
+    narrowed.params.emplace_back("ResultSize", "unlimited");
+    for (const auto& r : select_records(std::move(records), narrowed, kQueueProperties))
+        ids.push_back(*QueueId::parse(r.find("NextHopDomain")->text));
+    return ids;
+}
+
+struct MessageTarget {
+    MessageId id;
+    std::optional<QueueId> queue;
+};
+
+std::vector<MessageTarget> target_messages(Context& ctx, const Invocation& inv) {
+    const std::string* id = inv.get("Identity");
+    const std::string* filter = inv.get("Filter");
+    if ((id == nullptr) == (filter == nullptr)) fail("give a message -Identity or a -Filter (one of them)", 2);
+    if (id != nullptr) {
+        MessageIdentity m = parse_message_identity(ctx, *id);
+        if (!ctx.db->get_message(m.id, m.queue)) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *id));
+        return {{m.id, m.queue}};
+    }
+    MessageFilter mf;
+    mf.limit = SIZE_MAX;
+    std::vector<Record> records;
+    for (const auto& m : ctx.db->list_messages(mf)) records.push_back(message_record(ctx, m));
+    Invocation narrowed = inv;
+    narrowed.params.emplace_back("ResultSize", "unlimited");
+    std::vector<MessageTarget> out;
+    for (const auto& r : select_records(std::move(records), narrowed, kMessageProperties))
+        out.push_back({static_cast<MessageId>(r.find("MessageId")->number), QueueId::parse(r.find("Queue")->text.substr(ctx.server_name.size() + 1))});
+    return out;
+}
+
+Output get_queue(Context& ctx, const Invocation& inv) {
+    std::vector<Record> records;
+    const std::string* id = inv.get("Identity");
+    std::optional<QueueId> only;
+    if (id != nullptr) only = parse_queue_identity(ctx, *id, "Identity");
+    for (const auto& q : ctx.db->list_queues())
+        if (!only || q.id == *only) records.push_back(queue_record(ctx, q));
+    if (only && records.empty()) fail(fmt::format("no queue {}; 'edgectl Get-Queue' lists them", queue_identity(ctx, *only)));
+    Output out;
+    out.records = select_records(std::move(records), inv, kQueueProperties);
+    out.columns = {"Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"};
+    return out;
+}
+
+Output queue_action(Context& ctx, const Invocation& inv, Status (QueueDb::*action)(const QueueId&)) {
+    for (const auto& q : target_queues(ctx, inv)) check((ctx.db->*action)(q), "queue " + queue_identity(ctx, q));
+    return {};
+}
+
+Output retry_queue(Context& ctx, const Invocation& inv) {
+    if (!bool_param(inv, "Resubmit", false)) return queue_action(ctx, inv, &QueueDb::retry_queue);
+    // Resubmit: route every waiting recipient again with the configuration as it is now
+    // (a connector added for the Unreachable queue, an address space changed).
+    auto config = send::load_send_config(*ctx.db, ctx.server_name, ctx.data_directory);
+    auto route = [&](const Recipient& r) { return config->queue_for(r.address); };
+    std::size_t moved = 0;
+    for (const auto& q : target_queues(ctx, inv)) {
+        auto r = ctx.db->resubmit(q, route);
+        if (!r) fail(fmt::format("queue {}: {}", queue_identity(ctx, q), r.error().message()));
+        moved += *r;
+    }
+    Output out;
+    out.note = fmt::format("{} message(s) resubmitted", moved);
+    return out;
+}
+
+Output get_message(Context& ctx, const Invocation& inv) {
+    MessageFilter mf;
+    mf.limit = SIZE_MAX;
+    std::optional<MessageIdentity> only;
+    if (const std::string* q = inv.get("Queue")) mf.queue = parse_queue_identity(ctx, *q, "Queue");
+    if (const std::string* id = inv.get("Identity")) {
+        only = parse_message_identity(ctx, *id);
+        if (only->queue) mf.queue = only->queue;
+    }
+    std::vector<Record> records;
+    for (const auto& m : ctx.db->list_messages(mf))
+        if (!only || m.id == only->id) records.push_back(message_record(ctx, m));
+    if (only && records.empty()) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *inv.get("Identity")));
+    Output out;
+    out.records = select_records(std::move(records), inv, kMessageProperties);
+    out.columns = {"Identity", "FromAddress", "Status", "Size", "Queue"};
+    return out;
+}
+
+Output message_action(Context& ctx, const Invocation& inv,
+                      Status (QueueDb::*action)(MessageId, const std::optional<QueueId>&)) {
+    for (const auto& t : target_messages(ctx, inv)) check((ctx.db->*action)(t.id, t.queue), fmt::format("message {}", t.id));
+    return {};
+}
+
+Output remove_message(Context& ctx, const Invocation& inv) {
+    // Exchange's default is an NDR; -WithNDR $false removes silently.
+    bool ndr = bool_param(inv, "WithNDR", true);
+    auto targets = target_messages(ctx, inv);
+    for (const auto& t : targets)
+        check(ctx.db->remove_message(t.id, ndr ? WithNdr::yes : WithNdr::no), fmt::format("message {}", t.id));
+    Output out;
+    if (ndr && !targets.empty())
+        out.note = "the server sends the NDR and then deletes the message (Status PendingRemove until then)";
+    return out;
+}
+
+Output export_message(Context& ctx, const Invocation& inv) {
+    const std::string* id = inv.get("Identity");
+    const std::string* path = inv.get("Path");
+    if (id == nullptr || path == nullptr || path->empty()) fail("give the message Identity and -Path FILE", 2);
+    MessageIdentity m = parse_message_identity(ctx, *id);
+    if (m.queue && !ctx.db->get_message(m.id, m.queue)) fail(fmt::format("no message {}", *id));
+    auto bytes = ctx.db->export_message(m.id);
+    if (!bytes) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *id));
+    std::ofstream out(*path, std::ios::binary | std::ios::trunc);
+    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+    if (!out.flush()) fail(fmt::format("-Path: cannot write {}", *path));
+    return {};
+}
+
+Output test_queue_database(Context& ctx, const Invocation& inv) {
+    const auto& rec = ctx.db->recovery_report();
+    auto rep = ctx.db->check();
+    auto use = ctx.db->usage();
+    Record r;
+    r.add("Messages", Value::of_number(static_cast<double>(rep.messages)));
+    r.add("QueueItems", Value::of_number(static_cast<double>(rep.queue_items)));
+    r.add("MapUsed", Value::of_size(use.used_bytes, std::to_string(use.used_bytes)));
+    r.add("MapSize", Value::of_size(use.map_size, std::to_string(use.map_size)));
+    r.add("LeasesReturned", Value::of_number(static_cast<double>(rec.leases_returned)));
+    r.add("Poisoned", Value::of_number(static_cast<double>(rec.poisoned)));
+    r.add("Quarantined", Value::of_number(static_cast<double>(rec.quarantined)));
+    r.add("Problems", Value::of_list(rep.problems));
+    r.add("Consistent", Value::of_bool(rep.ok()));
+    Output out;
+    out.records = select_records({std::move(r)}, inv, {"Messages", "QueueItems", "MapUsed", "MapSize", "LeasesReturned",
+                                                      "Poisoned", "Quarantined", "Problems", "Consistent"});
+    out.columns = {"Messages", "QueueItems", "MapUsed", "Consistent"};
+    out.list_by_default = true;
+    if (!rep.ok()) {
+        out.note = "the queue database is not consistent";
+        out.exit_code = 1;
+    }
+    return out;
+}
+
+ParamDef queue_identity_param(bool required) {
+    return {"Identity", "QueueIdentity", "", required ? "The queue: <SERVER>\\<NextHopDomain>, Submission, Unreachable or Poison"
+                                                      : "Only this queue",
+            false, false, true};
+}
+const ParamDef kMessageIdentity{"Identity", "MessageIdentity", "",
+                                "The message: <SERVER>\\<queue>\\<number>, or the number for every queue holding it",
+                                false, false, true};
+const ParamDef kFilterOnly{"Filter", "String", "", "Every object matching (instead of -Identity): Status -eq 'Retry'"};
+
+std::vector<ParamDef> with_output(std::vector<ParamDef> p) {
+    for (auto& o : output_params()) p.push_back(std::move(o));
+    return p;
+}
+
+}  // namespace
+
+void add_queue_cmdlets(std::vector<Cmdlet>& table) {
+    table.push_back({"Get-Queue", "List the queues (Submission, next hops, Unreachable, Poison)",
+                     with_output({queue_identity_param(false)}), true, get_queue});
+    table.push_back({"Suspend-Queue", "Stop delivery from a queue (it keeps accepting messages)",
+                     {queue_identity_param(true), kFilterOnly}, true,
+                     [](Context& c, const Invocation& i) { return queue_action(c, i, &QueueDb::suspend_queue); }});
+    table.push_back({"Resume-Queue", "Resume delivery from a suspended queue",
+                     {queue_identity_param(true), kFilterOnly}, true,
+                     [](Context& c, const Invocation& i) { return queue_action(c, i, &QueueDb::resume_queue); }});
+    table.push_back({"Retry-Queue", "Try a queue in Retry now; with -Resubmit $true route its messages again",
+                     {queue_identity_param(true), kFilterOnly,
+                      {"Resubmit", "Boolean", "$false",
+                       "Route every waiting message again with the current connectors (e.g. the Unreachable queue)"}},
+                     true, retry_queue});
+    auto get_message_params = with_output({kMessageIdentity, {"Queue", "QueueIdentity", "", "Only messages of this queue"}});
+    table.push_back({"Get-Message", "List messages in the queues", get_message_params, true, get_message});
+    table.push_back({"Suspend-Message", "Hold a message (in one queue, or in every queue holding it)",
+                     {kMessageIdentity, kFilterOnly}, true,
+                     [](Context& c, const Invocation& i) { return message_action(c, i, &QueueDb::suspend_message); }});
+    table.push_back({"Resume-Message", "Release a suspended message; a Poison message goes back to its queues",
+                     {kMessageIdentity, kFilterOnly}, true,
+                     [](Context& c, const Invocation& i) { return message_action(c, i, &QueueDb::resume_message); }});
+    table.push_back({"Remove-Message", "Delete a message, by default with an NDR to its sender",
+                     {kMessageIdentity, kFilterOnly,
+                      {"WithNDR", "Boolean", "$true", "Send the sender an NDR (as Exchange does by default)"},
+                      {"Confirm", "Switch", "", "Accepted for Exchange scripts; edgectl never prompts", true}},
+                     true, remove_message});
+    table.push_back({"Export-Message", "Write a message as queued, byte for byte, to a file",
+                     {kMessageIdentity, {"Path", "String", "", "The file to write (.eml)"}}, true, export_message});
+    table.push_back({"Test-QueueDatabase", "Check every record and index of the queue database",
+                     {{"Format", "Table|List", "List", "Table or List"}, {"Json", "Switch", "", "Print JSON", true}}, true,
+                     test_queue_database});
+}
+
+}  // namespace edge::cli
