@@ -15,9 +15,10 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 # python3 + python3-aiosmtpd: the scripted SMTP peer of the tests (tests/support/smtp_peer.py),
 # and python3's email package checks the DSNs we build (tests/support/parse_dsn.py).
 # nsd: a real DNS server on loopback for the MX tests; ldnsutils: drill, to see it answer.
+# bash-completion: loads edgectl's completion (installed per user by make run).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
-                nsd ldnsutils
+                nsd ldnsutils bash-completion
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive bench-relay build-release build-asan clean
@@ -59,8 +60,11 @@ build-asan: deps
 # The server on its default config, data in ./data, the default Receive connector on a
 # loopback high port (no root needed). Ctrl-C stops it cleanly.
 RUN_BINDING ?= 127.0.0.1:2525
+COMPLETIONS ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/bash-completion/completions
 run: build-release
-	@mkdir -p $(DATA_DIR)
+	@mkdir -p $(DATA_DIR) $(COMPLETIONS)
+	@install -m 0644 conf/edgectl.bash-completion $(COMPLETIONS)/edgectl
+	@echo "edgectl: bash completion installed in $(COMPLETIONS)/edgectl (new shells; 'edgectl help' lists the cmdlets)"
 	@echo "edge-transport: SMTP on $(RUN_BINDING), data in $(DATA_DIR); edgectl: $(RELEASE)/cli/edgectl --data $(DATA_DIR) Get-ReceiveConnector"
 	$(RELEASE)/transport/edge-transport --config conf/edge-transport.conf --data $(DATA_DIR) \
 	  --set DefaultReceiveConnectorBindings=$(RUN_BINDING)

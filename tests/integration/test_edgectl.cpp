@@ -60,7 +60,7 @@ TEST_CASE("edgectl lists queues and messages, exports byte for byte, and checks 
     CHECK(m.out.find("\\contoso.com\\" + std::to_string(id)) != std::string::npos);
 
     std::string eml = dir.path() + "/out.eml";
-    Run e = edgectl(data + " Export-Message 'EDGE\\contoso.com\\" + std::to_string(id) + "' -Path '" + eml + "'");
+    Run e = edgectl(data + " Export-Message 'contoso.com\\" + std::to_string(id) + "' -Path '" + eml + "'");
     CHECK(e.code == 0);
     std::ifstream in(eml, std::ios::binary);
     std::stringstream bytes;
@@ -69,7 +69,7 @@ TEST_CASE("edgectl lists queues and messages, exports byte for byte, and checks 
 
     Run t = edgectl(data + " Test-QueueDatabase");
     CHECK(t.code == 0);
-    CHECK(t.out.find("Consistent      : True") != std::string::npos);
+    CHECK(t.out.find("Consistent     : True") != std::string::npos);
 }
 
 TEST_CASE("edgectl refuses bad input with a clear error and a non-zero exit", "[edgectl]") {
@@ -77,16 +77,16 @@ TEST_CASE("edgectl refuses bad input with a clear error and a non-zero exit", "[
     std::string data = "--data '" + dir.path() + "'";
     Run unknown = edgectl(data + " Get-Nothing");
     CHECK(unknown.code == 2);
-    CHECK(unknown.out.find("unknown cmdlet Get-Nothing") != std::string::npos);
+    CHECK(unknown.out.find("there is no cmdlet 'Get-Nothing'") != std::string::npos);
 
     Run missing = edgectl(data + " Export-Message 999 -Path '" + dir.path() + "/x.eml'");
     CHECK(missing.code == 1);
-    CHECK(missing.out.find("no message with identity 999") != std::string::npos);
+    CHECK(missing.out.find("no message 999") != std::string::npos);
 
     Run bad_id = edgectl(data + " Export-Message abc -Path x");
     CHECK(bad_id.code == 2);
 
     Run no_dir = edgectl("--data '" + dir.path() + "/does-not-exist' Get-Queue");
     CHECK(no_dir.code == 1);
-    CHECK(no_dir.out.find("cannot open the queue database") != std::string::npos);
+    CHECK(no_dir.out.find("no data directory") != std::string::npos);
 }

@@ -35,8 +35,9 @@ std::string exported(const EdgeServer& s, edge::queue::MessageId id) {
 void basic_setup(EdgeServer& s, const std::string& extra_default_params = "") {
     s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
     s.start();
-    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TarpitInterval 00:00:00 " +
-                   extra_default_params);
+    const bool own_tarpit = extra_default_params.find("-TarpitInterval") != std::string::npos;
+    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
+                   (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + extra_default_params);
     std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s: the change is live for new sessions
 }
 
@@ -319,12 +320,23 @@ TEST_CASE("back pressure: 452 4.3.1 while the disk threshold is under the volume
     REQUIRE(during.size() == 1);
     CHECK(exported(s, during[0].id) == before_bytes);
     CHECK(s.server_log().find("Resource pressure increased from Normal to High") != std::string::npos);
+    // edgectl Get-BackPressure reads what the running server measured: High overall and
+    // for the disk, with its reading and thresholds.
+    std::string bp;
+    REQUIRE(s.edgectl("Get-BackPressure", &bp) == 0);
+    INFO(bp);
+    CHECK(bp.find("Overall") != std::string::npos);
+    CHECK(bp.find("Queue database and disk space High") != std::string::npos);
+    REQUIRE(s.edgectl("Get-BackPressure -Filter \"Resource -eq 'Overall'\" -Format List", &bp) == 0);
+    CHECK(bp.find("Level           : High") != std::string::npos);
 
     s.rewrite_conf(base + "PercentageDatabaseDiskSpaceUsedHighThreshold = 100\nPercentageDatabaseDiskSpaceUsedMediumThreshold = 99\nPercentageDatabaseDiskSpaceUsedNormalThreshold = 98\n");
     s.signal(SIGHUP);
     std::this_thread::sleep_for(2500ms);
     CHECK(c.send_mail("a@example.org", {"u@contoso.test"}, simple_body("after")).starts_with("250 2.6.0"));
     CHECK(queued(s).size() == 2);
+    REQUIRE(s.edgectl("Get-BackPressure -Filter \"Resource -eq 'Overall'\" -Format List", &bp) == 0);
+    CHECK(bp.find("Level           : Normal") != std::string::npos);
 }
 
 TEST_CASE("SMTP smuggling: no bare-LF or bare-CR end of data ends DATA or queues a second message",
@@ -565,7 +577,7 @@ TEST_CASE("DSN parameters and SMTPUTF8 addresses are stored with the envelope", 
 
 TEST_CASE("RequireTLS: mail only after STARTTLS", "[receive][tls]") {
     EdgeServer s;
-    basic_setup(s, "-RequireTLS $true");
+    basic_setup(s, "-RequireTLS '$true'");
     SmtpClient c(s.port());
     c.reply();
     c.command("EHLO client.example");
