@@ -49,12 +49,15 @@ Record event_record(const logging::TrackingEvent& e) {
     return r;
 }
 
-const std::vector<std::string> kEventProperties = {
-    "Timestamp",   "ClientIp",          "ClientHostname", "ServerIp",       "ServerHostname",
-    "SourceContext", "ConnectorId",     "Source",         "EventId",        "InternalMessageId",
-    "MessageId",   "Recipients",        "RecipientStatus", "TotalBytes",    "RecipientCount",
-    "RelatedRecipientAddress", "Reference", "MessageSubject", "Sender",     "ReturnPath",
-    "MessageInfo"};
+// The property names, in order, as event_record() writes them (one list, not two).
+const std::vector<std::string>& event_properties() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> n;
+        for (const auto& p : event_record(logging::TrackingEvent{}).properties()) n.push_back(p.name);
+        return n;
+    }();
+    return names;
+}
 
 queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
     const std::string& text = *inv.get(name);
@@ -110,7 +113,7 @@ Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
         records.push_back(event_record(e));
     }
     Output out;
-    out.records = select_records(std::move(records), inv, kEventProperties);
+    out.records = select_records(std::move(records), inv, event_properties());
     out.columns = {"Timestamp", "EventId", "Source", "Sender", "Recipients", "MessageSubject"};
     return out;
 }
