@@ -53,7 +53,8 @@ Record event_record(const logging::TrackingEvent& e) {
 const std::vector<std::string>& event_properties() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> n;
-        for (const auto& p : event_record(logging::TrackingEvent{}).properties()) n.push_back(p.name);
+        const Record empty = event_record(logging::TrackingEvent{});  // kept: a range-for would not
+        for (const auto& p : empty.properties()) n.push_back(p.name);
         return n;
     }();
     return names;
