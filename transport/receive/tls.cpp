@@ -1,5 +1,7 @@
-// Certificate generation with OpenSSL 3's EVP API, and the server context.
+// The STARTTLS certificate (made at first start) and the server context.
 #include "tls.hpp"
+
+#include "certificate.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,66 +16,6 @@
 
 namespace edge::receive {
 
-namespace {
-template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const { Free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-
-void check(bool ok, const char* what) {
-    if (!ok) throw std::runtime_error(std::string("TLS certificate generation: ") + what + " failed");
-}
-
-void write_pem(const std::string& path, mode_t mode, const std::function<bool(FILE*)>& write) {
-    std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) throw std::runtime_error("cannot create " + tmp);
-    ::fchmod(fileno(f), mode);
-    bool ok = write(f);
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) throw std::runtime_error("cannot write " + tmp);
-    std::filesystem::rename(tmp, path);
-}
-
-void generate(const std::string& cert_path, const std::string& key_path, const std::string& fqdn) {
-    PkeyPtr key(EVP_EC_gen("P-256"));
-    check(key != nullptr, "EVP_EC_gen");
-    X509Ptr x(X509_new());
-    check(x != nullptr, "X509_new");
-    X509_set_version(x.get(), 2);
-    unsigned char serial[16];
-    check(RAND_bytes(serial, sizeof serial) == 1, "RAND_bytes");
-    serial[0] &= 0x7f;
-    BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
-    check(bn != nullptr && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x.get())) != nullptr, "serial");
-    BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x.get()), 60L * 60 * 24 * 3650);
-    X509_NAME* name = X509_get_subject_name(x.get());
-    std::string cn = fqdn.substr(0, 64);
-    check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                     -1, 0) == 1,
-          "subject");
-    X509_set_issuer_name(x.get(), name);
-    X509_set_pubkey(x.get(), key.get());
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-    std::string san = "DNS:" + fqdn;
-    ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
-    check(ext != nullptr && X509_add_ext(x.get(), ext.get(), -1) == 1, "subjectAltName");
-    check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, "X509_sign");
-    write_pem(key_path, 0600, [&](FILE* f) {
-        return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
-    });
-    write_pem(cert_path, 0644, [&](FILE* f) { return PEM_write_X509(f, x.get()) == 1; });
-}
-}  // namespace
-
 TlsFiles ensure_certificate(const std::string& data_directory, const std::string& fqdn,
                             const std::string& configured_certificate, const std::string& configured_key) {
     if (!configured_certificate.empty()) {
@@ -84,7 +26,7 @@ TlsFiles ensure_certificate(const std::string& data_directory, const std::string
     std::filesystem::create_directories(dir);
     TlsFiles files{dir + "/edge.crt", dir + "/edge.key"};
     if (!std::filesystem::exists(files.certificate) || !std::filesystem::exists(files.key))
-        generate(files.certificate, files.key, fqdn);
+        tls::make_self_signed_certificate(files.certificate, files.key, fqdn);
     return files;
 }
 
@@ -111,19 +53,9 @@ void request_client_certificate(SSL* ssl) {
 
 std::string peer_certificate_sha256(SSL* ssl) {
     X509* cert = SSL_get1_peer_certificate(ssl);
-    if (cert == nullptr) return {};
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    bool ok = X509_digest(cert, EVP_sha256(), md, &len) == 1;
+    std::string fp = tls::certificate_sha256(cert);
     X509_free(cert);
-    if (!ok) return {};
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[md[i] >> 4]);
-        out.push_back(hex[md[i] & 15]);
-    }
-    return out;
+    return fp;
 }
 
 std::string tls_version(SSL* ssl) { return SSL_get_version(ssl); }
