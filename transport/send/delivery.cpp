@@ -9,6 +9,7 @@
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
+#include "run_blocking.hpp"
 #include "text.hpp"
 
 #include <boost/asio.hpp>
@@ -313,23 +314,10 @@ struct DeliveryService::Impl {
         if (options.say) options.say("delivery: " + s);
     }
 
-    // Runs a blocking queue call on the pool and resumes on the I/O thread. Plain
-    // handlers, no coroutine lambda: GCC 12 miscompiles captures of coroutine lambdas
-    // handed to co_spawn (a capture destroyed twice, seen under ASan).
+    // Blocking queue calls run on the pool (run_blocking.hpp).
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> blocking(F f) {
-        using R = std::invoke_result_t<F&>;
-        auto result = std::make_shared<std::optional<R>>();
-        auto work = std::make_shared<F>(std::move(f));
-        auto initiate = [this, result, work](auto handler) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            asio::post(pool, [this, result, work, h] {
-                result->emplace((*work)());
-                asio::post(io, [h] { std::move(*h)(); });
-            });
-        };
-        co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(initiate, asio::use_awaitable);
-        co_return std::move(**result);
+        co_return co_await run_blocking(io, pool, std::move(f));
     }
 
     asio::awaitable<std::error_code> record(queue::DeliveryReport& report) {
