@@ -73,7 +73,8 @@ Status validate(const NewMessage& m) {
 
 struct QueueDb::Impl {
     lmdb::Env env;
-    lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0;
+    lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0,
+              recipients = 0;
     QueueDbOptions options;
     LeaseOwner self = LeaseOwner::self();
     RecoveryReport recovery;
@@ -694,6 +695,7 @@ Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const Que
             d.retry = txn.open_dbi("retry", MDB_CREATE);
             d.config = txn.open_dbi("config", MDB_CREATE);
             d.quarantine = txn.open_dbi("quarantine", MDB_CREATE);
+            d.recipients = txn.open_dbi("recipients", MDB_CREATE);
             auto format = txn.get(d.meta, "format");
             if (!format) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
@@ -1347,6 +1349,51 @@ Result<std::uint64_t> QueueDb::config_apply(std::vector<ConfigChange> changes,
         return gen + 1;
     };
     return d.write(job);
+}
+
+// ---- replicated directory data (EdgeSync) --------------------------------------------
+
+Status QueueDb::apply_sync_batch(const SyncBatch& batch) {
+    for (const auto& c : batch.config)
+        if (c.kind.empty() || c.name.empty() || c.kind.find('\0') != std::string::npos) return QueueError::invalid_argument;
+    for (const auto* list : {&batch.recipients_added, &batch.recipients_removed})
+        for (const auto& h : *list)
+            if (h.size() != kRecipientHashSize) return QueueError::invalid_argument;
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        auto v = txn.get(d.meta, "config_generation");
+        const std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
+        if (batch.expected_generation && *batch.expected_generation != gen) fail(QueueError::conflict);
+        if (!batch.config.empty()) {
+            for (const auto& c : batch.config) {
+                std::string key = records::config_key(c.kind, c.name);
+                if (c.value)
+                    txn.put(d.config, key, *c.value);
+                else
+                    txn.del(d.config, key);
+            }
+            txn.put(d.meta, "config_generation", records::u64_value(gen + 1));
+        }
+        if (batch.full_recipient_set || batch.forget_recipients) txn.drop(d.recipients);
+        if (batch.forget_recipients) txn.del(d.meta, "recipient_set");
+        for (const auto& h : batch.recipients_removed) txn.del(d.recipients, h);
+        for (const auto& h : batch.recipients_added) txn.put(d.recipients, h, "");
+        if (batch.full_recipient_set) txn.put(d.meta, "recipient_set", records::u64_value(1));
+    };
+    return d.write(job);
+}
+
+std::optional<bool> QueueDb::recipient_known(std::string_view hash) const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    if (!txn.get(impl_->meta, "recipient_set")) return std::nullopt;
+    return txn.get(impl_->recipients, hash).has_value();
+}
+
+std::uint64_t QueueDb::recipient_count() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    MDB_stat st{};
+    lmdb::check("mdb_stat", mdb_stat(txn.get(), impl_->recipients, &st));
+    return st.ms_entries;
 }
 
 // ---- health -----------------------------------------------------------------------

@@ -229,6 +229,38 @@ public:
     Result<std::uint64_t> config_apply(std::vector<ConfigChange> changes,
                                        std::optional<std::uint64_t> expected_generation = {});
 
+    // --- replicated directory data (EdgeSync) ------------------------------------------
+    //
+    // What EdgeSync brings from the internal side is applied in one write transaction,
+    // so the edge never acts on half a sync: configuration objects (accepted domains,
+    // the EdgeSync Send connectors, subscription state — through the config store, so
+    // the config generation moves) and recipients. Recipients are kept only as keyed
+    // hashes (kRecipientHashSize bytes, HMAC-SHA-256 of the lower-cased address with the
+    // subscription's key): the data directory never holds an address in clear.
+    //
+    // A batch with full_recipient_set replaces every recipient (the first sync, a
+    // forced full sync); otherwise it adds and removes. Invalid hashes or config keys
+    // refuse the whole batch (invalid_argument) and nothing is written.
+    static constexpr std::size_t kRecipientHashSize = 32;
+    struct SyncBatch {
+        // With it, the batch fails with QueueError::conflict (writing nothing) when the
+        // config generation moved since the caller read its state.
+        std::optional<std::uint64_t> expected_generation;
+        std::vector<ConfigChange> config;
+        bool full_recipient_set = false;
+        // Forget every recipient and that a set was ever replicated (a new or removed
+        // subscription): recipient validation stops until the next full set.
+        bool forget_recipients = false;
+        std::vector<std::string> recipients_added;
+        std::vector<std::string> recipients_removed;
+    };
+    Status apply_sync_batch(const SyncBatch& batch);
+    // One short read (RCPT TO lookups): whether this hash is a replicated recipient, or
+    // nullopt when no full recipient set was ever applied — then recipient validation
+    // has nothing to validate against and must not refuse anyone.
+    std::optional<bool> recipient_known(std::string_view hash) const;
+    std::uint64_t recipient_count() const;
+
     // --- health ---------------------------------------------------------------------
     // Walks every record and index and reports what does not agree.
     ConsistencyReport check() const;
