@@ -24,4 +24,9 @@ std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kin
     return ConfigObject::deserialize(kind, *v, error);
 }
 
+ConfigObject load_singleton(const queue::QueueDb& db, ObjectKind kind) {
+    if (auto o = load_object(db, kind, singleton_name(kind).value())) return *o;
+    return ConfigObject(kind);
+}
+
 }  // namespace edge::config

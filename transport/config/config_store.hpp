@@ -25,5 +25,19 @@ std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kin
 
 // The TransportServer object is a singleton under this name.
 inline constexpr std::string_view kTransportServerName = "TransportServer";
+// So is the Recipient Filter agent's configuration (Exchange's identity for it too).
+inline constexpr std::string_view kRecipientFilterConfigName = "RecipientFilterConfig";
+
+// EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
+inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
+
+// The name a singleton kind is stored under, or nullopt for kinds with many objects.
+inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
+    if (kind == ObjectKind::TransportServer) return kTransportServerName;
+    if (kind == ObjectKind::RecipientFilterConfig) return kRecipientFilterConfigName;
+    return std::nullopt;
+}
+// A singleton as stored, or its defaults when it was never written.
+ConfigObject load_singleton(const queue::QueueDb& db, ObjectKind kind);
 
 }  // namespace edge::config

@@ -239,6 +239,20 @@ constexpr std::array kTable = {
                "From address of DSNs; empty = postmaster@<server FQDN>", "§3.1"},
     SettingDef{O::TransportServer, "SendCopyOfNdrTo", T::String, "", 0, 320, false, "", E::EmailAddress, false,
                "A copy of every NDR goes to this address (the book's \"Send copy of NDR to\"); empty = none", "ours (Exchange: GenerateCopyOfDSNFor)"},
+
+    // ---- the Recipient Filter agent (Set-RecipientFilterConfig): one object --------------------------
+    SettingDef{O::RecipientFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent runs at RCPT TO", "§9.5"},
+    SettingDef{O::RecipientFilterConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Filter anonymous (internet) sessions", "§9.5"},
+    SettingDef{O::RecipientFilterConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Filter sessions of hubs and partners (authenticated or ExternalAuthoritative)", "§9.5"},
+    SettingDef{O::RecipientFilterConfig, "BlockListEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Refuse the BlockedRecipients with 550 5.1.1", "§9.5"},
+    SettingDef{O::RecipientFilterConfig, "BlockedRecipients", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "Addresses refused when BlockListEnabled, in any accepted domain", "§9.5"},
+    SettingDef{O::RecipientFilterConfig, "RecipientValidationEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Refuse recipients of Authoritative domains that EdgeSync did not replicate (550 5.1.1)", "§9.5"},
 };
 // clang-format on
 
@@ -305,6 +319,7 @@ const char* to_string(ObjectKind k) {
         case O::AcceptedDomain: return "AcceptedDomain";
         case O::TransportServer: return "TransportServer";
         case O::SendConnector: return "SendConnector";
+        case O::RecipientFilterConfig: return "RecipientFilterConfig";
     }
     return "?";
 }

@@ -48,7 +48,14 @@ enum class ElementKind : std::uint8_t {
 };
 
 // Which object a setting belongs to. The config-store kind is the name.
-enum class ObjectKind : std::uint8_t { Bootstrap, ReceiveConnector, AcceptedDomain, TransportServer, SendConnector };
+enum class ObjectKind : std::uint8_t {
+    Bootstrap,
+    ReceiveConnector,
+    AcceptedDomain,
+    TransportServer,
+    SendConnector,
+    RecipientFilterConfig,
+};
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -137,12 +137,18 @@ asio::awaitable<void> Connection::run() {
     smtp::SessionPolicy policy;
     auto snapshot = snapshot_;
     policy.check_recipient = [snapshot](const smtp::Mailbox& rcpt, std::uint32_t perms) {
-        if (perms & smtp::permission::AcceptAnyRecipient) return smtp::RecipientVerdict::Accept;
+        const routing::AcceptedDomain* domain = snapshot->categorizer->accepted(rcpt.domain);
         // Relay control: without Accept-Any-Recipient only accepted domains (any type;
         // an address literal never is one).
-        if (snapshot->categorizer->accepted(rcpt.domain) != nullptr)
-            return smtp::RecipientVerdict::Accept;
-        return smtp::RecipientVerdict::RelayDenied;
+        if ((perms & smtp::permission::AcceptAnyRecipient) == 0 && domain == nullptr)
+            return smtp::RecipientVerdict::RelayDenied;
+        // Then the Recipient Filter agent: the block list and recipient lookup.
+        const bool internal = (perms & smtp::permission::HubOrPartner) != 0;
+        if (snapshot->recipient_filter &&
+            snapshot->recipient_filter->check(rcpt.str(), domain, internal) !=
+                agents::RecipientFilterVerdict::Accept)
+            return smtp::RecipientVerdict::UnknownUser;
+        return smtp::RecipientVerdict::Accept;
     };
     Server::Impl* server = &server_;
     policy.accepting_mail = [server](std::uint32_t perms) { return server->accepting_mail(perms); };
