@@ -1,0 +1,71 @@
+// The edge's side of EdgeSync, apart from the network: the subscription record in the
+// config store, the subscription file handed to the internal side, and how a
+// replicated batch becomes config-store changes (accepted domains and the two EdgeSync
+// Send connectors, which replace the edge's own).
+#pragma once
+
+#include "sync_protocol.hpp"
+
+#include "queue_db.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::edgesync {
+
+// Where it lives: config store kind "EdgeSync" (config::kEdgeSyncKind), this name.
+inline constexpr std::string_view kSubscriptionName = "Subscription";
+// Exchange: the bootstrap account expires 1,440 minutes after the file is made.
+inline constexpr std::chrono::minutes kEnrollmentLifetime{1440};
+// Exchange's schedule: configuration every 3 minutes, recipients every 5.
+inline constexpr std::chrono::minutes kConfigSyncInterval{3}, kRecipientSyncInterval{5};
+
+struct Subscription {
+    std::string edge_name;             // the edge's short name (EdgeServerName)
+    std::string edge_fqdn;             // EdgeServerFQDN
+    std::string listen_address = "0.0.0.0";
+    std::uint16_t port = kDefaultSyncPort;
+    std::string secret_sha256;         // hex SHA-256 of the enrollment secret; "" once used
+    std::int64_t secret_expires = 0;   // Unix seconds
+    std::string agent_certificate;     // SHA-256 of the enrolled agent's certificate (hex, upper case); "" until then
+    std::string hash_key;              // hex: the recipient hash key (agents::recipient_hash)
+    std::int64_t created = 0;
+    std::string site;                  // from the first CONFIG batch
+    std::vector<std::string> replicated;  // "AcceptedDomain/<name>", "SendConnector/<name>": read-only here
+    std::int64_t last_config_sync = 0, last_recipient_sync = 0;
+    std::uint64_t recipient_version = 0;  // raised by every RECIPIENTS batch; DELTA must name it
+    std::string lease_holder;
+    std::int64_t lease_until = 0;
+
+    std::string serialize() const;
+    static std::optional<Subscription> parse(std::string_view text);
+};
+
+std::optional<Subscription> load_subscription(const queue::QueueDb& db);
+queue::ConfigChange subscription_change(const Subscription& s);
+
+// The subscription file (Exchange's EdgeSubscriptionData, our fields): what the
+// `edgesync` agent needs to find and trust the edge and to enroll once.
+struct SubscriptionFile {
+    std::string edge_name, edge_fqdn;
+    std::uint16_t port = kDefaultSyncPort;
+    std::string certificate_pem;  // the edge's sync certificate, pinned by the agent
+    std::string enrollment_secret;
+    std::int64_t effective = 0;   // Unix seconds
+    std::int64_t duration = 0;    // seconds the secret is valid
+    std::string write() const;    // XML, <EdgeSubscriptionData>
+    static std::optional<SubscriptionFile> read(std::string_view xml, std::string* error);
+};
+
+// The config-store changes a CONFIG batch makes: every AcceptedDomain and
+// SendConnector the edge has is removed (as Exchange does when an edge subscribes),
+// the replicated domains are written, and the two EdgeSync connectors
+// "EdgeSync - <Site> to Internet" (SMTP:*;100, DNS) and "EdgeSync - Inbound to <Site>"
+// (SMTP:--;1, smart hosts = the hubs). `replicated` gets their "<Kind>/<Name>".
+std::vector<queue::ConfigChange> replicated_config_changes(const queue::QueueDb& db, const ReplicatedConfig& config,
+                                                           std::vector<std::string>* replicated);
+
+}  // namespace edge::edgesync

@@ -1,0 +1,111 @@
+// The EdgeSync wire protocol between the `edgesync` agent (internal side) and the
+// edge's sync listener, spoken over mutual TLS. Pure: text in, typed requests out;
+// the listener and the agent do the I/O. Every line ends in LF and is at most
+// kMaxLine bytes; a batch announces its record count (at most kMaxRecords) and ends
+// with the SHA-256 of its records, so a truncated or altered stream is refused whole.
+//
+//   agent: EDGESYNC 1 ENROLL <secret>        first contact: the one-time secret of the
+//   edge:  OK <recipient-hash-key hex>        subscription file; the edge pins the
+//                                             agent's client certificate
+//   agent: EDGESYNC 1 HELLO                   later contacts (the pinned certificate)
+//   edge:  OK
+//   agent: LEASE <agent-name> <seconds>       one agent syncs at a time
+//   edge:  OK | ERR 450 <who holds it, until when>
+//   agent: BATCH CONFIG FULL 0 <n>            the site, its hubs, the accepted domains
+//          SITE <name> | HUB <host[:port]> | DOMAIN <domain> <type> [default]
+//          END <sha256 hex of the n record lines, each with its LF>
+//   agent: BATCH RECIPIENTS FULL|DELTA <base version> <n>
+//          + <hash hex> | - <hash hex>       keyed hashes (agents::recipient_hash)
+//          END <sha256 hex>
+//   edge:  OK <version> | ERR <code> <why>    409: DELTA on another base: send FULL
+//   agent: STATUS → OK <key=value …>;  QUIT → OK, closed
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
+namespace edge::edgesync {
+
+inline constexpr std::string_view kProtocolVersion = "1";
+inline constexpr std::size_t kMaxLine = 4096;
+inline constexpr std::size_t kMaxRecords = 5'000'000;  // a directory of millions, not unbounded
+inline constexpr std::size_t kHashBytes = 32;
+inline constexpr std::uint16_t kDefaultSyncPort = 50636;  // Exchange's EdgeSync LDAPS port
+
+struct Enroll {
+    std::string secret;
+};
+struct Hello {};
+struct Lease {
+    std::string agent;
+    std::uint32_t seconds = 0;
+};
+enum class BatchKind { Config, Recipients };
+enum class BatchMode { Full, Delta };
+struct BatchStart {
+    BatchKind kind = BatchKind::Config;
+    BatchMode mode = BatchMode::Full;
+    std::uint64_t base_version = 0;
+    std::size_t count = 0;
+};
+struct Status {};
+struct Quit {};
+using Request = std::variant<Enroll, Hello, Lease, BatchStart, Status, Quit>;
+
+// One request line (without its LF), or the reason it is not one.
+std::variant<Request, std::string> parse_request(std::string_view line);
+
+// What a CONFIG batch says.
+struct ReplicatedDomain {
+    std::string domain_name;
+    std::string domain_type;  // Authoritative, InternalRelay, ExternalRelay
+    bool default_domain = false;
+};
+struct ReplicatedConfig {
+    std::string site;
+    std::vector<std::string> hubs;  // host or host:port, the inbound connector's smart hosts
+    std::vector<ReplicatedDomain> domains;
+};
+// What a RECIPIENTS batch says.
+struct ReplicatedRecipients {
+    std::vector<std::string> added, removed;  // raw kHashBytes-byte hashes
+};
+
+// Reads a batch's record lines as they arrive, then checks its END line. Memory is
+// bounded by the announced count (itself bounded).
+class BatchReader {
+public:
+    explicit BatchReader(BatchStart start);
+    // A record line (without its LF). An error ends the batch: nothing of it applies.
+    std::optional<std::string> add_record(std::string_view line);
+    // The END line: the count and the digest must match.
+    std::optional<std::string> finish(std::string_view end_line);
+    bool complete() const { return seen_ == start_.count; }
+    const BatchStart& start() const { return start_; }
+    const ReplicatedConfig& config() const { return config_; }
+    const ReplicatedRecipients& recipients() const { return recipients_; }
+
+private:
+    BatchStart start_;
+    std::size_t seen_ = 0;
+    std::unique_ptr<evp_md_ctx_st, void (*)(evp_md_ctx_st*)> digest_;  // SHA-256 over the records
+    ReplicatedConfig config_;
+    ReplicatedRecipients recipients_;
+};
+
+// The agent's side: a whole batch as text, END line included.
+std::string write_config_batch(const ReplicatedConfig& config);
+std::string write_recipient_batch(BatchMode mode, std::uint64_t base_version, const ReplicatedRecipients& r);
+
+std::string to_hex(std::string_view bytes);
+std::optional<std::string> from_hex(std::string_view hex);  // nullopt: odd length or not hex
+
+}  // namespace edge::edgesync
