@@ -5,6 +5,7 @@
 
 #include "bootstrap.hpp"
 #include "config_store.hpp"
+#include "edge_state.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
@@ -42,6 +43,24 @@ void raise_descriptor_limit() {
 }
 
 backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b);
+
+// The Recipient Filter agent as configured now: Set-RecipientFilterConfig, and the
+// recipient hash key of the EdgeSync subscription (none: no recipient lookup).
+std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue::QueueDb& db) {
+    config::ConfigObject c = config::load_singleton(db, config::ObjectKind::RecipientFilterConfig);
+    agents::RecipientFilterSettings s;
+    s.enabled = c.get_bool("Enabled");
+    s.external_mail_enabled = c.get_bool("ExternalMailEnabled");
+    s.internal_mail_enabled = c.get_bool("InternalMailEnabled");
+    s.block_list_enabled = c.get_bool("BlockListEnabled");
+    s.blocked_recipients = c.get_list("BlockedRecipients");
+    s.recipient_validation_enabled = c.get_bool("RecipientValidationEnabled");
+    auto subscription = edgesync::load_subscription(db);
+    std::string key = subscription ? edgesync::from_hex(subscription->hash_key).value_or("") : std::string();
+    const queue::QueueDb* store = &db;
+    return std::make_shared<agents::RecipientFilter>(
+        std::move(s), std::move(key), [store](std::string_view hash) { return store->recipient_known(hash); });
+}
 }  // namespace
 
 std::string short_host_name() {
@@ -102,6 +121,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
+    edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say);
     auto sources = backpressure::make_system_sources(
         data_directory,
         [this] {
@@ -120,6 +140,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
 Server::Impl::~Impl() {
     // Order matters: the committer's completion handlers post into io, so the queue
     // closes (draining them) while io still exists.
+    edgesync.reset();  // joins its thread pool
     delivery.reset();  // joins its thread pool: no queue call is left running
     if (db) db->close();
     receive_log.reset();
@@ -157,9 +178,9 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     auto send = send::load_send_config(*db, server_fqdn, data_directory, &errors);
     send->generation = snap->generation;
     snap->categorizer = send->categorizer;
-    config::ConfigObject ts(config::ObjectKind::TransportServer);
-    if (auto o = config::load_object(*db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    config::ConfigObject ts = config::load_singleton(*db, config::ObjectKind::TransportServer);
     snap->send = send;
+    snap->recipient_filter = read_recipient_filter(*db);
     const std::string& tdir = ts.text("MessageTrackingLogPath");
     snap->tracking.enabled = ts.get_bool("MessageTrackingLogEnabled");
     snap->tracking.directory = tdir.empty() ? data_directory + "/Logs/MessageTracking" : tdir;
@@ -185,6 +206,7 @@ void Server::Impl::reload(bool forced) {
     if (tracking) tracking->set_settings(snapshot->tracking);
     if (delivery) delivery->apply(snapshot->send);
     reconcile_listeners();
+    if (edgesync) edgesync->reconcile();
 }
 
 asio::awaitable<void> Server::Impl::poll_config() {
@@ -370,6 +392,7 @@ asio::awaitable<void> Server::Impl::wait_signals() {
 asio::awaitable<void> Server::Impl::shut_down() {
     stopping = true;
     reconcile_listeners();  // closes every acceptor
+    if (edgesync) edgesync->stop();
     for (auto& c : connections) c->begin_shutdown();
     asio::steady_timer t(io);
     auto until = std::chrono::steady_clock::now() + shutdown_timeout;
@@ -396,6 +419,7 @@ int Server::run() {
     Impl& d = *impl_;
     d.reconcile_listeners();
     if (d.listeners.empty()) say("warning: no Receive connector is listening");
+    d.edgesync->reconcile();
     asio::co_spawn(d.io, d.poll_config(), asio::detached);
     asio::co_spawn(d.io, d.monitor_resources(), asio::detached);
     asio::co_spawn(d.io, d.wait_signals(), asio::detached);

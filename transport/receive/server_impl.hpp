@@ -9,10 +9,12 @@
 #include "delivery.hpp"
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
+#include "recipient_filter.hpp"
 #include "queue_db.hpp"
 #include "receive_connector.hpp"
 #include "server.hpp"
 #include "session.hpp"
+#include "sync_listener.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -32,6 +34,7 @@ struct ConfigSnapshot {
     std::vector<ReceiveConnector> connectors;
     std::shared_ptr<const routing::Categorizer> categorizer;
     std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
+    std::shared_ptr<const agents::RecipientFilter> recipient_filter;  // RCPT TO, after relay control
     logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
@@ -91,6 +94,7 @@ struct Server::Impl {
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
     std::unique_ptr<send::DeliveryService> delivery;
+    std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
     std::atomic<std::uint64_t> commits_in_flight{0};
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler

@@ -1,0 +1,331 @@
+// The EdgeSync listener (see sync_listener.hpp): one coroutine per agent connection,
+// batches applied on a thread of their own.
+#include "sync_listener.hpp"
+
+#include "config_store.hpp"
+#include "edge_state.hpp"
+#include "queue_db.hpp"
+#include "run_blocking.hpp"
+#include "sync_protocol.hpp"
+#include "tls.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace edge::receive {
+
+namespace {
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// An agent that says nothing for this long is cut off (a batch of millions arrives
+// line by line well within it).
+constexpr auto kInactivity = 60s;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string sha256_hex(std::string_view s) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+    return edgesync::to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+// Constant-time comparison: the secret's hash must not leak through timing.
+bool same_secret(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
+    Impl(asio::io_context& i, queue::QueueDb& d, std::string dir, std::function<void(const std::string&)> s)
+        : io(i), db(d), data_directory(std::move(dir)), say_fn(std::move(s)) {}
+
+    asio::io_context& io;
+    queue::QueueDb& db;
+    std::string data_directory;
+    std::function<void(const std::string&)> say_fn;
+    asio::thread_pool pool{1};
+    std::shared_ptr<tcp::acceptor> acceptor;
+    std::shared_ptr<asio::ssl::context> ctx;
+    std::string bound;  // "address:port" listened on
+    bool stopping = false;
+
+    void say(const std::string& s) const {
+        if (say_fn) say_fn("EdgeSync: " + s);
+    }
+
+    void close_acceptor() {
+        if (acceptor) {
+            boost::system::error_code ec;
+            acceptor->close(ec);
+        }
+        acceptor.reset();
+        bound.clear();
+    }
+
+    void reconcile() {
+        if (stopping) return;
+        auto sub = edgesync::load_subscription(db);
+        // A new subscription (New-EdgeSubscription -Force) brings a new certificate:
+        // listen again even on the same address and port.
+        std::string want = sub ? fmt::format("{}:{} {}", sub->listen_address, sub->port, sub->hash_key.substr(0, 16)) : "";
+        if (want == bound) return;
+        close_acceptor();
+        if (!sub) {
+            say("no subscription: not listening");
+            return;
+        }
+        try {
+            TlsFiles files{data_directory + "/tls/edgesync.crt", data_directory + "/tls/edgesync.key"};
+            ctx = std::make_shared<asio::ssl::context>(make_server_context(files));
+            boost::system::error_code ec;
+            auto addr = asio::ip::make_address(sub->listen_address, ec);
+            if (ec) throw std::runtime_error("ListenAddress " + sub->listen_address + ": " + ec.message());
+            tcp::endpoint ep(addr, sub->port);
+            const std::string where = fmt::format("{}:{}", sub->listen_address, sub->port);
+            auto a = std::make_shared<tcp::acceptor>(io);
+            a->open(ep.protocol());
+            a->set_option(tcp::acceptor::reuse_address(true));
+            a->bind(ep);
+            a->listen();
+            acceptor = a;
+            bound = want;
+            say("listening on " + where);
+            asio::co_spawn(io, accept_loop(shared_from_this(), a), asio::detached);
+        } catch (const std::exception& e) {
+            say(fmt::format("cannot listen on {}: {}", want, e.what()));
+        }
+    }
+
+    static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, std::shared_ptr<tcp::acceptor> a) {
+        while (a->is_open()) {
+            auto [ec, sock] = co_await a->async_accept(use_tuple);
+            if (ec == asio::error::operation_aborted || !a->is_open()) co_return;
+            if (ec) continue;
+            asio::co_spawn(self->io, serve(self, std::move(sock)), [self](std::exception_ptr e) {
+                if (!e) return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    self->say(std::string("connection ended by an exception: ") + x.what());
+                }
+            });
+        }
+    }
+
+    // One agent connection. Every reply is one line; a refusal of trust or a broken
+    // batch ends the connection.
+    static asio::awaitable<void> serve(std::shared_ptr<Impl> self, tcp::socket sock) {
+        Impl& d = *self;
+        std::string peer;
+        boost::system::error_code pe;
+        auto rep = sock.remote_endpoint(pe);
+        if (!pe) peer = rep.address().to_string();
+        auto ctx = d.ctx;
+        asio::ssl::stream<tcp::socket> s(std::move(sock), *ctx);
+        request_client_certificate(s.native_handle());
+        asio::steady_timer watchdog(d.io);
+        auto arm = [&] {
+            watchdog.expires_after(kInactivity);
+            watchdog.async_wait([&s](boost::system::error_code ec) {
+                if (!ec) s.lowest_layer().close(ec);
+            });
+        };
+        arm();
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        if (hec) co_return;
+        const std::string fingerprint = peer_certificate_sha256(s.native_handle());
+
+        std::string buf;
+        auto read_line = [&]() -> asio::awaitable<std::optional<std::string>> {
+            arm();
+            auto [ec, n] = co_await asio::async_read_until(s, asio::dynamic_buffer(buf, edgesync::kMaxLine + 1), '\n',
+                                                            use_tuple);
+            if (ec) co_return std::nullopt;  // closed, timed out, or a line over kMaxLine
+            std::string line = buf.substr(0, n - 1);
+            buf.erase(0, n);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            co_return line;
+        };
+        auto reply = [&](std::string line) -> asio::awaitable<bool> {
+            line += "\n";
+            auto [ec, n] = co_await asio::async_write(s, asio::buffer(line), use_tuple);
+            co_return !ec;
+        };
+
+        std::string lease_agent;
+        bool trusted = false;
+        while (true) {
+            auto line = co_await read_line();
+            if (!line) break;
+            auto parsed = edgesync::parse_request(*line);
+            if (auto* err = std::get_if<std::string>(&parsed)) {
+                co_await reply("ERR 500 " + *err);
+                break;
+            }
+            auto& req = std::get<edgesync::Request>(parsed);
+            if (auto* e = std::get_if<edgesync::Enroll>(&req)) {
+                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.enroll(e->secret, fingerprint); });
+                trusted = answer.starts_with("OK");
+                d.say(fmt::format("enrollment from {}: {}", peer, trusted ? "accepted, certificate pinned" : answer));
+                co_await reply(answer);
+                if (!trusted) break;
+                continue;
+            }
+            if (std::holds_alternative<edgesync::Hello>(req)) {
+                auto sub = edgesync::load_subscription(d.db);
+                trusted = sub && !sub->agent_certificate.empty() && !fingerprint.empty() &&
+                          same_secret(sub->agent_certificate, fingerprint);
+                if (!trusted) {
+                    d.say(fmt::format("refused {}: its certificate is not the enrolled one", peer));
+                    co_await reply("ERR 530 this certificate is not enrolled; enroll with the subscription file's secret");
+                    break;
+                }
+                co_await reply("OK");
+                continue;
+            }
+            if (std::holds_alternative<edgesync::Quit>(req)) {
+                co_await reply("OK");
+                break;
+            }
+            if (!trusted) {
+                co_await reply("ERR 530 say EDGESYNC 1 ENROLL or HELLO first");
+                break;
+            }
+            if (auto* l = std::get_if<edgesync::Lease>(&req)) {
+                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.take_lease(l->agent, l->seconds); });
+                if (answer.starts_with("OK")) lease_agent = l->agent;
+                co_await reply(answer);
+                continue;
+            }
+            if (std::holds_alternative<edgesync::Status>(req)) {
+                auto sub = edgesync::load_subscription(d.db);
+                if (!sub) {
+                    co_await reply("ERR 530 the subscription was removed");
+                    break;
+                }
+                co_await reply(fmt::format("OK version={} config={} recipients={} count={}", sub->recipient_version,
+                                           sub->last_config_sync, sub->last_recipient_sync, d.db.recipient_count()));
+                continue;
+            }
+            auto start = std::get<edgesync::BatchStart>(req);
+            edgesync::BatchReader batch(start);
+            std::optional<std::string> problem;
+            while (!problem && !batch.complete()) {
+                auto rec = co_await read_line();
+                if (!rec) problem = "the batch ended early";
+                else problem = batch.add_record(*rec);
+            }
+            if (!problem) {
+                auto end = co_await read_line();
+                problem = end ? batch.finish(*end) : std::optional<std::string>("the batch ended before END");
+            }
+            if (problem) {
+                d.say(fmt::format("refused a batch from {}: {}; nothing of it applied", peer, *problem));
+                co_await reply("ERR 400 " + *problem + "; nothing of it applied");
+                break;
+            }
+            auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.apply(batch, lease_agent); });
+            d.say(fmt::format("{} batch from {} ({} records): {}",
+                              start.kind == edgesync::BatchKind::Config ? "configuration" : "recipient", peer, start.count,
+                              answer));
+            co_await reply(answer);
+        }
+        watchdog.cancel();
+        boost::system::error_code ec;
+        s.lowest_layer().close(ec);
+    }
+
+    // --- the decisions, on the pool thread (they write) ------------------------------
+
+    std::string enroll(const std::string& secret, const std::string& fingerprint) {
+        const auto generation = db.config_generation();
+        auto sub = edgesync::load_subscription(db);
+        if (!sub) return "ERR 530 this edge has no subscription";
+        if (sub->secret_sha256.empty()) return "ERR 530 the enrollment secret was used already; make a new subscription";
+        if (unix_now() > sub->secret_expires) return "ERR 530 the enrollment secret has expired; make a new subscription";
+        if (!same_secret(sha256_hex(secret), sub->secret_sha256)) return "ERR 530 wrong enrollment secret";
+        if (fingerprint.empty()) return "ERR 530 enrollment needs a client certificate";
+        sub->agent_certificate = fingerprint;
+        sub->secret_sha256.clear();  // once only
+        auto r = db.config_apply({edgesync::subscription_change(*sub)}, generation);
+        if (!r) return "ERR 451 the subscription changed meanwhile; try again";
+        return "OK " + sub->hash_key;
+    }
+
+    std::string take_lease(const std::string& agent, std::uint32_t seconds) {
+        const auto generation = db.config_generation();
+        auto sub = edgesync::load_subscription(db);
+        if (!sub) return "ERR 530 the subscription was removed";
+        const auto now = unix_now();
+        if (!sub->lease_holder.empty() && sub->lease_holder != agent && sub->lease_until > now)
+            return fmt::format("ERR 450 {} holds the sync lease for {} more seconds", sub->lease_holder,
+                               sub->lease_until - now);
+        sub->lease_holder = agent;
+        sub->lease_until = now + seconds;
+        auto r = db.config_apply({edgesync::subscription_change(*sub)}, generation);
+        if (!r) return "ERR 451 the subscription changed meanwhile; try again";
+        return "OK";
+    }
+
+    std::string apply(const edgesync::BatchReader& batch, const std::string& agent) {
+        queue::QueueDb::SyncBatch out;
+        out.expected_generation = db.config_generation();
+        auto sub = edgesync::load_subscription(db);
+        if (!sub) return "ERR 530 the subscription was removed";
+        const auto now = unix_now();
+        if (agent.empty() || sub->lease_holder != agent || sub->lease_until <= now)
+            return "ERR 450 take the LEASE first (or it expired)";
+        if (batch.start().kind == edgesync::BatchKind::Config) {
+            std::vector<std::string> replicated;
+            try {
+                out.config = edgesync::replicated_config_changes(db, batch.config(), &replicated);
+            } catch (const std::exception& e) {
+                return std::string("ERR 400 ") + e.what() + "; nothing of it applied";
+            }
+            sub->site = batch.config().site;
+            sub->replicated = std::move(replicated);
+            sub->last_config_sync = now;
+        } else {
+            if (batch.start().mode == edgesync::BatchMode::Delta && batch.start().base_version != sub->recipient_version)
+                return fmt::format("ERR 409 this edge has recipient version {}, not {}: send FULL", sub->recipient_version,
+                                   batch.start().base_version);
+            out.full_recipient_set = batch.start().mode == edgesync::BatchMode::Full;
+            out.recipients_added = batch.recipients().added;
+            out.recipients_removed = batch.recipients().removed;
+            sub->recipient_version += 1;
+            sub->last_recipient_sync = now;
+        }
+        out.config.push_back(edgesync::subscription_change(*sub));
+        auto st = db.apply_sync_batch(out);
+        if (!st) return "ERR 451 " + st.error().message() + "; nothing of it applied";
+        return fmt::format("OK {}", sub->recipient_version);
+    }
+};
+
+EdgeSyncListener::EdgeSyncListener(asio::io_context& io, queue::QueueDb& db, std::string data_directory,
+                                   std::function<void(const std::string&)> say)
+    : impl_(std::make_shared<Impl>(io, db, std::move(data_directory), std::move(say))) {}
+
+EdgeSyncListener::~EdgeSyncListener() {
+    impl_->stopping = true;
+    impl_->close_acceptor();
+    impl_->pool.join();
+}
+
+void EdgeSyncListener::reconcile() { impl_->reconcile(); }
+
+void EdgeSyncListener::stop() {
+    impl_->stopping = true;
+    impl_->close_acceptor();
+}
+
+std::uint16_t EdgeSyncListener::port() const {
+    return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0;
+}
+
+}  // namespace edge::receive
