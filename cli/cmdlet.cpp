@@ -23,6 +23,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_queue_cmdlets(t);
         add_tracking_cmdlets(t);
         add_backpressure_cmdlets(t);
+        add_edgesync_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

@@ -82,6 +82,7 @@ void add_config_cmdlets(std::vector<Cmdlet>& table);
 void add_queue_cmdlets(std::vector<Cmdlet>& table);
 void add_tracking_cmdlets(std::vector<Cmdlet>& table);
 void add_backpressure_cmdlets(std::vector<Cmdlet>& table);
+void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 
 // Helpers shared by the noun files.

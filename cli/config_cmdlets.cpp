@@ -1,11 +1,13 @@
 // Configuration cmdlets, driven by the one settings table:
 //   Get-/New-/Set-/Remove-ReceiveConnector, -SendConnector, -AcceptedDomain;
-//   Get-/Set-TransportServer.
+//   Get-/Set-TransportServer, Get-/Set-RecipientFilterConfig (the singletons).
 // Every value is checked by the table, every rule between settings by
 // validate_object, and the rules between objects here, all before anything is
 // written; the write is one config-store transaction guarded by the generation read
 // at the start, so a refused command, or one that raced another, changes nothing.
 #include "cmdlet.hpp"
+
+#include "edge_state.hpp"
 
 #include "config_store.hpp"
 #include "settings.hpp"
@@ -28,7 +30,7 @@ using config::SettingDef;
 using config::SettingType;
 
 constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
-                                 ObjectKind::TransportServer};
+                                 ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -108,8 +110,22 @@ Value value_of(const SettingDef& d, const ConfigObject& o) {
     return Value::of_text(t);
 }
 
+// Exchange's identities: the server's name for TransportServer, the fixed name of the
+// other singletons, else the object's Name.
 std::string identity_of(const Context& ctx, const ConfigObject& o) {
-    return o.kind() == ObjectKind::TransportServer ? ctx.server_name : o.text("Name");
+    if (o.kind() == ObjectKind::TransportServer) return ctx.server_name;
+    if (auto single = config::singleton_name(o.kind())) return std::string(*single);
+    return o.text("Name");
+}
+
+// A singleton's Identity may be left out; given, it must be this one.
+void check_singleton_identity(const Context& ctx, const Invocation& inv, ObjectKind kind) {
+    const std::string* id = inv.get("Identity");
+    if (id == nullptr) return;
+    if (kind == ObjectKind::TransportServer && !iequals(*id, ctx.server_name))
+        fail(fmt::format("no server '{}' here; this is {}", *id, ctx.server_name));
+    if (kind != ObjectKind::TransportServer && !iequals(*id, *config::singleton_name(kind)))
+        fail(fmt::format("there is one {0}, named {0}; not '{1}'", *config::singleton_name(kind), *id));
 }
 
 Record record_of(const Context& ctx, const ConfigObject& o) {
@@ -198,8 +214,8 @@ void write_object(Context& ctx, const ConfigObject& o, const std::string& old_na
     if (!errors.empty()) fail(errors.front());
     std::string kind = config::to_string(o.kind());
     std::vector<queue::ConfigChange> changes;
-    if (o.kind() == ObjectKind::TransportServer) {
-        changes.push_back({kind, std::string(config::kTransportServerName), o.serialize()});
+    if (auto single = config::singleton_name(o.kind())) {
+        changes.push_back({kind, std::string(*single), o.serialize()});
     } else {
         check_against_others(*ctx.db, o, old_name);
         if (!old_name.empty() && old_name != o.text("Name")) changes.push_back({kind, old_name, std::nullopt});
@@ -215,6 +231,17 @@ void write_object(Context& ctx, const ConfigObject& o, const std::string& old_na
     }
     auto r = ctx.db->config_apply(std::move(changes), generation);
     if (!r) fail("the configuration changed meanwhile or could not be written (" + r.error().message() + "); nothing was changed");
+}
+
+// On a subscribed edge accepted domains and Send connectors come from EdgeSync and
+// are read-only here, as Exchange disables their cmdlets on a subscribed Edge.
+void refuse_if_replicated(const Context& ctx, ObjectKind kind) {
+    if (kind != ObjectKind::AcceptedDomain && kind != ObjectKind::SendConnector) return;
+    auto s = edgesync::load_subscription(*ctx.db);
+    if (!s) return;
+    fail(fmt::format("this edge is subscribed{}: its {} objects are replicated by EdgeSync from the internal side and "
+                     "are read-only here; change them there (or Remove-EdgeSubscription to manage them on the edge)",
+                     s->site.empty() ? "" : " to site '" + s->site + "'", config::to_string(kind)));
 }
 
 // -Param value pairs onto `o`, in the order given; the first error wins.
@@ -242,12 +269,9 @@ const std::string& identity_param(const Invocation& inv, ObjectKind kind) {
 
 Output get_objects(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::vector<Record> records;
-    if (kind == ObjectKind::TransportServer) {
-        if (const std::string* id = inv.get("Identity"); id && !iequals(*id, ctx.server_name))
-            fail(fmt::format("no server '{}' here; this is {}", *id, ctx.server_name));
-        ConfigObject o(kind);
-        if (auto stored = config::load_object(*ctx.db, kind, config::kTransportServerName)) o = *stored;
-        records.push_back(record_of(ctx, o));
+    if (config::singleton_name(kind)) {
+        check_singleton_identity(ctx, inv, kind);
+        records.push_back(record_of(ctx, config::load_singleton(*ctx.db, kind)));
     } else {
         const std::string* id = inv.get("Identity");
         for (const auto& s : config::load_objects(*ctx.db, kind))
@@ -259,12 +283,13 @@ Output get_objects(Context& ctx, const Invocation& inv, ObjectKind kind) {
     Output out;
     out.records = select_records(std::move(records), inv, property_names(kind));
     out.columns = table_columns(kind);
-    out.list_by_default = kind == ObjectKind::TransportServer;
+    out.list_by_default = config::singleton_name(kind).has_value();
     return out;
 }
 
 Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::uint64_t generation = ctx.db->config_generation();
+    refuse_if_replicated(ctx, kind);
     ConfigObject o(kind);
     apply_params(o, inv);
     for (const auto* d : config::settings_of(kind))
@@ -275,16 +300,15 @@ Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
 
 Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::uint64_t generation = ctx.db->config_generation();
-    if (kind == ObjectKind::TransportServer) {
-        if (const std::string* id = inv.get("Identity"); id && !iequals(*id, ctx.server_name))
-            fail(fmt::format("no server '{}' here; this is {}", *id, ctx.server_name));
-        ConfigObject o(kind);
-        if (auto stored = config::load_object(*ctx.db, kind, config::kTransportServerName)) o = *stored;
+    if (config::singleton_name(kind)) {
+        check_singleton_identity(ctx, inv, kind);
+        ConfigObject o = config::load_singleton(*ctx.db, kind);
         apply_params(o, inv);
         write_object(ctx, o, {}, generation);
         return {};
     }
     ConfigObject o = must_load(ctx, kind, identity_param(inv, kind));
+    refuse_if_replicated(ctx, kind);
     std::string old_name = o.text("Name");
     apply_params(o, inv);
     write_object(ctx, o, old_name, generation);
@@ -294,6 +318,7 @@ Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
 Output remove_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::uint64_t generation = ctx.db->config_generation();
     ConfigObject o = must_load(ctx, kind, identity_param(inv, kind));
+    refuse_if_replicated(ctx, kind);
     auto r = ctx.db->config_apply({{config::to_string(kind), o.text("Name"), std::nullopt}}, generation);
     if (!r) fail("the configuration changed meanwhile (" + r.error().message() + "); nothing was removed");
     return {};
@@ -311,17 +336,21 @@ void add_config_cmdlets(std::vector<Cmdlet>& table) {
             settings.push_back(param_of(*d, d->name == "Name"));
             if (d->name != "Name") settings_but_name.push_back(param_of(*d));
         }
-        bool singleton = kind == ObjectKind::TransportServer;
-        ParamDef server_identity{"Identity", "String", "", "This server's name (optional: there is one)", false, false, true};
+        const bool singleton = config::singleton_name(kind).has_value();
+        const bool server = kind == ObjectKind::TransportServer;
+        const std::string what = server ? "the transport server's settings" : "the " + noun;
+        ParamDef single_identity{"Identity", "String", "",
+                                 server ? "This server's name (optional: there is one)" : noun + " (optional: there is one)",
+                                 false, false, true};
 
-        Cmdlet get{"Get-" + noun, singleton ? "Show the transport server's settings" : "List " + noun + " objects, or one",
-                   {singleton ? server_identity : identity}, true,
+        Cmdlet get{"Get-" + noun, singleton ? "Show " + what : "List " + noun + " objects, or one",
+                   {singleton ? single_identity : identity}, true,
                    [kind](Context& c, const Invocation& i) { return get_objects(c, i, kind); }};
         for (auto& p : output_params()) get.params.push_back(std::move(p));
         table.push_back(std::move(get));
 
-        Cmdlet set{"Set-" + noun, "Change settings of " + std::string(singleton ? "the transport server" : "a " + noun),
-                   {singleton ? server_identity : identity}, true,
+        Cmdlet set{"Set-" + noun, "Change " + (singleton ? what : "settings of a " + noun),
+                   {singleton ? single_identity : identity}, true,
                    [kind](Context& c, const Invocation& i) { return set_object(c, i, kind); }};
         for (const auto& p : singleton ? settings_but_name : settings) {
             if (p.name == "Name") {

@@ -68,8 +68,7 @@ queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
 }
 
 Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
-    config::ConfigObject ts(config::ObjectKind::TransportServer);
-    if (auto o = config::load_object(*ctx.db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    config::ConfigObject ts = config::load_singleton(*ctx.db, config::ObjectKind::TransportServer);
     std::string dir = ts.text("MessageTrackingLogPath");
     if (dir.empty()) dir = ctx.data_directory + "/Logs/MessageTracking";
 

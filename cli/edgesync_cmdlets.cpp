@@ -1,0 +1,281 @@
+// EdgeSync on the edge: New-EdgeSubscription (the subscription file for the internal
+// side), Get-EdgeSubscription, Remove-EdgeSubscription (the replicated data goes
+// too) and Test-EdgeSynchronization (is the sync current?).
+#include "cmdlet.hpp"
+
+#include "certificate.hpp"
+#include "config_store.hpp"
+#include "edge_state.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace edge::cli {
+
+namespace {
+using edgesync::Subscription;
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
+        fail("no random bytes from OpenSSL");
+    return edgesync::to_hex(raw);
+}
+
+std::string sha256_hex(std::string_view s) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+    return edgesync::to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+Value time_or_null(std::int64_t unix_seconds) {
+    if (unix_seconds <= 0) return Value::null();
+    return Value::of_time(queue::Timestamp(std::chrono::seconds(unix_seconds)));
+}
+
+std::string host_fqdn(const std::string& short_name) {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return short_name;
+    return buf;
+}
+
+// The config-store changes that take the subscription and what it brought away:
+// the record, the replicated objects, every recipient hash.
+queue::QueueDb::SyncBatch removal(const Subscription& s, std::uint64_t generation) {
+    queue::QueueDb::SyncBatch b;
+    b.expected_generation = generation;
+    b.forget_recipients = true;
+    b.config.push_back({std::string(config::kEdgeSyncKind), std::string(edgesync::kSubscriptionName), std::nullopt});
+    for (const auto& r : s.replicated) {
+        auto slash = r.find('/');
+        if (slash != std::string::npos) b.config.push_back({r.substr(0, slash), r.substr(slash + 1), std::nullopt});
+    }
+    return b;
+}
+
+Output new_subscription(Context& ctx, const Invocation& inv) {
+    const std::string* file = inv.get("FileName");
+    if (file == nullptr || file->empty()) fail("-FileName is required: where to write the subscription file", 2);
+    std::uint64_t port = edgesync::kDefaultSyncPort;
+    if (const std::string* p = inv.get("Port")) {
+        auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), port);
+        if (ec != std::errc() || end != p->data() + p->size() || port == 0 || port > 65535)
+            fail(fmt::format("-Port: '{}' is not valid; expected a whole number from 1 to 65535", *p));
+    }
+    std::string listen = inv.get("ListenAddress") ? *inv.get("ListenAddress") : "0.0.0.0";
+    unsigned char addr[16];
+    if (::inet_pton(AF_INET, listen.c_str(), addr) != 1 && ::inet_pton(AF_INET6, listen.c_str(), addr) != 1)
+        fail(fmt::format("-ListenAddress: '{}' is not valid; expected an IP address such as 0.0.0.0", listen));
+    const std::uint64_t generation = ctx.db->config_generation();
+    auto existing = edgesync::load_subscription(*ctx.db);
+    if (existing && !bool_param(inv, "Force", false))
+        fail(fmt::format("this edge already has a subscription{}; -Force replaces it (the old one stops working)",
+                         existing->site.empty() ? "" : " to site '" + existing->site + "'"));
+
+    // A new subscription: new certificate, new secret, new hash key — nothing of an old
+    // one keeps working.
+    const std::string tls_dir = ctx.data_directory + "/tls";
+    std::filesystem::create_directories(tls_dir);
+    const std::string fqdn = host_fqdn(ctx.server_name);
+    // Made beside the live pair and put in place only once everything else is written:
+    // a refused command leaves the running listener's certificate as it was.
+    const std::string crt = tls_dir + "/edgesync.crt", key = tls_dir + "/edgesync.key";
+    tls::make_self_signed_certificate(crt + ".new", key + ".new", fqdn);
+    auto discard_new = [&] {
+        std::error_code ec;
+        std::filesystem::remove(crt + ".new", ec);
+        std::filesystem::remove(key + ".new", ec);
+    };
+    std::ifstream in(crt + ".new");
+    std::stringstream pem;
+    pem << in.rdbuf();
+
+    edgesync::SubscriptionFile f;
+    f.edge_name = ctx.server_name;
+    f.edge_fqdn = fqdn;
+    f.port = static_cast<std::uint16_t>(port);
+    f.certificate_pem = pem.str();
+    f.enrollment_secret = random_hex(32);
+    f.effective = unix_now();
+    f.duration = std::chrono::duration_cast<std::chrono::seconds>(edgesync::kEnrollmentLifetime).count();
+
+    Subscription s;
+    s.edge_name = f.edge_name;
+    s.edge_fqdn = f.edge_fqdn;
+    s.listen_address = listen;
+    s.port = f.port;
+    s.secret_sha256 = sha256_hex(f.enrollment_secret);  // the secret itself is kept only in the file
+    s.secret_expires = f.effective + f.duration;
+    s.hash_key = random_hex(32);
+    s.created = f.effective;
+
+    queue::QueueDb::SyncBatch b = existing ? removal(*existing, generation) : queue::QueueDb::SyncBatch{};
+    b.expected_generation = generation;
+    b.forget_recipients = true;
+    b.config.push_back(edgesync::subscription_change(s));
+    // Write the file first: a subscription nobody can enroll to is worse than none.
+    const std::string tmp = *file + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << f.write();
+        if (!out.flush()) {
+            discard_new();
+            fail("-FileName: cannot write " + *file);
+        }
+    }
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto st = ctx.db->apply_sync_batch(b);
+    if (!st) {
+        std::filesystem::remove(tmp);
+        discard_new();
+        fail("the configuration changed meanwhile or could not be written (" + st.error().message() + "); nothing was changed");
+    }
+    std::filesystem::rename(key + ".new", key);
+    std::filesystem::rename(crt + ".new", crt);
+    std::filesystem::rename(tmp, *file);
+    Output out;
+    out.note = fmt::format("wrote {}; its enrollment secret is valid for {} minutes: run edgesync --subscription {} "
+                           "on the internal side before then",
+                           *file, edgesync::kEnrollmentLifetime.count(), *file);
+    return out;
+}
+
+const std::vector<std::string> kSubscriptionProperties = {
+    "Identity", "Name", "Site", "ListenAddress", "Port", "Enrolled", "EnrollmentExpires", "AgentCertificate",
+    "LastConfigSync", "LastRecipientSync", "RecipientCount", "RecipientVersion", "LeaseHolder", "Replicated"};
+
+Record subscription_record(const Context& ctx, const Subscription& s) {
+    Record r;
+    r.add("Identity", Value::of_text(s.edge_name));
+    r.add("Name", Value::of_text(s.edge_fqdn));
+    r.add("Site", s.site.empty() ? Value::null() : Value::of_text(s.site));
+    r.add("ListenAddress", Value::of_text(s.listen_address));
+    r.add("Port", Value::of_number(s.port));
+    r.add("Enrolled", Value::of_bool(!s.agent_certificate.empty()));
+    r.add("EnrollmentExpires", s.secret_sha256.empty() ? Value::null() : time_or_null(s.secret_expires));
+    r.add("AgentCertificate", s.agent_certificate.empty() ? Value::null() : Value::of_text(s.agent_certificate));
+    r.add("LastConfigSync", time_or_null(s.last_config_sync));
+    r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
+    r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
+    r.add("RecipientVersion", Value::of_number(static_cast<double>(s.recipient_version)));
+    r.add("LeaseHolder", s.lease_holder.empty() ? Value::null() : Value::of_text(s.lease_holder));
+    r.add("Replicated", Value::of_list(s.replicated));
+    return r;
+}
+
+Subscription must_load(const Context& ctx, const Invocation& inv) {
+    auto s = edgesync::load_subscription(*ctx.db);
+    if (!s) fail("this edge has no subscription; New-EdgeSubscription makes one");
+    if (const std::string* id = inv.get("Identity"); id && !iequals(*id, s->edge_name) && !iequals(*id, s->edge_fqdn))
+        fail(fmt::format("no subscription '{}'; this edge's is {}", *id, s->edge_name));
+    return *s;
+}
+
+Output get_subscription(Context& ctx, const Invocation& inv) {
+    std::vector<Record> records;
+    if (auto s = edgesync::load_subscription(*ctx.db)) {
+        if (const std::string* id = inv.get("Identity"); !id || iequals(*id, s->edge_name) || iequals(*id, s->edge_fqdn))
+            records.push_back(subscription_record(ctx, *s));
+        else
+            fail(fmt::format("no subscription '{}'; this edge's is {}", *id, s->edge_name));
+    }
+    Output out;
+    out.records = select_records(std::move(records), inv, kSubscriptionProperties);
+    out.columns = {"Name", "Site", "Enrolled", "LastConfigSync", "LastRecipientSync", "RecipientCount"};
+    return out;
+}
+
+Output remove_subscription(Context& ctx, const Invocation& inv) {
+    const std::uint64_t generation = ctx.db->config_generation();
+    Subscription s = must_load(ctx, inv);
+    auto st = ctx.db->apply_sync_batch(removal(s, generation));
+    if (!st) fail("the configuration changed meanwhile (" + st.error().message() + "); nothing was removed");
+    std::error_code ec;
+    std::filesystem::remove(ctx.data_directory + "/tls/edgesync.key", ec);
+    std::filesystem::remove(ctx.data_directory + "/tls/edgesync.crt", ec);
+    Output out;
+    out.note = fmt::format("removed; {} replicated objects and every replicated recipient went with it",
+                           s.replicated.size());
+    return out;
+}
+
+// Exchange's SyncStatus: Normal, or what is wrong. Stale: no sync for three intervals.
+Output test_synchronization(Context& ctx, const Invocation& inv) {
+    Subscription s = must_load(ctx, inv);
+    const auto now = unix_now();
+    const auto config_limit = 3 * std::chrono::duration_cast<std::chrono::seconds>(edgesync::kConfigSyncInterval).count();
+    const auto recipient_limit =
+        3 * std::chrono::duration_cast<std::chrono::seconds>(edgesync::kRecipientSyncInterval).count();
+    std::string status = "Normal", detail;
+    if (s.agent_certificate.empty()) {
+        status = s.secret_sha256.empty() || now > s.secret_expires ? "EnrollmentExpired" : "NotEnrolled";
+        detail = status == "NotEnrolled" ? "waiting for edgesync to enroll with the subscription file"
+                                          : "the enrollment secret expired unused: New-EdgeSubscription -Force";
+    } else if (s.last_config_sync == 0 || s.last_recipient_sync == 0) {
+        status = "NotStarted";
+        detail = "enrolled; no full configuration and recipient sync yet";
+    } else if (now - s.last_config_sync > config_limit || now - s.last_recipient_sync > recipient_limit) {
+        status = "Stale";
+        detail = fmt::format("no configuration sync for {} s or recipient sync for {} s (limits {} s and {} s)",
+                             now - s.last_config_sync, now - s.last_recipient_sync, config_limit, recipient_limit);
+    }
+    Record r;
+    r.add("Name", Value::of_text(s.edge_name));
+    r.add("SyncStatus", Value::of_text(status));
+    r.add("Healthy", Value::of_bool(status == "Normal"));
+    r.add("LastConfigSync", time_or_null(s.last_config_sync));
+    r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
+    r.add("ConfigObjects", Value::of_number(static_cast<double>(s.replicated.size())));
+    r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
+    r.add("Detail", detail.empty() ? Value::null() : Value::of_text(detail));
+    Output out;
+    out.records = select_records({std::move(r)}, inv,
+                                 {"Name", "SyncStatus", "Healthy", "LastConfigSync", "LastRecipientSync", "ConfigObjects",
+                                  "RecipientCount", "Detail"});
+    out.columns = {"Name", "SyncStatus", "LastConfigSync", "LastRecipientSync", "RecipientCount"};
+    out.list_by_default = true;
+    out.exit_code = status == "Normal" ? 0 : 1;
+    return out;
+}
+
+}  // namespace
+
+void add_edgesync_cmdlets(std::vector<Cmdlet>& table) {
+    const ParamDef identity{"Identity", "String", "", "The edge's name (optional: there is one subscription)", false,
+                            false, true};
+    table.push_back(Cmdlet{"New-EdgeSubscription",
+                           "Write a subscription file for the internal side's edgesync agent",
+                           {{"FileName", "String", "", "Where to write the subscription file (XML)"},
+                            {"ListenAddress", "IPAddress", "0.0.0.0", "Address the sync listener binds"},
+                            {"Port", "Int32", "50636", "TCP port of the sync listener (mutual TLS)"},
+                            {"Force", "Switch", "", "Replace an existing subscription (the old one stops working)", true}},
+                           true,
+                           new_subscription});
+    Cmdlet get{"Get-EdgeSubscription", "Show the edge's subscription", {identity}, true, get_subscription};
+    for (auto& p : output_params()) get.params.push_back(std::move(p));
+    table.push_back(std::move(get));
+    table.push_back(Cmdlet{"Remove-EdgeSubscription",
+                           "End the subscription: its replicated domains, connectors and recipients go too",
+                           {identity, {"Confirm", "Switch", "", "Accepted for Exchange scripts; edgectl never prompts", true}},
+                           true,
+                           remove_subscription});
+    Cmdlet test{"Test-EdgeSynchronization", "Whether the edge's replicated data is current", {identity}, true,
+                test_synchronization};
+    for (auto& p : output_params()) test.params.push_back(std::move(p));
+    table.push_back(std::move(test));
+}
+
+}  // namespace edge::cli
