@@ -4,6 +4,7 @@
 #   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
+#   make bench-sync      EdgeSync on the edge: full sync of 100,000 recipients, RCPT lookups per second
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
@@ -16,12 +17,14 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 # and python3's email package checks the DSNs we build (tests/support/parse_dsn.py).
 # nsd: a real DNS server on loopback for the MX tests; ldnsutils: drill, to see it answer.
 # bash-completion: loads edgectl's completion (installed per user by make run).
+# libldap-dev: the edgesync agent reads the directory; slapd + ldap-utils: a real OpenLDAP on
+# loopback for the EdgeSync tests (Debian may start its own slapd on install; ours has its own port).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
-                nsd ldnsutils bash-completion
+                nsd ldnsutils bash-completion libldap-dev slapd ldap-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps run test bench bench-receive bench-relay build-release build-asan clean
+.PHONY: deps bench-deps run test bench bench-receive bench-relay bench-sync build-release build-asan clean
 
 # Installs only what is missing; silent when everything is there.
 deps:
@@ -76,6 +79,7 @@ test: build-asan
 bench: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	$(RELEASE)/tests/bench/queue_bench --dir $(BENCH_DIR)
+	$(RELEASE)/tests/bench/sync_bench --dir $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
 
@@ -88,6 +92,11 @@ bench-receive: build-release bench-deps
 bench-relay: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
+
+# EdgeSync on the edge: a full sync of 100,000 recipients, and RCPT lookups per second.
+bench-sync: build-release
+	@mkdir -p $(BENCH_DIR)
+	$(RELEASE)/tests/bench/sync_bench --dir $(BENCH_DIR)
 
 clean:
 	rm -rf build

@@ -2,12 +2,17 @@
 // swaks and by our own client, its queue read back with queue-db.
 #include "edge_server.hpp"
 #include "protocol_log.hpp"
+#include "edge_state.hpp"
+#include "recipient_filter.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 using namespace edge::test;
 using namespace std::chrono_literals;
@@ -654,4 +659,85 @@ TEST_CASE("a hub that presents a pinned TLS client certificate after STARTTLS ma
     };
     CHECK(relay_after_tls("hub") == "250 2.1.5 Recipient OK");
     CHECK(relay_after_tls("stranger") == "550 5.7.1 Unable to relay");
+}
+
+namespace {
+// What the EdgeSync listener does when the agent pushes (the EdgeSync tests drive the
+// whole path): a subscription with its hash key and a recipient set, written by
+// another process while the server runs. No sync certificate: the listener does not
+// start, which is all this test needs.
+void replicate_recipients(const EdgeServer& s, const std::string& key, const std::vector<std::string>& addresses,
+                          bool full = true, const std::vector<std::string>& removed = {}) {
+    edge::queue::QueueDbOptions o;
+    o.recover_leases = false;
+    auto db = edge::queue::QueueDb::open(s.data(), o);
+    REQUIRE(db);
+    edge::queue::QueueDb::SyncBatch b;
+    edge::edgesync::Subscription sub;
+    sub.edge_name = sub.edge_fqdn = "edge.test";
+    sub.hash_key = edge::edgesync::to_hex(key);
+    b.config.push_back(edge::edgesync::subscription_change(sub));
+    b.full_recipient_set = full;
+    for (const auto& a : addresses) b.recipients_added.push_back(edge::agents::recipient_hash(key, a));
+    for (const auto& a : removed) b.recipients_removed.push_back(edge::agents::recipient_hash(key, a));
+    REQUIRE((*db)->apply_sync_batch(b));
+}
+}  // namespace
+
+TEST_CASE("recipient filtering: an unknown recipient of an Authoritative domain gets 550 5.1.1 after the tarpit",
+          "[receive][recipient-filter]") {
+    EdgeServer s;
+    s.must_edgectl("New-AcceptedDomain Relay -DomainName relay.test -DomainType ExternalRelay");
+    basic_setup(s, "-TarpitInterval 00:00:01");
+    s.must_edgectl("Set-RecipientFilterConfig -RecipientValidationEnabled '$true' -BlockListEnabled '$true' "
+                   "-BlockedRecipients ceo@relay.test");
+    // Before any recipient set is replicated, validation refuses no one.
+    std::this_thread::sleep_for(1500ms);
+    {
+        SmtpClient c(s.port());
+        c.reply();
+        c.command("EHLO client.example");
+        c.command("MAIL FROM:<a@example.org>");
+        CHECK(c.command("RCPT TO:<anyone@contoso.test>").starts_with("250"));
+        auto t0 = std::chrono::steady_clock::now();
+        CHECK(c.command("RCPT TO:<CEO@relay.test>") == "550 5.1.1 User unknown");  // the block list
+        CHECK(seconds_since(t0) >= 1.0);
+    }
+    const std::string key = "0123456789abcdef0123456789abcdef";
+    replicate_recipients(s, key, {"alice@contoso.test", "bob@contoso.test"});
+    std::this_thread::sleep_for(1500ms);  // the hash key came with a config change: the poll sees it
+    SmtpClient c(s.port());
+    c.reply();
+    c.command("EHLO client.example");
+    c.command("MAIL FROM:<a@example.org>");
+    CHECK(c.command("RCPT TO:<alice@contoso.test>").starts_with("250"));
+    CHECK(c.command("RCPT TO:<Bob@Contoso.Test>").starts_with("250"));
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(c.command("RCPT TO:<mallory@contoso.test>") == "550 5.1.1 User unknown");
+    CHECK(seconds_since(t0) >= 1.0);
+    CHECK(c.command("RCPT TO:<mallory@relay.test>").starts_with("250"));  // no lookup for relay domains
+    CHECK(c.command("RSET").starts_with("250"));
+
+    // A recipient removed by the next sync is refused from then on, in the same session too.
+    replicate_recipients(s, key, {}, false, {"bob@contoso.test"});
+    c.command("MAIL FROM:<a@example.org>");
+    CHECK(c.command("RCPT TO:<bob@contoso.test>") == "550 5.1.1 User unknown");
+    CHECK(c.command("RCPT TO:<alice@contoso.test>").starts_with("250"));
+    c.command("RSET");
+    c.command("QUIT");
+    CHECK(s.stop() == 0);
+
+    // The data directory holds the replicated recipients as hashes, never in clear
+    // (no message to them was queued, so nothing else names them).
+    std::string everything;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(s.data())) {
+        if (!f.is_regular_file()) continue;
+        std::ifstream in(f.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        everything += bytes.str();
+    }
+    CHECK(everything.find(edge::agents::recipient_hash(key, "alice@contoso.test")) != std::string::npos);
+    CHECK(everything.find("alice@contoso.test") == std::string::npos);
+    CHECK(everything.find("bob@contoso.test") == std::string::npos);
 }
