@@ -122,8 +122,7 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
     }
     send->categorizer =
         std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
-    config::ConfigObject ts(config::ObjectKind::TransportServer);
-    if (auto o = config::load_object(db, config::ObjectKind::TransportServer, config::kTransportServerName)) ts = *o;
+    config::ConfigObject ts = config::load_singleton(db, config::ObjectKind::TransportServer);
     send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn);
     return send;
 }
