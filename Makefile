@@ -4,7 +4,7 @@
 #   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
-#   make bench-sync      EdgeSync on the edge: full sync of 100,000 recipients, RCPT lookups per second
+#   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
@@ -80,6 +80,7 @@ bench: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	$(RELEASE)/tests/bench/queue_bench --dir $(BENCH_DIR)
 	$(RELEASE)/tests/bench/sync_bench --dir $(BENCH_DIR)
+	@env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/sync tests/bench/sync_e2e_bench.sh
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
 
@@ -97,6 +98,7 @@ bench-relay: build-release bench-deps
 bench-sync: build-release
 	@mkdir -p $(BENCH_DIR)
 	$(RELEASE)/tests/bench/sync_bench --dir $(BENCH_DIR)
+	@env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/sync tests/bench/sync_e2e_bench.sh
 
 clean:
 	rm -rf build

@@ -1328,52 +1328,52 @@ std::vector<ConfigRecord> QueueDb::config_list(std::string_view kind) const {
     return out;
 }
 
+namespace {
+bool valid_config_changes(const std::vector<ConfigChange>& changes) {
+    return std::all_of(changes.begin(), changes.end(), [](const ConfigChange& c) {
+        return !c.kind.empty() && !c.name.empty() && c.kind.find('\0') == std::string::npos;
+    });
+}
+
+// Inside a write transaction: refuses (conflict) when the config generation is not
+// `expected`; writes `changes` and raises the generation by one when there are any or
+// `raise_always`. Returns the generation now.
+std::uint64_t write_config(const QueueDb::Impl& d, lmdb::Txn& txn, const std::vector<ConfigChange>& changes,
+                           std::optional<std::uint64_t> expected, bool raise_always) {
+    auto v = txn.get(d.meta, "config_generation");
+    const std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
+    if (expected && *expected != gen) fail(QueueError::conflict);
+    if (changes.empty() && !raise_always) return gen;
+    for (const auto& c : changes) {
+        std::string key = records::config_key(c.kind, c.name);
+        if (c.value)
+            txn.put(d.config, key, *c.value);
+        else
+            txn.del(d.config, key);
+    }
+    txn.put(d.meta, "config_generation", records::u64_value(gen + 1));
+    return gen + 1;
+}
+}  // namespace
+
 Result<std::uint64_t> QueueDb::config_apply(std::vector<ConfigChange> changes,
                                             std::optional<std::uint64_t> expected_generation) {
-    for (const auto& c : changes)
-        if (c.kind.empty() || c.name.empty() || c.kind.find('\0') != std::string::npos)
-            return QueueError::invalid_argument;
+    if (!valid_config_changes(changes)) return QueueError::invalid_argument;
     Impl& d = *impl_;
-    auto job = [&](lmdb::Txn& txn) {
-        auto v = txn.get(d.meta, "config_generation");
-        std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
-        if (expected_generation && *expected_generation != gen) fail(QueueError::conflict);
-        for (const auto& c : changes) {
-            std::string key = records::config_key(c.kind, c.name);
-            if (c.value)
-                txn.put(d.config, key, *c.value);
-            else
-                txn.del(d.config, key);
-        }
-        txn.put(d.meta, "config_generation", records::u64_value(gen + 1));
-        return gen + 1;
-    };
+    auto job = [&](lmdb::Txn& txn) { return write_config(d, txn, changes, expected_generation, true); };
     return d.write(job);
 }
 
 // ---- replicated directory data (EdgeSync) --------------------------------------------
 
 Status QueueDb::apply_sync_batch(const SyncBatch& batch) {
-    for (const auto& c : batch.config)
-        if (c.kind.empty() || c.name.empty() || c.kind.find('\0') != std::string::npos) return QueueError::invalid_argument;
+    if (!valid_config_changes(batch.config)) return QueueError::invalid_argument;
     for (const auto* list : {&batch.recipients_added, &batch.recipients_removed})
         for (const auto& h : *list)
             if (h.size() != kRecipientHashSize) return QueueError::invalid_argument;
     Impl& d = *impl_;
     auto job = [&](lmdb::Txn& txn) {
-        auto v = txn.get(d.meta, "config_generation");
-        const std::uint64_t gen = v ? records::parse_u64_value(*v).value_or(0) : 0;
-        if (batch.expected_generation && *batch.expected_generation != gen) fail(QueueError::conflict);
-        if (!batch.config.empty()) {
-            for (const auto& c : batch.config) {
-                std::string key = records::config_key(c.kind, c.name);
-                if (c.value)
-                    txn.put(d.config, key, *c.value);
-                else
-                    txn.del(d.config, key);
-            }
-            txn.put(d.meta, "config_generation", records::u64_value(gen + 1));
-        }
+        write_config(d, txn, batch.config, batch.expected_generation, false);
         if (batch.full_recipient_set || batch.forget_recipients) txn.drop(d.recipients);
         if (batch.forget_recipients) txn.del(d.meta, "recipient_set");
         for (const auto& h : batch.recipients_removed) txn.del(d.recipients, h);

@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
     }
     std::filesystem::remove_all(dir + "/sync");
     std::filesystem::create_directories(dir + "/sync");
-    auto db = std::move(*queue::QueueDb::open(dir + "/sync"));
+    auto opened = queue::QueueDb::open(dir + "/sync");
+    if (!opened) throw std::runtime_error("open: " + opened.error().message());
+    auto db = std::move(*opened);
     const std::string key = "0123456789abcdef0123456789abcdef";
 
     // The agent's side (not timed as the edge's cost): hash the directory, write the batch.
@@ -94,7 +96,7 @@ int main(int argc, char** argv) {
     t = Clock::now();
     for (std::size_t i = 0; i < lookups; ++i) {
         // Even: an existing user; odd: a made-up one (a harvest attempt).
-        std::string a = i % 2 == 0 ? fmt::format("user{}@contoso.com", (i / 2) % n + n / 100)
+        std::string a = i % 2 == 0 ? fmt::format("user{}@contoso.com", (i / 2) % (n - n / 100) + n / 100)
                                    : fmt::format("nobody{}@contoso.com", i);
         accepted += filter.check(a, &contoso, false) == agents::RecipientFilterVerdict::Accept;
     }

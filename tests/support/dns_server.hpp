@@ -3,6 +3,7 @@
 // foreground from a private directory, and stopped when the fixture goes.
 #pragma once
 
+#include "child_process.hpp"
 #include "temp_dir.hpp"
 
 #include <arpa/inet.h>
@@ -82,21 +83,7 @@ public:
     // TCP. Throws with NSD's log when it does not within 10 s.
     void start() {
         if (pid_ > 0) return;
-        std::string log = dir_.sub("nsd.out");
-        pid_t parent = ::getpid();
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            // A test that crashes (an ASan abort skips destructors) takes its NSD along.
-            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (::getppid() != parent) ::_exit(127);
-            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            std::string conf = dir_.sub("nsd.conf");
-            ::execl(EDGE_NSD_PATH, EDGE_NSD_PATH, "-d", "-c", conf.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
+        pid_ = spawn_logged({EDGE_NSD_PATH, "-d", "-c", dir_.sub("nsd.conf")}, dir_.sub("nsd.out"));
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (std::chrono::steady_clock::now() < until) {
             int status = 0;
@@ -112,21 +99,7 @@ public:
     }
 
     // SIGTERM to the NSD we started (it stops its own children) and wait; SIGKILL after 5 s.
-    void stop() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() >= until) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        pid_ = -1;
-    }
+    void stop() { stop_child(pid_, std::chrono::seconds(5)); }
 
     // What NSD wrote (its own log file and its stdout/stderr), for failure messages.
     std::string log_text() const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "temp_dir.hpp"
+#include "child_process.hpp"
 #include "edge_server.hpp"
 
 #include <fcntl.h>
@@ -72,22 +73,8 @@ public:
     }
 
     void start() {
-        std::string log = dir_.sub("slapd.out");
-        pid_t parent = ::getpid();
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (::getppid() != parent) ::_exit(127);
-            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            std::string conf = dir_.sub("slapd.conf"), url = uri();
-            // -d 0: stay in the foreground (our child), log nothing extra.
-            ::execl("/usr/sbin/slapd", "slapd", "-d", "0", "-f", conf.c_str(), "-h", url.c_str(),
-                    static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
+        // -d 0: stay in the foreground (our child), log nothing extra.
+        pid_ = spawn_logged({"/usr/sbin/slapd", "-d", "0", "-f", dir_.sub("slapd.conf"), "-h", uri()}, dir_.sub("slapd.out"));
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
         while (std::chrono::steady_clock::now() < until) {
             int status = 0;
@@ -104,21 +91,7 @@ public:
         throw std::runtime_error("slapd did not answer on " + uri() + ": " + log_text());
     }
 
-    void stop() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() >= until) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        pid_ = -1;
-    }
+    void stop() { stop_child(pid_, std::chrono::seconds(10)); }
 
     std::string log_text() const {
         std::ifstream in(dir_.sub("slapd.out"));
