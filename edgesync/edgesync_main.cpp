@@ -6,7 +6,11 @@
 //   edgesync --subscription edge.sub --ldap-uri ldap://dc1 --bind-dn … --password-file …
 //            --base-dn … --hub hub1.contoso.com:25 [--hub …] --accepted-domain contoso.com
 //            [--site NAME] [--state-dir DIR] [--edge HOST:PORT] [--name AGENT] [--once]
-//            [--full] [--config-interval SECONDS] [--recipient-interval SECONDS]
+//            [--full] [--config-interval SECONDS] [--recipient-interval SECONDS] [--filter LDAPFILTER]
+//
+// --filter chooses the recipients (default "(|(mail=*)(proxyAddresses=*))"). Against Active
+// Directory, leave disabled accounts out as Exchange does:
+//   '(&(|(mail=*)(proxyAddresses=*))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
 //
 // State (--state-dir, default /var/lib/edgesync): the agent's client certificate, the
 // recipient hash key learnt at enrollment, and the last recipient set sent with its
@@ -52,7 +56,7 @@ struct Options {
     throw std::invalid_argument(why + "\nusage: edgesync --subscription FILE --ldap-uri URI [--bind-dn DN --password-file FILE] "
                                       "--base-dn DN --hub HOST[:PORT]… --accepted-domain DOMAIN[:TYPE[:default]]… "
                                       "[--site NAME] [--state-dir DIR] [--edge HOST:PORT] [--name AGENT] [--once] [--full] "
-                                      "[--config-interval S] [--recipient-interval S]");
+                                      "[--config-interval S] [--recipient-interval S] [--filter LDAPFILTER]");
 }
 
 std::string slurp(const std::string& path) {
@@ -102,6 +106,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--bind-dn") o.directory.bind_dn = value();
         else if (a == "--password-file") password_file = value();
         else if (a == "--base-dn") o.directory.base_dn = value();
+        else if (a == "--filter") o.directory.filter = value();
         else if (a == "--hub") o.hubs.push_back(value());
         else if (a == "--site") o.site = value();
         else if (a == "--state-dir") o.state_dir = value();

@@ -187,6 +187,12 @@ TEST_CASE("EdgeSync: after edgesync --once the edge knows the directory's recipi
     CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= 1.0);
     CHECK(rcpt(f.edge, "someone@fabrikam.test") == "550 5.7.1 Unable to relay");  // not an accepted domain yet
 
+    // A directory read that fails (a filter the server refuses) sends no recipients.
+    std::string failed;
+    CHECK(f.agent("--filter '(((bad'", &failed) == 1);
+    CHECK(failed.find("LDAP search") != std::string::npos);
+    CHECK(f.recipients() == kUsers + 3);
+
     // A user deleted in LDAP is refused after the next sync; a domain added is accepted.
     f.ldap.remove_user(uid(7));
     CHECK(rcpt(f.edge, "u00007@contoso.test").starts_with("250"));
@@ -217,6 +223,13 @@ TEST_CASE("EdgeSync: after edgesync --once the edge knows the directory's recipi
     REQUIRE(f.edge.edgectl("Get-SendConnector", &connectors) == 0);
     CHECK(connectors.find("EdgeSync - Inbound to Site1") != std::string::npos);
     CHECK(connectors.find("EdgeSync - Site1 to Internet") != std::string::npos);
+
+    // --filter chooses who is replicated (against AD: leave disabled accounts out).
+    REQUIRE(f.agent("--filter '(|(cn=u0000*)(cn=alias))'", &out) == 0);
+    CHECK(f.recipients() == 11);  // u00000..u00009 without the deleted u00007, and the alias's two
+    std::this_thread::sleep_for(1500ms);
+    CHECK(rcpt(f.edge, "u00042@contoso.test") == "550 5.1.1 User unknown");
+    CHECK(rcpt(f.edge, "u00003@contoso.test").starts_with("250"));
 
     // The data directory holds no replicated address in clear (u00123 was never mailed).
     f.edge.stop();
