@@ -459,6 +459,29 @@ TEST_CASE("the client refuses a reply injected between 220 to STARTTLS and the h
 
 // --- the envelope ----------------------------------------------------------------
 
+TEST_CASE("ENVID and ORCPT relayed as received: decoded once, encoded once, the same on the wire",
+          "[smtp][client][envelope]") {
+    // What a client sent us, stored as received (xtext), goes out byte for byte.
+    const std::string received_orcpt = "rfc822;bob+2Btag+3D1@example.net", received_envid = "QQ+2B314159";
+    CHECK(orcpt_decoded(received_orcpt) == "rfc822;bob+tag=1@example.net");
+    CHECK(xtext_decode(received_envid) == std::optional<std::string>("QQ+314159"));
+    OutboundMessage m;
+    m.sender = "alice@contoso.com";
+    m.content = "Subject: x\r\n\r\nx\r\n";
+    m.envid = *xtext_decode(received_envid);
+    m.recipients = {{0, "bob@example.net", orcpt_decoded(received_orcpt), 4}};
+    ClientSession s = greeted(edge_policy(), kEhloFull);
+    std::string w = wire(s.begin_message(m));
+    CHECK(w.find(" ENVID=" + received_envid + "\r\n") != std::string::npos);
+    CHECK(w.find(" ORCPT=" + received_orcpt + "\r\n") != std::string::npos);
+    // Malformed xtext is left as it is, never half decoded.
+    CHECK(orcpt_decoded("rfc822;a+zz@x") == "rfc822;a+zz@x");
+    CHECK_FALSE(xtext_decode("abc+4"));
+    // Control characters come back as octets and are encoded again on the way out.
+    CHECK(xtext_decode("a+0D+0Ab") == std::optional<std::string>("a\r\nb"));
+    CHECK(xtext_encode("a\r\nb") == "a+0D+0Ab");
+}
+
 TEST_CASE("client: MAIL and RCPT carry the parameters the peer offers, and only those", "[smtp][client][envelope]") {
     OutboundMessage m;
     m.sender = "alice@contoso.com";

@@ -714,13 +714,15 @@ struct DeliveryService::Impl {
         smtp::OutboundMessage out;
         out.sender = m.envelope.sender;
         out.content = content;
-        out.envid = m.envelope.dsn_envid;
+        // The queue keeps ENVID and ORCPT as received (xtext, RFC 3461 §4); the client
+        // takes them decoded and encodes them once.
+        out.envid = smtp::xtext_decode(m.envelope.dsn_envid).value_or(m.envelope.dsn_envid);
         out.ret = m.envelope.dsn_ret == queue::DsnRet::Full      ? smtp::OutboundMessage::Ret::Full
                   : m.envelope.dsn_ret == queue::DsnRet::Headers ? smtp::OutboundMessage::Ret::Headers
                                                                  : smtp::OutboundMessage::Ret::Unspecified;
         for (std::size_t idx : m.recipients) {
             const auto& r = m.envelope.recipients[idx];
-            out.recipients.push_back({idx, r.address, r.orcpt, r.notify});
+            out.recipients.push_back({idx, r.address, smtp::orcpt_decoded(r.orcpt), r.notify});
         }
         auto results = co_await conn.send(out);
         const bool peer_dsn = conn.client().extensions().dsn;

@@ -2,6 +2,8 @@
 // the report, and the envelope around them. No I/O.
 #include "dsn.hpp"
 
+#include "client_session.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -202,34 +204,12 @@ std::string header_address(std::string_view address) {
     return address_text(address);
 }
 
-// RFC 3461 §4: xtext, "+XX" for an octet. nullopt when malformed.
-std::optional<std::string> decode_xtext(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '+') {
-            out += s[i];
-            continue;
-        }
-        if (i + 2 >= s.size()) return std::nullopt;
-        auto hex = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            return -1;
-        };
-        const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
-}
 
 // RFC 3461 §6.3 wants ENVID and ORCPT back xtext-decoded; when the decoded text would
 // not be printable ASCII (a "+0D+0A" in it), the xtext itself is kept, and when even
 // that is not printable the field is left out.
 std::optional<std::string> printable_xtext(std::string_view xtext) {
-    if (auto decoded = decode_xtext(xtext); decoded && !decoded->empty() && all_printable(*decoded)) return *decoded;
+    if (auto decoded = smtp::xtext_decode(xtext); decoded && !decoded->empty() && all_printable(*decoded)) return *decoded;
     if (!xtext.empty() && all_printable(xtext)) return std::string(xtext);
     return std::nullopt;
 }

@@ -194,6 +194,35 @@ std::string encode_for_data(std::string_view content) {
     return out;
 }
 
+std::optional<std::string> xtext_decode(std::string_view s) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '+') {
+            out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size()) return std::nullopt;
+        const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+std::string orcpt_decoded(std::string_view received) {
+    const auto semi = received.find(';');
+    if (semi == std::string_view::npos) return std::string(received);
+    auto value = xtext_decode(received.substr(semi + 1));
+    return value ? std::string(received.substr(0, semi + 1)) + *value : std::string(received);
+}
+
 std::string xtext_encode(std::string_view s) {
     static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;

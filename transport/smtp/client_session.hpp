@@ -145,6 +145,12 @@ std::string encode_for_data(std::string_view content);
 
 // RFC 3461 §4: '+', '=' and bytes outside 33..126 become "+XX".
 std::string xtext_encode(std::string_view s);
+// The reverse: "+XX" becomes the octet. nullopt when malformed (a '+' without two hex digits).
+std::optional<std::string> xtext_decode(std::string_view s);
+// ORCPT as a server received it ("rfc822;a+2Bb@x", xtext) in the decoded form the client
+// takes ("rfc822;a+b@x"): without this a relayed '+' would leave as "+2B2B". A value that
+// is not valid xtext is kept as it is.
+std::string orcpt_decoded(std::string_view received);
 
 class ClientSession {
 public:
