@@ -262,6 +262,47 @@ TEST_CASE("4xx from the peer: Retry with LastError and NextRetryTime, then deliv
     CHECK(back.messages().empty());  // a deferral is no failure: no NDR
 }
 
+TEST_CASE("SmartHostAuthMechanism BasicAuth: AUTH before MAIL, credentials never in the log, a refusal waits in Retry",
+          "[send][auth]") {
+    SmtpPeer back, hub({"--auth", "edge:s3cret"});
+    EdgeServer s;
+    relay_setup(s, back, "-MessageRetryInterval 00:10:00");
+    const std::string to_hub = " -DNSRoutingEnabled '$false' -SmartHosts " + hub.ip() + " -Port " + std::to_string(hub.port()) +
+                               " -SmartHostAuthMechanism BasicAuth -ProtocolLoggingLevel Verbose";
+    s.must_edgectl("New-SendConnector Hub -AddressSpaces contoso.test -AuthenticationCredential 'edge:s3cret'" + to_hub);
+    s.must_edgectl("New-SendConnector Wrong -AddressSpaces wrong.test -AuthenticationCredential 'edge:nope'" + to_hub);
+    s.start();
+    send(s, "sender@back.test", {"user@contoso.test"}, "authenticated");
+    auto got = hub.wait_for_messages(1, 20s);
+    REQUIRE(got.size() == 1);  // the peer refuses MAIL before a successful AUTH (530)
+    CHECK(got[0].rcpt_to == std::vector<std::string>{"user@contoso.test"});
+
+    // Refused credentials: nothing is sent, the queue waits in Retry saying why.
+    send(s, "sender@back.test", {"user@wrong.test"}, "refused");
+    edge::queue::QueueDbOptions o;
+    o.recover_leases = false;
+    REQUIRE(wait_until([&] {
+        auto db = edge::queue::QueueDb::open(s.data(), o);
+        auto q = (*db)->get_queue(edge::queue::QueueId::next_hop_domain("wrong"));
+        return q && q->last_error.find("refused our credentials: 535") != std::string::npos;
+    }));
+    CHECK(hub.messages().size() == 1);
+    CHECK(hub.events("mail").size() == 1);  // the refused connection never got to MAIL
+
+    s.stop();
+    std::string log;
+    for (const auto& f : files_in(s.data() + "/Logs/ProtocolLog/SmtpSend", "SEND")) {
+        std::ifstream in(f);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        log += ss.str();
+    }
+    CHECK(log.find("AUTH ****") != std::string::npos);
+    CHECK(log.find("235 2.7.0") != std::string::npos);
+    CHECK(log.find("s3cret") == std::string::npos);
+    CHECK(log.find("AGVkZ2UAczNjcmV0") == std::string::npos);  // base64 of the credentials
+}
+
 TEST_CASE("a peer that cannot be reached puts the next hop in Retry with LastError and NextRetryTime", "[send][retry]") {
     SmtpPeer back;
     EdgeServer s;

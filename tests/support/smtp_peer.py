@@ -8,6 +8,7 @@
 #                [--without KEYWORD]... [--extension KEYWORD]...
 #                [--greeting-reply 'CODE TEXT'] [--rcpt-reply 'PATTERN=CODE TEXT']...
 #                [--data-reply 'CODE TEXT'] [--max-rcpts N] [--delay-data SECONDS]
+#                [--auth USER:PASSWORD]
 #
 # PORT 0 lets the kernel choose. Once listening it prints "READY <ip>:<port>" on stdout;
 # SIGTERM (or SIGINT) closes every connection and exits 0.
@@ -36,6 +37,8 @@
 # surrogateescape), which tests/support/smtp_peer.hpp turns back into that byte.
 #
 # Scripted behaviour:
+#   --auth             offers AUTH PLAIN and LOGIN (in clear too) and refuses MAIL before a
+#                      successful AUTH with these credentials (530); wrong ones get 535.
 #   --greeting-reply   replaces "220 <hostname> ESMTP". A 220 text is the banner (one
 #                      line). 421: sent, then the connection is closed. Another 4xx/5xx
 #                      (554): sent, then every command but QUIT gets 503 (RFC 5321 §3.1).
@@ -73,8 +76,9 @@ import signal
 import ssl
 import sys
 import time
+import warnings
 
-from aiosmtpd.smtp import SMTP, Envelope, MISSING
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, MISSING
 
 DEFAULT_KEYWORDS = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "DSN", "ENHANCEDSTATUSCODES"]
 # Which EHLO keyword a MAIL/RCPT parameter belongs to (RFC 1870, 6152, 3030, 6531, 3461,
@@ -288,6 +292,8 @@ class PeerSMTP(SMTP):
             words.append("CHUNKING")
         if self.tls_context and not self._tls_protocol and "STARTTLS" not in self.peer.without:
             words.append("STARTTLS")
+        if self.peer.auth is not None and not self.session.authenticated:
+            words.append("AUTH PLAIN LOGIN")
         return words
 
     def note_pipelining(self, command):
@@ -333,6 +339,8 @@ class PeerSMTP(SMTP):
         if await self.check_helo_needed():
             return
         self.note_pipelining("MAIL")
+        if self.peer.auth is not None and not self.session.authenticated:
+            return await self.reply("mail", arg or "", "530 5.7.0 Authentication required")
         if self.envelope.mail_from is not None:
             return await self.reply("mail", arg or "", "503 5.5.1 Error: nested MAIL command")
         parsed = parse_path(arg, "FROM:")
@@ -506,11 +514,27 @@ class Peer:
             self.tls_context.load_cert_chain(cert, key or None)
         self.handler = Handler(self)
         self.live = set()
+        self.auth = None
+        if args.auth:
+            user, sep, password = args.auth.partition(":")
+            if not sep:
+                raise ValueError("--auth wants USER:PASSWORD")
+            self.auth = (user.encode(), password.encode())
+
+    def authenticate(self, server, session, envelope, mechanism, data):
+        ok = self.auth is not None and isinstance(data, LoginPassword) and (data.login, data.password) == self.auth
+        return AuthResult(success=ok, handled=False)
 
     def protocol(self):
+        auth = {}
+        if self.auth is not None:
+            # AUTH in clear is what the test wants to see work (on loopback).
+            warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+            logging.getLogger("mail.log").setLevel(logging.ERROR)
+            auth = dict(authenticator=self.authenticate, auth_required=True, auth_require_tls=False)
         return PeerSMTP(self, tls_context=self.tls_context, require_starttls=False,
                         enable_SMTPUTF8="SMTPUTF8" not in self.without,
-                        data_size_limit=self.size or None, decode_data=False)
+                        data_size_limit=self.size or None, decode_data=False, **auth)
 
 
 async def serve(args):
@@ -549,6 +573,7 @@ def main():
     ap.add_argument("--data-reply", metavar="'CODE TEXT'")
     ap.add_argument("--max-rcpts", type=int)
     ap.add_argument("--delay-data", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--auth", metavar="USER:PASSWORD")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s smtp_peer %(levelname)s %(message)s")

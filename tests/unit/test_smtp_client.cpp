@@ -1113,3 +1113,83 @@ TEST_CASE("client: random reply sequences never crash and every message ends wit
     CHECK(delivered > 300);
     CHECK(failures > 1000);
 }
+
+// --- AUTH to a smart host (SmartHostAuthMechanism BasicAuth) ---------------------------
+
+namespace {
+ClientPolicy auth_policy(bool require_tls = false) {
+    ClientPolicy p = edge_policy();
+    p.auth_user = "edge";
+    p.auth_password = "s3cret";
+    p.auth_require_tls = require_tls;
+    return p;
+}
+bool any_secret(const std::vector<ClientAction>& actions) {
+    for (const auto& a : actions)
+        if (a.secret) return true;
+    return false;
+}
+}  // namespace
+
+TEST_CASE("BasicAuth: AUTH PLAIN with the credentials before any message, marked secret for the log",
+          "[smtp][client][auth]") {
+    ClientSession s(auth_policy());
+    CHECK(peer(s, "220 hub ESMTP\r\n") == "EHLO edge.contoso.com\r\n");
+    ReplyReader reader;
+    reader.feed("250-hub\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n");
+    auto actions = s.on_reply(*reader.next());
+    // base64("\0edge\0s3cret")
+    CHECK(wire(actions) == "AUTH PLAIN AGVkZ2UAczNjcmV0\r\n");
+    CHECK(any_secret(actions));
+    CHECK_FALSE(s.ready_for_message());
+    CHECK(s.state() == ClientState::Authenticating);
+    CHECK(peer(s, "235 2.7.0 Authentication successful\r\n").empty());
+    CHECK(s.ready_for_message());
+}
+
+TEST_CASE("BasicAuth: AUTH LOGIN when PLAIN is not offered (the old AUTH= form too)", "[smtp][client][auth]") {
+    ClientSession s(auth_policy());
+    CHECK(peer(s, "220 hub ESMTP\r\n") == "EHLO edge.contoso.com\r\n");
+    CHECK(peer(s, "250-hub\r\n250 AUTH=LOGIN\r\n") == "AUTH LOGIN\r\n");
+    ReplyReader reader;
+    reader.feed("334 VXNlcm5hbWU6\r\n");
+    auto user = s.on_reply(*reader.next());
+    CHECK(wire(user) == "ZWRnZQ==\r\n");  // base64("edge")
+    CHECK(any_secret(user));
+    CHECK(peer(s, "334 UGFzc3dvcmQ6\r\n") == "czNjcmV0\r\n");  // base64("s3cret")
+    CHECK(peer(s, "235 2.7.0 OK\r\n").empty());
+    CHECK(s.ready_for_message());
+}
+
+TEST_CASE("BasicAuth: refused credentials, no mechanism, or no TLS for BasicAuthRequireTLS send no message",
+          "[smtp][client][auth]") {
+    SECTION("535") {
+        ClientSession s(auth_policy());
+        peer(s, "220 hub ESMTP\r\n");
+        CHECK(peer(s, "250-hub\r\n250 AUTH PLAIN\r\n").starts_with("AUTH PLAIN"));
+        CHECK(peer(s, "535 5.7.8 Authentication credentials invalid\r\n") == "QUIT\r\n[Close]");
+        CHECK(s.failure() == "mx1.example.net refused our credentials: 535 5.7.8 Authentication credentials invalid");
+        CHECK(s.failure_scope() == FailureScope::Connection);
+        CHECK_FALSE(s.ready_for_message());
+    }
+    SECTION("not offered") {
+        ClientSession s(auth_policy());
+        peer(s, "220 hub ESMTP\r\n");
+        CHECK(peer(s, "250-hub\r\n250 PIPELINING\r\n") == "QUIT\r\n[Close]");
+        CHECK(s.failure() == "SmartHostAuthMechanism is BasicAuth and mx1.example.net offers no AUTH PLAIN or LOGIN");
+    }
+    SECTION("BasicAuthRequireTLS: STARTTLS first, AUTH only inside TLS") {
+        ClientSession s(auth_policy(true));
+        peer(s, "220 hub ESMTP\r\n");
+        CHECK(peer(s, "250-hub\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n") == "STARTTLS\r\n");
+        CHECK(peer(s, "220 2.0.0 go ahead\r\n") == "[StartTls]");
+        CHECK(wire(s.on_tls_established()) == "EHLO edge.contoso.com\r\n");
+        CHECK(peer(s, "250-hub\r\n250 AUTH PLAIN\r\n").starts_with("AUTH PLAIN "));
+    }
+    SECTION("BasicAuthRequireTLS without STARTTLS") {
+        ClientSession s(auth_policy(true));
+        peer(s, "220 hub ESMTP\r\n");
+        CHECK(peer(s, "250-hub\r\n250 AUTH PLAIN\r\n") == "QUIT\r\n[Close]");
+        CHECK(s.failure().find("BasicAuthRequireTLS") != std::string::npos);
+    }
+}

@@ -184,7 +184,9 @@ private:
         while (!rest.empty()) {
             auto nl = rest.find("\r\n");
             std::string_view line = rest.substr(0, nl);
-            plog_.log(logging::LogEvent::Send, line.starts_with("AUTH ") ? "AUTH ****" : line);
+            // Credentials never reach the log (the client marks what holds them).
+            if (a.secret) plog_.log(logging::LogEvent::Send, line.starts_with("AUTH ") ? "AUTH ****" : "****");
+            else plog_.log(logging::LogEvent::Send, line);
             if (nl == std::string_view::npos) break;
             rest.remove_prefix(nl + 2);
         }
@@ -602,6 +604,11 @@ struct DeliveryService::Impl {
                     policy.ignore_starttls = c.ignore_starttls;
                     policy.require_tls = c.require_tls;
                     policy.tls_possible = tls_possible;
+                    if (c.smart_host_auth == "BasicAuth" || c.smart_host_auth == "BasicAuthRequireTLS") {
+                        policy.auth_user = c.auth_user;
+                        policy.auth_password = c.auth_password;
+                        policy.auth_require_tls = c.smart_host_auth == "BasicAuthRequireTLS";
+                    }
                     logging::ProtocolLogSession plog;
                     auto local = sock.local_endpoint(ec);
                     if (c.protocol_logging && send_log)

@@ -28,9 +28,12 @@ constexpr std::array kClientTexts = {
     ClientTextEntry{CT::UnexpectedReply,      451, "4.5.0", "Unexpected reply from {} {}: {}"},
     ClientTextEntry{CT::ReplyBeforeTls,       451, "4.7.0", "{} sent a reply in clear after agreeing to STARTTLS: {}"},
     ClientTextEntry{CT::RsetRefused,          451, "4.5.0", "{} answered RSET with {}"},
+    ClientTextEntry{CT::AuthNotOffered,       451, "4.7.0", "SmartHostAuthMechanism is BasicAuth and {} offers no AUTH PLAIN or LOGIN"},
+    ClientTextEntry{CT::AuthNeedsTls,         451, "4.7.4", "SmartHostAuthMechanism is BasicAuthRequireTLS and the connection to {} is not encrypted"},
+    ClientTextEntry{CT::AuthRefused,          451, "4.7.0", "{} refused our credentials: {}"},
 };
 // clang-format on
-static_assert(kClientTexts.size() == static_cast<std::size_t>(CT::RsetRefused) + 1);
+static_assert(kClientTexts.size() == static_cast<std::size_t>(CT::AuthRefused) + 1);
 
 const ClientTextEntry& entry(ClientText id) { return kClientTexts.at(static_cast<std::size_t>(id)); }
 
@@ -82,6 +85,27 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 ClientAction send(std::string bytes) { return ClientAction{ClientAction::Kind::Send, std::move(bytes), {}}; }
+ClientAction send_secret(std::string bytes) { return ClientAction{ClientAction::Kind::Send, std::move(bytes), {}, true}; }
+
+// RFC 4648 base64, for AUTH (RFC 4954 §4).
+std::string base64(std::string_view in) {
+    static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        auto n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], digits[(n >> 6) & 63], digits[n & 63]};
+    }
+    if (i + 1 == in.size()) {
+        auto n = static_cast<unsigned char>(in[i]) << 16;
+        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], '=', '='};
+    } else if (i + 2 == in.size()) {
+        auto n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], digits[(n >> 6) & 63], '='};
+    }
+    return out;
+}
 ClientAction close_action() { return ClientAction{ClientAction::Kind::Close, {}, {}}; }
 }  // namespace
 
@@ -104,6 +128,7 @@ const char* to_string(ClientState s) {
         case ClientState::StartTls: return "StartTls";
         case ClientState::TlsHandshake: return "TlsHandshake";
         case ClientState::Ready: return "Ready";
+        case ClientState::Authenticating: return "Authenticating";
         case ClientState::Transaction: return "Transaction";
         case ClientState::Quitting: return "Quitting";
         case ClientState::Closed: return "Closed";
@@ -127,6 +152,9 @@ const char* to_string(Awaiting e) {
         case Awaiting::Bdat: return "the reply to BDAT";
         case Awaiting::Rset: return "the reply to RSET";
         case Awaiting::Quit: return "the reply to QUIT";
+        case Awaiting::Auth: return "the reply to AUTH";
+        case Awaiting::AuthLoginUser: return "the reply to AUTH LOGIN";
+        case Awaiting::AuthLoginPassword: return "the reply to the AUTH LOGIN user name";
     }
     return "a reply";
 }
@@ -148,6 +176,17 @@ PeerExtensions parse_ehlo_reply(const Reply& ehlo) {
         else if (iequals(key, "CHUNKING")) x.chunking = true;
         else if (iequals(key, "SMTPUTF8")) x.smtputf8 = true;
         else if (iequals(key, "ENHANCEDSTATUSCODES")) x.enhanced_status_codes = true;
+        else if (iequals(key, "AUTH") || (key.size() > 5 && iequals(key.substr(0, 5), "AUTH="))) {
+            // "AUTH PLAIN LOGIN", or the old "AUTH=LOGIN PLAIN" some servers still send.
+            std::string_view mechs = iequals(key, "AUTH") ? param : line.substr(5);
+            while (!mechs.empty()) {
+                auto end = mechs.find(' ');
+                std::string_view m = mechs.substr(0, end);
+                if (iequals(m, "PLAIN")) x.auth_plain = true;
+                if (iequals(m, "LOGIN")) x.auth_login = true;
+                mechs = end == std::string_view::npos ? std::string_view() : mechs.substr(end + 1);
+            }
+        }
         else if (iequals(key, "SIZE")) {
             x.size = true;
             // RFC 1870 §4: "SIZE" alone or "SIZE 0" means no fixed limit. A value we
@@ -410,6 +449,21 @@ std::vector<ClientAction> ClientSession::on_reply(const Reply& r) {
         case Awaiting::Quit:
             transition(ClientState::Closed, "QUIT answered");
             return {close_action()};
+        case Awaiting::Auth:
+            if (r.code == 235) {
+                authenticated_ = true;
+                transition(ClientState::Ready, "authenticated");
+                return {};
+            }
+            return fail(ClientText::AuthRefused, {host, r.text()}, true);
+        case Awaiting::AuthLoginUser:
+            if (r.code != 334) return fail(ClientText::AuthRefused, {host, r.text()}, true);
+            expect(Awaiting::AuthLoginPassword);
+            return {send_secret(base64(policy_.auth_user) + "\r\n")};
+        case Awaiting::AuthLoginPassword:
+            if (r.code != 334) return fail(ClientText::AuthRefused, {host, r.text()}, true);
+            expect(Awaiting::Auth);
+            return {send_secret(base64(policy_.auth_password) + "\r\n")};
     }
     return unexpected(r, e);
 }
@@ -426,8 +480,28 @@ ClientSession::Actions ClientSession::after_hello() {
         if (policy_.require_tls)
             return fail(ext_.starttls ? ClientText::TlsNotPossible : ClientText::TlsNotOffered, {policy_.remote_host}, true);
     }
+    if (!policy_.auth_user.empty() && !authenticated_) return start_auth();
     transition(ClientState::Ready, tls_ ? "greeted over TLS" : "greeted");
     return {};
+}
+
+// RFC 4954: PLAIN with an initial response (one round trip), else LOGIN. Never
+// pipelined; no message before 235.
+ClientSession::Actions ClientSession::start_auth() {
+    const std::string& host = policy_.remote_host;
+    if (policy_.auth_require_tls && !tls_) return fail(ClientText::AuthNeedsTls, {host}, true);
+    if (ext_.auth_plain) {
+        expect(Awaiting::Auth);
+        transition(ClientState::Authenticating, "AUTH PLAIN");
+        std::string plain = std::string(1, '\0') + policy_.auth_user + std::string(1, '\0') + policy_.auth_password;
+        return {send_secret("AUTH PLAIN " + base64(plain) + "\r\n")};
+    }
+    if (ext_.auth_login) {
+        expect(Awaiting::AuthLoginUser);
+        transition(ClientState::Authenticating, "AUTH LOGIN");
+        return {send("AUTH LOGIN\r\n")};
+    }
+    return fail(ClientText::AuthNotOffered, {host}, true);
 }
 
 std::vector<ClientAction> ClientSession::on_tls_established() {

@@ -26,6 +26,7 @@ struct PeerExtensions {
     bool esmtp = false;  // the peer answered EHLO (not only HELO)
     bool pipelining = false, starttls = false, size = false, eightbitmime = false, dsn = false, chunking = false,
          smtputf8 = false, enhanced_status_codes = false;
+    bool auth_plain = false, auth_login = false;  // RFC 4954 AUTH mechanisms we speak
     std::uint64_t max_size = 0;  // SIZE n; 0 = no limit given
 };
 
@@ -40,6 +41,11 @@ struct ClientPolicy {
     bool ignore_starttls = false;  // IgnoreSTARTTLS: never ask for TLS even when offered
     bool require_tls = false;      // RequireTLS: nothing of a message is ever sent in clear
     bool tls_possible = true;      // the driver has a TLS client context to run a handshake
+    // SmartHostAuthMechanism BasicAuth / BasicAuthRequireTLS: AUTH PLAIN (or LOGIN) with
+    // these credentials before any message; none when auth_user is empty. A peer that
+    // offers neither mechanism, or refuses the credentials, gets no message.
+    std::string auth_user, auth_password;
+    bool auth_require_tls = false;  // BasicAuthRequireTLS: the credentials only inside TLS
 };
 
 struct OutboundRecipient {
@@ -78,6 +84,7 @@ struct ClientAction {
     Kind kind = Kind::Send;
     std::string bytes;         // commands (CRLF included) or DATA content, ready for the wire
     std::string_view content;  // BDAT payload: a view of OutboundMessage::content; else empty
+    bool secret = false;       // holds credentials: a log shows "AUTH ****" / "****", never the bytes
 };
 
 // When failed(): was a message in flight? Connection = the connection failed before
@@ -94,6 +101,7 @@ enum class ClientState : std::uint8_t {
     TlsHandshake,  // 220 to STARTTLS: the driver runs the handshake
     Ready,         // greeted, no transaction: begin_message() or quit()
     Transaction,   // a message in flight (MAIL … the final reply, RSET)
+    Authenticating,  // AUTH sent (RFC 4954), before any message
     Quitting,      // QUIT sent
     Closed,        // after QUIT's reply, a failure or on_connection_lost()
 };
@@ -107,6 +115,9 @@ enum class Awaiting : std::uint8_t {
     EndOfData,       // the content and its final dot
     EmptyEndOfData,  // the lone dot after an unwanted 354 (RFC 2920 §3.1)
     Bdat, Rset, Quit,
+    Auth,           // the outcome of AUTH (235 or a refusal)
+    AuthLoginUser,  // 334 to AUTH LOGIN: the user name next
+    AuthLoginPassword,  // 334 to the user name: the password next
 };
 const char* to_string(Awaiting);
 
@@ -128,6 +139,9 @@ enum class ClientText : std::uint8_t {
     UnexpectedReply,       // 451 4.5.0 a reply the protocol does not allow here
     ReplyBeforeTls,        // 451 4.7.0 a reply between 220 to STARTTLS and the handshake
     RsetRefused,           // 451 4.5.0
+    AuthNotOffered,        // 451 4.7.0 BasicAuth and the peer offers no AUTH PLAIN or LOGIN
+    AuthNeedsTls,          // 451 4.7.4 BasicAuthRequireTLS without TLS
+    AuthRefused,           // 451 4.7.0 the peer refused our credentials
 };
 struct ClientTextEntry {
     ClientText id;
@@ -227,6 +241,7 @@ private:
     Actions fail(ClientText why, std::initializer_list<std::string_view> args, bool polite,
                  const Reply* peer_reply = nullptr);
     Actions unexpected(const Reply& r, Awaiting answered);
+    Actions start_auth();
     std::string say(ClientText id, std::initializer_list<std::string_view> args) const;
 
     ClientPolicy policy_;
@@ -234,6 +249,7 @@ private:
     std::deque<Awaiting> expected_;
     PeerExtensions ext_;
     bool tls_ = false;
+    bool authenticated_ = false;
     FailureScope scope_ = FailureScope::None;
     std::string failure_;
 
