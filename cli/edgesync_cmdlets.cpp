@@ -32,15 +32,6 @@ std::string random_hex(std::size_t bytes) {
     return edgesync::to_hex(raw);
 }
 
-std::string sha256_hex(std::string_view s) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-    return edgesync::to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
-}
-
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
 Value time_or_null(std::int64_t unix_seconds) {
     if (unix_seconds <= 0) return Value::null();
     return Value::of_time(queue::Timestamp(std::chrono::seconds(unix_seconds)));
@@ -109,7 +100,7 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     f.port = static_cast<std::uint16_t>(port);
     f.certificate_pem = pem.str();
     f.enrollment_secret = random_hex(32);
-    f.effective = unix_now();
+    f.effective = edgesync::unix_now();
     f.duration = std::chrono::duration_cast<std::chrono::seconds>(edgesync::kEnrollmentLifetime).count();
 
     Subscription s;
@@ -117,7 +108,7 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     s.edge_fqdn = f.edge_fqdn;
     s.listen_address = listen;
     s.port = f.port;
-    s.secret_sha256 = sha256_hex(f.enrollment_secret);  // the secret itself is kept only in the file
+    s.secret_sha256 = edgesync::enrollment_secret_hash(f.enrollment_secret);  // the secret itself is kept only in the file
     s.secret_expires = f.effective + f.duration;
     s.hash_key = random_hex(32);
     s.created = f.effective;
@@ -215,7 +206,7 @@ Output remove_subscription(Context& ctx, const Invocation& inv) {
 // Exchange's SyncStatus: Normal, or what is wrong. Stale: no sync for three intervals.
 Output test_synchronization(Context& ctx, const Invocation& inv) {
     Subscription s = must_load(ctx, inv);
-    const auto now = unix_now();
+    const auto now = edgesync::unix_now();
     const auto config_limit = 3 * std::chrono::duration_cast<std::chrono::seconds>(edgesync::kConfigSyncInterval).count();
     const auto recipient_limit =
         3 * std::chrono::duration_cast<std::chrono::seconds>(edgesync::kRecipientSyncInterval).count();

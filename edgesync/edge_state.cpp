@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <ctime>
 #include <stdexcept>
 #include <map>
 #include <set>
@@ -147,6 +148,10 @@ std::optional<Subscription> load_subscription(const queue::QueueDb& db) {
     if (!v) return std::nullopt;
     return Subscription::parse(*v);
 }
+
+std::string enrollment_secret_hash(std::string_view secret) { return sha256_hex(secret); }
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 queue::ConfigChange subscription_change(const Subscription& s) {
     return {std::string(config::kEdgeSyncKind), std::string(kSubscriptionName), s.serialize()};

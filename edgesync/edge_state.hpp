@@ -45,6 +45,11 @@ struct Subscription {
 };
 
 std::optional<Subscription> load_subscription(const queue::QueueDb& db);
+// How the edge keeps the enrollment secret: its SHA-256 in hex (the secret itself is in
+// the subscription file only).
+std::string enrollment_secret_hash(std::string_view secret);
+// Subscription times are Unix seconds.
+std::int64_t unix_now();
 queue::ConfigChange subscription_change(const Subscription& s);
 
 // The subscription file (Exchange's EdgeSubscriptionData, our fields): what the

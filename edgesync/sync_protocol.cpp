@@ -39,13 +39,6 @@ bool printable(std::string_view s) {
 
 void free_ctx(evp_md_ctx_st* c) { EVP_MD_CTX_free(c); }
 
-std::string sha256_hex_of(std::string_view text) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256");
-    return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
-}
-
 }  // namespace
 
 std::string to_hex(std::string_view bytes) {
@@ -57,6 +50,13 @@ std::string to_hex(std::string_view bytes) {
         out += digits[c & 15];
     }
     return out;
+}
+
+std::string sha256_hex(std::string_view text) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256");
+    return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::optional<std::string> from_hex(std::string_view hex) {
@@ -169,7 +169,7 @@ std::string batch(std::string_view header_kind, std::string_view mode, std::uint
     std::string body;
     for (const auto& r : records) body += r + "\n";
     return "BATCH " + std::string(header_kind) + " " + std::string(mode) + " " + std::to_string(base) + " " +
-           std::to_string(records.size()) + "\n" + body + "END " + sha256_hex_of(body) + "\n";
+           std::to_string(records.size()) + "\n" + body + "END " + sha256_hex(body) + "\n";
 }
 }  // namespace
 

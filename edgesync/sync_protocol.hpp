@@ -106,6 +106,7 @@ std::string write_config_batch(const ReplicatedConfig& config);
 std::string write_recipient_batch(BatchMode mode, std::uint64_t base_version, const ReplicatedRecipients& r);
 
 std::string to_hex(std::string_view bytes);
+std::string sha256_hex(std::string_view bytes);  // lower-case hex
 std::optional<std::string> from_hex(std::string_view hex);  // nullopt: odd length or not hex
 
 }  // namespace edge::edgesync

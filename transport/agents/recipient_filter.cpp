@@ -1,6 +1,8 @@
 // The Recipient Filter agent: the block list, then recipient lookup (see the header).
 #include "recipient_filter.hpp"
 
+#include "text.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -8,17 +10,10 @@
 
 namespace edge::agents {
 
-namespace {
-std::string ascii_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-}  // namespace
+using routing::to_lower;
 
 std::string recipient_hash(std::string_view key, std::string_view address) {
-    const std::string text = ascii_lower(address);
+    const std::string text = to_lower(address);
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
@@ -29,7 +24,7 @@ std::string recipient_hash(std::string_view key, std::string_view address) {
 
 RecipientFilter::RecipientFilter(RecipientFilterSettings settings, std::string hash_key, Lookup known)
     : settings_(std::move(settings)), key_(std::move(hash_key)), known_(std::move(known)) {
-    for (auto& b : settings_.blocked_recipients) b = ascii_lower(b);
+    for (auto& b : settings_.blocked_recipients) b = to_lower(b);
 }
 
 RecipientFilterVerdict RecipientFilter::check(std::string_view address, const routing::AcceptedDomain* domain,
@@ -38,7 +33,7 @@ RecipientFilterVerdict RecipientFilter::check(std::string_view address, const ro
     if (internal ? !settings_.internal_mail_enabled : !settings_.external_mail_enabled)
         return RecipientFilterVerdict::Accept;
     if (settings_.block_list_enabled) {
-        const std::string a = ascii_lower(address);
+        const std::string a = to_lower(address);
         for (const auto& b : settings_.blocked_recipients)
             if (a == b) return RecipientFilterVerdict::Blocked;
     }

@@ -25,15 +25,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // line by line well within it).
 constexpr auto kInactivity = 60s;
 
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
-std::string sha256_hex(std::string_view s) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-    return edgesync::to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
-}
-
 // Constant-time comparison: the secret's hash must not leak through timing.
 bool same_secret(const std::string& a, const std::string& b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -247,8 +238,8 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         auto sub = edgesync::load_subscription(db);
         if (!sub) return "ERR 530 this edge has no subscription";
         if (sub->secret_sha256.empty()) return "ERR 530 the enrollment secret was used already; make a new subscription";
-        if (unix_now() > sub->secret_expires) return "ERR 530 the enrollment secret has expired; make a new subscription";
-        if (!same_secret(sha256_hex(secret), sub->secret_sha256)) return "ERR 530 wrong enrollment secret";
+        if (edgesync::unix_now() > sub->secret_expires) return "ERR 530 the enrollment secret has expired; make a new subscription";
+        if (!same_secret(edgesync::enrollment_secret_hash(secret), sub->secret_sha256)) return "ERR 530 wrong enrollment secret";
         if (fingerprint.empty()) return "ERR 530 enrollment needs a client certificate";
         sub->agent_certificate = fingerprint;
         sub->secret_sha256.clear();  // once only
@@ -261,7 +252,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         const auto generation = db.config_generation();
         auto sub = edgesync::load_subscription(db);
         if (!sub) return "ERR 530 the subscription was removed";
-        const auto now = unix_now();
+        const auto now = edgesync::unix_now();
         if (!sub->lease_holder.empty() && sub->lease_holder != agent && sub->lease_until > now)
             return fmt::format("ERR 450 {} holds the sync lease for {} more seconds", sub->lease_holder,
                                sub->lease_until - now);
@@ -277,7 +268,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         out.expected_generation = db.config_generation();
         auto sub = edgesync::load_subscription(db);
         if (!sub) return "ERR 530 the subscription was removed";
-        const auto now = unix_now();
+        const auto now = edgesync::unix_now();
         if (agent.empty() || sub->lease_holder != agent || sub->lease_until <= now)
             return "ERR 450 take the LEASE first (or it expired)";
         if (batch.start().kind == edgesync::BatchKind::Config) {
