@@ -26,9 +26,6 @@ Value reading(double v, const std::string& unit) {
     return r;
 }
 
-const std::vector<std::string> kProperties = {"Resource",        "Level",         "Reading",     "Unit",
-                                              "NormalThreshold", "MediumThreshold", "HighThreshold", "SampleFailed",
-                                              "Detail",          "Since",         "SampledAt"};
 
 Output get_back_pressure(Context& ctx, const Invocation& inv) {
     if (!queue::running_server_pid(ctx.data_directory))
@@ -57,7 +54,7 @@ Output get_back_pressure(Context& ctx, const Invocation& inv) {
         rec.add("Resource", Value::of_text(r.resource));
         rec.add("Level", Value::of_text(to_string(r.level)));
         rec.add("Reading", reading(r.value, r.unit));
-        rec.add("Unit", r.unit.empty() ? Value::null() : Value::of_text(r.unit));
+        rec.add("Unit", Value::of_text_or_null(r.unit));
         rec.add("NormalThreshold", reading(r.thresholds.normal, r.unit));
         rec.add("MediumThreshold", reading(r.thresholds.medium, r.unit));
         rec.add("HighThreshold", reading(r.thresholds.high, r.unit));
@@ -65,13 +62,14 @@ Output get_back_pressure(Context& ctx, const Invocation& inv) {
         std::string detail = r.detail;
         if (!r.failure.empty()) detail += (detail.empty() ? "" : "; ") + r.failure;
         if (r.storage_full_reported) detail += (detail.empty() ? "" : "; ") + std::string("held at High after a full commit");
-        rec.add("Detail", detail.empty() ? Value::null() : Value::of_text(detail));
+        rec.add("Detail", Value::of_text_or_null(detail));
         rec.add("Since", Value::null());
         rec.add("SampledAt", Value::of_time(to_timestamp(snap->sampled_at)));
         records.push_back(std::move(rec));
     }
     Output out;
-    out.records = select_records(std::move(records), inv, kProperties);
+    const auto names = records.front().names();  // the Overall record: every resource has the same
+    out.records = select_records(std::move(records), inv, names);
     out.columns = {"Resource", "Level", "Reading", "NormalThreshold", "MediumThreshold", "HighThreshold", "Since"};
     return out;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -32,9 +33,10 @@ std::string random_hex(std::size_t bytes) {
     return edgesync::to_hex(raw);
 }
 
+// Subscription times are Unix seconds; 0 = never.
 Value time_or_null(std::int64_t unix_seconds) {
-    if (unix_seconds <= 0) return Value::null();
-    return Value::of_time(queue::Timestamp(std::chrono::seconds(unix_seconds)));
+    return Value::of_time_or_null(unix_seconds > 0 ? std::optional<queue::Timestamp>(std::chrono::seconds(unix_seconds))
+                                                   : std::nullopt);
 }
 
 std::string host_fqdn(const std::string& short_name) {
@@ -144,25 +146,22 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     return out;
 }
 
-const std::vector<std::string> kSubscriptionProperties = {
-    "Identity", "Name", "Site", "ListenAddress", "Port", "Enrolled", "EnrollmentExpires", "AgentCertificate",
-    "LastConfigSync", "LastRecipientSync", "RecipientCount", "RecipientVersion", "LeaseHolder", "Replicated"};
 
 Record subscription_record(const Context& ctx, const Subscription& s) {
     Record r;
     r.add("Identity", Value::of_text(s.edge_name));
     r.add("Name", Value::of_text(s.edge_fqdn));
-    r.add("Site", s.site.empty() ? Value::null() : Value::of_text(s.site));
+    r.add("Site", Value::of_text_or_null(s.site));
     r.add("ListenAddress", Value::of_text(s.listen_address));
     r.add("Port", Value::of_number(s.port));
     r.add("Enrolled", Value::of_bool(!s.agent_certificate.empty()));
     r.add("EnrollmentExpires", s.secret_sha256.empty() ? Value::null() : time_or_null(s.secret_expires));
-    r.add("AgentCertificate", s.agent_certificate.empty() ? Value::null() : Value::of_text(s.agent_certificate));
+    r.add("AgentCertificate", Value::of_text_or_null(s.agent_certificate));
     r.add("LastConfigSync", time_or_null(s.last_config_sync));
     r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
     r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
     r.add("RecipientVersion", Value::of_number(static_cast<double>(s.recipient_version)));
-    r.add("LeaseHolder", s.lease_holder.empty() ? Value::null() : Value::of_text(s.lease_holder));
+    r.add("LeaseHolder", Value::of_text_or_null(s.lease_holder));
     r.add("Replicated", Value::of_list(s.replicated));
     return r;
 }
@@ -184,7 +183,7 @@ Output get_subscription(Context& ctx, const Invocation& inv) {
             fail(fmt::format("no subscription '{}'; this edge's is {}", *id, s->edge_name));
     }
     Output out;
-    out.records = select_records(std::move(records), inv, kSubscriptionProperties);
+    out.records = select_records(std::move(records), inv, subscription_record(ctx, Subscription{}).names());
     out.columns = {"Name", "Site", "Enrolled", "LastConfigSync", "LastRecipientSync", "RecipientCount"};
     return out;
 }
@@ -231,11 +230,10 @@ Output test_synchronization(Context& ctx, const Invocation& inv) {
     r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
     r.add("ConfigObjects", Value::of_number(static_cast<double>(s.replicated.size())));
     r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
-    r.add("Detail", detail.empty() ? Value::null() : Value::of_text(detail));
+    r.add("Detail", Value::of_text_or_null(detail));
     Output out;
-    out.records = select_records({std::move(r)}, inv,
-                                 {"Name", "SyncStatus", "Healthy", "LastConfigSync", "LastRecipientSync", "ConfigObjects",
-                                  "RecipientCount", "Detail"});
+    const auto names = r.names();
+    out.records = select_records({std::move(r)}, inv, names);
     out.columns = {"Name", "SyncStatus", "LastConfigSync", "LastRecipientSync", "RecipientCount"};
     out.list_by_default = true;
     out.exit_code = status == "Normal" ? 0 : 1;

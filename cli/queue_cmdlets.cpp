@@ -63,9 +63,6 @@ MessageIdentity parse_message_identity(const Context& ctx, std::string_view text
 
 std::string queue_identity(const Context& ctx, const QueueId& q) { return ctx.server_name + "\\" + q.name(); }
 
-Value time_or_null(const std::optional<Timestamp>& t) { return t ? Value::of_time(*t) : Value::null(); }
-Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::of_text(s); }
-
 Record queue_record(const Context& ctx, const QueueInfo& q) {
     Record r;
     r.add("Identity", Value::of_text(queue_identity(ctx, q.id)));
@@ -73,9 +70,9 @@ Record queue_record(const Context& ctx, const QueueInfo& q) {
     r.add("NextHopDomain", Value::of_text(q.id.name()));
     r.add("Status", Value::of_text(to_string(q.status)));
     r.add("MessageCount", Value::of_number(static_cast<double>(q.message_count)));
-    r.add("LastError", text_or_null(q.last_error));
-    r.add("LastRetryTime", time_or_null(q.last_retry_time));
-    r.add("NextRetryTime", time_or_null(q.next_retry_time));
+    r.add("LastError", Value::of_text_or_null(q.last_error));
+    r.add("LastRetryTime", Value::of_time_or_null(q.last_retry_time));
+    r.add("NextRetryTime", Value::of_time_or_null(q.next_retry_time));
     r.add("ActiveMessageCount", Value::of_number(static_cast<double>(q.active_count)));
     r.add("ReadyMessageCount", Value::of_number(static_cast<double>(q.ready_count)));
     r.add("RetryMessageCount", Value::of_number(static_cast<double>(q.retry_count)));
@@ -83,10 +80,6 @@ Record queue_record(const Context& ctx, const QueueInfo& q) {
     return r;
 }
 
-const std::vector<std::string> kQueueProperties = {
-    "Identity",           "DeliveryType",      "NextHopDomain",     "Status",
-    "MessageCount",       "LastError",         "LastRetryTime",     "NextRetryTime",
-    "ActiveMessageCount", "ReadyMessageCount", "RetryMessageCount", "SuspendedMessageCount"};
 
 Record message_record(const Context& ctx, const MessageInfo& m) {
     Record r;
@@ -97,28 +90,27 @@ Record message_record(const Context& ctx, const MessageInfo& m) {
             (rc.next_hop == m.queue || m.queue.kind == QueueKind::Poison || m.queue.kind == QueueKind::Submission))
             recipients.push_back(rc.address);
     r.add("Identity", Value::of_text(fmt::format("{}\\{}", queue_identity(ctx, m.queue), m.id)));
-    r.add("Subject", text_or_null(e.subject));
-    r.add("InternetMessageId", text_or_null(e.internet_message_id));
+    r.add("Subject", Value::of_text_or_null(e.subject));
+    r.add("InternetMessageId", Value::of_text_or_null(e.internet_message_id));
     r.add("FromAddress", Value::of_text(e.sender.empty() ? "<>" : e.sender));
     r.add("Status", Value::of_text(to_string(m.status)));
     r.add("Size", Value::of_size(e.size, std::to_string(e.size)));
-    r.add("MessageSourceName", text_or_null(e.receive_connector));
-    r.add("SourceIP", text_or_null(e.client_address));
+    r.add("MessageSourceName", Value::of_text_or_null(e.receive_connector));
+    r.add("SourceIP", Value::of_text_or_null(e.client_address));
     r.add("DateReceived", Value::of_time(e.arrival_time));
     r.add("ExpirationTime", Value::of_time(e.expiration_time));
-    r.add("LastError", text_or_null(m.last_error));
+    r.add("LastError", Value::of_text_or_null(m.last_error));
     r.add("RetryCount", Value::of_number(m.retry_count));
-    r.add("NextRetryTime", time_or_null(m.next_retry_time));
+    r.add("NextRetryTime", Value::of_time_or_null(m.next_retry_time));
     r.add("Recipients", Value::of_list(std::move(recipients)));
     r.add("Queue", Value::of_text(queue_identity(ctx, m.queue)));
     r.add("MessageId", Value::of_number(static_cast<double>(m.id)));
     return r;
 }
 
-const std::vector<std::string> kMessageProperties = {
-    "Identity",     "Subject",        "InternetMessageId", "FromAddress", "Status",        "Size",
-    "MessageSourceName", "SourceIP",  "DateReceived",      "ExpirationTime", "LastError",  "RetryCount",
-    "NextRetryTime", "Recipients",    "Queue",             "MessageId"};
+// The names -Filter may use: those the record builders write.
+std::vector<std::string> queue_properties(const Context& ctx) { return queue_record(ctx, QueueInfo{}).names(); }
+std::vector<std::string> message_properties(const Context& ctx) { return message_record(ctx, MessageInfo{}).names(); }
 
 void check(const Status& st, std::string_view what) {
     if (st) return;
@@ -142,7 +134,7 @@ std::vector<QueueId> target_queues(Context& ctx, const Invocation& inv) {
     for (const auto& q : ctx.db->list_queues()) records.push_back(queue_record(ctx, q));
     Invocation narrowed = inv;
     narrowed.params.emplace_back("ResultSize", "unlimited");
-    for (const auto& r : select_records(std::move(records), narrowed, kQueueProperties))
+    for (const auto& r : select_records(std::move(records), narrowed, queue_properties(ctx)))
         ids.push_back(*QueueId::parse(r.find("NextHopDomain")->text));
     return ids;
 }
@@ -168,7 +160,7 @@ std::vector<MessageTarget> target_messages(Context& ctx, const Invocation& inv) 
     Invocation narrowed = inv;
     narrowed.params.emplace_back("ResultSize", "unlimited");
     std::vector<MessageTarget> out;
-    for (const auto& r : select_records(std::move(records), narrowed, kMessageProperties))
+    for (const auto& r : select_records(std::move(records), narrowed, message_properties(ctx)))
         out.push_back({static_cast<MessageId>(r.find("MessageId")->number), QueueId::parse(r.find("Queue")->text.substr(ctx.server_name.size() + 1))});
     return out;
 }
@@ -182,7 +174,7 @@ Output get_queue(Context& ctx, const Invocation& inv) {
         if (!only || q.id == *only) records.push_back(queue_record(ctx, q));
     if (only && records.empty()) fail(fmt::format("no queue {}; 'edgectl Get-Queue' lists them", queue_identity(ctx, *only)));
     Output out;
-    out.records = select_records(std::move(records), inv, kQueueProperties);
+    out.records = select_records(std::move(records), inv, queue_properties(ctx));
     out.columns = {"Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"};
     return out;
 }
@@ -223,7 +215,7 @@ Output get_message(Context& ctx, const Invocation& inv) {
         if (!only || m.id == only->id) records.push_back(message_record(ctx, m));
     if (only && records.empty()) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *inv.get("Identity")));
     Output out;
-    out.records = select_records(std::move(records), inv, kMessageProperties);
+    out.records = select_records(std::move(records), inv, message_properties(ctx));
     out.columns = {"Identity", "FromAddress", "Status", "Size", "Queue"};
     return out;
 }
@@ -275,8 +267,8 @@ Output test_queue_database(Context& ctx, const Invocation& inv) {
     r.add("Problems", Value::of_list(rep.problems));
     r.add("Consistent", Value::of_bool(rep.ok()));
     Output out;
-    out.records = select_records({std::move(r)}, inv, {"Messages", "QueueItems", "MapUsed", "MapSize", "LeasesReturned",
-                                                      "Poisoned", "Quarantined", "Problems", "Consistent"});
+    const auto names = r.names();
+    out.records = select_records({std::move(r)}, inv, names);
     out.columns = {"Messages", "QueueItems", "MapUsed", "Consistent"};
     out.list_by_default = true;
     if (!rep.ok()) {

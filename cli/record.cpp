@@ -189,6 +189,17 @@ Value Value::of_list(std::vector<std::string> items) {
     return v;
 }
 
+Value Value::of_text_or_null(std::string text) { return text.empty() ? null() : of_text(std::move(text)); }
+
+Value Value::of_time_or_null(std::optional<queue::Timestamp> t) { return t ? of_time(*t) : null(); }
+
+std::vector<std::string> Record::names() const {
+    std::vector<std::string> out;
+    out.reserve(properties_.size());
+    for (const auto& p : properties_) out.push_back(p.name);
+    return out;
+}
+
 const Value* Record::find(std::string_view name) const {
     for (const auto& p : properties_)
         if (iequal(p.name, name)) return &p.value;

@@ -7,6 +7,7 @@
 #include "queue_types.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,8 @@ struct Value {
     static Value of_size(std::uint64_t bytes, std::string shown);  // kUnlimited = unlimited
     static Value of_duration(std::int64_t seconds, std::string shown);
     static Value of_time(queue::Timestamp t);                       // shown as local "yyyy-mm-dd hh:mm:ss"
+    static Value of_text_or_null(std::string text);                  // "" = Null (an unset LastError)
+    static Value of_time_or_null(std::optional<queue::Timestamp> t);
     static Value of_list(std::vector<std::string> items);           // shown as "a, b, c"
 };
 
@@ -54,6 +57,9 @@ public:
     // Case-insensitive, as PowerShell property names are; nullptr when absent.
     const Value* find(std::string_view name) const;
     const std::vector<Property>& properties() const { return properties_; }
+    // The property names in order: what -Filter may name. A cmdlet takes them from a
+    // record it builds, so the names are written once.
+    std::vector<std::string> names() const;
 
 private:
     std::vector<Property> properties_;

@@ -21,44 +21,32 @@ queue::Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
     return std::chrono::time_point_cast<std::chrono::microseconds>(t);
 }
 
-Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::of_text(s); }
-
 Record event_record(const logging::TrackingEvent& e) {
     Record r;
     r.add("Timestamp", Value::of_time(to_timestamp(e.time)));
-    r.add("ClientIp", text_or_null(e.client_ip));
-    r.add("ClientHostname", text_or_null(e.client_hostname));
-    r.add("ServerIp", text_or_null(e.server_ip));
-    r.add("ServerHostname", text_or_null(e.server_hostname));
-    r.add("SourceContext", text_or_null(e.source_context));
-    r.add("ConnectorId", text_or_null(e.connector_id));
-    r.add("Source", text_or_null(e.source));
-    r.add("EventId", text_or_null(e.event_id));
+    r.add("ClientIp", Value::of_text_or_null(e.client_ip));
+    r.add("ClientHostname", Value::of_text_or_null(e.client_hostname));
+    r.add("ServerIp", Value::of_text_or_null(e.server_ip));
+    r.add("ServerHostname", Value::of_text_or_null(e.server_hostname));
+    r.add("SourceContext", Value::of_text_or_null(e.source_context));
+    r.add("ConnectorId", Value::of_text_or_null(e.connector_id));
+    r.add("Source", Value::of_text_or_null(e.source));
+    r.add("EventId", Value::of_text_or_null(e.event_id));
     r.add("InternalMessageId", Value::of_number(static_cast<double>(e.internal_message_id)));
-    r.add("MessageId", text_or_null(e.message_id));
+    r.add("MessageId", Value::of_text_or_null(e.message_id));
     r.add("Recipients", Value::of_list(e.recipients));
     r.add("RecipientStatus", Value::of_list(e.recipient_status));
     r.add("TotalBytes", Value::of_size(e.total_bytes, std::to_string(e.total_bytes)));
     r.add("RecipientCount", Value::of_number(static_cast<double>(e.recipient_count)));
-    r.add("RelatedRecipientAddress", text_or_null(e.related_recipient));
-    r.add("Reference", text_or_null(e.reference));
-    r.add("MessageSubject", text_or_null(e.subject));
-    r.add("Sender", text_or_null(e.sender));
-    r.add("ReturnPath", text_or_null(e.return_path));
-    r.add("MessageInfo", text_or_null(e.message_info));
+    r.add("RelatedRecipientAddress", Value::of_text_or_null(e.related_recipient));
+    r.add("Reference", Value::of_text_or_null(e.reference));
+    r.add("MessageSubject", Value::of_text_or_null(e.subject));
+    r.add("Sender", Value::of_text_or_null(e.sender));
+    r.add("ReturnPath", Value::of_text_or_null(e.return_path));
+    r.add("MessageInfo", Value::of_text_or_null(e.message_info));
     return r;
 }
 
-// The property names, in order, as event_record() writes them (one list, not two).
-const std::vector<std::string>& event_properties() {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> n;
-        const Record empty = event_record(logging::TrackingEvent{});  // kept: a range-for would not
-        for (const auto& p : empty.properties()) n.push_back(p.name);
-        return n;
-    }();
-    return names;
-}
 
 queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
     const std::string& text = *inv.get(name);
@@ -113,7 +101,7 @@ Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
         records.push_back(event_record(e));
     }
     Output out;
-    out.records = select_records(std::move(records), inv, event_properties());
+    out.records = select_records(std::move(records), inv, event_record(logging::TrackingEvent{}).names());
     out.columns = {"Timestamp", "EventId", "Source", "Sender", "Recipients", "MessageSubject"};
     return out;
 }
