@@ -120,7 +120,13 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         asio::ssl::stream<tcp::socket> s(std::move(sock), *ctx);
         request_client_certificate(s.native_handle());
         asio::steady_timer watchdog(d.io);
+        // Re-armed at most once a second, not once per line: a batch of a million lines
+        // would otherwise cancel and restart the timer a million times.
+        auto armed_at = std::chrono::steady_clock::time_point{};
         auto arm = [&] {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - armed_at < 1s) return;
+            armed_at = now;
             watchdog.expires_after(kInactivity);
             watchdog.async_wait([&s](boost::system::error_code ec) {
                 if (!ec) s.lowest_layer().close(ec);
