@@ -17,11 +17,15 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 # and python3's email package checks the DSNs we build (tests/support/parse_dsn.py).
 # nsd: a real DNS server on loopback for the MX tests; ldnsutils: drill, to see it answer.
 # bash-completion: loads edgectl's completion (installed per user by make run).
+# ccache: rebuilds compile only what changed (CMakeLists.txt uses it when present).
 # libldap-dev: the edgesync agent reads the directory; slapd + ldap-utils: a real OpenLDAP on
 # loopback for the EdgeSync tests (Debian may start its own slapd on install; ours has its own port).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
-                nsd ldnsutils bash-completion libldap-dev slapd ldap-utils
+                nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache
+# ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps bench-deps run test bench bench-receive bench-relay bench-sync build-release build-asan clean
