@@ -44,3 +44,26 @@ TEST_CASE("replies render as Exchange writes them", "[smtp][replies]") {
 TEST_CASE("a reply argument cannot smuggle a line break into the reply", "[smtp][replies]") {
     CHECK(render(ReplyId::HelloOk, {"evil\r\n250 fake", "1.2.3.4"}) == "250 evil250 fake Hello [1.2.3.4]");
 }
+
+TEST_CASE("a client's text echoed into a reply is bounded and holds no control bytes", "[smtp][replies][security]") {
+    // Issue 13 weakness 10: a 3,000-character Message-ID with ESC was echoed whole.
+    std::string id = "<" + std::string(3000, 'a') + "\x1b]0;PWNED\x07@evil.example>";
+    std::string r = render(ReplyId::Queued, {id});
+    CHECK(r.starts_with("250 2.6.0 <aaaa"));
+    CHECK(r.ends_with("... Queued mail for delivery"));
+    CHECK(r.size() <= kMaxReplyLine);
+    CHECK(r.size() < 255 + 60);
+    for (char c : r) {
+        INFO("byte " << static_cast<int>(static_cast<unsigned char>(c)));
+        CHECK((c >= 0x20 && c < 0x7f));
+    }
+    // Every control byte (C0, DEL) and every byte >= 0x80 is written as '?'.
+    CHECK(render(ReplyId::Queued, {"<a\x1b[31m\x7f\x9b\xc3\xbc@x>"}) == "250 2.6.0 <a?[31m????@x> Queued mail for delivery");
+    CHECK(render(ReplyId::HelloOk, {"edge.example", std::string("\0\t", 2)}) == "250 edge.example Hello [??]");
+    // An argument at the bound is kept whole.
+    std::string at_bound(kMaxReplyArgument, 'b');
+    CHECK(render(ReplyId::EhloKeyword, {at_bound}) == "250 " + at_bound);
+    // Even many arguments never make a line longer than RFC 5321 §4.5.3.1.5 allows.
+    std::string big(kMaxReplyArgument + 10, 'c');
+    CHECK(render(ReplyId::HelloOk, {big, big}).size() <= kMaxReplyLine);
+}

@@ -79,8 +79,7 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
     for (std::size_t i = 0; i < e.text.size(); ++i) {
         if (e.text[i] == '{' && i + 1 < e.text.size() && e.text[i + 1] == '}') {
             if (arg != args.end()) {
-                for (char c : *arg)
-                    if (c != '\r' && c != '\n') out.push_back(c);
+                append_reply_argument(out, *arg);
                 ++arg;
             }
             ++i;
@@ -88,7 +87,29 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
         }
         out.push_back(e.text[i]);
     }
+    // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF.
+    if (out.size() > kMaxReplyLine) out.resize(kMaxReplyLine);
     return out;
+}
+
+// Everything an argument may carry (a client's Message-ID, a HELO name, an
+// administrator's Banner) goes through here, so no caller can forget it: CR and LF
+// are dropped (nothing splits a reply), other control bytes and non-ASCII bytes
+// become '?' (a reply is ASCII, RFC 5321 §4.2, and a terminal reading a transcript
+// must not see ESC sequences), and the argument is cut at kMaxReplyArgument with
+// "..." (a 3,000-character Message-ID is not echoed whole).
+void append_reply_argument(std::string& out, std::string_view arg) {
+    std::size_t kept = 0;
+    for (char ch : arg) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '\r' || c == '\n') continue;
+        if (kept == kMaxReplyArgument) {
+            out.append("...");
+            return;
+        }
+        out.push_back(c < 0x20 || c >= 0x7f ? '?' : ch);
+        ++kept;
+    }
 }
 
 }  // namespace edge::smtp
