@@ -36,6 +36,24 @@ TEST_CASE("header scanning counts Received fields, finds Message-ID and Subject 
     CHECK(scan_headers({"Subject: no body"}, 1000).subject == "no body");
 }
 
+TEST_CASE("header names match as RFC 5322 reads them: any case, obsolete whitespace before the colon", "[receive][security]") {
+    // Issue 13 weakness 8: "Received :" was not counted, so MaxHopCount was bypassed by spelling.
+    std::string h;
+    for (int i = 0; i < 40; ++i) h += i % 4 == 0 ? "Received : from x\r\n" : i % 4 == 1 ? "RECEIVED\t: from x\r\n"
+                                    : i % 4 == 2 ? "received  \t :from x\r\n" : "Received:from x\r\n";
+    h += "Message-ID  : <spaced@x>\r\nSUBJECT\t: tabbed\r\n\r\nbody\r\n";
+    HeaderSummary s = scan_headers({h}, 64 * 1024);
+    CHECK(s.received_count == 40);
+    CHECK(s.message_id == "<spaced@x>");
+    CHECK(s.subject == "tabbed");
+    // Names that only look alike are other fields.
+    HeaderSummary other = scan_headers({"X-Received: a\r\nReceived-SPF: pass\r\nRe ceived: b\r\nMessage-IDs: <n@x>\r\n\r\n"}, 1024);
+    CHECK(other.received_count == 0);
+    CHECK_FALSE(other.message_id);
+    // A name folded onto the next line before its colon is unfolded first, as a parser does.
+    CHECK(scan_headers({"Received\r\n : from x\r\n\r\n"}, 1024).received_count == 1);
+}
+
 TEST_CASE("our Received header names the connector FQDN, the protocol and TLS, folded under 79 columns", "[receive]") {
     ReceivedFields f;
     f.helo = "client.example.org";

@@ -10,8 +10,22 @@
 namespace edge::receive {
 
 namespace {
+// A field's name as a downstream parser reads it: everything before the colon, less
+// the spaces and tabs that the obsolete syntax allows there (RFC 5322 §4.5.3
+// "Received :" is still a Received field, §4.1 obs-optional = field-name *WSP ":").
+// Names compare case-insensitively (RFC 5322 §1.2.2). Every field the scanner looks
+// at goes through here: a hop count by spelling would let loops through (issue 13).
+std::string_view field_name(std::string_view line) {
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return {};
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    return name;
+}
+
 bool field_is(std::string_view line, std::string_view name) {
-    return line.size() > name.size() && line[name.size()] == ':' && ::strncasecmp(line.data(), name.data(), name.size()) == 0;
+    std::string_view n = field_name(line);
+    return !n.empty() && n.size() == name.size() && ::strncasecmp(n.data(), name.data(), name.size()) == 0;
 }
 
 std::string field_value(std::string_view line) {
