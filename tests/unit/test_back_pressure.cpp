@@ -2,6 +2,7 @@
 // readers, settings and their checks, the event text, the real readers on this host,
 // and the status file edgectl Get-BackPressure reads.
 #include "back_pressure.hpp"
+#include "session_memory.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -730,4 +731,28 @@ TEST_CASE("the status file is replaced whole, and an absent or damaged one reads
     std::filesystem::resize_file(path, std::filesystem::file_size(path) - 3);
     CHECK_FALSE(read_status_file(dir.path));
     CHECK_THROWS_AS(write_status_file(dir.path + "/missing", s), std::system_error);
+}
+
+TEST_CASE("the session memory total follows every share and bounds them together", "[backpressure][memory]") {
+    edge::backpressure::SessionMemory total(1000);
+    {
+        auto a = total.share();
+        auto b = total.share();
+        a.set(400);
+        b.set(400);
+        CHECK(total.held() == 800);
+        CHECK_FALSE(total.under_pressure());  // below 90 %
+        CHECK(a.room_for(200));
+        CHECK_FALSE(a.room_for(201));  // past the limit: not stored
+        b.set(500);
+        CHECK(total.under_pressure());  // 900 of 1000: new MAIL and connections wait
+        b.set(100);
+        CHECK(total.held() == 500);
+        auto moved = std::move(a);
+        CHECK(total.held() == 500);  // a move neither adds nor gives back
+        moved.set(0);
+        CHECK(total.held() == 100);
+        moved.set(50);
+    }
+    CHECK(total.held() == 0);  // a share gives back what it held when its session ends
 }

@@ -65,7 +65,7 @@ TEST_CASE("a whole transaction: EHLO, MAIL, RCPT, DATA, the commit, QUIT", "[smt
     CHECK(s.transaction().sender.str() == "alice@example.org");
     REQUIRE(s.transaction().recipients.size() == 1);
     CHECK(s.transaction().recipients[0].notify == notify_bits::Failure);
-    CHECK(joined(s.transaction().body_chunks) == "Subject: hello\r\n\r\nHi Bob\r\n");
+    CHECK(joined(s.transaction().message.buffers()) == "Subject: hello\r\n\r\nHi Bob\r\n");
 
     Step done = s.on_committed("<42@edge.contoso.com>", false);
     CHECK(done.replies == std::vector<std::string>{"250 2.6.0 <42@edge.contoso.com> Queued mail for delivery"});
@@ -232,7 +232,7 @@ TEST_CASE("BDAT chunks are kept raw and LAST commits; past the limit LAST is ref
     s.chunk_piece("cdef");
     Step last = s.on_chunk_end();
     REQUIRE(last.next == Step::Next::Commit);
-    CHECK(joined(s.transaction().body_chunks) == "ab\n.\r\ncdef");
+    CHECK(joined(s.transaction().message.buffers()) == "ab\n.\r\ncdef");
     CHECK(s.state() == SessionState::Committing);
 
     Session big(set, test_policy(), "192.0.2.10");
@@ -248,7 +248,7 @@ TEST_CASE("BDAT chunks are kept raw and LAST commits; past the limit LAST is ref
     Step refused = big.on_chunk_end();
     CHECK(refused.next == Step::Next::ReadCommand);
     CHECK(refused.replies == std::vector<std::string>{"552 5.3.4 Message size exceeds fixed maximum message size"});
-    CHECK(big.transaction().body_chunks.empty());
+    CHECK(big.transaction().message.empty());
 }
 
 TEST_CASE("the connector's switches shape EHLO and the replies", "[smtp][session][settings]") {
@@ -311,4 +311,108 @@ TEST_CASE("EHLO, DATA and QUIT end a pipelined group; MAIL and RCPT do not", "[s
     CHECK_FALSE(ends_pipeline_group(Verb::Mail));
     CHECK_FALSE(ends_pipeline_group(Verb::Rcpt));
     CHECK_FALSE(ends_pipeline_group(Verb::Rset));
+}
+
+TEST_CASE("two hundred thousand one-byte BDAT chunks are kept in a few buffers, not one string each", "[smtp][session][bdat][security]") {
+    // Issue 13 weakness 1: each chunk was its own std::string (~32 bytes of memory per byte).
+    Session s(edge_settings(), test_policy(), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO x.example.org");
+    send(s, "MAIL FROM:<a@example.org>");
+    send(s, "RCPT TO:<bob@contoso.com>");
+    const std::size_t n = 200000;
+    for (std::size_t i = 0; i < n; ++i) {
+        Step st = s.on_command("BDAT 1");
+        REQUIRE(st.next == Step::Next::ReadChunk);
+        s.chunk_piece(i % 2 ? "b" : "a");
+        s.on_chunk_end();
+    }
+    const MessageBuffer& body = s.transaction().message;
+    CHECK(body.size() == n);
+    CHECK(body.buffers().size() <= n / MessageBuffer::kBufferSize + 1);
+    INFO("held " << body.held() << " bytes for " << n);
+    CHECK(body.held() <= n + MessageBuffer::kBufferSize);
+    CHECK(body.buffers().front().substr(0, 4) == "abab");
+    send(s, "BDAT 1 LAST");
+    s.chunk_piece("z");
+    CHECK(s.on_chunk_end().next == Step::Next::Commit);
+    CHECK(s.transaction().message.size() == n + 1);
+}
+
+TEST_CASE("BypassMessageSizeLimit still has the hard cap DATA has for BDAT", "[smtp][session][bdat][limits]") {
+    SessionSettings set = edge_settings();
+    set.permissions |= permission::BypassMessageSizeLimit;
+    Session s(set, test_policy(), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO hub.example.org");
+    send(s, "MAIL FROM:<a@example.org>");
+    send(s, "RCPT TO:<bob@contoso.com>");
+    // Chunks announced past kLargestMessage are still read (the session stays in step)
+    // but nothing of them is kept, and LAST is refused.
+    Step st = s.on_command("BDAT 2000000000");
+    REQUIRE(st.next == Step::Next::ReadChunk);
+    s.chunk_piece("some bytes");
+    CHECK(s.on_chunk_end().replies == std::vector<std::string>{"250 2.0.0 2000000000 octets received"});
+    send(s, "BDAT 200000000");
+    s.chunk_piece("more bytes");
+    CHECK(s.transaction().message.empty());
+    s.on_chunk_end();
+    // The largest size the parser takes (19 digits, near 2^63) does not wrap the
+    // running total back under the cap.
+    REQUIRE(send(s, "BDAT 9999999999999999999 LAST", &st).empty());
+    REQUIRE(st.next == Step::Next::ReadChunk);
+    s.chunk_piece("x");
+    CHECK(s.on_chunk_end().replies == std::vector<std::string>{"552 5.3.4 Message size exceeds fixed maximum message size"});
+    CHECK(s.state() == SessionState::Greeted);
+}
+
+TEST_CASE("a body the server has no room for is not stored and ends with 452 4.3.1", "[smtp][session][limits]") {
+    Session s(edge_settings(), test_policy(), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO x.example.org");
+    send(s, "MAIL FROM:<a@example.org>");
+    send(s, "RCPT TO:<bob@contoso.com>");
+    send(s, "BDAT 5");
+    s.chunk_piece("hello");
+    s.on_chunk_end();
+    s.stop_storing_body();  // the session memory total is at ReceiveSessionMemoryLimit
+    CHECK(s.transaction().message.empty());
+    send(s, "BDAT 5 LAST");
+    s.chunk_piece("world");
+    CHECK(s.transaction().message.empty());
+    Step end = s.on_chunk_end();
+    CHECK(end.replies == std::vector<std::string>{"452 4.3.1 Insufficient system resources"});
+    CHECK_FALSE(end.tarpit);
+    CHECK(s.state() == SessionState::Greeted);
+
+    // The same over DATA: the reader keeps looking for the end and stores nothing.
+    send(s, "MAIL FROM:<a@example.org>");
+    send(s, "RCPT TO:<bob@contoso.com>");
+    send(s, "DATA");
+    DataReader reader({});
+    reader.feed("Subject: x\r\n\r\nfirst part\r\n");
+    reader.stop_storing();
+    CHECK(reader.held() == 0);
+    reader.feed("second part\r\n.\r\n");
+    REQUIRE(reader.done());
+    CHECK(s.on_data(reader).replies == std::vector<std::string>{"452 4.3.1 Insufficient system resources"});
+    CHECK(s.state() == SessionState::Greeted);
+}
+
+TEST_CASE("the Message-ID echoed in the 250 after the commit is bounded and clean", "[smtp][session][security]") {
+    Session s(edge_settings(), test_policy(), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO x.example.org");
+    send(s, "MAIL FROM:<a@example.org>");
+    send(s, "RCPT TO:<bob@contoso.com>");
+    send(s, "DATA");
+    DataReader reader({});
+    reader.feed("Subject: x\r\n\r\nhi\r\n.\r\n");
+    s.on_data(reader);
+    Step done = s.on_committed("<" + std::string(3000, 'x') + "\x1b[2J@evil.example>", false);
+    REQUIRE(done.replies.size() == 1);
+    const std::string& r = done.replies[0];
+    CHECK(r.starts_with("250 2.6.0 <xxx"));
+    CHECK(r.size() <= kMaxReplyLine);
+    CHECK(r.find('\x1b') == std::string::npos);
 }

@@ -68,6 +68,11 @@ constexpr std::array kTable = {
                "Messages waiting for their commit, for Medium", "Exchange 2013"},
     SettingDef{O::Bootstrap, "SubmissionQueueLengthNormalThreshold", T::Int, "2000", 1, 4294967295, false, "", E::None, false,
                "Messages waiting for their commit, below which the level returns to Normal", "Exchange 2013"},
+    // 512 MB: fifty 10 MB messages arriving at once, or 5,000 sessions' buffers many
+    // times over, and a small share of an edge machine's RAM (back pressure's private
+    // bytes threshold is 75 % of it); the total cannot grow past it whatever clients send.
+    SettingDef{O::Bootstrap, "ReceiveSessionMemoryLimit", T::ByteSize, "512MB", 16ull << 20, 1ull << 40, false, "", E::None, false,
+               "Memory all SMTP sessions together may hold (buffers, bodies in flight); from 90 % new MAIL gets 452 4.3.1 and new connections 421 4.3.2; a body that would pass it is not stored and gets 452 4.3.1", "ours"},
 
     // ---- Receive connectors (reference §1.2; New-/Set-/Get-ReceiveConnector) ----------------------
     SettingDef{O::ReceiveConnector, "Name", T::String, "", 0, 64, false, "", E::None, true,

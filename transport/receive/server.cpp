@@ -91,6 +91,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     server_fqdn = b.text("ServerFqdn").empty() ? host_fqdn() : b.text("ServerFqdn");
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
+    session_memory = std::make_unique<backpressure::SessionMemory>(b.get_uint("ReceiveSessionMemoryLimit"));
     std::filesystem::create_directories(data_directory);
     // One server per data directory: a second would lease the same queues.
     auto locked = queue::DataDirectoryLock::acquire(data_directory);
@@ -286,6 +287,17 @@ void Server::Impl::on_accept(tcp::socket sock) {
     const ReceiveConnector* c =
         select_connector(snapshot->connectors, to_ip(local.address()), local.port(), to_ip(remote.address()));
     if (c == nullptr) return;  // no connector serves this client: the connection is closed unanswered
+    if (session_memory->under_pressure()) {
+        // ReceiveSessionMemoryLimit: the sessions we have hold nearly all it allows; a
+        // new one is told to come back later, from the acceptor, with no session built.
+        say(fmt::format("Receive connector '{}' rejected an incoming connection from IP address '{}': sessions hold {} bytes, "
+                        "at least {} % of ReceiveSessionMemoryLimit",
+                        c->name, remote.address().to_string(), session_memory->held(),
+                        backpressure::SessionMemory::kPressurePercent));
+        asio::co_spawn(io, refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::ServiceNotAvailable, {}, c->enhanced_status_codes)),
+                       asio::detached);
+        return;
+    }
     ConnectionAccounting::Refusal why{};
     auto admission = accounting.admit(*c, to_ip(remote.address()), &why);
     if (!admission) {
@@ -345,6 +357,7 @@ void Server::Impl::reload_bootstrap() {
 }
 
 bool Server::Impl::accepting_mail(std::uint32_t permissions) const {
+    if (session_memory->under_pressure()) return false;  // ReceiveSessionMemoryLimit, for every session alike
     return backpressure::accepts_new_mail(monitor->level(), (permissions & smtp::permission::HubOrPartner) != 0);
 }
 

@@ -14,6 +14,7 @@
 #include "receive_connector.hpp"
 #include "server.hpp"
 #include "session.hpp"
+#include "session_memory.hpp"
 #include "sync_listener.hpp"
 
 #include <atomic>
@@ -85,6 +86,10 @@ struct Server::Impl {
     std::string server_fqdn;
     std::optional<queue::DataDirectoryLock> data_lock;  // held for the server's whole life
     std::unique_ptr<queue::QueueDb> db;
+    // ReceiveSessionMemoryLimit: what all sessions hold together. Declared before
+    // `io` and `connections`: it must outlive every session's share, even one in a
+    // coroutine frame that the io_context destroys.
+    std::unique_ptr<backpressure::SessionMemory> session_memory;
     asio::io_context io{1};
     std::optional<asio::ssl::context> ssl;
     std::shared_ptr<const ConfigSnapshot> snapshot;
@@ -121,6 +126,11 @@ public:
 
 private:
     enum class Outcome : std::uint8_t { Continue, Close };
+    // Whom the session is waiting for: the client (both clocks run), or us — a
+    // tarpit (it ends at the ConnectionTimeout deadline by itself) or a commit (never
+    // cut: its reply is owed). While we are waited for, the watchdog sleeps until
+    // set_waiting() wakes it.
+    enum class Waiting : std::uint8_t { Client, Tarpit, Commit };
     asio::awaitable<Outcome> perform(smtp::Step step);
     asio::awaitable<bool> read_more();  // false: closed, timed out or cancelled
     asio::awaitable<bool> flush();
@@ -133,6 +143,12 @@ private:
     std::optional<std::string> next_line(bool* too_long);
     void queue_replies(const std::vector<std::string>& replies);
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+    void set_waiting(Waiting w);
+    bool past_deadline() const { return std::chrono::steady_clock::now() >= deadline_; }
+    // The last 5 s: what we still write (a 421) must go out by then, or the socket is closed.
+    void begin_final_grace();
+    // Tells the session memory total what this session holds now.
+    void account();
     void log(logging::LogEvent e, std::string_view data, std::string_view context = {}) { plog_.log(e, data, context); }
 
     Server::Impl& server_;
@@ -149,10 +165,14 @@ private:
     std::size_t in_pos_ = 0;
     std::string out_;
     asio::steady_timer watchdog_timer_;
-    std::chrono::steady_clock::time_point last_activity_, deadline_;
+    std::chrono::steady_clock::time_point last_activity_, deadline_, grace_end_;
+    backpressure::SessionMemory::Share memory_;
+    const smtp::DataReader* reader_ = nullptr;  // during DATA: the body being read
+    std::uint64_t committing_bytes_ = 0;        // the body handed to the queue, until its commit ends
     std::uint32_t transactions_ = 0;
     bool timed_out_ = false;
-    bool waiting_on_us_ = false;  // a commit or a tarpit: the inactivity clock does not run
+    bool final_grace_ = false;
+    Waiting waiting_ = Waiting::Client;
     bool idle_read_ = false;     // waiting for a command: shutdown may interrupt
     bool shutdown_asked_ = false;
     bool closed_ = false;

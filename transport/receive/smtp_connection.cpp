@@ -5,6 +5,11 @@
 //   - After STARTTLS, whatever the client sent behind the command is discarded
 //     before the handshake (RFC 3207 §5, CVE-2011-0411).
 //   - A tarpitted reply waits on this session's own timer: no other session waits.
+//     ConnectionTimeout is absolute: the tarpit ends at the deadline too, and the
+//     session is cut there with 421 4.4.1 (issue 13: a tarpit used to outlive it).
+//   - What the session holds (buffers, the body) is counted in the server's session
+//     memory total; a body that would take it past ReceiveSessionMemoryLimit stops
+//     being stored and ends with 452 4.3.1.
 //   - The 250 after DATA is written only from the commit's completion, after the
 //     queue's fsync.
 #include "server_impl.hpp"
@@ -27,7 +32,10 @@ using smtp::Step;
 using logging::LogEvent;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadSize = 16 * 1024;
-constexpr std::uint64_t kLargestMessage = 2147483647;  // MaxMessageSize's upper bound (reference §1.2)
+using smtp::kLargestMessage;
+// What storing `n` more body bytes may add to a session's memory: the bytes and at
+// most one new buffer.
+constexpr std::uint64_t body_growth(std::uint64_t n) { return n + smtp::MessageBuffer::kBufferSize; }
 
 std::string endpoint_text(const std::string& ip, unsigned short port) {
     return ip.find(':') != std::string::npos ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
@@ -71,7 +79,8 @@ Connection::Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<c
       snapshot_(std::move(snapshot)),
       connector_(connector),
       admission_(std::move(admission)),
-      watchdog_timer_(sock_.get_executor()) {
+      watchdog_timer_(sock_.get_executor()),
+      memory_(server.session_memory->share()) {
     boost::system::error_code ec;
     auto local = sock_.local_endpoint(ec);
     auto remote = sock_.remote_endpoint(ec);
@@ -102,31 +111,53 @@ void Connection::force_close() {
     watchdog_timer_.cancel();
 }
 
-// The two clocks. On expiry the pending read or write is cancelled; run() then says
-// 421 4.4.1 and closes. If even that cannot be written within 5 s, the socket is closed.
+void Connection::set_waiting(Waiting w) {
+    waiting_ = w;
+    watchdog_timer_.cancel();  // the watchdog looks again at what it waits for
+}
+
+void Connection::begin_final_grace() {
+    if (final_grace_) return;
+    final_grace_ = true;
+    grace_end_ = std::chrono::steady_clock::now() + 5s;
+    watchdog_timer_.cancel();
+}
+
+void Connection::account() {
+    std::uint64_t held = in_.capacity() + out_.capacity() + committing_bytes_;
+    if (session_) held += session_->transaction().message.held();
+    if (reader_ != nullptr) held += reader_->held();
+    memory_.set(held);
+}
+
+// The two clocks, while the client is the one waited for. On expiry the pending read
+// or write is cancelled; run() then says 421 4.4.1 and closes. If even that cannot be
+// written within 5 s, the socket is closed. Every turn of the loop either sleeps
+// until a time in the future or changes state, so it never spins (issue 13: it used
+// to re-arm a timer in the past for as long as a tarpit lasted).
 asio::awaitable<void> Connection::watchdog() {
     auto self = shared_from_this();
-    bool final_grace = false;
     while (!closed_) {
-        auto due = std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
-        if (final_grace) due = deadline_;
+        auto now = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point due;
+        if (final_grace_) due = grace_end_;
+        else if (waiting_ != Waiting::Client) due = std::chrono::steady_clock::time_point::max();  // set_waiting() wakes us
+        else due = std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
+        if (now >= due) {
+            if (final_grace_) {
+                force_close();
+                co_return;
+            }
+            timed_out_ = true;
+            begin_final_grace();
+            boost::system::error_code ignored;
+            sock_.cancel(ignored);
+            continue;
+        }
         watchdog_timer_.expires_at(due);
         auto [ec] = co_await watchdog_timer_.async_wait(use_tuple);
-        if (closed_) co_return;
         if (ec && ec != asio::error::operation_aborted) co_return;
-        auto now = std::chrono::steady_clock::now();
-        // The client may have been heard from while we slept: look again.
-        due = final_grace ? deadline_ : std::min(last_activity_ + connector_.connection_inactivity_timeout, deadline_);
-        if (waiting_on_us_ || now < due) continue;  // a commit or tarpit is ours, not the client's, to wait for
-        if (final_grace) {
-            force_close();
-            co_return;
-        }
-        timed_out_ = true;
-        final_grace = true;
-        deadline_ = now + 5s;
-        boost::system::error_code ignored;
-        sock_.cancel(ignored);
+        // Woken early (set_waiting, final grace) or on time: look again.
     }
 }
 
@@ -157,6 +188,12 @@ asio::awaitable<void> Connection::run() {
 
     Outcome outcome = co_await perform(session_->greet());
     while (outcome == Outcome::Continue && !closed_) {
+        // ConnectionTimeout is absolute: checked here too, so a client whose commands
+        // are all buffered, or whose commit ended past the deadline, is cut as well.
+        if (past_deadline()) {
+            co_await say_goodbye(ReplyId::ConnectionTimedOut);
+            break;
+        }
         bool too_long = false;
         auto line = next_line(&too_long);
         if (too_long) {
@@ -185,6 +222,9 @@ asio::awaitable<void> Connection::run() {
     if (outcome == Outcome::Close && !closed_) co_await flush();
     log(LogEvent::Disconnect, {}, remote_closed_ ? "Remote" : "Local");
     closed_ = true;
+    in_.clear();
+    in_.shrink_to_fit();
+    memory_.set(0);
     boost::system::error_code ec;
     if (tls_) {
         // No close_notify wait: the client may be gone; the TCP close ends it.
@@ -196,6 +236,7 @@ asio::awaitable<void> Connection::run() {
 
 asio::awaitable<void> Connection::say_goodbye(ReplyId reply) {
     if (closed_) co_return;
+    begin_final_grace();  // the goodbye itself gets 5 s
     timed_out_ = false;
     std::vector<std::string> r{smtp::render(reply, {}, connector_.enhanced_status_codes)};
     queue_replies(r);
@@ -250,6 +291,7 @@ asio::awaitable<bool> Connection::flush() {
     else std::tie(ec, n) = co_await asio::async_write(sock_, asio::buffer(out_), use_tuple);
     out_.clear();
     if (out_.capacity() > 64 * 1024) out_.shrink_to_fit();
+    account();
     if (ec) {
         if (!timed_out_) remote_closed_ = true;
         co_return false;
@@ -282,6 +324,7 @@ asio::awaitable<bool> Connection::read_more() {
         }
     }
     in_.resize(old + n);
+    account();
     if (ec || n == 0) {
         if (ec != asio::error::operation_aborted) remote_closed_ = true;
         co_return false;
@@ -296,11 +339,17 @@ asio::awaitable<Connection::Outcome> Connection::perform(Step step) {
         if (!co_await flush()) co_return Outcome::Close;
         log(LogEvent::Information, fmt::format("Tarpit for '{}' {}", config::format_time_span(connector_.tarpit_interval),
                                                step.replies.front()));
+        // The wait is ours (the inactivity clock stops) but ConnectionTimeout is
+        // absolute: the wait ends at the deadline, and the session with it.
         asio::steady_timer t(sock_.get_executor());
-        t.expires_after(connector_.tarpit_interval);
-        waiting_on_us_ = true;  // the wait is ours, not the client's
+        t.expires_at(std::min(std::chrono::steady_clock::now() + connector_.tarpit_interval, deadline_));
+        set_waiting(Waiting::Tarpit);
         co_await t.async_wait(use_tuple);
-        waiting_on_us_ = false;
+        set_waiting(Waiting::Client);
+        if (past_deadline()) {
+            co_await say_goodbye(ReplyId::ConnectionTimedOut);
+            co_return Outcome::Close;
+        }
         touch();
     }
     queue_replies(step.replies);
@@ -354,9 +403,13 @@ asio::awaitable<Connection::Outcome> Connection::read_data() {
     // Bypass-Message-Size-Limit (hubs): the largest MaxMessageSize Exchange allows still bounds memory.
     bool bypass = (session_->permissions() & smtp::permission::BypassMessageSizeLimit) != 0;
     smtp::DataReader reader({bypass ? kLargestMessage : connector_.max_message_size, connector_.max_header_size});
+    reader_ = &reader;
     while (true) {
         if (in_.size() > in_pos_) {
-            in_pos_ += reader.feed(std::string_view(in_).substr(in_pos_));
+            std::string_view input = std::string_view(in_).substr(in_pos_);
+            if (!memory_.room_for(body_growth(input.size()))) reader.stop_storing();
+            in_pos_ += reader.feed(input);
+            account();
             if (in_pos_ == in_.size()) {
                 in_.clear();
                 in_pos_ = 0;
@@ -364,23 +417,33 @@ asio::awaitable<Connection::Outcome> Connection::read_data() {
         }
         if (reader.done()) break;
         if (!co_await read_more()) {
+            reader_ = nullptr;
             if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
             co_return Outcome::Close;
         }
     }
     if (plog_.enabled()) log(LogEvent::Information, fmt::format("{} bytes of message data received", reader.size()));
-    co_return co_await perform(session_->on_data(reader));
+    Step step = session_->on_data(reader);  // the body moves into the transaction
+    reader_ = nullptr;
+    account();
+    co_return co_await perform(std::move(step));
 }
 
+// The replies of pipelined BDATs are written when we must wait for the client, not
+// once per chunk (a BDAT does not end a pipelined group, RFC 3030 §4.2, RFC 2920).
 asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) {
-    if (!co_await flush()) co_return Outcome::Close;
     std::uint64_t left = size;
     while (left > 0) {
-        if (in_.size() == in_pos_ && !co_await read_more()) {
-            if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
-            co_return Outcome::Close;
+        if (in_.size() == in_pos_) {
+            bool got = co_await flush();
+            if (got) got = co_await read_more();
+            if (!got) {
+                if (timed_out_) co_await say_goodbye(ReplyId::ConnectionTimedOut);
+                co_return Outcome::Close;
+            }
         }
         std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left, in_.size() - in_pos_));
+        if (!memory_.room_for(body_growth(take))) session_->stop_storing_body();
         session_->chunk_piece(std::string_view(in_).substr(in_pos_, take));
         in_pos_ += take;
         left -= take;
@@ -389,6 +452,7 @@ asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) 
             in_pos_ = 0;
         }
     }
+    account();
     co_return co_await perform(session_->on_chunk_end());
 }
 
@@ -396,7 +460,7 @@ asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) 
 // message committed through the group commit; the reply only after the fsync.
 asio::awaitable<Connection::Outcome> Connection::commit() {
     smtp::Transaction& txn = session_->transaction_for_commit();
-    HeaderSummary headers = scan_headers(txn.body_chunks, connector_.max_header_size);
+    HeaderSummary headers = scan_headers(txn.message.buffers(), connector_.max_header_size);
     if (!headers.complete) co_return co_await perform(session_->on_commit_refused(ReplyId::HeaderTooBig));
     if (headers.received_count >= connector_.max_hop_count)
         co_return co_await perform(session_->on_commit_refused(ReplyId::HopCountExceeded));
@@ -418,7 +482,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     }
     rf.id = receive_id;
     rf.when = now;
-    msg.body.chunks.reserve(txn.body_chunks.size() + 2);
+    msg.body.chunks.reserve(txn.message.buffers().size() + 2);
     msg.body.chunks.push_back(received_header(rf));
     std::string message_id;
     if (headers.message_id && !headers.message_id->empty()) {
@@ -428,8 +492,8 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         message_id = new_message_id(connector_.fqdn);
         msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
     }
-    for (auto& c : txn.body_chunks) msg.body.chunks.push_back(std::move(c));
-    txn.body_chunks.clear();
+    committing_bytes_ = txn.message.held();  // still ours until the commit ends
+    for (auto& c : txn.message.take()) msg.body.chunks.push_back(std::move(c));
 
     env.sender = txn.sender.str();
     env.dsn_ret = dsn_ret(txn.ret);
@@ -472,7 +536,8 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         received->sender = env.sender;
         received->return_path = env.sender;
     }
-    waiting_on_us_ = true;
+    account();
+    set_waiting(Waiting::Commit);
     ++server_.commits_in_flight;
     auto [ec, id] = co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, queue::MessageId)>(
         [this](auto handler, queue::NewMessage m) {
@@ -484,7 +549,9 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         },
         use_tuple, std::move(msg));
     --server_.commits_in_flight;
-    waiting_on_us_ = false;
+    committing_bytes_ = 0;
+    account();
+    set_waiting(Waiting::Client);
     touch();
     if (ec) {
         bool full = ec == queue::QueueError::storage_full;

@@ -7,11 +7,41 @@
 #include "data_reader.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace edge::smtp {
 
-namespace {
-constexpr std::size_t kChunk = 64 * 1024;
+void MessageBuffer::append(std::string_view bytes) {
+    size_ += bytes.size();
+    while (!bytes.empty()) {
+        if (buffers_.empty() || buffers_.back().size() >= kBufferSize) {
+            // A small first buffer for small messages; full-size ones after it.
+            std::size_t want = buffers_.empty() ? std::max<std::size_t>(bytes.size(), 4096) : kBufferSize;
+            buffers_.emplace_back();
+            buffers_.back().reserve(std::min(want, kBufferSize));
+            held_ += buffers_.back().capacity();
+        }
+        std::string& last = buffers_.back();
+        std::size_t take = std::min(kBufferSize - last.size(), bytes.size());
+        std::size_t before = last.capacity();
+        // Grow to kBufferSize at most: std::string would double past it.
+        if (last.size() + take > before) last.reserve(std::min(kBufferSize, std::max(before * 2, last.size() + take)));
+        last.append(bytes.data(), take);
+        held_ += last.capacity() - before;
+        bytes.remove_prefix(take);
+    }
+}
+
+void MessageBuffer::clear() {
+    buffers_.clear();
+    buffers_.shrink_to_fit();
+    size_ = held_ = 0;
+}
+
+std::vector<std::string> MessageBuffer::take() {
+    std::vector<std::string> out = std::move(buffers_);
+    clear();
+    return out;
 }
 
 // Stores a run of message bytes (the whole of a line between its start and its CR,
@@ -22,19 +52,16 @@ void DataReader::emit_run(std::string_view run) {
     line_empty_ = false;
     if (size_ > limits_.max_message_size) too_big_ = true;
     if (in_header_ && size_ > limits_.max_header_size) header_too_big_ = true;
-    if (too_big_ || header_too_big_ || bare_) {
-        chunks_.clear();  // refused whatever comes: keep nothing
+    if (too_big_ || header_too_big_ || bare_ || no_room_) {
+        if (!body_.empty()) body_.clear();  // refused whatever comes: keep nothing
         return;
     }
-    while (!run.empty()) {
-        if (chunks_.empty() || chunks_.back().size() >= kChunk) {
-            chunks_.emplace_back();
-            chunks_.back().reserve(std::min<std::size_t>(kChunk, std::max<std::size_t>(run.size(), 4096)));
-        }
-        std::size_t take = std::min(kChunk - chunks_.back().size(), run.size());
-        chunks_.back().append(run.data(), take);
-        run.remove_prefix(take);
-    }
+    body_.append(run);
+}
+
+void DataReader::stop_storing() {
+    no_room_ = true;
+    body_.clear();
 }
 
 void DataReader::emit(char c) { emit_run(std::string_view(&c, 1)); }
@@ -116,12 +143,16 @@ std::optional<ReplyId> DataReader::refusal() const {
     if (bare_) return ReplyId::BareLineEnding;
     if (header_too_big_) return ReplyId::HeaderTooBig;
     if (too_big_) return ReplyId::MessageTooBig;
+    if (no_room_) return ReplyId::InsufficientResources;
     return std::nullopt;
 }
 
-std::vector<std::string> DataReader::take_body() {
-    if (refusal()) return {};
-    return std::move(chunks_);
+std::vector<std::string> DataReader::take_body() { return take_buffer().take(); }
+
+MessageBuffer DataReader::take_buffer() {
+    MessageBuffer out;
+    if (!refusal()) std::swap(out, body_);
+    return out;
 }
 
 }  // namespace edge::smtp

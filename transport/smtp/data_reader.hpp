@@ -20,6 +20,33 @@
 
 namespace edge::smtp {
 
+// The largest message any session may send, BypassMessageSizeLimit or not: the upper
+// bound of MaxMessageSize (reference §1.2). Bounds DATA and BDAT alike.
+inline constexpr std::uint64_t kLargestMessage = 2147483647;
+
+// A message body as it arrives, in a few large buffers: bytes are appended to the
+// last one until it holds kBufferSize, then a new one begins. However the client cuts
+// its message (ten million one-byte BDAT chunks, or lines of one byte), the memory
+// held is the size plus at most one buffer's slack, never a string per piece.
+class MessageBuffer {
+public:
+    static constexpr std::size_t kBufferSize = 64 * 1024;
+
+    void append(std::string_view bytes);
+    void clear();
+    std::uint64_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    // Bytes of memory the buffers hold (their capacity), for the session memory total.
+    std::uint64_t held() const { return held_; }
+    const std::vector<std::string>& buffers() const { return buffers_; }
+    // Moves the buffers out (MessageBody::chunks); the buffer is empty after.
+    std::vector<std::string> take();
+
+private:
+    std::vector<std::string> buffers_;
+    std::uint64_t size_ = 0, held_ = 0;
+};
+
 class DataReader {
 public:
     struct Limits {
@@ -39,7 +66,14 @@ public:
     // The message as it will be stored, CRLF line ends, dots unstuffed, in chunks
     // (MessageBody::chunks). Empty after a refusal.
     std::vector<std::string> take_body();
+    // The same as the buffer it was stored in (empty after a refusal).
+    MessageBuffer take_buffer();
     std::uint64_t size() const { return size_; }  // bytes of message seen (stored or not)
+    std::uint64_t held() const { return body_.held(); }  // memory the stored part holds
+    // The server has no room for more of this body (the session memory limit): nothing
+    // more is stored and the message ends with 452 4.3.1, the reader still looking
+    // for its end so the session stays in step with the client.
+    void stop_storing();
 
 private:
     enum class State : std::uint8_t { LineStart, InLine, SawCR, Dot, DotCR, Done };
@@ -51,11 +85,11 @@ private:
 
     Limits limits_;
     State state_ = State::LineStart;
-    std::vector<std::string> chunks_;
+    MessageBuffer body_;
     std::uint64_t size_ = 0;
     bool in_header_ = true;
     bool line_empty_ = true;  // the current line has no character yet (for the header end)
-    bool bare_ = false, too_big_ = false, header_too_big_ = false;
+    bool bare_ = false, too_big_ = false, header_too_big_ = false, no_room_ = false;
 };
 
 }  // namespace edge::smtp

@@ -1,6 +1,7 @@
 // The session state machine: the command table, then one check/apply per verb.
 #include "session.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace edge::smtp {
@@ -220,14 +221,16 @@ Step Session::on_data(DataReader& reader) {
         transition(SessionState::Greeted, "end of data (refused)");
         return refuse(*refusal);
     }
-    txn_.body_chunks = reader.take_body();
+    txn_.message = reader.take_buffer();
     transition(SessionState::Committing, "end of data");
     return Step{{}, Step::Next::Commit};
 }
 
 Step Session::apply_bdat(const Command& cmd) {
     transition(SessionState::Bdat, "BDAT");
-    txn_.bdat_bytes += cmd.chunk_size;
+    // Saturating: sizes announced by the client must not wrap past the limit.
+    txn_.bdat_bytes = cmd.chunk_size > kLargestMessage ? kLargestMessage + 1
+                                                       : std::min(txn_.bdat_bytes + cmd.chunk_size, kLargestMessage + 1);
     bdat_last_ = cmd.last_chunk;
     Step s;
     s.next = Step::Next::ReadChunk;
@@ -238,11 +241,16 @@ Step Session::apply_bdat(const Command& cmd) {
 void Session::chunk_piece(std::string_view piece) {
     // Past MaxMessageSize nothing more is kept; the chunk is still read to the end
     // so the session stays in step with the client.
-    if (over_size_limit(txn_.bdat_bytes)) {
-        txn_.body_chunks.clear();
+    if (over_size_limit(txn_.bdat_bytes) || txn_.no_room) {
+        if (!txn_.message.empty()) txn_.message.clear();
         return;
     }
-    if (!piece.empty()) txn_.body_chunks.emplace_back(piece);
+    txn_.message.append(piece);
+}
+
+void Session::stop_storing_body() {
+    txn_.no_room = true;
+    txn_.message.clear();
 }
 
 Step Session::on_chunk_end() {
@@ -250,10 +258,10 @@ Step Session::on_chunk_end() {
     // Until LAST every chunk is acknowledged, even past the limit: the client
     // pipelines its chunks, and the refusal comes once, with LAST.
     if (!bdat_last_) return reply(ReplyId::ChunkReceived, {std::to_string(txn_.bdat_bytes)});
-    if (too_big) {
+    if (too_big || txn_.no_room) {
         reset_transaction();
         transition(SessionState::Greeted, "BDAT LAST (refused)");
-        return refuse(ReplyId::MessageTooBig);
+        return refuse(too_big ? ReplyId::MessageTooBig : ReplyId::InsufficientResources);
     }
     transition(SessionState::Committing, "BDAT LAST");
     return Step{{}, Step::Next::Commit};

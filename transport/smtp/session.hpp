@@ -70,8 +70,11 @@ struct Transaction {
     Ret ret = Ret::Unspecified;
     std::string envid;
     std::vector<TransactionRecipient> recipients;
-    std::vector<std::string> body_chunks;  // the message, once DATA or BDAT LAST ended
-    std::uint64_t bdat_bytes = 0;          // received so far in BDAT chunks
+    // The message: BDAT chunks appended as they arrive (one buffer, never a string per
+    // chunk), or the DATA reader's body once DATA ended.
+    MessageBuffer message;
+    std::uint64_t bdat_bytes = 0;  // announced so far in BDAT commands
+    bool no_room = false;          // the server had no room for the body: 452 4.3.1 at LAST
 };
 
 enum class RecipientVerdict : std::uint8_t { Accept, RelayDenied, UnknownUser };
@@ -119,6 +122,9 @@ public:
     // read (raw: no dot-stuffing, RFC 3030), then its end.
     void chunk_piece(std::string_view piece);
     Step on_chunk_end();
+    // The server has no room for more of this transaction's body (the session memory
+    // limit): nothing more is kept and BDAT LAST gets 452 4.3.1.
+    void stop_storing_body();
     // The commit the session asked for finished; `queued_id` is the message's id for
     // the 250 reply (the Message-ID), or nullopt with `storage_full` for back pressure.
     Step on_committed(std::optional<std::string> queued_id, bool storage_full);
@@ -148,8 +154,10 @@ private:
     void transition(SessionState to, std::string_view cause);
     void reset_transaction();
     bool enhanced() const { return settings_.enhanced_status_codes_enabled; }
-    // MaxMessageSize, unless the session holds Bypass-Message-Size-Limit.
+    // MaxMessageSize, unless the session holds Bypass-Message-Size-Limit; even then
+    // kLargestMessage, as for DATA.
     bool over_size_limit(std::uint64_t bytes) const {
+        if (bytes > kLargestMessage) return true;
         return bytes > settings_.max_message_size && (settings_.permissions & permission::BypassMessageSizeLimit) == 0;
     }
 
