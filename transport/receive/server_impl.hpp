@@ -85,11 +85,14 @@ struct Server::Impl {
     std::string server_fqdn;
     std::optional<queue::DataDirectoryLock> data_lock;  // held for the server's whole life
     std::unique_ptr<queue::QueueDb> db;
+    // Declared before io, so destroyed after it: destroying io destroys the coroutine frames
+    // of sessions still pending, and each Connection gives its admission back as it goes
+    // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
+    ConnectionAccounting accounting;
     asio::io_context io{1};
     std::optional<asio::ssl::context> ssl;
     std::shared_ptr<const ConfigSnapshot> snapshot;
     std::map<std::string, std::shared_ptr<Listener>> listeners;  // by Binding text
-    ConnectionAccounting accounting;
     std::list<std::shared_ptr<Connection>> connections;
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
