@@ -4,12 +4,14 @@
 #   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
+#   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
 RELEASE   := build/release
 SANITIZE  := build/asan
+TSAN      := build/tsan
 BENCH_DIR ?= $(CURDIR)/build/bench-data
 
 # Debian 12 packages the build and the tests need. libboost1.81-dev: Asio 1.26.
@@ -28,7 +30,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps run test bench bench-receive bench-relay bench-sync build-release build-asan clean
+.PHONY: deps bench-deps run test tsan bench bench-receive bench-relay bench-sync build-release build-asan clean
 
 # Installs only what is missing; silent when everything is there.
 deps:
@@ -79,6 +81,24 @@ run: build-release
 test: build-asan
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# ThreadSanitizer (not part of make test: a build of its own and ~N minutes). The programs whose
+# tests run threads: queue-db (committer, many producers), the server on loopback (group commit,
+# delivery pool, the EdgeSync apply thread) and the agent. The server runs as a child of the tests:
+# every process writes its reports under $(TSAN)/reports, and any report fails the target.
+TSAN_TESTS := tests/unit/queue_db_tests tests/integration/receive_tests tests/integration/send_tests \
+              tests/integration/edgectl_live_tests tests/integration/edgesync_integration_tests
+tsan: deps
+	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DEDGE_TSAN=ON -DEDGE_BUILD_TESTS=ON >/dev/null
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(TSAN) -j $(JOBS) --target edge-transport edgectl edgesync $(notdir $(TSAN_TESTS))
+	@rm -rf $(TSAN)/reports && mkdir -p $(TSAN)/reports
+	@status=0; for t in $(TSAN_TESTS); do \
+	  echo "tsan: $$t"; \
+	  ( cd $(TSAN)/$$(dirname $$t) && TSAN_OPTIONS="log_path=$(CURDIR)/$(TSAN)/reports/tsan second_deadlock_stack=1 history_size=4 die_after_fork=0" \
+	    ./$$(basename $$t) --reporter compact ) || status=1; \
+	done; \
+	if ls $(TSAN)/reports | grep -q .; then echo "tsan: reports in $(TSAN)/reports:"; ls $(TSAN)/reports; status=1; \
+	else echo "tsan: no data race reported"; fi; exit $$status
 
 bench: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)

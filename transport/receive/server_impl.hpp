@@ -90,11 +90,14 @@ struct Server::Impl {
     // `io` and `connections`: it must outlive every session's share, even one in a
     // coroutine frame that the io_context destroys.
     std::unique_ptr<backpressure::SessionMemory> session_memory;
+    // Declared before io, so destroyed after it: destroying io destroys the coroutine frames
+    // of sessions still pending, and each Connection gives its admission back as it goes
+    // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
+    ConnectionAccounting accounting;
     asio::io_context io{1};
     std::optional<asio::ssl::context> ssl;
     std::shared_ptr<const ConfigSnapshot> snapshot;
     std::map<std::string, std::shared_ptr<Listener>> listeners;  // by Binding text
-    ConnectionAccounting accounting;
     std::list<std::shared_ptr<Connection>> connections;
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
