@@ -1,6 +1,8 @@
 // Table, list and JSON output (see output.hpp).
 #include "output.hpp"
 
+#include "csv_log.hpp"
+
 #include <fmt/format.h>
 
 #include <sys/ioctl.h>
@@ -48,28 +50,51 @@ std::string pad(const std::string& s, std::size_t width, bool right) {
     return right ? std::string(width - n, ' ') + s : s + std::string(width - n, ' ');
 }
 
-// Table cells are one line: control characters a peer put into LastError stay out.
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-    return s;
+// Table and list cells are one line and safe for a terminal: control bytes from peers
+// (an ESC in a Subject, CR/LF in a LastError), C1 controls and invalid UTF-8 show as
+// \xHH, the logs' escape (logging::append_display_escaped); a backslash stays single.
+std::string one_line(std::string_view s) {
+    std::string out;
+    logging::append_display_escaped(out, s);
+    return out;
 }
 
+// JSON (RFC 8259) must be UTF-8. Text from peers need not be: each ill-formed
+// subpart becomes one U+FFFD (Unicode §3.9, as Python's errors="replace" and browsers
+// decode), written \ufffd; C0, DEL and C1 controls are \u escapes, so neither a
+// parser nor a terminal the JSON is shown on gets a raw control byte.
+// Boost.JSON was weighed: its serializer (1.81) copies bytes >= 0x80 unchecked, so it
+// would need this same pass, and boost/json/src.hpp costs a heavy translation unit.
 void json_string(std::string& out, std::string_view s) {
     out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f)
-                    out += fmt::format("\\u{:04x}", c);
-                else
-                    out += static_cast<char>(c);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                default:
+                    if (c < 0x20 || c == 0x7f)
+                        out += fmt::format("\\u{:04x}", c);
+                    else
+                        out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
         }
+        const logging::Utf8Step step = logging::next_utf8(s.substr(i));
+        if (!step.valid) {
+            out += "\\ufffd";
+        } else if (step.size == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));  // C1: U+0080..U+009F
+        } else {
+            out.append(s.substr(i, step.size));
+        }
+        i += step.size;
     }
     out += '"';
 }

@@ -234,6 +234,58 @@ TEST_CASE("Format-List prints every property; JSON writes typed values and escap
     CHECK(format_json({}) == "[]\n");
 }
 
+TEST_CASE("JSON is valid UTF-8 whatever a peer sent: each ill-formed subpart is U+FFFD, controls are \\u escapes",
+          "[cli][output][security]") {
+    struct Case {
+        const char* what;
+        std::string text;
+        std::string json;  // the string as -Json writes it, quotes included
+    };
+    const std::vector<Case> cases = {
+        {"a Latin-1 Subject", "Caf\xe9 cr\xe8me", "\"Caf\\ufffd cr\\ufffdme\""},
+        {"a cut-short sequence is one U+FFFD", "a\xe2\x82z", "\"a\\ufffdz\""},
+        {"an overlong form", "\xc0\xaf", "\"\\ufffd\\ufffd\""},
+        {"a UTF-16 surrogate", "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},
+        {"above U+10FFFF", "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
+        {"a raw C1 byte", "\x9b" "2J", "\"\\ufffd2J\""},
+        {"C1 as UTF-8", "\xc2\x9b" "2J\xc2\x85", "\"\\u009b2J\\u0085\""},
+        {"ESC, BEL, DEL", "\x1b]0;PWNED\x07\x7f", "\"\\u001b]0;PWNED\\u0007\\u007f\""},
+        {"well-formed UTF-8 stays", "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x98\x80 \xc2\xa0",
+         "\"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x98\x80 \xc2\xa0\""},
+        {"quote and backslash", "a\"b\\c", "\"a\\\"b\\\\c\""},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        Record r;
+        r.add("Subject", Value::of_text(c.text));
+        r.add("Recipients", Value::of_list({c.text}));
+        const std::string json = format_json({r});
+        CHECK(json == "[\n  {\"Subject\": " + c.json + ", \"Recipients\": [" + c.json + "]}\n]\n");
+        // Nothing but printable ASCII and well-formed UTF-8 (above U+009F) on the way out.
+        for (std::size_t i = 0; i < json.size(); ++i) {
+            const auto b = static_cast<unsigned char>(json[i]);
+            CHECK((b == '\n' || (b >= 0x20 && b != 0x7f)));
+        }
+    }
+}
+
+TEST_CASE("Table and List never print a peer's control bytes raw: they show as \\xHH, a backslash stays single",
+          "[cli][output][security]") {
+    Record r;
+    r.add("Identity", Value::of_text("EDGE\\contoso.com\\7"));
+    r.add("Subject", Value::of_text("\x1b]0;PWNED\x07 caf\xe9 \xc2\x9b" "2J\r\nnext\tcol\x7f"));
+    r.add("LastError", Value::of_text_or_null("451 4.4.0 \x1b[31mred"));
+    const std::string shown = "\\x1B]0;PWNED\\x07 caf\\xE9 \\xC2\\x9B2J\\x0D\\x0Anext\\x09col\\x7F";
+    std::string list = format_list({r});
+    CHECK(list == "Identity  : EDGE\\contoso.com\\7\n"
+                  "Subject   : " + shown + "\n"
+                  "LastError : 451 4.4.0 \\x1B[31mred\n");
+    std::string table = format_table({r}, {"Identity", "Subject"}, 0);
+    CHECK(table.find("EDGE\\contoso.com\\7 " + shown + "\n") != std::string::npos);
+    for (const std::string* out : {&list, &table})
+        for (char c : *out) CHECK((c == '\n' || static_cast<unsigned char>(c) >= 0x20));
+}
+
 TEST_CASE("times are read in the forms administrators write them", "[cli][time]") {
     auto iso = parse_time("2026-11-23T14:05:09Z");
     REQUIRE(iso);

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -146,7 +148,7 @@ TEST_CASE("Exchange's own statuses keep their semicolons and still read back one
     CHECK(events[0].recipients.size() == 2);
 }
 
-TEST_CASE("commas, double quotes and line breaks in a subject are quoted or blanked and cannot split the line",
+TEST_CASE("commas, double quotes and line breaks in a subject are quoted or escaped and cannot split the line",
           "[tracking]") {
     TempDir dir;
     MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
@@ -160,12 +162,149 @@ TEST_CASE("commas, double quotes and line breaks in a subject are quoted or blan
     auto lines = read_lines(log.current_file());
     REQUIRE(lines.size() == 7);  // 5 header lines + 2 events: nothing split
     CHECK(lines[5].find(",\"Re: \"\"Offer\"\", final, 50% off\",") != std::string::npos);
+    CHECK(lines[6].find(",\"line one\\x0D\\x0A2019-01-25T00:03:58.478Z,forged,line\\x0Aend\",") != std::string::npos);
     auto events = read_tracking_logs(dir.path());
     REQUIRE(events.size() == 2);
     CHECK(events[0].subject == "Re: \"Offer\", final, 50% off");
-    CHECK(events[1].subject == "line one  2019-01-25T00:03:58.478Z,forged,line end");
+    CHECK(events[1].subject == "line one\r\n2019-01-25T00:03:58.478Z,forged,line\nend");
     CHECK(events[1].message_id == "<a,\"b\"@x>");
     CHECK(events[1].sender == "carol@example.org");
+}
+
+namespace {
+
+// No byte of the file is one a terminal or a line reader acts on (but the LF ending
+// each line), and the file is well-formed UTF-8.
+bool terminal_safe(std::string_view bytes) {
+    for (std::size_t i = 0; i < bytes.size();) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
+            ++i;
+            continue;
+        }
+        const auto step = next_utf8(bytes.substr(i));
+        if (!step.valid || (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0)) return false;
+        i += step.size;
+    }
+    return true;
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("a ';' inside an address is not a separator: the quoted local part reads back as one recipient",
+          "[tracking][security]") {
+    TempDir dir;
+    MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
+    TrackingEvent e = receive_event(21);
+    // Weakness 9 of issue 13: RFC 5321 allows ';' in a quoted local part.
+    e.recipients = {"\"x;ceo@accepted.test;y\"@accepted.test", "bob@example.com", "\"a;\"@b", ";@c"};
+    log.write(e);
+    log.flush();
+    auto lines = read_lines(log.current_file());
+    REQUIRE(lines.size() == 6);
+    CHECK(lines[5].find(",\"\"\"x\\x3Bceo@accepted.test\\x3By\"\"@accepted.test;bob@example.com;\"\"a\\x3B\"\"@b;\\x3B@c\",")
+          != std::string::npos);
+    auto events = read_tracking_logs(dir.path());
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].recipients == e.recipients);
+    CHECK(events[0].recipient_count == 4);
+    for (const auto& r : events[0].recipients) CHECK(r != "ceo@accepted.test");
+}
+
+TEST_CASE("a remote server's reply cannot split recipient-status: a ';' before a reply code inside it is escaped",
+          "[tracking][security]") {
+    TempDir dir;
+    MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
+    TrackingEvent e = receive_event(22);
+    e.event_id = std::string(tracking_event::Fail);
+    e.recipient_status = {"550 5.0.0 no;250 2.1.5 forged OK; 250 again", "550 4.4.7 QUEUE.Expired; message expired;",
+                          "421 x;421", "250 2.1.5 ok"};
+    e.recipients = {"a@x", "b@x", "c@x", "d@x"};
+    log.write(e);
+    log.flush();
+    auto lines = read_lines(log.current_file());
+    REQUIRE(lines.size() == 6);
+    // Exchange's own ';' stays; the ones a reply code follows are escaped.
+    CHECK(lines[5].find(",550 5.0.0 no\\x3B250 2.1.5 forged OK\\x3B 250 again;550 4.4.7 QUEUE.Expired; message expired;"
+                        ";421 x\\x3B421;250 2.1.5 ok,") != std::string::npos);
+    auto events = read_tracking_logs(dir.path());
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].recipient_status == e.recipient_status);
+}
+
+TEST_CASE("control bytes and formulas in every text field are escaped and guarded on disk and read back as sent",
+          "[tracking][security]") {
+    using namespace std::string_literals;
+    // Weakness 10 of issue 13: ESC in Subject and Message-ID, a Subject starting with =.
+    const std::vector<std::string> values = {
+        "=HYPERLINK(\"http://evil.example\",\"click\")", "\x1b]0;PWNED\x07", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)",
+        "caf\xe9 \xc2\x9b" "31m", "'x", "\t=1", "a\\x1B"};
+    for (const auto& v : values) {
+        INFO(v);
+        TempDir dir;
+        TrackingEvent e;
+        e.client_ip = e.client_hostname = e.server_ip = e.server_hostname = e.source_context = v;
+        e.connector_id = "EDGE\\Default";
+        e.source = std::string(tracking_source::Smtp);
+        e.event_id = std::string(tracking_event::Receive);
+        e.internal_message_id = 5;
+        e.message_id = e.related_recipient = e.reference = e.subject = e.sender = e.return_path = e.message_info = v;
+        e.recipients = {v, v};
+        e.recipient_status = {"250 " + v, "250 " + v};
+        {
+            MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
+            log.write(e);
+            log.flush();
+            CHECK(terminal_safe(read_all(log.current_file())));
+            auto lines = read_lines(log.current_file());
+            REQUIRE(lines.size() == 6);
+            auto cells = parse_csv_line(lines[5], 21);
+            REQUIRE(cells);
+            const bool guarded = std::string_view("=+-@'").find(v.front()) != std::string_view::npos;
+            for (std::size_t i : {1u, 2u, 3u, 4u, 5u, 10u, 11u, 15u, 16u, 17u, 18u, 19u, 20u}) {
+                INFO("field " << i);
+                const std::string& cell = (*cells)[i];
+                REQUIRE(!cell.empty());
+                // A spreadsheet sees text: the cell starts with the guard or with no formula character.
+                CHECK(std::string_view("=+-@\t\r").find(cell.front()) == std::string_view::npos);
+                CHECK((cell.front() == '\'') == guarded);
+            }
+            CHECK((*cells)[6] == "EDGE\\Default");  // tokens: as written, never guarded
+            CHECK((*cells)[7] == "SMTP");
+            CHECK((*cells)[8] == "RECEIVE");
+            CHECK((*cells)[12].starts_with("250 "));
+        }
+        auto events = read_tracking_logs(dir.path());
+        REQUIRE(events.size() == 1);
+        const auto& r = events[0];
+        for (const std::string* f : {&r.client_ip, &r.client_hostname, &r.server_ip, &r.server_hostname,
+                                     &r.source_context, &r.message_id, &r.related_recipient, &r.reference, &r.subject,
+                                     &r.sender, &r.return_path, &r.message_info})
+            CHECK(*f == v);
+        CHECK(r.connector_id == "EDGE\\Default");
+        CHECK(r.recipients == e.recipients);
+        CHECK(r.recipient_status == e.recipient_status);
+    }
+}
+
+TEST_CASE("fields Exchange leaves empty stay empty, with no guard or escape", "[tracking]") {
+    TempDir dir;
+    MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h, 8u << 20, [] { return example_time(); });
+    TrackingEvent e;
+    e.source = std::string(tracking_source::Dsn);
+    e.event_id = std::string(tracking_event::Dsn);
+    e.internal_message_id = 3;
+    log.write(e);
+    log.flush();
+    auto lines = read_lines(log.current_file());
+    REQUIRE(lines.size() == 6);
+    CHECK(lines[5] == "2019-01-25T00:03:58.478Z,,,,,,,DSN,DSN,3,,,,0,0,,,,,,");
 }
 
 TEST_CASE("with subject logging off the subject field is blank, and switching it back on applies to the next event",

@@ -227,7 +227,7 @@ TEST_CASE("commas and double quotes in any field are quoted and read back unchan
     CHECK(events[1][8] == ",");
 }
 
-TEST_CASE("CR and LF inside a field never split a line: each becomes a space", "[logging]") {
+TEST_CASE("CR and LF inside a field never split a line: each is written \\x0D or \\x0A and reads back", "[logging]") {
     TempDir dir;
     ProtocolLog log(ProtocolLogKind::SmtpReceive, limits_in(dir.path()), "0.1.0\r\n#Forged: yes", 1h);
     // A smuggling attempt: a bare LF and a forged log line inside one command.
@@ -240,13 +240,140 @@ TEST_CASE("CR and LF inside a field never split a line: each becomes a space", "
     auto lines = read_lines(files[0]);
     REQUIRE(lines.size() == 7);  // 5 header lines + 2 events: nothing split
     CHECK(lines[1] == "#Version: 0.1.0  #Forged: yes");
+    CHECK(lines[5].ends_with(",c\\x0D\\x0Ax,S,0,l,r,<,"
+                             "\"MAIL FROM:<a@b>\\x0A2019-01-25T00:03:58.478Z,fake,fake,0,l,r,+,,\",ctx\\x0Dmore"));
     auto events = events_in(dir.path());
     REQUIRE(events.size() == 2);
-    CHECK(events[0][1] == "c  x");
-    CHECK(events[0][7] == "MAIL FROM:<a@b> 2019-01-25T00:03:58.478Z,fake,fake,0,l,r,+,,");
-    CHECK(events[0][8] == "ctx more");
-    CHECK(events[1][7] == "  ");
+    CHECK(events[0][1] == "c\\x0D\\x0Ax");  // a token (ours) is shown escaped, not decoded
+    CHECK(events[0][7] == "MAIL FROM:<a@b>\n2019-01-25T00:03:58.478Z,fake,fake,0,l,r,+,,");
+    CHECK(events[0][8] == "ctx\rmore");
+    CHECK(events[1][7] == "\r\n");
     CHECK(read_all(files[0]).find('\r') == std::string::npos);
+}
+
+namespace {
+
+// True when `bytes` (a whole log file) holds no byte a terminal or a line reader acts
+// on: no C0 but the LF that ends each line, no DEL, no C1 (raw or as UTF-8), and is
+// well-formed UTF-8.
+bool terminal_safe(std::string_view bytes) {
+    for (std::size_t i = 0; i < bytes.size();) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
+            ++i;
+            continue;
+        }
+        const auto step = next_utf8(bytes.substr(i));
+        if (!step.valid) return false;
+        if (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0) return false;
+        i += step.size;
+    }
+    return true;
+}
+
+struct EscapeCase {
+    const char* what;
+    std::string sent;      // what a peer sent (the data field)
+    std::string on_disk;   // the data cell in the file, CSV quoting undone
+};
+
+std::vector<EscapeCase> escape_cases() {
+    using namespace std::string_literals;
+    return {
+        {"ESC and BEL (an OSC title sequence)", "NOOP \x1b]0;PWNED\x07", "NOOP \\x1B]0;PWNED\\x07"},
+        {"TAB", "RCPT TO:<a@b>\tx", "RCPT TO:<a@b>\\x09x"},
+        {"NUL", "a\0b"s, "a\\x00b"},
+        {"every other C0", "\x01\x08\x0b\x0c\x0e\x1f", "\\x01\\x08\\x0B\\x0C\\x0E\\x1F"},
+        {"DEL", "a\x7f", "a\\x7F"},
+        {"a raw C1 byte (CSI), not UTF-8", "a\x9b" "31m", "a\\x9B31m"},
+        {"C1 as UTF-8 (U+009B, U+0085)", "a\xc2\x9b" "31m\xc2\x85", "a\\xC2\\x9B31m\\xC2\\x85"},
+        {"Latin-1 (not UTF-8)", "caf\xe9", "caf\\xE9"},
+        {"an overlong form", "\xc0\xaf", "\\xC0\\xAF"},
+        {"a UTF-16 surrogate", "\xed\xa0\x80", "\\xED\\xA0\\x80"},
+        {"above U+10FFFF", "\xf4\x90\x80\x80", "\\xF4\\x90\\x80\\x80"},
+        {"a cut-short sequence", "\xe2\x82", "\\xE2\\x82"},
+        {"a lone continuation byte", "\xbf", "\\xBF"},
+        {"well-formed UTF-8 stays", "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x98\x80 \xc2\xa0", "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x98\x80 \xc2\xa0"},
+        {"a backslash is doubled, so a literal \\x1B is not an ESC", "a\\x1B\\", "a\\\\x1B\\\\"},
+        {"= is a formula", "=1+1", "'=1+1"},
+        {"+ is a formula", "+1", "'+1"},
+        {"- is a formula", "-1", "'-1"},
+        {"@ is a formula", "@SUM(A1)", "'@SUM(A1)"},
+        {"a leading ' gets one more, so readers take exactly one away", "'quoted", "''quoted"},
+        {"TAB first is escaped, so it needs no guard", "\t=1", "\\x09=1"},
+        {"= later in the cell is no formula", "a=1", "a=1"},
+        {"quotes and commas still quote the cell", "=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("a peer's control bytes, C1, invalid UTF-8 and formulas are escaped in data and context and read back exactly",
+          "[logging][security]") {
+    for (const auto& c : escape_cases()) {
+        INFO(c.what);
+        TempDir dir;
+        {
+            ProtocolLog log(ProtocolLogKind::SmtpReceive, limits_in(dir.path()), "0.1.0", 1h);
+            log.write("EDGE\\Default", "S", 0, "127.0.0.1:25", "127.0.0.1:4000", LogEvent::Receive, c.sent, c.sent);
+            log.flush();
+        }
+        auto files = log_files(dir.path());
+        REQUIRE(files.size() == 1);
+        const std::string all = read_all(files[0]);
+        CHECK(terminal_safe(all));
+        auto lines = read_lines(files[0]);
+        REQUIRE(lines.size() == 6);
+        auto raw = parse_csv_line(lines[5], 9);  // the file's cells, quoting undone only
+        REQUIRE(raw);
+        CHECK((*raw)[7] == c.on_disk);
+        CHECK((*raw)[8] == c.on_disk);
+        CHECK((*raw)[1] == "EDGE\\Default");  // our token keeps Exchange's single backslash
+        auto back = parse_protocol_log_line(lines[5]);
+        REQUIRE(back);
+        CHECK((*back)[7] == c.sent);
+        CHECK((*back)[8] == c.sent);
+    }
+}
+
+TEST_CASE("our own fixed values are written as Exchange writes them: + and - in the event column, no guard",
+          "[logging][security]") {
+    TempDir dir;
+    ProtocolLog log(ProtocolLogKind::SmtpSend, limits_in(dir.path()), "0.1.0", 1h);
+    log.write("EDGE\\To Internet", "08D675E58CA1DA38", 0, "[::1]:4000", "[::1]:25", LogEvent::Connect, "", "");
+    log.write("EDGE\\To Internet", "08D675E58CA1DA38", 1, "[::1]:4000", "[::1]:25", LogEvent::Disconnect, "", "Local");
+    // A control byte in a token never reaches the file either (tokens are ours; this
+    // is the safety net), and a token is never guarded.
+    log.write("-\x1b" "c", "08D675E58CA1DA38", 2, "[::1]:4000", "[::1]:25", LogEvent::Information, "", "");
+    log.flush();
+    auto files = log_files(dir.path(), "SEND");
+    REQUIRE(files.size() == 1);
+    CHECK(terminal_safe(read_all(files[0])));
+    auto lines = read_lines(files[0]);
+    REQUIRE(lines.size() == 8);
+    CHECK(lines[5].ends_with(",EDGE\\To Internet,08D675E58CA1DA38,0,[::1]:4000,[::1]:25,+,,"));
+    CHECK(lines[6].ends_with(",EDGE\\To Internet,08D675E58CA1DA38,1,[::1]:4000,[::1]:25,-,,Local"));
+    CHECK(lines[7].ends_with(",-\\x1Bc,08D675E58CA1DA38,2,[::1]:4000,[::1]:25,*,,"));
+}
+
+TEST_CASE("the log escape: every byte value round-trips, and the display escape keeps a backslash single",
+          "[logging][security]") {
+    std::string every;
+    for (int b = 0; b < 256; ++b) every += static_cast<char>(b);
+    every += "\\x41\\\\";
+    std::string escaped;
+    append_log_escaped(escaped, every);
+    CHECK(terminal_safe(escaped));
+    CHECK(unescape_log_text(escaped) == every);
+    std::string list_escaped;
+    append_log_escaped(list_escaped, "a;b", ";");
+    CHECK(list_escaped == "a\\x3Bb");
+    // Text written by another tool: a backslash that starts no escape stays.
+    CHECK(unescape_log_text("EDGE\\Default \\q \\x4 \\x4g \\x41 \\x4a") == "EDGE\\Default \\q \\x4 \\x4g A J");
+    std::string shown;
+    append_display_escaped(shown, "EDGE\\contoso.com \x1b[2J\xc2\x9b\xe9");
+    CHECK(shown == "EDGE\\contoso.com \\x1B[2J\\xC2\\x9B\\xE9");
 }
 
 TEST_CASE("the line parser refuses header lines and malformed lines", "[logging]") {

@@ -410,24 +410,239 @@ std::string CsvLog::current_file() const {
     return impl_->current_path;
 }
 
-// CSV field: quoted when it holds , " CR or LF; CR and LF become spaces so no field
-// can end a line (a peer's bare LF must not forge a log line).
-void append_csv_field(std::string& out, std::string_view f) {
-    if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
-        out.append(f);
+Utf8Step next_utf8(std::string_view s) {
+    if (s.empty()) return {0, false};
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    if (c < 0x80) return {1, true};
+    // RFC 3629 §4 / Unicode Table 3-7: the range the second byte must be in, by lead byte.
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;         // no overlong 3-byte form
+        if (c == 0xED) hi = 0x9F;         // no UTF-16 surrogate
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;         // no overlong 4-byte form
+        if (c == 0xF4) hi = 0x8F;         // nothing above U+10FFFF
+    } else {
+        return {1, false};                // a continuation byte, C0/C1 (overlong) or F5..FF
+    }
+    for (std::size_t i = 1; i < n; ++i) {
+        if (i >= s.size()) return {i, false};  // cut short: the bytes so far are one subpart
+        const unsigned char x = b(i);
+        if (i == 1 ? (x < lo || x > hi) : (x < 0x80 || x > 0xBF)) return {i, false};
+    }
+    return {n, true};
+}
+
+namespace {
+
+constexpr char kHex[] = "0123456789ABCDEF";
+
+void append_hex_byte(std::string& out, unsigned char c) {
+    out += '\\';
+    out += 'x';
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// The one escape loop. `reversible`: a backslash is doubled (logs); otherwise it
+// stays single (terminal display). Runs of plain bytes are copied in one append.
+void escape_into(std::string& out, std::string_view text, std::string_view also, bool reversible) {
+    std::size_t i = 0, plain = 0;
+    auto flush_plain = [&] {
+        out.append(text.substr(plain, i - plain));
+    };
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            const bool control = c < 0x20 || c == 0x7F;
+            const bool listed = !also.empty() && also.find(static_cast<char>(c)) != std::string_view::npos;
+            if (control || listed || (reversible && c == '\\')) {
+                flush_plain();
+                if (control || listed)
+                    append_hex_byte(out, c);
+                else
+                    out += "\\\\";
+                plain = ++i;
+            } else {
+                ++i;
+            }
+            continue;
+        }
+        const Utf8Step step = next_utf8(text.substr(i));
+        // C1 controls (U+0080..U+009F: C2 80..C2 9F) act on terminals as ESC does
+        // (U+009B is CSI), so they are escaped like invalid bytes.
+        const bool c1 = step.valid && step.size == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
+        if (!step.valid || c1) {
+            flush_plain();
+            for (std::size_t k = 0; k < step.size; ++k) append_hex_byte(out, static_cast<unsigned char>(text[i + k]));
+            plain = i += step.size;
+        } else {
+            i += step.size;
+        }
+    }
+    flush_plain();
+}
+
+// OWASP (CSV injection): a cell starting with = + - @ (or TAB/CR, which the escape
+// has already turned into "\x09"/"\x0D") is a formula to a spreadsheet; a leading '
+// makes it text. A cell starting with ' gets one too, so a reader can always take
+// exactly one away.
+bool needs_formula_guard(std::string_view cell) {
+    return !cell.empty() && std::string_view("=+-@'").find(cell.front()) != std::string_view::npos;
+}
+
+std::string_view without_formula_guard(std::string_view cell) {
+    if (!cell.empty() && cell.front() == '\'') cell.remove_prefix(1);
+    return cell;
+}
+
+// CSV quoting: a cell holding , or " (or, in a token, a line break we could not
+// escape — never) is quoted, " doubled.
+void append_quoted(std::string& out, std::string_view cell) {
+    if (cell.find_first_of(",\"\r\n") == std::string_view::npos) {
+        out.append(cell);
         return;
     }
     out += '"';
-    for (char c : f) {
-        if (c == '"') {
-            out += "\"\"";
-        } else if (c == '\r' || c == '\n') {
-            out += ' ';
-        } else {
-            out += c;
-        }
+    for (char c : cell) {
+        if (c == '"') out += '"';
+        out += c;
     }
     out += '"';
+}
+
+// "250 2.1.5 …", "550-…", "421": three digits, then a space, a hyphen or the end
+// (after leading spaces).
+bool starts_with_reply_code(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    if (s.size() < 3) return false;
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+    }
+    return s.size() == 3 || s[3] == ' ' || s[3] == '-';
+}
+
+}  // namespace
+
+void append_log_escaped(std::string& out, std::string_view text, std::string_view also) {
+    escape_into(out, text, also, true);
+}
+
+void append_display_escaped(std::string& out, std::string_view text) { escape_into(out, text, {}, false); }
+
+std::string unescape_log_text(std::string_view t) {
+    if (t.find('\\') == std::string_view::npos) return std::string(t);
+    std::string out;
+    out.reserve(t.size());
+    for (std::size_t i = 0; i < t.size();) {
+        if (t[i] == '\\' && i + 1 < t.size()) {
+            if (t[i + 1] == '\\') {
+                out += '\\';
+                i += 2;
+                continue;
+            }
+            if (t[i + 1] == 'x' && i + 3 < t.size() && hex_value(t[i + 2]) >= 0 && hex_value(t[i + 3]) >= 0) {
+                out += static_cast<char>(hex_value(t[i + 2]) * 16 + hex_value(t[i + 3]));
+                i += 4;
+                continue;
+            }
+        }
+        out += t[i++];
+    }
+    return out;
+}
+
+void append_csv_text(std::string& out, std::string_view field) {
+    thread_local std::string cell;
+    cell.clear();
+    if (needs_formula_guard(field)) cell += '\'';  // the escape keeps these first bytes as they are
+    append_log_escaped(cell, field);
+    append_quoted(out, cell);
+}
+
+void append_csv_token(std::string& out, std::string_view field) {
+    thread_local std::string cell;
+    cell.clear();
+    append_display_escaped(cell, field);
+    append_quoted(out, cell);
+}
+
+void append_csv_list(std::string& out, const std::vector<std::string>& items) {
+    thread_local std::string cell;
+    cell.clear();
+    if (!items.empty() && needs_formula_guard(items.front())) cell += '\'';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) cell += ';';
+        append_log_escaped(cell, items[i], ";");
+    }
+    append_quoted(out, cell);
+}
+
+void append_csv_reply_list(std::string& out, const std::vector<std::string>& replies) {
+    thread_local std::string cell, item;
+    cell.clear();
+    if (!replies.empty() && needs_formula_guard(replies.front())) cell += '\'';
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (i != 0) cell += ';';
+        item.clear();
+        append_log_escaped(item, replies[i]);
+        // The reader splits at a ';' followed by a reply code; checking against the
+        // item alone (its end counting as the end of the text) escapes every ';' the
+        // reader could take for a separator, and perhaps a few more — harmless.
+        for (std::size_t k = 0; k < item.size(); ++k) {
+            if (item[k] == ';' && starts_with_reply_code(std::string_view(item).substr(k + 1)))
+                cell += "\\x3B";
+            else
+                cell += item[k];
+        }
+    }
+    append_quoted(out, cell);
+}
+
+std::string decode_csv_text(std::string_view cell) { return unescape_log_text(without_formula_guard(cell)); }
+
+std::vector<std::string> decode_csv_list(std::string_view cell) {
+    cell = without_formula_guard(cell);
+    std::vector<std::string> out;
+    if (cell.empty()) return out;
+    for (;;) {
+        auto semi = cell.find(';');
+        out.push_back(unescape_log_text(cell.substr(0, semi)));
+        if (semi == std::string_view::npos) return out;
+        cell.remove_prefix(semi + 1);
+    }
+}
+
+std::vector<std::string> decode_csv_reply_list(std::string_view cell) {
+    cell = without_formula_guard(cell);
+    std::vector<std::string> out;
+    if (cell.empty()) return out;
+    std::size_t start = 0, from = 0;
+    for (;;) {
+        auto semi = cell.find(';', from);
+        if (semi == std::string_view::npos) {
+            out.push_back(unescape_log_text(cell.substr(start)));
+            return out;
+        }
+        if (starts_with_reply_code(cell.substr(semi + 1))) {
+            out.push_back(unescape_log_text(cell.substr(start, semi - start)));
+            start = semi + 1;
+        }
+        from = semi + 1;
+    }
 }
 
 std::optional<std::vector<std::string>> parse_csv_line(std::string_view line, std::size_t fields) {

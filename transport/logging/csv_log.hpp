@@ -8,10 +8,26 @@
 //     #Version, #Log-type, #Date (the file's creation, UTC), #Fields.
 //   - Every event line starts with date-time, yyyy-mm-ddThh:mm:ss.fffZ (UTC), stamped
 //     by CsvLog under its lock so times never go back within a file.
-//   - A field is quoted ("...") when it holds a comma, a double quote, CR or LF; a
-//     double quote inside is doubled. CR and LF are each replaced by one space, so
-//     nothing a peer sends can split a line or forge one. parse_csv_line() undoes
-//     the quoting, not the replacement.
+//   - Each field is written as one of three kinds (the format decides per field):
+//       text  — anything a peer may have chosen (commands, replies, addresses,
+//               subjects, host names): escaped with the log escape below, then a
+//               cell beginning with = + - @ or ' gets a leading ' (OWASP, CSV
+//               injection), so no spreadsheet reads it as a formula;
+//       token — our own fixed values (the protocol log's event column + - > < *,
+//               event ids, session ids, endpoints, HOST\connector): written as they
+//               are, never neutralised; a control byte or invalid UTF-8 in one (never
+//               expected) still becomes \xHH, a backslash stays as it is;
+//       list  — text items joined with ';' (the tracking log's recipient-address),
+//               a ';' inside an item escaped so it is never a separator.
+//   - The log escape (append_log_escaped): '\' becomes "\\"; C0 controls (CR, LF and
+//     TAB included), DEL, C1 controls (U+0080..U+009F, each of their two UTF-8 bytes)
+//     and every byte that is not part of well-formed UTF-8 become "\xHH" (two
+//     upper-case hex digits). So a log line never holds a raw control byte (no
+//     terminal escape sequence, no forged line) and decode_csv_text() gives back the
+//     exact bytes.
+//   - A field is then quoted ("...") when it holds a comma or a double quote; a
+//     double quote inside is doubled. parse_csv_line() undoes the quoting;
+//     decode_csv_text() / decode_csv_list() undo the neutralising and the escape.
 //   - Files are never reopened: each CsvLog starts a new file, instance number one
 //     above the highest of that UTC day in the directory, so a restart never appends
 //     to (or clobbers) an older file.
@@ -82,7 +98,7 @@ public:
 
     // Appends one line to memory: the date-time now, then `rest`, which must start
     // with the comma after date-time, end with LF and hold no other LF (build it with
-    // append_csv_field()).
+    // append_csv_text(), append_csv_token() and append_csv_list()).
     void append(std::string_view rest);
 
     // Synchronous: every line appended before the call has been handed to write(2)
@@ -100,8 +116,50 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Appends one field, quoted when it holds , " CR or LF; CR and LF become spaces.
-void append_csv_field(std::string& out, std::string_view field);
+// --- The log escape (shared by every log here and by edgectl's terminal output) ---
+
+// One step through UTF-8 text. `valid`: `s` starts with a well-formed sequence
+// (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF) of `size` bytes.
+// Not valid: `size` is the maximal ill-formed subpart (Unicode §3.9, the bytes one
+// U+FFFD replaces). `size` is at least 1 for a non-empty `s`.
+struct Utf8Step {
+    std::size_t size = 0;
+    bool valid = false;
+};
+Utf8Step next_utf8(std::string_view s);
+
+// Appends `text` escaped as the header comment says: "\\", "\xHH" for C0, DEL, C1,
+// invalid UTF-8 and every byte listed in `also`; everything else as it is.
+void append_log_escaped(std::string& out, std::string_view text, std::string_view also = {});
+// The inverse: "\\" is one backslash, "\xHH" (either case) one byte; any other
+// backslash is kept as it is (so text written by other tools reads as it was).
+std::string unescape_log_text(std::string_view text);
+// For a terminal (edgectl tables and lists): control bytes and invalid UTF-8 as
+// "\xHH" as in the logs, but a backslash stays single (EDGE\contoso.com reads as
+// Exchange shows it). For display only: not reversible.
+void append_display_escaped(std::string& out, std::string_view text);
+
+// --- Cells ---
+
+// A field a peer may have chosen: escaped, neutralised against formulas, quoted.
+void append_csv_text(std::string& out, std::string_view field);
+// One of our own fixed values: quoted when needed, never neutralised (see above).
+void append_csv_token(std::string& out, std::string_view field);
+// A list: each item escaped (';' included), joined with ';', neutralised, quoted.
+// An empty list is an empty field (so is a list of one empty item).
+void append_csv_list(std::string& out, const std::vector<std::string>& items);
+// A list of SMTP replies (the tracking log's recipient-status), as Exchange writes
+// it: joined with ';', and a ';' inside a reply stays as it is ("550 4.4.7
+// QUEUE.Expired; message expired") unless a reply code follows it (after spaces) —
+// only such a ';' separates two replies, so that one is escaped. Each item must
+// start with a reply code (every SMTP reply does); one that does not reads back
+// joined to the one before (its bytes are kept, the split is lost).
+void append_csv_reply_list(std::string& out, const std::vector<std::string>& replies);
+// The bytes a peer sent, back from a text cell (after parse_csv_line()).
+std::string decode_csv_text(std::string_view cell);
+// The items back from a list cell; an empty cell is an empty list.
+std::vector<std::string> decode_csv_list(std::string_view cell);
+std::vector<std::string> decode_csv_reply_list(std::string_view cell);
 
 // Splits one event line (LF or CRLF end optional) into exactly `fields` fields and
 // undoes the quoting. nullopt for a header line ('#'), another number of fields, an

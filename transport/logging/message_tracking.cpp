@@ -37,16 +37,6 @@ CsvLogLimits limits_of(const MessageTrackingSettings& s) {
     return l;
 }
 
-void append_joined(std::string& out, const std::vector<std::string>& values) {
-    thread_local std::string joined;
-    joined.clear();
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i != 0) joined += ';';
-        joined += values[i];
-    }
-    append_csv_field(out, joined);
-}
-
 std::optional<std::uint64_t> parse_number(std::string_view s) {
     std::uint64_t v = 0;
     if (s.size() > 19) return std::nullopt;  // no overflow below 10^19
@@ -55,47 +45,6 @@ std::optional<std::uint64_t> parse_number(std::string_view s) {
         v = v * 10 + static_cast<std::uint64_t>(c - '0');
     }
     return v;
-}
-
-std::vector<std::string> split_addresses(std::string_view s) {
-    std::vector<std::string> out;
-    if (s.empty()) return out;
-    for (;;) {
-        auto semi = s.find(';');
-        out.emplace_back(s.substr(0, semi));
-        if (semi == std::string_view::npos) return out;
-        s.remove_prefix(semi + 1);
-    }
-}
-
-// "250 2.1.5 Recipient OK", "550-…", "421": three digits, then a space, a hyphen or the end.
-bool starts_with_reply_code(std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    if (s.size() < 3) return false;
-    for (std::size_t i = 0; i < 3; ++i) {
-        if (s[i] < '0' || s[i] > '9') return false;
-    }
-    return s.size() == 3 || s[3] == ' ' || s[3] == '-';
-}
-
-// Exchange's own statuses hold ';' ("550 4.4.7 QUEUE.Expired;message expired"), so a
-// ';' separates two statuses only when a reply code follows it.
-std::vector<std::string> split_statuses(std::string_view s) {
-    std::vector<std::string> out;
-    if (s.empty()) return out;
-    std::size_t start = 0, from = 0;
-    for (;;) {
-        auto semi = s.find(';', from);
-        if (semi == std::string_view::npos) {
-            out.emplace_back(s.substr(start));
-            return out;
-        }
-        if (starts_with_reply_code(s.substr(semi + 1))) {
-            out.emplace_back(s.substr(start, semi - start));
-            start = semi + 1;
-        }
-        from = semi + 1;
-    }
 }
 
 }  // namespace
@@ -130,31 +79,39 @@ void MessageTrackingLog::write(const TrackingEvent& e) {
     // Built outside the log's lock, in a buffer that keeps its capacity.
     thread_local std::string rest;
     rest.clear();
-    auto field = [&](std::string_view v) {
+    // Per field (csv_log.hpp): connector-id (HOST\connector, Exchange's single
+    // backslash), source and event-id are our tokens; the numbers are ours;
+    // everything else may come from a peer (EHLO name, Message-ID, addresses,
+    // subject, a remote server's reply, a host name from DNS) and is text.
+    auto text = [&](std::string_view v) {
         rest += ',';
-        append_csv_field(rest, v);
+        append_csv_text(rest, v);
     };
-    field(e.client_ip);
-    field(e.client_hostname);
-    field(e.server_ip);
-    field(e.server_hostname);
-    field(e.source_context);
-    field(e.connector_id);
-    field(e.source);
-    field(e.event_id);
+    auto token = [&](std::string_view v) {
+        rest += ',';
+        append_csv_token(rest, v);
+    };
+    text(e.client_ip);
+    text(e.client_hostname);
+    text(e.server_ip);
+    text(e.server_hostname);
+    text(e.source_context);
+    token(e.connector_id);
+    token(e.source);
+    token(e.event_id);
     fmt::format_to(std::back_inserter(rest), ",{}", e.internal_message_id);
-    field(e.message_id);
+    text(e.message_id);
     rest += ',';
-    append_joined(rest, e.recipients);
+    append_csv_list(rest, e.recipients);
     rest += ',';
-    append_joined(rest, e.recipient_status);
+    append_csv_reply_list(rest, e.recipient_status);
     fmt::format_to(std::back_inserter(rest), ",{},{}", e.total_bytes, e.recipients.size());
-    field(e.related_recipient);
-    field(e.reference);
-    field(impl_->subject_logging ? std::string_view(e.subject) : std::string_view());
-    field(e.sender);
-    field(e.return_path);
-    field(e.message_info);
+    text(e.related_recipient);
+    text(e.reference);
+    text(impl_->subject_logging ? std::string_view(e.subject) : std::string_view());
+    text(e.sender);
+    text(e.return_path);
+    text(e.message_info);
     rest += '\n';
     impl_->log.append(rest);
 }
@@ -174,26 +131,26 @@ std::optional<TrackingEvent> parse_tracking_line(std::string_view line) {
     if (!time || !internal_id || !total_bytes || !recipient_count) return std::nullopt;
     TrackingEvent e;
     e.time = *time;
-    e.client_ip = std::move((*f)[1]);
-    e.client_hostname = std::move((*f)[2]);
-    e.server_ip = std::move((*f)[3]);
-    e.server_hostname = std::move((*f)[4]);
-    e.source_context = std::move((*f)[5]);
+    e.client_ip = decode_csv_text((*f)[1]);
+    e.client_hostname = decode_csv_text((*f)[2]);
+    e.server_ip = decode_csv_text((*f)[3]);
+    e.server_hostname = decode_csv_text((*f)[4]);
+    e.source_context = decode_csv_text((*f)[5]);
     e.connector_id = std::move((*f)[6]);
     e.source = std::move((*f)[7]);
     e.event_id = std::move((*f)[8]);
     e.internal_message_id = *internal_id;
-    e.message_id = std::move((*f)[10]);
-    e.recipients = split_addresses((*f)[11]);
-    e.recipient_status = split_statuses((*f)[12]);
+    e.message_id = decode_csv_text((*f)[10]);
+    e.recipients = decode_csv_list((*f)[11]);
+    e.recipient_status = decode_csv_reply_list((*f)[12]);
     e.total_bytes = *total_bytes;
     e.recipient_count = *recipient_count;
-    e.related_recipient = std::move((*f)[15]);
-    e.reference = std::move((*f)[16]);
-    e.subject = std::move((*f)[17]);
-    e.sender = std::move((*f)[18]);
-    e.return_path = std::move((*f)[19]);
-    e.message_info = std::move((*f)[20]);
+    e.related_recipient = decode_csv_text((*f)[15]);
+    e.reference = decode_csv_text((*f)[16]);
+    e.subject = decode_csv_text((*f)[17]);
+    e.sender = decode_csv_text((*f)[18]);
+    e.return_path = decode_csv_text((*f)[19]);
+    e.message_info = decode_csv_text((*f)[20]);
     return e;
 }
 

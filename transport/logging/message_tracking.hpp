@@ -8,7 +8,18 @@
 //     in Exchange 2007's order (none of the 2010+ fields).
 //   - recipient-address and recipient-status hold one value per recipient, joined
 //     with ';' as Exchange does. recipient-count is the number of recipients.
-//   - Quoting and CR/LF as in every CSV log here: CR and LF become spaces.
+//     recipient-address is a CsvLog list: a ';' inside an address ("x;y"@z, legal
+//     in a quoted local part) is written \x3B, so it never reads as a separator.
+//     recipient-status is a reply list: Exchange's own statuses keep their ';'
+//     ("550 4.4.7 QUEUE.Expired; message expired"); only a ';' that a reply code
+//     follows separates, so only such a ';' inside a reply is escaped.
+//   - connector-id (configuration's), source and event-id are our tokens (connector-id
+//     keeps Exchange's HOST\connector backslash); the numbers are ours; every other field is
+//     text (csv_log.hpp): control bytes and invalid UTF-8 as \xHH, a backslash as
+//     \\, a leading = + - @ ' guarded by a ', so an ESC in a Subject or Message-ID
+//     never reaches the file and a Subject "=HYPERLINK(…)" is no formula. The
+//     reader undoes all of it: Get-MessageTrackingLog filters on the values as sent.
+//     Empty fields stay empty, as Exchange leaves them.
 //   - MessageTrackingLogSubjectLoggingEnabled $false leaves message-subject blank.
 //   - When memory passes twice buffer_cap, lines are dropped and counted; the next
 //     line written is preceded by one with event-id DROPPED, source
@@ -126,9 +137,11 @@ private:
 
 // One event line back into an event. nullopt for a header line, a line that is not
 // 21 fields, a bad date-time, or a number field that is not a number (blank numbers
-// read as 0). recipient-address splits at every ';'; recipient-status splits at a ';'
-// that is followed (after spaces) by an SMTP reply code, so "550 4.4.7
-// QUEUE.Expired;message expired" stays one status. Empty fields give empty vectors.
+// read as 0). Text fields come back as written to write() (decode_csv_text);
+// recipient-address splits at every raw ';' (decode_csv_list); recipient-status at a
+// ';' followed (after spaces) by an SMTP reply code (decode_csv_reply_list), so
+// "550 4.4.7 QUEUE.Expired;message expired" stays one status. Empty fields give
+// empty vectors.
 std::optional<TrackingEvent> parse_tracking_line(std::string_view line);
 
 // Every event of every MSGTRK file in `directory`, oldest file first, in file order.

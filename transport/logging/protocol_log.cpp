@@ -41,22 +41,25 @@ void ProtocolLog::write(std::string_view connector_id, std::string_view session_
     // its capacity between threads' calls, so this is usually allocation-free too.
     thread_local std::string rest;
     rest.clear();
+    // Ours (tokens): HOST\connector as Exchange writes it, our session id, the
+    // endpoints we formatted, the event character. A peer's (text): data and context
+    // (commands, replies, host names from DNS), escaped and guarded against formulas.
     rest += ',';
-    append_csv_field(rest, connector_id);
+    append_csv_token(rest, connector_id);
     rest += ',';
-    append_csv_field(rest, session_id);
+    append_csv_token(rest, session_id);
     rest += ',';
     fmt::format_to(std::back_inserter(rest), "{}", sequence);
     rest += ',';
-    append_csv_field(rest, local_endpoint);
+    append_csv_token(rest, local_endpoint);
     rest += ',';
-    append_csv_field(rest, remote_endpoint);
+    append_csv_token(rest, remote_endpoint);
     rest += ',';
     rest += static_cast<char>(event);
     rest += ',';
-    append_csv_field(rest, data);
+    append_csv_text(rest, data);
     rest += ',';
-    append_csv_field(rest, context);
+    append_csv_text(rest, context);
     rest += '\n';
     log_.append(rest);
 }
@@ -100,6 +103,8 @@ std::optional<std::array<std::string, 9>> parse_protocol_log_line(std::string_vi
     if (!fields) return std::nullopt;
     std::array<std::string, 9> out;
     std::move(fields->begin(), fields->end(), out.begin());
+    out[7] = decode_csv_text(out[7]);  // data and context are text cells: the bytes as sent
+    out[8] = decode_csv_text(out[8]);
     return out;
 }
 

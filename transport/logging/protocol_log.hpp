@@ -5,10 +5,15 @@
 //
 // Format decisions (fixed; tools depend on them):
 //   - Lines end with LF. Header lines start with '#'.
-//   - A field is quoted ("...") when it holds a comma, a double quote, CR or LF; a
-//     double quote inside is doubled. CR and LF are each replaced by one space (in
-//     every field), so nothing a peer sends can split a line or forge one.
-//     parse_protocol_log_line() undoes the quoting, not the replacement.
+//   - Fields are written as CsvLog's kinds (csv_log.hpp): connector-id, session-id,
+//     the endpoints and the event column are our tokens (HOST\connector keeps its
+//     single backslash; the event stays + - > < * as Exchange writes it); data and
+//     context are text: control bytes (CR, LF, TAB, ESC, BEL …, DEL, C1) and invalid
+//     UTF-8 become \xHH, a backslash \\, and a cell beginning = + - @ ' gets a
+//     leading ' — so nothing a peer sends can split a line, forge one, reach a
+//     terminal that views the file or run as a spreadsheet formula.
+//     parse_protocol_log_line() undoes the quoting, and for data and context the
+//     guard and the escape.
 //   - Files are never reopened: each ProtocolLog starts a new file, instance number
 //     one above the highest of that UTC day in the directory, so a restart never
 //     appends to (or clobbers) an older file.
@@ -118,7 +123,7 @@ private:
 std::string new_session_id();
 
 // Splits one event line (LF or CRLF end optional) into its 9 fields and undoes the
-// quoting. nullopt for a header line ('#'), a wrong number of fields, an unclosed
+// quoting; data and context come back as the bytes that were logged (decode_csv_text). nullopt for a header line ('#'), a wrong number of fields, an unclosed
 // quote, text after a closing quote, or a quote inside an unquoted field.
 std::optional<std::array<std::string, 9>> parse_protocol_log_line(std::string_view line);
 
