@@ -792,11 +792,22 @@ TEST_CASE("addresses are compared as addresses: every spelling of a blocked reci
         c.send_raw(simple_body("addresses") + ".\r\n");
         REQUIRE(c.reply().starts_with("250 2.6.0"));
     }
-    // Only that message is queued; relayed as the client spelt it, queued by canonical domain.
-    auto msgs = queued(s);
-    REQUIRE(msgs.size() == 1);
+    // Only that message came in (one queue entry per next hop; delivery may have added
+    // NDRs: the DNS answers no one);
+    // relayed as the client spelt it, queued by canonical domain; no queue is named by
+    // anything but a domain name.
     std::map<std::string, std::string> hop;
-    for (const auto& r : msgs[0].envelope.recipients) hop[r.address] = r.next_hop.next_hop;
+    int received = 0;
+    for (const auto& m : queued(s)) {
+        for (const auto& r : m.envelope.recipients) {
+            INFO(r.next_hop.next_hop);
+            CHECK(r.next_hop.next_hop.find_first_of("\"@,;\x1b ") == std::string::npos);
+        }
+        if (m.envelope.subject != "addresses") continue;
+        ++received;
+        for (const auto& r : m.envelope.recipients) hop[r.address] = r.next_hop.next_hop;
+    }
+    CHECK(received >= 1);
     CHECK(hop.size() == 3);
     CHECK(hop["Ünïcode@X.Wild.Test."] == "x.wild.test");
     CHECK(hop["info@Bücher.test"] == "xn--bcher-kva.test");

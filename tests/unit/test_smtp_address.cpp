@@ -168,7 +168,7 @@ TEST_CASE("the mailbox splits at the last '@' outside quotes", "[smtp][address]"
 
 TEST_CASE("the canonicaliser survives random bytes", "[smtp][address]") {
     std::mt19937 rng(13);
-    const std::string alphabet = std::string("aZ09.-@\"\\[]:;, \x1b\x7f", 19) + "\xc3\xbc\xc3\x9cxn--\xc2\x85\xe2\x80";
+    const std::string alphabet = std::string("aZ09.-@\"\\[]:;, \x1b\x7f") + "\xc3\xbc\xc3\x9cxn--\xc2\x85\xe2\x80";
     for (int i = 0; i < 20000; ++i) {
         std::string s;
         const auto n = rng() % 40;
