@@ -24,7 +24,10 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 # loopback for the EdgeSync tests (Debian may start its own slapd on install; ours has its own port).
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
-                nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache
+                nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache \
+                libidn2-dev libunistring-dev
+# libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
+# parts (transport/smtp/address.cpp, the one canonical form of an address).
 # ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1

@@ -3,6 +3,7 @@
 // growing); needs no database write and works with the server down.
 #include "cmdlet.hpp"
 
+#include "address.hpp"
 #include "config_store.hpp"
 #include "message_tracking.hpp"
 
@@ -15,6 +16,15 @@ namespace {
 std::string bare_message_id(std::string_view id) {
     if (id.size() >= 2 && id.front() == '<' && id.back() == '>') id = id.substr(1, id.size() - 2);
     return std::string(id);
+}
+
+// -Sender and -Recipients compare addresses as addresses (smtp::canonical_address, issue
+// 13): "ceo"@Contoso.com. is ceo@contoso.com. What is not an address compares without case.
+std::string address_key(std::string_view a) {
+    if (auto c = smtp::canonical_address(a)) return c.str();
+    std::string out(a);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
 }
 
 queue::Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
@@ -80,7 +90,7 @@ Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
     for (const auto& e : logging::read_tracking_logs(dir)) {
         auto t = to_timestamp(e.time);
         if ((start && t < *start) || (end && t > *end)) continue;
-        if (sender && !iequals(e.sender, *sender)) continue;
+        if (sender && address_key(e.sender) != address_key(*sender)) continue;
         if (message_id && bare_message_id(e.message_id) != bare_message_id(*message_id)) continue;
         if (event_id && !iequals(e.event_id, *event_id)) continue;
         if (internal_id && e.internal_message_id != *internal_id) continue;
@@ -95,7 +105,7 @@ Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
         if (!wanted_recipients.empty()) {
             bool any = false;
             for (const auto& w : wanted_recipients)
-                for (const auto& r : e.recipients) any = any || iequals(w, r);
+                for (const auto& r : e.recipients) any = any || address_key(w) == address_key(r);
             if (!any) continue;
         }
         records.push_back(event_record(e));

@@ -1,6 +1,8 @@
 // The directory reader (see directory.hpp): a simple bind, then a paged subtree search.
 #include "directory.hpp"
 
+#include "address.hpp"
+
 #include <ldap.h>
 
 #include <algorithm>
@@ -14,19 +16,6 @@ namespace {
 
 [[noreturn]] void fail(const char* call, int rc) {
     throw std::runtime_error(std::string("LDAP ") + call + ": " + ldap_err2string(rc));
-}
-
-std::string lower(std::string s) {
-    for (char& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
-
-// An address worth replicating: one '@' with text on both sides, no spaces.
-bool plausible(const std::string& a) {
-    auto at = a.find('@');
-    return at != std::string::npos && at > 0 && at + 1 < a.size() && a.find('@', at + 1) == std::string::npos &&
-           a.find_first_of(" \t\r\n") == std::string::npos && a.size() <= 320;
 }
 
 struct LdapCloser {
@@ -84,8 +73,10 @@ std::vector<std::string> read_recipient_addresses(const DirectoryOptions& o) {
                         if (v.size() < 5 || ::strncasecmp(v.c_str(), "smtp:", 5) != 0) continue;
                         v.erase(0, 5);
                     }
-                    v = lower(v);
-                    if (plausible(v)) out.push_back(std::move(v));
+                    // The edge's one canonical form (smtp::canonical_address), the same the
+                    // Recipient Filter hashes; what is not an address is not replicated.
+                    auto canonical = smtp::canonical_address(v);
+                    if (canonical && v.size() <= 320) out.push_back(canonical.str());
                 }
                 ldap_value_free_len(values);
             }

@@ -19,7 +19,7 @@ struct DirectoryOptions {
     int timeout_seconds = 30;
 };
 
-// Every SMTP address, lower-cased, sorted, without duplicates. Throws
+// Every SMTP address in canonical form (smtp::canonical_address), sorted, without duplicates. Throws
 // std::runtime_error naming the LDAP call and its error when the directory cannot be
 // read whole (a partial read must never look like deleted users).
 std::vector<std::string> read_recipient_addresses(const DirectoryOptions& options);

@@ -741,3 +741,80 @@ TEST_CASE("recipient filtering: an unknown recipient of an Authoritative domain 
     CHECK(everything.find("alice@contoso.test") == std::string::npos);
     CHECK(everything.find("bob@contoso.test") == std::string::npos);
 }
+
+TEST_CASE("addresses are compared as addresses: every spelling of a blocked recipient is refused, a domain that is "
+          "not one gets 501 5.1.3, and nothing is queued to a strange next hop",
+          "[receive][recipient-filter][security]") {
+    // Issue 13, weaknesses 4 and 5, on the wire. DNS routing for every domain, resolved by a
+    // loopback port where nothing answers: delivery never leaves the machine.
+    EdgeServer s;
+    s.must_edgectl("New-AcceptedDomain Accepted -DomainName accepted.test -DomainType Authoritative");
+    s.must_edgectl("New-AcceptedDomain Wild -DomainName '*.wild.test' -DomainType Authoritative");
+    s.must_edgectl("New-AcceptedDomain Idn -DomainName xn--bcher-kva.test -DomainType Authoritative");
+    s.must_edgectl("Set-TransportServer -InternalDNSServers 127.0.0.1:" + std::to_string(free_port()));
+    s.must_edgectl("New-SendConnector Out -AddressSpaces '*'");
+    s.must_edgectl("Set-RecipientFilterConfig -BlockListEnabled '$true' -BlockedRecipients ceo@accepted.test,'ü@accepted.test'");
+    basic_setup(s);
+
+    // One session per input: refusals count toward MaxProtocolErrors.
+    auto rcpt = [&](const std::string& address) {
+        SmtpClient c(s.port());
+        c.reply();
+        c.command("EHLO client.example");
+        REQUIRE(c.command("MAIL FROM:<a@example.org> SMTPUTF8") == "250 2.1.0 Sender OK");
+        return c.command("RCPT TO:<" + address + ">");
+    };
+    for (const char* blocked : {"ceo@accepted.test", "\"ceo\"@accepted.test", "\"c\\eo\"@accepted.test", "CEO@accepted.test.",
+                                "ü@accepted.test", "Ü@accepted.test", "\"ü\"@accepted.test", "ü@accepted.test.",
+                                "u\xcc\x88@ACCEPTED.test"}) {
+        INFO(blocked);
+        CHECK(rcpt(blocked) == "550 5.1.1 User unknown");
+    }
+    for (const char* bad : {"ü@\x1b[31mX.wild.test", "ü@a,b;c.wild.test", "ü@evil.test\"@\".wild.test",
+                            "x@evil.test\"@\".wild.test", "x@a..wild.test", "x@xn--zz.wild.test", "c\x1b" "eo@accepted.test"}) {
+        INFO(bad);
+        CHECK(rcpt(bad) == "501 5.1.3 Invalid address");
+    }
+    {
+        SmtpClient c(s.port());
+        c.reply();
+        c.command("EHLO client.example");
+        CHECK(c.command("MAIL FROM:<a@exa_mple.org>") == "501 5.1.3 Invalid address");
+        CHECK(c.command("MAIL FROM:<a@example.org> ORCPT=x") == "555 5.5.4 Unsupported parameter ORCPT");
+        CHECK(c.command("MAIL FROM:<a@example.org> BODY=9BIT") == "501 5.5.4 Invalid BODY parameter");
+        REQUIRE(c.command("MAIL FROM:<a@example.org> SMTPUTF8") == "250 2.1.0 Sender OK");
+        CHECK(c.command("RCPT TO:<x@accepted.test> ORCPT=nosemicolon") == "501 5.5.4 Invalid ORCPT parameter");
+        // What is an address still is, in the client's spelling; the IDN's U-label is its A-label.
+        CHECK(c.command("RCPT TO:<Ünïcode@X.Wild.Test.>") == "250 2.1.5 Recipient OK");
+        CHECK(c.command("RCPT TO:<info@Bücher.test>") == "250 2.1.5 Recipient OK");
+        CHECK(c.command("RCPT TO:<\"cfo\"@accepted.test>") == "250 2.1.5 Recipient OK");
+        REQUIRE(c.command("DATA").starts_with("354"));
+        c.send_raw(simple_body("addresses") + ".\r\n");
+        REQUIRE(c.reply().starts_with("250 2.6.0"));
+    }
+    // Only that message came in (one queue entry per next hop; delivery may have added
+    // NDRs: the DNS answers no one);
+    // relayed as the client spelt it, queued by canonical domain; no queue is named by
+    // anything but a domain name.
+    std::map<std::string, std::string> hop;
+    int received = 0;
+    for (const auto& m : queued(s)) {
+        for (const auto& r : m.envelope.recipients) {
+            INFO(r.next_hop.next_hop);
+            CHECK(r.next_hop.next_hop.find_first_of("\"@,;\x1b ") == std::string::npos);
+        }
+        if (m.envelope.subject != "addresses") continue;
+        ++received;
+        for (const auto& r : m.envelope.recipients) hop[r.address] = r.next_hop.next_hop;
+    }
+    CHECK(received >= 1);
+    CHECK(hop.size() == 3);
+    CHECK(hop["Ünïcode@X.Wild.Test."] == "x.wild.test");
+    CHECK(hop["info@Bücher.test"] == "xn--bcher-kva.test");
+    CHECK(hop["\"cfo\"@accepted.test"] == "accepted.test");
+    // And Get-Queue lists no queue but those.
+    std::string queues;
+    REQUIRE(s.edgectl("Get-Queue -Format List", &queues) == 0);
+    CHECK(queues.find("wild.test\"") == std::string::npos);
+    CHECK(queues.find("\".wild.test") == std::string::npos);
+}

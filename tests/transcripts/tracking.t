@@ -67,6 +67,10 @@ Timestamp           EventId Source Sender            Recipients                 
 2026-11-22 09:00:01 RECEIVE SMTP   alice@example.net bob@contoso.com, carol@contoso.com Quarterly report
 2026-11-22 09:00:02 SEND    SMTP   alice@example.net bob@contoso.com, carol@contoso.com Quarterly report
 2026-11-23 12:00:00 DSN     DSN                      dave@example.net                   Undeliverable: Lunch
+$ edgectl Get-MessageTrackingLog -Sender Dave@Example.NET. -EventId receive
+Timestamp           EventId Source Sender           Recipients        MessageSubject
+---------           ------- ------ ------           ----------        --------------
+2026-11-23 10:00:01 RECEIVE SMTP   dave@example.net erin@fabrikam.com Lunch
 $ edgectl Get-MessageTrackingLog -Start '2026-11-23 10:01' -End '11/23/2026 11:00 AM'
 Timestamp           EventId Source Sender           Recipients        MessageSubject
 ---------           ------- ------ ------           ----------        --------------

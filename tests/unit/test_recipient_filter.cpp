@@ -39,7 +39,7 @@ RecipientFilter::Lookup directory(const std::string& key, std::set<std::string> 
 
 }  // namespace
 
-TEST_CASE("the recipient hash is HMAC-SHA-256 of the lower-cased address with the subscription's key",
+TEST_CASE("the recipient hash is HMAC-SHA-256 of the canonical address with the subscription's key",
           "[agents][recipient-filter]") {
     // RFC 4231 §4.3, test case 2.
     CHECK(hex(recipient_hash("Jefe", "what do ya want for nothing?")) ==
@@ -90,6 +90,47 @@ TEST_CASE("the block list refuses its addresses in any accepted domain, without 
     CHECK(f.check("cfo@contoso.com", &relay, false) == RecipientFilterVerdict::Accept);
     s.block_list_enabled = false;
     CHECK(RecipientFilter(s, "", nullptr).check("ceo@contoso.com", &relay, false) == RecipientFilterVerdict::Accept);
+}
+
+TEST_CASE("the block list refuses every spelling of a blocked address", "[agents][recipient-filter]") {
+    // Issue 13, weakness 4: quotes, quoted-pairs, Unicode case, NFC, the trailing dot.
+    RecipientFilterSettings s;
+    s.block_list_enabled = true;
+    s.blocked_recipients = {"ceo@accepted.test", "\xc3\xbc@accepted.test", "info@b\xc3\xbc" "cher.test"};
+    auto d = domain(AcceptedDomainType::Authoritative);
+    RecipientFilter f(s, "", nullptr);
+    for (const char* spelling : {"ceo@accepted.test", "\"ceo\"@accepted.test", "\"c\\eo\"@accepted.test",
+                                 "CEO@accepted.test.", "\"C\\E\\O\"@Accepted.Test", "\xc3\xbc@accepted.test",
+                                 "\xc3\x9c@accepted.test", "\"\xc3\xbc\"@accepted.test", "\xc3\xbc@accepted.test.",
+                                 "u\xcc\x88@accepted.test", "info@xn--bcher-kva.test", "INFO@B\xc3\x9c" "CHER.test"}) {
+        INFO(spelling);
+        CHECK(f.check(spelling, &d, false) == RecipientFilterVerdict::Blocked);
+    }
+    for (const char* other : {"ceo2@accepted.test", "\"c eo\"@accepted.test", "u@accepted.test", "info@bucher.test"}) {
+        INFO(other);
+        CHECK(f.check(other, &d, false) == RecipientFilterVerdict::Accept);
+    }
+}
+
+TEST_CASE("the recipient hash is taken over the canonical address, so directory and RCPT spellings meet",
+          "[agents][recipient-filter]") {
+    // The edgesync agent hashes the directory's "CEO@Contoso.com"; the edge hashes RCPT's spelling.
+    const std::string dir = recipient_hash("k", "CEO@Contoso.com");
+    for (const char* rcpt : {"\"ceo\"@contoso.com.", "ceo@CONTOSO.com", "\"c\\eo\"@contoso.com"}) {
+        INFO(rcpt);
+        CHECK(recipient_hash("k", rcpt) == dir);
+    }
+    CHECK(recipient_hash("k", "\xc3\x9c@b\xc3\xbc" "cher.test") == recipient_hash("k", "\xc3\xbc@xn--bcher-kva.test"));
+    CHECK(canonical_recipient("\"CEO\"@Contoso.com.") == "ceo@contoso.com");
+    // Not an address: its lower-cased bytes, matching only itself.
+    CHECK(canonical_recipient("Not An Address") == "not an address");
+    // Validation finds a recipient the directory spelt differently.
+    RecipientFilterSettings set;
+    set.recipient_validation_enabled = true;
+    RecipientFilter f(set, "key", directory("key", {"CEO@Contoso.com"}));
+    auto d = domain(AcceptedDomainType::Authoritative);
+    CHECK(f.check("\"ceo\"@contoso.com.", &d, false) == RecipientFilterVerdict::Accept);
+    CHECK(f.check("cfo@contoso.com", &d, false) == RecipientFilterVerdict::Unknown);
 }
 
 TEST_CASE("Enabled, ExternalMailEnabled and InternalMailEnabled choose which sessions are filtered",

@@ -769,26 +769,8 @@ TEST_CASE("the categorizer tells RCPT which domains are accepted whatever their 
     CHECK(cat.accepted("mail.contoso.com") == nullptr);
 }
 
-TEST_CASE("the domain of an address is after the last @ and lower-cased while literals stay as written", "[routing][categorizer]") {
-    struct Row {
-        const char* address;
-        const char* domain;
-    };
-    const Row rows[] = {
-        {"julia@Contoso.COM", "contoso.com"},
-        {"\"a@b\"@example.org", "example.org"},
-        {"julia@contoso.com.", "contoso.com"},
-        {"user@[192.0.2.1]", "[192.0.2.1]"},
-        {"user@[IPv6:2001:DB8::1]", "[IPv6:2001:DB8::1]"},
-        {"postmaster", ""},
-        {"user@", ""},
-        {"", ""},
-    };
-    for (const auto& r : rows) {
-        INFO(r.address);
-        CHECK(domain_of(r.address) == r.domain);
-    }
-}
+// The domain of an address is smtp::canonical_address's (tests/unit/test_smtp_address.cpp):
+// routing is handed canonical domains and never splits an address itself.
 
 TEST_CASE("route kinds and delivery types print Exchange's names", "[routing][categorizer]") {
     CHECK(std::string(to_string(DeliveryKind::Dns)) == "DnsConnectorDelivery");
@@ -859,7 +841,6 @@ TEST_CASE("random garbage never crashes a parser", "[routing][random]") {
         CHECK((sp.value.has_value() || !sp.error.empty()));
         if (sp) CHECK(AddressSpace::parse(sp->str()));
         (void)validate_domain_name(s);
-        (void)domain_of(s);
         (void)AcceptedDomainTable({{"x", s, AcceptedDomainType::Authoritative, false}}).find(s);
     }
 }

@@ -70,15 +70,74 @@ TEST_CASE("bad MAIL FROM lines get the reply that says what is wrong", "[smtp][c
     CHECK(error_of("MAIL FROM:<ab.example>") == ReplyId::InvalidSender);
     CHECK(error_of("MAIL FROM:<a..b@example.com>") == ReplyId::InvalidSender);
     CHECK(error_of("MAIL FROM:<.a@example.com>") == ReplyId::InvalidSender);
-    CHECK(error_of("MAIL FROM:<a@exa mple.com>") == ReplyId::InvalidSender);
+    CHECK(error_of("MAIL FROM:<a@exa mple.com>") == ReplyId::InvalidAddress);
     CHECK(error_of("MAIL FROM:<" + std::string(65, 'a') + "@example.com>") == ReplyId::InvalidSender);
-    CHECK(error_of("MAIL FROM:<a@b.example> SIZE=abc") == ReplyId::InvalidArguments);
-    CHECK(error_of("MAIL FROM:<a@b.example> SIZE=99999999999999999999") == ReplyId::InvalidArguments);
-    CHECK(error_of("MAIL FROM:<a@b.example> BODY=9BIT") == ReplyId::InvalidArguments);
-    CHECK(error_of("MAIL FROM:<a@b.example> RET=ALL") == ReplyId::InvalidArguments);
-    CHECK(error_of("MAIL FROM:<a@b.example> ENVID=has=equals") == ReplyId::InvalidArguments);
+    CHECK(error_of("MAIL FROM:<a@b.example> SIZE=abc") == ReplyId::InvalidParameter);
     CHECK(error_of("MAIL FROM:<a@b.example> XFOO=1") == ReplyId::ParameterUnsupported);
-    CHECK(error_of("MAIL FROM:<a@b.example> NOTIFY=NEVER") == ReplyId::ParameterUnsupported);  // RCPT's, not MAIL's
+}
+
+TEST_CASE("a refused MAIL or RCPT parameter names itself, bounded and printable", "[smtp][command]") {
+    struct Row {
+        std::string line;
+        ReplyId error;
+        std::string named;
+        std::string reply;
+    };
+    const Row rows[] = {
+        {"MAIL FROM:<a@b.example> SIZE=abc", ReplyId::InvalidParameter, "SIZE", "501 5.5.4 Invalid SIZE parameter"},
+        {"MAIL FROM:<a@b.example> size", ReplyId::InvalidParameter, "SIZE", "501 5.5.4 Invalid SIZE parameter"},
+        {"MAIL FROM:<a@b.example> SIZE=99999999999999999999", ReplyId::InvalidParameter, "SIZE", ""},
+        {"MAIL FROM:<a@b.example> BODY=9BIT", ReplyId::InvalidParameter, "BODY", "501 5.5.4 Invalid BODY parameter"},
+        {"MAIL FROM:<a@b.example> RET=ALL", ReplyId::InvalidParameter, "RET", "501 5.5.4 Invalid RET parameter"},
+        {"MAIL FROM:<a@b.example> ENVID=has=equals", ReplyId::InvalidParameter, "ENVID", ""},
+        {"MAIL FROM:<a@b.example> SMTPUTF8=yes", ReplyId::InvalidParameter, "SMTPUTF8", ""},
+        {"RCPT TO:<b@c.example> NOTIFY=SOMETIMES", ReplyId::InvalidParameter, "NOTIFY", "501 5.5.4 Invalid NOTIFY parameter"},
+        {"RCPT TO:<b@c.example> ORCPT=nosemicolon", ReplyId::InvalidParameter, "ORCPT", "501 5.5.4 Invalid ORCPT parameter"},
+        {"MAIL FROM:<a@b.example> XFOO=1", ReplyId::ParameterUnsupported, "XFOO", "555 5.5.4 Unsupported parameter XFOO"},
+        {"MAIL FROM:<a@b.example> NOTIFY=NEVER", ReplyId::ParameterUnsupported, "NOTIFY", ""},  // RCPT's, not MAIL's
+        {"RCPT TO:<b@c.example> SIZE=10", ReplyId::ParameterUnsupported, "SIZE", ""},
+        // A client's name: control bytes become '?', at most 32 characters then "...".
+        {"MAIL FROM:<a@b.example> X]0;PWNED=1", ReplyId::ParameterUnsupported, "X?]0;PWNED?", ""},
+        {"MAIL FROM:<a@b.example> " + std::string(500, 'Q'), ReplyId::ParameterUnsupported, std::string(32, 'Q') + "...", ""},
+    };
+    for (const auto& r : rows) {
+        INFO(r.line);
+        auto p = parse_command(r.line);
+        CHECK(p.error == r.error);
+        CHECK(p.error_argument == r.named);
+        if (!r.reply.empty()) CHECK(render(*p.error, {p.error_argument}) == r.reply);
+    }
+}
+
+TEST_CASE("MAIL and RCPT refuse a domain that is not a domain, and control bytes, with 501 5.1.3", "[smtp][command]") {
+    const std::string rows[] = {
+        "RCPT TO:<\xc3\xbc@\x1b[31mX.wild.test>",
+        "RCPT TO:<\xc3\xbc@a,b;c.wild.test>",
+        "RCPT TO:<\xc3\xbc@evil.test\"@\".wild.test>",
+        "RCPT TO:<x@evil.test\"@\".wild.test>",
+        "RCPT TO:<x@a..wild.test>",
+        "RCPT TO:<x@" + std::string(64, 'a') + ".wild.test>",
+        "RCPT TO:<x@[999.0.0.1]>",
+        "RCPT TO:<x@xn--zz.wild.test>",
+        "RCPT TO:<c\x1b" "eo@accepted.test>",
+        "RCPT TO:<\"c\teo\"@accepted.test>",
+        "RCPT TO:<@relay\x7f.example:ceo@accepted.test>",
+        "MAIL FROM:<a@b_c.example>",
+        "MAIL FROM:<a@exa\x1b" "mple.com>",
+        "MAIL FROM:<\xc3\xbc@a,b.example> SMTPUTF8",
+    };
+    for (const auto& line : rows) {
+        INFO(line);
+        auto p = parse_command(line);
+        CHECK(p.error == ReplyId::InvalidAddress);
+        if (p.error) CHECK(render(*p.error) == "501 5.1.3 Invalid address");
+    }
+    // And what is an address still is: IDNs as U-labels and A-labels, literals, trailing dot.
+    for (const char* ok : {"RCPT TO:<\xc3\xbc@b\xc3\xbc" "cher.wild.test>", "RCPT TO:<x@xn--bcher-kva.wild.test>",
+                           "RCPT TO:<x@[IPv6:2001:db8::1]>", "RCPT TO:<x@accepted.test.>", "RCPT TO:<\"a@b\"@accepted.test>"}) {
+        INFO(ok);
+        CHECK_FALSE(error_of(ok));
+    }
 }
 
 TEST_CASE("non-ASCII addresses need SMTPUTF8 and must be valid UTF-8", "[smtp][command]") {
@@ -98,9 +157,9 @@ TEST_CASE("RCPT TO parses NOTIFY and ORCPT and refuses the null path", "[smtp][c
     CHECK(p.command.orcpt == "rfc822;bob@example.net");
     CHECK(parse_command("RCPT TO:<postmaster@example.net> NOTIFY=NEVER").command.notify == notify_bits::Never);
     CHECK(error_of("RCPT TO:<>") == ReplyId::InvalidRecipient);
-    CHECK(error_of("RCPT TO:<bob@example.net> NOTIFY=NEVER,DELAY") == ReplyId::InvalidArguments);
-    CHECK(error_of("RCPT TO:<bob@example.net> NOTIFY=SOMETIMES") == ReplyId::InvalidArguments);
-    CHECK(error_of("RCPT TO:<bob@example.net> ORCPT=nosemicolon") == ReplyId::InvalidArguments);
+    CHECK(error_of("RCPT TO:<bob@example.net> NOTIFY=NEVER,DELAY") == ReplyId::InvalidParameter);
+    CHECK(error_of("RCPT TO:<bob@example.net> NOTIFY=SOMETIMES") == ReplyId::InvalidParameter);
+    CHECK(error_of("RCPT TO:<bob@example.net> ORCPT=nosemicolon") == ReplyId::InvalidParameter);
     CHECK(error_of("RCPT TO:<bob@example.net> SIZE=10") == ReplyId::ParameterUnsupported);
     CHECK(error_of("RCPT bob@example.net") == ReplyId::InvalidRecipient);
 }

@@ -259,9 +259,9 @@ TEST_CASE("the connector's switches shape EHLO and the replies", "[smtp][session
     Session s(set, test_policy(), "192.0.2.10");
     CHECK(s.greet().replies == std::vector<std::string>{"220 Contoso mail gateway"});
     CHECK(send(s, "EHLO x.example.org") == "250-edge.contoso.com Hello [192.0.2.10]\n250-SIZE 10485760\n250 8BITMIME");
-    CHECK(send(s, "MAIL FROM:<a@example.org> RET=HDRS") == "555 Unsupported parameter");
+    CHECK(send(s, "MAIL FROM:<a@example.org> RET=HDRS") == "555 Unsupported parameter RET");
     CHECK(send(s, "MAIL FROM:<a@example.org>") == "250 Sender OK");
-    CHECK(send(s, "RCPT TO:<b@contoso.com> NOTIFY=NEVER") == "555 Unsupported parameter");
+    CHECK(send(s, "RCPT TO:<b@contoso.com> NOTIFY=NEVER") == "555 Unsupported parameter NOTIFY");
     CHECK(send(s, "BDAT 10") == "502 Command not implemented");
 }
 

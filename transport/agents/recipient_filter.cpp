@@ -1,6 +1,7 @@
 // The Recipient Filter agent: the block list, then recipient lookup (see the header).
 #include "recipient_filter.hpp"
 
+#include "address.hpp"
 #include "text.hpp"
 
 #include <openssl/evp.h>
@@ -12,8 +13,15 @@ namespace edge::agents {
 
 using routing::to_lower;
 
+std::string canonical_recipient(std::string_view address) {
+    if (auto c = smtp::canonical_address(address)) return c.str();
+    // Not an address (a directory may hold anything): compared as its lower-cased bytes,
+    // so it can only ever match itself.
+    return to_lower(address);
+}
+
 std::string recipient_hash(std::string_view key, std::string_view address) {
-    const std::string text = to_lower(address);
+    const std::string text = canonical_recipient(address);
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
@@ -24,7 +32,7 @@ std::string recipient_hash(std::string_view key, std::string_view address) {
 
 RecipientFilter::RecipientFilter(RecipientFilterSettings settings, std::string hash_key, Lookup known)
     : settings_(std::move(settings)), key_(std::move(hash_key)), known_(std::move(known)) {
-    for (auto& b : settings_.blocked_recipients) b = to_lower(b);
+    for (auto& b : settings_.blocked_recipients) b = canonical_recipient(b);
 }
 
 RecipientFilterVerdict RecipientFilter::check(std::string_view address, const routing::AcceptedDomain* domain,
@@ -33,7 +41,7 @@ RecipientFilterVerdict RecipientFilter::check(std::string_view address, const ro
     if (internal ? !settings_.internal_mail_enabled : !settings_.external_mail_enabled)
         return RecipientFilterVerdict::Accept;
     if (settings_.block_list_enabled) {
-        const std::string a = to_lower(address);
+        const std::string a = canonical_recipient(address);
         for (const auto& b : settings_.blocked_recipients)
             if (a == b) return RecipientFilterVerdict::Blocked;
     }

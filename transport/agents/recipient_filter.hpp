@@ -24,16 +24,22 @@ struct RecipientFilterSettings {
     bool external_mail_enabled = true;   // anonymous (internet) sessions
     bool internal_mail_enabled = false;  // hubs and partners
     bool block_list_enabled = false;
-    std::vector<std::string> blocked_recipients;  // compared case-insensitively
+    std::vector<std::string> blocked_recipients;  // compared by canonical_recipient
     bool recipient_validation_enabled = false;
 };
 
 enum class RecipientFilterVerdict { Accept, Blocked, Unknown };
 
-// HMAC-SHA-256 of the address, lower-cased (ASCII; RFC 5321 §2.4 lets the local part be
-// case-sensitive, but directories and Exchange match addresses without case), with the
-// subscription's key: 32 raw bytes. The edgesync agent hashes the directory with the
-// same function and key.
+// The form in which the agent compares and hashes an address: smtp::canonical_address
+// (quotes and quoted-pairs resolved, domain lower case without its trailing dot and as
+// A-labels, Unicode case folded and NFC). RFC 5321 §2.4 lets the local part be
+// case-sensitive, but directories and Exchange match addresses without case. What is not
+// an address is its lower-cased bytes.
+std::string canonical_recipient(std::string_view address);
+
+// HMAC-SHA-256 of canonical_recipient(address) with the subscription's key: 32 raw bytes.
+// The edgesync agent hashes the directory with the same function and key, so the
+// directory's "CEO@Contoso.com" matches RCPT TO:<"ceo"@contoso.com.>.
 std::string recipient_hash(std::string_view key, std::string_view address);
 
 class RecipientFilter {

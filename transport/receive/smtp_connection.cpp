@@ -168,7 +168,9 @@ asio::awaitable<void> Connection::run() {
     smtp::SessionPolicy policy;
     auto snapshot = snapshot_;
     policy.check_recipient = [snapshot](const smtp::Mailbox& rcpt, std::uint32_t perms) {
-        const routing::AcceptedDomain* domain = snapshot->categorizer->accepted(rcpt.domain);
+        // Compared in the canonical form (A-labels, lower case, no trailing dot), as routing does.
+        const auto canonical = smtp::canonical_domain(rcpt.domain);
+        const routing::AcceptedDomain* domain = canonical ? snapshot->categorizer->accepted(*canonical) : nullptr;
         // Relay control: without Accept-Any-Recipient only accepted domains (any type;
         // an address literal never is one).
         if ((perms & smtp::permission::AcceptAnyRecipient) == 0 && domain == nullptr)

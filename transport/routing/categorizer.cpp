@@ -76,10 +76,4 @@ Route Categorizer::route(std::string_view recipient_domain) const {
     return r;
 }
 
-std::string domain_of(std::string_view address) {
-    const auto at = address.rfind('@');
-    if (at == std::string_view::npos) return {};
-    return normalize_domain(address.substr(at + 1));
-}
-
 }  // namespace edge::routing

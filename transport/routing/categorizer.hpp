@@ -68,9 +68,4 @@ private:
     std::vector<SendConnectorRoute> connectors_;
 };
 
-// The domain of an address "local@domain": after the last '@', ASCII lower case, one
-// trailing dot removed; an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]") is
-// kept as written. Empty when there is no '@' (RCPT TO:<postmaster>).
-std::string domain_of(std::string_view address);
-
 }  // namespace edge::routing

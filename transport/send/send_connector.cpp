@@ -3,6 +3,7 @@
 
 #include "text.hpp"
 
+#include "address.hpp"
 #include "accepted_domains.hpp"
 #include "config_store.hpp"
 
@@ -94,7 +95,10 @@ const SendConnector* SendConfig::connector(std::string_view name) const {
 }
 
 std::pair<queue::QueueId, queue::DeliveryType> SendConfig::queue_for(std::string_view address) const {
-    routing::Route r = categorizer->route(routing::domain_of(address));
+    // The one canonical form (transport/smtp/address.hpp): the quoting-aware split, the
+    // domain as A-labels; what is not an address has no domain and is Unreachable.
+    const smtp::CanonicalAddress canonical = smtp::canonical_address(address);
+    routing::Route r = categorizer->route(canonical.domain);
     if (r.kind == routing::RouteKind::Unreachable) return {queue::QueueId::unreachable(), queue::DeliveryType::Unreachable};
     return {queue::QueueId::next_hop_domain(r.next_hop_domain),
             r.delivery == routing::DeliveryKind::Dns ? queue::DeliveryType::DnsConnectorDelivery

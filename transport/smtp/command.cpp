@@ -25,93 +25,22 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool is_let_dig(unsigned char c) { return std::isalnum(c) != 0; }
-
-// RFC 5322 atext (RFC 5321 §4.1.2 Atom), plus UTF-8 when SMTPUTF8 is on.
-bool is_atext(unsigned char c, bool utf8) {
-    if (c >= 0x80) return utf8;
-    if (std::isalnum(c)) return true;
-    static constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
-    return specials.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-// Well-formed UTF-8 (no overlongs, no surrogates), RFC 3629.
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1Fu) : n == 3 ? (c & 0x0Fu) : (c & 0x07u);
-        for (std::size_t k = 1; k < n; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc >> 6) != 0x2) return false;
-            cp = (cp << 6) | (cc & 0x3Fu);
-        }
-        static constexpr std::array<std::uint32_t, 5> min_for = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_for[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        i += n;
+// The name of a refused parameter for the reply: ours in capitals when we know it, else
+// the client's, bounded and printable (a reply must not carry its control bytes).
+std::string parameter_name(std::string_view key) {
+    std::string out;
+    for (char ch : key.substr(0, 32)) {
+        const auto c = static_cast<unsigned char>(ch);
+        out.push_back(c > 0x20 && c < 0x7f ? static_cast<char>(std::toupper(c)) : '?');
     }
-    return true;
-}
-
-bool valid_local_part(std::string_view s, bool utf8) {
-    if (s.empty() || s.size() > 64) return false;  // RFC 5321 §4.5.3.1.1
-    if (s.front() == '"') {                       // Quoted-string
-        if (s.size() < 2 || s.back() != '"') return false;
-        for (std::size_t i = 1; i + 1 < s.size(); ++i) {
-            auto c = static_cast<unsigned char>(s[i]);
-            if (c == '\\') {
-                if (i + 2 >= s.size()) return false;
-                auto q = static_cast<unsigned char>(s[++i]);
-                if (q < 32 || q > 126) return false;
-            } else if (c == '"' || (c < 32 && c != '\t') || c == 127 || (c >= 0x80 && !utf8)) {
-                return false;
-            }
-        }
-        return !utf8 || valid_utf8(s);
-    }
-    bool dot_ok = false;  // Dot-string: no leading, trailing or double dot
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == '.') {
-            if (!dot_ok) return false;
-            dot_ok = false;
-        } else if (is_atext(c, utf8)) {
-            dot_ok = true;
-        } else {
-            return false;
-        }
-    }
-    return dot_ok && (!utf8 || valid_utf8(s));
-}
-
-// Splits "local@domain" at the last '@' outside a quoted local part.
-bool parse_mailbox(std::string_view s, bool utf8, Mailbox& out) {
-    std::size_t at = std::string_view::npos;
-    bool quoted = false;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && quoted) {
-            ++i;
-            continue;
-        }
-        if (s[i] == '"') quoted = !quoted;
-        if (s[i] == '@' && !quoted) at = i;
-    }
-    if (at == std::string_view::npos) return false;
-    std::string_view local = s.substr(0, at), domain = s.substr(at + 1);
-    if (!valid_local_part(local, utf8)) return false;
-    bool domain_ok = domain.starts_with('[') ? valid_address_literal(domain)
-                                             : (utf8 ? valid_utf8(domain) && !domain.empty() : valid_domain(domain));
-    if (!domain_ok) return false;
-    out.local = std::string(local);
-    out.domain = std::string(domain);
-    return true;
+    if (key.size() > 32) out += "...";
+    return out;
 }
 
 // "<path>" or a bare path; source routes (@a,@b:) are accepted and ignored
-// (RFC 5321 §4.1.2 and Appendix C). Returns the rest of the line (parameters).
-std::optional<std::string_view> take_path(std::string_view arg, std::string_view& path) {
+// (RFC 5321 §4.1.2 and Appendix C). Returns the rest of the line (parameters); `whole`
+// is the path with its source route.
+std::optional<std::string_view> take_path(std::string_view arg, std::string_view& path, std::string_view& whole) {
     arg = trim(arg);
     if (arg.starts_with('<')) {
         auto close = arg.find('>');
@@ -124,6 +53,7 @@ std::optional<std::string_view> take_path(std::string_view arg, std::string_view
         path = arg.substr(0, sp);
         arg.remove_prefix(sp == std::string_view::npos ? arg.size() : sp);
     }
+    whole = path;
     if (path.starts_with('@')) {  // source route
         auto colon = path.find(':');
         if (colon == std::string_view::npos) return std::nullopt;
@@ -158,8 +88,13 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
     return true;
 }
 
-// Parses "KEY=VALUE KEY …" for MAIL or RCPT into `cmd`.
-std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Command& cmd) {
+// Parses "KEY=VALUE KEY …" for MAIL or RCPT into `cmd`; a refusal names the parameter
+// in `name`.
+std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Command& cmd, std::string& name) {
+    const auto invalid = [&](std::string_view key) {
+        name = parameter_name(key);
+        return ReplyId::InvalidParameter;
+    };
     while (!params.empty()) {
         auto sp = params.find(' ');
         std::string_view p = params.substr(0, sp);
@@ -170,7 +105,7 @@ std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Comm
         bool has_value = eq != std::string_view::npos;
         if (mail && iequals(key, "SIZE")) {
             std::uint64_t n = 0;
-            if (!has_value || !parse_u64(value, n)) return ReplyId::InvalidArguments;
+            if (!has_value || !parse_u64(value, n)) return invalid(key);
             cmd.size = n;
         } else if (mail && iequals(key, "BODY")) {
             if (iequals(value, "7BIT"))
@@ -180,9 +115,9 @@ std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Comm
             else if (iequals(value, "BINARYMIME"))
                 cmd.body = BodyType::BinaryMime;
             else
-                return ReplyId::InvalidArguments;
+                return invalid(key);
         } else if (mail && iequals(key, "SMTPUTF8")) {
-            if (has_value) return ReplyId::InvalidArguments;
+            if (has_value) return invalid(key);
             cmd.smtputf8 = true;
         } else if (mail && iequals(key, "RET")) {
             if (iequals(value, "FULL"))
@@ -190,9 +125,9 @@ std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Comm
             else if (iequals(value, "HDRS"))
                 cmd.ret = Ret::Headers;
             else
-                return ReplyId::InvalidArguments;
+                return invalid(key);
         } else if (mail && iequals(key, "ENVID")) {
-            if (!has_value || value.empty() || value.size() > 100 || !valid_xtext(value)) return ReplyId::InvalidArguments;
+            if (!has_value || value.empty() || value.size() > 100 || !valid_xtext(value)) return invalid(key);
             cmd.envid = std::string(value);
         } else if (mail && iequals(key, "AUTH")) {
             // RFC 4954 §5: the submitter's identity; we have no AUTH, so it is ignored.
@@ -212,18 +147,19 @@ std::optional<ReplyId> parse_parameters(std::string_view params, bool mail, Comm
                 else if (iequals(item, "DELAY"))
                     bits |= notify_bits::Delay;
                 else
-                    return ReplyId::InvalidArguments;
+                    return invalid(key);
             }
             // RFC 3461 §4.1: NEVER stands alone.
-            if (bits == 0 || ((bits & notify_bits::Never) && bits != notify_bits::Never)) return ReplyId::InvalidArguments;
+            if (bits == 0 || ((bits & notify_bits::Never) && bits != notify_bits::Never)) return invalid(key);
             cmd.notify = bits;
         } else if (!mail && iequals(key, "ORCPT")) {
             auto semi = value.find(';');
             if (semi == std::string_view::npos || semi == 0 || value.size() > 500 ||
                 !valid_xtext(value.substr(semi + 1)))
-                return ReplyId::InvalidArguments;
+                return invalid(key);
             cmd.orcpt = std::string(value);
         } else {
+            name = parameter_name(key);
             return ReplyId::ParameterUnsupported;
         }
     }
@@ -242,33 +178,6 @@ constexpr VerbName kVerbs[] = {
 };
 
 }  // namespace
-
-bool valid_domain(std::string_view d) {
-    if (d.empty() || d.size() > 255) return false;
-    std::size_t label = 0;
-    char prev = '.';
-    for (char ch : d) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == '.') {
-            if (label == 0 || prev == '-') return false;
-            label = 0;
-        } else if (is_let_dig(c) || (c == '-' && label > 0)) {
-            if (++label > 63) return false;
-        } else {
-            return false;
-        }
-        prev = ch;
-    }
-    return label > 0 && prev != '-';
-}
-
-bool valid_address_literal(std::string_view s) {
-    if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;
-    std::string inner(s.substr(1, s.size() - 2));
-    unsigned char buf[16];
-    if (istarts_with(inner, "IPv6:")) return ::inet_pton(AF_INET6, inner.c_str() + 5, buf) == 1;
-    return ::inet_pton(AF_INET, inner.c_str(), buf) == 1;
-}
 
 Parsed parse_command(std::string_view line) {
     Parsed r;
@@ -310,13 +219,17 @@ Parsed parse_command(std::string_view line) {
                 break;
             }
             rest.remove_prefix(mail ? 5 : 3);
-            std::string_view path;
-            auto params = take_path(rest, path);
+            std::string_view path, whole_path;
+            auto params = take_path(rest, path, whole_path);
             if (!params || path.size() > 254) {  // RFC 5321 §4.5.3.1.3: path <= 256 with <>
                 r.error = mail ? ReplyId::InvalidSender : ReplyId::InvalidRecipient;
                 break;
             }
-            if (auto e = parse_parameters(*params, mail, cmd)) {
+            if (has_control_byte(whole_path)) {  // source route included: nothing may carry ESC or NUL
+                r.error = ReplyId::InvalidAddress;
+                break;
+            }
+            if (auto e = parse_parameters(*params, mail, cmd, r.error_argument)) {
                 r.error = *e;
                 break;
             }
@@ -333,7 +246,15 @@ Parsed parse_command(std::string_view line) {
                 r.error = ReplyId::Utf8NeedsSmtpUtf8;
                 break;
             }
-            if (!parse_mailbox(path, non_ascii, cmd.path)) r.error = mail ? ReplyId::InvalidSender : ReplyId::InvalidRecipient;
+            // The parsed mailbox travels from here on: nobody splits the string again.
+            auto mailbox = split_mailbox(path);
+            AddressError e = mailbox ? check_mailbox(*mailbox, non_ascii) : AddressError::Syntax;
+            if (e == AddressError::Domain || e == AddressError::ControlByte)
+                r.error = ReplyId::InvalidAddress;  // 501 5.1.3: not a domain, or bytes no address holds
+            else if (e != AddressError::None)
+                r.error = mail ? ReplyId::InvalidSender : ReplyId::InvalidRecipient;
+            else
+                cmd.path = std::move(*mailbox);
             break;
         }
         case Verb::Bdat: {

@@ -3,6 +3,7 @@
 // command or a catalogue reply out. The line has had its CRLF removed.
 #pragma once
 
+#include "address.hpp"
 #include "replies.hpp"
 
 #include <cstdint>
@@ -17,14 +18,6 @@ namespace edge::smtp {
 inline constexpr std::size_t kMaxCommandLine = 2048;
 
 enum class Verb : std::uint8_t { Helo, Ehlo, Mail, Rcpt, Data, Bdat, Rset, Noop, Quit, Vrfy, Expn, Help, StartTls, Auth, Unknown };
-
-// A mailbox as it travels in MAIL FROM / RCPT TO. The null path <> has both empty.
-struct Mailbox {
-    std::string local;   // as written, quotes included
-    std::string domain;  // a domain or an address literal "[…]"
-    bool null() const { return local.empty() && domain.empty(); }
-    std::string str() const { return null() ? std::string() : local + "@" + domain; }
-};
 
 enum class BodyType : std::uint8_t { Unspecified, SevenBit, EightBitMime, BinaryMime };
 enum class Ret : std::uint8_t { Unspecified, Full, Headers };
@@ -52,13 +45,11 @@ struct Command {
 struct Parsed {
     Command command;
     std::optional<ReplyId> error;  // set when the line cannot be accepted
+    // The argument of `error`'s reply: the refused parameter's name ("ORCPT"; a client's
+    // unknown name at most 32 printable characters), so the client learns what to fix.
+    std::string error_argument;
 };
 
 Parsed parse_command(std::string_view line);
-
-// RFC 5321 §4.1.2 Domain (LDH labels, each <= 63 octets, whole <= 255).
-bool valid_domain(std::string_view domain);
-// RFC 5321 §4.1.3 address literal: [IPv4], [IPv6:…] (checked with inet_pton).
-bool valid_address_literal(std::string_view literal);
 
 }  // namespace edge::smtp

@@ -55,12 +55,17 @@ constexpr std::array kCatalogue = {
     ReplyEntry{ReplyId::HeaderTooBig,          552, "5.3.4", "Header size exceeds fixed maximum size",              false, C::Limit},
     ReplyEntry{ReplyId::Utf8NeedsSmtpUtf8,     553, "5.6.7", "Non-ASCII addresses require the SMTPUTF8 parameter",   false, C::Protocol},
     ReplyEntry{ReplyId::HopCountExceeded,      554, "5.4.6", "Hop count exceeded - possible mail loop",             false, C::Limit},
-    ReplyEntry{ReplyId::ParameterUnsupported,  555, "5.5.4", "Unsupported parameter",                                false, C::Protocol},
+    ReplyEntry{ReplyId::ParameterUnsupported,  555, "5.5.4", "Unsupported parameter {}",                             false, C::Protocol},
+    // Issue 13 (addresses compared as addresses, parameters named): a domain that is not
+    // a domain name or address literal, or a path with a control byte; a refused
+    // MAIL/RCPT parameter names itself ("Invalid ORCPT parameter").
+    ReplyEntry{ReplyId::InvalidAddress,        501, "5.1.3", "Invalid address",                                      false, C::Protocol},
+    ReplyEntry{ReplyId::InvalidParameter,      501, "5.5.4", "Invalid {} parameter",                                 false, C::Protocol},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::ParameterUnsupported) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::InvalidParameter) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

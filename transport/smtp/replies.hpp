@@ -57,7 +57,10 @@ enum class ReplyId : std::uint16_t {
     HeaderTooBig,          // 552 MaxHeaderSize
     Utf8NeedsSmtpUtf8,     // 553 RFC 6531
     HopCountExceeded,      // 554 MaxHopCount
-    ParameterUnsupported,  // 555 unknown MAIL/RCPT parameter
+    ParameterUnsupported,  // 555 unknown MAIL/RCPT parameter (names it)
+    // Issue 13: addresses and parameters.
+    InvalidAddress,    // 501 5.1.3 domain not a domain name / control byte in a path
+    InvalidParameter,  // 501 5.5.4 a MAIL/RCPT parameter's value refused (names it)
 };
 
 // What a reply means to the session.

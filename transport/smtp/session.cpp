@@ -120,7 +120,7 @@ Step Session::greet() {
 Step Session::on_command(std::string_view line) {
     if (state_ == SessionState::Closed) return Step{{}, Step::Next::Close};
     Parsed p = parse_command(line);
-    if (p.error) return refuse(*p.error);
+    if (p.error) return refuse(*p.error, {p.error_argument});
     const Command& cmd = p.command;
     const CommandRule* rule = CommandTable::find(cmd.verb);
     if (rule == nullptr) return refuse(ReplyId::CommandUnrecognized);
@@ -176,10 +176,14 @@ Step Session::apply_helo(const Command& cmd, bool extended) {
 Step Session::apply_mail(const Command& cmd) {
     if ((settings_.permissions & permission::Submit) == 0) return refuse(ReplyId::NotAuthenticated);
     // Parameters of extensions this connector does not offer are not parameters at all.
-    if ((cmd.size && !settings_.size_enabled) || (cmd.body != BodyType::Unspecified && !settings_.eight_bit_mime_enabled) ||
-        (cmd.body == BodyType::BinaryMime && !settings_.chunking_enabled) || (cmd.smtputf8 && !settings_.smtputf8_enabled) ||
-        ((cmd.ret != Ret::Unspecified || !cmd.envid.empty()) && !settings_.dsn_enabled))
-        return refuse(ReplyId::ParameterUnsupported);
+    // The refusal names the parameter (issue 13).
+    if (cmd.size && !settings_.size_enabled) return refuse(ReplyId::ParameterUnsupported, {"SIZE"});
+    if ((cmd.body != BodyType::Unspecified && !settings_.eight_bit_mime_enabled) ||
+        (cmd.body == BodyType::BinaryMime && !settings_.chunking_enabled))
+        return refuse(ReplyId::ParameterUnsupported, {"BODY"});
+    if (cmd.smtputf8 && !settings_.smtputf8_enabled) return refuse(ReplyId::ParameterUnsupported, {"SMTPUTF8"});
+    if (cmd.ret != Ret::Unspecified && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"RET"});
+    if (!cmd.envid.empty() && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"ENVID"});
     if (cmd.size && over_size_limit(*cmd.size)) return refuse(ReplyId::MessageTooBig);
     if (policy_.accepting_mail && !policy_.accepting_mail(settings_.permissions))
         return reply(ReplyId::InsufficientResources);  // back pressure: 452 4.3.1, never tarpitted
@@ -195,7 +199,8 @@ Step Session::apply_mail(const Command& cmd) {
 }
 
 Step Session::apply_rcpt(const Command& cmd) {
-    if ((cmd.notify != 0 || !cmd.orcpt.empty()) && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported);
+    if (cmd.notify != 0 && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"NOTIFY"});
+    if (!cmd.orcpt.empty() && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"ORCPT"});
     if (non_ascii(cmd.path.local) || non_ascii(cmd.path.domain))
         if (!txn_.smtputf8) return refuse(ReplyId::Utf8NeedsSmtpUtf8);
     if (txn_.recipients.size() >= settings_.max_recipients) return reply(ReplyId::TooManyRecipients);
