@@ -195,7 +195,9 @@ TEST_CASE("MX records: preference order, the next MX when the first refuses, imp
                    {"nullmx.test", "@ IN MX 0 .\n"}});
     EdgeServer s;
     relay_setup(s, back, "-InternalDNSServers " + dns.endpoint());
-    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -Port " + std::to_string(port));
+    // The MX hosts are on loopback: the connector must be told it may go there.
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -AllowPrivateTargetAddresses '$true' -Port " +
+                   std::to_string(port));
     s.start();
     send(s, "sender@back.test", {"a@refuse.test"}, "refused-first");
     send(s, "sender@back.test", {"b@order.test"}, "preference");
@@ -544,4 +546,46 @@ TEST_CASE("a mix of delivered, failed and unreachable recipients in several queu
         CHECK(report.find(r) == std::string::npos);
     }
     CHECK(messages_in_queue(s) == 1);  // later@dead.mix.test waits in Retry
+}
+
+// Issue 13, weakness 11b: a forged domain's MX must not aim our mail at our own host.
+TEST_CASE("an MX or a smart-host name on loopback is not connected to unless the connector allows it",
+          "[send][dns][private]") {
+    const std::uint16_t port = free_port();
+    SmtpPeer back;
+    SmtpPeer inside({}, "127.0.0.13", port);
+    NsdServer dns({{"loop.test", "@ IN MX 10 mx\nmx IN A 127.0.0.13\n"},
+                   {"names.test", "relay IN A 127.0.0.13\n"}});
+    EdgeServer s;
+    relay_setup(s, back, "-InternalDNSServers " + dns.endpoint());
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -Port " + std::to_string(port));
+    s.must_edgectl("New-SendConnector Relay -AddressSpaces smart.test -DNSRoutingEnabled '$false' -SmartHosts relay.names.test -Port " +
+                   std::to_string(port));
+    s.start();
+    send(s, "sender@back.test", {"x@loop.test"}, "by-mx");
+    send(s, "sender@back.test", {"y@smart.test"}, "by-smart-host");
+    auto last_error = [&](const std::string& name) {
+        for (const auto& q : queues(s))
+            if (q.id.name() == name) return q.last_error;
+        return std::string();
+    };
+    REQUIRE(wait_until([&] { return !last_error("loop.test").empty() && !last_error("relay").empty(); }));
+    for (const char* q : {"loop.test", "relay"}) {
+        INFO(q);
+        CHECK(last_error(q).find("127.0.0.13 (internal)") != std::string::npos);
+        CHECK(last_error(q).find("AllowPrivateTargetAddresses") != std::string::npos);
+    }
+    CHECK(last_error("loop.test").find("mx.loop.test") != std::string::npos);
+    CHECK(last_error("relay").find("relay.names.test") != std::string::npos);
+    CHECK(inside.events("connect").empty());
+    CHECK(back.messages().empty());  // it waits (4.4.0), nothing is lost
+
+    s.must_edgectl("Set-SendConnector Internet -AllowPrivateTargetAddresses '$true'");
+    s.must_edgectl("Set-SendConnector Relay -AllowPrivateTargetAddresses '$true'");
+    for (const char* q : {"loop.test", "relay"}) s.must_edgectl("Retry-Queue " + shell_quote(EdgeServer::host() + "\\" + q));
+    auto got = inside.wait_for_messages(2, 30s);
+    REQUIRE(got.size() == 2);
+    std::set<std::string> rcpts;
+    for (const auto& m : got) rcpts.insert(m.rcpt_to.at(0));
+    CHECK(rcpts == std::set<std::string>{"x@loop.test", "y@smart.test"});
 }

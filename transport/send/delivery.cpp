@@ -60,6 +60,21 @@ struct Target {
     std::string error;   // Permanent / Transient: the sentence for LastError and the NDR
 };
 
+bool is_address_literal(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.starts_with("IPv6:") || host.starts_with("ipv6:")) host.remove_prefix(5);
+    boost::system::error_code ec;
+    (void)asio::ip::make_address(std::string(host), ec);
+    return !ec;
+}
+
+// LastError when addresses were refused: what, and which setting would allow them.
+std::string refused_text(const SendConnector& c, const std::string& refused) {
+    return fmt::format("not connecting to {}: internal{} addresses are not used by Send connector {} "
+                       "(AllowPrivateTargetAddresses is $false)",
+                       refused, c.internet_bound() ? " and private" : "", c.name);
+}
+
 std::string endpoint_text(const tcp::endpoint& e) {
     auto a = e.address();
     std::string ip = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
@@ -575,16 +590,30 @@ struct DeliveryService::Impl {
             t.connector = smart;
             auto resolver = smart->use_external_dns ? external_dns : internal_dns;
             std::string errors;
+            std::vector<MxHost> named;  // smart hosts given by name, checked below
             for (const auto& h : smart->smart_hosts) {
                 auto lookup = resolver->resolve_address(h);
                 auto r = co_await std::move(lookup);
-                if (r.status == DnsStatus::Ok)
-                    t.hosts.push_back({h, r.addresses});
-                else
+                if (r.status != DnsStatus::Ok)
                     errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
+                else if (is_address_literal(h))
+                    t.hosts.push_back({h, r.addresses});  // the administrator named this address
+                else
+                    named.push_back({h, 0, r.addresses, false});
             }
+            // A smart host's name is looked up in DNS like an MX host: it may lead to a
+            // private address (an internal relay) but not, unless allowed, to this host.
+            const TargetAddressPolicy policy{smart->allow_private_target_addresses, true};
+            std::string refused = filter_target_addresses(named, policy);
+            for (auto& h : named) t.hosts.push_back({h.name, std::move(h.addresses)});
             t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
-            if (t.hosts.empty()) t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            if (!refused.empty()) {
+                refused = refused_text(*smart, refused);
+                if (t.hosts.empty()) t.error = "451 4.4.0 " + refused;
+                else say(q.name() + ": " + refused);
+            } else if (t.hosts.empty()) {
+                t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            }
             co_return t;
         }
         routing::Route route = cfg.categorizer->route(q.next_hop);
@@ -602,10 +631,27 @@ struct DeliveryService::Impl {
         auto lookup = resolver->resolve_mx(q.next_hop);
         auto mx = co_await std::move(lookup);
         switch (mx.status) {
-            case DnsStatus::Ok:
-                t.kind = Target::Kind::Hosts;
+            case DnsStatus::Ok: {
+                // RFC 5321 §5.1 lets a domain name any host; a stranger's domain (a forged
+                // sender we owe an NDR) must not aim us at our own host or network.
+                const TargetAddressPolicy policy{t.connector->allow_private_target_addresses,
+                                                 t.connector->allow_private_target_addresses || !t.connector->internet_bound()};
+                std::string refused = filter_target_addresses(mx.hosts, policy);
                 for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses});
+                t.kind = Target::Kind::Hosts;
+                if (refused.empty()) break;
+                refused = refused_text(*t.connector, refused);
+                if (!t.hosts.empty()) {
+                    say(q.name() + ": " + refused);
+                    break;
+                }
+                // No usable host is left: the mail waits (Retry, LastError saying why) and
+                // expires with NDR 4.4.7 unless the administrator allows the addresses —
+                // never a permanent failure that a configuration change could have saved.
+                t.kind = Target::Kind::Transient;
+                t.error = "451 4.4.0 " + refused;
                 break;
+            }
             case DnsStatus::NullMx:
                 t.kind = Target::Kind::Permanent;
                 t.status = "5.1.10";
