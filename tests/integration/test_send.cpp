@@ -494,8 +494,9 @@ TEST_CASE("one message whose recipients fail in several next-hop queues makes on
     std::this_thread::sleep_for(2s);
     REQUIRE(back.messages().size() == 1);  // one NDR, not one per queue
     for (auto* peer : {&a, &b, &c}) CHECK_FALSE(peer->events("rcpt").empty());  // every queue had its attempt
-    const std::string& ndr = back.messages()[0].data;
-    CHECK(back.messages()[0].mail_from.empty());
+    const auto all = back.messages();
+    const std::string& ndr = all[0].data;
+    CHECK(all[0].mail_from.empty());
     TempDir tmp;
     auto report = parse_dsn(tmp, ndr);
     CHECK(report.find("recipients\t5\n") != std::string::npos);
