@@ -74,7 +74,7 @@ Status validate(const NewMessage& m) {
 struct QueueDb::Impl {
     lmdb::Env env;
     lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0,
-              recipients = 0;
+              recipients = 0, ndr_hold = 0;
     QueueDbOptions options;
     LeaseOwner self = LeaseOwner::self();
     RecoveryReport recovery;
@@ -230,6 +230,7 @@ struct QueueDb::Impl {
 
     void delete_message(lmdb::Txn& txn, MessageId id, const MessageRecord& m) {
         for (const auto& h : m.hops) drop_hop_indexes(txn, id, h);
+        if (m.ndr_hold) txn.del(ndr_hold, records::ndr_hold_key(*m.ndr_hold, id));
         std::string key = records::id_key(id);
         txn.del(messages, key);
         if (m.body_store == 0)
@@ -244,6 +245,61 @@ struct QueueDb::Impl {
     void remove_store_bodies_now(std::vector<std::pair<std::uint8_t, std::string>> doomed);
     std::optional<std::string> read_body(MessageId id, const MessageRecord& m) const;
     void sweep_orphan_bodies(const lmdb::Txn& main_txn, Timestamp now);
+
+    // ---- one NDR per message (ARCHITECTURE.md) ---------------------------------------
+
+    // Every recipient still pending has had an attempt: a report of its own, or a failed
+    // connection to its queue (the hop's retry count). Postfix's rule, one bounce per
+    // message per queue-manager pass, in our terms.
+    static bool every_pending_recipient_attempted(const MessageRecord& m) {
+        for (const auto& r : m.envelope.recipients) {
+            if (r.status != RecipientStatus::Pending || r.attempts > 0) continue;
+            const HopState* h = m.hop(r.next_hop);
+            if (h == nullptr || h->retry_count == 0) return false;
+        }
+        return true;
+    }
+
+    void set_ndr_hold(lmdb::Txn& txn, MessageId id, MessageRecord& m, std::optional<Timestamp> when) {
+        if (m.ndr_hold == when) return;
+        if (m.ndr_hold) txn.del(ndr_hold, records::ndr_hold_key(*m.ndr_hold, id));
+        m.ndr_hold = when;
+        if (when) txn.put(ndr_hold, records::ndr_hold_key(*when, id), {});
+    }
+
+    // The message as queued, read inside the write transaction (a small body) or from
+    // its body store.
+    std::optional<std::string> body_for_ndr(const lmdb::Txn& txn, MessageId id, const MessageRecord& m) const {
+        if (m.body_store != 0) return read_body(id, m);
+        auto v = txn.get(bodies, records::id_key(id));
+        return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+    }
+
+    // Sends the message's one NDR for its NDR-pending recipients when it is due (every
+    // pending recipient attempted, or `hold_over`), else holds it until `hold_until`.
+    // Never throws after a write: a job may only refuse before its first write.
+    void settle_ndr(lmdb::Txn& txn, MessageId id, MessageRecord& m, const NdrBuilder& build, Timestamp hold_until,
+                    bool hold_over = false) {
+        std::vector<std::size_t> rcpts;
+        for (std::size_t i = 0; i < m.envelope.recipients.size(); ++i)
+            if (m.envelope.recipients[i].ndr_pending) rcpts.push_back(i);
+        if (rcpts.empty()) {
+            set_ndr_hold(txn, id, m, std::nullopt);
+            return;
+        }
+        if (!build || (!hold_over && !every_pending_recipient_attempted(m))) {
+            if (!m.ndr_hold) set_ndr_hold(txn, id, m, hold_until);
+            return;
+        }
+        auto original = body_for_ndr(txn, id, m);
+        auto ndr = build(id, m.envelope, rcpts, original ? std::string_view(*original) : std::string_view{});
+        if (ndr && validate(*ndr)) insert_new(txn, *ndr);
+        for (std::size_t i : rcpts) {
+            m.envelope.recipients[i].ndr_pending = false;
+            m.envelope.recipients[i].ndr_status.clear();
+        }
+        set_ndr_hold(txn, id, m, std::nullopt);
+    }
 
     void set_queue_retry(lmdb::Txn& txn, const QueueId& q, QueueRecord& r, std::optional<Timestamp> next) {
         if (r.in_retry && r.next_retry) txn.del(retry, records::retry_key(*r.next_retry, q, 0));
@@ -394,7 +450,13 @@ struct QueueDb::Impl {
             r.last_response = o.response;
             if (o.delay_notified) r.delay_notified = true;
             if (o.kind == RecipientOutcome::Kind::Delivered) r.status = RecipientStatus::Delivered;
-            if (o.kind == RecipientOutcome::Kind::Failed) r.status = RecipientStatus::Failed;
+            if (o.kind == RecipientOutcome::Kind::Failed) {
+                r.status = RecipientStatus::Failed;
+                if (report.ndr) {
+                    r.ndr_pending = true;
+                    r.ndr_status = o.status;
+                }
+            }
             if (o.kind == RecipientOutcome::Kind::Deferred && last_error.empty()) last_error = o.response;
         }
         for (const auto& dsn : report.dsns) insert_new(txn, dsn);
@@ -417,6 +479,7 @@ struct QueueDb::Impl {
         } else {
             set_status(txn, report.id, *h, MessageStatus::Ready);
         }
+        settle_ndr(txn, report.id, m, report.ndr, report.ndr_hold_until);
         if (m.hops.empty())
             delete_message(txn, report.id, m);
         else
@@ -696,6 +759,7 @@ Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const Que
             d.config = txn.open_dbi("config", MDB_CREATE);
             d.quarantine = txn.open_dbi("quarantine", MDB_CREATE);
             d.recipients = txn.open_dbi("recipients", MDB_CREATE);
+            d.ndr_hold = txn.open_dbi("ndr_hold", MDB_CREATE);  // added with record format 3
             auto format = txn.get(d.meta, "format");
             if (!format) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
@@ -917,7 +981,7 @@ Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
     return d.write(job);
 }
 
-Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error) {
+Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr) {
     Impl& d = *impl_;
     auto now = now_timestamp();
     auto job = [&](lmdb::Txn& txn) {
@@ -935,6 +999,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
             h->retry_count += 1;
             h->last_error = error;
             d.set_status(txn, id, *h, MessageStatus::Ready);
+            d.settle_ndr(txn, id, *m, ndr, now);
             d.store_message(txn, id, *m);
         }
         // Leases of messages an administrator removed meanwhile end too: without an
@@ -968,6 +1033,46 @@ Status QueueDb::mark_queue_connected(const QueueId& queue) {
         d.store_queue(txn, queue, *qr);
     };
     return d.write(job);
+}
+
+Result<std::size_t> QueueDb::send_held_ndrs(Timestamp now, const NdrBuilder& ndr) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        std::vector<std::pair<std::string, MessageId>> due;
+        {
+            lmdb::Cursor c(txn, d.ndr_hold);
+            for (bool ok = c.first(); ok; ok = c.next()) {
+                auto k = records::parse_ndr_hold_key(c.key());
+                if (k && k->when > now) break;
+                due.emplace_back(std::string(c.key()), k ? k->id : 0);
+            }
+        }
+        std::size_t sent = 0;
+        for (const auto& [key, id] : due) {
+            auto m = id != 0 ? d.find_message(txn, id) : std::nullopt;
+            if (!m || !m->ndr_hold || records::ndr_hold_key(*m->ndr_hold, id) != key) {
+                txn.del(d.ndr_hold, key);  // stale: names no message holding an NDR then
+                continue;
+            }
+            d.settle_ndr(txn, id, *m, ndr, now, /*hold_over=*/true);
+            if (m->hops.empty())
+                d.delete_message(txn, id, *m);
+            else
+                d.store_message(txn, id, *m);
+            ++sent;
+        }
+        return sent;
+    };
+    return d.write(job);
+}
+
+std::optional<Timestamp> QueueDb::next_ndr_hold_due() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    lmdb::Cursor c(txn, impl_->ndr_hold);
+    if (!c.first()) return std::nullopt;
+    auto k = records::parse_ndr_hold_key(c.key());
+    if (!k) return std::nullopt;
+    return k->when;
 }
 
 // ---- retry index ------------------------------------------------------------------
@@ -1446,6 +1551,11 @@ ConsistencyReport QueueDb::check() const {
                 continue;
             }
             ids.insert(id);
+            if (m->ndr_hold && !txn.get(d.ndr_hold, records::ndr_hold_key(*m->ndr_hold, id)))
+                problem(tag + ": NDR held without an ndr_hold index entry");
+            const bool ndr_pending = std::any_of(m->envelope.recipients.begin(), m->envelope.recipients.end(),
+                                                 [](const Recipient& r) { return r.ndr_pending; });
+            if (m->ndr_hold && !ndr_pending) problem(tag + ": NDR held with no NDR-pending recipient");
             std::optional<std::size_t> body_size;
             if (m->body_store == 0) {
                 if (auto body = txn.get(d.bodies, c.key())) body_size = body->size();

@@ -63,7 +63,20 @@ struct RecipientOutcome {
     Kind kind = Kind::Delivered;
     std::string response;       // remote reply or our error text (LastError)
     bool delay_notified = false; // a delay DSN for this recipient is in this report's dsn
+    std::string status{};       // Failed: the RFC 3463 code its NDR reports ("5.1.1")
 };
+
+// Builds the one NDR of a message for `recipients` (indexes into envelope.recipients,
+// each Failed with its last_response and ndr_status) from the envelope as stored and
+// the message as queued; nullopt when none is due (null sender, NOTIFY). QueueDb calls
+// it on its committer thread, inside the write transaction that clears those
+// recipients' NDR-pending state and enqueues what it returns — so an NDR is neither
+// lost nor sent twice across a crash. It must not call QueueDb and should be quick. A
+// failed batch is re-run job by job, so it may be called more than once for one
+// commit: the last call's result is the one committed.
+using NdrBuilder = std::function<std::optional<NewMessage>(MessageId id, const Envelope& envelope,
+                                                           const std::vector<std::size_t>& recipients,
+                                                           std::string_view original)>;
 
 // What the delivery side reports for one leased message.
 struct DeliveryReport {
@@ -73,9 +86,17 @@ struct DeliveryReport {
     // When any recipient is deferred (or left unreported), the message waits in Retry
     // until this time; without it, it goes back to Ready.
     std::optional<Timestamp> next_retry_time;
-    // DSNs (NDR, delay or relay notice) built by the caller, committed in the same
+    // DSNs (delay or relay notice, or an NDR) built by the caller, committed in the same
     // transaction as the outcomes so that neither exists without the other.
     std::vector<NewMessage> dsns;
+    // One NDR per message (ARCHITECTURE.md): with a builder, Failed recipients become
+    // NDR-pending instead of needing an NDR in `dsns`. The message's NDR, for every
+    // NDR-pending recipient of any queue, is built in this report's transaction once
+    // every pending recipient of the message has had an attempt (a report, or a failed
+    // connection to its queue); until then it is held, at most until ndr_hold_until
+    // (then send_held_ndrs() sends it). Without a builder, Failed is final at once.
+    NdrBuilder ndr{};
+    Timestamp ndr_hold_until{};
 };
 
 struct LeasedMessage {
@@ -158,7 +179,15 @@ public:
     // with `error` as LastError; its leased messages return to Ready. Our leases of
     // messages removed meanwhile end as well: deleted, or (with an NDR requested) left
     // PendingRemove for pending_ndr_removals().
-    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error);
+    // A failed connection counts as an attempt of the recipients it held: with `ndr`,
+    // a message whose held NDR was waiting only for them gets it in this transaction.
+    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr = {});
+    // NDRs held past their time (a recipient in a suspended queue, a queue that was not
+    // reached, a long retry): each is built by `ndr` and enqueued in the transaction that
+    // clears its recipients' NDR-pending state. Returns the messages it did this for.
+    Result<std::size_t> send_held_ndrs(Timestamp now, const NdrBuilder& ndr);
+    // The earliest hold time, so the scheduler can wake for it.
+    std::optional<Timestamp> next_ndr_hold_due() const;
     // The next hop took a connection: clears the queue's Retry state and LastError.
     Status mark_queue_connected(const QueueId& queue);
 
@@ -208,7 +237,8 @@ public:
     // join pending_ndr_removals() when the attempt reports or its lease ends.
     std::size_t ndr_removals_in_delivery() const;
     // Deletes a PendingRemove message, enqueueing its NDR in the same transaction.
-    // Refused (invalid_state) while a delivery attempt still holds it.
+    // Refused (invalid_state) while a delivery attempt still holds it. The NDR covers
+    // the NDR-pending recipients as well (their failure is reported once, in it).
     Status complete_removal(MessageId id, std::optional<NewMessage> ndr);
 
     // The administrator's change counter: 0 in a new database, raised by one by every

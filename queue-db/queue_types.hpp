@@ -86,6 +86,11 @@ struct Recipient {
     std::string last_response;    // last remote answer or our own error text
     std::uint32_t attempts = 0;
     bool delay_notified = false;  // the one delay DSN (DelayNotificationTimeout) went out
+    // Failed, and its NDR not sent yet: the message's one NDR waits until every other
+    // recipient has had an attempt (or its hold ends; ARCHITECTURE.md "One NDR per
+    // message"). ndr_status is the RFC 3463 code that NDR reports ("5.1.1").
+    bool ndr_pending = false;
+    std::string ndr_status;
 
     friend bool operator==(const Recipient&, const Recipient&) = default;
 };

@@ -245,6 +245,8 @@ std::string encode(const MessageRecord& m) {
         w.str(r.last_response);
         w.varint(r.attempts);
         w.u8(r.delay_notified ? 1 : 0);
+        w.u8(r.ndr_pending ? 1 : 0);
+        w.str(r.ndr_status);
     }
     w.varint(m.crash_count);
     w.u8(m.ndr_requested ? 1 : 0);
@@ -259,6 +261,7 @@ std::string encode(const MessageRecord& m) {
         w.str(h.last_error);
         put_owner(w, h.owner);
     }
+    w.time(m.ndr_hold);
     return w.take();
 }
 
@@ -266,7 +269,7 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
     Reader r(bytes);
     MessageRecord m;
     const std::uint8_t format = r.u8();
-    if (format != kMessageFormat && format != 1) r.fail("unknown message record format");
+    if (format < 1 || format > kMessageFormat) r.fail("unknown message record format");
     Envelope& e = m.envelope;
     e.sender = r.str();
     e.dsn_ret = get_enum<DsnRet>(r, 2, "DSN RET");
@@ -300,6 +303,13 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
             if (flag > 1) r.fail("bad delay-notified flag");
             rc.delay_notified = flag == 1;
         }
+        if (format >= 3) {
+            std::uint8_t flag = r.u8();
+            if (flag > 1) r.fail("bad NDR-pending flag");
+            rc.ndr_pending = flag == 1;
+            rc.ndr_status = r.str();
+            if (rc.ndr_pending && rc.status != RecipientStatus::Failed) r.fail("NDR pending for a recipient that did not fail");
+        }
         e.recipients.push_back(std::move(rc));
     }
     m.crash_count = static_cast<std::uint32_t>(r.varint());
@@ -323,6 +333,7 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
         h.owner = get_owner(r);
         m.hops.push_back(std::move(h));
     }
+    if (format >= 3) m.ndr_hold = r.opt_time();
     if (r.ok() && !r.at_end()) r.fail("trailing bytes after record");
     if (r.ok() && e.recipients.empty()) r.fail("message without recipients");
     if (!r.ok()) {
@@ -458,6 +469,18 @@ std::string config_key(std::string_view kind, std::string_view name) {
     k.push_back('\0');
     k.append(name);
     return k;
+}
+
+std::string ndr_hold_key(Timestamp when, MessageId id) {
+    std::string k;
+    put_be64(k, time_bits(when));
+    put_be64(k, id);
+    return k;
+}
+
+std::optional<NdrHoldKey> parse_ndr_hold_key(std::string_view key) {
+    if (key.size() != 16) return std::nullopt;
+    return NdrHoldKey{from_time_bits(get_be64(key.substr(0, 8))), get_be64(key.substr(8))};
 }
 
 bool valid_queue_id(const QueueId& q) {

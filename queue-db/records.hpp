@@ -13,6 +13,8 @@
 //   retry     time(BE64) queue key 0x00 id(BE64) → ""  (id 0 = the queue itself)
 //   config    kind 0x00 name → value
 //   quarantine id(BE64) → reason 0x00 raw record   (records that failed validation)
+//   ndr_hold  time(BE64) id(BE64) → ""   (messages whose failed recipients' NDR waits
+//             for other recipients, at most until that time; see MessageRecord::ndr_hold)
 //
 // Body stores (bodies-0/, bodies-1/ …, one LMDB environment each) hold large bodies:
 //   bodies    body key → raw message bytes, body key = time µs (BE64) + random (BE64)
@@ -28,8 +30,9 @@
 
 namespace edge::queue::records {
 
-// 2 added the per-recipient delay-notified flag; format 1 records are still read.
-inline constexpr std::uint8_t kMessageFormat = 2;
+// 2 added the per-recipient delay-notified flag; 3 the per-recipient NDR-pending
+// state (flag and status code) and the message's NDR hold. Formats 1 and 2 are still read.
+inline constexpr std::uint8_t kMessageFormat = 3;
 inline constexpr std::uint8_t kQueueFormat = 1;
 inline constexpr std::uint32_t kEnvironmentFormat = 1;
 
@@ -64,6 +67,9 @@ struct MessageRecord {
     // n > 0 = body store n-1 (its own environment) under `body_key`.
     std::uint8_t body_store = 0;
     std::string body_key;
+    // Set while recipients are NDR-pending and others of the message still wait for
+    // their first attempt: the NDR goes at this time at the latest (the ndr_hold index).
+    std::optional<Timestamp> ndr_hold;
 
     HopState* hop(const QueueId& q);
     const HopState* hop(const QueueId& q) const;
@@ -111,6 +117,13 @@ struct RetryKey {
 std::optional<RetryKey> parse_retry_key(std::string_view key);
 
 std::string config_key(std::string_view kind, std::string_view name);
+
+std::string ndr_hold_key(Timestamp when, MessageId id);
+struct NdrHoldKey {
+    Timestamp when;
+    MessageId id;
+};
+std::optional<NdrHoldKey> parse_ndr_hold_key(std::string_view key);
 
 // A new body-store key: creation time first (so a sweep can tell old orphans from
 // bodies whose envelope is being committed right now), then 64 random bits.

@@ -45,6 +45,30 @@ void send(const EdgeServer& s, const std::string& from, const std::vector<std::s
     c.command("QUIT");
 }
 
+// One message with RET=FULL (RFC 3461 §4.3): an NDR returns the whole original.
+void send_ret_full(const EdgeServer& s, const std::string& from, const std::vector<std::string>& to,
+                   const std::string& tag, std::size_t pad) {
+    SmtpClient c(s.port());
+    REQUIRE(c.reply().starts_with("220"));
+    REQUIRE(c.command("EHLO client.test").starts_with("250"));
+    REQUIRE(c.command("MAIL FROM:<" + from + "> RET=FULL").starts_with("250"));
+    for (const auto& t : to) REQUIRE(c.command("RCPT TO:<" + t + ">").starts_with("250"));
+    REQUIRE(c.command("DATA").starts_with("354"));
+    // The padding in lines of 76: a line over 998 octets would return headers only.
+    std::string text = body(tag);
+    for (std::size_t i = 0; i < pad / 78; ++i) text += std::string(76, 'x') + "\r\n";
+    c.send_raw(text);
+    c.send_raw(".\r\n");
+    REQUIRE(c.reply().starts_with("250"));
+    c.command("QUIT");
+}
+
+std::size_t count_of(const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+    return n;
+}
+
 std::vector<edge::queue::QueueInfo> queues(const EdgeServer& s) {
     edge::queue::QueueDbOptions o;
     o.recover_leases = false;
@@ -171,7 +195,9 @@ TEST_CASE("MX records: preference order, the next MX when the first refuses, imp
                    {"nullmx.test", "@ IN MX 0 .\n"}});
     EdgeServer s;
     relay_setup(s, back, "-InternalDNSServers " + dns.endpoint());
-    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -Port " + std::to_string(port));
+    // The MX hosts are on loopback: the connector must be told it may go there.
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -AllowPrivateTargetAddresses '$true' -Port " +
+                   std::to_string(port));
     s.start();
     send(s, "sender@back.test", {"a@refuse.test"}, "refused-first");
     send(s, "sender@back.test", {"b@order.test"}, "preference");
@@ -444,4 +470,123 @@ TEST_CASE("kill -9 during delivery: after restart every message is delivered, du
     // The window (design.md): the peer said 250 and the crash came before our commit of
     // that outcome — at most one message per connection open at the kill.
     CHECK(duplicates <= 3);
+}
+
+// Issue 13, weakness 7: a forged sender must not make us a backscatter amplifier.
+TEST_CASE("one message whose recipients fail in several next-hop queues makes one NDR naming them all, the original once",
+          "[send][dsn][ndr]") {
+    SmtpPeer back;
+    SmtpPeer a({"--rcpt-reply", "*=550 5.1.1 User unknown"}), b({"--rcpt-reply", "*=550 5.1.1 User unknown"}),
+        c({"--rcpt-reply", "*=554 5.7.1 Relay denied"});
+    EdgeServer s;
+    relay_setup(s, back);
+    for (auto [name, peer] : {std::pair{"A", &a}, std::pair{"B", &b}, std::pair{"C", &c}})
+        s.must_edgectl(std::string("New-SendConnector ") + name + " -AddressSpaces " + name + ".fail.test" +
+                       " -DNSRoutingEnabled '$false' -SmartHosts " + peer->ip() + " -Port " + std::to_string(peer->port()));
+    s.start();
+    const std::size_t pad = 200 * 1024;  // the 200 KB of the report
+    send_ret_full(s, "sender@back.test",
+                  {"x1@a.fail.test", "x2@a.fail.test", "y1@b.fail.test", "z1@c.fail.test", "z2@c.fail.test"}, "fanout",
+                  pad);
+    auto ndrs = back.wait_for_messages(1, 20s);
+    REQUIRE(ndrs.size() == 1);
+    CHECK(wait_until([&] { return messages_in_queue(s) == 0; }));
+    std::this_thread::sleep_for(2s);
+    REQUIRE(back.messages().size() == 1);  // one NDR, not one per queue
+    for (auto* peer : {&a, &b, &c}) CHECK_FALSE(peer->events("rcpt").empty());  // every queue had its attempt
+    const auto all = back.messages();
+    const std::string& ndr = all[0].data;
+    CHECK(all[0].mail_from.empty());
+    TempDir tmp;
+    auto report = parse_dsn(tmp, ndr);
+    CHECK(report.find("recipients\t5\n") != std::string::npos);
+    for (const char* r : {"x1@a.fail.test", "x2@a.fail.test", "y1@b.fail.test", "z1@c.fail.test", "z2@c.fail.test"}) {
+        INFO(r);
+        CHECK(report.find(std::string("Final-Recipient\trfc822; ") + r) != std::string::npos);
+    }
+    CHECK(report.find("Status\t5.1.1") != std::string::npos);
+    CHECK(report.find("Status\t5.7.1") != std::string::npos);
+    CHECK(report.find("returned.header.Message-ID\t<fanout@client.test>") != std::string::npos);
+    CHECK(count_of(ndr, "Hello fanout.") == 1);  // the original attached once
+    CHECK(ndr.size() > pad);
+    CHECK(ndr.size() < 2 * pad);
+}
+
+TEST_CASE("a mix of delivered, failed and unreachable recipients in several queues makes one NDR naming only the failed",
+          "[send][dsn][ndr]") {
+    SmtpPeer back;
+    SmtpPeer a({"--rcpt-reply", "bad*=550 5.1.1 User unknown"}), b({"--rcpt-reply", "bad*=550 5.1.1 User unknown"}), c;
+    const std::uint16_t dead_port = free_port();  // nobody listens: that queue's attempt fails to connect
+    EdgeServer s;
+    relay_setup(s, back);
+    for (auto [name, peer] : {std::pair{"A", &a}, std::pair{"B", &b}, std::pair{"C", &c}})
+        s.must_edgectl(std::string("New-SendConnector ") + name + " -AddressSpaces " + name + ".mix.test" +
+                       " -DNSRoutingEnabled '$false' -SmartHosts " + peer->ip() + " -Port " + std::to_string(peer->port()));
+    s.must_edgectl("New-SendConnector Dead -AddressSpaces dead.mix.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port " +
+                   std::to_string(dead_port));
+    s.start();
+    send(s, "sender@back.test",
+         {"bad1@a.mix.test", "good1@a.mix.test", "bad2@b.mix.test", "good2@c.mix.test", "later@dead.mix.test"}, "mix");
+    auto at_a = a.wait_for_messages(1, 20s);
+    auto at_c = c.wait_for_messages(1, 20s);
+    REQUIRE(at_a.size() == 1);
+    REQUIRE(at_c.size() == 1);
+    CHECK(at_a[0].rcpt_to == std::vector<std::string>{"good1@a.mix.test"});
+    CHECK(b.messages().empty());
+    auto ndrs = back.wait_for_messages(1, 20s);
+    REQUIRE(ndrs.size() == 1);
+    std::this_thread::sleep_for(2s);
+    REQUIRE(back.messages().size() == 1);
+    TempDir tmp;
+    auto report = parse_dsn(tmp, ndrs[0].data);
+    CHECK(report.find("recipients\t2\n") != std::string::npos);
+    CHECK(report.find("rfc822; bad1@a.mix.test") != std::string::npos);
+    CHECK(report.find("rfc822; bad2@b.mix.test") != std::string::npos);
+    for (const char* r : {"good1@a.mix.test", "good2@c.mix.test", "later@dead.mix.test"}) {
+        INFO(r);
+        CHECK(report.find(r) == std::string::npos);
+    }
+    CHECK(messages_in_queue(s) == 1);  // later@dead.mix.test waits in Retry
+}
+
+// Issue 13, weakness 11b: a forged domain's MX must not aim our mail at our own host.
+TEST_CASE("an MX or a smart-host name on loopback is not connected to unless the connector allows it",
+          "[send][dns][private]") {
+    const std::uint16_t port = free_port();
+    SmtpPeer back;
+    SmtpPeer inside({}, "127.0.0.13", port);
+    NsdServer dns({{"loop.test", "@ IN MX 10 mx\nmx IN A 127.0.0.13\n"},
+                   {"names.test", "relay IN A 127.0.0.13\n"}});
+    EdgeServer s;
+    relay_setup(s, back, "-InternalDNSServers " + dns.endpoint());
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -Port " + std::to_string(port));
+    s.must_edgectl("New-SendConnector Relay -AddressSpaces smart.test -DNSRoutingEnabled '$false' -SmartHosts relay.names.test -Port " +
+                   std::to_string(port));
+    s.start();
+    send(s, "sender@back.test", {"x@loop.test"}, "by-mx");
+    send(s, "sender@back.test", {"y@smart.test"}, "by-smart-host");
+    auto last_error = [&](const std::string& name) {
+        for (const auto& q : queues(s))
+            if (q.id.name() == name) return q.last_error;
+        return std::string();
+    };
+    REQUIRE(wait_until([&] { return !last_error("loop.test").empty() && !last_error("relay").empty(); }));
+    for (const char* q : {"loop.test", "relay"}) {
+        INFO(q);
+        CHECK(last_error(q).find("127.0.0.13 (internal)") != std::string::npos);
+        CHECK(last_error(q).find("AllowPrivateTargetAddresses") != std::string::npos);
+    }
+    CHECK(last_error("loop.test").find("mx.loop.test") != std::string::npos);
+    CHECK(last_error("relay").find("relay.names.test") != std::string::npos);
+    CHECK(inside.events("connect").empty());
+    CHECK(back.messages().empty());  // it waits (4.4.0), nothing is lost
+
+    s.must_edgectl("Set-SendConnector Internet -AllowPrivateTargetAddresses '$true'");
+    s.must_edgectl("Set-SendConnector Relay -AllowPrivateTargetAddresses '$true'");
+    for (const char* q : {"loop.test", "relay"}) s.must_edgectl("Retry-Queue " + shell_quote(EdgeServer::host() + "\\" + q));
+    auto got = inside.wait_for_messages(2, 30s);
+    REQUIRE(got.size() == 2);
+    std::set<std::string> rcpts;
+    for (const auto& m : got) rcpts.insert(m.rcpt_to.at(0));
+    CHECK(rcpts == std::set<std::string>{"x@loop.test", "y@smart.test"});
 }

@@ -687,3 +687,68 @@ TEST_CASE("DnsStatus values have names for logs", "[dns]") {
     CHECK(to_string(DnsStatus::NullMx) == "NullMx");
     CHECK(to_string(DnsStatus::Transient) == "Transient");
 }
+
+// ---- AllowPrivateTargetAddresses (issue 13, weakness 11b) -----------------------------
+
+TEST_CASE("addresses are sorted into public, private and internal scopes", "[dns][scope]") {
+    const std::vector<std::pair<std::string, AddressScope>> table = {
+        {"192.0.2.1", AddressScope::Public},       {"8.8.8.8", AddressScope::Public},
+        {"172.15.255.255", AddressScope::Public},  {"172.32.0.1", AddressScope::Public},
+        {"100.63.255.255", AddressScope::Public},  {"100.128.0.1", AddressScope::Public},
+        {"2001:db8::1", AddressScope::Public},     {"2a00:1450::1", AddressScope::Public},
+        {"10.0.0.1", AddressScope::Private},       {"172.16.0.1", AddressScope::Private},
+        {"172.31.255.254", AddressScope::Private}, {"192.168.1.1", AddressScope::Private},
+        {"100.64.0.1", AddressScope::Private},     {"100.127.255.254", AddressScope::Private},
+        {"fc00::1", AddressScope::Private},        {"fd12:3456::1", AddressScope::Private},
+        {"fec0::1", AddressScope::Private},        {"0.0.0.0", AddressScope::Internal},
+        {"0.1.2.3", AddressScope::Internal},       {"127.0.0.1", AddressScope::Internal},
+        {"127.255.0.13", AddressScope::Internal},  {"169.254.169.254", AddressScope::Internal},
+        {"224.0.0.1", AddressScope::Internal},     {"239.255.255.250", AddressScope::Internal},
+        {"240.0.0.1", AddressScope::Internal},     {"255.255.255.255", AddressScope::Internal},
+        {"::", AddressScope::Internal},            {"::1", AddressScope::Internal},
+        {"fe80::1", AddressScope::Internal},       {"febf::1", AddressScope::Internal},
+        {"ff02::1", AddressScope::Internal},       {"::ffff:127.0.0.1", AddressScope::Internal},
+        {"::ffff:10.1.2.3", AddressScope::Private}, {"::ffff:192.0.2.1", AddressScope::Public},
+        {"::127.0.0.1", AddressScope::Internal},   {"64:ff9b::127.0.0.1", AddressScope::Internal},
+        {"64:ff9b::a00:1", AddressScope::Private}, {"64:ff9b::c000:201", AddressScope::Public},
+    };
+    for (const auto& [text, scope] : table) {
+        INFO(text);
+        CHECK(address_scope(asio::ip::make_address(text)) == scope);
+    }
+}
+
+TEST_CASE("target filtering drops refused addresses, then hosts left with none, and names them", "[dns][scope]") {
+    auto host = [](std::string name, std::vector<std::string> addrs) {
+        MxHost h;
+        h.name = std::move(name);
+        for (auto& a : addrs) h.addresses.push_back(asio::ip::make_address(a));
+        return h;
+    };
+    const std::vector<MxHost> hosts = {host("loop.evil.test", {"127.0.0.1", "::1"}),
+                                       host("lan.evil.test", {"10.1.2.3"}),
+                                       host("mixed.evil.test", {"169.254.0.1", "192.0.2.7"})};
+    SECTION("an internet-bound connector: internal and private refused") {
+        auto h = hosts;
+        auto why = filter_target_addresses(h, TargetAddressPolicy{false, false});
+        REQUIRE(h.size() == 1);
+        CHECK(h[0].name == "mixed.evil.test");
+        CHECK(h[0].addresses == std::vector<asio::ip::address>{asio::ip::make_address("192.0.2.7")});
+        CHECK(why ==
+              "loop.evil.test [127.0.0.1 (internal), ::1 (internal)]; lan.evil.test [10.1.2.3 (private)]; "
+              "mixed.evil.test [169.254.0.1 (internal)]");
+    }
+    SECTION("a connector for named domains: private allowed, internal refused") {
+        auto h = hosts;
+        auto why = filter_target_addresses(h, TargetAddressPolicy{false, true});
+        REQUIRE(h.size() == 2);
+        CHECK(h[0].name == "lan.evil.test");
+        CHECK(why.find("10.1.2.3") == std::string::npos);
+        CHECK(why.find("127.0.0.1 (internal)") != std::string::npos);
+    }
+    SECTION("AllowPrivateTargetAddresses: everything kept") {
+        auto h = hosts;
+        CHECK(filter_target_addresses(h, TargetAddressPolicy{true, true}).empty());
+        CHECK(h.size() == 3);
+    }
+}

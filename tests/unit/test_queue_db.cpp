@@ -665,3 +665,184 @@ TEST_CASE("a queue deferred while it held a message removed without NDR deletes 
     CHECK_FALSE(db->get_message(id));
     CHECK(db->check().ok());
 }
+
+// ---- one NDR per message (issue 13, weakness 7) ------------------------------------
+
+namespace {
+const QueueId kCom = QueueId::next_hop_domain("example.com");
+const QueueId kEdu = QueueId::next_hop_domain("example.edu");
+
+// An NdrBuilder that records each call and makes a small NDR to the sender's domain.
+struct NdrSpy {
+    struct Call {
+        MessageId id;
+        std::vector<std::size_t> recipients;
+        std::vector<std::string> statuses;
+        std::size_t original_size;
+    };
+    std::shared_ptr<std::vector<Call>> calls = std::make_shared<std::vector<Call>>();
+    NdrBuilder builder() const {
+        return [calls = calls](MessageId id, const Envelope& e, const std::vector<std::size_t>& rcpts,
+                               std::string_view original) -> std::optional<NewMessage> {
+            Call c{id, rcpts, {}, original.size()};
+            for (auto i : rcpts) c.statuses.push_back(e.recipients.at(i).ndr_status);
+            calls->push_back(c);
+            if (e.sender.empty()) return std::nullopt;
+            auto ndr = make_message(900 + id, 300, {"example.com"});
+            ndr.envelope.sender.clear();
+            return ndr;
+        };
+    }
+};
+
+DeliveryReport failed_report(MessageId id, const QueueId& q, std::size_t rcpt, const NdrSpy& spy,
+                             Timestamp hold_until = now_timestamp() + std::chrono::minutes(10)) {
+    DeliveryReport r{id, q, {{rcpt, Kind::Failed, "550 5.1.1 unknown", false, "5.1.1"}}, {}, {}};
+    r.ndr = spy.builder();
+    r.ndr_hold_until = hold_until;
+    return r;
+}
+
+std::size_t ndrs_queued(const QueueDb& db) {
+    auto q = db.get_queue(kCom);
+    return q ? q->message_count : 0;
+}
+}  // namespace
+
+TEST_CASE("recipients failing in three next-hop queues get one NDR, built when the last queue reports",
+          "[queue][ndr]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1, 4096, {"example.net", "example.org", "example.edu"}));
+    NdrSpy spy;
+    for (const auto& q : {kNet, kOrg}) {
+        REQUIRE(db->lease_for_delivery(q, 1)->size() == 1);
+        REQUIRE(db->record_delivery(failed_report(id, q, q == kNet ? 0 : 1, spy)));
+        CHECK(spy.calls->empty());  // example.edu has not had its attempt
+        CHECK(ndrs_queued(*db) == 0);
+    }
+    auto held = db->get_message(id, kEdu);
+    REQUIRE(held);
+    CHECK(held->envelope.recipients[0].ndr_pending);
+    CHECK(held->envelope.recipients[0].status == RecipientStatus::Failed);
+    CHECK(db->check().ok());
+
+    REQUIRE(db->lease_for_delivery(kEdu, 1)->size() == 1);
+    REQUIRE(db->record_delivery(failed_report(id, kEdu, 2, spy)));
+    REQUIRE(spy.calls->size() == 1);
+    CHECK(spy.calls->at(0).id == id);
+    CHECK(spy.calls->at(0).recipients == std::vector<std::size_t>{0, 1, 2});
+    CHECK(spy.calls->at(0).statuses == std::vector<std::string>{"5.1.1", "5.1.1", "5.1.1"});
+    CHECK(spy.calls->at(0).original_size == 4096);
+    CHECK(ndrs_queued(*db) == 1);
+    CHECK_FALSE(db->get_message(id));
+    CHECK_FALSE(db->next_ndr_hold_due());
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a mix of outcomes makes one NDR naming only the failed recipients, when every queue had its attempt",
+          "[queue][ndr]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org", "example.edu", "example.net"}));
+    NdrSpy spy;
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    DeliveryReport net{id, kNet, {{0, Kind::Failed, "550 5.1.1 unknown", false, "5.1.1"}, {3, Kind::Delivered, "250 ok"}}, {}, {}};
+    net.ndr = spy.builder();
+    net.ndr_hold_until = now_timestamp() + std::chrono::minutes(10);
+    REQUIRE(db->record_delivery(std::move(net)));
+    REQUIRE(db->lease_for_delivery(kOrg, 1)->size() == 1);
+    DeliveryReport org{id, kOrg, {{1, Kind::Delivered, "250 ok"}}, {}, {}};
+    org.ndr = spy.builder();
+    REQUIRE(db->record_delivery(std::move(org)));
+    CHECK(spy.calls->empty());
+    // example.edu cannot be reached: that counts as its attempt, and the NDR goes then.
+    REQUIRE(db->lease_for_delivery(kEdu, 1)->size() == 1);
+    REQUIRE(db->defer_queue(kEdu, now_timestamp() + std::chrono::minutes(5), "421 4.4.2 no connection", spy.builder()));
+    REQUIRE(spy.calls->size() == 1);
+    CHECK(spy.calls->at(0).recipients == std::vector<std::size_t>{0});
+    CHECK(ndrs_queued(*db) == 1);
+    auto left = db->get_message(id, kEdu);
+    REQUIRE(left);  // example.edu's recipient is still to be delivered
+    CHECK_FALSE(left->envelope.recipients[0].ndr_pending);
+
+    // Its later failure is a new pass: one more NDR, for it alone.
+    REQUIRE(db->promote_due(now_timestamp() + std::chrono::minutes(6)));
+    REQUIRE(db->lease_for_delivery(kEdu, 1)->size() == 1);
+    REQUIRE(db->record_delivery(failed_report(id, kEdu, 2, spy)));
+    REQUIRE(spy.calls->size() == 2);
+    CHECK(spy.calls->at(1).recipients == std::vector<std::size_t>{2});
+    CHECK(ndrs_queued(*db) == 2);
+    CHECK_FALSE(db->get_message(id));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a recipient in a suspended queue holds the NDR only until its hold ends", "[queue][ndr]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
+    REQUIRE(db->suspend_queue(kOrg));
+    NdrSpy spy;
+    auto hold = now_timestamp() + std::chrono::minutes(10);
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    REQUIRE(db->record_delivery(failed_report(id, kNet, 0, spy, hold)));
+    CHECK(spy.calls->empty());
+    CHECK(db->next_ndr_hold_due() == hold);
+    CHECK(*db->send_held_ndrs(hold - std::chrono::seconds(1), spy.builder()) == 0);
+    CHECK(spy.calls->empty());
+    CHECK(*db->send_held_ndrs(hold, spy.builder()) == 1);
+    REQUIRE(spy.calls->size() == 1);
+    CHECK(spy.calls->at(0).recipients == std::vector<std::size_t>{0});
+    CHECK(ndrs_queued(*db) == 1);
+    CHECK_FALSE(db->next_ndr_hold_due());
+    CHECK(*db->send_held_ndrs(hold, spy.builder()) == 0);  // never twice
+    CHECK(db->get_message(id, kOrg));
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a held NDR survives a restart and goes exactly once", "[queue][ndr][crash]") {
+    TempDir dir;
+    MessageId id = 0;
+    NdrSpy spy;
+    {
+        auto db = edge::test::open_queue(dir);
+        id = *db->enqueue(make_message(1, 40 * 1024, {"example.net", "example.org"}));  // a body-store body
+        REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+        REQUIRE(db->record_delivery(failed_report(id, kNet, 0, spy)));
+    }
+    auto db = edge::test::open_queue(dir);
+    auto held = db->get_message(id, kOrg);
+    REQUIRE(held);
+    CHECK(held->envelope.recipients[0].ndr_pending);
+    CHECK(held->envelope.recipients[0].ndr_status == "5.1.1");
+    CHECK(db->next_ndr_hold_due());
+    CHECK(db->check().ok());
+    REQUIRE(db->lease_for_delivery(kOrg, 1)->size() == 1);
+    REQUIRE(db->record_delivery(failed_report(id, kOrg, 1, spy)));
+    REQUIRE(spy.calls->size() == 1);
+    CHECK(spy.calls->at(0).recipients == std::vector<std::size_t>{0, 1});
+    CHECK(spy.calls->at(0).original_size == 40 * 1024);
+    CHECK(ndrs_queued(*db) == 1);
+    CHECK_FALSE(db->next_ndr_hold_due());
+    CHECK(*db->send_held_ndrs(now_timestamp() + std::chrono::hours(1), spy.builder()) == 0);
+    CHECK(spy.calls->size() == 1);
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("Remove-Message -WithNDR of a message with a held NDR deletes it and its hold", "[queue][ndr]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    auto id = *db->enqueue(make_message(1, 1024, {"example.net", "example.org"}));
+    NdrSpy spy;
+    REQUIRE(db->lease_for_delivery(kNet, 1)->size() == 1);
+    REQUIRE(db->record_delivery(failed_report(id, kNet, 0, spy)));
+    REQUIRE(db->remove_message(id, WithNdr::yes));
+    auto pending = db->pending_ndr_removals();
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].envelope.recipients[0].ndr_pending);  // the caller reports it in the removal's NDR
+    REQUIRE(db->complete_removal(id, std::nullopt));
+    CHECK_FALSE(db->next_ndr_hold_due());
+    CHECK(*db->send_held_ndrs(now_timestamp() + std::chrono::hours(1), spy.builder()) == 0);
+    CHECK(spy.calls->empty());
+    CHECK(db->check().ok());
+}

@@ -51,20 +51,61 @@ TEST_CASE("a message record survives encode and decode unchanged", "[records]") 
 TEST_CASE("a format 1 record (before the delay-notified flag) is still read", "[records]") {
     MessageRecord m = sample_record();
     for (auto& r : m.envelope.recipients) r.delay_notified = false;
-    // Format 1 is format 2 without the flag byte after each recipient's attempts.
+    // Format 1 is format 3 without the three bytes after each recipient's attempts
+    // (delay flag, NDR-pending flag, empty NDR status) and without the NDR hold at the end.
     m.envelope.recipients.resize(1);
-    std::string v2 = encode(m);
+    std::string v3 = encode(m);
     MessageRecord probe = m;
     probe.envelope.recipients[0].attempts = 0x55;  // a one-byte varint we can find
     std::string marked = encode(probe);
-    auto at = marked.find(std::string(1, '\x55') + std::string(1, '\0'));
+    auto at = marked.find(std::string(1, '\x55') + std::string(3, '\0'));
     REQUIRE(at != std::string::npos);
-    std::string v1 = v2;
-    v1.erase(at + 1, 1);  // the flag byte (attempts of m is 0, same length)
+    std::string v1 = v3;
+    v1.erase(at + 1, 3);  // (attempts of m is 0, same length)
+    v1.pop_back();        // no NDR hold
     v1[0] = 1;
     auto back = decode_message(v1);
     REQUIRE(back);
     CHECK(back->envelope == m.envelope);
+}
+
+TEST_CASE("a format 3 record keeps the NDR-pending state and the NDR hold", "[records]") {
+    MessageRecord m = sample_record();
+    m.envelope.recipients[1].ndr_pending = true;
+    m.envelope.recipients[1].ndr_status = "5.1.1";
+    m.ndr_hold = Timestamp(std::chrono::microseconds(1'700'000'000'123'456));
+    std::string bytes = encode(m);
+    CHECK(bytes[0] == 3);
+    auto back = decode_message(bytes);
+    REQUIRE(back);
+    CHECK(back->envelope == m.envelope);
+    CHECK(back->ndr_hold == m.ndr_hold);
+    // NDR-pending is a state of a failed recipient only.
+    m.envelope.recipients[1].status = RecipientStatus::Pending;
+    std::string why;
+    CHECK_FALSE(decode_message(encode(m), &why));
+    CHECK(why == "NDR pending for a recipient that did not fail");
+}
+
+TEST_CASE("a format 2 record (before the NDR-pending state) is still read", "[records]") {
+    MessageRecord m = sample_record();
+    m.envelope.recipients.resize(1);
+    std::string v3 = encode(m);
+    MessageRecord probe = m;
+    probe.envelope.recipients[0].attempts = 0x55;
+    std::string marked = encode(probe);
+    // After attempts: delay flag (1), NDR-pending flag (0), NDR status (empty: length 0).
+    auto at = marked.find(std::string(1, '\x55') + std::string(1, '\x01') + std::string(2, '\0'));
+    REQUIRE(at != std::string::npos);
+    std::string v2 = v3;
+    v2.erase(at + 2, 2);
+    REQUIRE(v2.back() == '\0');  // no NDR hold
+    v2.pop_back();
+    v2[0] = 2;
+    auto back = decode_message(v2);
+    REQUIRE(back);
+    CHECK(back->envelope == m.envelope);
+    CHECK_FALSE(back->ndr_hold);
 }
 
 TEST_CASE("every truncation of a message record is refused, never half-read", "[records]") {

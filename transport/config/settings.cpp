@@ -178,6 +178,8 @@ constexpr std::array kTable = {
                "Longest wait for the peer before the connection is dropped", "§2.1"},
     SettingDef{O::SendConnector, "UseExternalDNSServersEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Resolve with the transport server's ExternalDNSServers instead of InternalDNSServers / resolv.conf", "§2.1"},
+    SettingDef{O::SendConnector, "AllowPrivateTargetAddresses", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Connect to MX hosts and smart-host names that resolve to loopback, link-local, unspecified or multicast addresses, or (DNS routing with address space *) private, ULA or CGNAT ones; smart hosts given as IP addresses are always used", "ours (issue 13)"},
     SettingDef{O::SendConnector, "ProtocolLoggingLevel", T::Enum, "None", 0, 0, false, "None,Verbose", E::None, false,
                "Verbose writes the SmtpSend protocol log", "§2.1 (2007)"},
     SettingDef{O::SendConnector, "SmtpMaxMessagesPerConnection", T::Int, "20", 1, kInt32Max, false, "", E::None, false,

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace edge::send {
@@ -41,6 +42,10 @@ const std::string kNoConnector;
 // administrative action"; a failed Action needs a 5.x.x Status (RFC 3464 §2.3.4), so ours is 5.3.2.
 const std::string kAdminRemovedStatus = "5.3.2";
 const std::string kAdminRemovedText = "550 5.3.2 QUEUE.Admin; message deleted by administrative action";
+// One NDR per message (ARCHITECTURE.md): failed recipients wait for the message's other
+// recipients to have their attempt, but never longer than this (a recipient in a
+// suspended queue, a queue in a long retry, the Unreachable queue).
+constexpr auto kNdrHoldLimit = std::chrono::minutes(10);
 
 // Where a next hop is: the connector that serves it and the hosts to try, in order.
 struct Target {
@@ -55,6 +60,21 @@ struct Target {
     std::string error;   // Permanent / Transient: the sentence for LastError and the NDR
 };
 
+bool is_address_literal(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.starts_with("IPv6:") || host.starts_with("ipv6:")) host.remove_prefix(5);
+    boost::system::error_code ec;
+    (void)asio::ip::make_address(std::string(host), ec);
+    return !ec;
+}
+
+// LastError when addresses were refused: what, and which setting would allow them.
+std::string refused_text(const SendConnector& c, const std::string& refused) {
+    return fmt::format("not connecting to {}: internal{} addresses are not used by Send connector {} "
+                       "(AllowPrivateTargetAddresses is $false)",
+                       refused, c.internet_bound() ? " and private" : "", c.name);
+}
+
 std::string endpoint_text(const tcp::endpoint& e) {
     auto a = e.address();
     std::string ip = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
@@ -68,6 +88,59 @@ std::vector<asio::ip::udp::endpoint> dns_servers(const std::vector<std::string>&
         if (auto e = parse_dns_server(s)) out.push_back(*e);
     if (out.empty()) out = servers_from_resolv_conf();
     return out;
+}
+
+// A DSN about `envelope` for `rcpts`, routed, ready to commit; nullopt when none is
+// due (null sender, NOTIFY). Pure: the NDR builder runs it on queue-db's committer.
+std::optional<queue::NewMessage> make_dsn(const SendConfig& cfg, DsnKind kind, const queue::Envelope& envelope,
+                                          std::string_view content, std::vector<DsnRecipient> rcpts, queue::Timestamp now) {
+    if (rcpts.empty()) return std::nullopt;
+    const auto& s = cfg.settings;
+    DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
+                   kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
+    auto dsn = build_dsn(req);
+    if (!dsn) return std::nullopt;
+    dsn->envelope.expiration_time = now + (envelope.expiration_time - envelope.arrival_time);
+    dsn->envelope.receive_connector = "DSN";
+    for (auto& r : dsn->envelope.recipients) {
+        auto [q, type] = cfg.queue_for(r.address);
+        r.next_hop = q;
+        r.delivery_type = type;
+    }
+    return dsn;
+}
+
+// The NDRs queue-db committed through an NdrBuilder, by original message, for the
+// tracking log. Filled on the committer thread, read after the completion was posted
+// back to the I/O thread; a re-run job overwrites its own entry.
+struct NdrsMade {
+    struct Made {
+        std::string ndr_message_id;
+        std::string original_message_id;
+        std::string sender;
+    };
+    std::mutex mu;
+    std::map<queue::MessageId, Made> by_message;
+};
+
+// The one NDR of a message, for every recipient queue-db holds as NDR-pending.
+queue::NdrBuilder ndr_builder(std::shared_ptr<const SendConfig> cfg, std::shared_ptr<NdrsMade> made) {
+    return [cfg = std::move(cfg), made = std::move(made)](queue::MessageId id, const queue::Envelope& envelope,
+                                                          const std::vector<std::size_t>& recipients,
+                                                          std::string_view original) -> std::optional<queue::NewMessage> {
+        std::vector<DsnRecipient> rcpts;
+        for (std::size_t i : recipients) {
+            const auto& r = envelope.recipients.at(i);
+            rcpts.push_back({i, r.ndr_status, r.last_response, r.next_hop.next_hop});
+        }
+        auto ndr = make_dsn(*cfg, DsnKind::Failure, envelope, original, std::move(rcpts), queue::now_timestamp());
+        std::lock_guard lk(made->mu);
+        if (ndr)
+            made->by_message[id] = {ndr->envelope.internet_message_id, envelope.internet_message_id, envelope.sender};
+        else
+            made->by_message.erase(id);
+        return ndr;
+    };
 }
 
 queue::RecipientOutcome::Kind to_kind(smtp::RecipientResult r) {
@@ -386,6 +459,7 @@ struct DeliveryService::Impl {
                 removals_due = false;
                 removals_held = co_await complete_removals();
             }
+            if (config) co_await send_held_ndrs();
             if (config) {
                 auto ready = co_await blocking([this] { return db.ready_queues(); });
                 for (const auto& q : ready)
@@ -399,8 +473,10 @@ struct DeliveryService::Impl {
             if (kicked) continue;
             auto until = Clock::now() + kSweepInterval;
             due = co_await blocking([this] { return db.next_retry_due(); });
-            if (due) {
-                auto left = *due - queue::now_timestamp();
+            auto held = co_await blocking([this] { return db.next_ndr_hold_due(); });
+            for (const auto& when : {due, held}) {
+                if (!when) continue;
+                auto left = *when - queue::now_timestamp();
                 until = std::min(until, Clock::now() + std::chrono::duration_cast<Clock::duration>(left) +
                                             std::chrono::milliseconds(5));
             }
@@ -415,6 +491,20 @@ struct DeliveryService::Impl {
             wake.expires_at(until);
             co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+    }
+
+    // NDRs that waited their longest for other recipients of their message go now.
+    asio::awaitable<void> send_held_ndrs() {
+        auto due = co_await blocking([this] { return db.next_ndr_hold_due(); });
+        if (!due || *due > queue::now_timestamp()) co_return;
+        auto made = std::make_shared<NdrsMade>();
+        auto ndr = ndr_builder(config, made);
+        auto sent = co_await blocking([this, &ndr] { return db.send_held_ndrs(queue::now_timestamp(), ndr); });
+        if (!sent) {
+            say(fmt::format("sending held NDRs failed: {}", sent.error().message()));
+            co_return;
+        }
+        if (track_ndrs(*made)) kick();  // the NDRs wait in their queues
     }
 
     void start_worker(const QueueId& q) {
@@ -447,9 +537,13 @@ struct DeliveryService::Impl {
         for (const auto& info : pending) {
             auto content = co_await blocking([this, id = info.id] { return db.export_message(id); });
             std::vector<DsnRecipient> failed;
-            for (std::size_t i = 0; i < info.envelope.recipients.size(); ++i)
-                if (info.envelope.recipients[i].status == queue::RecipientStatus::Pending)
+            for (std::size_t i = 0; i < info.envelope.recipients.size(); ++i) {
+                const auto& r = info.envelope.recipients[i];
+                if (r.status == queue::RecipientStatus::Pending)
                     failed.push_back({i, kAdminRemovedStatus, kAdminRemovedText, std::string()});
+                else if (r.ndr_pending)  // failed earlier, its NDR held: reported once, here
+                    failed.push_back({i, r.ndr_status, r.last_response, r.next_hop.next_hop});
+            }
             const auto now = queue::now_timestamp();
             auto ndr = make_dsn(*cfg, DsnKind::Failure, info.envelope, content ? *content : std::string(),
                                 std::move(failed), now);
@@ -461,32 +555,11 @@ struct DeliveryService::Impl {
                 continue;
             }
             say(fmt::format("message {} removed by an administrator{}", info.id, ndr_id ? ", NDR sent" : ""));
-            if (tracking != nullptr && ndr_id) track_dsn(info.id, info.envelope, *ndr_id);
+            if (ndr_id) track_dsn(info.id, info.envelope.internet_message_id, info.envelope.sender, *ndr_id);
             kick();  // the NDR waits in a queue
         }
         auto held = co_await blocking([this] { return db.ndr_removals_in_delivery(); });
         co_return held > 0;
-    }
-
-    // A DSN about `envelope` for `rcpts`, routed, ready to commit; nullopt when none is
-    // due (null sender, NOTIFY).
-    std::optional<queue::NewMessage> make_dsn(const SendConfig& cfg, DsnKind kind, const queue::Envelope& envelope,
-                                              const std::string& content, std::vector<DsnRecipient> rcpts,
-                                              queue::Timestamp now) {
-        if (rcpts.empty()) return std::nullopt;
-        const auto& s = cfg.settings;
-        DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
-                       kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
-        auto dsn = build_dsn(req);
-        if (!dsn) return std::nullopt;
-        dsn->envelope.expiration_time = now + (envelope.expiration_time - envelope.arrival_time);
-        dsn->envelope.receive_connector = "DSN";
-        for (auto& r : dsn->envelope.recipients) {
-            auto [q, type] = cfg.queue_for(r.address);
-            r.next_hop = q;
-            r.delivery_type = type;
-        }
-        return dsn;
     }
 
     // Messages in the Unreachable queue expire on the normal timeout (NDR 4.4.7).
@@ -517,16 +590,30 @@ struct DeliveryService::Impl {
             t.connector = smart;
             auto resolver = smart->use_external_dns ? external_dns : internal_dns;
             std::string errors;
+            std::vector<MxHost> named;  // smart hosts given by name, checked below
             for (const auto& h : smart->smart_hosts) {
                 auto lookup = resolver->resolve_address(h);
                 auto r = co_await std::move(lookup);
-                if (r.status == DnsStatus::Ok)
-                    t.hosts.push_back({h, r.addresses});
-                else
+                if (r.status != DnsStatus::Ok)
                     errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
+                else if (is_address_literal(h))
+                    t.hosts.push_back({h, r.addresses});  // the administrator named this address
+                else
+                    named.push_back({h, 0, r.addresses, false});
             }
+            // A smart host's name is looked up in DNS like an MX host: it may lead to a
+            // private address (an internal relay) but not, unless allowed, to this host.
+            const TargetAddressPolicy policy{smart->allow_private_target_addresses, true};
+            std::string refused = filter_target_addresses(named, policy);
+            for (auto& h : named) t.hosts.push_back({h.name, std::move(h.addresses)});
             t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
-            if (t.hosts.empty()) t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            if (!refused.empty()) {
+                refused = refused_text(*smart, refused);
+                if (t.hosts.empty()) t.error = "451 4.4.0 " + refused;
+                else say(q.name() + ": " + refused);
+            } else if (t.hosts.empty()) {
+                t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+            }
             co_return t;
         }
         routing::Route route = cfg.categorizer->route(q.next_hop);
@@ -544,10 +631,27 @@ struct DeliveryService::Impl {
         auto lookup = resolver->resolve_mx(q.next_hop);
         auto mx = co_await std::move(lookup);
         switch (mx.status) {
-            case DnsStatus::Ok:
-                t.kind = Target::Kind::Hosts;
+            case DnsStatus::Ok: {
+                // RFC 5321 §5.1 lets a domain name any host; a stranger's domain (a forged
+                // sender we owe an NDR) must not aim us at our own host or network.
+                const TargetAddressPolicy policy{t.connector->allow_private_target_addresses,
+                                                 t.connector->allow_private_target_addresses || !t.connector->internet_bound()};
+                std::string refused = filter_target_addresses(mx.hosts, policy);
                 for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses});
+                t.kind = Target::Kind::Hosts;
+                if (refused.empty()) break;
+                refused = refused_text(*t.connector, refused);
+                if (!t.hosts.empty()) {
+                    say(q.name() + ": " + refused);
+                    break;
+                }
+                // No usable host is left: the mail waits (Retry, LastError saying why) and
+                // expires with NDR 4.4.7 unless the administrator allows the addresses —
+                // never a permanent failure that a configuration change could have saved.
+                t.kind = Target::Kind::Transient;
+                t.error = "451 4.4.0 " + refused;
                 break;
+            }
             case DnsStatus::NullMx:
                 t.kind = Target::Kind::Permanent;
                 t.status = "5.1.10";
@@ -702,7 +806,10 @@ struct DeliveryService::Impl {
         st.may_have_error = true;
         auto wait = config->settings.connection_retry_interval(st.failures);
         auto next = queue::now_timestamp() + std::chrono::duration_cast<std::chrono::microseconds>(wait);
-        (void)co_await blocking([this, &q, next, &error] { return db.defer_queue(q, next, error); });
+        auto made = std::make_shared<NdrsMade>();
+        auto ndr = ndr_builder(config, made);
+        auto deferred = co_await blocking([this, &q, next, &error, &ndr] { return db.defer_queue(q, next, error, ndr); });
+        if (deferred) track_ndrs(*made);
         kick();  // the retry index changed
         say(fmt::format("{}: {} (retry {} in {})", q.name(), error, st.failures, config::format_time_span(wait)));
     }
@@ -768,15 +875,14 @@ struct DeliveryService::Impl {
         queue::DeliveryReport rep;
         rep.id = m.id;
         rep.queue = m.queue;
-        std::vector<DsnRecipient> failed, delayed, relayed;
+        std::vector<DsnRecipient> delayed, relayed;
         bool any_deferred = false;
         const bool delay_due = s.delay_dsn_enabled &&
                                now - m.envelope.arrival_time >= std::chrono::duration_cast<std::chrono::microseconds>(
                                                                     s.delay_notification_timeout);
         for (const auto& d : decided) {
             const auto& r = m.envelope.recipients[d.index];
-            queue::RecipientOutcome o{d.index, d.kind, d.response, false};
-            if (d.kind == queue::RecipientOutcome::Kind::Failed) failed.push_back({d.index, d.status, d.response, m.queue.next_hop});
+            queue::RecipientOutcome o{d.index, d.kind, d.response, false, d.status};
             if (d.kind == queue::RecipientOutcome::Kind::Deferred) {
                 any_deferred = true;
                 if (delay_due && !r.delay_notified) {
@@ -794,10 +900,14 @@ struct DeliveryService::Impl {
         auto add_dsn = [&](DsnKind kind, std::vector<DsnRecipient> rcpts) {
             if (auto dsn = make_dsn(cfg, kind, m.envelope, content, std::move(rcpts), now)) rep.dsns.push_back(std::move(*dsn));
         };
-        add_dsn(DsnKind::Failure, std::move(failed));
+        // Failures are not reported here: queue-db holds them as NDR-pending and builds the
+        // message's one NDR, for the failed recipients of every queue, when it is due.
+        auto made = std::make_shared<NdrsMade>();
+        rep.ndr = ndr_builder(config, made);
+        rep.ndr_hold_until = now + std::chrono::duration_cast<std::chrono::microseconds>(kNdrHoldLimit);
         add_dsn(DsnKind::Delay, std::move(delayed));
         add_dsn(DsnKind::Success, std::move(relayed));
-        const bool made_dsn = !rep.dsns.empty();
+        bool made_dsn = !rep.dsns.empty();
         std::vector<std::string> dsn_ids;
         for (const auto& d : rep.dsns) dsn_ids.push_back(d.envelope.internet_message_id);
         auto ec = co_await record(rep);
@@ -805,6 +915,7 @@ struct DeliveryService::Impl {
             say(fmt::format("recording the outcome of message {} failed: {}", m.id, ec.message()));
             co_return;
         }
+        made_dsn = track_ndrs(*made) || made_dsn;
         track(m, decided, connector_name, remote_host, session, dsn_ids);
         // A DSN waits in a queue; a deferral changed the retry index: both need the
         // scheduler to look again.
@@ -838,19 +949,28 @@ struct DeliveryService::Impl {
         line(logging::tracking_event::Send, queue::RecipientOutcome::Kind::Delivered);
         line(logging::tracking_event::Defer, queue::RecipientOutcome::Kind::Deferred);
         line(logging::tracking_event::Fail, queue::RecipientOutcome::Kind::Failed);
-        for (const auto& id : dsn_ids) track_dsn(m.id, m.envelope, id);
+        for (const auto& id : dsn_ids) track_dsn(m.id, m.envelope.internet_message_id, m.envelope.sender, id);
     }
 
-    void track_dsn(queue::MessageId about, const queue::Envelope& envelope, const std::string& dsn_id) {
+    void track_dsn(queue::MessageId about, const std::string& original_message_id, const std::string& original_sender,
+                   const std::string& dsn_id) {
+        if (tracking == nullptr) return;
         logging::TrackingEvent e;
         e.event_id = std::string(logging::tracking_event::Dsn);
         e.source = std::string(logging::tracking_source::Dsn);
         e.internal_message_id = about;
         e.message_id = dsn_id;
-        e.reference = envelope.internet_message_id;
+        e.reference = original_message_id;
         e.sender = "";
-        e.recipients.push_back(envelope.sender);
+        e.recipients.push_back(original_sender);
         tracking->write(e);
+    }
+
+    // The NDRs an NdrBuilder made in a commit that succeeded: tracked; true when any.
+    bool track_ndrs(NdrsMade& made) {
+        std::lock_guard lk(made.mu);
+        for (const auto& [id, m] : made.by_message) track_dsn(id, m.original_message_id, m.sender, m.ndr_message_id);
+        return !made.by_message.empty();
     }
 };
 

@@ -689,6 +689,65 @@ const DnsOptions& DnsResolver::options() const { return *impl_->options; }
 
 std::size_t DnsResolver::cache_size() const { return impl_->cache.size(); }
 
+namespace {
+AddressScope v4_scope(const asio::ip::address_v4& a) {
+    const std::uint32_t v = a.to_uint();
+    auto in = [v](std::uint32_t net, int bits) { return (v >> (32 - bits)) == (net >> (32 - bits)); };
+    if (in(0x00000000, 8) || in(0x7f000000, 8) || in(0xa9fe0000, 16) || in(0xe0000000, 4) || in(0xf0000000, 4))
+        return AddressScope::Internal;  // 0/8, 127/8, 169.254/16, 224/4, 240/4 (with 255.255.255.255)
+    if (in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16) || in(0x64400000, 10))
+        return AddressScope::Private;   // 10/8, 172.16/12, 192.168/16, 100.64/10
+    return AddressScope::Public;
+}
+}  // namespace
+
+AddressScope address_scope(const asio::ip::address& address) {
+    if (address.is_v4()) return v4_scope(address.to_v4());
+    const auto v6 = address.to_v6();
+    const auto b = v6.to_bytes();
+    auto v4_at_end = [&] {
+        return asio::ip::address_v4(asio::ip::address_v4::bytes_type{b[12], b[13], b[14], b[15]});
+    };
+    if (v6.is_v4_mapped()) return v4_scope(v4_at_end());
+    const bool first_96_zero = std::all_of(b.begin(), b.begin() + 12, [](unsigned char c) { return c == 0; });
+    if (first_96_zero) {  // ::, ::1, and the deprecated IPv4-compatible ::a.b.c.d
+        if (v6.is_unspecified() || v6.is_loopback()) return AddressScope::Internal;
+        return v4_scope(v4_at_end());
+    }
+    static constexpr unsigned char kNat64[12] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (std::equal(b.begin(), b.begin() + 12, kNat64)) return v4_scope(v4_at_end());
+    if (b[0] == 0xff) return AddressScope::Internal;                           // multicast ff00::/8
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressScope::Internal;  // link-local fe80::/10
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return AddressScope::Private;   // site-local fec0::/10
+    if ((b[0] & 0xfe) == 0xfc) return AddressScope::Private;                   // ULA fc00::/7
+    return AddressScope::Public;
+}
+
+std::string_view to_string(AddressScope scope) {
+    switch (scope) {
+        case AddressScope::Public: return "public";
+        case AddressScope::Private: return "private";
+        case AddressScope::Internal: return "internal";
+    }
+    return "?";
+}
+
+std::string filter_target_addresses(std::vector<MxHost>& hosts, const TargetAddressPolicy& policy) {
+    std::string refused;
+    for (auto& h : hosts) {
+        std::string mine;
+        std::erase_if(h.addresses, [&](const asio::ip::address& a) {
+            const AddressScope s = address_scope(a);
+            if (policy.allows(s)) return false;
+            mine += (mine.empty() ? "" : ", ") + a.to_string() + " (" + std::string(to_string(s)) + ")";
+            return true;
+        });
+        if (!mine.empty()) refused += (refused.empty() ? "" : "; ") + h.name + " [" + mine + "]";
+    }
+    std::erase_if(hosts, [](const MxHost& h) { return h.addresses.empty(); });
+    return refused;
+}
+
 std::optional<asio::ip::udp::endpoint> parse_dns_server(std::string_view text) {
     auto parse_port = [](std::string_view s) -> std::optional<std::uint16_t> {
         if (s.empty() || s.size() > 5) return std::nullopt;

@@ -122,6 +122,38 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
+// Where an address answered by DNS leads, for the Send connector's
+// AllowPrivateTargetAddresses. A forged sender domain may publish an MX that points
+// anywhere; without this, our NDRs (and any mail) to it would go to our own host or
+// our own network on port 25 (issue 13, weakness 11b).
+enum class AddressScope {
+    Public,    // anything else
+    Private,   // RFC 1918 10/8, 172.16/12, 192.168/16; CGNAT 100.64/10 (RFC 6598); ULA fc00::/7
+               // (RFC 4193); the deprecated site-local fec0::/10
+    Internal,  // this host or this link, or no host at all: unspecified (0/8, ::), loopback
+               // (127/8, ::1), link-local (169.254/16, fe80::/10), multicast (224/4, ff00::/8),
+               // reserved and broadcast (240/4)
+};
+// IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96,
+// RFC 6052) addresses are judged by the IPv4 address inside.
+AddressScope address_scope(const asio::ip::address& address);
+std::string_view to_string(AddressScope scope);  // "public", "private", "internal"
+
+// Which scopes a delivery may connect to.
+struct TargetAddressPolicy {
+    bool allow_internal = false;
+    bool allow_private = false;
+    bool allows(AddressScope s) const {
+        return s == AddressScope::Public || (s == AddressScope::Private && allow_private) ||
+               (s == AddressScope::Internal && allow_internal);
+    }
+};
+
+// Removes from each host the addresses `policy` refuses, then the hosts left with
+// none (order kept). Returns a sentence naming what was removed, for LastError and the
+// log ("mx.example.test [127.0.0.1 (internal)]"), empty when nothing was.
+std::string filter_target_addresses(std::vector<MxHost>& hosts, const TargetAddressPolicy& policy);
+
 // One DNS server as written in ExternalDNSServers or on our command line: "192.0.2.1",
 // "2001:db8::1", "[2001:db8::1]", and with a port (our extension, for tests)
 // "127.0.0.1:5353", "[::1]:5353". The port defaults to 53. Nothing else: no names, no

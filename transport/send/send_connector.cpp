@@ -4,6 +4,9 @@
 #include "text.hpp"
 
 #include "address.hpp"
+
+#include <algorithm>
+
 #include "accepted_domains.hpp"
 #include "config_store.hpp"
 
@@ -41,7 +44,13 @@ SendConnector SendConnector::from_object(const config::ConfigObject& o, const st
     c.use_external_dns = o.get_bool("UseExternalDNSServersEnabled");
     c.protocol_logging = o.text("ProtocolLoggingLevel") == "Verbose";
     c.max_messages_per_connection = static_cast<std::uint32_t>(o.get_uint("SmtpMaxMessagesPerConnection"));
+    c.allow_private_target_addresses = o.get_bool("AllowPrivateTargetAddresses");
     return c;
+}
+
+bool SendConnector::internet_bound() const {
+    return dns_routing_enabled && std::any_of(address_spaces.begin(), address_spaces.end(),
+                                              [](const routing::AddressSpace& a) { return a.is_everything(); });
 }
 
 routing::SendConnectorRoute SendConnector::route() const {

@@ -36,6 +36,14 @@ struct SendConnector {
     bool use_external_dns = false;
     bool protocol_logging = false;         // ProtocolLoggingLevel Verbose
     std::uint32_t max_messages_per_connection = 20;
+    // AllowPrivateTargetAddresses: MX hosts and smart-host names may lead to internal
+    // and private addresses (dns_resolver.hpp AddressScope). Off: internal ones are never
+    // used, private ones not by an internet-bound connector.
+    bool allow_private_target_addresses = false;
+
+    // DNS routing for every domain (address space "*"): where its MX records point is
+    // chosen by whoever owns the recipient's (or a forged sender's) domain.
+    bool internet_bound() const;
 
     static SendConnector from_object(const config::ConfigObject& o, const std::string& server_fqdn);
     routing::SendConnectorRoute route() const;
