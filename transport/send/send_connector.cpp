@@ -1,14 +1,12 @@
 // Typed Send connectors and delivery settings, read from the one settings table.
 #include "send_connector.hpp"
 
+#include "accepted_domains.hpp"
+#include "address.hpp"
+#include "config_store.hpp"
 #include "text.hpp"
 
-#include "address.hpp"
-
 #include <algorithm>
-
-#include "accepted_domains.hpp"
-#include "config_store.hpp"
 
 namespace edge::send {
 
