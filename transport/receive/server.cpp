@@ -6,6 +6,7 @@
 #include "bootstrap.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
+#include "private_file.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
@@ -91,7 +92,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     server_fqdn = b.text("ServerFqdn").empty() ? host_fqdn() : b.text("ServerFqdn");
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
-    std::filesystem::create_directories(data_directory);
+    // The queue, keys and logs live here: 0750 when we make it (an existing one is the
+    // administrator's); files in it are created private (queue-db/private_file.hpp).
+    if (auto ec = queue::make_directory(data_directory, 0750))
+        throw std::runtime_error("data directory " + data_directory + ": " + ec.message());
     // One server per data directory: a second would lease the same queues.
     auto locked = queue::DataDirectoryLock::acquire(data_directory);
     if (!locked) {
