@@ -3,6 +3,7 @@
 // queue's committer threads do the disk work); see ARCHITECTURE.md.
 #include "server_impl.hpp"
 
+#include "accept_pause.hpp"
 #include "bootstrap.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
@@ -267,15 +268,14 @@ void Server::Impl::reconcile_listeners() {
 }
 
 asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Listener> l) {
+    AcceptErrorPause errors("accept on " + l->binding.str());
     while (l->acceptor.is_open()) {
         auto [ec, sock] = co_await l->acceptor.async_accept(use_tuple);
         if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: wait a little rather than spin.
-            say("accept: " + ec.message());
-            asio::steady_timer t(io);
-            t.expires_after(100ms);
-            co_await t.async_wait(use_tuple);
+            if (auto line = errors.note(ec)) say(*line);
+            co_await AcceptErrorPause::pause(io);
             continue;
         }
         on_accept(std::move(sock));
