@@ -6,12 +6,12 @@
 #include "certificate.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
+#include "private_file.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -45,6 +45,22 @@ std::string host_fqdn(const std::string& short_name) {
     return buf;
 }
 
+// Where the sync listener binds: the TransportServer's EdgeSyncListenAddress.
+std::string sync_listen_address(const Context& ctx) {
+    return config::load_singleton(*ctx.db, config::ObjectKind::TransportServer).text("EdgeSyncListenAddress");
+}
+
+// "127.0.0.1:50636", "[::1]:50636".
+std::string sync_endpoint(const Context& ctx, std::uint16_t port) {
+    const std::string a = sync_listen_address(ctx);
+    return a.find(':') != std::string::npos ? fmt::format("[{}]:{}", a, port) : fmt::format("{}:{}", a, port);
+}
+
+// A loopback address serves only an agent on this host.
+bool loopback_only(const std::string& address) {
+    return address.starts_with("127.") || address == "::1";
+}
+
 // The config-store changes that take the subscription and what it brought away:
 // the record, the replicated objects, every recipient hash.
 queue::QueueDb::SyncBatch removal(const Subscription& s, std::uint64_t generation) {
@@ -68,10 +84,6 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
         if (ec != std::errc() || end != p->data() + p->size() || port == 0 || port > 65535)
             fail(fmt::format("-Port: '{}' is not valid; expected a whole number from 1 to 65535", *p));
     }
-    std::string listen = inv.get("ListenAddress") ? *inv.get("ListenAddress") : "0.0.0.0";
-    unsigned char addr[16];
-    if (::inet_pton(AF_INET, listen.c_str(), addr) != 1 && ::inet_pton(AF_INET6, listen.c_str(), addr) != 1)
-        fail(fmt::format("-ListenAddress: '{}' is not valid; expected an IP address such as 0.0.0.0", listen));
     const std::uint64_t generation = ctx.db->config_generation();
     auto existing = edgesync::load_subscription(*ctx.db);
     if (existing && !bool_param(inv, "Force", false))
@@ -81,7 +93,7 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     // A new subscription: new certificate, new secret, new hash key — nothing of an old
     // one keeps working.
     const std::string tls_dir = ctx.data_directory + "/tls";
-    std::filesystem::create_directories(tls_dir);
+    if (auto ec = queue::make_directory(tls_dir, 0700)) fail("cannot create " + tls_dir + ": " + ec.message());
     const std::string fqdn = host_fqdn(ctx.server_name);
     // Made beside the live pair and put in place only once everything else is written:
     // a refused command leaves the running listener's certificate as it was.
@@ -108,7 +120,6 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     Subscription s;
     s.edge_name = f.edge_name;
     s.edge_fqdn = f.edge_fqdn;
-    s.listen_address = listen;
     s.port = f.port;
     s.secret_sha256 = edgesync::enrollment_secret_hash(f.enrollment_secret);  // the secret itself is kept only in the file
     s.secret_expires = f.effective + f.duration;
@@ -119,30 +130,30 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     b.expected_generation = generation;
     b.forget_recipients = true;
     b.config.push_back(edgesync::subscription_change(s));
-    // Write the file first: a subscription nobody can enroll to is worse than none.
-    const std::string tmp = *file + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << f.write();
-        if (!out.flush()) {
-            discard_new();
-            fail("-FileName: cannot write " + *file);
-        }
+    // Write the file first: a subscription nobody can enroll to is worse than none. It
+    // holds the secret: private from its first byte, under a temporary name nobody can
+    // plant or point elsewhere (queue-db/private_file.hpp), put in place only once the
+    // config store has the subscription.
+    queue::AtomicFileWriter secret_file(*file, 0600);
+    if (secret_file.write(f.write())) {
+        discard_new();
+        fail("-FileName: cannot write " + *file);
     }
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     auto st = ctx.db->apply_sync_batch(b);
     if (!st) {
-        std::filesystem::remove(tmp);
         discard_new();
         fail("the configuration changed meanwhile or could not be written (" + st.error().message() + "); nothing was changed");
     }
     std::filesystem::rename(key + ".new", key);
     std::filesystem::rename(crt + ".new", crt);
-    std::filesystem::rename(tmp, *file);
+    if (auto ec = secret_file.commit()) fail("-FileName: cannot write " + *file + ": " + ec.message());
     Output out;
     out.note = fmt::format("wrote {}; its enrollment secret is valid for {} minutes: run edgesync --subscription {} "
-                           "on the internal side before then",
-                           *file, edgesync::kEnrollmentLifetime.count(), *file);
+                           "on the internal side before then; the sync listener is on {}",
+                           *file, edgesync::kEnrollmentLifetime.count(), *file, sync_endpoint(ctx, s.port));
+    if (loopback_only(sync_listen_address(ctx)))
+        out.note += " (this host only: for an agent on the internal network, Set-TransportServer -EdgeSyncListenAddress "
+                    "<this edge's internal address>)";
     return out;
 }
 
@@ -152,7 +163,7 @@ Record subscription_record(const Context& ctx, const Subscription& s) {
     r.add("Identity", Value::of_text(s.edge_name));
     r.add("Name", Value::of_text(s.edge_fqdn));
     r.add("Site", Value::of_text_or_null(s.site));
-    r.add("ListenAddress", Value::of_text(s.listen_address));
+    r.add("ListenAddress", Value::of_text(sync_listen_address(ctx)));  // EdgeSyncListenAddress
     r.add("Port", Value::of_number(s.port));
     r.add("Enrolled", Value::of_bool(!s.agent_certificate.empty()));
     r.add("EnrollmentExpires", s.secret_sha256.empty() ? Value::null() : time_or_null(s.secret_expires));
@@ -212,8 +223,13 @@ Output test_synchronization(Context& ctx, const Invocation& inv) {
     std::string status = "Normal", detail;
     if (s.agent_certificate.empty()) {
         status = s.secret_sha256.empty() || now > s.secret_expires ? "EnrollmentExpired" : "NotEnrolled";
-        detail = status == "NotEnrolled" ? "waiting for edgesync to enroll with the subscription file"
-                                          : "the enrollment secret expired unused: New-EdgeSubscription -Force";
+        detail = status == "NotEnrolled"
+                     ? fmt::format("waiting for edgesync to enroll with the subscription file; the sync listener is on {}",
+                                   sync_endpoint(ctx, s.port))
+                     : "the enrollment secret expired unused: New-EdgeSubscription -Force";
+        if (status == "NotEnrolled" && loopback_only(sync_listen_address(ctx)))
+            detail += " (this host only: an agent on another host needs Set-TransportServer -EdgeSyncListenAddress "
+                      "<this edge's internal address>)";
     } else if (s.last_config_sync == 0 || s.last_recipient_sync == 0) {
         status = "NotStarted";
         detail = "enrolled; no full configuration and recipient sync yet";
@@ -248,8 +264,8 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table) {
     table.push_back(Cmdlet{"New-EdgeSubscription",
                            "Write a subscription file for the internal side's edgesync agent",
                            {{"FileName", "String", "", "Where to write the subscription file (XML)"},
-                            {"ListenAddress", "IPAddress", "0.0.0.0", "Address the sync listener binds"},
-                            {"Port", "Int32", "50636", "TCP port of the sync listener (mutual TLS)"},
+                            {"Port", "Int32", "50636",
+                             "TCP port of the sync listener (mutual TLS); it binds Set-TransportServer -EdgeSyncListenAddress"},
                             {"Force", "Switch", "", "Replace an existing subscription (the old one stops working)", true}},
                            true,
                            new_subscription});

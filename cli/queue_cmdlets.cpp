@@ -9,11 +9,10 @@
 // generation, so a running server acts on it within its poll interval.
 #include "cmdlet.hpp"
 
+#include "private_file.hpp"
 #include "send_connector.hpp"
 
 #include <fmt/format.h>
-
-#include <fstream>
 
 namespace edge::cli {
 
@@ -246,9 +245,13 @@ Output export_message(Context& ctx, const Invocation& inv) {
     if (m.queue && !ctx.db->get_message(m.id, m.queue)) fail(fmt::format("no message {}", *id));
     auto bytes = ctx.db->export_message(m.id);
     if (!bytes) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *id));
-    std::ofstream out(*path, std::ios::binary | std::ios::trunc);
-    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-    if (!out.flush()) fail(fmt::format("-Path: cannot write {}", *path));
+    // Mail is private: 0600 from the first byte, and never written through whatever is
+    // at -Path already (a symlink planted there would aim us at its target): an
+    // existing file is refused, not replaced (queue-db/private_file.hpp).
+    auto ec = queue::write_file_atomically(*path, *bytes, 0600, queue::ExistingFile::Refuse);
+    if (ec == std::errc::file_exists)
+        fail(fmt::format("-Path: {} already exists; Export-Message does not replace files", *path));
+    if (ec) fail(fmt::format("-Path: cannot write {}: {}", *path, ec.message()));
     return {};
 }
 

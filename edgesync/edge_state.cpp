@@ -97,7 +97,6 @@ std::string Subscription::serialize() const {
     line("Format", "1");
     line("EdgeName", edge_name);
     line("EdgeFqdn", edge_fqdn);
-    line("ListenAddress", listen_address);
     line("Port", std::to_string(port));
     line("SecretSha256", secret_sha256);
     line("SecretExpires", std::to_string(secret_expires));
@@ -134,12 +133,13 @@ std::optional<Subscription> Subscription::parse(std::string_view text) {
     s.site = kv["Site"];
     s.replicated = split(kv["Replicated"]);
     s.lease_holder = kv["LeaseHolder"];
-    s.listen_address = kv["ListenAddress"];
+    // A record written before EdgeSyncListenAddress has a ListenAddress line: ignored
+    // (the listener binds the TransportServer setting now).
     bool ok = to_number(kv["Port"], s.port) && to_number(kv["SecretExpires"], s.secret_expires) &&
               to_number(kv["Created"], s.created) && to_number(kv["LastConfigSync"], s.last_config_sync) &&
               to_number(kv["LastRecipientSync"], s.last_recipient_sync) &&
               to_number(kv["RecipientVersion"], s.recipient_version) && to_number(kv["LeaseUntil"], s.lease_until);
-    if (!ok || s.edge_fqdn.empty() || s.listen_address.empty() || !from_hex(s.hash_key)) return std::nullopt;
+    if (!ok || s.edge_fqdn.empty() || !from_hex(s.hash_key)) return std::nullopt;
     return s;
 }
 

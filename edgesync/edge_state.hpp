@@ -26,7 +26,7 @@ inline constexpr std::chrono::minutes kConfigSyncInterval{3}, kRecipientSyncInte
 struct Subscription {
     std::string edge_name;             // the edge's short name (EdgeServerName)
     std::string edge_fqdn;             // EdgeServerFQDN
-    std::string listen_address = "0.0.0.0";
+    // Where the listener binds is not here: TransportServer EdgeSyncListenAddress.
     std::uint16_t port = kDefaultSyncPort;
     std::string secret_sha256;         // hex SHA-256 of the enrollment secret; "" once used
     std::int64_t secret_expires = 0;   // Unix seconds

@@ -18,6 +18,7 @@
 #include "certificate.hpp"
 #include "directory.hpp"
 #include "edge_state.hpp"
+#include "private_file.hpp"
 #include "recipient_filter.hpp"
 #include "sync_protocol.hpp"
 
@@ -67,15 +68,11 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
+// The agent's state (the hash key, the last set sent): 0600 from the first byte,
+// through the one file writer (queue-db/private_file.hpp).
 void write_private(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-    }
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    std::filesystem::rename(tmp, path);
+    if (auto ec = edge::queue::write_file_atomically(path, text, 0600))
+        throw std::runtime_error("cannot write " + path + ": " + ec.message());
 }
 
 Options parse(int argc, char** argv) {
@@ -272,8 +269,9 @@ public:
         auto f = SubscriptionFile::read(slurp(o_.subscription), &error);
         if (!f) throw std::runtime_error(o_.subscription + ": " + error);
         sub_ = *f;
-        std::filesystem::create_directories(o_.state_dir);
-        std::filesystem::permissions(o_.state_dir, std::filesystem::perms::owner_all);
+        if (auto ec = edge::queue::make_directory(o_.state_dir, 0700))
+            throw std::runtime_error("cannot create " + o_.state_dir + ": " + ec.message());
+        std::filesystem::permissions(o_.state_dir, std::filesystem::perms::owner_all);  // an existing one too
         if (!std::filesystem::exists(o_.state_dir + "/agent.crt") || !std::filesystem::exists(o_.state_dir + "/agent.key"))
             edge::tls::make_self_signed_certificate(o_.state_dir + "/agent.crt", o_.state_dir + "/agent.key", o_.name);
     }

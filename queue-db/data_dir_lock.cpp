@@ -1,6 +1,8 @@
 // DataDirectoryLock and running_server_pid: flock(2) on <data>/edge-transport.lock.
 #include "data_dir_lock.hpp"
 
+#include "private_file.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -46,8 +48,10 @@ std::optional<pid_t> read_pid(int fd) {
 
 Result<DataDirectoryLock> DataDirectoryLock::acquire(const std::string& data_dir) {
     std::string path = lock_path(data_dir);
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return last_error();
+    // Never through a symlink planted at the name (it would truncate its target).
+    std::error_code open_error;
+    int fd = open_file_no_follow(path, O_RDWR | O_CREAT, 0640, open_error);
+    if (fd < 0) return open_error;
     // A probe by running_server_pid() holds a shared lock for microseconds: look again
     // for a moment before calling the directory busy.
     auto until = std::chrono::steady_clock::now() + 200ms;
@@ -91,7 +95,8 @@ void DataDirectoryLock::release() noexcept {
 }
 
 std::optional<pid_t> running_server_pid(const std::string& data_dir) {
-    int fd = ::open(lock_path(data_dir).c_str(), O_RDONLY | O_CLOEXEC);
+    std::error_code open_error;
+    int fd = open_file_no_follow(lock_path(data_dir), O_RDONLY, 0, open_error);
     if (fd < 0) return std::nullopt;
     auto until = std::chrono::steady_clock::now() + 500ms;
     std::optional<pid_t> holder;

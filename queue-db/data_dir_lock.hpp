@@ -31,7 +31,8 @@ inline constexpr std::string_view kDataDirectoryLockFile = "edge-transport.lock"
 class DataDirectoryLock {
 public:
     // Takes the exclusive lock on <data_dir>/edge-transport.lock without blocking
-    // (creating the file, mode 0644) and writes our pid into it ("<pid>\n"). Fails
+    // (creating the file, mode 0640; never through a symlink: private_file.hpp) and
+    // writes our pid into it ("<pid>\n"). Fails
     // with std::errc::resource_unavailable_try_again when another process holds it
     // (running_server_pid() names that process), or with the errno of open(2),
     // flock(2) or write(2). The directory must exist.

@@ -59,7 +59,7 @@ wait_port "$LDAP_PORT" "$SLAPD_PID" slapd 20
 edge_configure Authoritative
 edgectl Set-AcceptedDomain bench -DomainName contoso.test
 edgectl Set-RecipientFilterConfig -RecipientValidationEnabled '$true'
-edgectl New-EdgeSubscription -FileName "$WORK/edge.sub" -ListenAddress 127.0.0.1 -Port "$SYNC_PORT"
+edgectl New-EdgeSubscription -FileName "$WORK/edge.sub" -Port "$SYNC_PORT"
 edge_start
 wait_port "$SYNC_PORT" "$EDGE_PID" "edge-transport sync listener" 20
 echo secret >"$WORK/ldap.password"

@@ -74,7 +74,7 @@ struct Fixture {
         password_file = edge.dir().sub("ldap.password");
         std::ofstream(password_file) << SlapdServer::kPassword << "\n";
         edge.must_edgectl("New-EdgeSubscription -FileName " + shell_quote(subscription) +
-                          " -ListenAddress 127.0.0.1 -Port " + std::to_string(sync_port));
+                          " -Port " + std::to_string(sync_port));
         edge.start();
         edge.must_edgectl("Set-ReceiveConnector " + shell_quote(edge.default_connector()) + " -TarpitInterval 00:00:01");
         edge.must_edgectl("Set-RecipientFilterConfig -RecipientValidationEnabled '$true'");
@@ -305,7 +305,7 @@ TEST_CASE("EdgeSync security: pinned certificates, a one-time and expiring secre
 
     // An expired secret fails: a new subscription whose secret's time has passed.
     f.edge.must_edgectl("New-EdgeSubscription -Force -FileName " + shell_quote(f.subscription) +
-                        " -ListenAddress 127.0.0.1 -Port " + std::to_string(f.sync_port));
+                        " -Port " + std::to_string(f.sync_port));
     {
         edge::queue::QueueDbOptions o;
         o.recover_leases = false;

@@ -4,16 +4,17 @@ $ edgectl Test-EdgeSynchronization
 ! edgectl: Test-EdgeSynchronization: this edge has no subscription; New-EdgeSubscription makes one
 [exit 1]
 $ edgectl New-AcceptedDomain Local -DomainName local.test
-$ edgectl New-EdgeSubscription -FileName {DATA}/edge.sub -ListenAddress 127.0.0.1 -Port 50999
-! edgectl: New-EdgeSubscription: wrote {DATA}/edge.sub; its enrollment secret is valid for 1440 minutes: run edgesync --subscription {DATA}/edge.sub on the internal side before then
+$ edgectl New-EdgeSubscription -FileName {DATA}/edge.sub -Port 50999
+! edgectl: New-EdgeSubscription: wrote {DATA}/edge.sub; its enrollment secret is valid for 1440 minutes: run edgesync --subscription {DATA}/edge.sub on the internal side before then; the sync listener is on 127.0.0.1:50999 (this host only: for an agent on the internal network, Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)
 $ grep -c -E '<(EdgeServerName|EdgeServerFQDN|EdgeSyncPort|EdgeCertificate|EnrollmentSecret|EffectiveDate|Duration)>' {DATA}/edge.sub
 7
 $ grep -E '<(EdgeServerName|EdgeSyncPort|Duration)>' {DATA}/edge.sub
   <EdgeServerName>{SERVER}</EdgeServerName>
   <EdgeSyncPort>50999</EdgeSyncPort>
   <Duration>86400</Duration>
-$ stat -c %a {DATA}/edge.sub
+$ stat -c %a {DATA}/edge.sub tls
 600
+700
 $ edgectl Get-EdgeSubscription -Format List | grep -E '^(Identity|Site|ListenAddress|Port|Enrolled|EnrollmentExpires|RecipientCount) '
 Identity          : {SERVER}
 Site              : 
@@ -30,8 +31,16 @@ LastConfigSync    :
 LastRecipientSync : 
 ConfigObjects     : 0
 RecipientCount    : 0
-Detail            : waiting for edgesync to enroll with the subscription file
+Detail            : waiting for edgesync to enroll with the subscription file; the sync listener is on 127.0.0.1:50999 (this host only: an agent on another host needs Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)
 [exit 1]
+# The listener binds the edge's address on the internal network once the administrator gives it.
+$ edgectl Set-TransportServer -EdgeSyncListenAddress 10.0.0.25
+$ edgectl Get-EdgeSubscription -Format List | grep -E '^(ListenAddress|Port) '
+ListenAddress     : 10.0.0.25
+Port              : 50999
+$ edgectl Test-EdgeSynchronization | grep Detail
+Detail            : waiting for edgesync to enroll with the subscription file; the sync listener is on 10.0.0.25:50999
+$ edgectl Set-TransportServer -EdgeSyncListenAddress 127.0.0.1
 # The secret is in the file only: the data directory keeps its SHA-256.
 $ grep -r -l -F "$(sed -n 's/.*<EnrollmentSecret>\(.*\)<\/EnrollmentSecret>.*/\1/p' {DATA}/edge.sub)" {DATA} | grep -v edge.sub
 [exit 1]
@@ -55,8 +64,8 @@ $ sha256sum < tls/edgesync.crt | cmp - cert.before && ls tls | grep -c new
 $ edgectl New-EdgeSubscription -FileName {DATA}/x.sub -Port 70000 -Force
 ! edgectl: New-EdgeSubscription: -Port: '70000' is not valid; expected a whole number from 1 to 65535
 [exit 1]
-$ edgectl New-EdgeSubscription -FileName {DATA}/x.sub -ListenAddress somewhere -Force
-! edgectl: New-EdgeSubscription: -ListenAddress: 'somewhere' is not valid; expected an IP address such as 0.0.0.0
+$ edgectl Set-TransportServer -EdgeSyncListenAddress somewhere
+! edgectl: Set-TransportServer: -EdgeSyncListenAddress: 'somewhere' is not valid; expected an IP address such as 192.0.2.1 or 2001:db8::1
 [exit 1]
 $ edgectl Remove-EdgeSubscription Other
 ! edgectl: Remove-EdgeSubscription: no subscription 'Other'; this edge's is {SERVER}

@@ -58,6 +58,12 @@ Identity            FromAddress       Status     Size Queue
 $ edgectl Export-Message '{SERVER}\fabrikam.com\3' -Path {DATA}/out.eml
 $ cmp {DATA}/out.eml {DATA}/msg-3.eml && echo identical
 identical
+$ stat -c %a {DATA}/out.eml
+600
+# It never replaces a file, nor writes through a symlink at -Path.
+$ edgectl Export-Message '{SERVER}\fabrikam.com\3' -Path {DATA}/out.eml
+! edgectl: Export-Message: -Path: {DATA}/out.eml already exists; Export-Message does not replace files
+[exit 1]
 # Remove-Message: silently with -WithNDR $false; by default the server sends an NDR.
 $ edgectl Remove-Message 1 -WithNDR '$false'
 $ edgectl Remove-Message '{SERVER}\fabrikam.com\3'
@@ -88,7 +94,7 @@ $ edgectl Export-Message 2
 ! edgectl: Export-Message: give the message Identity and -Path FILE
 [exit 2]
 $ edgectl Export-Message 2 -Path /nonexistent/dir/x.eml
-! edgectl: Export-Message: -Path: cannot write /nonexistent/dir/x.eml
+! edgectl: Export-Message: -Path: cannot write /nonexistent/dir/x.eml: No such file or directory
 [exit 1]
 $ edgectl Remove-Message 99
 ! edgectl: Remove-Message: no message 99; 'edgectl Get-Message' lists them

@@ -3,6 +3,8 @@
 // The format is stated in back_pressure.hpp.
 #include "back_pressure.hpp"
 
+#include "private_file.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -164,10 +166,6 @@ std::optional<ResourceReading> parse_reading(std::string_view line) {
 
 std::string status_path(const std::string& data_dir) { return data_dir + "/" + std::string(kStatusFileName); }
 
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::system_category(), what);
-}
-
 }  // namespace
 
 std::string serialize_snapshot(const Snapshot& s) {
@@ -229,32 +227,12 @@ std::optional<Snapshot> parse_snapshot(std::string_view text) {
 
 void write_status_file(const std::string& data_dir, const Snapshot& snapshot) {
     const std::string path = status_path(data_dir);
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const std::string text = serialize_snapshot(snapshot);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw_errno("cannot create " + tmp);
-    std::size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw std::system_error(e, std::system_category(), "cannot write " + tmp);
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::close(fd) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        throw std::system_error(e, std::system_category(), "cannot write " + tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        throw std::system_error(e, std::system_category(), "cannot rename " + tmp + " to " + path);
-    }
+    // The one file writer (queue-db/private_file.hpp): an unpredictable temporary name
+    // created exclusively (the old "<path>.tmp.<pid>" could be planted, as a symlink too,
+    // and was opened with O_TRUNC), fsync'ed, renamed into place. 0640: edgectl reads it
+    // as the server's user or group.
+    if (auto ec = queue::write_file_atomically(path, serialize_snapshot(snapshot), 0640))
+        throw std::system_error(ec, "cannot write " + path);
 }
 
 std::optional<Snapshot> read_status_file(const std::string& data_dir) {

@@ -246,6 +246,8 @@ constexpr std::array kTable = {
                "From address of DSNs; empty = postmaster@<server FQDN>", "§3.1"},
     SettingDef{O::TransportServer, "SendCopyOfNdrTo", T::String, "", 0, 320, false, "", E::EmailAddress, false,
                "A copy of every NDR goes to this address (the book's \"Send copy of NDR to\"); empty = none", "ours (Exchange: GenerateCopyOfDSNFor)"},
+    SettingDef{O::TransportServer, "EdgeSyncListenAddress", T::String, "127.0.0.1", 0, 64, false, "", E::IpAddress, true,
+               "Address the EdgeSync listener binds (the subscription's port): this edge's address on the internal network, where edgesync connects from; 0.0.0.0 or :: = every interface", "ours (Exchange: ADAM's port 50636)"},
 
     // ---- the Recipient Filter agent (Set-RecipientFilterConfig): one object --------------------------
     SettingDef{O::RecipientFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,

@@ -3,9 +3,11 @@
 // queue's committer threads do the disk work); see ARCHITECTURE.md.
 #include "server_impl.hpp"
 
+#include "accept_pause.hpp"
 #include "bootstrap.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
+#include "private_file.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
@@ -92,7 +94,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
     session_memory = std::make_unique<backpressure::SessionMemory>(b.get_uint("ReceiveSessionMemoryLimit"));
-    std::filesystem::create_directories(data_directory);
+    // The queue, keys and logs live here: 0750 when we make it (an existing one is the
+    // administrator's); files in it are created private (queue-db/private_file.hpp).
+    if (auto ec = queue::make_directory(data_directory, 0750))
+        throw std::runtime_error("data directory " + data_directory + ": " + ec.message());
     // One server per data directory: a second would lease the same queues.
     auto locked = queue::DataDirectoryLock::acquire(data_directory);
     if (!locked) {
@@ -264,15 +269,14 @@ void Server::Impl::reconcile_listeners() {
 }
 
 asio::awaitable<void> Server::Impl::accept_loop(std::shared_ptr<Listener> l) {
+    AcceptErrorPause errors("accept on " + l->binding.str());
     while (l->acceptor.is_open()) {
         auto [ec, sock] = co_await l->acceptor.async_accept(use_tuple);
         if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: wait a little rather than spin.
-            say("accept: " + ec.message());
-            asio::steady_timer t(io);
-            t.expires_after(100ms);
-            co_await t.async_wait(use_tuple);
+            if (auto line = errors.note(ec)) say(*line);
+            co_await AcceptErrorPause::pause(io);
             continue;
         }
         on_accept(std::move(sock));

@@ -1,7 +1,8 @@
 // The EdgeSync listener (see sync_listener.hpp): one coroutine per agent connection,
-// batches applied on a thread of their own.
+// batches applied on a thread of their own, its own connection limits.
 #include "sync_listener.hpp"
 
+#include "accept_pause.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
 #include "queue_db.hpp"
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include <malloc.h>
 
 #include <chrono>
 #include <ctime>
@@ -24,12 +27,39 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // An agent that says nothing for this long is cut off (a batch of millions arrives
 // line by line well within it).
 constexpr auto kInactivity = 60s;
+// The TLS handshake must be over within this. Issue 13: 19,990 idle TCP connections
+// that never sent a TLS byte each held a descriptor and a TLS engine, for ever.
+constexpr auto kHandshakeTimeout = 10s;
+// Connections whose TLS handshake is not over. Past this a new connection is closed
+// as soon as it is accepted, before any TLS object is made for it: a flood costs the
+// edge a few descriptors, not its descriptor table (the SMTP listeners share it).
+constexpr std::size_t kMaxHandshakes = 16;
+// Connections past their handshake. An agent deployment has a handful of agents (one
+// holds the sync lease at a time); more connected at once is not a deployment.
+constexpr std::size_t kMaxAgentConnections = 8;
 
 // Constant-time comparison: the secret's hash must not leak through timing.
 bool same_secret(const std::string& a, const std::string& b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 }  // namespace
+
+SyncConnectionWatchdog::SyncConnectionWatchdog(asio::io_context& io, std::shared_ptr<Stream> stream)
+    : timer_(io), stream_(std::move(stream)) {}
+
+SyncConnectionWatchdog::~SyncConnectionWatchdog() { cancel(); }
+
+void SyncConnectionWatchdog::arm(std::chrono::steady_clock::duration d) {
+    timer_.expires_after(d);
+    // The handler holds its own share of the stream: an expiry already queued when the
+    // connection's coroutine ends (cancel() cannot take back a queued completion)
+    // closes a socket that is still there, never a destroyed one.
+    timer_.async_wait([stream = stream_](boost::system::error_code ec) {
+        if (!ec) stream->lowest_layer().close(ec);
+    });
+}
+
+void SyncConnectionWatchdog::cancel() { timer_.cancel(); }
 
 struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
     Impl(asio::io_context& i, queue::QueueDb& d, std::string dir, std::function<void(const std::string&)> s)
@@ -44,6 +74,10 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<asio::ssl::context> ctx;
     std::string bound;  // "address:port" listened on
     bool stopping = false;
+    // The connection limits (all on the I/O thread).
+    std::size_t handshaking = 0, agents = 0;
+    std::uint64_t refused = 0;  // closed over the limits since the listener was last idle
+    std::chrono::steady_clock::time_point refusal_said{};
 
     void say(const std::string& s) const {
         if (say_fn) say_fn("EdgeSync: " + s);
@@ -58,12 +92,61 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         bound.clear();
     }
 
+    // Over a limit: the connection is closed at once, before a TLS object exists for it.
+    // Said at most once every 10 s while it lasts, and once when it is over.
+    void refuse(tcp::socket& sock) {
+        boost::system::error_code ec;
+        sock.close(ec);
+        ++refused;
+        const auto now = std::chrono::steady_clock::now();
+        if (refused == 1 || now - refusal_said >= 10s) {
+            refusal_said = now;
+            say(fmt::format("closing new connections at once: {} TLS handshakes in progress (limit {}), {} agents "
+                            "connected (limit {}); {} closed so far",
+                            handshaking, kMaxHandshakes, agents, kMaxAgentConnections, refused));
+        }
+    }
+
+    // The last connection ended. After a flood the heap that its connections used is
+    // free but glibc keeps it: give it back to the system (issue 13: RSS stayed at
+    // 1.77 GB after the connections were gone).
+    void idle_again() {
+        if (refused == 0) return;
+        say(fmt::format("the connection flood is over: {} connections were closed over the limits", refused));
+        refused = 0;
+        ::malloc_trim(0);
+    }
+
+    // One connection's place in the limits, from accept to its end.
+    struct ConnectionSlot {
+        Impl& d;
+        bool agent = false;
+        explicit ConnectionSlot(Impl& impl) : d(impl) { ++d.handshaking; }
+        ConnectionSlot(const ConnectionSlot&) = delete;
+        ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+        void handshake_done() {
+            --d.handshaking;
+            ++d.agents;
+            agent = true;
+        }
+        ~ConnectionSlot() {
+            --(agent ? d.agents : d.handshaking);
+            if (d.handshaking == 0 && d.agents == 0) d.idle_again();
+        }
+    };
+
+    // The address the listener binds: Set-TransportServer -EdgeSyncListenAddress.
+    std::string listen_address() const {
+        return config::load_singleton(db, config::ObjectKind::TransportServer).text("EdgeSyncListenAddress");
+    }
+
     void reconcile() {
         if (stopping) return;
         auto sub = edgesync::load_subscription(db);
+        const std::string address = sub ? listen_address() : std::string();
         // A new subscription (New-EdgeSubscription -Force) brings a new certificate:
         // listen again even on the same address and port.
-        std::string want = sub ? fmt::format("{}:{} {}", sub->listen_address, sub->port, sub->hash_key.substr(0, 16)) : "";
+        std::string want = sub ? fmt::format("{}:{} {}", address, sub->port, sub->hash_key.substr(0, 16)) : "";
         if (want == bound) return;
         close_acceptor();
         if (!sub) {
@@ -74,10 +157,11 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             TlsFiles files{data_directory + "/tls/edgesync.crt", data_directory + "/tls/edgesync.key"};
             ctx = std::make_shared<asio::ssl::context>(make_server_context(files));
             boost::system::error_code ec;
-            auto addr = asio::ip::make_address(sub->listen_address, ec);
-            if (ec) throw std::runtime_error("ListenAddress " + sub->listen_address + ": " + ec.message());
+            auto addr = asio::ip::make_address(address, ec);
+            if (ec) throw std::runtime_error("EdgeSyncListenAddress " + address + ": " + ec.message());
             tcp::endpoint ep(addr, sub->port);
-            const std::string where = fmt::format("{}:{}", sub->listen_address, sub->port);
+            const std::string where = addr.is_v6() ? fmt::format("[{}]:{}", address, sub->port)
+                                                   : fmt::format("{}:{}", address, sub->port);
             auto a = std::make_shared<tcp::acceptor>(io);
             a->open(ep.protocol());
             a->set_option(tcp::acceptor::reuse_address(true));
@@ -86,17 +170,28 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             acceptor = a;
             bound = want;
             say("listening on " + where);
-            asio::co_spawn(io, accept_loop(shared_from_this(), a), asio::detached);
+            asio::co_spawn(io, accept_loop(shared_from_this(), a, where), asio::detached);
         } catch (const std::exception& e) {
             say(fmt::format("cannot listen on {}: {}", want, e.what()));
         }
     }
 
-    static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, std::shared_ptr<tcp::acceptor> a) {
+    static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, std::shared_ptr<tcp::acceptor> a,
+                                             std::string where) {
+        AcceptErrorPause errors("accept on " + where);
         while (a->is_open()) {
             auto [ec, sock] = co_await a->async_accept(use_tuple);
             if (ec == asio::error::operation_aborted || !a->is_open()) co_return;
-            if (ec) continue;
+            if (ec) {
+                // Out of descriptors (EMFILE, ENFILE) or anything else: pause, never spin.
+                if (auto line = errors.note(ec)) self->say(*line);
+                co_await AcceptErrorPause::pause(self->io);
+                continue;
+            }
+            if (self->handshaking >= kMaxHandshakes || self->agents >= kMaxAgentConnections) {
+                self->refuse(sock);
+                continue;
+            }
             asio::co_spawn(self->io, serve(self, std::move(sock)), [self](std::exception_ptr e) {
                 if (!e) return;
                 try {
@@ -112,14 +207,25 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
     // batch ends the connection.
     static asio::awaitable<void> serve(std::shared_ptr<Impl> self, tcp::socket sock) {
         Impl& d = *self;
+        ConnectionSlot slot(d);
         std::string peer;
         boost::system::error_code pe;
         auto rep = sock.remote_endpoint(pe);
         if (!pe) peer = rep.address().to_string();
         auto ctx = d.ctx;
-        asio::ssl::stream<tcp::socket> s(std::move(sock), *ctx);
+        auto stream = std::make_shared<SyncConnectionWatchdog::Stream>(std::move(sock), *ctx);
+        auto& s = *stream;
         request_client_certificate(s.native_handle());
-        asio::steady_timer watchdog(d.io);
+        SyncConnectionWatchdog watchdog(d.io, stream);
+        watchdog.arm(kHandshakeTimeout);
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        if (hec) {
+            boost::system::error_code ec;
+            s.lowest_layer().close(ec);
+            co_return;
+        }
+        slot.handshake_done();
+        const std::string fingerprint = peer_certificate_sha256(s.native_handle());
         // Re-armed at most once a second, not once per line: a batch of a million lines
         // would otherwise cancel and restart the timer a million times.
         auto armed_at = std::chrono::steady_clock::time_point{};
@@ -127,15 +233,9 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             const auto now = std::chrono::steady_clock::now();
             if (now - armed_at < 1s) return;
             armed_at = now;
-            watchdog.expires_after(kInactivity);
-            watchdog.async_wait([&s](boost::system::error_code ec) {
-                if (!ec) s.lowest_layer().close(ec);
-            });
+            watchdog.arm(kInactivity);
         };
         arm();
-        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
-        if (hec) co_return;
-        const std::string fingerprint = peer_certificate_sha256(s.native_handle());
 
         std::string buf;
         auto read_line = [&]() -> asio::awaitable<std::optional<std::string>> {

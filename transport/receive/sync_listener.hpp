@@ -9,10 +9,19 @@
 // EnrollmentLifetime, never twice) and its client certificate, whose fingerprint we
 // keep; every later connection must present that certificate, or it is refused
 // before any request is read.
+//
+// Limits (issue 13): at most 16 connections in their TLS handshake and 8 past it; a
+// connection over either is closed as soon as it is accepted, before any TLS object
+// is made. The handshake must be over in 10 s; an agent that then says nothing for
+// 60 s is cut. A failed accept pauses (accept_pause.hpp). The listener binds the
+// TransportServer's EdgeSyncListenAddress (default 127.0.0.1: not every interface
+// unless the administrator says so).
 #pragma once
 
 #include "asio.hpp"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +30,27 @@ class QueueDb;
 }
 
 namespace edge::receive {
+
+// The clock of one agent connection: when it expires it closes the connection's
+// socket, which ends whatever the connection's coroutine awaits. It holds a share of
+// the stream, so an expiry already queued when the coroutine ends (cancel() cannot
+// take back a completion that is queued) closes a socket that still exists, never a
+// destroyed one (issue 13, weakness 11).
+class SyncConnectionWatchdog {
+public:
+    using Stream = asio::ssl::stream<tcp::socket>;
+    SyncConnectionWatchdog(asio::io_context& io, std::shared_ptr<Stream> stream);
+    ~SyncConnectionWatchdog();
+    SyncConnectionWatchdog(const SyncConnectionWatchdog&) = delete;
+    SyncConnectionWatchdog& operator=(const SyncConnectionWatchdog&) = delete;
+    // (Re)starts the clock: the socket is closed `d` from now unless armed again first.
+    void arm(std::chrono::steady_clock::duration d);
+    void cancel();
+
+private:
+    asio::steady_timer timer_;
+    std::shared_ptr<Stream> stream_;
+};
 
 class EdgeSyncListener {
 public:
@@ -32,7 +62,8 @@ public:
     EdgeSyncListener& operator=(const EdgeSyncListener&) = delete;
 
     // Called at start and after every config change: listens while a subscription
-    // exists (on its ListenAddress:Port), stops when it is removed.
+    // exists (on EdgeSyncListenAddress and the subscription's port), stops when it is
+    // removed, moves when the address changes.
     void reconcile();
     void stop();
     // The port listened on (0 when not listening): tests.

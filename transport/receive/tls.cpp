@@ -2,6 +2,7 @@
 #include "tls.hpp"
 
 #include "certificate.hpp"
+#include "private_file.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -23,7 +24,8 @@ TlsFiles ensure_certificate(const std::string& data_directory, const std::string
         return {configured_certificate, configured_key};
     }
     std::string dir = data_directory + "/tls";
-    std::filesystem::create_directories(dir);
+    // Keys: the directory is the owner's alone (queue-db/private_file.hpp).
+    if (auto ec = queue::make_directory(dir, 0700)) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
     TlsFiles files{dir + "/edge.crt", dir + "/edge.key"};
     if (!std::filesystem::exists(files.certificate) || !std::filesystem::exists(files.key))
         tls::make_self_signed_certificate(files.certificate, files.key, fqdn);

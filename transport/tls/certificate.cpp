@@ -3,6 +3,10 @@
 // listener's certificate and the edgesync agent's client certificate.
 #include "certificate.hpp"
 
+#include "private_file.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -10,8 +14,6 @@
 
 #include <sys/stat.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -32,17 +34,20 @@ void check(bool ok, const char* what) {
     if (!ok) throw std::runtime_error(std::string("TLS certificate generation: ") + what + " failed");
 }
 
-void write_pem(const std::string& path, mode_t mode, const std::function<bool(FILE*)>& write) {
-    std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) throw std::runtime_error("cannot create " + tmp);
-    ::fchmod(fileno(f), mode);
-    bool ok = write(f);
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) throw std::runtime_error("cannot write " + tmp);
-    std::filesystem::rename(tmp, path);
+// PEM into memory, then to its file through the one file writer (private_file.hpp):
+// created exclusively at its mode, never through a symlink, renamed into place. The
+// key's bytes in memory are wiped afterwards.
+void write_pem(const std::string& path, mode_t mode, const std::function<bool(BIO*)>& write) {
+    std::unique_ptr<BIO, Deleter<BIO_free>> bio(BIO_new(BIO_s_secmem()));
+    if (!bio) bio.reset(BIO_new(BIO_s_mem()));
+    if (!bio || !write(bio.get())) throw std::runtime_error("cannot encode " + path);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    if (n <= 0 || data == nullptr) throw std::runtime_error("cannot encode " + path);
+    auto ec = queue::write_file_atomically(path, std::string_view(data, static_cast<std::size_t>(n)), mode);
+    OPENSSL_cleanse(data, static_cast<std::size_t>(n));
+    if (ec) throw std::runtime_error("cannot write " + path + ": " + ec.message());
 }
-
 
 std::string hex_upper(const unsigned char* md, unsigned int len) {
     static const char* hex = "0123456789ABCDEF";
@@ -83,10 +88,10 @@ void make_self_signed_certificate(const std::string& cert_path, const std::strin
     ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
     check(ext != nullptr && X509_add_ext(x.get(), ext.get(), -1) == 1, "subjectAltName");
     check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, "X509_sign");
-    write_pem(key_path, 0600, [&](FILE* f) {
-        return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    write_pem(key_path, 0600, [&](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
     });
-    write_pem(cert_path, 0644, [&](FILE* f) { return PEM_write_X509(f, x.get()) == 1; });
+    write_pem(cert_path, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, x.get()) == 1; });
 }
 
 std::string certificate_sha256(X509* cert) {
