@@ -331,16 +331,20 @@ void Server::Impl::on_accept(tcp::socket sock) {
 
 asio::awaitable<void> Server::Impl::refuse_connection(tcp::socket sock, std::string reply) {
     reply += "\r\n";
+    // The guard's handler owns the socket too: an expiry already queued when the write
+    // completes runs after this frame is gone and must not close a destroyed socket
+    // (the same class as the EdgeSync watchdog's, issue 13).
+    auto s = std::make_shared<tcp::socket>(std::move(sock));
     asio::steady_timer guard(io);
     guard.expires_after(5s);
-    guard.async_wait([&sock](boost::system::error_code e) {
-        if (!e) sock.close(e);
+    guard.async_wait([s](boost::system::error_code e) {
+        if (!e) s->close(e);
     });
-    co_await asio::async_write(sock, asio::buffer(reply), use_tuple);
+    co_await asio::async_write(*s, asio::buffer(reply), use_tuple);
     guard.cancel();
     boost::system::error_code ec;
-    sock.shutdown(tcp::socket::shutdown_both, ec);
-    sock.close(ec);
+    s->shutdown(tcp::socket::shutdown_both, ec);
+    s->close(ec);
 }
 
 // The back-pressure keys of the bootstrap file apply live on SIGHUP, as Exchange's
