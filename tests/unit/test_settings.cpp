@@ -193,3 +193,14 @@ TEST_CASE("conf/edge-transport.conf documents every bootstrap key with its defau
     // And the file as shipped loads.
     CHECK(parse_bootstrap(text, "edge-transport.conf").errors.empty());
 }
+
+TEST_CASE("e-mail address settings take the mailbox syntax MAIL and RCPT take, with the canonical domain", "[settings]") {
+    ConfigObject o(ObjectKind::RecipientFilterConfig);
+    REQUIRE(o.set("BlockedRecipients", "\"ceo\"@Accepted.TEST.,ü@Bücher.test,x@[192.0.2.1]") == "");
+    CHECK(o.get_list("BlockedRecipients") ==
+          std::vector<std::string>{"\"ceo\"@accepted.test", "ü@xn--bcher-kva.test", "x@[192.0.2.1]"});
+    // What RCPT refuses with 501 5.1.3 is not an address here either (issue 13, weakness 5).
+    for (const char* bad : {"ü@a,b;c.wild.test", "ü@evil.test\"@\".wild.test", "ceo@\x1b[31mX.test", "a b@c.test",
+                            "@contoso.com", "ceo@", "ceo@-bad-.test"})
+        CHECK(o.set("BlockedRecipients", bad) != "");
+}

@@ -3,9 +3,11 @@
 #include "value_checks.hpp"
 
 #include "accepted_domains.hpp"
+#include "address.hpp"
 #include "address_space.hpp"
 #include "ip.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace edge::config {
@@ -94,10 +96,17 @@ std::optional<std::string> check_element(ElementKind kind, std::string_view text
             if (parse_dns_server(text)) return std::nullopt;
             return "a DNS server address such as 192.0.2.53, or with a port: 127.0.0.1:5353, [::1]:5353";
         case ElementKind::EmailAddress: {
-            auto at = text.rfind('@');
-            if (at == std::string_view::npos || at == 0 || text.find_first_of(" <>,") != std::string_view::npos)
+            // The mailbox syntax MAIL and RCPT accept (transport/smtp/address.hpp), so a
+            // BlockedRecipients entry is an address the session can be sent.
+            auto m = smtp::split_mailbox(text);
+            if (!m || m->local.empty() || m->domain.empty()) return "an e-mail address such as postmaster@contoso.com";
+            const bool ascii_name = !m->domain.starts_with("[") &&
+                                    std::none_of(m->domain.begin(), m->domain.end(), [](char c) { return (c & 0x80) != 0; });
+            if (ascii_name)
+                if (auto bad = routing::validate_domain_name(m->domain)) return bad;
+            if (smtp::check_mailbox(*m, true) != smtp::AddressError::None || !smtp::canonical_domain(m->domain))
                 return "an e-mail address such as postmaster@contoso.com";
-            return routing::validate_domain_name(text.substr(at + 1));
+            return std::nullopt;
         }
         case ElementKind::Credential: {
             auto colon = text.find(':');
@@ -142,8 +151,11 @@ std::string canonical_element(ElementKind kind, std::string_view text) {
             }
             break;
         case ElementKind::EmailAddress: {
-            auto at = text.rfind('@');
-            return std::string(text.substr(0, at + 1)) + routing::normalize_domain(text.substr(at + 1));
+            // The local part as written (it may be case-sensitive downstream), the domain canonical.
+            auto m = smtp::split_mailbox(text);
+            auto domain = m ? smtp::canonical_domain(m->domain) : std::nullopt;
+            if (!domain) break;
+            return m->local + "@" + *domain;
         }
         case ElementKind::None:
         case ElementKind::Credential:
