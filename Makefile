@@ -6,6 +6,8 @@
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 #   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
+#   make fuzz   libFuzzer (clang-14) runs every fuzz target FUZZ_TIME seconds (default 60);
+#               make fuzz FUZZ_TARGET=smtp_session FUZZ_TIME=600 runs one. See tests/fuzz/README.md.
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR  ?= $(CURDIR)/data
@@ -33,7 +35,15 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench-deps run test tsan bench bench-receive bench-relay bench-sync build-release build-asan clean
+# The fuzz build (not needed by make test: the corpus regression builds with g++).
+# clang-14: the compiler with libFuzzer; libclang-rt-14-dev: its fuzzer and sanitizer runtimes.
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+FUZZ_DIR      := build/fuzz
+FUZZ_TIME     ?= 60
+FUZZ_TARGET   ?=
+FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
+
+.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-relay bench-sync build-release build-asan clean
 
 # Installs only what is missing; silent when everything is there.
 deps:
@@ -60,6 +70,34 @@ bench-deps: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null; \
 	  if [ $$was_running = 0 ] && running; then $(SUDO) kill -TERM $$(awk 'NR==1{print $$1}' $$pidfile); fi; \
 	}
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build-fuzz: fuzz-deps
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DEDGE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(FUZZ_DIR) -j $(FUZZ_JOBS)
+
+# Each target for FUZZ_TIME seconds over its seed corpus (tests/fuzz/corpus/<name>, read
+# only) and a scratch corpus of what it finds ($(FUZZ_DIR)/corpus/<name>); crashes land
+# in $(FUZZ_DIR)/crashes/<name>/ and stop the run with the reproducer's path.
+fuzz: build-fuzz
+	@set -e; for t in $(or $(FUZZ_TARGET),$$(sed -n '/^set(EDGE_FUZZ_TARGETS/,/^)/{/^  /p}' tests/fuzz/CMakeLists.txt)); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crashes/$$t; \
+	  dict=""; for d in tests/fuzz/$$t.dict tests/fuzz/$${t%%_*}.dict; do [ -f $$d ] && { dict="-dict=$$d"; break; }; done; \
+	  echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	  $(FUZZ_DIR)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t/ $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t \
+	    > $(FUZZ_DIR)/$$t.log 2>&1 || { tail -40 $(FUZZ_DIR)/$$t.log; echo "fuzz: $$t FAILED (log: $(FUZZ_DIR)/$$t.log)"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FUZZ_DIR)/$$t.log | tail -2; \
+	done
 
 build-release: deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDGE_BUILD_TESTS=OFF -DEDGE_BUILD_BENCH=ON >/dev/null

@@ -756,3 +756,19 @@ TEST_CASE("the session memory total follows every share and bounds them together
     }
     CHECK(total.held() == 0);  // a share gives back what it held when its session ends
 }
+
+// Found by the status_file fuzz target: edgectl reads the figures from a file, so a
+// value may be any double; converting one outside long long's range to print it was
+// undefined behaviour (x86 printed -9223372036854775808%).
+TEST_CASE("a figure too large for an integer is printed as it is, never converted out of range", "[backpressure][status]") {
+    Snapshot s;
+    ResourceReading r;
+    r.resource = "Queue database and disk space";
+    r.value = 1e30;
+    r.unit = "%";
+    r.thresholds = {93, 95, 97};
+    s.resources.push_back(r);
+    std::string text = describe(s);
+    CHECK(text.find("1000000000000000019884624838656%") != std::string::npos);
+    CHECK(text.find("-9223372036854775808") == std::string::npos);
+}

@@ -535,7 +535,12 @@ namespace {
 // Exchange prints whole numbers; round down so a figure never shows a threshold it
 // has not reached.
 std::string figure(double v, std::string_view unit) {
-    return fmt::format("{}{}", static_cast<long long>(std::floor(v)), unit);
+    double whole = std::floor(v);
+    // edgectl reads the figures from the status file, where any double may stand:
+    // converting one outside long long's range is undefined behaviour (found by the
+    // status_file fuzz target), so those are printed as the double they are.
+    if (!(whole >= -9.2e18 && whole <= 9.2e18)) return fmt::format("{:.0f}{}", whole, unit);
+    return fmt::format("{}{}", static_cast<long long>(whole), unit);
 }
 
 }  // namespace

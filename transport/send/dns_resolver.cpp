@@ -3,6 +3,8 @@
 // believed, followed through CNAMEs, and cached by their TTL.
 #include "dns_resolver.hpp"
 
+#include "dns_answer.hpp"
+
 #include <ldns/ldns.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -48,21 +50,18 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxNameLength = 253;
 constexpr std::size_t kMaxLabelLength = 63;
 
-struct PacketFree {
-    void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
-};
-using Packet = std::unique_ptr<ldns_pkt, PacketFree>;
-
 struct MallocFree {
     void operator()(void* p) const { std::free(p); }
 };
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
+// Reading answers is dns_answer.*: pure, so the fuzz target feeds it wire bytes.
+using dns::answer_to;
+using dns::dname_text;
+using dns::lower;
+using dns::Lookup;
+using dns::Packet;
+using dns::Question;
+using dns::type_text;
 
 // A host or domain name as we ask for it and compare it: lower case, without the
 // trailing dot. std::nullopt for what is not a name: empty labels, labels over 63
@@ -83,16 +82,6 @@ std::optional<std::string> host_name(std::string_view text) {
     }
     if (label == 0) return std::nullopt;
     return lower(text);
-}
-
-// A name from a packet, in host_name's form ("" for the root). Unusual bytes come out
-// escaped by ldns ("\032"), so they never equal a name we asked for.
-std::string dname_text(const ldns_rdf* rdf) {
-    std::unique_ptr<char, MallocFree> s(ldns_rdf2str(rdf));
-    if (!s) return {};
-    std::string_view v(s.get());
-    if (!v.empty() && v.back() == '.') v.remove_suffix(1);
-    return lower(v);
 }
 
 // An address standing for a host: "192.0.2.1", "2001:db8::1", and the SMTP address
@@ -117,15 +106,6 @@ std::string endpoint_text(const udp::endpoint& e) {
     return fmt::format("{}:{}", e.address().to_string(), e.port());
 }
 
-std::string_view type_text(ldns_rr_type type) {
-    switch (type) {
-        case LDNS_RR_TYPE_MX: return "MX";
-        case LDNS_RR_TYPE_A: return "A";
-        case LDNS_RR_TYPE_AAAA: return "AAAA";
-        default: return "?";
-    }
-}
-
 std::string rcode_text(ldns_pkt_rcode rcode) {
     switch (rcode) {
         case LDNS_RCODE_NOERROR: return "NOERROR";
@@ -137,11 +117,6 @@ std::string rcode_text(ldns_pkt_rcode rcode) {
         default: return fmt::format("RCODE {}", static_cast<int>(rcode));
     }
 }
-
-struct Question {
-    std::string name;  // host_name form
-    ldns_rr_type type;
-};
 
 std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::uint16_t edns_udp_size) {
     // ldns_pkt_query_new takes the owner name; the name was checked by host_name.
@@ -156,25 +131,6 @@ std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::
     if (ldns_pkt2wire(&wire, p.get(), &size) != LDNS_STATUS_OK) throw std::logic_error("DNS: cannot encode a query for " + q.name);
     std::unique_ptr<std::uint8_t, MallocFree> hold(wire);
     return {wire, wire + size};
-}
-
-// RFC 5452 §4 and §9.1: an answer is believed only when it is an answer, carries our
-// id and repeats our question (name, type, class). Anything else is someone else's,
-// or forged: nullptr.
-Packet answer_to(const std::uint8_t* data, std::size_t size, std::uint16_t id, const Question& q) {
-    ldns_pkt* raw = nullptr;
-    if (ldns_wire2pkt(&raw, data, size) != LDNS_STATUS_OK) {
-        if (raw != nullptr) ldns_pkt_free(raw);
-        return nullptr;
-    }
-    Packet p(raw);
-    if (!ldns_pkt_qr(raw) || ldns_pkt_id(raw) != id || ldns_pkt_get_opcode(raw) != LDNS_PACKET_QUERY) return nullptr;
-    const ldns_rr_list* question = ldns_pkt_question(raw);
-    if (question == nullptr || ldns_rr_list_rr_count(question) != 1) return nullptr;
-    const ldns_rr* asked = ldns_rr_list_rr(question, 0);
-    if (ldns_rr_get_type(asked) != q.type || ldns_rr_get_class(asked) != LDNS_RR_CLASS_IN) return nullptr;
-    if (dname_text(ldns_rr_owner(asked)) != q.name) return nullptr;
-    return p;
 }
 
 // What one server said to one query: a packet we believe (any RCODE), or why not.
@@ -226,69 +182,6 @@ asio::awaitable<Exchange> talk_tcp(tcp::socket& sock, const tcp::endpoint& serve
     // On our own connection a wrong answer is the server's fault, not a forger's.
     if (auto p = answer_to(buffer.data(), n, id, q)) co_return Exchange{std::move(p), {}};
     co_return failed("sent an answer that does not match the query over TCP");
-}
-
-// One name and type, after the CNAMEs: what the cache keeps.
-struct Lookup {
-    enum class Outcome { Ok, NxDomain, NoData, Transient };
-    Outcome outcome = Outcome::Transient;
-    std::vector<std::pair<std::uint16_t, std::string>> mx;  // preference, exchange
-    std::vector<asio::ip::address> addresses;
-    std::uint32_t ttl = 0;  // seconds the answer may be kept
-    std::string error;      // Transient: why
-};
-
-const ldns_rr* find_rr(const ldns_rr_list* list, ldns_rr_type type, const std::string& owner) {
-    if (list == nullptr) return nullptr;
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-        const ldns_rr* rr = ldns_rr_list_rr(list, i);
-        if (ldns_rr_get_type(rr) == type && ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN && dname_text(ldns_rr_owner(rr)) == owner)
-            return rr;
-    }
-    return nullptr;
-}
-
-// RFC 2308 §5: a negative answer lives as long as the smaller of the SOA's TTL and its
-// MINIMUM field. No SOA in the authority section: not kept at all.
-std::uint32_t negative_ttl(const ldns_pkt* p, const DnsOptions& o) {
-    const ldns_rr_list* authority = ldns_pkt_authority(p);
-    if (authority == nullptr) return 0;
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
-        const ldns_rr* rr = ldns_rr_list_rr(authority, i);
-        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(rr) < 7) continue;
-        std::uint32_t minimum = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
-        auto cap = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(o.max_negative_ttl.count(), UINT32_MAX)));
-        return std::min({ldns_rr_ttl(rr), minimum, cap});
-    }
-    return 0;
-}
-
-// Takes the records of q.type owned by `owner` from the answer section into `out`.
-void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Lookup& out) {
-    const ldns_rr_list* answer = ldns_pkt_answer(p);
-    if (answer == nullptr) return;
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
-        const ldns_rr* rr = ldns_rr_list_rr(answer, i);
-        if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) continue;
-        if (dname_text(ldns_rr_owner(rr)) != owner || ldns_rr_rd_count(rr) < 1) continue;
-        const ldns_rdf* data = ldns_rr_rdf(rr, 0);
-        bool taken = false;
-        if (type == LDNS_RR_TYPE_A && ldns_rdf_size(data) == 4) {
-            asio::ip::address_v4::bytes_type b;
-            std::copy_n(ldns_rdf_data(data), 4, b.begin());
-            out.addresses.emplace_back(asio::ip::address_v4(b));
-            taken = true;
-        } else if (type == LDNS_RR_TYPE_AAAA && ldns_rdf_size(data) == 16) {
-            asio::ip::address_v6::bytes_type b;
-            std::copy_n(ldns_rdf_data(data), 16, b.begin());
-            out.addresses.emplace_back(asio::ip::address_v6(b));
-            taken = true;
-        } else if (type == LDNS_RR_TYPE_MX && ldns_rr_rd_count(rr) == 2) {
-            out.mx.emplace_back(ldns_rdf2native_int16(ldns_rr_rdf(rr, 0)), dname_text(ldns_rr_rdf(rr, 1)));
-            taken = true;
-        }
-        if (taken) out.ttl = std::min(out.ttl, ldns_rr_ttl(rr));
-    }
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -471,6 +364,7 @@ struct DnsResolver::Impl {
     asio::awaitable<Lookup> lookup_uncached(const std::string& name, ldns_rr_type type, const DnsOptions& o) {
         Lookup out;
         out.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(o.max_ttl.count(), UINT32_MAX)));
+        const dns::AnswerLimits limits{o.max_negative_ttl, o.max_cname_hops};
         std::string current = name;
         int hops = 0;
         for (;;) {
@@ -480,35 +374,7 @@ struct DnsResolver::Impl {
                 out.error = std::move(ex.failure);
                 co_return out;
             }
-            const ldns_pkt* p = ex.packet.get();
-            // RFC 1034 §3.6.2 and §4.3.2: the server puts the chain of aliases in the
-            // answer, in any order; follow it from the name we asked for.
-            bool moved = false;
-            while (const ldns_rr* cname = find_rr(ldns_pkt_answer(p), LDNS_RR_TYPE_CNAME, current)) {
-                if (++hops > o.max_cname_hops || ldns_rr_rd_count(cname) < 1) {
-                    out.error = fmt::format("DNS query for {} {} failed (CNAME chain longer than {}, or a loop, at {})",
-                                            type_text(type), name, o.max_cname_hops, current);
-                    co_return out;
-                }
-                out.ttl = std::min(out.ttl, ldns_rr_ttl(cname));
-                current = dname_text(ldns_rr_rdf(cname, 0));
-                moved = true;
-            }
-            collect(p, type, current, out);
-            if (!out.mx.empty() || !out.addresses.empty()) {
-                out.outcome = Lookup::Outcome::Ok;
-                co_return out;
-            }
-            if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN) {
-                out.outcome = Lookup::Outcome::NxDomain;
-                out.ttl = std::min(out.ttl, negative_ttl(p, o));
-                co_return out;
-            }
-            // RFC 1034 §5.3.3: an answer that stops at an alias (its target is in a zone
-            // this server does not hold) means asking again for the target.
-            if (moved) continue;
-            out.outcome = Lookup::Outcome::NoData;
-            out.ttl = std::min(out.ttl, negative_ttl(p, o));
+            if (dns::read_answer(ex.packet.get(), name, type, limits, current, hops, out) == dns::AnswerStep::AskAgain) continue;
             co_return out;
         }
     }
