@@ -73,14 +73,12 @@ struct SessionRun {
         return s;
     }
 
-    // The bytes the session holds for the transaction: the body chunks and what each
+    // The bytes the session holds for the transaction: the body's buffers and what each
     // std::string costs. Bounded by MaxMessageSize and a small constant, whatever the
     // chunking (issue 13, weakness 1). The constant covers the DATA reader's first
     // reservation (4 KiB) and a string's bookkeeping.
     static std::uint64_t held(const smtp::Transaction& t) {
-        std::uint64_t n = 0;
-        for (const auto& c : t.body_chunks) n += c.capacity() + sizeof(std::string);
-        return n;
+        return t.message.held() + t.message.buffers().size() * sizeof(std::string);
     }
 
     void check_memory(const smtp::Session& s) {
@@ -157,7 +155,7 @@ struct SessionRun {
                 case smtp::Step::Next::Commit: {
                     auto& txn = s.transaction_for_commit();
                     FUZZ_CHECK_AT(target, !txn.recipients.empty());
-                    auto headers = receive::scan_headers(txn.body_chunks, settings.max_header_size);
+                    auto headers = receive::scan_headers(txn.message.buffers(), settings.max_header_size);
                     if (!headers.complete) {
                         step = s.on_commit_refused(smtp::ReplyId::HeaderTooBig);
                     } else if (headers.received_count > 30) {
@@ -171,7 +169,7 @@ struct SessionRun {
                             default: step = s.on_committed(id, false); break;
                         }
                     }
-                    FUZZ_CHECK_AT(target, s.transaction().recipients.empty() && s.transaction().body_chunks.empty());
+                    FUZZ_CHECK_AT(target, s.transaction().recipients.empty() && s.transaction().message.empty());
                     break;
                 }
             }
