@@ -51,7 +51,7 @@ TEST_CASE("a client's text echoed into a reply is bounded and holds no control b
     std::string r = render(ReplyId::Queued, {id});
     CHECK(r.starts_with("250 2.6.0 <aaaa"));
     CHECK(r.ends_with("... Queued mail for delivery"));
-    CHECK(r.size() <= kMaxReplyLine);
+    CHECK(r.size() <= kMaxSentReplyLine);
     CHECK(r.size() < 255 + 60);
     for (char c : r) {
         INFO("byte " << static_cast<int>(static_cast<unsigned char>(c)));
@@ -65,5 +65,5 @@ TEST_CASE("a client's text echoed into a reply is bounded and holds no control b
     CHECK(render(ReplyId::EhloKeyword, {at_bound}) == "250 " + at_bound);
     // Even many arguments never make a line longer than RFC 5321 §4.5.3.1.5 allows.
     std::string big(kMaxReplyArgument + 10, 'c');
-    CHECK(render(ReplyId::HelloOk, {big, big}).size() <= kMaxReplyLine);
+    CHECK(render(ReplyId::HelloOk, {big, big}).size() <= kMaxSentReplyLine);
 }

@@ -413,6 +413,6 @@ TEST_CASE("the Message-ID echoed in the 250 after the commit is bounded and clea
     REQUIRE(done.replies.size() == 1);
     const std::string& r = done.replies[0];
     CHECK(r.starts_with("250 2.6.0 <xxx"));
-    CHECK(r.size() <= kMaxReplyLine);
+    CHECK(r.size() <= kMaxSentReplyLine);
     CHECK(r.find('\x1b') == std::string::npos);
 }

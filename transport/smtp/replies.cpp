@@ -93,7 +93,7 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
         out.push_back(e.text[i]);
     }
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF.
-    if (out.size() > kMaxReplyLine) out.resize(kMaxReplyLine);
+    if (out.size() > kMaxSentReplyLine) out.resize(kMaxSentReplyLine);
     return out;
 }
 

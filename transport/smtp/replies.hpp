@@ -89,15 +89,16 @@ const ReplyEntry& reply_entry(ReplyId id);
 // replaced by `args` in order. `enhanced` false drops the enhanced code (a connector
 // with EnhancedStatusCodesEnabled $false). `more` makes it a continuation line
 // ("250-…") of a multi-line reply. Every argument goes through
-// append_reply_argument(), and the line is cut at kMaxReplyLine.
+// append_reply_argument(), and the line is cut at kMaxSentReplyLine.
 std::string render(ReplyId id, std::initializer_list<std::string_view> args = {}, bool enhanced = true,
                    bool more = false);
 
 // Longest argument echoed into a reply; longer ones end in "...". Room for any real
 // Message-ID (RFC 5322 §2.1.1 lines of 78) or domain name (255), not for a flood.
 inline constexpr std::size_t kMaxReplyArgument = 255;
-// RFC 5321 §4.5.3.1.5: 512 octets with the CRLF.
-inline constexpr std::size_t kMaxReplyLine = 510;
+// RFC 5321 §4.5.3.1.5: 512 octets with the CRLF (what we send; reply_reader.hpp's
+// kMaxReplyLine is the longer line we accept from a peer).
+inline constexpr std::size_t kMaxSentReplyLine = 510;
 
 // Appends `arg` to a reply: CR and LF dropped, other control bytes (C0, DEL) and
 // bytes >= 0x80 written as '?', at most kMaxReplyArgument characters (then "...").
