@@ -108,12 +108,8 @@ struct Fixture {
 class RawSyncClient {
 public:
     RawSyncClient(std::uint16_t port, const std::string& cert, const std::string& key) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
+        fd_ = connect_loopback(port);
+        if (fd_ < 0) throw std::runtime_error("connect");
         timeval tv{20, 0};
         ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         ctx_ = SSL_CTX_new(TLS_client_method());

@@ -19,16 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
-    edge::queue::QueueDbOptions o;
-    o.recover_leases = false;
-    auto db = edge::queue::QueueDb::open(s.data(), o);
-    if (!db) throw std::runtime_error("open queue: " + db.error().message());
-    edge::queue::MessageFilter f;
-    f.limit = 100000;
-    return (*db)->list_messages(f);
-}
-
 std::string exported(const EdgeServer& s, edge::queue::MessageId id) {
     edge::queue::QueueDbOptions o;
     o.recover_leases = false;

@@ -16,16 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
-    edge::queue::QueueDbOptions o;
-    o.recover_leases = false;
-    auto db = edge::queue::QueueDb::open(s.data(), o);
-    if (!db) throw std::runtime_error("open queue: " + db.error().message());
-    edge::queue::MessageFilter f;
-    f.limit = 100000;
-    return (*db)->list_messages(f);
-}
-
 // A server with the accepted domain contoso.test and the default connector changed by
 // `params` (no tarpit unless `params` sets one).
 void setup(EdgeServer& s, const std::string& params = "") {
@@ -71,12 +61,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 class RawClient {
 public:
     explicit RawClient(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
+        fd_ = connect_loopback(port);
+        if (fd_ < 0) throw std::runtime_error("connect");
     }
     ~RawClient() { ::close(fd_); }
     void send_all(std::string_view bytes) {

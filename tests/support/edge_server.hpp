@@ -29,6 +29,21 @@
 
 namespace edge::test {
 
+// A blocking TCP socket connected to 127.0.0.1:port, or -1 (errno says why).
+inline int connect_loopback(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 // A TCP port nobody listens on now (bound and released).
 inline std::uint16_t free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -121,14 +136,11 @@ public:
                 pid_ = -1;
                 throw std::runtime_error("edge-transport exited at start: " + server_log());
             }
-            int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_port = htons(p);
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-            ::close(fd);
-            if (ok) return;
+            int fd = connect_loopback(p);
+            if (fd >= 0) {
+                ::close(fd);
+                return;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         throw std::runtime_error("edge-transport did not listen: " + server_log());
@@ -295,6 +307,18 @@ inline std::string simple_body(const std::string& subject, bool with_message_id 
     std::string b = "From: a@example.org\r\nTo: b@contoso.test\r\nSubject: " + subject + "\r\n";
     if (with_message_id) b += "Message-ID: <" + subject + "@client.example>\r\n";
     return b + "\r\nHello.\r\n";
+}
+
+// Every message in the server's queue, read from its data directory while it runs
+// (a reader beside the server: leases are left as they are).
+inline std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
+    edge::queue::QueueDbOptions o;
+    o.recover_leases = false;
+    auto db = edge::queue::QueueDb::open(s.data(), o);
+    if (!db) throw std::runtime_error("open queue: " + db.error().message());
+    edge::queue::MessageFilter f;
+    f.limit = 100000;
+    return (*db)->list_messages(f);
 }
 
 }  // namespace edge::test
