@@ -64,8 +64,12 @@ FUZZ_TARGET(message_headers) {
     FUZZ_CHECK(same(whole, scan_headers(chunks, limit)));
     if (whole.message_id) FUZZ_CHECK(whole.message_id->size() <= limit);
     if (whole.subject) FUZZ_CHECK(whole.subject->size() <= limit);
-    // MaxHopCount counts what the next hop will count (issue 13, weakness 8).
-    if (auto expected = reference_received_count(msg, limit)) FUZZ_CHECK(whole.received_count == *expected);
+    // MaxHopCount counts at least what the next hop will count (issue 13, weakness 8).
+    // At least, not exactly: the scanner also unfolds first (RFC 5322 §2.2.3), so
+    // "Received" + CRLF + " : x" counts for it and not for this line-by-line reading.
+    // Both are readings a downstream parser may make; counting more only stops a loop
+    // sooner, counting fewer would let one through.
+    if (auto expected = reference_received_count(msg, limit)) FUZZ_CHECK(whole.received_count >= *expected);
 
     // Our Received: header around a HELO name the command parser accepted.
     auto parsed = edge::smtp::parse_command("EHLO " + helo);
