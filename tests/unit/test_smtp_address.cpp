@@ -182,3 +182,22 @@ TEST_CASE("the canonicaliser survives random bytes", "[smtp][address]") {
         CHECK(again.str() == c.str());
     }
 }
+
+// Found by the address fuzz target: U+023A (2 octets) folds to U+2C65 (3 octets), so a
+// 64-octet local part had a 65-octet canonical form that was itself no address.
+TEST_CASE("a local part that case folding makes too long is refused, so the canonical form is always an address",
+          "[smtp][address]") {
+    const std::string at_limit = std::string(62, 'x') + "\xC8\xBA";  // 64 octets, ends in U+023A
+    REQUIRE(at_limit.size() == 64);
+    Mailbox m{at_limit, "contoso.test"};
+    CHECK(check_mailbox(m, true) == AddressError::LocalPart);
+    CHECK(canonical_address(m.str()).error == AddressError::LocalPart);
+    // One octet shorter it fits once folded, and the canonical form is a fixed point.
+    const std::string fits = std::string(61, 'x') + "\xC8\xBA";
+    auto c = canonical_address(fits + "@contoso.test");
+    REQUIRE(c);
+    CHECK(c.local == std::string(61, 'x') + "\xE2\xB1\xA5");
+    auto again = canonical_address(c.str());
+    REQUIRE(again);
+    CHECK(again.str() == c.str());
+}

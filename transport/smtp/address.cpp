@@ -247,13 +247,23 @@ std::optional<std::string> canonical_local_part(std::string_view local) {
     auto folded = fold_case(content);
     if (!folded) return std::nullopt;
     // RFC 5321 §4.1.2: a Quoted-string that is also a Dot-string is the same local part.
-    if (is_dot_string(*folded, utf8)) return folded;
-    std::string quoted = "\"";
-    for (char c : *folded) {
-        if (c == '"' || c == '\\') quoted.push_back('\\');
-        quoted.push_back(c);
+    std::string out;
+    if (is_dot_string(*folded, utf8)) {
+        out = std::move(*folded);
+    } else {
+        out = "\"";
+        for (char c : *folded) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out += "\"";
     }
-    return quoted + "\"";
+    // Unicode case folding may lengthen a local part (U+023A, 2 octets, folds to U+2C65,
+    // 3): the canonical form must itself be a local part MAIL/RCPT accept (64 octets,
+    // RFC 5321 §4.5.3.1.1), so canonicalising it again changes nothing (found by the
+    // address fuzz target). check_mailbox refuses such an address at RCPT.
+    if (!valid_local_part(out, utf8)) return std::nullopt;
+    return out;
 }
 
 AddressError check_mailbox(const Mailbox& m, bool utf8) {
@@ -261,6 +271,8 @@ AddressError check_mailbox(const Mailbox& m, bool utf8) {
     if (utf8 ? !(valid_utf8(m.local) && valid_utf8(m.domain)) : (non_ascii(m.local) || non_ascii(m.domain)))
         return AddressError::Utf8;
     if (!valid_local_part(m.local, utf8)) return AddressError::LocalPart;
+    // Case folding of ASCII never changes the length; of UTF-8 it may (see above).
+    if (non_ascii(m.local) && !canonical_local_part(m.local)) return AddressError::LocalPart;
     if (!canonical_domain(m.domain)) return AddressError::Domain;
     return AddressError::None;
 }
