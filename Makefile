@@ -45,9 +45,9 @@ FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
 
 .PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-relay bench-sync build-release build-asan clean
 
-# Installs only what is missing; silent when everything is there.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -55,6 +55,11 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+# Installs only what is missing; silent when everything is there.
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
 
 # The benchmarks' own packages (not needed by make test): Postfix, with smtp-sink. Installing it
 # on Debian may start the system Postfix; if it was not running before, it is stopped again.
@@ -72,14 +77,7 @@ bench-deps: deps
 	}
 
 fuzz-deps: deps
-	@missing=""; for p in $(FUZZ_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call install_missing,$(FUZZ_PACKAGES))
 
 build-fuzz: fuzz-deps
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DEDGE_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null

@@ -4,6 +4,7 @@
 // a symlink at the temporary or the final path — never receives a byte, and the
 // file lands private (0600) from its first byte.
 #include "queue_db.hpp"
+#include "edge_server.hpp"
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -30,15 +31,8 @@ struct Run {
 };
 
 Run edgectl(const std::string& data, const std::string& args) {
-    std::string cmd = std::string(EDGECTL_PATH) + " --data '" + data + "' " + args + " 2>&1";
     Run r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.code = edge::test::run_command(std::string(EDGECTL_PATH) + " --data '" + data + "' " + args, &r.out);
     return r;
 }
 
