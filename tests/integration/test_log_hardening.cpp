@@ -7,6 +7,7 @@
 #include "edge_server.hpp"
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
+#include "terminal_safe.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -40,24 +41,6 @@ std::vector<std::string> lines_of(const std::string& bytes) {
         start = nl + 1;
     }
     return out;
-}
-
-// The first byte a terminal or a line reader would act on (a C0 control but the LF
-// that ends a line, DEL, a C1 control raw or as UTF-8, or a byte that is not
-// well-formed UTF-8), or npos when there is none.
-std::size_t first_unsafe_byte(std::string_view bytes) {
-    for (std::size_t i = 0; i < bytes.size();) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n') || c == 0x7F) return i;
-            ++i;
-            continue;
-        }
-        const auto step = edge::logging::next_utf8(bytes.substr(i));
-        if (!step.valid || (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0)) return i;
-        i += step.size;
-    }
-    return std::string_view::npos;
 }
 
 // Parses `json` as python3 does with strict UTF-8 and RFC 8259 (json.loads refuses a

@@ -26,16 +26,6 @@ std::string exported(const EdgeServer& s, edge::queue::MessageId id) {
     return (*db)->export_message(id).value_or("");
 }
 
-// A server with the accepted domain contoso.test and no tarpit on the default connector.
-void basic_setup(EdgeServer& s, const std::string& extra_default_params = "") {
-    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
-    s.start();
-    const bool own_tarpit = extra_default_params.find("-TarpitInterval") != std::string::npos;
-    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
-                   (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + extra_default_params);
-    std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s: the change is live for new sessions
-}
-
 // A header block with its folds undone (RFC 5322 §2.2.3).
 std::string unfold(std::string s) {
     for (auto p = s.find("\r\n "); p != std::string::npos; p = s.find("\r\n ")) s.replace(p, 3, " ");

@@ -16,17 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A server with the accepted domain contoso.test and the default connector changed by
-// `params` (no tarpit unless `params` sets one).
-void setup(EdgeServer& s, const std::string& params = "") {
-    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
-    s.start();
-    const bool own_tarpit = params.find("-TarpitInterval") != std::string::npos;
-    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
-                   (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + params);
-    std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s: the change is live for new sessions
-}
-
 std::uint64_t status_kb(pid_t pid, std::string_view key) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
@@ -113,7 +102,7 @@ private:
 TEST_CASE("two million one-byte BDAT chunks grow the server's memory by less than 3 x the body + 16 MB",
           "[receive][limits][security][bdat]") {
     EdgeServer s;
-    setup(s);
+    basic_setup(s);
     RawClient c(s.port());
     REQUIRE(c.read_lines(1).starts_with("220 "));
     c.send_all("EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<u@contoso.test>\r\n");
@@ -163,7 +152,7 @@ TEST_CASE("two million one-byte BDAT chunks grow the server's memory by less tha
 TEST_CASE("a tarpitted session is still cut at ConnectionTimeout with 421 4.4.1, and no timer spins",
           "[receive][timeouts][tarpit][security]") {
     EdgeServer s;
-    setup(s, "-TarpitInterval 00:00:02 -ConnectionTimeout 00:00:03 -ConnectionInactivityTimeout 00:00:02");
+    basic_setup(s, "-TarpitInterval 00:00:02 -ConnectionTimeout 00:00:03 -ConnectionInactivityTimeout 00:00:02");
     SmtpClient c(s.port());
     c.reply();
     c.command("EHLO client.example");
@@ -190,7 +179,7 @@ TEST_CASE("a tarpitted session is still cut at ConnectionTimeout with 421 4.4.1,
 TEST_CASE("a client's long Message-ID with control bytes comes back bounded and clean in the 250",
           "[receive][security]") {
     EdgeServer s;
-    setup(s);
+    basic_setup(s);
     SmtpClient c(s.port());
     c.reply();
     c.command("EHLO client.example");
@@ -207,7 +196,7 @@ TEST_CASE("a client's long Message-ID with control bytes comes back bounded and 
 
 TEST_CASE("Received fields count toward MaxHopCount however their name is spelled", "[receive][limits][security]") {
     EdgeServer s;
-    setup(s);
+    basic_setup(s);
     SmtpClient c(s.port());
     c.reply();
     c.command("EHLO client.example");
@@ -224,7 +213,7 @@ TEST_CASE("ReceiveSessionMemoryLimit: sessions together reach it, new mail and c
           "[receive][limits][backpressure][security]") {
     EdgeServer s;
     s.append_conf("ReceiveSessionMemoryLimit = 32MB\n");
-    setup(s);
+    basic_setup(s);
     const std::uint64_t before = rss_kb(s.pid());
     SmtpClient probe(s.port());  // connected before the limit is near
     probe.reply();

@@ -321,4 +321,15 @@ inline std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
     return (*db)->list_messages(f);
 }
 
+// A running server with the accepted domain contoso.test and the default connector
+// changed by `params` (no tarpit unless `params` sets one), live for new sessions.
+inline void basic_setup(EdgeServer& s, const std::string& params = "") {
+    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
+    s.start();
+    const bool own_tarpit = params.find("-TarpitInterval") != std::string::npos;
+    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
+                   (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + params);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ConfigPollInterval 1 s
+}
+
 }  // namespace edge::test

@@ -3,6 +3,7 @@
 // directory.
 #include "message_tracking.hpp"
 #include "temp_dir.hpp"
+#include "terminal_safe.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using edge::test::TempDir;
+using edge::test::terminal_safe;
 
 MessageTrackingSettings settings_in(std::string dir) {
     MessageTrackingSettings s;
@@ -172,23 +174,6 @@ TEST_CASE("commas, double quotes and line breaks in a subject are quoted or esca
 }
 
 namespace {
-
-// No byte of the file is one a terminal or a line reader acts on (but the LF ending
-// each line), and the file is well-formed UTF-8.
-bool terminal_safe(std::string_view bytes) {
-    for (std::size_t i = 0; i < bytes.size();) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
-            ++i;
-            continue;
-        }
-        const auto step = next_utf8(bytes.substr(i));
-        if (!step.valid || (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0)) return false;
-        i += step.size;
-    }
-    return true;
-}
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -2,6 +2,7 @@
 // disk trouble and the memory cap — on real files in a private directory.
 #include "protocol_log.hpp"
 #include "temp_dir.hpp"
+#include "terminal_safe.hpp"
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
@@ -27,6 +28,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using edge::test::TempDir;
+using edge::test::terminal_safe;
 
 ProtocolLogLimits limits_in(std::string dir) {
     ProtocolLogLimits l;
@@ -252,25 +254,6 @@ TEST_CASE("CR and LF inside a field never split a line: each is written \\x0D or
 }
 
 namespace {
-
-// True when `bytes` (a whole log file) holds no byte a terminal or a line reader acts
-// on: no C0 but the LF that ends each line, no DEL, no C1 (raw or as UTF-8), and is
-// well-formed UTF-8.
-bool terminal_safe(std::string_view bytes) {
-    for (std::size_t i = 0; i < bytes.size();) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n') || c == 0x7F) return false;
-            ++i;
-            continue;
-        }
-        const auto step = next_utf8(bytes.substr(i));
-        if (!step.valid) return false;
-        if (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0) return false;
-        i += step.size;
-    }
-    return true;
-}
 
 struct EscapeCase {
     const char* what;
