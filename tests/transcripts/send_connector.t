@@ -60,3 +60,14 @@ Inbound     SMTP:contoso.com;1, SMTP:*.contoso.com;5 True
 To Internet SMTP:*;1                                 True
 $ edgectl Remove-SendConnector Inbound
 $ edgectl Get-SendConnector -Filter "AddressSpaces -like '*contoso*'"
+$ edgectl Set-SendConnector "To Internet" -AllowPrivateTargetAddresses maybe
+! edgectl: Set-SendConnector: -AllowPrivateTargetAddresses: 'maybe' is not valid; expected $true or $false
+[exit 1]
+$ edgectl Set-SendConnector "To Internet" -AllowPrivateTargetAddresses
+! edgectl: Set-SendConnector: -AllowPrivateTargetAddresses needs a value; write '$true' or '$false' in quotes (bash expands an unquoted $true to nothing), or true / false
+[exit 2]
+$ edgectl Get-SendConnector "To Internet" -Format List | grep -E '^AllowPrivateTargetAddresses '
+AllowPrivateTargetAddresses  : False
+$ edgectl Set-SendConnector "To Internet" -AllowPrivateTargetAddresses '$true'
+$ edgectl Get-SendConnector "To Internet" -Format List | grep -E '^AllowPrivateTargetAddresses '
+AllowPrivateTargetAddresses  : True
