@@ -123,8 +123,8 @@ std::string lease_refusal(std::string_view agent, std::int64_t seconds) {
 std::optional<std::uint32_t> lease_wait_seconds(std::string_view reply) {
     auto w = words(reply);
     // ERR 450 <agent> holds the sync lease for <n> more seconds
-    if (w.size() != 10 || w[0] != "ERR" || w[1] != "450" || w[3] != "holds" || w[6] != "for") return std::nullopt;
-    return number<std::uint32_t>(w[7]);
+    if (w.size() != 11 || w[0] != "ERR" || w[1] != "450" || w[3] != "holds" || w[7] != "for") return std::nullopt;
+    return number<std::uint32_t>(w[8]);
 }
 
 std::optional<std::string> canonical_domain_type(std::string_view type) {
