@@ -332,8 +332,11 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table) {
                            {identity, {"Confirm", "Switch", "", "Accepted for Exchange scripts; edgectl never prompts", true}},
                            true,
                            remove_subscription});
-    Cmdlet test{"Test-EdgeSynchronization", "Whether the edge's replicated data is current", {identity}, true,
-                test_synchronization};
+    Cmdlet test{"Test-EdgeSynchronization",
+                "Whether the edge's replicated data is current: SyncStatus Normal (exit 0), or NotEnrolled, "
+                "EnrollmentExpired, NotStarted, NoAcceptedDomain or Stale (exit 1); who holds the sync lease and how "
+                "many lease requests it refused",
+                {identity}, true, test_synchronization};
     for (auto& p : output_params()) test.params.push_back(std::move(p));
     table.push_back(std::move(test));
 }

@@ -686,3 +686,28 @@ TEST_CASE("EdgeSync: the README's EdgeSync commands work as written", "[edgesync
                                "--once", "DOMAIN[:TYPE[:default]]"})
         CHECK(help.find(option) != std::string::npos);
 }
+
+TEST_CASE("EdgeSync: cmake --install puts edgesync on PATH and what its unit's Documentation= names",
+          "[edgesync][install]") {
+    TempDir root;
+    std::string out;
+    REQUIRE(run_command("DESTDIR=" + shell_quote(root.path()) + " cmake --install " + shell_quote(EDGE_BINARY_DIR) +
+                            " 2>&1",
+                        &out) == 0);
+    INFO(out);
+    CHECK(std::filesystem::exists(root.path() + "/usr/sbin/edgesync"));
+    const std::string unit = slurp(root.path() + "/usr/lib/systemd/system/edgesync.service");
+    REQUIRE_FALSE(unit.empty());
+    CHECK(unit.find("ExecStart=/usr/sbin/edgesync ") != std::string::npos);
+    std::istringstream in(unit);
+    int documented = 0;
+    for (std::string l; std::getline(in, l);) {
+        if (!l.starts_with("Documentation=file://")) continue;
+        ++documented;
+        const std::string path = l.substr(std::string("Documentation=file://").size());
+        INFO(path);
+        CHECK(std::filesystem::exists(root.path() + path));
+    }
+    CHECK(documented >= 1);
+    CHECK(std::filesystem::exists(root.path() + "/usr/share/doc/edge-transport/examples/edgesync.default"));
+}
