@@ -3,6 +3,7 @@
 // scripted SMTP peer acting as the hub. Then the attacks: an unpinned client, a
 // replayed or expired enrollment secret, malformed and truncated batches, an agent
 // killed in the middle of a sync.
+#include "child_process.hpp"
 #include "edge_server.hpp"
 #include "slapd_server.hpp"
 #include "smtp_peer.hpp"
@@ -127,25 +128,13 @@ struct Fixture {
     }
 };
 
-// An edgesync daemon in the background, its stderr in a file; stopped (SIGTERM) at the end.
+// An edgesync daemon in the background, its output in a file; stopped at the end.
 class BackgroundAgent {
 public:
-    BackgroundAgent(const std::string& command, std::string log) : log_(std::move(log)) {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >" + shell_quote(log_) + " 2>&1").c_str(),
-                    static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-    }
+    BackgroundAgent(const std::string& command, std::string log)
+        : log_(std::move(log)), pid_(spawn_logged({"/bin/sh", "-c", "exec " + command}, log_)) {}
     ~BackgroundAgent() { stop(); }
-    void stop() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        int st = 0;
-        ::waitpid(pid_, &st, 0);
-        pid_ = -1;
-    }
+    void stop() { stop_child(pid_, 5s); }
     std::string log() const { return slurp(log_); }
     std::size_t count(const std::string& what) const {
         const std::string text = log();
@@ -155,8 +144,8 @@ public:
     }
 
 private:
-    pid_t pid_ = -1;
     std::string log_;
+    pid_t pid_ = -1;
 };
 
 // Waits (bounded) until `done` holds.
