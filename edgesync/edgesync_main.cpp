@@ -14,7 +14,7 @@
 //   '(&(|(mail=*)(proxyAddresses=*))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
 //
 // The sync lease (one agent process per edge subscription; --lease, default 600 s): a
-// daemon renews it every cycle, --once gives it back when it ends. An agent refused the
+// daemon renews it every cycle and gives it back on SIGTERM, --once when it ends. An agent refused the
 // lease waits until it expires (plus jitter) and says so once per wait.
 //
 // State (--state-dir, default /var/lib/edgesync): the agent's client certificate, the
@@ -88,6 +88,18 @@ constexpr const char* kUsage =
     "  --help                  this text\n";
 
 [[noreturn]] void usage(const std::string& why) { throw std::invalid_argument(why + "\n" + kUsage); }
+
+// SIGTERM or SIGINT (systemctl stop): the daemon gives its lease back before it exits,
+// so its successor (systemctl restart) need not wait for the lease to expire.
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+
+// Sleeps until `t`, or until a stop signal.
+void nap_until(std::chrono::steady_clock::time_point t) {
+    while (!g_stop && std::chrono::steady_clock::now() < t)
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            t - std::chrono::steady_clock::now(), std::chrono::milliseconds(200)));
+}
 
 // Thrown when another agent holds the sync lease: how long it still does.
 struct LeaseBusy : std::runtime_error {
@@ -462,7 +474,8 @@ public:
                                   std::chrono::milliseconds(std::uniform_int_distribution<int>(0, spread * 1000)(random));
                 std::fprintf(stderr, "edgesync: no sync lease: %s; waiting %.1f s for it\n", busy.what(),
                              std::chrono::duration<double>(wait).count());
-                std::this_thread::sleep_for(wait);
+                nap_until(Clock::now() + wait);
+                if (g_stop) return o_.once ? 1 : 0;  // --once: stopped before it synced
                 continue;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "edgesync: %s\n", e.what());
@@ -472,7 +485,24 @@ public:
                 next_config = std::max(next_config, retry);
                 next_recipients = std::max(next_recipients, retry);
             }
-            std::this_thread::sleep_until(std::min(next_config, next_recipients));
+            nap_until(std::min(next_config, next_recipients));
+            if (g_stop) {
+                stop();
+                return 0;
+            }
+        }
+    }
+
+    // Stopped between cycles: renew the lease we hold (to prove it is ours on this
+    // connection) and give it back. If another agent has it, there is nothing to give.
+    void stop() {
+        try {
+            auto c = open();
+            release(*c);
+            c->request("QUIT\n");
+            std::fprintf(stderr, "edgesync: stopped; the sync lease is released\n");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "edgesync: stopped (%s)\n", e.what());
         }
     }
 
@@ -487,6 +517,12 @@ private:
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    struct sigaction stop_action {};
+    stop_action.sa_handler = on_stop_signal;
+    stop_action.sa_flags = SA_RESTART;  // a sync in progress finishes; the flag is read between cycles
+    sigemptyset(&stop_action.sa_mask);
+    ::sigaction(SIGTERM, &stop_action, nullptr);
+    ::sigaction(SIGINT, &stop_action, nullptr);
     try {
         Agent agent(parse(argc, argv));
         return agent.run();

@@ -452,7 +452,11 @@ TEST_CASE("EdgeSync lease: --once gives it back; a second agent waits for it wit
     // The edge counts them where the administrator looks.
     CHECK(std::stoull(f.property("Test-EdgeSynchronization", "LeaseRefusals")) >= refusals_before + refused);
     CHECK(slurp(f.edge.dir().sub("server.log")).find("EdgeSync: refused the sync lease to agent") != std::string::npos);
+    // Stopped (systemctl stop, restart), the daemon gives its lease back: its successor
+    // need not wait for it.
     holder.stop();
+    CHECK(holder.count("the sync lease is released") == 1);
+    CHECK(f.property("Get-EdgeSubscription", "LeaseHolder") == "");
     same_name.stop();
     other_name.stop();
 }
