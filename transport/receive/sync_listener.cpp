@@ -406,7 +406,8 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         return "OK";
     }
 
-    // edgesync --once gives the lease back when it is done: another agent need not wait.
+    // edgesync --once at its end, and a stopped daemon, give the lease back: another
+    // agent need not wait for its expiry.
     std::string release_lease(const std::string& holder) {
         const auto generation = db.config_generation();
         auto sub = edgesync::load_subscription(db);
