@@ -409,8 +409,8 @@ TEST_CASE("EdgeSync: killing edgesync in the middle of a sync leaves the edge on
     CHECK(f.recipients() == before - 1);
 }
 
-TEST_CASE("EdgeSync lease: --once gives it back; a second agent waits for it without spinning; two agents of one "
-          "name never interleave",
+TEST_CASE("EdgeSync lease: --once gives it back, a second agent waits for it without spinning, and two agents of "
+          "one name never interleave",
           "[edgesync][lease]") {
     Fixture f;
     // --once gives the lease back: another agent (another name) syncs at once after it,
@@ -461,7 +461,7 @@ TEST_CASE("EdgeSync lease: --once gives it back; a second agent waits for it wit
     other_name.stop();
 }
 
-TEST_CASE("EdgeSync: an agent run without --accepted-domain leaves the edge's domains alone; 'none' must be said",
+TEST_CASE("EdgeSync: an agent run without --accepted-domain leaves the edge's domains alone, and 'none' must be said",
           "[edgesync][domains]") {
     Fixture f;
     REQUIRE(f.agent() == 0);
