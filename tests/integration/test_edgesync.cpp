@@ -459,6 +459,14 @@ TEST_CASE("EdgeSync lease: --once gives it back, a second agent waits for it wit
     CHECK(f.property("Get-EdgeSubscription", "LeaseHolder") == "");
     same_name.stop();
     other_name.stop();
+
+    // Any other failure (here: nothing listens where --edge says) is retried in 30 s, not
+    // at once: a due sync's time is in the past, and the retry was the earlier of the two.
+    BackgroundAgent lost(f.command("--name agent3 --edge 127.0.0.1:" + std::to_string(free_port())),  // the last --edge
+                         f.edge.dir().sub("lost.log"));
+    REQUIRE(eventually([&] { return lost.count("cannot connect to the edge") >= 1; }));
+    std::this_thread::sleep_for(3s);
+    CHECK(lost.count("cannot connect to the edge") == 1);
 }
 
 TEST_CASE("EdgeSync: an agent run without --accepted-domain leaves the edge's domains alone, and 'none' must be said",
@@ -560,6 +568,15 @@ TEST_CASE("EdgeSync: Remove-EdgeSubscription resets RecipientValidationEnabled w
     CHECK(f.property("Get-RecipientFilterConfig", "RecipientValidationEnabled") == "False");
     f.edge.must_edgectl("New-AcceptedDomain Contoso -DomainName contoso.test");
     CHECK(eventually([&] { return rcpt(f.edge, "nobody@contoso.test").starts_with("250"); }, 5s));
+
+    // A new subscription forgets the recipients as well, and says so the same way.
+    f.edge.must_edgectl("Remove-AcceptedDomain Contoso");
+    f.edge.must_edgectl("Set-RecipientFilterConfig -RecipientValidationEnabled '$true'");
+    REQUIRE(f.edge.edgectl("New-EdgeSubscription -FileName " + shell_quote(f.subscription) + " -Port " +
+                               std::to_string(f.sync_port),
+                           &out) == 0);
+    CHECK(out.find("RecipientValidationEnabled is now $false") != std::string::npos);
+    CHECK(f.property("Get-RecipientFilterConfig", "RecipientValidationEnabled") == "False");
 }
 
 namespace {
