@@ -61,6 +61,22 @@ bool loopback_only(const std::string& address) {
     return address.starts_with("127.") || address == "::1";
 }
 
+// Recipient validation has nothing to validate against once the replicated recipients
+// are gone: the setting is reset with them, so it never reads $true while the edge
+// accepts every recipient (issue 15). Returns whether it was on.
+bool reset_recipient_validation(const Context& ctx, queue::QueueDb::SyncBatch& b) {
+    config::ConfigObject f = config::load_singleton(*ctx.db, config::ObjectKind::RecipientFilterConfig);
+    if (!f.get_bool("RecipientValidationEnabled")) return false;
+    if (auto err = f.set("RecipientValidationEnabled", "$false"); !err.empty()) fail(err);
+    b.config.push_back({std::string(config::to_string(config::ObjectKind::RecipientFilterConfig)),
+                        std::string(config::kRecipientFilterConfigName), f.serialize()});
+    return true;
+}
+
+constexpr std::string_view kValidationReset =
+    "; RecipientValidationEnabled is now $false (no recipient set to validate against): set it again after the "
+    "next subscription's first sync";
+
 // The config-store changes that take the subscription and what it brought away:
 // the record, the replicated objects, every recipient hash.
 queue::QueueDb::SyncBatch removal(const Subscription& s, std::uint64_t generation) {
@@ -85,6 +101,16 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
             fail(fmt::format("-Port: '{}' is not valid; expected a whole number from 1 to 65535", *p));
     }
     const std::uint64_t generation = ctx.db->config_generation();
+    // -ListenAddress is the TransportServer's EdgeSyncListenAddress, set with the
+    // subscription; left out, that setting stays (default 127.0.0.1, never every interface).
+    std::optional<queue::ConfigChange> listen_change;
+    if (const std::string* a = inv.get("ListenAddress")) {
+        config::ConfigObject ts = config::load_singleton(*ctx.db, config::ObjectKind::TransportServer);
+        if (auto err = ts.set("EdgeSyncListenAddress", *a); !err.empty())
+            fail("-ListenAddress: " + err.substr(err.find(':') == std::string::npos ? 0 : err.find(':') + 2));
+        listen_change = queue::ConfigChange{std::string(config::to_string(config::ObjectKind::TransportServer)),
+                                            std::string(config::kTransportServerName), ts.serialize()};
+    }
     auto existing = edgesync::load_subscription(*ctx.db);
     if (existing && !bool_param(inv, "Force", false))
         fail(fmt::format("this edge already has a subscription{}; -Force replaces it (the old one stops working)",
@@ -129,6 +155,8 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     queue::QueueDb::SyncBatch b = existing ? removal(*existing, generation) : queue::QueueDb::SyncBatch{};
     b.expected_generation = generation;
     b.forget_recipients = true;
+    const bool validation_reset = reset_recipient_validation(ctx, b);
+    if (listen_change) b.config.push_back(*listen_change);
     b.config.push_back(edgesync::subscription_change(s));
     // Write the file first: a subscription nobody can enroll to is worse than none. It
     // holds the secret: private from its first byte, under a temporary name nobody can
@@ -152,11 +180,22 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
                            "on the internal side before then; the sync listener is on {}",
                            *file, edgesync::kEnrollmentLifetime.count(), *file, sync_endpoint(ctx, s.port));
     if (loopback_only(sync_listen_address(ctx)))
-        out.note += " (this host only: for an agent on the internal network, Set-TransportServer -EdgeSyncListenAddress "
-                    "<this edge's internal address>)";
+        out.note += " (this host only: for an agent on the internal network, New-EdgeSubscription -ListenAddress or "
+                    "Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)";
+    if (validation_reset) out.note += kValidationReset;
     return out;
 }
 
+
+// The sync lease as the administrator sees it: who has it until when, and how many
+// LEASE requests it refused (an agent that spins shows here).
+void add_lease(Record& r, const Subscription& s) {
+    const bool held = !s.lease_holder.empty() && s.lease_until > edgesync::unix_now();
+    r.add("LeaseHolder", held ? Value::of_text(s.lease_holder) : Value::null());
+    r.add("LeaseExpires", held ? time_or_null(s.lease_until) : Value::null());
+    r.add("LeaseRefusals", Value::of_number(static_cast<double>(s.lease_refusals)));
+    r.add("LastLeaseRefusal", time_or_null(s.last_lease_refusal));
+}
 
 Record subscription_record(const Context& ctx, const Subscription& s) {
     Record r;
@@ -172,7 +211,7 @@ Record subscription_record(const Context& ctx, const Subscription& s) {
     r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
     r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
     r.add("RecipientVersion", Value::of_number(static_cast<double>(s.recipient_version)));
-    r.add("LeaseHolder", Value::of_text_or_null(s.lease_holder));
+    add_lease(r, s);
     r.add("Replicated", Value::of_list(s.replicated));
     return r;
 }
@@ -202,7 +241,9 @@ Output get_subscription(Context& ctx, const Invocation& inv) {
 Output remove_subscription(Context& ctx, const Invocation& inv) {
     const std::uint64_t generation = ctx.db->config_generation();
     Subscription s = must_load(ctx, inv);
-    auto st = ctx.db->apply_sync_batch(removal(s, generation));
+    auto b = removal(s, generation);
+    const bool validation_reset = reset_recipient_validation(ctx, b);
+    auto st = ctx.db->apply_sync_batch(b);
     if (!st) fail("the configuration changed meanwhile (" + st.error().message() + "); nothing was removed");
     std::error_code ec;
     std::filesystem::remove(ctx.data_directory + "/tls/edgesync.key", ec);
@@ -210,6 +251,7 @@ Output remove_subscription(Context& ctx, const Invocation& inv) {
     Output out;
     out.note = fmt::format("removed; {} replicated objects and every replicated recipient went with it",
                            s.replicated.size());
+    if (validation_reset) out.note += kValidationReset;
     return out;
 }
 
@@ -233,6 +275,12 @@ Output test_synchronization(Context& ctx, const Invocation& inv) {
     } else if (s.last_config_sync == 0 || s.last_recipient_sync == 0) {
         status = "NotStarted";
         detail = "enrolled; no full configuration and recipient sync yet";
+    } else if (ctx.db->config_list(config::to_string(config::ObjectKind::AcceptedDomain)).empty()) {
+        // Issue 15: a sync that replicated no domain left the edge refusing all mail
+        // (550 5.7.1) while this said Normal.
+        status = "NoAcceptedDomain";
+        detail = "subscribed, but the edge has no accepted domain: it refuses all inbound mail (550 5.7.1); "
+                 "give edgesync --accepted-domain on the internal side";
     } else if (now - s.last_config_sync > config_limit || now - s.last_recipient_sync > recipient_limit) {
         status = "Stale";
         detail = fmt::format("no configuration sync for {} s or recipient sync for {} s (limits {} s and {} s)",
@@ -246,6 +294,7 @@ Output test_synchronization(Context& ctx, const Invocation& inv) {
     r.add("LastRecipientSync", time_or_null(s.last_recipient_sync));
     r.add("ConfigObjects", Value::of_number(static_cast<double>(s.replicated.size())));
     r.add("RecipientCount", Value::of_number(static_cast<double>(ctx.db->recipient_count())));
+    add_lease(r, s);
     r.add("Detail", Value::of_text_or_null(detail));
     Output out;
     const auto names = r.names();
@@ -264,8 +313,13 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table) {
     table.push_back(Cmdlet{"New-EdgeSubscription",
                            "Write a subscription file for the internal side's edgesync agent",
                            {{"FileName", "String", "", "Where to write the subscription file (XML)"},
+                            {"ListenAddress", "String", "",
+                             "The edge's address on the internal network, where the sync listener binds (sets "
+                             "Set-TransportServer -EdgeSyncListenAddress; left out, that setting stays: default 127.0.0.1, "
+                             "this host only, never every interface unless you give 0.0.0.0)"},
                             {"Port", "Int32", "50636",
-                             "TCP port of the sync listener (mutual TLS); it binds Set-TransportServer -EdgeSyncListenAddress"},
+                             "TCP port of the sync listener (mutual TLS); the internal side's agent connects in to it "
+                             "(firewall: internal network -> edge, this port only)"},
                             {"Force", "Switch", "", "Replace an existing subscription (the old one stops working)", true}},
                            true,
                            new_subscription});
@@ -273,12 +327,16 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table) {
     for (auto& p : output_params()) get.params.push_back(std::move(p));
     table.push_back(std::move(get));
     table.push_back(Cmdlet{"Remove-EdgeSubscription",
-                           "End the subscription: its replicated domains, connectors and recipients go too",
+                           "End the subscription: its replicated domains, connectors and recipients go too, and "
+                           "RecipientValidationEnabled is reset to $false (nothing is left to validate against)",
                            {identity, {"Confirm", "Switch", "", "Accepted for Exchange scripts; edgectl never prompts", true}},
                            true,
                            remove_subscription});
-    Cmdlet test{"Test-EdgeSynchronization", "Whether the edge's replicated data is current", {identity}, true,
-                test_synchronization};
+    Cmdlet test{"Test-EdgeSynchronization",
+                "Whether the edge's replicated data is current: SyncStatus Normal (exit 0), or NotEnrolled, "
+                "EnrollmentExpired, NotStarted, NoAcceptedDomain or Stale (exit 1); who holds the sync lease and how "
+                "many lease requests it refused",
+                {identity}, true, test_synchronization};
     for (auto& p : output_params()) test.params.push_back(std::move(p));
     table.push_back(std::move(test));
 }

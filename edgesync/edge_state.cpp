@@ -110,6 +110,9 @@ std::string Subscription::serialize() const {
     line("RecipientVersion", std::to_string(recipient_version));
     line("LeaseHolder", lease_holder);
     line("LeaseUntil", std::to_string(lease_until));
+    line("LeaseHolderId", lease_holder_id);
+    line("LeaseRefusals", std::to_string(lease_refusals));
+    line("LastLeaseRefusal", std::to_string(last_lease_refusal));
     return out;
 }
 
@@ -139,6 +142,10 @@ std::optional<Subscription> Subscription::parse(std::string_view text) {
               to_number(kv["Created"], s.created) && to_number(kv["LastConfigSync"], s.last_config_sync) &&
               to_number(kv["LastRecipientSync"], s.last_recipient_sync) &&
               to_number(kv["RecipientVersion"], s.recipient_version) && to_number(kv["LeaseUntil"], s.lease_until);
+    // Written by an older edge without these lines: no holder id, no refusals yet.
+    s.lease_holder_id = kv["LeaseHolderId"];
+    if (!kv["LeaseRefusals"].empty()) ok = ok && to_number(kv["LeaseRefusals"], s.lease_refusals);
+    if (!kv["LastLeaseRefusal"].empty()) ok = ok && to_number(kv["LastLeaseRefusal"], s.last_lease_refusal);
     if (!ok || s.edge_fqdn.empty() || !from_hex(s.hash_key)) return std::nullopt;
     return s;
 }

@@ -37,8 +37,14 @@ struct Subscription {
     std::vector<std::string> replicated;  // "AcceptedDomain/<name>", "SendConnector/<name>": read-only here
     std::int64_t last_config_sync = 0, last_recipient_sync = 0;
     std::uint64_t recipient_version = 0;  // raised by every RECIPIENTS batch; DELTA must name it
-    std::string lease_holder;
+    // The sync lease: one agent process at a time per subscription (issue 15: by name
+    // alone, two agents of one name interleaved). lease_holder is the agent's name, for
+    // the administrator; lease_holder_id the process's random id, which decides.
+    std::string lease_holder, lease_holder_id;
     std::int64_t lease_until = 0;
+    // LEASE requests refused because another agent held it: an agent that spins shows here.
+    std::uint64_t lease_refusals = 0;
+    std::int64_t last_lease_refusal = 0;
 
     std::string serialize() const;
     static std::optional<Subscription> parse(std::string_view text);

@@ -4,13 +4,18 @@
 // edge; the edge never connects in.
 //
 //   edgesync --subscription edge.sub --ldap-uri ldap://dc1 --bind-dn … --password-file …
-//            --base-dn … --hub hub1.contoso.com:25 [--hub …] --accepted-domain contoso.com
+//            --base-dn … --hub hub1.contoso.com:25 [--hub …] --accepted-domain contoso.com|none
 //            [--site NAME] [--state-dir DIR] [--edge HOST:PORT] [--name AGENT] [--once]
 //            [--full] [--config-interval SECONDS] [--recipient-interval SECONDS] [--filter LDAPFILTER]
+//            [--lease SECONDS]
 //
-// --filter chooses the recipients (default "(|(mail=*)(proxyAddresses=*))"). Against Active
-// Directory, leave disabled accounts out as Exchange does:
+// --filter REPLACES the default recipient filter "(|(mail=*)(proxyAddresses=*))". Against
+// Active Directory, leave disabled accounts out as Exchange does:
 //   '(&(|(mail=*)(proxyAddresses=*))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
+//
+// The sync lease (one agent process per edge subscription; --lease, default 600 s): a
+// daemon renews it every cycle and gives it back on SIGTERM, --once when it ends. An agent refused the
+// lease waits until it expires (plus jitter) and says so once per wait.
 //
 // State (--state-dir, default /var/lib/edgesync): the agent's client certificate, the
 // recipient hash key learnt at enrollment, and the last recipient set sent with its
@@ -24,6 +29,7 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include <netdb.h>
@@ -31,11 +37,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -49,16 +58,54 @@ struct Options {
     DirectoryOptions directory;
     std::vector<std::string> hubs;
     std::vector<ReplicatedDomain> domains;
-    bool once = false, full = false;
-    int config_interval = 180, recipient_interval = 300;
+    bool once = false, full = false, no_domains = false;
+    int config_interval = 180, recipient_interval = 300, lease = 600;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-    throw std::invalid_argument(why + "\nusage: edgesync --subscription FILE --ldap-uri URI [--bind-dn DN --password-file FILE] "
-                                      "--base-dn DN --hub HOST[:PORT]… --accepted-domain DOMAIN[:TYPE[:default]]… "
-                                      "[--site NAME] [--state-dir DIR] [--edge HOST:PORT] [--name AGENT] [--once] [--full] "
-                                      "[--config-interval S] [--recipient-interval S] [--filter LDAPFILTER]");
+constexpr const char* kUsage =
+    "usage: edgesync --subscription FILE --ldap-uri URI [--bind-dn DN --password-file FILE] --base-dn DN\n"
+    "                --hub HOST[:PORT]... --accepted-domain DOMAIN[:TYPE[:default]]...|none\n"
+    "                [--site NAME] [--state-dir DIR] [--edge HOST:PORT] [--name AGENT] [--once] [--full]\n"
+    "                [--config-interval S] [--recipient-interval S] [--filter LDAPFILTER] [--lease S]\n"
+    "\n"
+    "  --subscription FILE     the file of edgectl New-EdgeSubscription on the edge (holds a secret)\n"
+    "  --edge HOST:PORT        where the edge's sync listener is (default: the file's EdgeServerFQDN\n"
+    "                          and EdgeSyncPort); the agent connects out, the edge never connects in\n"
+    "  --state-dir DIR         the agent's certificate, hash key and last set (default /var/lib/edgesync)\n"
+    "  --hub HOST[:PORT]       a hub the edge delivers inbound mail to (repeat for more)\n"
+    "  --accepted-domain D[:TYPE[:default]]  a domain the edge accepts; TYPE Authoritative (default),\n"
+    "                          InternalRelay or ExternalRelay, any case; 'none' replicates no domain\n"
+    "                          (the edge then removes its accepted domains: say it on purpose)\n"
+    "  --filter LDAPFILTER     replaces the default recipient filter (|(mail=*)(proxyAddresses=*))\n"
+    "  --site NAME             the site (default Default-First-Site-Name)\n"
+    "  --name AGENT            this agent's name in the edge's lease and logs (default the host name)\n"
+    "  --once                  sync now, give the lease back, exit (0: synced)\n"
+    "  --full                  send the whole recipient set, not the difference\n"
+    "  --config-interval S     configuration sync interval (default 180)\n"
+    "  --recipient-interval S  recipient sync interval (default 300)\n"
+    "  --lease S               the sync lease taken on the edge (default 600); a daemon renews it\n"
+    "                          every cycle, so it must be longer than both intervals\n"
+    "  --help                  this text\n";
+
+[[noreturn]] void usage(const std::string& why) { throw std::invalid_argument(why + "\n" + kUsage); }
+
+// SIGTERM or SIGINT (systemctl stop): the daemon gives its lease back before it exits,
+// so its successor (systemctl restart) need not wait for the lease to expire.
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+
+// Sleeps until `t`, or until a stop signal.
+void nap_until(std::chrono::steady_clock::time_point t) {
+    while (!g_stop && std::chrono::steady_clock::now() < t)
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            t - std::chrono::steady_clock::now(), std::chrono::milliseconds(200)));
 }
+
+// Thrown when another agent holds the sync lease: how long it still does.
+struct LeaseBusy : std::runtime_error {
+    LeaseBusy(const std::string& reply, std::uint32_t s) : std::runtime_error(reply), seconds(s) {}
+    std::uint32_t seconds;
+};
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -98,6 +145,10 @@ Options parse(int argc, char** argv) {
             if (n < 1 || n > 86400) usage(a + ": from 1 to 86400 seconds");
             return n;
         };
+        if (a == "--help" || a == "-h") {
+            std::cout << kUsage;
+            std::exit(0);
+        }
         if (a == "--subscription") o.subscription = value();
         else if (a == "--ldap-uri") o.directory.uri = value();
         else if (a == "--bind-dn") o.directory.bind_dn = value();
@@ -113,9 +164,14 @@ Options parse(int argc, char** argv) {
         else if (a == "--full") o.full = true;
         else if (a == "--config-interval") o.config_interval = seconds();
         else if (a == "--recipient-interval") o.recipient_interval = seconds();
+        else if (a == "--lease") o.lease = seconds();
         else if (a == "--accepted-domain") {
-            // contoso.com, contoso.com:InternalRelay, contoso.com:Authoritative:default
+            // contoso.com, contoso.com:InternalRelay, contoso.com:authoritative:default, none
             std::string v = value();
+            if (v == "none") {
+                o.no_domains = true;
+                continue;
+            }
             ReplicatedDomain d;
             auto c = v.find(':');
             d.domain_name = v.substr(0, c);
@@ -123,12 +179,27 @@ Options parse(int argc, char** argv) {
             if (c != std::string::npos) {
                 std::string rest = v.substr(c + 1);
                 auto c2 = rest.find(':');
-                d.domain_type = rest.substr(0, c2);
-                d.default_domain = c2 != std::string::npos && rest.substr(c2 + 1) == "default";
+                auto type = canonical_domain_type(rest.substr(0, c2));
+                if (!type) usage("--accepted-domain " + v + ": the type is Authoritative, InternalRelay or ExternalRelay");
+                d.domain_type = *type;
+                if (c2 != std::string::npos) {
+                    std::string flag = rest.substr(c2 + 1);
+                    for (char& ch : flag) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                    if (flag != "default") usage("--accepted-domain " + v + ": after the type only ':default' may follow");
+                    d.default_domain = true;
+                }
             }
+            if (d.domain_name.empty()) usage("--accepted-domain " + v + ": no domain name");
             o.domains.push_back(d);
         } else usage("unknown option " + a);
     }
+    // Issue 15: leaving the option out removed every accepted domain of the edge.
+    if (o.domains.empty() && !o.no_domains)
+        usage("--accepted-domain is required: the edge replaces its accepted domains with these "
+              "(--accepted-domain none removes them all, on purpose)");
+    if (!o.domains.empty() && o.no_domains) usage("--accepted-domain none cannot be given with domains");
+    if (!o.once && o.lease <= std::max(o.config_interval, o.recipient_interval))
+        usage("--lease must be longer than --config-interval and --recipient-interval (the agent renews it every cycle)");
     if (o.subscription.empty()) usage("--subscription is required");
     if (o.directory.uri.empty() || o.directory.base_dn.empty()) usage("--ldap-uri and --base-dn are required");
     if (o.hubs.empty()) usage("--hub is required (the hubs the edge delivers inbound mail to)");
@@ -265,6 +336,10 @@ std::uint64_t ok_version(const std::string& reply) {
 class Agent {
 public:
     explicit Agent(Options o) : o_(std::move(o)) {
+        // This process's lease holder id: two agents, even of one name, are two holders.
+        unsigned char id[8];
+        if (RAND_bytes(id, sizeof id) != 1) throw std::runtime_error("no random bytes from OpenSSL");
+        holder_ = to_hex(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
         std::string error;
         auto f = SubscriptionFile::read(slurp(o_.subscription), &error);
         if (!f) throw std::runtime_error(o_.subscription + ": " + error);
@@ -298,13 +373,19 @@ public:
             if (r != "OK") throw std::runtime_error("the edge refused us: " + r);
         }
         key_ = *from_hex(slurp(key_file));
-        std::string lease = c->request(fmt::format("LEASE {} {}\n", o_.name, 600));
-        if (lease != "OK") throw std::runtime_error("no sync lease: " + lease);
+        std::string lease = c->request(fmt::format("LEASE {} {} {}\n", o_.name, o_.lease, holder_));
+        if (lease != "OK") {
+            if (auto wait = lease_wait_seconds(lease)) {
+                c->request("QUIT\n");
+                throw LeaseBusy(lease, *wait);
+            }
+            throw std::runtime_error("no sync lease: " + lease);
+        }
         return c;
     }
 
     void sync_config(EdgeConnection& c) {
-        ReplicatedConfig cfg{o_.site, o_.hubs, o_.domains};
+        ReplicatedConfig cfg{o_.site, o_.hubs, o_.domains, o_.no_domains};
         ok_version(c.request(write_config_batch(cfg)));
         std::fprintf(stderr, "edgesync: configuration: %zu accepted domains, %zu hubs\n", cfg.domains.size(),
                      cfg.hubs.size());
@@ -343,31 +424,85 @@ public:
                      static_cast<unsigned long long>(version));
     }
 
+    // One cycle on one connection: what is due. --once gives the lease back at its end,
+    // synced or not; a daemon keeps it (renewed every cycle) so no other agent interleaves.
+    void cycle(bool& first, std::chrono::steady_clock::time_point& next_config,
+               std::chrono::steady_clock::time_point& next_recipients) {
+        using Clock = std::chrono::steady_clock;
+        auto c = open();
+        try {
+            if (Clock::now() >= next_config) {
+                sync_config(*c);
+                next_config = Clock::now() + std::chrono::seconds(o_.config_interval);
+            }
+            if (Clock::now() >= next_recipients) {
+                sync_recipients(*c, o_.full && first);
+                next_recipients = Clock::now() + std::chrono::seconds(o_.recipient_interval);
+            }
+        } catch (...) {
+            if (o_.once) release(*c);
+            throw;
+        }
+        if (o_.once) release(*c);
+        c->request("QUIT\n");
+        first = false;
+    }
+
+    static void release(EdgeConnection& c) {
+        try {
+            c.request("RELEASE\n");
+        } catch (const std::exception&) {
+            // The connection is gone: the lease lapses at its expiry.
+        }
+    }
+
     int run() {
         using Clock = std::chrono::steady_clock;
         auto next_config = Clock::now(), next_recipients = Clock::now();
         bool first = true;
+        std::mt19937 random(std::random_device{}());
         while (true) {
             try {
-                auto c = open();
-                if (Clock::now() >= next_config) {
-                    sync_config(*c);
-                    next_config = Clock::now() + std::chrono::seconds(o_.config_interval);
-                }
-                if (Clock::now() >= next_recipients) {
-                    sync_recipients(*c, o_.full && first);
-                    next_recipients = Clock::now() + std::chrono::seconds(o_.recipient_interval);
-                }
-                c->request("QUIT\n");
-                first = false;
+                cycle(first, next_config, next_recipients);
+                if (o_.once) return 0;
+            } catch (const LeaseBusy& busy) {
+                // Wait for the lease to expire, not a moment less (issue 15: ~220 refused
+                // handshakes a second), plus jitter so waiting agents do not all return at
+                // once. Said once per wait.
+                const std::uint32_t spread = std::clamp<std::uint32_t>(busy.seconds / 10, 1, 30);
+                const auto wait = std::chrono::seconds(busy.seconds) +
+                                  std::chrono::milliseconds(std::uniform_int_distribution<int>(0, spread * 1000)(random));
+                std::fprintf(stderr, "edgesync: no sync lease: %s; waiting %.1f s for it\n", busy.what(),
+                             std::chrono::duration<double>(wait).count());
+                nap_until(Clock::now() + wait);
+                if (g_stop) return o_.once ? 1 : 0;  // --once: stopped before it synced
+                continue;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "edgesync: %s\n", e.what());
                 if (o_.once) return 1;
-                next_config = std::min(next_config, Clock::now() + std::chrono::seconds(30));
-                next_recipients = std::min(next_recipients, Clock::now() + std::chrono::seconds(30));
+                // Retry what is due in 30 s, never at once (a due time is in the past).
+                const auto retry = Clock::now() + std::chrono::seconds(30);
+                next_config = std::max(next_config, retry);
+                next_recipients = std::max(next_recipients, retry);
             }
-            if (o_.once) return 0;
-            std::this_thread::sleep_until(std::min(next_config, next_recipients));
+            nap_until(std::min(next_config, next_recipients));
+            if (g_stop) {
+                stop();
+                return 0;
+            }
+        }
+    }
+
+    // Stopped between cycles: renew the lease we hold (to prove it is ours on this
+    // connection) and give it back. If another agent has it, there is nothing to give.
+    void stop() {
+        try {
+            auto c = open();
+            release(*c);
+            c->request("QUIT\n");
+            std::fprintf(stderr, "edgesync: stopped; the sync lease is released\n");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "edgesync: stopped (%s)\n", e.what());
         }
     }
 
@@ -375,12 +510,19 @@ private:
     Options o_;
     SubscriptionFile sub_;
     std::string key_;
+    std::string holder_;  // random per process: the lease's holder id
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    struct sigaction stop_action {};
+    stop_action.sa_handler = on_stop_signal;
+    stop_action.sa_flags = SA_RESTART;  // a sync in progress finishes; the flag is read between cycles
+    sigemptyset(&stop_action.sa_mask);
+    ::sigaction(SIGTERM, &stop_action, nullptr);
+    ::sigaction(SIGINT, &stop_action, nullptr);
     try {
         Agent agent(parse(argc, argv));
         return agent.run();

@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -88,10 +89,12 @@ std::variant<Request, std::string> parse_request(std::string_view line) {
         return std::string("expected EDGESYNC 1 ENROLL <secret> or EDGESYNC 1 HELLO");
     }
     if (w[0] == "LEASE") {
-        auto secs = w.size() == 3 ? number<std::uint32_t>(w[2]) : std::nullopt;
-        if (!secs || *secs == 0 || *secs > 86400 || !printable(w[1])) return std::string("expected LEASE <agent> <1..86400>");
-        return Request{Lease{std::string(w[1]), *secs}};
+        auto secs = w.size() == 4 ? number<std::uint32_t>(w[2]) : std::nullopt;
+        if (!secs || *secs == 0 || *secs > 86400 || !printable(w[1]) || !printable(w[3]) || w[3].size() > 64)
+            return std::string("expected LEASE <agent> <1..86400> <holder-id>");
+        return Request{Lease{std::string(w[1]), *secs, std::string(w[3])}};
     }
+    if (w[0] == "RELEASE" && w.size() == 1) return Request{Release{}};
     if (w[0] == "BATCH") {
         if (w.size() != 5) return std::string("expected BATCH CONFIG|RECIPIENTS FULL|DELTA <base> <count>");
         BatchStart b;
@@ -111,6 +114,28 @@ std::variant<Request, std::string> parse_request(std::string_view line) {
     if (w[0] == "STATUS" && w.size() == 1) return Request{Status{}};
     if (w[0] == "QUIT" && w.size() == 1) return Request{Quit{}};
     return std::string("unknown request");
+}
+
+std::string lease_refusal(std::string_view agent, std::int64_t seconds) {
+    return "ERR 450 " + std::string(agent) + " holds the sync lease for " + std::to_string(seconds) + " more seconds";
+}
+
+std::optional<std::uint32_t> lease_wait_seconds(std::string_view reply) {
+    auto w = words(reply);
+    // ERR 450 <agent> holds the sync lease for <n> more seconds
+    if (w.size() != 11 || w[0] != "ERR" || w[1] != "450" || w[3] != "holds" || w[7] != "for") return std::nullopt;
+    return number<std::uint32_t>(w[8]);
+}
+
+std::optional<std::string> canonical_domain_type(std::string_view type) {
+    for (std::string_view t : {"Authoritative", "InternalRelay", "ExternalRelay"}) {
+        if (t.size() != type.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < t.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(t[i])) == std::tolower(static_cast<unsigned char>(type[i]));
+        if (same) return std::string(t);
+    }
+    return std::nullopt;
 }
 
 BatchReader::BatchReader(BatchStart start) : start_(start), digest_(EVP_MD_CTX_new(), free_ctx) {
@@ -143,12 +168,16 @@ std::optional<std::string> BatchReader::add_record(std::string_view line) {
         return std::nullopt;
     }
     if (w[0] == "DOMAIN" && (w.size() == 3 || (w.size() == 4 && w[3] == "default")) && printable(w[1])) {
-        if (w[2] != "Authoritative" && w[2] != "InternalRelay" && w[2] != "ExternalRelay")
-            return "a domain type is Authoritative, InternalRelay or ExternalRelay";
-        config_.domains.push_back({std::string(w[1]), std::string(w[2]), w.size() == 4});
+        auto type = canonical_domain_type(w[2]);
+        if (!type) return "a domain type is Authoritative, InternalRelay or ExternalRelay";
+        config_.domains.push_back({std::string(w[1]), *type, w.size() == 4});
         return std::nullopt;
     }
-    return "expected SITE, HUB or DOMAIN";
+    if (w[0] == "DOMAINS" && w.size() == 2 && w[1] == "none") {
+        config_.no_domains = true;
+        return std::nullopt;
+    }
+    return "expected SITE, HUB, DOMAIN or DOMAINS none";
 }
 
 std::optional<std::string> BatchReader::finish(std::string_view end_line) {
@@ -160,6 +189,13 @@ std::optional<std::string> BatchReader::finish(std::string_view end_line) {
     EVP_DigestFinal_ex(digest_.get(), md, &len);
     if (to_hex(std::string_view(reinterpret_cast<const char*>(md), len)) != w[1]) return "the batch digest does not match";
     if (start_.kind == BatchKind::Config && config_.site.empty()) return "a CONFIG batch names its SITE";
+    // Issue 15: an agent run without --accepted-domain sent no DOMAIN and the edge lost
+    // every accepted domain (550 5.7.1 for all mail). Removing them all must be said.
+    if (start_.kind == BatchKind::Config && config_.domains.empty() && !config_.no_domains)
+        return "a CONFIG batch without accepted domains would remove every accepted domain of this edge; "
+               "say so explicitly (edgesync --accepted-domain none)";
+    if (start_.kind == BatchKind::Config && !config_.domains.empty() && config_.no_domains)
+        return "a CONFIG batch has DOMAIN records or says DOMAINS none, not both";
     return std::nullopt;
 }
 
@@ -178,6 +214,7 @@ std::string write_config_batch(const ReplicatedConfig& c) {
     for (const auto& h : c.hubs) records.push_back("HUB " + h);
     for (const auto& d : c.domains)
         records.push_back("DOMAIN " + d.domain_name + " " + d.domain_type + (d.default_domain ? " default" : ""));
+    if (c.no_domains) records.push_back("DOMAINS none");
     return batch("CONFIG", "FULL", 0, records);
 }
 

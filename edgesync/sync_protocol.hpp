@@ -9,11 +9,18 @@
 //                                             agent's client certificate
 //   agent: EDGESYNC 1 HELLO                   later contacts (the pinned certificate)
 //   edge:  OK
-//   agent: LEASE <agent-name> <seconds>       one agent syncs at a time
-//   edge:  OK | ERR 450 <who holds it, until when>
+//   agent: LEASE <agent-name> <seconds> <holder-id>
+//   edge:  OK | ERR 450 <agent> holds the sync lease for <n> more seconds
+//                                             one agent syncs at a time, per subscription:
+//                                             the holder is the random <holder-id> of one
+//                                             agent process (not its name), renewed by it
+//   agent: RELEASE → OK                       gives the lease back (edgesync --once, at exit)
 //   agent: BATCH CONFIG FULL 0 <n>            the site, its hubs, the accepted domains
-//          SITE <name> | HUB <host[:port]> | DOMAIN <domain> <type> [default]
+//          SITE <name> | HUB <host[:port]> | DOMAIN <domain> <type> [default] | DOMAINS none
 //          END <sha256 hex of the n record lines, each with its LF>
+//                                             a batch without DOMAIN says `DOMAINS none`:
+//                                             an edge refuses one that says neither (it would
+//                                             remove every accepted domain by omission)
 //   agent: BATCH RECIPIENTS FULL|DELTA <base version> <n>
 //          + <hash hex> | - <hash hex>       keyed hashes (agents::recipient_hash)
 //          END <sha256 hex>
@@ -47,7 +54,9 @@ struct Hello {};
 struct Lease {
     std::string agent;
     std::uint32_t seconds = 0;
+    std::string holder;  // one agent process: two agents of one name are two holders
 };
+struct Release {};
 enum class BatchKind { Config, Recipients };
 enum class BatchMode { Full, Delta };
 struct BatchStart {
@@ -58,10 +67,19 @@ struct BatchStart {
 };
 struct Status {};
 struct Quit {};
-using Request = std::variant<Enroll, Hello, Lease, BatchStart, Status, Quit>;
+using Request = std::variant<Enroll, Hello, Lease, Release, BatchStart, Status, Quit>;
 
 // One request line (without its LF), or the reason it is not one.
 std::variant<Request, std::string> parse_request(std::string_view line);
+
+// The edge's answer to a LEASE another holder has, and how the agent reads it: the
+// seconds until that lease expires (nullopt: not a lease refusal).
+std::string lease_refusal(std::string_view agent, std::int64_t seconds);
+std::optional<std::uint32_t> lease_wait_seconds(std::string_view reply);
+
+// Accepted domain types in any case, as everywhere else: "authoritative" →
+// "Authoritative"; nullopt for what is not one.
+std::optional<std::string> canonical_domain_type(std::string_view type);
 
 // What a CONFIG batch says.
 struct ReplicatedDomain {
@@ -73,6 +91,9 @@ struct ReplicatedConfig {
     std::string site;
     std::vector<std::string> hubs;  // host or host:port, the inbound connector's smart hosts
     std::vector<ReplicatedDomain> domains;
+    // The administrator said the site has no accepted domain (edgesync --accepted-domain
+    // none): the batch carries `DOMAINS none`, and the edge removes its domains.
+    bool no_domains = false;
 };
 // What a RECIPIENTS batch says.
 struct ReplicatedRecipients {

@@ -1472,13 +1472,18 @@ Result<std::uint64_t> QueueDb::config_apply(std::vector<ConfigChange> changes,
 // ---- replicated directory data (EdgeSync) --------------------------------------------
 
 Status QueueDb::apply_sync_batch(const SyncBatch& batch) {
-    if (!valid_config_changes(batch.config)) return QueueError::invalid_argument;
+    if (!valid_config_changes(batch.config) || !valid_config_changes(batch.bookkeeping))
+        return QueueError::invalid_argument;
     for (const auto* list : {&batch.recipients_added, &batch.recipients_removed})
         for (const auto& h : *list)
             if (h.size() != kRecipientHashSize) return QueueError::invalid_argument;
     Impl& d = *impl_;
     auto job = [&](lmdb::Txn& txn) {
         write_config(d, txn, batch.config, batch.expected_generation, false);
+        for (const auto& c : batch.bookkeeping) {
+            if (c.value) txn.put(d.config, records::config_key(c.kind, c.name), *c.value);
+            else txn.del(d.config, records::config_key(c.kind, c.name));
+        }
         if (batch.full_recipient_set || batch.forget_recipients) txn.drop(d.recipients);
         if (batch.forget_recipients) txn.del(d.meta, "recipient_set");
         for (const auto& h : batch.recipients_removed) txn.del(d.recipients, h);

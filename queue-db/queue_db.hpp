@@ -277,6 +277,10 @@ public:
         // config generation moved since the caller read its state.
         std::optional<std::uint64_t> expected_generation;
         std::vector<ConfigChange> config;
+        // Config-store records no server's configuration reads (EdgeSync's lease and sync
+        // times): written in the same transaction without raising the generation, so a
+        // sync that changed nothing makes no server reload.
+        std::vector<ConfigChange> bookkeeping;
         bool full_recipient_set = false;
         // Forget every recipient and that a set was ever replicated (a new or removed
         // subscription): recipient validation stops until the next full set.

@@ -5,7 +5,7 @@ $ edgectl Test-EdgeSynchronization
 [exit 1]
 $ edgectl New-AcceptedDomain Local -DomainName local.test
 $ edgectl New-EdgeSubscription -FileName {DATA}/edge.sub -Port 50999
-! edgectl: New-EdgeSubscription: wrote {DATA}/edge.sub; its enrollment secret is valid for 1440 minutes: run edgesync --subscription {DATA}/edge.sub on the internal side before then; the sync listener is on 127.0.0.1:50999 (this host only: for an agent on the internal network, Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)
+! edgectl: New-EdgeSubscription: wrote {DATA}/edge.sub; its enrollment secret is valid for 1440 minutes: run edgesync --subscription {DATA}/edge.sub on the internal side before then; the sync listener is on 127.0.0.1:50999 (this host only: for an agent on the internal network, New-EdgeSubscription -ListenAddress or Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)
 $ grep -c -E '<(EdgeServerName|EdgeServerFQDN|EdgeSyncPort|EdgeCertificate|EnrollmentSecret|EffectiveDate|Duration)>' {DATA}/edge.sub
 7
 $ grep -E '<(EdgeServerName|EdgeSyncPort|Duration)>' {DATA}/edge.sub
@@ -31,6 +31,10 @@ LastConfigSync    :
 LastRecipientSync : 
 ConfigObjects     : 0
 RecipientCount    : 0
+LeaseHolder       : 
+LeaseExpires      : 
+LeaseRefusals     : 0
+LastLeaseRefusal  : 
 Detail            : waiting for edgesync to enroll with the subscription file; the sync listener is on 127.0.0.1:50999 (this host only: an agent on another host needs Set-TransportServer -EdgeSyncListenAddress <this edge's internal address>)
 [exit 1]
 # The listener binds the edge's address on the internal network once the administrator gives it.
@@ -41,6 +45,12 @@ Port              : 50999
 $ edgectl Test-EdgeSynchronization | grep Detail
 Detail            : waiting for edgesync to enroll with the subscription file; the sync listener is on 10.0.0.25:50999
 $ edgectl Set-TransportServer -EdgeSyncListenAddress 127.0.0.1
+# -ListenAddress sets the same setting with the subscription; a bad one changes nothing.
+$ edgectl New-EdgeSubscription -FileName {DATA}/x.sub -ListenAddress somewhere -Force
+! edgectl: New-EdgeSubscription: -ListenAddress: 'somewhere' is not valid; expected an IP address such as 192.0.2.1 or 2001:db8::1
+[exit 1]
+$ edgectl Get-EdgeSubscription -Format List | grep -E '^ListenAddress '
+ListenAddress     : 127.0.0.1
 # The secret is in the file only: the data directory keeps its SHA-256.
 $ grep -r -l -F "$(sed -n 's/.*<EnrollmentSecret>\(.*\)<\/EnrollmentSecret>.*/\1/p' {DATA}/edge.sub)" {DATA} | grep -v edge.sub
 [exit 1]

@@ -41,15 +41,18 @@ TEST_CASE("sync requests are parsed strictly", "[edgesync][protocol]") {
     REQUIRE(std::holds_alternative<Request>(enroll));
     CHECK(std::get<Enroll>(std::get<Request>(enroll)).secret == "s3cr3t");
     CHECK(std::holds_alternative<Request>(parse_request("EDGESYNC 1 HELLO")));
-    auto lease = parse_request("LEASE hub1 300");
+    auto lease = parse_request("LEASE hub1 300 5f2a");
     REQUIRE(std::holds_alternative<Request>(lease));
     CHECK(std::get<Lease>(std::get<Request>(lease)).seconds == 300);
+    CHECK(std::get<Lease>(std::get<Request>(lease)).holder == "5f2a");
+    CHECK(std::holds_alternative<Release>(std::get<Request>(parse_request("RELEASE"))));
     auto batch = parse_request("BATCH RECIPIENTS DELTA 7 2");
     REQUIRE(std::holds_alternative<Request>(batch));
     auto b = std::get<BatchStart>(std::get<Request>(batch));
     CHECK((b.kind == BatchKind::Recipients && b.mode == BatchMode::Delta && b.base_version == 7 && b.count == 2));
 
-    for (const char* bad : {"", "EDGESYNC 2 HELLO", "EDGESYNC 1 ENROLL", "LEASE hub1 0", "LEASE hub1 -5",
+    for (const char* bad : {"", "EDGESYNC 2 HELLO", "EDGESYNC 1 ENROLL", "LEASE hub1 0 h", "LEASE hub1 -5 h",
+                            "LEASE hub1 300" /* no holder: the name alone is not a holder */, "RELEASE now",
                             "BATCH CONFIG DELTA 0 1", "BATCH RECIPIENTS FULL 0 99999999999", "BATCH RECIPIENTS FULL x 1",
                             "STATUS now", "DROP TABLE"}) {
         INFO(bad);
@@ -117,4 +120,39 @@ TEST_CASE("hex round-trips and refuses what is not hex", "[edgesync][protocol]")
     CHECK(from_hex("00FF10") == std::optional<std::string>(std::string("\x00\xff\x10", 3)));
     CHECK_FALSE(from_hex("abc"));
     CHECK_FALSE(from_hex("zz"));
+}
+
+TEST_CASE("a lease refusal says how long to wait, and the agent reads it back", "[edgesync][protocol]") {
+    const std::string r = lease_refusal("vm", 574);
+    CHECK(r == "ERR 450 vm holds the sync lease for 574 more seconds");
+    CHECK(lease_wait_seconds(r) == std::optional<std::uint32_t>(574));
+    CHECK_FALSE(lease_wait_seconds("ERR 450 take the LEASE first (or it expired)"));
+    CHECK_FALSE(lease_wait_seconds("OK"));
+}
+
+TEST_CASE("domain types are case-insensitive, as everywhere else", "[edgesync][protocol]") {
+    CHECK(canonical_domain_type("authoritative") == std::optional<std::string>("Authoritative"));
+    CHECK(canonical_domain_type("INTERNALRELAY") == std::optional<std::string>("InternalRelay"));
+    CHECK(canonical_domain_type("externalRelay") == std::optional<std::string>("ExternalRelay"));
+    CHECK_FALSE(canonical_domain_type("Authoritativ"));
+    // The edge reads a batch written by another agent in any case and stores Exchange's.
+    const std::string body = "SITE S\nDOMAIN contoso.test authoritative default\n";
+    const std::string text = "BATCH CONFIG FULL 0 2\n" + body + "END " + sha256_hex(body) + "\n";
+    BatchReader* r = nullptr;
+    REQUIRE(read_back(text, &r) == "");
+    REQUIRE(r->config().domains.size() == 1);
+    CHECK(r->config().domains[0].domain_type == "Authoritative");
+}
+
+TEST_CASE("a configuration batch without accepted domains must say so", "[edgesync][protocol]") {
+    // Issue 15: an agent run without --accepted-domain removed every domain of the edge.
+    ReplicatedConfig none{"Site", {"hub1"}, {}};
+    CHECK(read_back(write_config_batch(none)).find("would remove every accepted domain") != std::string::npos);
+    none.no_domains = true;
+    BatchReader* r = nullptr;
+    REQUIRE(read_back(write_config_batch(none), &r) == "");
+    CHECK(r->config().no_domains);
+    CHECK(r->config().domains.empty());
+    ReplicatedConfig both{"Site", {}, {{"contoso.com", "Authoritative", false}}, true};
+    CHECK(read_back(write_config_batch(both)) == "a CONFIG batch has DOMAIN records or says DOMAINS none, not both");
 }

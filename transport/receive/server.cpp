@@ -127,7 +127,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
-    edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say);
+    // A replicated configuration is served before the agent hears OK (issue 15).
+    edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
         data_directory,
         [this] {

@@ -62,14 +62,18 @@ void SyncConnectionWatchdog::arm(std::chrono::steady_clock::duration d) {
 void SyncConnectionWatchdog::cancel() { timer_.cancel(); }
 
 struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
-    Impl(asio::io_context& i, queue::QueueDb& d, std::string dir, std::function<void(const std::string&)> s)
-        : io(i), db(d), data_directory(std::move(dir)), say_fn(std::move(s)) {}
+    Impl(asio::io_context& i, queue::QueueDb& d, std::string dir, std::function<void(const std::string&)> s,
+         std::function<void()> changed)
+        : io(i), db(d), data_directory(std::move(dir)), say_fn(std::move(s)), config_changed(std::move(changed)) {}
 
     asio::io_context& io;
     queue::QueueDb& db;
     std::string data_directory;
     std::function<void(const std::string&)> say_fn;
+    std::function<void()> config_changed;
     asio::thread_pool pool{1};
+    // When a refused LEASE was last said (pool thread): at most one line per 10 s.
+    std::chrono::steady_clock::time_point lease_refusal_said{};
     std::shared_ptr<tcp::acceptor> acceptor;
     std::shared_ptr<asio::ssl::context> ctx;
     std::string bound;  // "address:port" listened on
@@ -254,7 +258,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             co_return !ec;
         };
 
-        std::string lease_agent;
+        std::string lease_holder;  // the holder id this connection took the lease with
         bool trusted = false;
         while (true) {
             auto line = co_await read_line();
@@ -294,8 +298,15 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
                 break;
             }
             if (auto* l = std::get_if<edgesync::Lease>(&req)) {
-                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.take_lease(l->agent, l->seconds); });
-                if (answer.starts_with("OK")) lease_agent = l->agent;
+                auto answer =
+                    co_await send::run_blocking(d.io, d.pool, [&] { return d.take_lease(*l, peer); });
+                if (answer.starts_with("OK")) lease_holder = l->holder;
+                co_await reply(answer);
+                continue;
+            }
+            if (std::holds_alternative<edgesync::Release>(req)) {
+                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.release_lease(lease_holder); });
+                lease_holder.clear();
                 co_await reply(answer);
                 continue;
             }
@@ -326,7 +337,12 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
                 co_await reply("ERR 400 " + *problem + "; nothing of it applied");
                 break;
             }
-            auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.apply(batch, lease_agent); });
+            bool changed = false;
+            auto answer =
+                co_await send::run_blocking(d.io, d.pool, [&] { return d.apply(batch, lease_holder, &changed); });
+            // Back on the I/O thread: the server takes the new configuration before the
+            // agent hears OK, so the next RCPT sees it.
+            if (changed && d.config_changed) d.config_changed();
             d.say(fmt::format("{} batch from {} ({} records): {}",
                               start.kind == edgesync::BatchKind::Config ? "configuration" : "recipient", peer, start.count,
                               answer));
@@ -354,33 +370,74 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
         return "OK " + sub->hash_key;
     }
 
-    std::string take_lease(const std::string& agent, std::uint32_t seconds) {
+    // Writes the subscription record alone: bookkeeping, no server reloads for it.
+    bool save_subscription(const edgesync::Subscription& sub, std::uint64_t generation) {
+        queue::QueueDb::SyncBatch b;
+        b.expected_generation = generation;
+        b.bookkeeping.push_back(edgesync::subscription_change(sub));
+        return static_cast<bool>(db.apply_sync_batch(b));
+    }
+
+    // One lease per subscription, held by one agent process (its holder id), whatever
+    // the agents' names. A refusal tells the agent how long to wait, and is counted.
+    std::string take_lease(const edgesync::Lease& l, const std::string& peer) {
         const auto generation = db.config_generation();
         auto sub = edgesync::load_subscription(db);
         if (!sub) return "ERR 530 the subscription was removed";
         const auto now = edgesync::unix_now();
-        if (!sub->lease_holder.empty() && sub->lease_holder != agent && sub->lease_until > now)
-            return fmt::format("ERR 450 {} holds the sync lease for {} more seconds", sub->lease_holder,
-                               sub->lease_until - now);
-        sub->lease_holder = agent;
-        sub->lease_until = now + seconds;
-        auto r = db.config_apply({edgesync::subscription_change(*sub)}, generation);
-        if (!r) return "ERR 451 the subscription changed meanwhile; try again";
+        if (sub->lease_until > now && sub->lease_holder_id != l.holder) {
+            const std::string answer = edgesync::lease_refusal(sub->lease_holder, sub->lease_until - now);
+            sub->lease_refusals += 1;
+            sub->last_lease_refusal = now;
+            save_subscription(*sub, generation);  // a lost count on a conflict is no harm
+            const auto steady = std::chrono::steady_clock::now();
+            if (sub->lease_refusals == 1 || steady - lease_refusal_said >= 10s) {
+                lease_refusal_said = steady;
+                say(fmt::format("refused the sync lease to {} from {}: {} holds it for {} more seconds ({} refused "
+                                "lease requests so far)",
+                                l.agent, peer, sub->lease_holder, sub->lease_until - now, sub->lease_refusals));
+            }
+            return answer;
+        }
+        sub->lease_holder = l.agent;
+        sub->lease_holder_id = l.holder;
+        sub->lease_until = now + l.seconds;
+        if (!save_subscription(*sub, generation)) return "ERR 451 the subscription changed meanwhile; try again";
         return "OK";
     }
 
-    std::string apply(const edgesync::BatchReader& batch, const std::string& agent) {
+    // edgesync --once at its end, and a stopped daemon, give the lease back: another
+    // agent need not wait for its expiry.
+    std::string release_lease(const std::string& holder) {
+        const auto generation = db.config_generation();
+        auto sub = edgesync::load_subscription(db);
+        if (!sub) return "ERR 530 the subscription was removed";
+        if (holder.empty() || sub->lease_holder_id != holder) return "OK not held";
+        sub->lease_holder.clear();
+        sub->lease_holder_id.clear();
+        sub->lease_until = 0;
+        if (!save_subscription(*sub, generation)) return "ERR 451 the subscription changed meanwhile; try again";
+        return "OK";
+    }
+
+    // What of `changes` would change the store: a sync of the same data writes nothing.
+    std::vector<queue::ConfigChange> actual_changes(std::vector<queue::ConfigChange> changes) const {
+        std::erase_if(changes, [&](const queue::ConfigChange& c) { return db.config_get(c.kind, c.name) == c.value; });
+        return changes;
+    }
+
+    std::string apply(const edgesync::BatchReader& batch, const std::string& holder, bool* config_changed_out) {
         queue::QueueDb::SyncBatch out;
         out.expected_generation = db.config_generation();
         auto sub = edgesync::load_subscription(db);
         if (!sub) return "ERR 530 the subscription was removed";
         const auto now = edgesync::unix_now();
-        if (agent.empty() || sub->lease_holder != agent || sub->lease_until <= now)
+        if (holder.empty() || sub->lease_holder_id != holder || sub->lease_until <= now)
             return "ERR 450 take the LEASE first (or it expired)";
         if (batch.start().kind == edgesync::BatchKind::Config) {
             std::vector<std::string> replicated;
             try {
-                out.config = edgesync::replicated_config_changes(db, batch.config(), &replicated);
+                out.config = actual_changes(edgesync::replicated_config_changes(db, batch.config(), &replicated));
             } catch (const std::exception& e) {
                 return std::string("ERR 400 ") + e.what() + "; nothing of it applied";
             }
@@ -394,19 +451,25 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             out.full_recipient_set = batch.start().mode == edgesync::BatchMode::Full;
             out.recipients_added = batch.recipients().added;
             out.recipients_removed = batch.recipients().removed;
-            sub->recipient_version += 1;
+            // A DELTA of nothing (+0 -0) is the same version: nothing to reload, nothing new.
+            if (out.full_recipient_set || !out.recipients_added.empty() || !out.recipients_removed.empty())
+                sub->recipient_version += 1;
             sub->last_recipient_sync = now;
         }
-        out.config.push_back(edgesync::subscription_change(*sub));
+        // The subscription (sync times, version, site) is bookkeeping: the generation
+        // moves only when accepted domains or connectors did (issue 15: every connected
+        // server reloaded after a sync that changed nothing).
+        out.bookkeeping.push_back(edgesync::subscription_change(*sub));
         auto st = db.apply_sync_batch(out);
         if (!st) return "ERR 451 " + st.error().message() + "; nothing of it applied";
+        *config_changed_out = !out.config.empty();
         return fmt::format("OK {}", sub->recipient_version);
     }
 };
 
 EdgeSyncListener::EdgeSyncListener(asio::io_context& io, queue::QueueDb& db, std::string data_directory,
-                                   std::function<void(const std::string&)> say)
-    : impl_(std::make_shared<Impl>(io, db, std::move(data_directory), std::move(say))) {}
+                                   std::function<void(const std::string&)> say, std::function<void()> config_changed)
+    : impl_(std::make_shared<Impl>(io, db, std::move(data_directory), std::move(say), std::move(config_changed))) {}
 
 EdgeSyncListener::~EdgeSyncListener() {
     impl_->stopping = true;

@@ -54,9 +54,12 @@ private:
 
 class EdgeSyncListener {
 public:
-    // `say` writes a line to the server's log.
+    // `say` writes a line to the server's log. `config_changed` is called on the I/O
+    // thread after a batch changed the configuration and before the agent is answered:
+    // the server reloads there, so a domain the agent was told is replicated is served
+    // by the next RCPT (issue 15: 550 5.7.1 during the one-second config poll).
     EdgeSyncListener(asio::io_context& io, queue::QueueDb& db, std::string data_directory,
-                     std::function<void(const std::string&)> say);
+                     std::function<void(const std::string&)> say, std::function<void()> config_changed = {});
     ~EdgeSyncListener();
     EdgeSyncListener(const EdgeSyncListener&) = delete;
     EdgeSyncListener& operator=(const EdgeSyncListener&) = delete;
