@@ -818,8 +818,8 @@ TEST_CASE("the admission ledger: sampled space minus commits since and reservati
     CHECK(f.armed);
     CHECK(f.room_bytes == 20 * MiB);
     const std::uint64_t overhead = DiskAdmission::kCommitOverheadBytes;
-    CHECK(ledger.admits(20 * MiB - overhead - 1));
-    CHECK_FALSE(ledger.admits(20 * MiB - overhead));  // exactly at High is High: refused
+    CHECK(ledger.admits(20 * MiB - overhead - P));          // charged 20 MiB − 4 KiB: below High
+    CHECK_FALSE(ledger.admits(20 * MiB - overhead - P + 1));  // charged 20 MiB: exactly at High is High
 
     auto a = ledger.reservation();
     auto b = ledger.reservation();

@@ -475,7 +475,7 @@ TEST_CASE("disk admission: MAIL and DATA get 452 4.3.1 when the queue volume has
     CHECK(st.next == Step::Next::ReadCommand);
     CHECK(s.state() == SessionState::Greeted);
     CHECK(disk.held == 0);
-    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "503 5.5.1 Need MAIL command");
+    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "503 5.5.2 Need mail command");
 
     // RSET and EHLO in a transaction give the hold back too.
     disk.room = 1000;
