@@ -67,7 +67,7 @@ Output get_back_pressure(Context& ctx, const Invocation& inv) {
                                      kStaleAfter.count(), overall_level, stale_reason(ctx.data_directory, socket_failure));
         overall_level = "Stale";
     } else if (!live) {
-        overall_detail += fmt::format("; from the status file ({})", socket_failure);
+        overall_detail += fmt::format("; from the status file (no answer on the status socket: {})", socket_failure);
     }
 
     std::vector<Record> records;
@@ -97,6 +97,7 @@ Output get_back_pressure(Context& ctx, const Invocation& inv) {
         std::string detail = r.detail;
         if (!r.failure.empty()) detail += (detail.empty() ? "" : "; ") + r.failure;
         if (r.storage_full_reported) detail += (detail.empty() ? "" : "; ") + std::string("held at High after a full commit");
+        if (stale) detail += fmt::format("{}stale: {} when last sampled", detail.empty() ? "" : "; ", to_string(r.level));
         rec.add("Detail", Value::of_text_or_null(detail));
         rec.add("Since", Value::null());
         rec.add("SampledAt", Value::of_time(to_timestamp(snap->sampled_at)));

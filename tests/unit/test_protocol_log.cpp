@@ -722,18 +722,28 @@ TEST_CASE("session ids are 16 upper-case hex digits, unique and increasing", "[l
 // Issue 14: logs yield to the queue. While the process-wide switch names the log
 // directory's volume, lines are dropped and counted; once it is off, the first line
 // written says how many were lost. A log on another volume never stops.
-TEST_CASE("logs on the paused volume drop their lines, count them, and say how many at resume", "[logging][yield]") {
+namespace {
+// A receive log in a directory of its own, and the volume that directory is on.
+struct LogOnVolume {
     TempDir dir;
-    const std::string d = dir.sub("recv");
-    fs::create_directories(d);
-    auto volume = volume_of(d);
-    REQUIRE(volume);
-    ProtocolLog log(ProtocolLogKind::SmtpReceive, limits_in(d), "edge-transport test", 10ms);
+    std::string d = [this] {
+        fs::create_directories(dir.sub("recv"));
+        return dir.sub("recv");
+    }();
+    std::uint64_t volume = volume_of(d).value_or(0);
+    ProtocolLog log{ProtocolLogKind::SmtpReceive, limits_in(d), "edge-transport test", 10ms};
+};
+}  // namespace
+
+TEST_CASE("logs on the paused volume drop their lines, count them, and say how many at resume", "[logging][yield]") {
+    LogOnVolume v;
+    auto& [dir, d, volume, log] = v;
+    REQUIRE(volume_of(d) == volume);
     write_numbered(log, 1);
     log.flush();
     const std::uint64_t dropped_before = lines_dropped_while_paused();
 
-    pause_logs_on_volume(*volume);
+    pause_logs_on_volume(volume);
     REQUIRE(logs_paused());
     for (std::uint64_t seq = 2; seq <= 6; ++seq) write_numbered(log, seq);
     log.flush();
@@ -757,13 +767,10 @@ TEST_CASE("logs on the paused volume drop their lines, count them, and say how m
 }
 
 TEST_CASE("a log on another volume keeps writing while the queue volume's logs are paused", "[logging][yield]") {
-    TempDir dir;
-    const std::string d = dir.sub("recv");
-    fs::create_directories(d);
-    auto volume = volume_of(d);
-    REQUIRE(volume);
-    ProtocolLog log(ProtocolLogKind::SmtpReceive, limits_in(d), "edge-transport test", 10ms);
-    pause_logs_on_volume(*volume + 1);  // some other file system
+    LogOnVolume v;
+    auto& [dir, d, volume, log] = v;
+    REQUIRE(volume_of(d) == volume);
+    pause_logs_on_volume(volume + 1);  // some other file system
     write_numbered(log, 1);
     log.flush();
     resume_logs();

@@ -300,26 +300,26 @@ std::optional<Snapshot> read_status_socket(const std::string& data_dir, int serv
     timeval tv{2, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0)
-        return fail(std::string("the server's status socket: ") + std::strerror(errno));
+        return fail(std::string("connect: ") + std::strerror(errno));
     // Anyone may bind an abstract name: believe only the process that holds the data
     // directory's lock.
     ucred cred{};
     socklen_t cl = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || cred.pid != server_pid)
-        return fail(fmt::format("the status socket is held by pid {}, not by the server (pid {})", cred.pid, server_pid));
+        return fail(fmt::format("it is held by pid {}, not by the server (pid {})", cred.pid, server_pid));
     constexpr std::size_t kLimit = 64 * 1024;
     std::string text;
     char buf[4096];
     while (true) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(std::string("the server's status socket: ") + std::strerror(errno));
+        if (n < 0) return fail(std::string("read: ") + std::strerror(errno));
         if (n == 0) break;
-        if (text.size() + static_cast<std::size_t>(n) > kLimit) return fail("the server's status socket sent too much");
+        if (text.size() + static_cast<std::size_t>(n) > kLimit) return fail("it sent more than a snapshot");
         text.append(buf, static_cast<std::size_t>(n));
     }
     auto snap = parse_snapshot(text);
-    if (!snap) return fail("the server's status socket sent a damaged snapshot");
+    if (!snap) return fail("it sent a damaged snapshot");
     return snap;
 }
 
