@@ -236,8 +236,8 @@ TEST_CASE("a burst on a 64 MB queue volume with High at 70 % never reaches ENOSP
     s.stop();
 }
 
-TEST_CASE("logs on the queue volume stop at Medium and count what they drop; Get-BackPressure reports High live on a full "
-          "volume; Normal again resumes the logs",
+TEST_CASE("logs on the queue volume stop at Medium and count what they drop, Get-BackPressure reports High live on a full "
+          "volume, and Normal again resumes the logs",
           "[backpressure][volume][logs][issue14]") {
     EdgeServer s;
     TmpfsMount mount(s.data(), 32);
