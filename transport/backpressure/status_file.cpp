@@ -318,6 +318,7 @@ std::optional<Snapshot> read_status_socket(const std::string& data_dir, int serv
         if (text.size() + static_cast<std::size_t>(n) > kLimit) return fail("it sent more than a snapshot");
         text.append(buf, static_cast<std::size_t>(n));
     }
+    if (text.empty()) return fail("it closed without an answer: it answers root and its own user only");
     auto snap = parse_snapshot(text);
     if (!snap) return fail("it sent a damaged snapshot");
     return snap;
