@@ -6,6 +6,8 @@
 #include "lmdb.hpp"
 #include "records.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <future>
@@ -1666,8 +1668,30 @@ QueueDb::Usage QueueDb::usage() const {
     auto add = [&](const lmdb::Env& env) {
         MDB_envinfo info{};
         lmdb::check("mdb_env_info", mdb_env_info(env.get(), &info));
+        const std::size_t page = env.page_size();
+        const std::size_t used = (info.me_last_pgno + 1) * page;
         u.map_size += info.me_mapsize;
-        u.used_bytes += (info.me_last_pgno + 1) * env.page_size();
+        u.used_bytes += used;
+        // The free DB (dbi 0): one record per transaction that freed pages, its value
+        // an ID list whose first word is the number of page numbers after it.
+        std::size_t free_pages = 0;
+        {
+            lmdb::Txn txn = lmdb::Txn::begin_read(env);
+            lmdb::Cursor c(txn, 0);
+            for (bool ok = c.first(); ok; ok = c.next()) {
+                std::size_t n = 0;  // an MDB_ID (size_t): midl.h is not public
+                if (c.value().size() >= sizeof n) std::memcpy(&n, c.value().data(), sizeof n);
+                free_pages += n;
+            }
+        }
+        u.free_bytes += free_pages * page;
+        // A file longer than its last page (a commit that failed after writing) is
+        // written again from there.
+        const char* dir = nullptr;
+        struct stat st {};
+        if (mdb_env_get_path(env.get(), &dir) == 0 && dir != nullptr &&
+            ::stat((std::string(dir) + "/data.mdb").c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) > used)
+            u.free_bytes += static_cast<std::size_t>(st.st_size) - used;
     };
     add(impl_->env);
     for (const auto& store : impl_->stores) add(store.env);

@@ -301,7 +301,16 @@ public:
     struct Usage {
         std::size_t map_size = 0;    // summed over the main environment and the body stores
         std::size_t used_bytes = 0;  // pages in use (last page number × page size), summed
+        // Space inside the environments' files that LMDB will write again before it
+        // grows a file: the pages on its free list (free DB, dbi 0) plus any file tail
+        // beyond the last page, summed. A drained queue keeps its files' size, so back
+        // pressure counts this as available (issue 14). Pages freed by a transaction a
+        // reader still sees are counted too: readers here are short.
+        std::size_t free_bytes = 0;
     };
+    // Cheap: mdb_env_info, one short read transaction per environment walking the
+    // free DB's records (one per write transaction that freed pages; each record's
+    // first word is its page count), and a stat of each data.mdb.
     Usage usage() const;
     // Write transactions committed and writes they carried: writes / commits is the
     // group-commit factor.

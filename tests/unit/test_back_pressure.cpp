@@ -3,6 +3,7 @@
 // and the status file edgectl Get-BackPressure reads.
 #include "back_pressure.hpp"
 #include "session_memory.hpp"
+#include "test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +11,7 @@
 #include <limits>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -552,7 +554,7 @@ TEST_CASE("the real statvfs and /proc readers return plausible numbers on this m
 
     std::size_t backlog_calls = 0;
     auto sources = make_system_sources(
-        here, [] { return std::pair<std::size_t, std::size_t>{1 << 20, 1 << 18}; },
+        here, [] { return MapUsage{1 << 20, 1 << 18, 0}; },
         [&] {
             ++backlog_calls;
             return std::uint64_t{7};
@@ -771,4 +773,176 @@ TEST_CASE("a figure too large for an integer is printed as it is, never converte
     std::string text = describe(s);
     CHECK(text.find("1000000000000000019884624838656%") != std::string::npos);
     CHECK(text.find("-9223372036854775808") == std::string::npos);
+}
+
+// --- issue 14: space the queue can really use, admission at the commit ----------------
+
+TEST_CASE("the queue's reusable pages count as available on the disk and as free in the map", "[backpressure][issue14]") {
+    FakeHost host;
+    BackPressureSettings s;
+    s.percentage_database_disk_space_used_high_threshold = 70;  // Medium 68, Normal 66
+    host.disk = DiskSpace{100 * MiB, 20 * MiB};                  // 80 % used by statvfs
+    host.map = MapUsage{1000 * MiB, 60 * MiB, 0};
+    BackPressureMonitor m(s, host.sources());
+    auto snap = m.sample();
+    CHECK(reading(snap, kDiskSpaceResource).value == Approx(80));
+    CHECK(reading(snap, kDiskSpaceResource).level == L::High);
+    // The queue drained: its files keep their size, but 55 MB of their pages are free.
+    host.map = MapUsage{1000 * MiB, 60 * MiB, 55 * MiB};
+    snap = m.sample();
+    CHECK(reading(snap, kDiskSpaceResource).value == Approx(25));
+    CHECK(reading(snap, kDiskSpaceResource).level == L::Normal);
+    CHECK(reading(snap, kMapUsageResource).value == Approx(0.5));
+    CHECK(snap.level == L::Normal);
+    // More reusable than in use (a damaged reading) is clamped, never negative.
+    host.map = MapUsage{1000 * MiB, 10 * MiB, 55 * MiB};
+    snap = m.sample();
+    CHECK(reading(snap, kMapUsageResource).value == 0);
+    CHECK(reading(snap, kDiskSpaceResource).value >= 0);
+}
+
+TEST_CASE("the admission ledger: sampled space minus commits since and reservations, against High", "[backpressure][issue14]") {
+    constexpr std::uint64_t P = DiskAdmission::kPageBytes;
+    CHECK(DiskAdmission::charge(0) == DiskAdmission::kCommitOverheadBytes);
+    CHECK(DiskAdmission::charge(1) == P + DiskAdmission::kCommitOverheadBytes);
+    CHECK(DiskAdmission::charge(P) == P + DiskAdmission::kCommitOverheadBytes);
+    CHECK(DiskAdmission::charge(P + 1) == 2 * P + DiskAdmission::kCommitOverheadBytes);
+    CHECK(DiskAdmission::charge(std::numeric_limits<std::uint64_t>::max()) == std::numeric_limits<std::uint64_t>::max());
+
+    DiskAdmission ledger;
+    // Before any sample (or with monitoring off) nothing is refused.
+    CHECK(ledger.admits(std::numeric_limits<std::uint64_t>::max()));
+    // 100 MiB volume, 50 MiB available, High 70 %: 30 MiB must stay free, 20 MiB of room.
+    ledger.on_sample(100 * MiB, 50 * MiB, 70);
+    auto f = ledger.figures();
+    CHECK(f.armed);
+    CHECK(f.room_bytes == 20 * MiB);
+    const std::uint64_t overhead = DiskAdmission::kCommitOverheadBytes;
+    CHECK(ledger.admits(20 * MiB - overhead - P));          // charged 20 MiB − 4 KiB: below High
+    CHECK_FALSE(ledger.admits(20 * MiB - overhead - P + 1));  // charged 20 MiB: exactly at High is High
+
+    auto a = ledger.reservation();
+    auto b = ledger.reservation();
+    REQUIRE(a.reserve(8 * MiB));
+    CHECK(a.held() == 8 * MiB + overhead);
+    REQUIRE(b.reserve(8 * MiB));
+    CHECK(ledger.figures().reserved_bytes == 16 * MiB + 2 * overhead);
+    CHECK_FALSE(ledger.admits(4 * MiB));
+    // A hold that cannot grow keeps what it held; shrinking is always allowed.
+    CHECK_FALSE(b.reserve(12 * MiB));
+    CHECK(b.held() == 8 * MiB + overhead);
+    CHECK(b.reserve(1 * MiB));
+    CHECK(b.held() == 1 * MiB + overhead);
+
+    // A commit moves the hold into committed space, charged at the stored size.
+    a.commit(9 * MiB);
+    CHECK(a.held() == 0);
+    f = ledger.figures();
+    CHECK(f.committed_bytes == 9 * MiB + overhead);
+    CHECK(f.reserved_bytes == 1 * MiB + overhead);
+    CHECK(f.room_bytes == 20 * MiB - 10 * MiB - 2 * overhead);
+    // The next sample sees the commit on disk: committed is forgotten, holds stay.
+    ledger.on_sample(100 * MiB, 41 * MiB, 70);
+    f = ledger.figures();
+    CHECK(f.committed_bytes == 0);
+    CHECK(f.reserved_bytes == 1 * MiB + overhead);
+    CHECK(f.room_bytes == 11 * MiB - 1 * MiB - overhead);
+    // Available above the volume (a racing reading) is clamped.
+    ledger.on_sample(100 * MiB, 200 * MiB, 70);
+    CHECK(ledger.figures().available_bytes == 100 * MiB);
+    ledger.disarm();
+    CHECK(ledger.admits(std::numeric_limits<std::uint64_t>::max()));
+}
+
+TEST_CASE("reservations cannot leak: release, destruction, moves and a released commit leave nothing held",
+          "[backpressure][issue14]") {
+    DiskAdmission ledger;
+    ledger.on_sample(100 * MiB, 100 * MiB, 90);
+    {
+        auto r = ledger.reservation();
+        REQUIRE(r.reserve(1 * MiB));
+        auto moved = std::move(r);
+        CHECK(r.held() == 0);
+        CHECK(moved.held() > 0);
+        DiskAdmission::Reservation assigned;
+        REQUIRE(assigned.reserve(5 * GiB));  // unowned: always yes, holds nothing
+        CHECK(assigned.held() == 0);
+        assigned = std::move(moved);
+        CHECK(ledger.figures().reserved_bytes == DiskAdmission::charge(1 * MiB));
+        auto other = ledger.reservation();
+        REQUIRE(other.reserve(2 * MiB));
+        assigned = std::move(other);  // the first hold is given back on assignment
+        CHECK(ledger.figures().reserved_bytes == DiskAdmission::charge(2 * MiB));
+    }  // destroyed: given back
+    CHECK(ledger.figures().reserved_bytes == 0);
+    auto r = ledger.reservation();
+    REQUIRE(r.reserve(3 * MiB));
+    r.release();
+    r.release();  // twice is once
+    CHECK(ledger.figures().reserved_bytes == 0);
+    REQUIRE(r.reserve(3 * MiB));
+    r.commit(3 * MiB);
+    r.release();  // after the commit nothing is held: committed space stays counted
+    CHECK(ledger.figures().reserved_bytes == 0);
+    CHECK(ledger.figures().committed_bytes == DiskAdmission::charge(3 * MiB));
+}
+
+TEST_CASE("the monitor feeds the ledger the queue volume's space, reusable pages included, and its High",
+          "[backpressure][issue14]") {
+    FakeHost host;
+    BackPressureSettings s;
+    s.percentage_database_disk_space_used_high_threshold = 70;
+    host.disk = DiskSpace{100 * MiB, 20 * MiB};
+    host.map = MapUsage{1000 * MiB, 60 * MiB, 30 * MiB};
+    DiskAdmission ledger;
+    BackPressureMonitor m(s, host.sources());
+    m.feed(&ledger);
+    m.sample();
+    auto f = ledger.figures();
+    CHECK(f.armed);
+    CHECK(f.volume_bytes == 100 * MiB);
+    CHECK(f.available_bytes == 50 * MiB);
+    CHECK(f.high_percent == 70);
+    CHECK(f.room_bytes == 20 * MiB);
+    // A failed disk reading leaves the ledger as it was.
+    host.disk.reset();
+    m.sample();
+    CHECK(ledger.figures().available_bytes == 50 * MiB);
+    // Monitoring off: nothing is refused.
+    s.enable_resource_monitoring = false;
+    m.set_settings(s);
+    CHECK_FALSE(ledger.figures().armed);
+}
+
+// The real QueueDb: a drained queue keeps its files, and usage() says how much of
+// them LMDB will write again.
+TEST_CASE("QueueDb::usage counts the free pages a drained queue leaves in its files", "[backpressure][issue14][queue-db]") {
+    edge::test::TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    const auto empty = db->usage();
+    std::vector<edge::queue::MessageId> ids;
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        auto id = db->enqueue(edge::test::make_message(i, 100 * 1024));  // body stores
+        REQUIRE(id);
+        ids.push_back(*id);
+    }
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        auto id = db->enqueue(edge::test::make_message(100 + i, 2 * 1024));  // the main environment
+        REQUIRE(id);
+        ids.push_back(*id);
+    }
+    const auto full = db->usage();
+    CHECK(full.used_bytes >= empty.used_bytes + 40 * 100 * 1024);
+    CHECK(full.free_bytes < 40 * 100 * 1024);
+    for (auto id : ids) REQUIRE(db->remove_message(id, edge::queue::WithNdr::no));
+    // Store bodies go once the deletion is durable, on the stores' own committers.
+    auto drained = db->usage();
+    for (int i = 0; i < 100 && drained.free_bytes < 40 * 100 * 1024; ++i) {
+        std::this_thread::sleep_for(50ms);
+        drained = db->usage();
+    }
+    INFO("used " << drained.used_bytes << " free " << drained.free_bytes);
+    CHECK(drained.used_bytes >= full.used_bytes);            // the files did not shrink
+    CHECK(drained.free_bytes >= 40 * 100 * 1024);             // but the bodies' pages are free
+    CHECK(drained.used_bytes - drained.free_bytes < full.used_bytes - 40 * 100 * 1024);
 }

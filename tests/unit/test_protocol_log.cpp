@@ -718,3 +718,64 @@ TEST_CASE("session ids are 16 upper-case hex digits, unique and increasing", "[l
     CHECK(ticks <= now_ticks + 10'000'000ull);
     CHECK(ticks + 60 * 10'000'000ull >= now_ticks);
 }
+
+// Issue 14: logs yield to the queue. While the process-wide switch names the log
+// directory's volume, lines are dropped and counted; once it is off, the first line
+// written says how many were lost. A log on another volume never stops.
+namespace {
+// A receive log in a directory of its own, and the volume that directory is on.
+struct LogOnVolume {
+    TempDir dir;
+    std::string d = [this] {
+        fs::create_directories(dir.sub("recv"));
+        return dir.sub("recv");
+    }();
+    std::uint64_t volume = volume_of(d).value_or(0);
+    ProtocolLog log{ProtocolLogKind::SmtpReceive, limits_in(d), "edge-transport test", 10ms};
+};
+}  // namespace
+
+TEST_CASE("logs on the paused volume drop their lines, count them, and say how many at resume", "[logging][yield]") {
+    LogOnVolume v;
+    auto& [dir, d, volume, log] = v;
+    REQUIRE(volume_of(d) == volume);
+    write_numbered(log, 1);
+    log.flush();
+    const std::uint64_t dropped_before = lines_dropped_while_paused();
+
+    pause_logs_on_volume(volume);
+    REQUIRE(logs_paused());
+    for (std::uint64_t seq = 2; seq <= 6; ++seq) write_numbered(log, seq);
+    log.flush();
+    std::this_thread::sleep_for(50ms);  // a few flusher ticks: no drop notice while paused
+    CHECK(log.dropped_lines() == 5);
+    CHECK(lines_dropped_while_paused() - dropped_before == 5);
+    auto paused_events = events_in(d);
+    REQUIRE(paused_events.size() == 1);  // only the line written before the pause
+    CHECK(paused_events[0][7] == "250 line 1" + std::string(60 - 10, 'x'));
+
+    resume_logs();
+    CHECK_FALSE(logs_paused());
+    write_numbered(log, 7);
+    log.flush();
+    auto events = events_in(d);
+    REQUIRE(events.size() == 3);
+    CHECK(events[1][6] == "*");
+    CHECK(events[1][7] == "5 protocol log lines dropped");
+    CHECK(events[2][7].starts_with("250 line 7"));
+    CHECK(log.dropped_lines() == 5);  // the count stays: it is the log's total
+}
+
+TEST_CASE("a log on another volume keeps writing while the queue volume's logs are paused", "[logging][yield]") {
+    LogOnVolume v;
+    auto& [dir, d, volume, log] = v;
+    REQUIRE(volume_of(d) == volume);
+    pause_logs_on_volume(volume + 1);  // some other file system
+    write_numbered(log, 1);
+    log.flush();
+    resume_logs();
+    CHECK(log.dropped_lines() == 0);
+    CHECK(events_in(d).size() == 1);
+    // A directory not made yet is judged by its nearest existing ancestor.
+    CHECK(volume_of(d + "/not/yet/made") == volume);
+}

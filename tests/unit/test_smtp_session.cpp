@@ -416,3 +416,103 @@ TEST_CASE("the Message-ID echoed in the 250 after the commit is bounded and clea
     CHECK(r.size() <= kMaxSentReplyLine);
     CHECK(r.find('\x1b') == std::string::npos);
 }
+
+// Issue 14: admission at the commit. The session decides from the injected answers;
+// this ledger stands in for the queue volume's: `room` bytes, holds counted.
+namespace {
+struct FakeDisk {
+    std::uint64_t room = 1000;
+    std::uint64_t held = 0;
+    int releases = 0;
+    void wire(SessionPolicy& p) {
+        p.room_for_body = [this](std::uint64_t n) { return n + held <= room; };
+        p.reserve_body = [this](std::uint64_t n) {
+            if (n > room) return false;
+            held = n;
+            return true;
+        };
+        p.release_body = [this] {
+            held = 0;
+            ++releases;
+        };
+    }
+};
+}  // namespace
+
+TEST_CASE("disk admission: MAIL and DATA get 452 4.3.1 when the queue volume has no room, and every end gives the hold back",
+          "[smtp][session][backpressure]") {
+    FakeDisk disk;
+    SessionPolicy p = test_policy();
+    disk.wire(p);
+    Session s(edge_settings(), std::move(p), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO client.example.org");
+    // A declared SIZE over the room: refused at MAIL, not tarpitted, no protocol error.
+    Step st;
+    CHECK(send(s, "MAIL FROM:<a@example.org> SIZE=5000", &st) == "452 4.3.1 Insufficient system resources");
+    CHECK_FALSE(st.tarpit);
+    CHECK(s.state() == SessionState::Greeted);
+    CHECK(s.protocol_errors() == 0);
+    // Within it: MAIL passes; DATA holds the declared size.
+    CHECK(send(s, "MAIL FROM:<a@example.org> SIZE=600") == "250 2.1.0 Sender OK");
+    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "250 2.1.5 Recipient OK");
+    CHECK(send(s, "DATA", &st).starts_with("354"));
+    CHECK(disk.held == 600);
+    // RSET from DATA's reading is the driver's business; here the commit answers.
+    DataReader reader({});
+    reader.feed("Subject: x\r\n\r\nhi\r\n.\r\n");
+    REQUIRE(s.on_data(reader).next == Step::Next::Commit);
+    const int before = disk.releases;
+    s.on_committed("<1@x>", false);
+    CHECK(disk.releases == before + 1);
+    CHECK(disk.held == 0);
+
+    // The room went while the client was at RCPT: DATA is refused and the transaction ends.
+    CHECK(send(s, "MAIL FROM:<a@example.org> SIZE=600") == "250 2.1.0 Sender OK");
+    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "250 2.1.5 Recipient OK");
+    disk.room = 100;
+    CHECK(send(s, "DATA", &st) == "452 4.3.1 Insufficient system resources");
+    CHECK(st.next == Step::Next::ReadCommand);
+    CHECK(s.state() == SessionState::Greeted);
+    CHECK(disk.held == 0);
+    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "503 5.5.2 Need mail command");
+
+    // RSET and EHLO in a transaction give the hold back too.
+    disk.room = 1000;
+    for (const char* end : {"RSET", "EHLO again.example.org"}) {
+        CHECK(send(s, "MAIL FROM:<a@example.org>") == "250 2.1.0 Sender OK");
+        CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "250 2.1.5 Recipient OK");
+        disk.held = 500;  // as a hold would be
+        const int r = disk.releases;
+        s.on_command(end);
+        INFO(end);
+        CHECK(disk.releases > r);
+        CHECK(disk.held == 0);
+    }
+}
+
+TEST_CASE("disk admission: a BDAT the volume has no room for is read, not kept, and LAST gets 452 4.3.1",
+          "[smtp][session][backpressure][bdat]") {
+    FakeDisk disk;
+    disk.room = 10;
+    SessionPolicy p = test_policy();
+    disk.wire(p);
+    Session s(edge_settings(), std::move(p), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO client.example.org");
+    CHECK(send(s, "MAIL FROM:<a@example.org>") == "250 2.1.0 Sender OK");
+    CHECK(send(s, "RCPT TO:<bob@contoso.com>") == "250 2.1.5 Recipient OK");
+    Step st;
+    send(s, "BDAT 8", &st);
+    REQUIRE(st.next == Step::Next::ReadChunk);
+    s.chunk_piece("12345678");
+    CHECK(s.on_chunk_end().replies == std::vector<std::string>{"250 2.0.0 8 octets received"});
+    CHECK(disk.held == 8);
+    send(s, "BDAT 8 LAST", &st);  // 16 in all: no room
+    REQUIRE(st.next == Step::Next::ReadChunk);
+    s.chunk_piece("abcdefgh");
+    CHECK(s.transaction().message.empty());
+    CHECK(s.on_chunk_end().replies == std::vector<std::string>{"452 4.3.1 Insufficient system resources"});
+    CHECK(s.state() == SessionState::Greeted);
+    CHECK(disk.held == 0);
+}

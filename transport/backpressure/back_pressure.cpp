@@ -338,17 +338,13 @@ std::optional<std::uint64_t> read_physical_memory() {
     return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
 }
 
-ResourceSources make_system_sources(std::string data_directory,
-                                    std::function<std::pair<std::size_t, std::size_t>()> map_usage,
+ResourceSources make_system_sources(std::string data_directory, std::function<MapUsage()> map_usage,
                                     std::function<std::uint64_t()> submission_backlog) {
     ResourceSources out;
     out.data_directory = std::move(data_directory);
     out.disk = read_disk_space;
     if (map_usage) {
-        out.map_usage = [f = std::move(map_usage)]() -> std::optional<MapUsage> {
-            auto [size, used] = f();
-            return MapUsage{size, used};
-        };
+        out.map_usage = [f = std::move(map_usage)]() -> std::optional<MapUsage> { return f(); };
     }
     out.private_bytes = read_private_bytes;
     out.physical_memory = read_physical_memory;
@@ -417,6 +413,7 @@ void BackPressureMonitor::set_settings(BackPressureSettings settings) {
     if (!settings_.enable_resource_monitoring) {
         for (auto& st : states_) st = ResourceState{};
         storage_full_ = false;
+        if (ledger_ != nullptr) ledger_->disarm();
         level_.store(BackPressureLevel::Normal, std::memory_order_release);
     }
 }
@@ -440,20 +437,25 @@ Snapshot BackPressureMonitor::sample() {
     std::array<std::optional<double>, kResourceCount> value{};
     std::array<std::string, kResourceCount> failure{};
     std::optional<std::uint64_t> volume_bytes;
+    std::uint64_t queue_available = 0;  // bytes the queue can use on its volume
     if (s.enable_resource_monitoring) {
+        // The map first: its reusable pages are space the queue has on the volume.
+        std::uint64_t reusable = 0;
+        if (auto m = call_reader(sources_.map_usage, failure[Map])) {
+            if (m->map_size == 0) {
+                failure[Map] = "the map size is 0";
+            } else {
+                reusable = m->reusable;
+                value[Map] = percent(m->used - std::min(m->reusable, m->used), m->map_size);
+            }
+        }
         if (auto d = call_reader(sources_.disk, failure[Disk], sources_.data_directory)) {
             if (d->total_bytes == 0) {
                 failure[Disk] = "the volume reports a size of 0";
             } else {
                 volume_bytes = d->total_bytes;
-                value[Disk] = percent(d->total_bytes - std::min(d->available_bytes, d->total_bytes), d->total_bytes);
-            }
-        }
-        if (auto m = call_reader(sources_.map_usage, failure[Map])) {
-            if (m->map_size == 0) {
-                failure[Map] = "the map size is 0";
-            } else {
-                value[Map] = percent(m->used, m->map_size);
+                queue_available = std::min(d->total_bytes, d->available_bytes + std::min<std::uint64_t>(reusable, d->total_bytes));
+                value[Disk] = percent(d->total_bytes - queue_available, d->total_bytes);
             }
         }
         auto priv = call_reader(sources_.private_bytes, failure[PrivateBytes]);
@@ -477,11 +479,13 @@ Snapshot BackPressureMonitor::sample() {
         if (!s.enable_resource_monitoring) {
             for (auto& st : states_) st = ResourceState{};
             storage_full_ = false;
+            if (ledger_ != nullptr) ledger_->disarm();
         } else {
             if (volume_bytes) disk_volume_bytes_ = *volume_bytes;
             const std::array<Thresholds, kResourceCount> thresholds{
                 disk_thresholds(s, disk_volume_bytes_), map_usage_thresholds(s), private_bytes_thresholds(s),
                 submission_queue_length_thresholds(s)};
+            if (ledger_ != nullptr && volume_bytes) ledger_->on_sample(*volume_bytes, queue_available, thresholds[Disk].high);
             const std::array<std::string_view, kResourceCount> names{kDiskSpaceResource, kMapUsageResource,
                                                                      kPrivateBytesResource, kSubmissionQueueResource};
             for (std::size_t r = 0; r < kResourceCount; ++r) {

@@ -4,6 +4,8 @@
 // injected readers: the server calls sample() from its timer.
 #pragma once
 
+#include "disk_admission.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -201,6 +203,18 @@ void write_status_file(const std::string& data_dir, const Snapshot&);
 // queue::running_server_pid() whether a server runs.
 std::optional<Snapshot> read_status_file(const std::string& data_dir);
 
+// The status socket (issue 14): the status file needs free space on the queue volume,
+// which is exactly what is missing when back pressure matters most. The server also
+// answers on an abstract unix socket (Linux: no file, no free space needed), named
+// after the data directory: a client connects and reads serialize_snapshot() of the
+// live monitor until the server closes. edgectl asks it first and reads the file only
+// when it gets no answer. The server answers root and its own user only (SO_PEERCRED).
+std::string status_socket_name(const std::string& data_dir);  // starts with '\0'
+// The server's live snapshot, or nullopt with `why`. Only a peer whose pid is
+// `server_pid` (queue::running_server_pid()) is believed: anyone may bind an
+// abstract name. Waits at most 2 s.
+std::optional<Snapshot> read_status_socket(const std::string& data_dir, int server_pid, std::string* why);
+
 // --- sources ----------------------------------------------------------------------------
 
 struct DiskSpace {
@@ -210,6 +224,10 @@ struct DiskSpace {
 struct MapUsage {
     std::size_t map_size = 0;
     std::size_t used = 0;
+    // Bytes inside the queue's files that LMDB writes again before it grows them
+    // (QueueDb::Usage::free_bytes): not in use for the map, and available on the
+    // volume, so a drained queue reads as drained (issue 14).
+    std::size_t reusable = 0;
 };
 
 // The narrow edges the monitor reads through. nullopt (or an exception) = the read
@@ -242,11 +260,10 @@ std::optional<std::uint64_t> read_private_bytes();
 std::optional<std::uint64_t> read_physical_memory();
 
 // The sources the server uses: the readers above for disk and memory, plus the two
-// the monitor cannot know — `map_usage` returns {map_size, used} (pass
+// the monitor cannot know — `map_usage` returns {map_size, used, reusable} (pass
 // QueueDb::usage()), `submission_backlog` the number of messages waiting to be
 // committed. Either may throw; that counts as a failed sample.
-ResourceSources make_system_sources(std::string data_directory,
-                                    std::function<std::pair<std::size_t, std::size_t>()> map_usage,
+ResourceSources make_system_sources(std::string data_directory, std::function<MapUsage()> map_usage,
                                     std::function<std::uint64_t()> submission_backlog);
 
 // --- the monitor ------------------------------------------------------------------------
@@ -288,6 +305,12 @@ public:
 
     std::function<void(BackPressureLevel from, BackPressureLevel to, const Snapshot&)> on_level_change;
 
+    // Every sample from now on gives `ledger` the queue volume's figures and the disk
+    // High threshold (DiskAdmission::on_sample), or disarms it while monitoring is
+    // off. A disk reading that fails leaves it as it was. Set before the first
+    // sample; the ledger must outlive the monitor.
+    void feed(DiskAdmission* ledger) { ledger_ = ledger; }
+
 private:
     struct ResourceState {
         BackPressureLevel level = BackPressureLevel::Normal;
@@ -307,6 +330,7 @@ private:
     std::chrono::steady_clock::time_point storage_full_at_{};
     Snapshot last_;
     std::atomic<BackPressureLevel> level_{BackPressureLevel::Normal};
+    DiskAdmission* ledger_ = nullptr;
 };
 
 // The admission rule at MAIL FROM. Normal: every session; Medium: only sessions

@@ -25,6 +25,12 @@ namespace {
 
 constexpr auto kSweepEvery = std::chrono::hours(1);
 
+// The yield switch (see the header): set by the server's monitor, read by every log.
+constexpr std::uint64_t kNoVolume = ~std::uint64_t{0};
+std::atomic<bool> g_logs_paused{false};
+std::atomic<std::uint64_t> g_paused_volume{kNoVolume};
+std::atomic<std::uint64_t> g_dropped_while_paused{0};
+
 // yyyy-mm-ddThh:mm:ss.fffZ (24 characters for years 0000-9999), formatted on the
 // stack: it is taken under the buffer's lock.
 class Timestamp {
@@ -128,6 +134,11 @@ struct CsvLog::Impl {
 
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> errors{0};
+    std::atomic<std::uint64_t> volume{kNoVolume};  // of the directory lines go to (volume_of)
+    bool yielding() const {
+        return g_logs_paused.load(std::memory_order_acquire) && volume.load() != kNoVolume &&
+               volume.load() == g_paused_volume.load(std::memory_order_acquire);
+    }
 
     // --- the flusher's own ---
     CsvLogLimits limits;
@@ -176,7 +187,7 @@ void CsvLog::Impl::run() {
             next_tick = steady::now() + flush_interval;
             backoff = false;
         }
-        append_drop_notice_locked();  // writing resumes: say what was lost first
+        if (!yielding()) append_drop_notice_locked();  // writing resumes: say what was lost first
         batch.clear();
         batch.swap(buffer);
         in_flight = batch.size();
@@ -361,6 +372,7 @@ CsvLog::CsvLog(CsvLogFormat format, CsvLogLimits limits, std::chrono::millisecon
                std::size_t buffer_cap, CsvLogClock clock)
     : impl_(std::make_unique<Impl>(std::move(format), std::move(limits), flush_interval, buffer_cap,
                                    std::move(clock))) {
+    impl_->volume = volume_of(impl_->limits.directory).value_or(kNoVolume);
     impl_->flusher = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -374,6 +386,7 @@ CsvLog::~CsvLog() {
 }
 
 void CsvLog::set_limits(CsvLogLimits limits) {
+    impl_->volume = volume_of(limits.directory).value_or(kNoVolume);
     std::lock_guard l(impl_->mu);
     impl_->new_limits = std::move(limits);
 }
@@ -383,6 +396,13 @@ void CsvLog::append(std::string_view rest) {
     std::lock_guard l(s.mu);
     // The timestamp is taken under the lock so times never go back within a file.
     const Timestamp ts(s.clock());
+    if (s.yielding()) {
+        // Back pressure on the queue volume: the queue's space comes first.
+        ++s.dropped;
+        ++s.unreported_drops;
+        ++g_dropped_while_paused;
+        return;
+    }
     if (s.buffer.size() + s.in_flight + ts.view().size() + rest.size() > 2 * s.buffer_cap) {
         ++s.dropped;
         ++s.unreported_drops;
@@ -401,6 +421,27 @@ void CsvLog::flush() {
     const std::uint64_t mine = ++s.flush_requested;
     s.wake.notify_one();
     s.flushed.wait(l, [&] { return s.flush_done >= mine; });
+}
+
+void pause_logs_on_volume(std::uint64_t device) {
+    g_paused_volume.store(device, std::memory_order_release);
+    g_logs_paused.store(true, std::memory_order_release);
+}
+
+void resume_logs() { g_logs_paused.store(false, std::memory_order_release); }
+bool logs_paused() { return g_logs_paused.load(std::memory_order_acquire); }
+std::uint64_t lines_dropped_while_paused() { return g_dropped_while_paused.load(); }
+
+std::optional<std::uint64_t> volume_of(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::absolute(path, ec);
+    if (ec || path.empty()) return std::nullopt;
+    while (true) {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) == 0) return static_cast<std::uint64_t>(st.st_dev);
+        if (!p.has_parent_path() || p.parent_path() == p) return std::nullopt;
+        p = p.parent_path();
+    }
 }
 
 std::uint64_t CsvLog::dropped_lines() const { return impl_->dropped.load(); }

@@ -116,6 +116,24 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// --- Logs yield to the queue (issue 14) ---------------------------------------------
+//
+// One switch for the process. While it is set, every CsvLog whose directory is on the
+// file system `device` (stat(2)'s st_dev) drops the lines it is given instead of
+// buffering them, counting each in its dropped_lines(); the format's drop_notice
+// line says how many once writing resumes. The server sets it when back pressure on
+// the queue volume reaches Medium and clears it at Normal, so the protocol and
+// tracking logs never take the queue's last megabytes; logs on another volume (see
+// README.md, the …LogPath settings) keep writing.
+void pause_logs_on_volume(std::uint64_t device);
+void resume_logs();
+bool logs_paused();
+// Lines dropped by pauses since the process started, every log together.
+std::uint64_t lines_dropped_while_paused();
+// The file system `path` is on: its own, or its nearest existing ancestor's (a log
+// directory is created at its first line). nullopt when none can be read.
+std::optional<std::uint64_t> volume_of(const std::string& path);
+
 // --- The log escape (shared by every log here and by edgectl's terminal output) ---
 
 // One step through UTF-8 text. `valid`: `s` starts with a well-formed sequence

@@ -14,6 +14,7 @@
 
 #include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -94,6 +95,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
     session_memory = std::make_unique<backpressure::SessionMemory>(b.get_uint("ReceiveSessionMemoryLimit"));
+    disk_admission = std::make_unique<backpressure::DiskAdmission>();
     // The queue, keys and logs live here: 0750 when we make it (an existing one is the
     // administrator's); files in it are created private (queue-db/private_file.hpp).
     if (auto ec = queue::make_directory(data_directory, 0750))
@@ -133,12 +135,13 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
         data_directory,
         [this] {
             auto u = db->usage();
-            return std::pair<std::size_t, std::size_t>(u.map_size, u.used_bytes);
+            return backpressure::MapUsage{u.map_size, u.used_bytes, u.free_bytes};
         },
         [this] { return commits_in_flight.load(); });
     auto pressure = pressure_settings(b);
     if (auto err = backpressure::validate(pressure)) throw std::runtime_error("back pressure: " + *err);
     monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
+    monitor->feed(disk_admission.get());
     monitor->on_level_change = [](backpressure::BackPressureLevel, backpressure::BackPressureLevel,
                                   const backpressure::Snapshot& s) { say(backpressure::describe(s)); };
     sample_resources();
@@ -384,12 +387,72 @@ asio::awaitable<void> Server::Impl::monitor_resources() {
 // Get-BackPressure; a file that cannot be written is said once and never stops us.
 void Server::Impl::sample_resources() {
     auto snap = monitor->sample();
+    yield_logs(snap);
     try {
         backpressure::write_status_file(data_directory, snap);
         status_file_failed = false;
     } catch (const std::exception& e) {
         if (!status_file_failed) say(std::string("back pressure status file: ") + e.what());
         status_file_failed = true;
+    }
+}
+
+// The status socket (issue 14): Get-BackPressure's live answer, which needs no free
+// space. Each client gets the monitor's last snapshot and the close; a client of
+// another user (not root) gets only the close. The answer is about 1 KB, far below a
+// unix socket's buffer: the non-blocking write never waits.
+asio::awaitable<void> Server::Impl::serve_status() {
+    using local = asio::local::stream_protocol;
+    local::acceptor acceptor(io);
+    boost::system::error_code ec;
+    acceptor.open(local(), ec);
+    if (!ec) acceptor.bind(local::endpoint(backpressure::status_socket_name(data_directory)), ec);
+    if (!ec) acceptor.listen(16, ec);
+    if (ec) {
+        say("back pressure status socket: " + ec.message() + "; edgectl Get-BackPressure reads the status file");
+        co_return;
+    }
+    AcceptErrorPause errors("accept on the status socket");
+    while (!stopping) {
+        auto [e, sock] = co_await acceptor.async_accept(use_tuple);
+        if (e == asio::error::operation_aborted || stopping) co_return;
+        if (e) {
+            if (auto line = errors.note(e)) say(*line);
+            co_await AcceptErrorPause::pause(io);
+            continue;
+        }
+        ucred cred{};
+        socklen_t cl = sizeof cred;
+        if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+            (cred.uid != 0 && cred.uid != ::geteuid()))
+            continue;  // closed unanswered
+        const std::string text = backpressure::serialize_snapshot(monitor->snapshot());
+        sock.non_blocking(true, ec);
+        if (!ec) sock.write_some(asio::buffer(text), ec);
+        sock.shutdown(local::socket::shutdown_both, ec);
+    }
+}
+
+// Logs yield to the queue (issue 14): from Medium on the queue volume's resource, the
+// protocol and tracking logs on that volume drop their lines (counted); at Normal they
+// write again, and we say how many lines were lost.
+void Server::Impl::yield_logs(const backpressure::Snapshot& snap) {
+    auto level = backpressure::BackPressureLevel::Normal;
+    for (const auto& r : snap.resources)
+        if (r.resource == backpressure::kDiskSpaceResource) level = r.level;
+    if (level >= backpressure::BackPressureLevel::Medium && !logging::logs_paused()) {
+        auto volume = logging::volume_of(data_directory);
+        if (!volume) return;
+        logs_dropped_before_pause = logging::lines_dropped_while_paused();
+        logging::pause_logs_on_volume(*volume);
+        say(fmt::format("{} is at {}: protocol and message tracking log lines on the queue volume are dropped "
+                        "(and counted) until it is Normal again",
+                        backpressure::kDiskSpaceResource, backpressure::to_string(level)));
+    } else if (level == backpressure::BackPressureLevel::Normal && logging::logs_paused()) {
+        logging::resume_logs();
+        say(fmt::format("{} is Normal: protocol and message tracking logs write again; {} lines were dropped",
+                        backpressure::kDiskSpaceResource,
+                        logging::lines_dropped_while_paused() - logs_dropped_before_pause));
     }
 }
 
@@ -444,6 +507,7 @@ int Server::run() {
     d.edgesync->reconcile();
     asio::co_spawn(d.io, d.poll_config(), asio::detached);
     asio::co_spawn(d.io, d.monitor_resources(), asio::detached);
+    asio::co_spawn(d.io, d.serve_status(), asio::detached);
     asio::co_spawn(d.io, d.wait_signals(), asio::detached);
     asio::co_spawn(d.io, d.delivery->run(), asio::detached);
     d.io.run();

@@ -74,6 +74,8 @@ struct Server::Impl {
     // --- back pressure ---------------------------------------------------------------
     asio::awaitable<void> monitor_resources();
     void sample_resources();  // one sample, written to the status file
+    void yield_logs(const backpressure::Snapshot& snap);
+    asio::awaitable<void> serve_status();  // Get-BackPressure's live answer, needing no disk
     bool accepting_mail(std::uint32_t permissions) const;
 
     // --- shutdown ----------------------------------------------------------------------
@@ -90,6 +92,9 @@ struct Server::Impl {
     // `io` and `connections`: it must outlive every session's share, even one in a
     // coroutine frame that the io_context destroys.
     std::unique_ptr<backpressure::SessionMemory> session_memory;
+    // The queue volume's space for transactions under way (issue 14): each session's
+    // reservation points into it, so it too outlives every session. The monitor feeds it.
+    std::unique_ptr<backpressure::DiskAdmission> disk_admission;
     // Declared before io, so destroyed after it: destroying io destroys the coroutine frames
     // of sessions still pending, and each Connection gives its admission back as it goes
     // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
@@ -107,6 +112,7 @@ struct Server::Impl {
     std::atomic<std::uint64_t> commits_in_flight{0};
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
     bool status_file_failed = false;
+    std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began
     bool stopping = false;
     std::chrono::seconds shutdown_timeout{10};
     std::chrono::seconds config_poll_interval{1};
@@ -170,6 +176,7 @@ private:
     asio::steady_timer watchdog_timer_;
     std::chrono::steady_clock::time_point last_activity_, deadline_, grace_end_;
     backpressure::SessionMemory::Share memory_;
+    backpressure::DiskAdmission::Reservation disk_;  // this transaction's room on the queue volume
     const smtp::DataReader* reader_ = nullptr;  // during DATA: the body being read
     std::uint64_t committing_bytes_ = 0;        // the body handed to the queue, until its commit ends
     std::uint32_t transactions_ = 0;

@@ -80,7 +80,8 @@ Connection::Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<c
       connector_(connector),
       admission_(std::move(admission)),
       watchdog_timer_(sock_.get_executor()),
-      memory_(server.session_memory->share()) {
+      memory_(server.session_memory->share()),
+      disk_(server.disk_admission->reservation()) {
     boost::system::error_code ec;
     auto local = sock_.local_endpoint(ec);
     auto remote = sock_.remote_endpoint(ec);
@@ -185,6 +186,10 @@ asio::awaitable<void> Connection::run() {
     };
     Server::Impl* server = &server_;
     policy.accepting_mail = [server](std::uint32_t perms) { return server->accepting_mail(perms); };
+    // Admission at the commit: the session decides, this session's hold is the ledger's.
+    policy.room_for_body = [server](std::uint64_t bytes) { return server->disk_admission->admits(bytes); };
+    policy.reserve_body = [this](std::uint64_t bytes) { return disk_.reserve(bytes); };
+    policy.release_body = [this] { disk_.release(); };
     session_.emplace(connector_.session_settings(server_.ssl.has_value()), std::move(policy), remote_ip_);
     if (plog_.enabled()) log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
 
@@ -410,6 +415,10 @@ asio::awaitable<Connection::Outcome> Connection::read_data() {
         if (in_.size() > in_pos_) {
             std::string_view input = std::string_view(in_).substr(in_pos_);
             if (!memory_.room_for(body_growth(input.size()))) reader.stop_storing();
+            // The hold grows with the body: a burst cannot pass the disk High threshold
+            // between two samples (issue 14). The declared SIZE stays held.
+            if (!disk_.reserve(std::max(reader.size() + input.size(), session_->transaction().declared_size.value_or(0))))
+                reader.stop_storing();
             in_pos_ += reader.feed(input);
             account();
             if (in_pos_ == in_.size()) {
@@ -552,6 +561,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         use_tuple, std::move(msg));
     --server_.commits_in_flight;
     committing_bytes_ = 0;
+    if (!ec) disk_.commit(size);  // counted as used until the next sample sees it
     account();
     set_waiting(Waiting::Client);
     touch();

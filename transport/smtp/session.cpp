@@ -84,7 +84,10 @@ void Session::transition(SessionState to, std::string_view cause) {
     if (on_transition) on_transition(from, to, cause);
 }
 
-void Session::reset_transaction() { txn_ = Transaction{}; }
+void Session::reset_transaction() {
+    txn_ = Transaction{};
+    if (policy_.release_body) policy_.release_body();
+}
 
 Step Session::reply(ReplyId id, std::initializer_list<std::string_view> args) {
     Step s;
@@ -187,6 +190,8 @@ Step Session::apply_mail(const Command& cmd) {
     if (cmd.size && over_size_limit(*cmd.size)) return refuse(ReplyId::MessageTooBig);
     if (policy_.accepting_mail && !policy_.accepting_mail(settings_.permissions))
         return reply(ReplyId::InsufficientResources);  // back pressure: 452 4.3.1, never tarpitted
+    if (policy_.room_for_body && !policy_.room_for_body(cmd.size.value_or(0)))
+        return reply(ReplyId::InsufficientResources);  // the queue volume would reach High
     reset_transaction();
     txn_.sender = cmd.path;
     txn_.declared_size = cmd.size;
@@ -214,6 +219,11 @@ Step Session::apply_rcpt(const Command& cmd) {
 }
 
 Step Session::apply_data(const Command&) {
+    if (policy_.reserve_body && !policy_.reserve_body(txn_.declared_size.value_or(0))) {
+        reset_transaction();
+        transition(SessionState::Greeted, "DATA (no room)");
+        return reply(ReplyId::InsufficientResources);
+    }
     transition(SessionState::Data, "DATA");
     Step s = reply(ReplyId::StartMailInput);
     s.next = Step::Next::ReadData;
@@ -237,6 +247,8 @@ Step Session::apply_bdat(const Command& cmd) {
     txn_.bdat_bytes = cmd.chunk_size > kLargestMessage ? kLargestMessage + 1
                                                        : std::min(txn_.bdat_bytes + cmd.chunk_size, kLargestMessage + 1);
     bdat_last_ = cmd.last_chunk;
+    if (!txn_.no_room && policy_.reserve_body && !policy_.reserve_body(std::max(txn_.bdat_bytes, txn_.declared_size.value_or(0))))
+        stop_storing_body();  // read to its end, refused at LAST
     Step s;
     s.next = Step::Next::ReadChunk;
     s.chunk_size = cmd.chunk_size;

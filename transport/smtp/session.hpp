@@ -84,6 +84,17 @@ struct SessionPolicy {
     std::function<RecipientVerdict(const Mailbox&, std::uint32_t permissions)> check_recipient;
     // False while back pressure refuses new mail for a session with these permissions.
     std::function<bool(std::uint32_t permissions)> accepting_mail;
+    // Admission at the commit (issue 14), each empty = always yes. Whether the queue
+    // volume has room for a body of `bytes` (asked at MAIL with the declared SIZE, or
+    // 0); false: 452 4.3.1.
+    std::function<bool(std::uint64_t bytes)> room_for_body;
+    // DATA and each BDAT: hold room for a body of `bytes` in all (the declared SIZE,
+    // or the BDAT bytes announced so far) until the transaction ends. False: DATA
+    // gets 452 4.3.1; a BDAT's bytes are read but not kept and LAST gets 452 4.3.1.
+    std::function<bool(std::uint64_t bytes)> reserve_body;
+    // The transaction ended without a commit that kept its hold (RSET, EHLO, a
+    // refusal, the commit's answer): the hold is given back.
+    std::function<void()> release_body;
 };
 
 enum class SessionState : std::uint8_t { Connected, Greeted, Mail, Rcpt, Data, Bdat, TlsHandshake, Committing, Closed };
