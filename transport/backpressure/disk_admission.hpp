@@ -64,8 +64,8 @@ public:
         Reservation& operator=(const Reservation&) = delete;
         ~Reservation() { release(); }
 
-        // The transaction needs room for a body of `bytes` in all (the declared SIZE,
-        // or the bytes so far). True when it holds that now; false (holding what it
+        // The transaction needs room for a body of `bytes` in all (the bytes
+        // received or BDAT-announced so far). True when it holds that now; false (holding what it
         // held before) when the volume would reach High. Never refuses to shrink.
         bool reserve(std::uint64_t bytes);
         // The body is committed (`stored_bytes` as stored): the hold becomes

@@ -416,8 +416,9 @@ asio::awaitable<Connection::Outcome> Connection::read_data() {
             std::string_view input = std::string_view(in_).substr(in_pos_);
             if (!memory_.room_for(body_growth(input.size()))) reader.stop_storing();
             // The hold grows with the body: a burst cannot pass the disk High threshold
-            // between two samples (issue 14). The declared SIZE stays held.
-            if (!disk_.reserve(std::max(reader.size() + input.size(), session_->transaction().declared_size.value_or(0))))
+            // between two samples (issue 14). Only bytes received are held, not the
+            // declared SIZE: a slow client must not keep space it never sends.
+            if (!disk_.reserve(reader.size() + input.size()))
                 reader.stop_storing();
             in_pos_ += reader.feed(input);
             account();

@@ -219,7 +219,7 @@ Step Session::apply_rcpt(const Command& cmd) {
 }
 
 Step Session::apply_data(const Command&) {
-    if (policy_.reserve_body && !policy_.reserve_body(txn_.declared_size.value_or(0))) {
+    if (policy_.room_for_body && !policy_.room_for_body(txn_.declared_size.value_or(0))) {
         reset_transaction();
         transition(SessionState::Greeted, "DATA (no room)");
         return reply(ReplyId::InsufficientResources);
@@ -247,7 +247,7 @@ Step Session::apply_bdat(const Command& cmd) {
     txn_.bdat_bytes = cmd.chunk_size > kLargestMessage ? kLargestMessage + 1
                                                        : std::min(txn_.bdat_bytes + cmd.chunk_size, kLargestMessage + 1);
     bdat_last_ = cmd.last_chunk;
-    if (!txn_.no_room && policy_.reserve_body && !policy_.reserve_body(std::max(txn_.bdat_bytes, txn_.declared_size.value_or(0))))
+    if (!txn_.no_room && policy_.reserve_body && !policy_.reserve_body(txn_.bdat_bytes))
         stop_storing_body();  // read to its end, refused at LAST
     Step s;
     s.next = Step::Next::ReadChunk;

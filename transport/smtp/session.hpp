@@ -88,9 +88,11 @@ struct SessionPolicy {
     // volume has room for a body of `bytes` (asked at MAIL with the declared SIZE, or
     // 0); false: 452 4.3.1.
     std::function<bool(std::uint64_t bytes)> room_for_body;
-    // DATA and each BDAT: hold room for a body of `bytes` in all (the declared SIZE,
-    // or the BDAT bytes announced so far) until the transaction ends. False: DATA
-    // gets 452 4.3.1; a BDAT's bytes are read but not kept and LAST gets 452 4.3.1.
+    // Asked again at DATA with the declared SIZE (not held: a client that declares
+    // much and sends little must not keep others out). Each BDAT: hold room for the
+    // bytes announced so far until the transaction ends (DATA's driver holds the bytes
+    // received so far). False: a BDAT's bytes are read but not kept and LAST gets
+    // 452 4.3.1.
     std::function<bool(std::uint64_t bytes)> reserve_body;
     // The transaction ended without a commit that kept its hold (RSET, EHLO, a
     // refusal, the commit's answer): the hold is given back.
