@@ -109,6 +109,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     data_lock.emplace(std::move(*locked));
     queue::QueueDbOptions qo;
     qo.map_size = static_cast<std::size_t>(b.get_uint("LmdbMapSize"));
+    qo.reserve_size = static_cast<std::size_t>(b.get_uint("QueueDatabaseReserveSize"));
     auto opened = queue::QueueDb::open(data_directory, qo);
     if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
     db = std::move(*opened);
