@@ -22,8 +22,10 @@ namespace edge::test {
 
 class TmpfsMount {
 public:
-    explicit TmpfsMount(std::size_t bytes) : path_(dir_.sub("volume")) {
-        if (::geteuid() != 0 || ::mkdir(path_.c_str(), 0750) != 0) return;
+    // A tmpfs of `bytes` on a directory of its own, or on `at` (an empty directory the
+    // test made, e.g. a server's data directory).
+    explicit TmpfsMount(std::size_t bytes, std::string at = {}) : path_(at.empty() ? dir_.sub("volume") : at) {
+        if (::geteuid() != 0 || (at.empty() && ::mkdir(path_.c_str(), 0750) != 0)) return;
         std::string opts = "size=" + std::to_string(bytes) + ",mode=0750";
         mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) == 0;
     }

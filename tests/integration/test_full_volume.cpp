@@ -1,0 +1,197 @@
+// A full queue volume must not stop the edge (issue 14, the queue's side): the real
+// edge-transport with its data directory on a small tmpfs the test mounts, back pressure
+// off, filled through SMTP until the commit answers 452 4.3.1 while the next hop is
+// down; then the hop (smtp_peer.py) comes up and every acknowledged message must arrive
+// without a restart and without space freed by hand — also after kill -9 and a restart
+// on the full volume.
+#include "edge_server.hpp"
+#include "smtp_peer.hpp"
+#include "tmpfs.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+
+using namespace edge::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kVolume = 32u << 20;  // the tmpfs under the data directory
+constexpr std::size_t kBody = 16 * 1024;    // under the body-store threshold: the main environment
+
+std::string message_id(int n) { return "full-" + std::to_string(n) + "@client.test"; }
+
+std::string body(int n) {
+    std::string b = "From: sender@client.test\r\nTo: someone@hop.test\r\nSubject: full " + std::to_string(n) +
+                    "\r\nMessage-ID: <" + message_id(n) + ">\r\n\r\n";
+    while (b.size() < kBody) b += std::string(76, 'a' + static_cast<char>(n % 26)) + "\r\n";
+    return b;
+}
+
+// The Message-IDs in what the peer accepted, with how often each came.
+std::map<std::string, int> delivered(const SmtpPeer& peer) {
+    std::map<std::string, int> out;
+    for (const auto& m : peer.messages()) {
+        auto at = m.data.find("Message-ID: <");
+        if (at == std::string::npos) continue;
+        at += 13;
+        out[m.data.substr(at, m.data.find('>', at) - at)] += 1;
+    }
+    return out;
+}
+
+bool wait_until(const std::function<bool()>& f, std::chrono::seconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (f()) return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return f();
+}
+
+// A server whose data directory is a full-able tmpfs, relaying hop.test to a smart host
+// on 127.0.0.1:hop_port that nobody listens on until the test starts a peer there.
+struct FullVolume {
+    EdgeServer server;
+    std::optional<TmpfsMount> volume;
+    std::uint16_t hop_port = free_port();
+    std::vector<int> acknowledged;  // numbers of the messages that got 250
+    int next = 1;
+
+    bool ready() {
+        volume.emplace(kVolume, server.data());
+        if (!volume->mounted()) return false;
+        server.append_conf("EnableResourceMonitoring = $false\nQueueDatabaseReserveSize = 4MB\n");
+        server.must_edgectl("New-AcceptedDomain -Name Tests -DomainName *.test -DomainType ExternalRelay");
+        server.must_edgectl("New-SendConnector Hop -AddressSpaces hop.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 "
+                            "-Port " + std::to_string(hop_port));
+        // The hop is tried again every second: each try writes to the full volume.
+        server.must_edgectl("Set-TransportServer -QueueGlitchRetryInterval 00:00:01 -TransientFailureRetryInterval 00:00:01 "
+                            "-OutboundConnectionFailureRetryInterval 00:00:01");
+        basic_setup(server);
+        return true;
+    }
+
+    // One message through SMTP; returns the reply to the end of DATA.
+    std::string send_one(SmtpClient& c) {
+        int n = next++;
+        auto r = c.send_mail("sender@client.test", {"someone@hop.test"}, body(n));
+        if (r.starts_with("250")) acknowledged.push_back(n);
+        return r;
+    }
+
+    // Sends until the commit is refused; that refusal must be 452 4.3.1.
+    void fill() {
+        SmtpClient c(server.port());
+        REQUIRE(c.reply().starts_with("220"));
+        REQUIRE(c.command("EHLO client.test").starts_with("250"));
+        std::string r;
+        for (int i = 0; i < 100000; ++i) {
+            r = send_one(c);
+            if (!r.starts_with("250")) break;
+        }
+        INFO(r);
+        REQUIRE(r.starts_with("452 4.3.1"));
+        REQUIRE(acknowledged.size() > 200);
+        c.command("QUIT");
+    }
+
+    std::size_t queued() const {
+        edge::queue::QueueDbOptions o;
+        o.read_only = true;
+        auto db = edge::queue::QueueDb::open(server.data(), o);
+        if (!db) throw std::runtime_error("open queue read-only: " + db.error().message());
+        edge::queue::MessageFilter f;
+        f.limit = 100000;
+        return (*db)->list_messages(f).size();
+    }
+
+    // Every acknowledged message arrived exactly once, nothing else did, and the queue is empty.
+    void check_all_delivered(const SmtpPeer& peer, std::chrono::seconds limit) {
+        REQUIRE(wait_until([&] { return delivered(peer).size() >= acknowledged.size() && queued() == 0; }, limit));
+        auto got = delivered(peer);
+        std::set<std::string> want;
+        for (int n : acknowledged) want.insert(message_id(n));
+        std::size_t missing = 0, extra = 0, twice = 0;
+        for (const auto& id : want) missing += got.count(id) == 0;
+        for (const auto& [id, times] : got) {
+            extra += want.count(id) == 0;
+            twice += times > 1;
+        }
+        CHECK(missing == 0);
+        CHECK(extra == 0);
+        CHECK(twice == 0);
+        CHECK(queued() == 0);
+    }
+
+    // New mail is taken again (the reserve is back, or the pages delivery freed cover it).
+    void check_new_mail_accepted(const SmtpPeer& peer) {
+        std::string r;
+        REQUIRE(wait_until([&] {
+            SmtpClient c(server.port());
+            c.reply();
+            c.command("EHLO client.test");
+            r = send_one(c);
+            return r.starts_with("250");
+        }, 10s));
+        check_all_delivered(peer, 30s);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("full volume, next hop down: every acknowledged message is delivered once the hop returns, without a restart",
+          "[full-volume]") {
+    FullVolume f;
+    if (!f.ready()) {
+        WARN("needs root to mount a tmpfs: skipped");
+        return;
+    }
+    f.fill();
+    // Let the hop fail on the full volume a few times: those defers must not leave leases.
+    std::this_thread::sleep_for(3s);
+    std::string out;
+    CHECK(f.server.edgectl("Get-Queue", &out) == 0);  // edgectl reads a full volume
+    INFO(out);
+
+    SmtpPeer peer({}, "127.0.0.1", f.hop_port);
+    auto t0 = std::chrono::steady_clock::now();
+    f.check_all_delivered(peer, 120s);
+    auto drained = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    WARN(f.acknowledged.size() << " messages delivered and the queue drained " << drained.count()
+                               << " ms after the hop returned");
+    f.check_new_mail_accepted(peer);
+    CHECK(f.server.stop() == 0);
+}
+
+TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase passes, everything acknowledged is delivered",
+          "[full-volume][crash]") {
+    FullVolume f;
+    if (!f.ready()) {
+        WARN("needs root to mount a tmpfs: skipped");
+        return;
+    }
+    f.fill();
+    std::this_thread::sleep_for(2s);
+    f.server.stop(SIGKILL);
+
+    std::string out;
+    CHECK(f.server.edgectl("Test-QueueDatabase", &out) == 0);
+    INFO(out);
+    CHECK(f.server.edgectl("Get-Message -ResultSize 5", &out) == 0);
+
+    REQUIRE_NOTHROW(f.server.start());
+    CHECK(f.server.edgectl("Test-QueueDatabase", &out) == 0);
+    SmtpPeer peer({}, "127.0.0.1", f.hop_port);
+    auto t0 = std::chrono::steady_clock::now();
+    f.check_all_delivered(peer, 120s);
+    auto drained = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    WARN(f.acknowledged.size() << " messages delivered after the restart, queue drained " << drained.count()
+                               << " ms after the hop returned");
+    f.check_new_mail_accepted(peer);
+    CHECK(f.server.stop() == 0);
+}
