@@ -62,10 +62,10 @@ struct FullVolume {
     std::vector<int> acknowledged;  // numbers of the messages that got 250
     int next = 1;
 
-    bool ready() {
+    bool ready(const std::string& reserve = "4MB") {
         volume.emplace(kVolume, server.data());
         if (!volume->mounted()) return false;
-        server.append_conf("EnableResourceMonitoring = $false\nQueueDatabaseReserveSize = 4MB\n");
+        server.append_conf("EnableResourceMonitoring = $false\nQueueDatabaseReserveSize = " + reserve + "\n");
         server.must_edgectl("New-AcceptedDomain -Name Tests -DomainName *.test -DomainType ExternalRelay");
         server.must_edgectl("New-SendConnector Hop -AddressSpaces hop.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 "
                             "-Port " + std::to_string(hop_port));
@@ -192,6 +192,27 @@ TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase
     auto drained = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     WARN(f.acknowledged.size() << " messages delivered after the restart, queue drained " << drained.count()
                                << " ms after the hop returned");
+    f.check_new_mail_accepted(peer);
+    CHECK(f.server.stop() == 0);
+}
+
+TEST_CASE("without a reserve, leases whose outcome could not be written come free when the volume grows, without a restart",
+          "[full-volume][lease]") {
+    FullVolume f;
+    if (!f.ready("0")) {
+        WARN("needs root to mount a tmpfs: skipped");
+        return;
+    }
+    f.fill();
+    // The hop returns to a full volume without a reserve: the peer takes messages whose
+    // outcomes cannot be written (the deletions that would free space need space).
+    SmtpPeer peer({}, "127.0.0.1", f.hop_port);
+    REQUIRE(wait_until([&] { return f.server.server_log().find("trying again until it is written") != std::string::npos; },
+                       60s));
+    // The administrator adds 16 MB: the outcomes are written, those leases end, and
+    // the rest follows — no restart.
+    REQUIRE(f.volume->resize(kVolume + (16u << 20)));
+    f.check_all_delivered(peer, 120s);
     f.check_new_mail_accepted(peer);
     CHECK(f.server.stop() == 0);
 }

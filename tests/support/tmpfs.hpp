@@ -41,6 +41,12 @@ public:
     const std::string& path() const { return path_; }
     std::string sub(const std::string& name) const { return path_ + "/" + name; }
 
+    // The administrator grows (or shrinks) the volume while it is in use.
+    bool resize(std::size_t bytes) const {
+        std::string opts = "size=" + std::to_string(bytes);
+        return mounted_ && ::mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts.c_str()) == 0;
+    }
+
     // Bytes an unprivileged writer may still use.
     std::size_t free_bytes() const {
         struct statvfs v {};
