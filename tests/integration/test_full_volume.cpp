@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <lmdb.h>
+
 #include <chrono>
 #include <map>
 #include <optional>
@@ -100,6 +102,74 @@ struct FullVolume {
         c.command("QUIT");
     }
 
+    // Then what LMDB still has free: another process (this test, as edgectl could) adds
+    // small messages for the same hop until the queue refuses one — so no page is left
+    // for the server's next write but the reserve, however full LMDB's free list was.
+    void exhaust() {
+        edge::queue::QueueDbOptions o;
+        o.recover_leases = false;  // beside the running server
+        auto db = edge::queue::QueueDb::open(server.data(), o);
+        REQUIRE(db);
+        edge::queue::MessageFilter one;
+        one.limit = 1;
+        auto like = (*db)->list_messages(one);
+        REQUIRE(!like.empty());
+        for (;;) {
+            int n = next++;
+            std::string b = "From: sender@client.test\r\nMessage-ID: <" + message_id(n) + ">\r\n\r\nsmall\r\n";
+            edge::queue::NewMessage m;
+            m.envelope = like.front().envelope;
+            m.envelope.internet_message_id = "<" + message_id(n) + ">";
+            m.envelope.size = b.size();
+            m.body.chunks.push_back(std::move(b));
+            auto r = (*db)->enqueue(std::move(m));
+            if (!r) {
+                REQUIRE(edge::queue::is_storage_full(r.error()));
+                break;
+            }
+            acknowledged.push_back(n);
+        }
+    }
+
+    // A reader that holds an old snapshot (a long Get-Message, an mdb_copy backup): LMDB
+    // may not reuse any page freed after it, so every write of the server needs pages
+    // from the volume — deterministically none but the reserve's. Held by a child
+    // process until release_reader().
+    void hold_reader() {
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);  // no other child (the peer, edgectl) may keep it open
+        reader = ::fork();
+        REQUIRE(reader >= 0);
+        if (reader == 0) {
+            ::close(fds[1]);
+            MDB_env* env = nullptr;
+            MDB_txn* txn = nullptr;
+            if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 16) != 0 ||
+                mdb_env_set_mapsize(env, std::size_t{1} << 34) != 0 ||
+                mdb_env_open(env, server.data().c_str(), MDB_RDONLY, 0) != 0 ||
+                mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0)
+                ::_exit(10);
+            char c;
+            while (::read(fds[0], &c, 1) > 0) {
+            }
+            mdb_txn_abort(txn);  // the slot is freed: a dead reader would pin pages for ever
+            mdb_env_close(env);
+            ::_exit(0);
+        }
+        ::close(fds[0]);
+        reader_pipe = fds[1];
+    }
+    void release_reader() {
+        if (reader <= 0) return;
+        ::close(reader_pipe);
+        int st = 0;
+        ::waitpid(reader, &st, 0);
+        reader = -1;
+    }
+    pid_t reader = -1;
+    int reader_pipe = -1;
+    ~FullVolume() { release_reader(); }
+
     std::size_t queued() const {
         edge::queue::QueueDbOptions o;
         o.read_only = true;
@@ -152,6 +222,8 @@ TEST_CASE("full volume, next hop down: every acknowledged message is delivered o
         return;
     }
     f.fill();
+    f.hold_reader();
+    f.exhaust();
     // Let the hop fail on the full volume a few times: those defers must not leave leases.
     std::this_thread::sleep_for(3s);
     std::string out;
@@ -160,11 +232,16 @@ TEST_CASE("full volume, next hop down: every acknowledged message is delivered o
 
     SmtpPeer peer({}, "127.0.0.1", f.hop_port);
     auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(1s);
+    f.release_reader();
     f.check_all_delivered(peer, 120s);
     auto drained = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
     WARN(f.acknowledged.size() << " messages delivered and the queue drained " << drained.count()
                                << " ms after the hop returned");
     f.check_new_mail_accepted(peer);
+    // The administrator was told, both ways.
+    CHECK(f.server.server_log().find("the reserve (4 MB) went to delivery and recovery") != std::string::npos);
+    CHECK(f.server.server_log().find("space is back: new mail is accepted") != std::string::npos);
     CHECK(f.server.stop() == 0);
 }
 
@@ -176,6 +253,8 @@ TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase
         return;
     }
     f.fill();
+    f.hold_reader();
+    f.exhaust();
     std::this_thread::sleep_for(2s);
     f.server.stop(SIGKILL);
 
@@ -184,7 +263,9 @@ TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase
     INFO(out);
     CHECK(f.server.edgectl("Get-Message -ResultSize 5", &out) == 0);
 
+    // Recovery's writes find neither volume space nor reusable pages: the reserve.
     REQUIRE_NOTHROW(f.server.start());
+    f.release_reader();
     CHECK(f.server.edgectl("Test-QueueDatabase", &out) == 0);
     SmtpPeer peer({}, "127.0.0.1", f.hop_port);
     auto t0 = std::chrono::steady_clock::now();
@@ -193,6 +274,7 @@ TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase
     WARN(f.acknowledged.size() << " messages delivered after the restart, queue drained " << drained.count()
                                << " ms after the hop returned");
     f.check_new_mail_accepted(peer);
+    CHECK(f.server.server_log().find("the reserve (4 MB) went to delivery and recovery") != std::string::npos);
     CHECK(f.server.stop() == 0);
 }
 
@@ -204,15 +286,21 @@ TEST_CASE("without a reserve, leases whose outcome could not be written come fre
         return;
     }
     f.fill();
-    // The hop returns to a full volume without a reserve: the peer takes messages whose
-    // outcomes cannot be written (the deletions that would free space need space).
+    f.hold_reader();
+    f.exhaust();
+    // The hop returns to a full volume without a reserve, and no page LMDB may reuse:
+    // the writes that end leases (deferrals, outcomes) fail, again and again.
     SmtpPeer peer({}, "127.0.0.1", f.hop_port);
-    REQUIRE(wait_until([&] { return f.server.server_log().find("trying again until it is written") != std::string::npos; },
-                       60s));
-    // The administrator adds 16 MB: the outcomes are written, those leases end, and
-    // the rest follows — no restart.
+    REQUIRE(wait_until([&] { return f.server.server_log().find("failed: queue database storage is full") != std::string::npos; },
+                       30s));
+    std::this_thread::sleep_for(2s);
+    CHECK(f.queued() > 0);
+    // The administrator adds 16 MB (and the long reader ends): those writes succeed, the
+    // leases end, and the rest follows — no restart.
     REQUIRE(f.volume->resize(kVolume + (16u << 20)));
-    f.check_all_delivered(peer, 120s);
+    f.release_reader();
+    f.check_all_delivered(peer, 60s);
+    CHECK(f.server.server_log().find("trying again until it is written") != std::string::npos);
     f.check_new_mail_accepted(peer);
     CHECK(f.server.stop() == 0);
 }
