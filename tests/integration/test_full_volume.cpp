@@ -78,6 +78,20 @@ struct FullVolume {
         return true;
     }
 
+    // The volume full as the tests need it: mail through SMTP until 452 4.3.1, then
+    // (another process) what LMDB had free, with a long reader pinning freed pages.
+    // False, with a warning, without root.
+    bool make_full(const std::string& reserve = "4MB") {
+        if (!ready(reserve)) {
+            WARN("needs root to mount a tmpfs: skipped");
+            return false;
+        }
+        fill();
+        hold_reader();
+        exhaust();
+        return true;
+    }
+
     // One message through SMTP; returns the reply to the end of DATA.
     std::string send_one(SmtpClient& c) {
         int n = next++;
@@ -170,15 +184,7 @@ struct FullVolume {
     int reader_pipe = -1;
     ~FullVolume() { release_reader(); }
 
-    std::size_t queued() const {
-        edge::queue::QueueDbOptions o;
-        o.read_only = true;
-        auto db = edge::queue::QueueDb::open(server.data(), o);
-        if (!db) throw std::runtime_error("open queue read-only: " + db.error().message());
-        edge::queue::MessageFilter f;
-        f.limit = 100000;
-        return (*db)->list_messages(f).size();
-    }
+    std::size_t queued() const { return edge::test::queued(server).size(); }
 
     // Every acknowledged message arrived exactly once, nothing else did, and the queue is empty.
     void check_all_delivered(const SmtpPeer& peer, std::chrono::seconds limit) {
@@ -217,13 +223,7 @@ struct FullVolume {
 TEST_CASE("full volume, next hop down: every acknowledged message is delivered once the hop returns, without a restart",
           "[full-volume]") {
     FullVolume f;
-    if (!f.ready()) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
-    f.fill();
-    f.hold_reader();
-    f.exhaust();
+    if (!f.make_full()) return;
     // Let the hop fail on the full volume a few times: those defers must not leave leases.
     std::this_thread::sleep_for(3s);
     std::string out;
@@ -248,13 +248,7 @@ TEST_CASE("full volume, next hop down: every acknowledged message is delivered o
 TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase passes, everything acknowledged is delivered",
           "[full-volume][crash]") {
     FullVolume f;
-    if (!f.ready()) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
-    f.fill();
-    f.hold_reader();
-    f.exhaust();
+    if (!f.make_full()) return;
     std::this_thread::sleep_for(2s);
     f.server.stop(SIGKILL);
 
@@ -281,13 +275,7 @@ TEST_CASE("kill -9 on a full volume: the server starts again, Test-QueueDatabase
 TEST_CASE("without a reserve, leases whose outcome could not be written come free when the volume grows, without a restart",
           "[full-volume][lease]") {
     FullVolume f;
-    if (!f.ready("0")) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
-    f.fill();
-    f.hold_reader();
-    f.exhaust();
+    if (!f.make_full("0")) return;
     // The hop returns to a full volume without a reserve, and no page LMDB may reuse:
     // the writes that end leases (deferrals, outcomes) fail, again and again.
     SmtpPeer peer({}, "127.0.0.1", f.hop_port);

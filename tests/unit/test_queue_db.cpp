@@ -853,6 +853,17 @@ TEST_CASE("Remove-Message -WithNDR of a message with a held NDR deletes it and i
 namespace {
 constexpr std::size_t kReserve = 2u << 20;
 
+QueueDbOptions with_reserve() {
+    QueueDbOptions o;
+    o.reserve_size = kReserve;
+    return o;
+}
+
+bool mounted_or_skipped(const edge::test::TmpfsMount& vol) {
+    if (!vol.mounted()) WARN("needs root to mount a tmpfs: skipped");
+    return vol.mounted();
+}
+
 // Enqueues up to `max` messages of 3,000 bytes (one overflow page each) until the
 // volume refuses one; returns their ids.
 std::vector<MessageId> fill_with_mail(QueueDb& db, std::size_t max = 100000) {
@@ -872,12 +883,8 @@ std::vector<MessageId> fill_with_mail(QueueDb& db, std::size_t max = 100000) {
 TEST_CASE("the reserve is given to delivery on a full volume, never to new mail, and taken again when delivery frees space",
           "[queue][storage][reserve]") {
     edge::test::TmpfsMount vol(12u << 20);
-    if (!vol.mounted()) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
-    QueueDbOptions o;
-    o.reserve_size = kReserve;
+    if (!mounted_or_skipped(vol)) return;
+    const QueueDbOptions o = with_reserve();
     auto opened = QueueDb::open(vol.path(), o);
     REQUIRE(opened);
     auto& db = **opened;
@@ -925,12 +932,8 @@ TEST_CASE("the reserve is given to delivery on a full volume, never to new mail,
 
 TEST_CASE("a queue with leases of a crashed process opens on a full volume with the reserve", "[queue][storage][reserve][crash]") {
     edge::test::TmpfsMount vol(12u << 20);
-    if (!vol.mounted()) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
-    QueueDbOptions o;
-    o.reserve_size = kReserve;
+    if (!mounted_or_skipped(vol)) return;
+    const QueueDbOptions o = with_reserve();
     std::size_t queued = 0;
     {
         auto db = QueueDb::open(vol.path(), o);
@@ -966,10 +969,7 @@ TEST_CASE("a queue with leases of a crashed process opens on a full volume with 
 
 TEST_CASE("read-only open writes nothing, works on a full volume and refuses writes", "[queue][storage][readonly]") {
     edge::test::TmpfsMount vol(8u << 20);
-    if (!vol.mounted()) {
-        WARN("needs root to mount a tmpfs: skipped");
-        return;
-    }
+    if (!mounted_or_skipped(vol)) return;
     MessageId id = 0;
     {
         QueueDbOptions o;
