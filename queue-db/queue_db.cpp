@@ -1127,9 +1127,11 @@ Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
     return d.write(job, ReserveUse::yes);
 }
 
-Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr) {
+Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr,
+                            const std::vector<MessageId>* only) {
     Impl& d = *impl_;
     auto now = now_timestamp();
+    auto ours = [&](MessageId id) { return only == nullptr || std::find(only->begin(), only->end(), id) != only->end(); };
     auto job = [&](lmdb::Txn& txn) {
         auto qr = d.load_queue(txn, queue);
         if (!qr) fail(QueueError::not_found);
@@ -1140,7 +1142,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Active), SIZE_MAX)) {
             auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
-            if (h == nullptr || !(h->owner == d.self)) continue;
+            if (h == nullptr || !(h->owner == d.self) || !ours(id)) continue;
             h->owner = {};
             h->retry_count += 1;
             h->last_error = error;
@@ -1153,7 +1155,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::PendingRemove), SIZE_MAX)) {
             auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
-            if (h == nullptr || !(h->owner == d.self)) continue;
+            if (h == nullptr || !(h->owner == d.self) || !ours(id)) continue;
             h->owner = {};
             if (!m->ndr_requested) {
                 d.delete_message(txn, id, *m);

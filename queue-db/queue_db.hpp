@@ -194,7 +194,11 @@ public:
     // PendingRemove for pending_ndr_removals().
     // A failed connection counts as an attempt of the recipients it held: with `ndr`,
     // a message whose held NDR was waiting only for them gets it in this transaction.
-    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr = {});
+    // With `only`, just those of our leases end: another connection to the same queue
+    // may hold leases whose outcome it is still writing (issue 14), and ending them
+    // would send those messages twice.
+    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr = {},
+                       const std::vector<MessageId>* only = nullptr);
     // NDRs held past their time (a recipient in a suspended queue, a queue that was not
     // reached, a long retry): each is built by `ndr` and enqueued in the transaction that
     // clears its recipients' NDR-pending state. Returns the messages it did this for.

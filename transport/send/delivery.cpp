@@ -795,7 +795,7 @@ struct DeliveryService::Impl {
             co_return;
         }
         if (t.kind == Target::Kind::Transient) {
-            co_await defer(q, t.error);
+            co_await defer(q, t.error, {});  // nothing leased yet
             co_return;
         }
         std::unique_ptr<Outbound> conn;
@@ -834,7 +834,11 @@ struct DeliveryService::Impl {
                     std::string error;
                     conn = co_await connect(*cfg, t, error);
                     if (!conn) {
-                        co_await defer(q, error);  // returns our leases in this queue to Ready
+                        // Returns this connection's leases (this one and the rest of the
+                        // batch) to Ready; other connections' leases are theirs to end.
+                        std::vector<queue::MessageId> mine;
+                        for (std::size_t k = i; k < leased->size(); ++k) mine.push_back((*leased)[k].id);
+                        co_await defer(q, error, mine);
                         co_return;
                     }
                     co_await connected(q);
@@ -853,7 +857,7 @@ struct DeliveryService::Impl {
         if (conn) co_await conn->quit();
     }
 
-    asio::awaitable<void> defer(const QueueId& q, const std::string& error) {
+    asio::awaitable<void> defer(const QueueId& q, const std::string& error, std::vector<queue::MessageId> leases) {
         HopState& st = hops[q.next_hop];
         st.failures += 1;
         st.may_have_error = true;
@@ -862,8 +866,9 @@ struct DeliveryService::Impl {
         auto made = std::make_shared<NdrsMade>();
         auto ndr = ndr_builder(config, made);
         // Returns our leases in the queue to Ready: never dropped, or they would stay Active.
-        auto deferred = co_await until_written("deferring " + q.name(),
-                                               [this, &q, next, &error, &ndr] { return db.defer_queue(q, next, error, ndr); });
+        auto deferred = co_await until_written("deferring " + q.name(), [this, &q, next, &error, &ndr, &leases] {
+            return db.defer_queue(q, next, error, ndr, &leases);
+        });
         if (deferred) track_ndrs(*made);
         kick();  // the retry index changed
         say(fmt::format("{}: {} (retry {} in {})", q.name(), error, st.failures, config::format_time_span(wait)));
