@@ -31,6 +31,13 @@ bool exists(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0;
 }
 
+// Exchange's verbs that change nothing: Get-*, Test-*, Export-* (it writes a file, not the queue).
+bool reads_only(const Cmdlet& c) {
+    for (std::string_view verb : {"Get-", "Test-", "Export-"})
+        if (c.name.size() > verb.size() && iequals(std::string_view(c.name).substr(0, verb.size()), verb)) return true;
+    return false;
+}
+
 std::string host_name() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
@@ -112,9 +119,14 @@ int run(int argc, char** argv) {
             // a directory that is not there is a typo.
             if (!exists(data))
                 fail(fmt::format("no data directory {}; give --data DIR or --config FILE of the server", data));
-            // With the server down, opening returns the leases of a crashed server,
-            // as its own next start would; a running server's leases are left alone.
-            auto opened = edge::queue::QueueDb::open(data);
+            // Get-, Test- and Export- only read: they open the queue read-only (nothing
+            // written at open), so they work on a full volume and leave a crashed
+            // server's leases to its next start. Other cmdlets open it for writing: with
+            // the server down that returns a crashed server's leases, as its own next
+            // start would; a running server's leases are left alone.
+            edge::queue::QueueDbOptions options;
+            options.read_only = reads_only(*cmdlet) && exists(data + "/data.mdb");
+            auto opened = edge::queue::QueueDb::open(data, options);
             if (!opened) fail(fmt::format("cannot open the queue database in {}: {}", data, opened.error().message()));
             db = std::move(*opened);
             ctx.db = db.get();

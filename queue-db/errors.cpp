@@ -22,6 +22,7 @@ public:
             case QueueError::corrupt_record: return "stored record failed validation";
             case QueueError::io_error: return "queue database I/O error";
             case QueueError::shutting_down: return "queue database is shutting down";
+            case QueueError::read_only: return "queue database is open read-only";
         }
         return "unknown queue-db error";
     }

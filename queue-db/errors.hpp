@@ -19,6 +19,7 @@ enum class QueueError {
     corrupt_record,    // a stored record failed validation (it is moved aside)
     io_error,          // any other LMDB or system failure
     shutting_down,     // the database is closing; the operation was not run
+    read_only,         // opened read-only (edgectl's read cmdlets): no write is made
 };
 
 const std::error_category& queue_category() noexcept;

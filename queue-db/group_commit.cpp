@@ -3,10 +3,19 @@
 
 #include "errors.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <new>
+#include <utility>
 
 namespace edge::queue {
+
+QueueError classify_write_failure(int rc, const lmdb::Env& env) {
+    QueueError q = classify_lmdb_error(rc);
+    // LMDB reports a short write as EIO: on a volume with no room left, that is "full".
+    if (q == QueueError::io_error && rc == EIO && lmdb::out_of_space(env)) q = QueueError::storage_full;
+    return q;
+}
 
 GroupCommitter::GroupCommitter(const lmdb::Env& env, Hooks hooks)
     : env_(env), hooks_(std::move(hooks)), thread_([this] { run(); }) {}
@@ -54,20 +63,33 @@ void GroupCommitter::run() {
 }
 
 void GroupCommitter::commit_batch(std::vector<std::unique_ptr<Job>>& batch) {
+    // New mail never touches the reserve: while delivery holds it, new mail is refused
+    // before it writes anything (452 4.3.1 on the receive side).
+    if (hooks_.refuse_new_mail && std::any_of(batch.begin(), batch.end(), [](const auto& j) { return j->new_mail(); }) &&
+        hooks_.refuse_new_mail()) {
+        for (auto& j : batch)
+            if (j->new_mail()) std::exchange(j, nullptr)->finish(make_error_code(QueueError::storage_full));
+        std::erase(batch, nullptr);
+        if (batch.empty()) return;
+    }
     std::unique_ptr<Job>* first = batch.data();
     std::unique_ptr<Job>* last = first + batch.size();
     std::vector<std::error_code> refused(batch.size());
     std::error_code ec = try_commit(first, last, refused);
-    if (!ec || batch.size() == 1) {
+    if (!ec || (batch.size() == 1 && !(is_storage_full(ec) && batch[0]->may_use_reserve()))) {
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->finish(ec ? ec : refused[i]);
         return;
     }
     // LMDB failed the batch as a whole; re-run each job alone so only the guilty fail.
-    for (auto* j = first; j != last; ++j) {
-        std::vector<std::error_code> one(1);
-        std::error_code e = try_commit(j, j + 1, one);
-        (*j)->finish(e ? e : one[0]);
-    }
+    for (auto& j : batch) j->finish(commit_alone(j));
+}
+
+std::error_code GroupCommitter::commit_alone(std::unique_ptr<Job>& job) {
+    std::vector<std::error_code> one(1);
+    std::error_code e = try_commit(&job, &job + 1, one);
+    if (is_storage_full(e) && job->may_use_reserve() && hooks_.give_back_reserve && hooks_.give_back_reserve())
+        e = try_commit(&job, &job + 1, one);
+    return e ? e : one[0];
 }
 
 std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last,
@@ -92,9 +114,7 @@ std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::uni
         return {};
     } catch (const lmdb::Error& e) {
         if (hooks_.after_abort) hooks_.after_abort();
-        QueueError q = classify_lmdb_error(e.rc());
-        if (q == QueueError::io_error && e.rc() == EIO && lmdb::out_of_space(env_)) q = QueueError::storage_full;
-        return make_error_code(q);
+        return make_error_code(classify_write_failure(e.rc(), env_));
     } catch (const std::bad_alloc&) {
         if (hooks_.after_abort) hooks_.after_abort();
         return make_error_code(QueueError::io_error);

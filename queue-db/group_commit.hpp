@@ -3,6 +3,7 @@
 // transaction, so N concurrent writers pay for one sync, not N.
 #pragma once
 
+#include "errors.hpp"
 #include "lmdb.hpp"
 
 #include <condition_variable>
@@ -14,6 +15,9 @@
 #include <vector>
 
 namespace edge::queue {
+
+// An LMDB failure of a write (a commit, or the writes of open()) in our taxonomy.
+QueueError classify_write_failure(int rc, const lmdb::Env& env);
 
 class GroupCommitter {
 public:
@@ -31,6 +35,11 @@ public:
         // Runs on the committer thread after the durable commit (ec empty) or the
         // failure. Must not block on the committer.
         virtual void finish(std::error_code ec) = 0;
+        // New mail: refused without a try while Hooks::refuse_new_mail says so.
+        virtual bool new_mail() const { return false; }
+        // Delivery and recovery: when it finds the volume full, the queue's reserve is
+        // given back (Hooks::give_back_reserve) and it is tried once more.
+        virtual bool may_use_reserve() const { return false; }
     };
 
     struct Hooks {
@@ -38,6 +47,8 @@ public:
         std::function<void(lmdb::Txn&)> after_batch;   // e.g. write them back once
         std::function<void()> after_commit;            // the batch is durable (before finish())
         std::function<void()> after_abort;             // drop what before_batch loaded
+        std::function<bool()> refuse_new_mail;         // the reserve is in use: new mail waits
+        std::function<bool()> give_back_reserve;       // true when it freed anything
     };
 
     GroupCommitter(const lmdb::Env& env, Hooks hooks);
@@ -62,6 +73,8 @@ private:
     // Applies and commits jobs [first, last); refused jobs' errors land in `refused`.
     std::error_code try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last,
                                std::vector<std::error_code>& refused);
+    // One job in a transaction of its own, with the reserve when it may use it.
+    std::error_code commit_alone(std::unique_ptr<Job>& job);
 
     const lmdb::Env& env_;
     Hooks hooks_;

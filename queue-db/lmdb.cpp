@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -54,6 +56,18 @@ bool out_of_space(const Env& env, std::size_t margin) {
     if (::getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && ::stat(data.c_str(), &st) == 0)
         return static_cast<std::size_t>(st.st_size) + margin > lim.rlim_cur;
     return false;
+}
+
+std::size_t free_pages(const Env& env) {
+    Txn txn = Txn::begin_read(env);
+    Cursor c(txn, 0);  // FREE_DBI: transaction id -> list of page numbers, its count first
+    std::size_t pages = 0;
+    for (bool ok = c.first(); ok; ok = c.next()) {
+        std::size_t count = 0;
+        if (c.value().size() >= sizeof count) std::memcpy(&count, c.value().data(), sizeof count);
+        pages += count;
+    }
+    return pages;
 }
 
 Txn Txn::begin_read(const Env& env) {

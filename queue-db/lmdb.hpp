@@ -160,6 +160,10 @@ private:
 // full disk that EIO means "full", and the caller should treat it so.
 bool out_of_space(const Env& env, std::size_t margin = std::size_t{64} << 20);
 
+// Pages on the environment's free list (LMDB reuses them before it grows its file),
+// counted in one short read transaction. Pages a reader still pins are included.
+std::size_t free_pages(const Env& env);
+
 // Iterates over every key that starts with `prefix`, calling f(key, value);
 // f returns false to stop early.
 template <class F>

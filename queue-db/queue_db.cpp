@@ -5,6 +5,7 @@
 #include "group_commit.hpp"
 #include "lmdb.hpp"
 #include "records.hpp"
+#include "reserve.hpp"
 
 #include <sys/stat.h>
 
@@ -27,6 +28,10 @@ using records::QueueRecord;
 namespace {
 
 [[noreturn]] void fail(QueueError code, std::string detail = {}) { throw JobError{code, std::move(detail)}; }
+
+// Whether a write may have the queue's reserve when the volume is full: delivery and
+// recovery may, new mail and configuration may not (ARCHITECTURE.md, "A full volume").
+enum class ReserveUse : bool { no = false, yes = true };
 
 constexpr MessageStatus kAllStatuses[] = {MessageStatus::Active, MessageStatus::Ready, MessageStatus::Retry,
                                           MessageStatus::Suspended, MessageStatus::PendingRemove};
@@ -78,6 +83,7 @@ struct QueueDb::Impl {
     lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0,
               recipients = 0, ndr_hold = 0;
     QueueDbOptions options;
+    bool read_only = false;
     LeaseOwner self = LeaseOwner::self();
     RecoveryReport recovery;
     std::unique_ptr<GroupCommitter> committer;
@@ -103,6 +109,69 @@ struct QueueDb::Impl {
     // Store bodies whose removal job found its store closing (see DeleteBodiesJob).
     std::mutex leftover_mu;
     std::vector<std::pair<std::uint8_t, std::string>> leftover_doomed;
+
+    // ---- the reserve (ARCHITECTURE.md, "A full volume") ----------------------------
+    // Shared by the main and the store committers; reserve_mu guards the policy's state.
+    std::unique_ptr<Reserve> reserve;
+    std::mutex reserve_mu;
+    std::chrono::steady_clock::time_point reserve_checked{};
+    bool new_mail_refused = false;
+    std::uint64_t reserve_given_back = 0;
+
+    // Bytes LMDB reuses before it grows a file, over every environment.
+    std::size_t free_bytes() const {
+        std::size_t bytes = lmdb::free_pages(env) * env.page_size();
+        for (const auto& store : stores) bytes += lmdb::free_pages(store.env) * store.env.page_size();
+        return bytes;
+    }
+
+    bool reserve_short() const { return reserve && reserve->held() < reserve->target(); }
+
+    // While the reserve is short, it is taken again once space returns: the volume has
+    // room for the missing part twice over (once for delivery), or delivery has freed
+    // pages inside the queue's files that cover it. New mail waits while neither the
+    // reserve nor those pages cover the reserve's size: the space it would take is
+    // delivery's. At most every 250 ms (a free-list walk) unless `now`.
+    void refresh_reserve(bool now = false) {
+        if (!reserve_short()) return;
+        std::lock_guard lk(reserve_mu);
+        auto t = std::chrono::steady_clock::now();
+        if (!now && t - reserve_checked < std::chrono::milliseconds(250)) return;
+        reserve_checked = t;
+        const std::size_t target = reserve->target();
+        std::size_t held = reserve->held();
+        std::size_t free = 0;
+        try {
+            free = free_bytes();
+        } catch (const lmdb::Error&) {
+        }
+        if (reserve->volume_free() >= 2 * (target - held) || held + free >= target) held = reserve->top_up();
+        new_mail_refused = held < target && held + free < target;
+    }
+
+    bool refuse_new_mail() {
+        if (!reserve_short()) return false;
+        refresh_reserve();
+        std::lock_guard lk(reserve_mu);
+        return new_mail_refused;
+    }
+
+    bool give_back_reserve() {
+        if (!reserve || !reserve->give_back()) return false;
+        std::lock_guard lk(reserve_mu);
+        ++reserve_given_back;
+        new_mail_refused = true;
+        reserve_checked = std::chrono::steady_clock::now();
+        return true;
+    }
+
+    GroupCommitter::Hooks reserve_hooks() {
+        GroupCommitter::Hooks h;
+        h.after_commit = [this] { refresh_reserve(); };
+        h.refuse_new_mail = [this] { return refuse_new_mail(); };
+        h.give_back_reserve = [this] { return give_back_reserve(); };
+        return h;
+    }
 
     // ---- write helpers (committer thread, inside a write transaction) ------------
 
@@ -540,27 +609,34 @@ struct QueueDb::Impl {
     // Runs f(txn) as one job of the next batch; done(ec) runs on the committer thread
     // after the durable commit (or the failure).
     template <class F>
-    void write_async(F f, std::function<void(std::error_code)> done) {
+    void write_async(F f, std::function<void(std::error_code)> done, ReserveUse use = ReserveUse::no) {
         struct AsyncJob final : GroupCommitter::Job {
-            AsyncJob(F fn, std::function<void(std::error_code)> d) : f(std::move(fn)), done(std::move(d)) {}
+            AsyncJob(F fn, std::function<void(std::error_code)> d, ReserveUse u)
+                : f(std::move(fn)), done(std::move(d)), use(u) {}
             void apply(lmdb::Txn& txn) override { f(txn); }
             void finish(std::error_code ec) override { done(ec); }
+            bool may_use_reserve() const override { return use == ReserveUse::yes; }
             F f;
             std::function<void(std::error_code)> done;
+            ReserveUse use;
         };
-        committer->submit(std::make_unique<AsyncJob>(std::move(f), std::move(done)));
+        if (!committer) {
+            done(make_error_code(QueueError::read_only));
+            return;
+        }
+        committer->submit(std::make_unique<AsyncJob>(std::move(f), std::move(done), use));
     }
 
     // Runs f(txn) as one job of the next batch and waits for the durable commit.
     template <class F>
-    auto write(F&& f) -> Result<std::conditional_t<std::is_void_v<std::invoke_result_t<F&, lmdb::Txn&>>, Done,
+    auto write(F&& f, ReserveUse use = ReserveUse::no) -> Result<std::conditional_t<std::is_void_v<std::invoke_result_t<F&, lmdb::Txn&>>, Done,
                                                    std::invoke_result_t<F&, lmdb::Txn&>>> {
         using R = std::invoke_result_t<F&, lmdb::Txn&>;
         using V = std::conditional_t<std::is_void_v<R>, Done, R>;
         // The result lives on this (blocked) caller's stack, not in the job: the
         // committer destroys the job right after finish(), possibly before we wake.
         struct FnJob final : GroupCommitter::Job {
-            FnJob(F& fn, std::optional<V>& out) : f(fn), value(out) {}
+            FnJob(F& fn, std::optional<V>& out, ReserveUse u) : f(fn), value(out), use(u) {}
             void apply(lmdb::Txn& txn) override {
                 if constexpr (std::is_void_v<R>) {
                     f(txn);
@@ -570,12 +646,15 @@ struct QueueDb::Impl {
                 }
             }
             void finish(std::error_code ec) override { done.set_value(ec); }
+            bool may_use_reserve() const override { return use == ReserveUse::yes; }
             F& f;
             std::optional<V>& value;
+            ReserveUse use;
             std::promise<std::error_code> done;
         };
+        if (!committer) return make_error_code(QueueError::read_only);
         std::optional<V> value;
-        auto job = std::make_unique<FnJob>(f, value);
+        auto job = std::make_unique<FnJob>(f, value, use);
         auto fut = job->done.get_future();
         committer->submit(std::move(job));
         std::error_code ec = fut.get();
@@ -595,6 +674,7 @@ public:
     void apply(lmdb::Txn& txn) override {
         for (const auto& k : keys_) txn.del(db_.stores[store_ - 1].bodies, k);
     }
+    bool may_use_reserve() const override { return true; }  // deleting frees space
     void finish(std::error_code ec) override {
         if (!ec) return;
         std::lock_guard lk(db_.leftover_mu);
@@ -620,6 +700,7 @@ public:
     void apply(lmdb::Txn& txn) override {
         id_ = db_.insert_message(txn, record_, store_ == 0 ? &body_ : nullptr, hops_, types_);
     }
+    bool new_mail() const override { return true; }
     void finish(std::error_code ec) override {
         if (ec && store_ != 0)  // the record did not make it: its body is an orphan now
             db_.stores[store_ - 1].committer->submit(
@@ -651,6 +732,7 @@ public:
     void apply(lmdb::Txn& txn) override {
         QueueDb::Impl::copy_body(txn.reserve(db_.stores[store_ - 1].bodies, key_, body_.size(), MDB_NOOVERWRITE), body_);
     }
+    bool new_mail() const override { return true; }
     void finish(std::error_code ec) override {
         body_.chunks.clear();  // on disk now; free it before the record's commit
         if (ec) {
@@ -741,104 +823,164 @@ QueueDb::QueueDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 QueueDb::~QueueDb() { close(); }
 
-Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const QueueDbOptions& options) {
-    auto impl = std::make_unique<Impl>();
-    impl->options = options;
-    Impl& d = *impl;
+namespace {
+
+// Every LMDB call open() makes: the environments, their databases, and (read-write)
+// crash recovery with the sweep of orphan bodies — the writes a start needs.
+std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, const QueueDbOptions& options) {
+    const unsigned create = options.read_only ? 0 : MDB_CREATE;
+    auto begin = [&](const lmdb::Env& env) {
+        return options.read_only ? lmdb::Txn::begin_read(env) : lmdb::Txn::begin_write(env);
+    };
     try {
         lmdb::EnvOptions eo;
         eo.map_size = options.map_size;
+        if (options.read_only) eo.flags |= MDB_RDONLY;  // opening writes nothing to the data files
         d.env = lmdb::Env::open(dir, eo);
         std::uint64_t store_count = 0;
         {
-            lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
-            d.meta = txn.open_dbi("meta", MDB_CREATE);
-            d.messages = txn.open_dbi("messages", MDB_CREATE);
-            d.bodies = txn.open_dbi("bodies", MDB_CREATE);
-            d.queues = txn.open_dbi("queues", MDB_CREATE);
-            d.items = txn.open_dbi("items", MDB_CREATE);
-            d.retry = txn.open_dbi("retry", MDB_CREATE);
-            d.config = txn.open_dbi("config", MDB_CREATE);
-            d.quarantine = txn.open_dbi("quarantine", MDB_CREATE);
-            d.recipients = txn.open_dbi("recipients", MDB_CREATE);
-            d.ndr_hold = txn.open_dbi("ndr_hold", MDB_CREATE);  // added with record format 3
+            lmdb::Txn txn = begin(d.env);
+            d.meta = txn.open_dbi("meta", create);
+            d.messages = txn.open_dbi("messages", create);
+            d.bodies = txn.open_dbi("bodies", create);
+            d.queues = txn.open_dbi("queues", create);
+            d.items = txn.open_dbi("items", create);
+            d.retry = txn.open_dbi("retry", create);
+            d.config = txn.open_dbi("config", create);
+            d.quarantine = txn.open_dbi("quarantine", create);
+            d.recipients = txn.open_dbi("recipients", create);
+            d.ndr_hold = txn.open_dbi("ndr_hold", create);  // added with record format 3
             auto format = txn.get(d.meta, "format");
-            if (!format) {
+            if (!format && !options.read_only) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
                 txn.put(d.meta, "next_id", records::u64_value(1));
                 txn.put(d.meta, "config_generation", records::u64_value(0));
                 // Fixed at creation: records name their store by number.
                 txn.put(d.meta, "body_stores", records::u64_value(std::min<std::uint32_t>(options.body_stores, 16)));
                 d.ensure_queue(txn, QueueId::submission(), DeliveryType::Undefined);
-            } else if (records::parse_u64_value(*format) != records::kEnvironmentFormat) {
+            } else if (!format || records::parse_u64_value(*format) != records::kEnvironmentFormat) {
                 return QueueError::corrupt_record;  // a format we do not know: refuse to touch it
             }
             auto stores_v = txn.get(d.meta, "body_stores");
             store_count = stores_v ? records::parse_u64_value(*stores_v).value_or(0) : 0;
-            txn.commit();
+            txn.commit();  // a read transaction's commit keeps its database handles
         }
         for (std::uint64_t n = 0; n < store_count; ++n) {
             std::string sdir = dir + "/bodies-" + std::to_string(n);
-            std::filesystem::create_directories(sdir);
-            Impl::BodyStore store;
-            lmdb::EnvOptions so;
-            so.map_size = options.map_size;
+            if (!options.read_only) std::filesystem::create_directories(sdir);
+            QueueDb::Impl::BodyStore store;
+            lmdb::EnvOptions so = eo;
             so.max_dbs = 2;
             store.env = lmdb::Env::open(sdir, so);
-            lmdb::Txn txn = lmdb::Txn::begin_write(store.env);
-            store.bodies = txn.open_dbi("bodies", MDB_CREATE);
+            lmdb::Txn txn = begin(store.env);
+            store.bodies = txn.open_dbi("bodies", create);
             txn.commit();
             d.stores.push_back(std::move(store));
         }
-        {
-            lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
-            if (options.recover_leases) d.recover(txn);
-            d.sweep_orphan_bodies(txn, now_timestamp());
-            txn.commit();
-            d.remove_store_bodies_now(std::exchange(d.doomed_bodies, {}));
-        }
-        for (auto& store : d.stores) store.committer = std::make_unique<GroupCommitter>(store.env, GroupCommitter::Hooks{});
-        Impl* raw = impl.get();
-        d.committer = std::make_unique<GroupCommitter>(
-            d.env, GroupCommitter::Hooks{
-                       .before_batch = {},
-                       .after_batch = [raw](lmdb::Txn& txn) { raw->flush_batch_state(txn); },
-                       .after_commit = [raw] { raw->remove_doomed_bodies(); },
-                       .after_abort = [raw] {
-                           raw->next_id.reset();
-                           raw->next_id_dirty = false;
-                           raw->doomed_bodies.clear();
-                       }});
+        if (options.read_only) return {};
+        lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+        if (options.recover_leases) d.recover(txn);
+        d.sweep_orphan_bodies(txn, now_timestamp());
+        txn.commit();
+        d.remove_store_bodies_now(std::exchange(d.doomed_bodies, {}));
     } catch (const lmdb::Error& e) {
-        return make_error_code(classify_lmdb_error(e.rc()));
+        // A short write at open is a full volume as it is at a commit, never "I/O error".
+        return make_error_code(classify_write_failure(e.rc(), d.env));
     } catch (const JobError& e) {
         return make_error_code(e.code);
-    } catch (const std::filesystem::filesystem_error&) {
-        return QueueError::io_error;
+    } catch (const std::filesystem::filesystem_error& e) {
+        return e.code() == std::errc::no_space_on_device ? QueueError::storage_full : QueueError::io_error;
     }
-    return std::unique_ptr<QueueDb>(new QueueDb(std::move(impl)));
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueDb>> QueueDb::open(const std::string& dir, const QueueDbOptions& options) {
+    std::unique_ptr<Reserve> reserve;
+    if (!options.read_only && options.reserve_size) reserve = std::make_unique<Reserve>(dir, *options.reserve_size);
+    bool given_back = false;
+    for (;;) {
+        auto impl = std::make_unique<Impl>();
+        impl->options = options;
+        impl->read_only = options.read_only;
+        impl->reserve = std::move(reserve);
+        if (std::error_code ec = open_environments(*impl, dir, options)) {
+            reserve = std::move(impl->reserve);
+            impl.reset();  // closes the environments before they are opened again
+            // Starting after a crash on a full volume: recovery may have the reserve.
+            if (!given_back && is_storage_full(ec) && reserve && reserve->give_back()) {
+                given_back = true;
+                continue;
+            }
+            return ec;
+        }
+        Impl& d = *impl;
+        if (options.read_only) return std::unique_ptr<QueueDb>(new QueueDb(std::move(impl)));
+        if (given_back) {
+            d.reserve_given_back = 1;
+            d.new_mail_refused = true;
+        }
+        d.refresh_reserve(/*now=*/true);
+        for (auto& store : d.stores) store.committer = std::make_unique<GroupCommitter>(store.env, d.reserve_hooks());
+        Impl* raw = impl.get();
+        GroupCommitter::Hooks hooks = d.reserve_hooks();
+        hooks.after_batch = [raw](lmdb::Txn& txn) { raw->flush_batch_state(txn); };
+        hooks.after_commit = [raw] {
+            raw->remove_doomed_bodies();
+            raw->refresh_reserve();
+        };
+        hooks.after_abort = [raw] {
+            raw->next_id.reset();
+            raw->next_id_dirty = false;
+            raw->doomed_bodies.clear();
+        };
+        d.committer = std::make_unique<GroupCommitter>(d.env, std::move(hooks));
+        return std::unique_ptr<QueueDb>(new QueueDb(std::move(impl)));
+    }
 }
 
 void QueueDb::close() {
     if (!impl_ || impl_->closed) return;
     Impl& d = *impl_;
     d.closed = true;
-    // Stores first: a body they commit now hands its record to the main committer,
-    // which is still running and commits it while it stops.
-    for (auto& store : d.stores) store.committer->stop();
-    d.committer->stop();
-    try {
-        lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
-        d.release_own_leases(txn);
-        txn.commit();
-        std::lock_guard lk(d.leftover_mu);
-        d.remove_store_bodies_now(std::exchange(d.leftover_doomed, {}));
-    } catch (...) {
-        // Leases we could not return are recovered at the next open as a crash would
-        // be; bodies we could not remove are swept as orphans.
+    if (!d.read_only) {
+        // Stores first: a body they commit now hands its record to the main committer,
+        // which is still running and commits it while it stops.
+        for (auto& store : d.stores) store.committer->stop();
+        d.committer->stop();
+        for (bool again = true; again;) {
+            again = false;
+            try {
+                lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+                d.release_own_leases(txn);
+                txn.commit();
+                std::lock_guard lk(d.leftover_mu);
+                d.remove_store_bodies_now(std::exchange(d.leftover_doomed, {}));
+            } catch (const lmdb::Error& e) {
+                // Returning leases is recovery: on a full volume it may have the reserve.
+                again = classify_write_failure(e.rc(), d.env) == QueueError::storage_full && d.give_back_reserve();
+            } catch (...) {
+                // Leases we could not return are recovered at the next open as a crash
+                // would be; bodies we could not remove are swept as orphans.
+            }
+        }
     }
     for (auto& store : d.stores) store.env.close();
     d.env.close();
+}
+
+QueueDb::ReserveState QueueDb::reserve_state() const {
+    Impl& d = *impl_;
+    ReserveState r;
+    if (!d.reserve) return r;
+    d.refresh_reserve();
+    r.target = d.reserve->target();
+    r.held = d.reserve->held();
+    std::lock_guard lk(d.reserve_mu);
+    r.given_back = d.reserve_given_back;
+    r.new_mail_refused = r.held < r.target && d.new_mail_refused;
+    return r;
 }
 
 const RecoveryReport& QueueDb::recovery_report() const { return impl_->recovery; }
@@ -851,6 +993,10 @@ void QueueDb::enqueue_async(NewMessage message, EnqueueHandler done) {
         return;
     }
     Impl& d = *impl_;
+    if (d.read_only) {
+        done(make_error_code(QueueError::read_only), 0);
+        return;
+    }
     MessageRecord rec;
     rec.envelope = std::move(message.envelope);
     rec.hops = hops_for_pending(rec.envelope);
@@ -913,19 +1059,19 @@ Result<std::vector<LeasedMessage>> QueueDb::lease_for_delivery(const QueueId& qu
         }
         return out;
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 Status QueueDb::record_delivery(DeliveryReport report) {
     Impl& d = *impl_;
     auto job = [&](lmdb::Txn& txn) { d.apply_delivery(txn, report); };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 void QueueDb::record_delivery_async(DeliveryReport report, std::function<void(std::error_code)> done) {
     Impl& d = *impl_;
     d.write_async([&d, report = std::move(report)](lmdb::Txn& txn) { d.apply_delivery(txn, report); },
-                  std::move(done));
+                  std::move(done), ReserveUse::yes);
 }
 
 Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route) {
@@ -963,7 +1109,7 @@ Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route
         d.bump_admin_generation(txn);
         return moved;
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
@@ -980,12 +1126,14 @@ Status QueueDb::release_lease(MessageId id, const QueueId& queue) {
         if (h->status == MessageStatus::Active) d.set_status(txn, id, *h, MessageStatus::Ready);
         d.store_message(txn, id, m);
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
-Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr) {
+Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr,
+                            const std::vector<MessageId>* only) {
     Impl& d = *impl_;
     auto now = now_timestamp();
+    auto ours = [&](MessageId id) { return only == nullptr || std::find(only->begin(), only->end(), id) != only->end(); };
     auto job = [&](lmdb::Txn& txn) {
         auto qr = d.load_queue(txn, queue);
         if (!qr) fail(QueueError::not_found);
@@ -996,7 +1144,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::Active), SIZE_MAX)) {
             auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
-            if (h == nullptr || !(h->owner == d.self)) continue;
+            if (h == nullptr || !(h->owner == d.self) || !ours(id)) continue;
             h->owner = {};
             h->retry_count += 1;
             h->last_error = error;
@@ -1009,7 +1157,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
         for (MessageId id : d.item_ids(txn, records::item_prefix(queue, MessageStatus::PendingRemove), SIZE_MAX)) {
             auto m = d.find_message(txn, id);
             HopState* h = m ? m->hop(queue) : nullptr;
-            if (h == nullptr || !(h->owner == d.self)) continue;
+            if (h == nullptr || !(h->owner == d.self) || !ours(id)) continue;
             h->owner = {};
             if (!m->ndr_requested) {
                 d.delete_message(txn, id, *m);
@@ -1019,7 +1167,7 @@ Status QueueDb::defer_queue(const QueueId& queue, Timestamp next_retry, std::str
             d.store_message(txn, id, *m);
         }
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 Status QueueDb::mark_queue_connected(const QueueId& queue) {
@@ -1034,7 +1182,7 @@ Status QueueDb::mark_queue_connected(const QueueId& queue) {
         qr->last_error.clear();
         d.store_queue(txn, queue, *qr);
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 Result<std::size_t> QueueDb::send_held_ndrs(Timestamp now, const NdrBuilder& ndr) {
@@ -1065,7 +1213,7 @@ Result<std::size_t> QueueDb::send_held_ndrs(Timestamp now, const NdrBuilder& ndr
         }
         return sent;
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 std::optional<Timestamp> QueueDb::next_ndr_hold_due() const {
@@ -1129,7 +1277,7 @@ Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
         }
         return ready;
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 std::vector<QueueId> QueueDb::ready_queues() const {
@@ -1349,7 +1497,7 @@ Status QueueDb::remove_message(MessageId id, WithNdr with_ndr) {
             if (h.status != MessageStatus::PendingRemove) d.set_status(txn, id, h, MessageStatus::PendingRemove);
         d.store_message(txn, id, m);
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 namespace {
@@ -1400,7 +1548,7 @@ Status QueueDb::complete_removal(MessageId id, std::optional<NewMessage> ndr) {
         if (ndr) d.insert_new(txn, *ndr);
         d.delete_message(txn, id, m);
     };
-    return d.write(job);
+    return d.write(job, ReserveUse::yes);
 }
 
 // ---- config store -----------------------------------------------------------------
@@ -1672,19 +1820,7 @@ QueueDb::Usage QueueDb::usage() const {
         const std::size_t used = (info.me_last_pgno + 1) * page;
         u.map_size += info.me_mapsize;
         u.used_bytes += used;
-        // The free DB (dbi 0): one record per transaction that freed pages, its value
-        // an ID list whose first word is the number of page numbers after it.
-        std::size_t free_pages = 0;
-        {
-            lmdb::Txn txn = lmdb::Txn::begin_read(env);
-            lmdb::Cursor c(txn, 0);
-            for (bool ok = c.first(); ok; ok = c.next()) {
-                std::size_t n = 0;  // an MDB_ID (size_t): midl.h is not public
-                if (c.value().size() >= sizeof n) std::memcpy(&n, c.value().data(), sizeof n);
-                free_pages += n;
-            }
-        }
-        u.free_bytes += free_pages * page;
+        u.free_bytes += lmdb::free_pages(env) * page;
         // A file longer than its last page (a commit that failed after writing) is
         // written again from there.
         const char* dir = nullptr;

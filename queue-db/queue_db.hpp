@@ -21,6 +21,11 @@
 //   - The server and edgectl may open the same directory at once (LMDB's one writer,
 //     many readers across processes). One process must open a directory only once.
 //
+// A full volume
+//   - A reserve file (QueueDbOptions::reserve_size) is given back when a delivery or
+//     recovery write finds the volume full, and that write is tried again; new mail is
+//     refused (storage_full) until space returns and the reserve is taken again.
+//
 // Crash recovery
 //   - A lease (message Active in a queue) records the owning process (pid and start
 //     time). open() returns every lease whose owner is gone to Ready and raises the
@@ -54,6 +59,14 @@ struct QueueDbOptions {
     // different stores overlap. Fixed for a data directory when it is created.
     std::uint32_t body_stores = 2;
     std::size_t body_store_threshold = 32 * 1024;
+    // The reserve (QueueDatabaseReserveSize): bytes held in <dir>/queue-reserve that only
+    // delivery and recovery may have on a full volume. nullopt: this process leaves the
+    // file alone (edgectl); 0: no reserve, an existing one is emptied.
+    std::optional<std::size_t> reserve_size{};
+    // Opens with MDB_RDONLY: nothing is written at open or later (no recovery, no
+    // committer; a write fails with QueueError::read_only), so it works on a full volume.
+    // The queue must exist.
+    bool read_only = false;
 };
 
 // One recipient's outcome after a delivery attempt.
@@ -181,7 +194,11 @@ public:
     // PendingRemove for pending_ndr_removals().
     // A failed connection counts as an attempt of the recipients it held: with `ndr`,
     // a message whose held NDR was waiting only for them gets it in this transaction.
-    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr = {});
+    // With `only`, just those of our leases end: another connection to the same queue
+    // may hold leases whose outcome it is still writing (issue 14), and ending them
+    // would send those messages twice.
+    Status defer_queue(const QueueId& queue, Timestamp next_retry, std::string error, const NdrBuilder& ndr = {},
+                       const std::vector<MessageId>* only = nullptr);
     // NDRs held past their time (a recipient in a suspended queue, a queue that was not
     // reached, a long retry): each is built by `ndr` and enqueued in the transaction that
     // clears its recipients' NDR-pending state. Returns the messages it did this for.
@@ -319,6 +336,14 @@ public:
         std::uint64_t writes = 0;
     };
     CommitStats commit_stats() const;
+    // The reserve (see QueueDbOptions::reserve_size and ARCHITECTURE.md, "A full volume").
+    struct ReserveState {
+        std::size_t target = 0;          // bytes it should hold
+        std::size_t held = 0;            // bytes it holds now
+        std::uint64_t given_back = 0;    // times it was given to delivery or recovery
+        bool new_mail_refused = false;   // enqueue fails storage_full until space returns
+    };
+    ReserveState reserve_state() const;
 
     struct Impl;
 

@@ -310,10 +310,11 @@ inline std::string simple_body(const std::string& subject, bool with_message_id 
 }
 
 // Every message in the server's queue, read from its data directory while it runs
-// (a reader beside the server: leases are left as they are).
+// (a read-only reader beside the server: nothing written, leases left as they are;
+// it works on a full volume).
 inline std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
     edge::queue::QueueDbOptions o;
-    o.recover_leases = false;
+    o.read_only = true;
     auto db = edge::queue::QueueDb::open(s.data(), o);
     if (!db) throw std::runtime_error("open queue: " + db.error().message());
     edge::queue::MessageFilter f;

@@ -3,6 +3,7 @@
 #include "queue_db.hpp"
 #include "records.hpp"
 #include "test_support.hpp"
+#include "tmpfs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -845,4 +846,165 @@ TEST_CASE("Remove-Message -WithNDR of a message with a held NDR deletes it and i
     CHECK(*db->send_held_ndrs(now_timestamp() + std::chrono::hours(1), spy.builder()) == 0);
     CHECK(spy.calls->empty());
     CHECK(db->check().ok());
+}
+
+// ---- a full volume: the reserve and read-only open (issue 14) -------------------------
+
+namespace {
+constexpr std::size_t kReserve = 2u << 20;
+
+QueueDbOptions with_reserve() {
+    QueueDbOptions o;
+    o.reserve_size = kReserve;
+    return o;
+}
+
+bool mounted_or_skipped(const edge::test::TmpfsMount& vol) {
+    if (!vol.mounted()) WARN("needs root to mount a tmpfs: skipped");
+    return vol.mounted();
+}
+
+// Enqueues up to `max` messages of 3,000 bytes (one overflow page each) until the
+// volume refuses one; returns their ids.
+std::vector<MessageId> fill_with_mail(QueueDb& db, std::size_t max = 100000) {
+    std::vector<MessageId> ids;
+    for (std::uint64_t i = 1; i <= max; ++i) {
+        auto r = db.enqueue(make_message(i, 3000));
+        if (!r) {
+            REQUIRE(is_storage_full(r.error()));
+            break;
+        }
+        ids.push_back(*r);
+    }
+    return ids;
+}
+}  // namespace
+
+TEST_CASE("the reserve is given to delivery on a full volume, never to new mail, and taken again when delivery frees space",
+          "[queue][storage][reserve]") {
+    edge::test::TmpfsMount vol(12u << 20);
+    if (!mounted_or_skipped(vol)) return;
+    const QueueDbOptions o = with_reserve();
+    auto opened = QueueDb::open(vol.path(), o);
+    REQUIRE(opened);
+    auto& db = **opened;
+    REQUIRE(db.reserve_state().held == kReserve);
+    REQUIRE(vol.fill("other", 3u << 20) == 3u << 20);  // someone else's file on the volume
+
+    // New mail fills the volume and is refused; the reserve is untouched.
+    auto ids = fill_with_mail(db);
+    REQUIRE(ids.size() > 100);
+    vol.fill();  // not a byte left outside the reserve
+    CHECK(db.reserve_state().held == kReserve);
+    CHECK(db.reserve_state().given_back == 0);
+    CHECK(!db.enqueue(make_message(1, 3000)));
+
+    // Leasing every message rewrites hundreds of records: more than LMDB has free, so
+    // the lease needs the reserve — and gets it.
+    auto lease = db.lease_for_delivery(kNet, ids.size());
+    REQUIRE(lease);
+    REQUIRE(lease->size() == ids.size());
+    auto st = db.reserve_state();
+    CHECK(st.given_back == 1);
+    CHECK(st.held < kReserve);
+    CHECK(st.new_mail_refused);
+    // The volume has room now (what the reserve gave back), but not for new mail.
+    CHECK(vol.free_bytes() > 0);
+    auto refused = db.enqueue(make_message(2, 1024));
+    REQUIRE(!refused);
+    CHECK(is_storage_full(refused.error()));
+
+    // Delivery goes on: every outcome is written and every message deleted.
+    for (auto& l : *lease) REQUIRE(db.record_delivery({l.id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}));
+    CHECK(db.list_messages({}).empty());
+    // The pages delivery freed cover the reserve: what the volume has is taken again
+    // and new mail flows (into those pages).
+    ::usleep(300 * 1000);  // the reserve is looked at every 250 ms at most
+    st = db.reserve_state();
+    CHECK(!st.new_mail_refused);
+    CHECK(db.enqueue(make_message(3, 3000)));
+    // The administrator frees space: the reserve is whole again.
+    std::filesystem::remove(vol.sub("other"));
+    ::usleep(300 * 1000);
+    CHECK(db.reserve_state().held == kReserve);
+    CHECK(db.check().ok());
+}
+
+TEST_CASE("a queue with leases of a crashed process opens on a full volume with the reserve", "[queue][storage][reserve][crash]") {
+    edge::test::TmpfsMount vol(12u << 20);
+    if (!mounted_or_skipped(vol)) return;
+    const QueueDbOptions o = with_reserve();
+    std::size_t queued = 0;
+    {
+        auto db = QueueDb::open(vol.path(), o);
+        REQUIRE(db);
+        queued = fill_with_mail(**db, 1500).size();
+        REQUIRE(queued == 1500);
+    }
+    // A child leases everything and dies without closing, as kill -9 would.
+    pid_t child = ::fork();
+    if (child == 0) {
+        QueueDbOptions co;  // no reserve of its own: the file is the server's
+        auto db = QueueDb::open(vol.path(), co);
+        if (!db) ::_exit(10);
+        auto l = (*db)->lease_for_delivery(kNet, 100000);
+        ::_exit(l && l->size() == 1500 ? 0 : 11);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    vol.fill();
+
+    // Without the reserve, returning those leases needs space the volume lacks.
+    auto db = QueueDb::open(vol.path(), o);
+    REQUIRE(db);
+    CHECK((*db)->recovery_report().leases_returned == queued);
+    CHECK((*db)->reserve_state().given_back == 1);
+    CHECK((*db)->check().ok());
+    auto lease = (*db)->lease_for_delivery(kNet, queued);
+    REQUIRE(lease);
+    CHECK(lease->size() == queued);
+}
+
+TEST_CASE("read-only open writes nothing, works on a full volume and refuses writes", "[queue][storage][readonly]") {
+    edge::test::TmpfsMount vol(8u << 20);
+    if (!mounted_or_skipped(vol)) return;
+    MessageId id = 0;
+    {
+        QueueDbOptions o;
+        o.body_stores = 1;
+        auto db = QueueDb::open(vol.path(), o);
+        REQUIRE(db);
+        id = *(*db)->enqueue(make_message(7, 5000));
+        REQUIRE((*db)->enqueue(make_message(8, 40 * 1024)));  // a store body
+    }
+    vol.fill();
+    struct stat before {};
+    REQUIRE(::stat(vol.sub("data.mdb").c_str(), &before) == 0);
+
+    QueueDbOptions ro;
+    ro.read_only = true;
+    auto db = QueueDb::open(vol.path(), ro);
+    REQUIRE(db);
+    CHECK((*db)->list_messages({}).size() == 2);
+    CHECK((*db)->export_message(id) == body_for(7, 5000));
+    CHECK((*db)->export_message(id + 1) == body_for(8, 40 * 1024));
+    CHECK((*db)->check().ok());
+    auto w = (*db)->enqueue(make_message(9, 100));
+    REQUIRE(!w);
+    CHECK(w.error() == QueueError::read_only);
+    CHECK((*db)->suspend_queue(kNet).error() == QueueError::read_only);
+    db->reset();
+    struct stat after {};
+    REQUIRE(::stat(vol.sub("data.mdb").c_str(), &after) == 0);
+    CHECK(after.st_size == before.st_size);
+    CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+    CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+
+    // Where there is no queue, read-only open creates none.
+    TempDir empty;
+    auto none = QueueDb::open(empty.path(), ro);
+    CHECK(!none);
+    CHECK((!std::filesystem::exists(empty.sub("data.mdb")) || std::filesystem::file_size(empty.sub("data.mdb")) == 0));
 }

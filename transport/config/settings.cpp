@@ -36,6 +36,8 @@ constexpr std::array kTable = {
                "PEM private key of TlsCertificateFile", "ours"},
     SettingDef{O::Bootstrap, "LmdbMapSize", T::ByteSize, "16GB", 16ull << 20, 1ull << 40, false, "", E::None, false,
                "Upper bound of the queue database (sparse on disk)", "ours"},
+    SettingDef{O::Bootstrap, "QueueDatabaseReserveSize", T::ByteSize, "16MB", 0, 1ull << 34, false, "", E::None, false,
+               "Space held on the queue volume (<DataDirectory>/queue-reserve) that only delivery and recovery use when it is full; 0 = none", "ours"},
     SettingDef{O::Bootstrap, "ShutdownTimeout", T::TimeSpan, "00:00:10", 0, 600, false, "", E::None, false,
                "On SIGTERM, how long sessions in a transaction may take to finish before they are cut", "ours"},
     SettingDef{O::Bootstrap, "ConfigPollInterval", T::TimeSpan, "00:00:01", 1, 60, false, "", E::None, false,

@@ -111,6 +111,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     data_lock.emplace(std::move(*locked));
     queue::QueueDbOptions qo;
     qo.map_size = static_cast<std::size_t>(b.get_uint("LmdbMapSize"));
+    qo.reserve_size = static_cast<std::size_t>(b.get_uint("QueueDatabaseReserveSize"));
     auto opened = queue::QueueDb::open(data_directory, qo);
     if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
     db = std::move(*opened);
@@ -232,7 +233,22 @@ asio::awaitable<void> Server::Impl::poll_config() {
             admin_generation = g;
             if (delivery) delivery->administrator_changed();
         }
+        say_reserve_changes();
     }
+}
+
+// The queue's reserve for a full volume (issue 14): the administrator hears when
+// delivery took it, so new mail waits, and when new mail is taken again.
+void Server::Impl::say_reserve_changes() {
+    auto r = db->reserve_state();
+    if (r.given_back != reserve_seen.given_back)
+        say(fmt::format("queue: the volume is full: the reserve ({} MB) went to delivery and recovery; new mail gets "
+                        "452 4.3.1 until space returns",
+                        r.target >> 20));
+    else if (reserve_seen.new_mail_refused && !r.new_mail_refused)
+        say(fmt::format("queue: space is back: new mail is accepted (reserve {} of {} MB held)", r.held >> 20,
+                        r.target >> 20));
+    reserve_seen = r;
 }
 
 void Server::Impl::reconcile_listeners() {

@@ -60,6 +60,7 @@ struct Server::Impl {
     void reload(bool forced);          // re-read the config store when its generation moved
     void reconcile_listeners();        // open new bindings, close the ones no connector uses
     asio::awaitable<void> poll_config();
+    void say_reserve_changes();        // the queue reserve was given to delivery, or new mail flows again
 
     // --- connections ---------------------------------------------------------------
     struct Listener {
@@ -111,6 +112,7 @@ struct Server::Impl {
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
     std::atomic<std::uint64_t> commits_in_flight{0};
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
+    queue::QueueDb::ReserveState reserve_seen{};  // last seen; changes are logged
     bool status_file_failed = false;
     std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began
     bool stopping = false;

@@ -35,6 +35,10 @@ namespace {
 constexpr std::size_t kLeaseBatch = 20;
 constexpr auto kConnectTimeout = std::chrono::seconds(30);
 constexpr auto kSweepInterval = std::chrono::seconds(30);
+// A queue write that ends or moves a lease and failed on a full or failing disk is tried
+// again after this, doubling up to kWriteRetryMax (issue 14: leases never stick).
+constexpr auto kWriteRetryFirst = std::chrono::milliseconds(50);
+constexpr auto kWriteRetryMax = std::chrono::seconds(2);
 const std::string kExpiredStatus = "4.4.7";
 const std::string kExpiredText = "550 4.4.7 QUEUE.Expired; message expired";
 const std::string kNoConnector;
@@ -395,17 +399,63 @@ struct DeliveryService::Impl {
         co_return co_await run_blocking(io, pool, std::move(f));
     }
 
-    asio::awaitable<std::error_code> record(queue::DeliveryReport& report) {
-        auto done = std::make_shared<std::optional<std::error_code>>();
-        asio::steady_timer signal(io, Clock::time_point::max());
-        db.record_delivery_async(std::move(report), [this, done, &signal](std::error_code ec) {
-            asio::post(io, [done, ec, &signal] {
-                *done = ec;
-                signal.cancel();
+    // Whether a failed queue write may succeed later: the volume was full, the disk failed.
+    static bool may_succeed_later(const std::error_code& ec) {
+        return queue::is_storage_full(ec) || ec == queue::QueueError::io_error;
+    }
+
+    // Waits `wait` (doubled for the next time, up to kWriteRetryMax) unless stopping.
+    asio::awaitable<void> back_off(Clock::duration& wait) {
+        asio::steady_timer t(io, wait);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        wait = std::min<Clock::duration>(wait * 2, kWriteRetryMax);
+    }
+
+    // A queue write no delivery may drop (issue 14): one that failed on a full or
+    // failing disk is tried again with back-off until it succeeds or we stop; a lease
+    // left then is returned by close(), or by the next open as after a crash.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> until_written(std::string what, F f) {
+        Clock::duration wait = kWriteRetryFirst;
+        for (std::uint32_t tries = 1;; ++tries) {
+            auto r = co_await blocking(f);
+            if (r) {
+                if (tries > 1) say(fmt::format("{}: written after {} tries", what, tries));
+                co_return r;
+            }
+            if (!may_succeed_later(r.error()) || stopping) {
+                say(fmt::format("{} failed: {}", what, r.error().message()));
+                co_return r;
+            }
+            if (tries == 1) say(fmt::format("{} failed: {}; trying again until it is written", what, r.error().message()));
+            co_await back_off(wait);
+        }
+    }
+
+    // The outcome of an attempt, written with its DSNs; tried again as until_written().
+    asio::awaitable<std::error_code> record(const queue::DeliveryReport& report) {
+        Clock::duration wait = kWriteRetryFirst;
+        for (std::uint32_t tries = 1;; ++tries) {
+            auto done = std::make_shared<std::optional<std::error_code>>();
+            asio::steady_timer signal(io, Clock::time_point::max());
+            db.record_delivery_async(report, [this, done, &signal](std::error_code ec) {
+                asio::post(io, [done, ec, &signal] {
+                    *done = ec;
+                    signal.cancel();
+                });
             });
-        });
-        while (!done->has_value()) co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
-        co_return **done;
+            while (!done->has_value()) co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
+            const std::error_code ec = **done;
+            if (!ec) {
+                if (tries > 1) say(fmt::format("the outcome of message {} written after {} tries", report.id, tries));
+                co_return ec;
+            }
+            if (!may_succeed_later(ec) || stopping) co_return ec;
+            if (tries == 1)
+                say(fmt::format("recording the outcome of message {} failed: {}; trying again until it is written",
+                                report.id, ec.message()));
+            co_await back_off(wait);
+        }
     }
 
     // --- configuration -------------------------------------------------------------
@@ -437,6 +487,7 @@ struct DeliveryService::Impl {
         auto moved = co_await blocking([this, &q, &cfg] {
             return db.resubmit(q, [&](const queue::Recipient& r) { return cfg->queue_for(r.address); });
         });
+        if (!moved) say(fmt::format("routing {} again failed: {}", q.name(), moved.error().message()));
         if (moved && *moved > 0) {
             say(fmt::format("{} message(s) of {} routed again", *moved, q.name()));
             kick();
@@ -453,7 +504,9 @@ struct DeliveryService::Impl {
         while (!stopping) {
             kicked = false;
             auto due = co_await blocking([this] { return db.next_retry_due(); });
-            if (due && *due <= queue::now_timestamp()) (void)co_await blocking([this] { return db.promote_due(queue::now_timestamp()); });
+            if (due && *due <= queue::now_timestamp())
+                co_await until_written("moving due messages from Retry to Ready",
+                                       [this] { return db.promote_due(queue::now_timestamp()); });
             bool removals_held = false;
             if (removals_due && config) {
                 removals_due = false;
@@ -499,11 +552,9 @@ struct DeliveryService::Impl {
         if (!due || *due > queue::now_timestamp()) co_return;
         auto made = std::make_shared<NdrsMade>();
         auto ndr = ndr_builder(config, made);
-        auto sent = co_await blocking([this, &ndr] { return db.send_held_ndrs(queue::now_timestamp(), ndr); });
-        if (!sent) {
-            say(fmt::format("sending held NDRs failed: {}", sent.error().message()));
-            co_return;
-        }
+        auto sent = co_await until_written("sending held NDRs",
+                                           [this, &ndr] { return db.send_held_ndrs(queue::now_timestamp(), ndr); });
+        if (!sent) co_return;
         if (track_ndrs(*made)) kick();  // the NDRs wait in their queues
     }
 
@@ -552,6 +603,7 @@ struct DeliveryService::Impl {
             auto st = co_await blocking([this, id = info.id, &ndr] { return db.complete_removal(id, std::move(ndr)); });
             if (!st) {
                 say(fmt::format("removing message {} with an NDR failed: {}", info.id, st.error().message()));
+                if (may_succeed_later(st.error())) removals_due = true;  // the next pass tries again
                 continue;
             }
             say(fmt::format("message {} removed by an administrator{}", info.id, ndr_id ? ", NDR sent" : ""));
@@ -573,7 +625,7 @@ struct DeliveryService::Impl {
             for (auto& m : *leased) {
                 if (queue::now_timestamp() < m.envelope.expiration_time) {
                     live_seen = true;
-                    (void)co_await blocking([this, &m] { return db.release_lease(m.id, m.queue); });
+                    co_await release(m);
                     continue;
                 }
                 co_await fail_locally(*cfg, m, kExpiredStatus, kExpiredText, nullptr, kNoConnector);
@@ -743,7 +795,7 @@ struct DeliveryService::Impl {
             co_return;
         }
         if (t.kind == Target::Kind::Transient) {
-            co_await defer(q, t.error);
+            co_await defer(q, t.error, {});  // nothing leased yet
             co_return;
         }
         std::unique_ptr<Outbound> conn;
@@ -752,7 +804,8 @@ struct DeliveryService::Impl {
         while (!stopping) {
             std::size_t want = kLeaseBatch;
             if (conn) want = std::min<std::size_t>(want, per_connection - conn->messages_sent);
-            auto leased = co_await blocking([this, &q, want] { return db.lease_for_delivery(q, want); });
+            auto leased = co_await until_written("leasing from " + q.name(),
+                                                 [this, &q, want] { return db.lease_for_delivery(q, want); });
             if (!leased || leased->empty()) break;
             if (leased->size() == want) start_worker(q);  // more waiting: open another connection
             std::size_t i = 0;
@@ -781,7 +834,11 @@ struct DeliveryService::Impl {
                     std::string error;
                     conn = co_await connect(*cfg, t, error);
                     if (!conn) {
-                        co_await defer(q, error);  // returns our leases in this queue to Ready
+                        // Returns this connection's leases (this one and the rest of the
+                        // batch) to Ready; other connections' leases are theirs to end.
+                        std::vector<queue::MessageId> mine;
+                        for (std::size_t k = i; k < leased->size(); ++k) mine.push_back((*leased)[k].id);
+                        co_await defer(q, error, mine);
                         co_return;
                     }
                     co_await connected(q);
@@ -794,13 +851,13 @@ struct DeliveryService::Impl {
             }
             for (; i < leased->size(); ++i) {
                 auto& m = (*leased)[i];
-                (void)co_await blocking([this, &m] { return db.release_lease(m.id, m.queue); });
+                co_await release(m);
             }
         }
         if (conn) co_await conn->quit();
     }
 
-    asio::awaitable<void> defer(const QueueId& q, const std::string& error) {
+    asio::awaitable<void> defer(const QueueId& q, const std::string& error, std::vector<queue::MessageId> leases) {
         HopState& st = hops[q.next_hop];
         st.failures += 1;
         st.may_have_error = true;
@@ -808,7 +865,10 @@ struct DeliveryService::Impl {
         auto next = queue::now_timestamp() + std::chrono::duration_cast<std::chrono::microseconds>(wait);
         auto made = std::make_shared<NdrsMade>();
         auto ndr = ndr_builder(config, made);
-        auto deferred = co_await blocking([this, &q, next, &error, &ndr] { return db.defer_queue(q, next, error, ndr); });
+        // Returns our leases in the queue to Ready: never dropped, or they would stay Active.
+        auto deferred = co_await until_written("deferring " + q.name(), [this, &q, next, &error, &ndr, &leases] {
+            return db.defer_queue(q, next, error, ndr, &leases);
+        });
         if (deferred) track_ndrs(*made);
         kick();  // the retry index changed
         say(fmt::format("{}: {} (retry {} in {})", q.name(), error, st.failures, config::format_time_span(wait)));
@@ -819,7 +879,18 @@ struct DeliveryService::Impl {
         st.failures = 0;
         if (!st.may_have_error) co_return;
         st.may_have_error = false;
-        (void)co_await blocking([this, &q] { return db.mark_queue_connected(q); });
+        auto marked = co_await blocking([this, &q] { return db.mark_queue_connected(q); });
+        if (!marked) {
+            // Not a lease: the next connection tries again.
+            hops[q.next_hop].may_have_error = true;
+            say(fmt::format("{}: clearing LastError failed: {}", q.name(), marked.error().message()));
+        }
+    }
+
+    // Ends a lease without an attempt; never dropped, or the message would stay Active.
+    asio::awaitable<void> release(const queue::LeasedMessage& m) {
+        co_await until_written(fmt::format("returning message {} to {}", m.id, m.queue.name()),
+                               [this, &m] { return db.release_lease(m.id, m.queue); });
     }
 
     // --- outcomes, DSNs, tracking ---------------------------------------------------------
@@ -912,6 +983,8 @@ struct DeliveryService::Impl {
         for (const auto& d : rep.dsns) dsn_ids.push_back(d.envelope.internet_message_id);
         auto ec = co_await record(rep);
         if (ec) {
+            // Only when stopping or refused outright (the lease is gone): close() or the
+            // next open returns a lease that is left.
             say(fmt::format("recording the outcome of message {} failed: {}", m.id, ec.message()));
             co_return;
         }
