@@ -71,7 +71,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
     std::string data_directory;
     std::function<void(const std::string&)> say_fn;
     std::function<void()> config_changed;
-    asio::thread_pool pool{1};
+    asio::thread_pool pool{1};  // one thread: leases and batches run in turn (ARCHITECTURE, "Sync lease")
     // When a refused LEASE was last said (pool thread): at most one line per 10 s.
     std::chrono::steady_clock::time_point lease_refusal_said{};
     std::shared_ptr<tcp::acceptor> acceptor;
