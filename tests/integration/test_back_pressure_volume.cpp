@@ -13,11 +13,11 @@
 #include "csv_log.hpp"
 #include "edge_server.hpp"
 #include "smtp_peer.hpp"
+#include "tmpfs.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -36,25 +36,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A tmpfs mounted on `dir` for the test's life; unmounted (lazily, in case the server
-// still holds files in it) when the test ends, passed or failed.
-class TmpfsMount {
-public:
-    TmpfsMount(const std::string& dir, std::uint64_t megabytes) : dir_(dir) {
-        std::string options = "size=" + std::to_string(megabytes) + "m,mode=0750";
-        if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0)
-            throw std::runtime_error("mount -t tmpfs on " + dir + ": " + std::strerror(errno) + " (run as root)");
-    }
-    ~TmpfsMount() {
-        if (::umount2(dir_.c_str(), 0) != 0) ::umount2(dir_.c_str(), MNT_DETACH);
-    }
-    TmpfsMount(const TmpfsMount&) = delete;
-    TmpfsMount& operator=(const TmpfsMount&) = delete;
-
-private:
-    std::string dir_;
-};
 
 struct Volume {
     std::uint64_t total = 0, free = 0;
@@ -108,7 +89,8 @@ TEST_CASE("a burst on a 64 MB queue volume with High at 70 % never reaches ENOSP
     sink.stop();  // the next hop is down during the burst
     EdgeServer s;
     const char* burst_mb = std::getenv("EDGE_TEST_BURST_VOLUME_MB");
-    TmpfsMount mount(s.data(), burst_mb ? std::max(32, std::atoi(burst_mb)) : 64);
+    TmpfsMount mount(std::size_t(burst_mb ? std::max(32, std::atoi(burst_mb)) : 64) << 20, s.data());
+    REQUIRE(mount.mounted());  // root, as CI runs
     volume_setup(s);
     s.must_edgectl("New-SendConnector Sink -AddressSpaces sink.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port " +
                    std::to_string(sink_port));
@@ -243,7 +225,8 @@ TEST_CASE("logs on the queue volume stop at Medium and count what they drop, Get
           "volume, and Normal again resumes the logs",
           "[backpressure][volume][logs][issue14]") {
     EdgeServer s;
-    TmpfsMount mount(s.data(), 32);
+    TmpfsMount mount(std::size_t{32} << 20, s.data());
+    REQUIRE(mount.mounted());  // root, as CI runs
     volume_setup(s);
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
