@@ -48,15 +48,6 @@ Volume volume(const std::string& dir) {
     return {st.f_blocks * unit, st.f_bavail * unit};
 }
 
-bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds limit) {
-    auto until = Clock::now() + limit;
-    while (Clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return f();
-}
-
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // A message of `size` bytes in lines of 78.

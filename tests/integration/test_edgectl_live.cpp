@@ -19,16 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class F>
-bool wait_until(F f, std::chrono::milliseconds limit = 15s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (f()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return f();
-}
-
 // Every *.test domain relays; "Back" takes mail for back.test (the senders: NDRs go there).
 void relay_setup(EdgeServer& s, const SmtpPeer& back) {
     s.must_edgectl("New-AcceptedDomain Tests -DomainName *.test -DomainType ExternalRelay");

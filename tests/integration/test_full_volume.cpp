@@ -46,15 +46,6 @@ std::map<std::string, int> delivered(const SmtpPeer& peer) {
     return out;
 }
 
-bool wait_until(const std::function<bool()>& f, std::chrono::seconds limit) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return f();
-}
-
 // A server whose data directory is a full-able tmpfs, relaying hop.test to a smart host
 // on 127.0.0.1:hop_port that nobody listens on until the test starts a peer there.
 struct FullVolume {

@@ -83,15 +83,6 @@ std::size_t messages_in_queue(const EdgeServer& s) {
     return n;
 }
 
-bool wait_until(const std::function<bool()>& f, std::chrono::seconds limit = 20s) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-        if (f()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return f();
-}
-
 // The report of a DSN as Python's email package reads it (tests/support/parse_dsn.py).
 std::string parse_dsn(const TempDir& dir, const std::string& message) {
     std::string path = dir.path() + "/dsn.eml";
