@@ -165,6 +165,15 @@ TEST_CASE("the bootstrap file: defaults, values, overrides, and errors naming fi
     REQUIRE(bad.errors.size() == 2);
     CHECK(bad.errors[0] == "t.conf:2: unknown key TypoKey");
     CHECK(bad.errors[1].starts_with("t.conf:3: -LmdbMapSize"));
+    // The queue's reserve (issue 14): a size, 0 allowed (no reserve), default 16MB.
+    CHECK(ok.settings.get_uint("QueueDatabaseReserveSize") == 16u << 20);
+    CHECK(parse_bootstrap("QueueDatabaseReserveSize = 0\n", "t.conf").errors.empty());
+    for (const char* v : {"-1", "lots", "16 parsecs", "99999TB"}) {
+        INFO(v);
+        auto r = parse_bootstrap(std::string("QueueDatabaseReserveSize = ") + v + "\n", "t.conf");
+        REQUIRE(r.errors.size() == 1);
+        CHECK(r.errors[0].starts_with("t.conf:1: -QueueDatabaseReserveSize"));
+    }
 }
 
 TEST_CASE("conf/edge-transport.conf documents every bootstrap key with its default, and nothing else",
