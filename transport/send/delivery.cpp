@@ -414,11 +414,12 @@ struct DeliveryService::Impl {
     // A queue write no delivery may drop (issue 14): one that failed on a full or
     // failing disk is tried again with back-off until it succeeds or we stop; a lease
     // left then is returned by close(), or by the next open as after a crash.
-    template <class F>
-    asio::awaitable<std::invoke_result_t<F&>> until_written(std::string what, F f) {
+    // `attempt` makes one try: an awaitable of a queue::Result.
+    template <class Attempt>
+    auto until_written(std::string what, Attempt attempt) -> std::invoke_result_t<Attempt&> {
         Clock::duration wait = kWriteRetryFirst;
         for (std::uint32_t tries = 1;; ++tries) {
-            auto r = co_await blocking(f);
+            auto r = co_await attempt();
             if (r) {
                 if (tries > 1) say(fmt::format("{}: written after {} tries", what, tries));
                 co_return r;
@@ -431,31 +432,33 @@ struct DeliveryService::Impl {
             co_await back_off(wait);
         }
     }
+    // The same for a blocking QueueDb call, run on the pool.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> until_written_blocking(std::string what, F f) {
+        co_return co_await until_written(std::move(what), [this, &f] { return blocking(f); });
+    }
 
-    // The outcome of an attempt, written with its DSNs; tried again as until_written().
-    asio::awaitable<std::error_code> record(const queue::DeliveryReport& report) {
-        Clock::duration wait = kWriteRetryFirst;
-        for (std::uint32_t tries = 1;; ++tries) {
-            auto done = std::make_shared<std::optional<std::error_code>>();
-            asio::steady_timer signal(io, Clock::time_point::max());
-            db.record_delivery_async(report, [this, done, &signal](std::error_code ec) {
-                asio::post(io, [done, ec, &signal] {
-                    *done = ec;
-                    signal.cancel();
-                });
+    // One try at writing an attempt's outcome with its DSNs (group commit: many
+    // connections' reports share one sync).
+    asio::awaitable<queue::Status> record_once(const queue::DeliveryReport& report) {
+        auto done = std::make_shared<std::optional<std::error_code>>();
+        asio::steady_timer signal(io, Clock::time_point::max());
+        db.record_delivery_async(report, [this, done, &signal](std::error_code ec) {
+            asio::post(io, [done, ec, &signal] {
+                *done = ec;
+                signal.cancel();
             });
-            while (!done->has_value()) co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
-            const std::error_code ec = **done;
-            if (!ec) {
-                if (tries > 1) say(fmt::format("the outcome of message {} written after {} tries", report.id, tries));
-                co_return ec;
-            }
-            if (!may_succeed_later(ec) || stopping) co_return ec;
-            if (tries == 1)
-                say(fmt::format("recording the outcome of message {} failed: {}; trying again until it is written",
-                                report.id, ec.message()));
-            co_await back_off(wait);
-        }
+        });
+        while (!done->has_value()) co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (**done) co_return queue::Status(**done);
+        co_return queue::Status(queue::Done{});
+    }
+
+    // The outcome, tried again as until_written(): the same report, so a message the
+    // peer took is not sent again.
+    asio::awaitable<queue::Status> record(const queue::DeliveryReport& report) {
+        co_return co_await until_written(fmt::format("recording the outcome of message {}", report.id),
+                                         [this, &report] { return record_once(report); });
     }
 
     // --- configuration -------------------------------------------------------------
@@ -505,7 +508,7 @@ struct DeliveryService::Impl {
             kicked = false;
             auto due = co_await blocking([this] { return db.next_retry_due(); });
             if (due && *due <= queue::now_timestamp())
-                co_await until_written("moving due messages from Retry to Ready",
+                co_await until_written_blocking("moving due messages from Retry to Ready",
                                        [this] { return db.promote_due(queue::now_timestamp()); });
             bool removals_held = false;
             if (removals_due && config) {
@@ -552,7 +555,7 @@ struct DeliveryService::Impl {
         if (!due || *due > queue::now_timestamp()) co_return;
         auto made = std::make_shared<NdrsMade>();
         auto ndr = ndr_builder(config, made);
-        auto sent = co_await until_written("sending held NDRs",
+        auto sent = co_await until_written_blocking("sending held NDRs",
                                            [this, &ndr] { return db.send_held_ndrs(queue::now_timestamp(), ndr); });
         if (!sent) co_return;
         if (track_ndrs(*made)) kick();  // the NDRs wait in their queues
@@ -804,7 +807,7 @@ struct DeliveryService::Impl {
         while (!stopping) {
             std::size_t want = kLeaseBatch;
             if (conn) want = std::min<std::size_t>(want, per_connection - conn->messages_sent);
-            auto leased = co_await until_written("leasing from " + q.name(),
+            auto leased = co_await until_written_blocking("leasing from " + q.name(),
                                                  [this, &q, want] { return db.lease_for_delivery(q, want); });
             if (!leased || leased->empty()) break;
             if (leased->size() == want) start_worker(q);  // more waiting: open another connection
@@ -866,7 +869,7 @@ struct DeliveryService::Impl {
         auto made = std::make_shared<NdrsMade>();
         auto ndr = ndr_builder(config, made);
         // Returns our leases in the queue to Ready: never dropped, or they would stay Active.
-        auto deferred = co_await until_written("deferring " + q.name(), [this, &q, next, &error, &ndr, &leases] {
+        auto deferred = co_await until_written_blocking("deferring " + q.name(), [this, &q, next, &error, &ndr, &leases] {
             return db.defer_queue(q, next, error, ndr, &leases);
         });
         if (deferred) track_ndrs(*made);
@@ -889,7 +892,7 @@ struct DeliveryService::Impl {
 
     // Ends a lease without an attempt; never dropped, or the message would stay Active.
     asio::awaitable<void> release(const queue::LeasedMessage& m) {
-        co_await until_written(fmt::format("returning message {} to {}", m.id, m.queue.name()),
+        co_await until_written_blocking(fmt::format("returning message {} to {}", m.id, m.queue.name()),
                                [this, &m] { return db.release_lease(m.id, m.queue); });
     }
 
@@ -981,13 +984,9 @@ struct DeliveryService::Impl {
         bool made_dsn = !rep.dsns.empty();
         std::vector<std::string> dsn_ids;
         for (const auto& d : rep.dsns) dsn_ids.push_back(d.envelope.internet_message_id);
-        auto ec = co_await record(rep);
-        if (ec) {
-            // Only when stopping or refused outright (the lease is gone): close() or the
-            // next open returns a lease that is left.
-            say(fmt::format("recording the outcome of message {} failed: {}", m.id, ec.message()));
-            co_return;
-        }
+        // Fails only when stopping or refused outright (the lease is gone; said by
+        // record()): close() or the next open returns a lease that is left.
+        if (!co_await record(rep)) co_return;
         made_dsn = track_ndrs(*made) || made_dsn;
         track(m, decided, connector_name, remote_host, session, dsn_ids);
         // A DSN waits in a queue; a deferral changed the retry index: both need the
