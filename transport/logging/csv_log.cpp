@@ -27,8 +27,7 @@ constexpr auto kSweepEvery = std::chrono::hours(1);
 
 // The yield switch (see the header): set by the server's monitor, read by every log.
 constexpr std::uint64_t kNoVolume = ~std::uint64_t{0};
-std::atomic<bool> g_logs_paused{false};
-std::atomic<std::uint64_t> g_paused_volume{kNoVolume};
+std::atomic<std::uint64_t> g_paused_volume{kNoVolume};  // kNoVolume: no pause
 std::atomic<std::uint64_t> g_dropped_while_paused{0};
 
 // yyyy-mm-ddThh:mm:ss.fffZ (24 characters for years 0000-9999), formatted on the
@@ -136,8 +135,8 @@ struct CsvLog::Impl {
     std::atomic<std::uint64_t> errors{0};
     std::atomic<std::uint64_t> volume{kNoVolume};  // of the directory lines go to (volume_of)
     bool yielding() const {
-        return g_logs_paused.load(std::memory_order_acquire) && volume.load() != kNoVolume &&
-               volume.load() == g_paused_volume.load(std::memory_order_acquire);
+        const std::uint64_t v = volume.load(std::memory_order_relaxed);
+        return v != kNoVolume && v == g_paused_volume.load(std::memory_order_acquire);
     }
 
     // --- the flusher's own ---
@@ -394,8 +393,6 @@ void CsvLog::set_limits(CsvLogLimits limits) {
 void CsvLog::append(std::string_view rest) {
     Impl& s = *impl_;
     std::lock_guard l(s.mu);
-    // The timestamp is taken under the lock so times never go back within a file.
-    const Timestamp ts(s.clock());
     if (s.yielding()) {
         // Back pressure on the queue volume: the queue's space comes first.
         ++s.dropped;
@@ -403,6 +400,8 @@ void CsvLog::append(std::string_view rest) {
         ++g_dropped_while_paused;
         return;
     }
+    // The timestamp is taken under the lock so times never go back within a file.
+    const Timestamp ts(s.clock());
     if (s.buffer.size() + s.in_flight + ts.view().size() + rest.size() > 2 * s.buffer_cap) {
         ++s.dropped;
         ++s.unreported_drops;
@@ -423,13 +422,9 @@ void CsvLog::flush() {
     s.flushed.wait(l, [&] { return s.flush_done >= mine; });
 }
 
-void pause_logs_on_volume(std::uint64_t device) {
-    g_paused_volume.store(device, std::memory_order_release);
-    g_logs_paused.store(true, std::memory_order_release);
-}
-
-void resume_logs() { g_logs_paused.store(false, std::memory_order_release); }
-bool logs_paused() { return g_logs_paused.load(std::memory_order_acquire); }
+void pause_logs_on_volume(std::uint64_t device) { g_paused_volume.store(device, std::memory_order_release); }
+void resume_logs() { g_paused_volume.store(kNoVolume, std::memory_order_release); }
+bool logs_paused() { return g_paused_volume.load(std::memory_order_acquire) != kNoVolume; }
 std::uint64_t lines_dropped_while_paused() { return g_dropped_while_paused.load(); }
 
 std::optional<std::uint64_t> volume_of(const std::string& path) {
