@@ -33,7 +33,8 @@ std::optional<BatchReader> read_back(std::string_view text) {
 }
 
 bool same(const ReplicatedConfig& a, const ReplicatedConfig& b) {
-    if (a.site != b.site || a.hubs != b.hubs || a.domains.size() != b.domains.size()) return false;
+    if (a.site != b.site || a.hubs != b.hubs || a.no_domains != b.no_domains || a.domains.size() != b.domains.size())
+        return false;
     for (std::size_t i = 0; i < a.domains.size(); ++i)
         if (a.domains[i].domain_name != b.domains[i].domain_name || a.domains[i].domain_type != b.domains[i].domain_type ||
             a.domains[i].default_domain != b.domains[i].default_domain)
@@ -53,10 +54,17 @@ FUZZ_TARGET(sync_protocol) {
     int requests = 0;
     while (!tape.empty() && ++requests < 64) {
         std::string_view line = tape.line();
+        // The agent reads the edge's lease refusal; a domain type is read in any case.
+        if (auto wait = lease_wait_seconds(line)) FUZZ_CHECK(lease_wait_seconds(lease_refusal("agent", *wait)) == wait);
+        if (auto type = canonical_domain_type(line)) FUZZ_CHECK(canonical_domain_type(*type) == type);
         auto parsed = parse_request(line);
         if (!std::holds_alternative<Request>(parsed)) {
             FUZZ_CHECK(!std::get<std::string>(parsed).empty());
             continue;
+        }
+        if (auto* lease = std::get_if<Lease>(&std::get<Request>(parsed))) {
+            FUZZ_CHECK(!lease->holder.empty());
+            FUZZ_CHECK(lease_wait_seconds(lease_refusal(lease->agent, lease->seconds)) == lease->seconds);
         }
         auto* start = std::get_if<BatchStart>(&std::get<Request>(parsed));
         if (start == nullptr) continue;
