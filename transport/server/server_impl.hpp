@@ -1,5 +1,6 @@
-// Inside the server: the live configuration snapshot, the listeners, and the SMTP
-// connection (the thin coroutine driver around smtp::Session). Private to receive/.
+// Inside the server: the live configuration snapshot, the listeners, the sessions'
+// registry, and the parts the server owns (queue, acceptance, delivery, EdgeSync
+// listener, back-pressure monitor, logs). Private to server/.
 #pragma once
 
 #include "asio.hpp"
@@ -7,6 +8,7 @@
 #include "categorizer.hpp"
 #include "data_dir_lock.hpp"
 #include "delivery.hpp"
+#include "message_acceptance.hpp"
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
 #include "recipient_filter.hpp"
@@ -15,7 +17,9 @@
 #include "server.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
+#include "smtp_connection.hpp"
 #include "sync_listener.hpp"
+#include "wait_group.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -26,29 +30,21 @@
 #include <string>
 #include <vector>
 
-namespace edge::receive {
+namespace edge::server {
 
-// Everything a session needs from the config store, read once per generation.
-// Sessions keep the snapshot they started with (changes apply to new sessions).
-struct ConfigSnapshot {
-    std::uint64_t generation = 0;
-    std::vector<ReceiveConnector> connectors;
-    std::shared_ptr<const routing::Categorizer> categorizer;
+using receive::Connection;
+using receive::ConnectionAccounting;
+using receive::ReceiveConnector;
+
+// Everything the server reads from the config store, read once per generation: what
+// sessions keep (receive::ReceiveSnapshot: connectors, accepted domains, the Recipient
+// Filter) and what only the server's parts read.
+struct ConfigSnapshot : receive::ReceiveSnapshot {
     std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
-    std::shared_ptr<const agents::RecipientFilter> recipient_filter;  // RCPT TO, after relay control
     logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
 };
-
-class Connection;
-
-// The client's address as logs and headers show it: an IPv4 client on a dual-stack
-// socket ("::ffff:192.0.2.1") as plain IPv4.
-inline std::string address_text(const asio::ip::address& a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4().to_string();
-    return a.to_string();
-}
 
 struct Server::Impl {
     explicit Impl(ServerOptions options);
@@ -108,9 +104,12 @@ struct Server::Impl {
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
     std::unique_ptr<send::DeliveryService> delivery;
+    std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
+    std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session
+    receive::ConnectionServices services;           // what every session borrows from us
+    async::WaitGroup sessions{io.get_executor()};   // sessions still running: shutdown waits on it
     std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
-    std::atomic<std::uint64_t> commits_in_flight{0};
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
     queue::QueueDb::ReserveState reserve_seen{};  // last seen; changes are logged
     bool status_file_failed = false;
@@ -120,76 +119,4 @@ struct Server::Impl {
     std::chrono::seconds config_poll_interval{1};
 };
 
-// One SMTP connection: reads bytes, feeds the session, writes its replies, runs the
-// tarpit, TLS, DATA/BDAT and the commit, and keeps the two clocks
-// (ConnectionInactivityTimeout, ConnectionTimeout).
-class Connection : public std::enable_shared_from_this<Connection> {
-public:
-    Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<const ConfigSnapshot> snapshot,
-               const ReceiveConnector& connector, ConnectionAccounting::Admission admission);
-    asio::awaitable<void> run();
-    // SIGTERM: an idle session is told 421 and closed now; one in a transaction
-    // finishes it first.
-    void begin_shutdown();
-    void force_close();
-
-    std::list<std::shared_ptr<Connection>>::iterator registry_entry;
-
-private:
-    enum class Outcome : std::uint8_t { Continue, Close };
-    // Whom the session is waiting for: the client (both clocks run), or us — a
-    // tarpit (it ends at the ConnectionTimeout deadline by itself) or a commit (never
-    // cut: its reply is owed). While we are waited for, the watchdog sleeps until
-    // set_waiting() wakes it.
-    enum class Waiting : std::uint8_t { Client, Tarpit, Commit };
-    asio::awaitable<Outcome> perform(smtp::Step step);
-    asio::awaitable<bool> read_more();  // false: closed, timed out or cancelled
-    asio::awaitable<bool> flush();
-    asio::awaitable<Outcome> read_data();
-    asio::awaitable<Outcome> read_chunk(std::uint64_t size);
-    asio::awaitable<Outcome> start_tls();
-    asio::awaitable<Outcome> commit();
-    asio::awaitable<void> watchdog();
-    asio::awaitable<void> say_goodbye(smtp::ReplyId reply);
-    std::optional<std::string> next_line(bool* too_long);
-    void queue_replies(const std::vector<std::string>& replies);
-    void touch() { last_activity_ = std::chrono::steady_clock::now(); }
-    void set_waiting(Waiting w);
-    bool past_deadline() const { return std::chrono::steady_clock::now() >= deadline_; }
-    // The last 5 s: what we still write (a 421) must go out by then, or the socket is closed.
-    void begin_final_grace();
-    // Tells the session memory total what this session holds now.
-    void account();
-    void log(logging::LogEvent e, std::string_view data, std::string_view context = {}) { plog_.log(e, data, context); }
-
-    Server::Impl& server_;
-    tcp::socket sock_;
-    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
-    std::shared_ptr<const ConfigSnapshot> snapshot_;
-    const ReceiveConnector& connector_;
-    ConnectionAccounting::Admission admission_;
-    std::string local_ip_, remote_ip_;
-    std::string session_id_;
-    logging::ProtocolLogSession plog_;
-    std::optional<smtp::Session> session_;
-    std::string in_;
-    std::size_t in_pos_ = 0;
-    std::string out_;
-    asio::steady_timer watchdog_timer_;
-    std::chrono::steady_clock::time_point last_activity_, deadline_, grace_end_;
-    backpressure::SessionMemory::Share memory_;
-    backpressure::DiskAdmission::Reservation disk_;  // this transaction's room on the queue volume
-    const smtp::DataReader* reader_ = nullptr;  // during DATA: the body being read
-    std::uint64_t committing_bytes_ = 0;        // the body handed to the queue, until its commit ends
-    std::uint32_t transactions_ = 0;
-    bool timed_out_ = false;
-    bool final_grace_ = false;
-    Waiting waiting_ = Waiting::Client;
-    bool idle_read_ = false;     // waiting for a command: shutdown may interrupt
-    bool shutdown_asked_ = false;
-    bool closed_ = false;
-    bool remote_closed_ = false;
-    bool skipping_long_line_ = false;  // inside a line longer than kMaxCommandLine
-};
-
-}  // namespace edge::receive
+}  // namespace edge::server
