@@ -23,7 +23,7 @@ Run run(const std::string& command) {
 }
 }  // namespace
 
-TEST_CASE("--version on edge-transport, edgectl and edgesync prints the project's version", "[version]") {
+TEST_CASE("edge-transport, edgectl and edgesync each print the project's version for --version", "[version]") {
     const std::string expected = std::string(EDGE_VERSION_TEXT) + "\n";
     for (const char* binary : {EDGE_TRANSPORT_PATH, EDGECTL_PATH, EDGESYNC_PATH}) {
         INFO(binary);
