@@ -203,7 +203,7 @@ TEST_CASE("acceptance tracks RECEIVE with the queue's id and wakes delivery, aft
     CHECK(e.total_bytes == out->size);
 }
 
-TEST_CASE("a full queue is a refused enqueue that raises back pressure; another failure is not", "[acceptance]") {
+TEST_CASE("a full queue is a refused enqueue that raises back pressure, another failure is not", "[acceptance]") {
     FakeQueue q;
     Reports r;
     server::MessageAcceptance acceptance(q, r.hooks(), settings());
