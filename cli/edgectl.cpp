@@ -6,6 +6,8 @@
 #include "output.hpp"
 
 #include "bootstrap.hpp"
+#include "host_name.hpp"
+#include "version.hpp"
 
 #include <fmt/format.h>
 
@@ -38,13 +40,6 @@ bool reads_only(const Cmdlet& c) {
     return false;
 }
 
-std::string host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-    std::string h(buf);
-    return h.substr(0, h.find('.'));
-}
-
 // The completion lists (conf/edgectl.bash-completion reads them).
 int complete(const std::vector<std::string>& args) {
     if (args.size() == 1 && args[0] == "--list-cmdlets") {
@@ -75,6 +70,10 @@ int run(int argc, char** argv) {
             args.push_back(std::move(a));
         }
     }
+    if (args.size() == 1 && args[0] == "--version") {
+        fmt::print("{}\n", edge::kVersionText);
+        return 0;
+    }
     if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
         if (args.size() == 2) args = {"Get-Help", args[1]};
         else {
@@ -90,7 +89,7 @@ int run(int argc, char** argv) {
         return 2;
     }
     Context ctx;
-    ctx.server_name = host_name();
+    ctx.server_name = edge::config::short_host_name();
     try {
         Invocation inv = parse_invocation(*cmdlet, std::vector<std::string>(args.begin() + 1, args.end()));
         if (const std::string* f = inv.get("Format")) {

@@ -6,6 +6,7 @@
 #include "certificate.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
+#include "host_name.hpp"
 #include "private_file.hpp"
 
 #include <fmt/format.h>
@@ -37,12 +38,6 @@ std::string random_hex(std::size_t bytes) {
 Value time_or_null(std::int64_t unix_seconds) {
     return Value::of_time_or_null(unix_seconds > 0 ? std::optional<queue::Timestamp>(std::chrono::seconds(unix_seconds))
                                                    : std::nullopt);
-}
-
-std::string host_fqdn(const std::string& short_name) {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return short_name;
-    return buf;
 }
 
 // Where the sync listener binds: the TransportServer's EdgeSyncListenAddress.
@@ -120,7 +115,7 @@ Output new_subscription(Context& ctx, const Invocation& inv) {
     // one keeps working.
     const std::string tls_dir = ctx.data_directory + "/tls";
     if (auto ec = queue::make_directory(tls_dir, 0700)) fail("cannot create " + tls_dir + ": " + ec.message());
-    const std::string fqdn = host_fqdn(ctx.server_name);
+    const std::string fqdn = config::host_fqdn();
     // Made beside the live pair and put in place only once everything else is written:
     // a refused command leaves the running listener's certificate as it was.
     const std::string crt = tls_dir + "/edgesync.crt", key = tls_dir + "/edgesync.key";

@@ -10,7 +10,7 @@
 #include "cmdlet.hpp"
 
 #include "private_file.hpp"
-#include "send_connector.hpp"
+#include "routing_config.hpp"
 
 #include <fmt/format.h>
 
@@ -187,8 +187,8 @@ Output retry_queue(Context& ctx, const Invocation& inv) {
     if (!bool_param(inv, "Resubmit", false)) return queue_action(ctx, inv, &QueueDb::retry_queue);
     // Resubmit: route every waiting recipient again with the configuration as it is now
     // (a connector added for the Unreachable queue, an address space changed).
-    auto config = send::load_send_config(*ctx.db, ctx.server_name, ctx.data_directory);
-    auto route = [&](const Recipient& r) { return config->queue_for(r.address); };
+    auto categorizer = config::load_categorizer(*ctx.db);
+    auto route = [&](const Recipient& r) { return config::queue_for(*categorizer, r.address); };
     std::size_t moved = 0;
     for (const auto& q : target_queues(ctx, inv)) {
         auto r = ctx.db->resubmit(q, route);

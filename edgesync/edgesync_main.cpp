@@ -23,9 +23,11 @@
 #include "certificate.hpp"
 #include "directory.hpp"
 #include "edge_state.hpp"
+#include "host_name.hpp"
 #include "private_file.hpp"
 #include "recipient_filter.hpp"
 #include "sync_protocol.hpp"
+#include "version.hpp"
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -85,6 +87,7 @@ constexpr const char* kUsage =
     "  --recipient-interval S  recipient sync interval (default 300)\n"
     "  --lease S               the sync lease taken on the edge (default 600); a daemon renews it\n"
     "                          every cycle, so it must be longer than both intervals\n"
+    "  --version               the version\n"
     "  --help                  this text\n";
 
 [[noreturn]] void usage(const std::string& why) { throw std::invalid_argument(why + "\n" + kUsage); }
@@ -124,9 +127,7 @@ void write_private(const std::string& path, const std::string& text) {
 
 Options parse(int argc, char** argv) {
     Options o;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    o.name = host;
+    o.name = edge::config::short_host_name();
     std::string password_file;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -147,6 +148,10 @@ Options parse(int argc, char** argv) {
         };
         if (a == "--help" || a == "-h") {
             std::cout << kUsage;
+            std::exit(0);
+        }
+        if (a == "--version") {
+            std::cout << edge::kVersionText << "\n";
             std::exit(0);
         }
         if (a == "--subscription") o.subscription = value();

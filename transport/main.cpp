@@ -1,9 +1,12 @@
 // edge-transport: the server binary.
 //   edge-transport --config FILE [--data DIR] [--set Key=Value]...
+//   edge-transport --version
 // Exit code 0 after a clean shutdown (SIGTERM/SIGINT); 1 with the reason on stderr
 // when it cannot start; 2 for a bad command line.
 #include "bootstrap.hpp"
+#include "host_name.hpp"
 #include "server.hpp"
+#include "version.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -12,7 +15,7 @@
 
 namespace {
 int usage() {
-    std::fputs("usage: edge-transport --config FILE [--data DIR] [--set Key=Value]...\n", stderr);
+    std::fputs("usage: edge-transport --config FILE [--data DIR] [--set Key=Value]...\n       edge-transport --version\n", stderr);
     return 2;
 }
 }  // namespace
@@ -37,6 +40,9 @@ int main(int argc, char** argv) {
             auto eq = kv.find('=');
             if (eq == std::string::npos) return usage();
             overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        } else if (a == "--version") {
+            std::printf("%s\n", edge::kVersionText);
+            return 0;
         } else if (a == "--help" || a == "-h") {
             usage();
             return 0;
@@ -52,12 +58,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
-        edge::receive::ServerOptions options;
+        edge::server::ServerOptions options;
         options.bootstrap = std::move(loaded.settings);
-        options.host_name = edge::receive::short_host_name();
+        options.host_name = edge::config::short_host_name();
         options.config_path = config_path;
         options.overrides = overrides;
-        edge::receive::Server server(std::move(options));
+        edge::server::Server server(std::move(options));
         return server.run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "edge-transport: %s\n", e.what());

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-using namespace edge::receive;
+using namespace edge::server;
 
 namespace {
 // RFC 5322 §3.6.7 and §4.5.2 (obs-optional): a field name ends at the colon, and

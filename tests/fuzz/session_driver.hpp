@@ -155,7 +155,7 @@ struct SessionRun {
                 case smtp::Step::Next::Commit: {
                     auto& txn = s.transaction_for_commit();
                     FUZZ_CHECK_AT(target, !txn.recipients.empty());
-                    auto headers = receive::scan_headers(txn.message.buffers(), settings.max_header_size);
+                    auto headers = server::scan_headers(txn.message.buffers(), settings.max_header_size);
                     if (!headers.complete) {
                         step = s.on_commit_refused(smtp::ReplyId::HeaderTooBig);
                     } else if (headers.received_count > 30) {

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 using namespace edge::receive;
+using namespace edge::server;
 using edge::config::ConfigObject;
 using edge::config::ObjectKind;
 

@@ -16,16 +16,16 @@ TEST_CASE("a sync connection's watchdog never touches a destroyed stream when it
     asio::ssl::context ctx(asio::ssl::context::tls_server);
     // What the connection's coroutine frame holds: the stream and its watchdog.
     struct Frame {
-        std::shared_ptr<receive::SyncConnectionWatchdog::Stream> stream;
-        receive::SyncConnectionWatchdog watchdog;
+        std::shared_ptr<server::SyncConnectionWatchdog::Stream> stream;
+        server::SyncConnectionWatchdog watchdog;
         Frame(asio::io_context& io, asio::ssl::context& c)
             // Not make_shared: the weak_ptr below must not keep the stream's memory
             // allocated once it is destroyed, or ASan could not see a use after it.
-            : stream(new receive::SyncConnectionWatchdog::Stream(io, c)), watchdog(io, stream) {}
+            : stream(new server::SyncConnectionWatchdog::Stream(io, c)), watchdog(io, stream) {}
     };
     auto frame = std::make_unique<Frame>(io, ctx);
     frame->stream->lowest_layer().open(tcp::v4());
-    std::weak_ptr<receive::SyncConnectionWatchdog::Stream> seen = frame->stream;
+    std::weak_ptr<server::SyncConnectionWatchdog::Stream> seen = frame->stream;
     frame->watchdog.arm(20ms);
 
     bool ended = false, stream_outlived_frame = false;

@@ -10,12 +10,12 @@
 //   - What the session holds (buffers, the body) is counted in the server's session
 //     memory total; a body that would take it past ReceiveSessionMemoryLimit stops
 //     being stored and ends with 452 4.3.1.
-//   - The 250 after DATA is written only from the commit's completion, after the
-//     queue's fsync.
-#include "server_impl.hpp"
+//   - The finished message goes to MessageAcceptance (acceptance.hpp); the 250 after
+//     DATA is written only from its completion, after the queue's fsync.
+#include "smtp_connection.hpp"
 
 #include "data_reader.hpp"
-#include "message_headers.hpp"
+#include "spawn.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
@@ -61,35 +61,26 @@ std::string command_for_log(std::string_view line) {
     return std::string(line);
 }
 
-queue::DsnRet dsn_ret(smtp::Ret r) {
-    switch (r) {
-        case smtp::Ret::Full: return queue::DsnRet::Full;
-        case smtp::Ret::Headers: return queue::DsnRet::Headers;
-        case smtp::Ret::Unspecified: break;
-    }
-    return queue::DsnRet::Unspecified;
-}
-
 }  // namespace
 
-Connection::Connection(Server::Impl& server, tcp::socket sock, std::shared_ptr<const ConfigSnapshot> snapshot,
+Connection::Connection(const ConnectionServices& services, tcp::socket sock, std::shared_ptr<const ReceiveSnapshot> snapshot,
                        const ReceiveConnector& connector, ConnectionAccounting::Admission admission)
-    : server_(server),
+    : services_(services),
       sock_(std::move(sock)),
       snapshot_(std::move(snapshot)),
       connector_(connector),
       admission_(std::move(admission)),
       watchdog_timer_(sock_.get_executor()),
-      memory_(server.session_memory->share()),
-      disk_(server.disk_admission->reservation()) {
+      memory_(services.session_memory->share()),
+      disk_(services.disk_admission->reservation()) {
     boost::system::error_code ec;
     auto local = sock_.local_endpoint(ec);
     auto remote = sock_.remote_endpoint(ec);
     local_ip_ = address_text(local.address());
     remote_ip_ = address_text(remote.address());
     session_id_ = logging::new_session_id();
-    if (connector_.protocol_logging && server_.receive_log)
-        plog_ = logging::ProtocolLogSession(server_.receive_log.get(), server_.options.host_name + "\\" + connector_.name,
+    if (connector_.protocol_logging && services_.receive_log != nullptr)
+        plog_ = logging::ProtocolLogSession(services_.receive_log, services_.host_name + "\\" + connector_.name,
                                             session_id_, endpoint_text(local_ip_, local.port()),
                                             endpoint_text(remote_ip_, remote.port()));
     sock_.set_option(tcp::no_delay(true), ec);
@@ -164,7 +155,7 @@ asio::awaitable<void> Connection::watchdog() {
 
 asio::awaitable<void> Connection::run() {
     auto self = shared_from_this();
-    asio::co_spawn(sock_.get_executor(), watchdog(), asio::detached);
+    async::spawn(sock_.get_executor(), watchdog(), "SMTP session " + session_id_ + " watchdog");
     log(LogEvent::Connect, {});
     smtp::SessionPolicy policy;
     auto snapshot = snapshot_;
@@ -184,13 +175,13 @@ asio::awaitable<void> Connection::run() {
             return smtp::RecipientVerdict::UnknownUser;
         return smtp::RecipientVerdict::Accept;
     };
-    Server::Impl* server = &server_;
-    policy.accepting_mail = [server](std::uint32_t perms) { return server->accepting_mail(perms); };
+    policy.accepting_mail = services_.accepting_mail;
     // Admission at the commit: the session decides, this session's hold is the ledger's.
-    policy.room_for_body = [server](std::uint64_t bytes) { return server->disk_admission->admits(bytes); };
+    backpressure::DiskAdmission* admission = services_.disk_admission;
+    policy.room_for_body = [admission](std::uint64_t bytes) { return admission->admits(bytes); };
     policy.reserve_body = [this](std::uint64_t bytes) { return disk_.reserve(bytes); };
     policy.release_body = [this] { disk_.release(); };
-    session_.emplace(connector_.session_settings(server_.ssl.has_value()), std::move(policy), remote_ip_);
+    session_.emplace(connector_.session_settings(services_.ssl != nullptr), std::move(policy), remote_ip_);
     if (plog_.enabled()) log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
 
     Outcome outcome = co_await perform(session_->greet());
@@ -377,7 +368,7 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
     if (in_.size() > in_pos_) log(LogEvent::Information, fmt::format("{} bytes sent after STARTTLS discarded", in_.size() - in_pos_));
     in_.clear();
     in_pos_ = 0;
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *server_.ssl);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *services_.ssl);
     if (!connector_.pinned_client_certificates.empty()) request_client_certificate(tls_->native_handle());
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
     if (ec) {
@@ -468,118 +459,51 @@ asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) 
     co_return co_await perform(session_->on_chunk_end());
 }
 
-// The end of a transaction: headers checked and added, recipients routed, the
-// message committed through the group commit; the reply only after the fsync.
+// The end of a transaction: the message goes to MessageAcceptance (header scan,
+// routing, the group commit); the reply only after the fsync.
 asio::awaitable<Connection::Outcome> Connection::commit() {
     smtp::Transaction& txn = session_->transaction_for_commit();
-    HeaderSummary headers = scan_headers(txn.message.buffers(), connector_.max_header_size);
-    if (!headers.complete) co_return co_await perform(session_->on_commit_refused(ReplyId::HeaderTooBig));
-    if (headers.received_count >= connector_.max_hop_count)
-        co_return co_await perform(session_->on_commit_refused(ReplyId::HopCountExceeded));
-
-    auto now = std::chrono::system_clock::now();
-    queue::NewMessage msg;
-    auto& env = msg.envelope;
-    std::string receive_id = fmt::format("{}.{}", session_id_, ++transactions_);
-    ReceivedFields rf;
-    rf.helo = session_->helo_domain();
-    rf.client_ip = remote_ip_;
-    rf.by_fqdn = connector_.fqdn;
-    rf.local_ip = local_ip_;
-    rf.esmtp = session_->extended();
-    rf.tls = tls_ != nullptr;
+    FinishedMessage m;
+    m.transaction = &txn;
+    m.session_id = session_id_;
+    m.receive_id = fmt::format("{}.{}", session_id_, ++transactions_);
+    m.connector_name = connector_.name;
+    m.connector_fqdn = connector_.fqdn;
+    m.max_header_size = connector_.max_header_size;
+    m.max_hop_count = connector_.max_hop_count;
+    m.helo_domain = session_->helo_domain();
+    m.client_ip = remote_ip_;
+    m.local_ip = local_ip_;
+    m.esmtp = session_->extended();
+    m.tls = tls_ != nullptr;
     if (tls_) {
-        rf.tls_version = tls_version(tls_->native_handle());
-        rf.tls_cipher = tls_cipher(tls_->native_handle());
+        m.tls_version = tls_version(tls_->native_handle());
+        m.tls_cipher = tls_cipher(tls_->native_handle());
     }
-    rf.id = receive_id;
-    rf.when = now;
-    msg.body.chunks.reserve(txn.message.buffers().size() + 2);
-    msg.body.chunks.push_back(received_header(rf));
-    std::string message_id;
-    if (headers.message_id && !headers.message_id->empty()) {
-        message_id = *headers.message_id;
-    } else {
-        // Reference §10.4: a message without Message-ID gets one, in our FQDN.
-        message_id = new_message_id(connector_.fqdn);
-        msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
-    }
+    const std::string receive_id = m.receive_id;
     committing_bytes_ = txn.message.held();  // still ours until the commit ends
-    for (auto& c : txn.message.take()) msg.body.chunks.push_back(std::move(c));
-
-    env.sender = txn.sender.str();
-    env.dsn_ret = dsn_ret(txn.ret);
-    env.dsn_envid = txn.envid;
-    env.arrival_time = std::chrono::time_point_cast<std::chrono::microseconds>(now);
-    env.expiration_time = env.arrival_time + snapshot_->message_expiration;
-    env.receive_connector = connector_.name;
-    env.client_address = remote_ip_;
-    env.client_hostname = session_->helo_domain();
-    env.size = msg.body.size();
-    env.hop_count = headers.received_count + 1;
-    env.internet_message_id = message_id;
-    env.subject = headers.subject.value_or("");
-    for (auto& r : txn.recipients) {
-        queue::Recipient rcpt;
-        rcpt.address = r.address.str();
-        rcpt.orcpt = r.orcpt;
-        rcpt.notify = r.notify;
-        std::tie(rcpt.next_hop, rcpt.delivery_type) = snapshot_->send->queue_for(rcpt.address);
-        env.recipients.push_back(std::move(rcpt));
-    }
-
-    const std::uint64_t size = env.size;
-    // Reference §6.2: RECEIVE, once the message is committed.
-    std::optional<logging::TrackingEvent> received;
-    if (server_.tracking) {
-        received.emplace();
-        received->event_id = std::string(logging::tracking_event::Receive);
-        received->source = std::string(logging::tracking_source::Smtp);
-        received->client_ip = remote_ip_;
-        received->client_hostname = env.client_hostname;
-        received->server_ip = local_ip_;
-        received->server_hostname = connector_.fqdn;
-        received->source_context = receive_id;
-        received->connector_id = connector_.name;
-        received->message_id = message_id;
-        for (const auto& r : env.recipients) received->recipients.push_back(r.address);
-        received->total_bytes = size;
-        received->subject = env.subject;
-        received->sender = env.sender;
-        received->return_path = env.sender;
-    }
     account();
     set_waiting(Waiting::Commit);
-    ++server_.commits_in_flight;
-    auto [ec, id] = co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, queue::MessageId)>(
-        [this](auto handler, queue::NewMessage m) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto ex = asio::get_associated_executor(*h, sock_.get_executor());
-            server_.db->enqueue_async(std::move(m), [h, ex](std::error_code e, queue::MessageId i) {
-                asio::post(ex, [h, e, i]() mutable { std::move (*h)(e, i); });
-            });
-        },
-        use_tuple, std::move(msg));
-    --server_.commits_in_flight;
+    AcceptanceOutcome out = co_await services_.acceptance->accept(std::move(m));
     committing_bytes_ = 0;
-    if (!ec) disk_.commit(size);  // counted as used until the next sample sees it
+    if (out.result == AcceptanceOutcome::Result::Queued) disk_.commit(out.size);  // counted as used until the next sample sees it
     account();
     set_waiting(Waiting::Client);
-    touch();
-    if (ec) {
-        bool full = ec == queue::QueueError::storage_full;
-        if (full && server_.monitor) server_.monitor->report_storage_full();
-        log(LogEvent::Information, "queue commit failed: " + ec.message());
-        co_return co_await perform(session_->on_committed(std::nullopt, full));
+    Step step;
+    if (out.result == AcceptanceOutcome::Result::Refused) {
+        step = session_->on_commit_refused(out.refusal);
+    } else if (out.result == AcceptanceOutcome::Result::Failed) {
+        touch();
+        log(LogEvent::Information, "queue commit failed: " + out.error);
+        step = session_->on_committed(std::nullopt, out.storage_full);
+    } else {
+        touch();
+        if (plog_.enabled())
+            log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", out.message_id, out.queue_id, out.size),
+                receive_id);
+        step = session_->on_committed(out.message_id, false);
     }
-    if (plog_.enabled())
-        log(LogEvent::Information, fmt::format("message {} queued as {} ({} bytes)", message_id, id, size), receive_id);
-    if (received) {
-        received->internal_message_id = id;
-        server_.tracking->write(*received);
-    }
-    if (server_.delivery) server_.delivery->notify();
-    co_return co_await perform(session_->on_committed(message_id, false));
+    co_return co_await perform(std::move(step));
 }
 
 }  // namespace edge::receive

@@ -29,7 +29,7 @@ namespace edge::queue {
 class QueueDb;
 }
 
-namespace edge::receive {
+namespace edge::server {
 
 // The clock of one agent connection: when it expires it closes the connection's
 // socket, which ends whatever the connection's coroutine awaits. It holds a share of
@@ -78,4 +78,4 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace edge::receive
+}  // namespace edge::server

@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-namespace edge::receive {
+namespace edge::server {
 
 class AcceptErrorPause {
 public:
@@ -58,4 +58,4 @@ private:
     std::uint64_t unsaid_ = 0;
 };
 
-}  // namespace edge::receive
+}  // namespace edge::server

@@ -7,6 +7,7 @@
 #include "edge_state.hpp"
 #include "queue_db.hpp"
 #include "run_blocking.hpp"
+#include "spawn.hpp"
 #include "sync_protocol.hpp"
 #include "tls.hpp"
 
@@ -19,10 +20,14 @@
 #include <chrono>
 #include <ctime>
 
-namespace edge::receive {
+namespace edge::server {
 
 namespace {
 using namespace std::chrono_literals;
+using receive::make_server_context;
+using receive::peer_certificate_sha256;
+using receive::request_client_certificate;
+using receive::TlsFiles;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // An agent that says nothing for this long is cut off (a batch of millions arrives
 // line by line well within it).
@@ -174,7 +179,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             acceptor = a;
             bound = want;
             say("listening on " + where);
-            asio::co_spawn(io, accept_loop(shared_from_this(), a, where), asio::detached);
+            async::spawn(io.get_executor(), accept_loop(shared_from_this(), a, where), "EdgeSync listener on " + where);
         } catch (const std::exception& e) {
             say(fmt::format("cannot listen on {}: {}", want, e.what()));
         }
@@ -196,14 +201,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
                 self->refuse(sock);
                 continue;
             }
-            asio::co_spawn(self->io, serve(self, std::move(sock)), [self](std::exception_ptr e) {
-                if (!e) return;
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    self->say(std::string("connection ended by an exception: ") + x.what());
-                }
-            });
+            async::spawn(self->io.get_executor(), serve(self, std::move(sock)), "EdgeSync connection on " + where);
         }
     }
 
@@ -270,7 +268,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             }
             auto& req = std::get<edgesync::Request>(parsed);
             if (auto* e = std::get_if<edgesync::Enroll>(&req)) {
-                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.enroll(e->secret, fingerprint); });
+                auto answer = co_await async::run_blocking(d.io, d.pool, [&] { return d.enroll(e->secret, fingerprint); });
                 trusted = answer.starts_with("OK");
                 d.say(fmt::format("enrollment from {}: {}", peer, trusted ? "accepted, certificate pinned" : answer));
                 co_await reply(answer);
@@ -299,13 +297,13 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             }
             if (auto* l = std::get_if<edgesync::Lease>(&req)) {
                 auto answer =
-                    co_await send::run_blocking(d.io, d.pool, [&] { return d.take_lease(*l, peer); });
+                    co_await async::run_blocking(d.io, d.pool, [&] { return d.take_lease(*l, peer); });
                 if (answer.starts_with("OK")) lease_holder = l->holder;
                 co_await reply(answer);
                 continue;
             }
             if (std::holds_alternative<edgesync::Release>(req)) {
-                auto answer = co_await send::run_blocking(d.io, d.pool, [&] { return d.release_lease(lease_holder); });
+                auto answer = co_await async::run_blocking(d.io, d.pool, [&] { return d.release_lease(lease_holder); });
                 lease_holder.clear();
                 co_await reply(answer);
                 continue;
@@ -339,7 +337,7 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
             }
             bool changed = false;
             auto answer =
-                co_await send::run_blocking(d.io, d.pool, [&] { return d.apply(batch, lease_holder, &changed); });
+                co_await async::run_blocking(d.io, d.pool, [&] { return d.apply(batch, lease_holder, &changed); });
             // Back on the I/O thread: the server takes the new configuration before the
             // agent hears OK, so the next RCPT sees it.
             if (changed && d.config_changed) d.config_changed();
@@ -488,4 +486,4 @@ std::uint16_t EdgeSyncListener::port() const {
     return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0;
 }
 
-}  // namespace edge::receive
+}  // namespace edge::server

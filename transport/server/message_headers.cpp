@@ -7,7 +7,7 @@
 #include <ctime>
 #include <strings.h>
 
-namespace edge::receive {
+namespace edge::server {
 
 namespace {
 // A field's name as a downstream parser reads it: everything before the colon, less
@@ -143,4 +143,4 @@ std::string new_message_id(std::string_view fqdn) {
     return id;
 }
 
-}  // namespace edge::receive
+}  // namespace edge::server

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace edge::receive {
+namespace edge::server {
 
 struct HeaderSummary {
     std::uint32_t received_count = 0;  // Received: fields (the hop count)
@@ -44,4 +44,4 @@ std::string rfc5322_date(std::chrono::system_clock::time_point t);
 // A new Message-ID value "<32 hex digits@fqdn>" (random, as Exchange's GUID form).
 std::string new_message_id(std::string_view fqdn);
 
-}  // namespace edge::receive
+}  // namespace edge::server

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace edge::receive {
+namespace edge::server {
 
 struct ServerOptions {
     config::ConfigObject bootstrap{config::ObjectKind::Bootstrap};
@@ -41,8 +41,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The host's FQDN (getaddrinfo AI_CANONNAME), or the short name when it has none.
-std::string host_fqdn();
-std::string short_host_name();
-
-}  // namespace edge::receive
+}  // namespace edge::server

@@ -7,12 +7,14 @@
 #include "bootstrap.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
+#include "host_name.hpp"
 #include "private_file.hpp"
+#include "spawn.hpp"
 #include "tls.hpp"
+#include "version.hpp"
 
 #include <fmt/format.h>
 
-#include <netdb.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,10 +23,12 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace edge::receive {
+namespace edge::server {
 
 namespace {
 using namespace std::chrono_literals;
+using receive::address_text;
+using receive::select_connector;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 void say(const std::string& line) {
@@ -47,6 +51,19 @@ void raise_descriptor_limit() {
 
 backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b);
 
+// The queue database as acceptance's queue.
+class QueueDbSink final : public MessageQueue {
+public:
+    explicit QueueDbSink(queue::QueueDb& db) : db_(db) {}
+    void enqueue_async(queue::NewMessage message, Done done) override { db_.enqueue_async(std::move(message), std::move(done)); }
+
+private:
+    queue::QueueDb& db_;
+};
+
+// What acceptance reads from a configuration snapshot.
+AcceptanceSettings acceptance_settings(const ConfigSnapshot& s) { return {s.categorizer, s.message_expiration}; }
+
 // The Recipient Filter agent as configured now: Set-RecipientFilterConfig, and the
 // recipient hash key of the EdgeSync subscription (none: no recipient lookup).
 std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue::QueueDb& db) {
@@ -66,32 +83,11 @@ std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue
 }
 }  // namespace
 
-std::string short_host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-    std::string h(buf);
-    return h.substr(0, h.find('.'));
-}
-
-std::string host_fqdn() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-    addrinfo hints{};
-    hints.ai_flags = AI_CANONNAME;
-    addrinfo* res = nullptr;
-    std::string name = buf;
-    if (::getaddrinfo(buf, nullptr, &hints, &res) == 0 && res != nullptr) {
-        if (res->ai_canonname != nullptr && std::string_view(res->ai_canonname).find('.') != std::string_view::npos)
-            name = res->ai_canonname;
-        ::freeaddrinfo(res);
-    }
-    return name;
-}
-
 Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
+    async::set_escaped_exception_log(say);  // a coroutine's escaped exception is our log line
     const auto& b = options.bootstrap;
     data_directory = b.text("DataDirectory");
-    server_fqdn = b.text("ServerFqdn").empty() ? host_fqdn() : b.text("ServerFqdn");
+    server_fqdn = b.text("ServerFqdn").empty() ? config::host_fqdn() : b.text("ServerFqdn");
     shutdown_timeout = b.get_time_span("ShutdownTimeout");
     config_poll_interval = b.get_time_span("ConfigPollInterval");
     session_memory = std::make_unique<backpressure::SessionMemory>(b.get_uint("ReceiveSessionMemoryLimit"));
@@ -121,15 +117,30 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
         say(fmt::format("recovery: {} leases returned, {} messages poisoned, {} records quarantined", rec.leases_returned,
                         rec.poisoned, rec.quarantined));
     ensure_first_start_objects();
-    TlsFiles files = ensure_certificate(data_directory, server_fqdn, b.text("TlsCertificateFile"), b.text("TlsKeyFile"));
-    ssl.emplace(make_server_context(files));
+    receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.text("TlsCertificateFile"), b.text("TlsKeyFile"));
+    ssl.emplace(receive::make_server_context(files));
     snapshot = read_snapshot();
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
-                                                         snapshot->receive_log_limits, "edge-transport 0.1.0");
-    tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, "edge-transport 0.1.0");
+                                                         snapshot->receive_log_limits, kVersionText);
+    tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, kVersionText);
     delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
+    queue_sink = std::make_unique<QueueDbSink>(*db);
+    AcceptanceHooks hooks;
+    hooks.storage_full = [this] {
+        if (monitor) monitor->report_storage_full();
+    };
+    hooks.track = [this](const logging::TrackingEvent& e) { tracking->write(e); };
+    hooks.queued = [this] { delivery->notify(); };
+    acceptance = std::make_unique<MessageAcceptance>(*queue_sink, std::move(hooks), acceptance_settings(*snapshot));
+    services.ssl = &*ssl;
+    services.receive_log = receive_log.get();
+    services.host_name = options.host_name;
+    services.session_memory = session_memory.get();
+    services.disk_admission = disk_admission.get();
+    services.accepting_mail = [this](std::uint32_t permissions) { return accepting_mail(permissions); };
+    services.acceptance = acceptance.get();
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
@@ -138,7 +149,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
             auto u = db->usage();
             return backpressure::MapUsage{u.map_size, u.used_bytes, u.free_bytes};
         },
-        [this] { return commits_in_flight.load(); });
+        [this] { return acceptance->commits_in_flight(); });
     auto pressure = pressure_settings(b);
     if (auto err = backpressure::validate(pressure)) throw std::runtime_error("back pressure: " + *err);
     monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
@@ -216,6 +227,7 @@ void Server::Impl::reload(bool forced) {
     if (receive_log) receive_log->set_limits(snapshot->receive_log_limits);
     if (tracking) tracking->set_settings(snapshot->tracking);
     if (delivery) delivery->apply(snapshot->send);
+    if (acceptance) acceptance->apply(acceptance_settings(*snapshot));
     reconcile_listeners();
     if (edgesync) edgesync->reconcile();
 }
@@ -284,7 +296,7 @@ void Server::Impl::reconcile_listeners() {
         }
         say(fmt::format("listening on {}", key));
         listeners.emplace(key, l);
-        asio::co_spawn(io, accept_loop(l), asio::detached);
+        async::spawn(io.get_executor(), accept_loop(l), "listener on " + key);
     }
 }
 
@@ -318,8 +330,9 @@ void Server::Impl::on_accept(tcp::socket sock) {
                         "at least {} % of ReceiveSessionMemoryLimit",
                         c->name, remote.address().to_string(), session_memory->held(),
                         backpressure::SessionMemory::kPressurePercent));
-        asio::co_spawn(io, refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::ServiceNotAvailable, {}, c->enhanced_status_codes)),
-                       asio::detached);
+        async::spawn(io.get_executor(),
+                     refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::ServiceNotAvailable, {}, c->enhanced_status_codes)),
+                     "refusal on " + c->name);
         return;
     }
     ConnectionAccounting::Refusal why{};
@@ -330,22 +343,18 @@ void Server::Impl::on_accept(tcp::socket sock) {
                         remote.address().to_string(),
                         why == ConnectionAccounting::Refusal::SourceLimit ? "the maximum number of connections per source has been reached"
                                                                           : "the maximum number of connections has been reached"));
-        asio::co_spawn(io, refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::TooManyConnections, {}, c->enhanced_status_codes)),
-                       asio::detached);
+        async::spawn(io.get_executor(),
+                     refuse_connection(std::move(sock), smtp::render(smtp::ReplyId::TooManyConnections, {}, c->enhanced_status_codes)),
+                     "refusal on " + c->name);
         return;
     }
-    auto conn = std::make_shared<Connection>(*this, std::move(sock), snapshot, *c, std::move(admission));
+    auto conn = std::make_shared<Connection>(services, std::move(sock), snapshot, *c, std::move(admission));
     connections.push_front(conn);
     conn->registry_entry = connections.begin();
-    asio::co_spawn(io, conn->run(), [this, conn](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                say(std::string("session ended by an exception: ") + ex.what());
-            }
-        }
+    sessions.add();
+    async::spawn(io.get_executor(), conn->run(), "SMTP session " + conn->session_id(), [this, conn] {
         connections.erase(conn->registry_entry);
+        sessions.done();
     });
 }
 
@@ -495,16 +504,9 @@ asio::awaitable<void> Server::Impl::shut_down() {
     reconcile_listeners();  // closes every acceptor
     if (edgesync) edgesync->stop();
     for (auto& c : connections) c->begin_shutdown();
-    asio::steady_timer t(io);
-    auto until = std::chrono::steady_clock::now() + shutdown_timeout;
-    while (!connections.empty() && std::chrono::steady_clock::now() < until) {
-        t.expires_after(50ms);
-        co_await t.async_wait(use_tuple);
-    }
-    for (auto& c : connections) c->force_close();
-    while (!connections.empty()) {
-        t.expires_after(10ms);
-        co_await t.async_wait(use_tuple);
+    if (!co_await sessions.wait_until(std::chrono::steady_clock::now() + shutdown_timeout)) {
+        for (auto& c : connections) c->force_close();
+        co_await sessions.wait();
     }
     // Outbound connections finish the message in flight; the rest of their leases go back.
     if (delivery) co_await delivery->stop();
@@ -521,11 +523,12 @@ int Server::run() {
     d.reconcile_listeners();
     if (d.listeners.empty()) say("warning: no Receive connector is listening");
     d.edgesync->reconcile();
-    asio::co_spawn(d.io, d.poll_config(), asio::detached);
-    asio::co_spawn(d.io, d.monitor_resources(), asio::detached);
-    asio::co_spawn(d.io, d.serve_status(), asio::detached);
-    asio::co_spawn(d.io, d.wait_signals(), asio::detached);
-    asio::co_spawn(d.io, d.delivery->run(), asio::detached);
+    auto ex = d.io.get_executor();
+    async::spawn(ex, d.poll_config(), "config poll");
+    async::spawn(ex, d.monitor_resources(), "back-pressure monitor");
+    async::spawn(ex, d.serve_status(), "back-pressure status socket");
+    async::spawn(ex, d.wait_signals(), "signal handler");
+    async::spawn(ex, d.delivery->run(), "delivery scheduler");
     d.io.run();
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
@@ -548,4 +551,4 @@ backpressure::BackPressureSettings pressure_settings(const config::ConfigObject&
 }
 }  // namespace
 
-}  // namespace edge::receive
+}  // namespace edge::server

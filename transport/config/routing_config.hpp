@@ -1,0 +1,34 @@
+// The categorizer as the config store describes it (accepted domains and the Send
+// connectors' address spaces), and the one rule that maps a recipient to its next-hop
+// queue. Used by the server's message acceptance and by edgectl Retry-Queue -Resubmit,
+// so neither needs the delivery code to route.
+#pragma once
+
+#include "categorizer.hpp"
+#include "config_store.hpp"
+#include "queue_types.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace edge::config {
+
+// A Send connector's routing facts (Name, Enabled, AddressSpaces, DNSRoutingEnabled,
+// SmartHosts, MaxMessageSize) from its stored object.
+routing::SendConnectorRoute send_connector_route(const ConfigObject& send_connector);
+
+// Accepted domains and every Send connector's route, from the config store. Objects
+// that do not load are reported in `errors` and left out.
+std::shared_ptr<routing::Categorizer> load_categorizer(const queue::QueueDb& db,
+                                                       std::vector<std::string>* errors = nullptr);
+
+// The next-hop queue and delivery type of one recipient: its canonical domain
+// (transport/smtp/address.hpp) routed by `categorizer`; what has no domain, or no
+// route, is Unreachable.
+std::pair<queue::QueueId, queue::DeliveryType> queue_for(const routing::Categorizer& categorizer,
+                                                         std::string_view address);
+
+}  // namespace edge::config

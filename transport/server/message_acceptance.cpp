@@ -1,0 +1,144 @@
+// The acceptance path of every received message, from finished body to queued
+// message (message_acceptance.hpp); moved here from the SMTP driver's commit.
+#include "message_acceptance.hpp"
+
+#include "completion.hpp"
+#include "message_headers.hpp"
+#include "errors.hpp"
+#include "routing_config.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace edge::server {
+
+namespace {
+using receive::AcceptanceOutcome;
+
+queue::DsnRet dsn_ret(smtp::Ret r) {
+    switch (r) {
+        case smtp::Ret::Full: return queue::DsnRet::Full;
+        case smtp::Ret::Headers: return queue::DsnRet::Headers;
+        case smtp::Ret::Unspecified: break;
+    }
+    return queue::DsnRet::Unspecified;
+}
+
+AcceptanceOutcome refused(smtp::ReplyId why) {
+    AcceptanceOutcome o;
+    o.result = AcceptanceOutcome::Result::Refused;
+    o.refusal = why;
+    return o;
+}
+}  // namespace
+
+MessageAcceptance::MessageAcceptance(MessageQueue& queue, AcceptanceHooks hooks, AcceptanceSettings settings)
+    : queue_(queue), hooks_(std::move(hooks)), settings_(std::move(settings)) {}
+
+asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMessage m) {
+    smtp::Transaction& txn = *m.transaction;
+    HeaderSummary headers = scan_headers(txn.message.buffers(), m.max_header_size);
+    if (!headers.complete) co_return refused(smtp::ReplyId::HeaderTooBig);
+    if (headers.received_count >= m.max_hop_count) co_return refused(smtp::ReplyId::HopCountExceeded);
+
+    // TODO(issue 16, agents): OnEndOfHeaders / OnEndOfData run here, on the header
+    // summary and the body still in `txn`, before anything is added or routed; a
+    // rejecting verdict returns refused(<its catalogue reply>).
+
+    auto now = std::chrono::system_clock::now();
+    queue::NewMessage msg;
+    auto& env = msg.envelope;
+    ReceivedFields rf;
+    rf.helo = m.helo_domain;
+    rf.client_ip = m.client_ip;
+    rf.by_fqdn = m.connector_fqdn;
+    rf.local_ip = m.local_ip;
+    rf.esmtp = m.esmtp;
+    rf.tls = m.tls;
+    rf.tls_version = m.tls_version;
+    rf.tls_cipher = m.tls_cipher;
+    rf.id = m.receive_id;
+    rf.when = now;
+    msg.body.chunks.reserve(txn.message.buffers().size() + 2);
+    msg.body.chunks.push_back(received_header(rf));
+    std::string message_id;
+    if (headers.message_id && !headers.message_id->empty()) {
+        message_id = *headers.message_id;
+    } else {
+        // Reference §10.4: a message without Message-ID gets one, in our FQDN.
+        message_id = new_message_id(m.connector_fqdn);
+        msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
+    }
+    for (auto& c : txn.message.take()) msg.body.chunks.push_back(std::move(c));
+
+    env.sender = txn.sender.str();
+    env.dsn_ret = dsn_ret(txn.ret);
+    env.dsn_envid = txn.envid;
+    env.arrival_time = std::chrono::time_point_cast<std::chrono::microseconds>(now);
+    env.expiration_time = env.arrival_time + settings_.message_expiration;
+    env.receive_connector = m.connector_name;
+    env.client_address = m.client_ip;
+    env.client_hostname = m.helo_domain;
+    env.size = msg.body.size();
+    env.hop_count = headers.received_count + 1;
+    env.internet_message_id = message_id;
+    env.subject = headers.subject.value_or("");
+    // The categorizer: each recipient to its next-hop queue.
+    const auto categorizer = settings_.categorizer;
+    for (auto& r : txn.recipients) {
+        queue::Recipient rcpt;
+        rcpt.address = r.address.str();
+        rcpt.orcpt = r.orcpt;
+        rcpt.notify = r.notify;
+        std::tie(rcpt.next_hop, rcpt.delivery_type) = config::queue_for(*categorizer, rcpt.address);
+        env.recipients.push_back(std::move(rcpt));
+    }
+
+    const std::uint64_t size = env.size;
+    // Reference §6.2: RECEIVE, once the message is committed.
+    std::optional<logging::TrackingEvent> received;
+    if (hooks_.track) {
+        received.emplace();
+        received->event_id = std::string(logging::tracking_event::Receive);
+        received->source = std::string(logging::tracking_source::Smtp);
+        received->client_ip = m.client_ip;
+        received->client_hostname = env.client_hostname;
+        received->server_ip = m.local_ip;
+        received->server_hostname = m.connector_fqdn;
+        received->source_context = m.receive_id;
+        received->connector_id = m.connector_name;
+        received->message_id = message_id;
+        for (const auto& r : env.recipients) received->recipients.push_back(r.address);
+        received->total_bytes = size;
+        received->subject = env.subject;
+        received->sender = env.sender;
+        received->return_path = env.sender;
+    }
+
+    ++in_flight_;
+    MessageQueue* sink = &queue_;
+    auto [ec, id] = co_await async::await_completion<std::error_code, queue::MessageId>(
+        [sink, &msg](MessageQueue::Done done) { sink->enqueue_async(std::move(msg), std::move(done)); });
+    --in_flight_;
+    AcceptanceOutcome out;
+    if (ec) {
+        out.result = AcceptanceOutcome::Result::Failed;
+        out.storage_full = ec == queue::QueueError::storage_full;
+        out.error = ec.message();
+        if (out.storage_full && hooks_.storage_full) hooks_.storage_full();
+        co_return out;
+    }
+    out.result = AcceptanceOutcome::Result::Queued;
+    out.message_id = message_id;
+    out.queue_id = id;
+    out.size = size;
+    if (received) {
+        received->internal_message_id = id;
+        hooks_.track(*received);
+    }
+    if (hooks_.queued) hooks_.queued();
+    co_return out;
+}
+
+}  // namespace edge::server

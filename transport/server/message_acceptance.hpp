@@ -1,0 +1,64 @@
+// The one message acceptance path. A Receive connector's driver hands over a finished
+// envelope and body (receive/acceptance.hpp); here they become a queued message:
+// header scan (MaxHeaderSize, MaxHopCount) → Received / Message-ID → end-of-data
+// agents → categorizer (each recipient's next-hop queue) → enqueue (the group commit)
+// → back-pressure report → message tracking (RECEIVE) → delivery is woken.
+// Its I/O edges are narrow (MessageQueue, AcceptanceHooks), so unit tests use fakes.
+#pragma once
+
+#include "acceptance.hpp"
+#include "categorizer.hpp"
+#include "message_tracking.hpp"
+#include "queue_types.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <system_error>
+
+namespace edge::server {
+
+// The queue side: QueueDb::enqueue_async's shape. `done` runs once, on any thread,
+// after the commit is durable (or failed); QueueError::storage_full means no room.
+class MessageQueue {
+public:
+    using Done = std::function<void(std::error_code, queue::MessageId)>;
+    virtual ~MessageQueue() = default;
+    virtual void enqueue_async(queue::NewMessage message, Done done) = 0;
+};
+
+// What acceptance reports to the rest of the server. Each may be empty.
+struct AcceptanceHooks {
+    std::function<void()> storage_full;                         // back pressure: High until the next sample
+    std::function<void(const logging::TrackingEvent&)> track;   // the RECEIVE event, after the commit
+    std::function<void()> queued;                               // wakes the delivery scheduler
+};
+
+// From the current configuration snapshot; apply() replaces it (the categorizer runs
+// when the message is complete, with the configuration of that moment).
+struct AcceptanceSettings {
+    std::shared_ptr<const routing::Categorizer> categorizer;  // accepted domains and Send connectors
+    std::chrono::seconds message_expiration{};               // MessageExpirationTimeout
+};
+
+class MessageAcceptance final : public receive::MessageAcceptance {
+public:
+    MessageAcceptance(MessageQueue& queue, AcceptanceHooks hooks, AcceptanceSettings settings);
+    void apply(AcceptanceSettings settings) { settings_ = std::move(settings); }
+
+    asio::awaitable<receive::AcceptanceOutcome> accept(receive::FinishedMessage message) override;
+
+    // Commits handed to the queue and not yet answered: back pressure's submission
+    // backlog. Read from the monitor's thread.
+    std::uint64_t commits_in_flight() const { return in_flight_.load(); }
+
+private:
+    MessageQueue& queue_;
+    AcceptanceHooks hooks_;
+    AcceptanceSettings settings_;
+    std::atomic<std::uint64_t> in_flight_{0};
+};
+
+}  // namespace edge::server

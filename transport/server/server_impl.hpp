@@ -1,0 +1,122 @@
+// Inside the server: the live configuration snapshot, the listeners, the sessions'
+// registry, and the parts the server owns (queue, acceptance, delivery, EdgeSync
+// listener, back-pressure monitor, logs). Private to server/.
+#pragma once
+
+#include "asio.hpp"
+#include "back_pressure.hpp"
+#include "categorizer.hpp"
+#include "data_dir_lock.hpp"
+#include "delivery.hpp"
+#include "message_acceptance.hpp"
+#include "message_tracking.hpp"
+#include "protocol_log.hpp"
+#include "recipient_filter.hpp"
+#include "queue_db.hpp"
+#include "receive_connector.hpp"
+#include "server.hpp"
+#include "session.hpp"
+#include "session_memory.hpp"
+#include "smtp_connection.hpp"
+#include "sync_listener.hpp"
+#include "wait_group.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge::server {
+
+using receive::Connection;
+using receive::ConnectionAccounting;
+using receive::ReceiveConnector;
+
+// Everything the server reads from the config store, read once per generation: what
+// sessions keep (receive::ReceiveSnapshot: connectors, accepted domains, the Recipient
+// Filter) and what only the server's parts read.
+struct ConfigSnapshot : receive::ReceiveSnapshot {
+    std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
+    logging::MessageTrackingSettings tracking;
+    logging::ProtocolLogLimits receive_log_limits;
+    std::chrono::seconds message_expiration{};
+};
+
+struct Server::Impl {
+    explicit Impl(ServerOptions options);
+    ~Impl();
+
+    // --- configuration -------------------------------------------------------------
+    void ensure_first_start_objects();
+    std::shared_ptr<const ConfigSnapshot> read_snapshot();
+    void reload(bool forced);          // re-read the config store when its generation moved
+    void reconcile_listeners();        // open new bindings, close the ones no connector uses
+    asio::awaitable<void> poll_config();
+    void say_reserve_changes();        // the queue reserve was given to delivery, or new mail flows again
+
+    // --- connections ---------------------------------------------------------------
+    struct Listener {
+        explicit Listener(asio::io_context& io) : acceptor(io) {}
+        tcp::acceptor acceptor;
+        routing::Binding binding;
+    };
+    asio::awaitable<void> accept_loop(std::shared_ptr<Listener> l);
+    void on_accept(tcp::socket sock);
+    asio::awaitable<void> refuse_connection(tcp::socket sock, std::string reply);
+
+    // --- back pressure ---------------------------------------------------------------
+    asio::awaitable<void> monitor_resources();
+    void sample_resources();  // one sample, written to the status file
+    void yield_logs(const backpressure::Snapshot& snap);
+    asio::awaitable<void> serve_status();  // Get-BackPressure's live answer, needing no disk
+    bool accepting_mail(std::uint32_t permissions) const;
+
+    // --- shutdown ----------------------------------------------------------------------
+    void reload_bootstrap();
+    asio::awaitable<void> wait_signals();
+    asio::awaitable<void> shut_down();
+
+    ServerOptions options;
+    std::string data_directory;
+    std::string server_fqdn;
+    std::optional<queue::DataDirectoryLock> data_lock;  // held for the server's whole life
+    std::unique_ptr<queue::QueueDb> db;
+    // ReceiveSessionMemoryLimit: what all sessions hold together. Declared before
+    // `io` and `connections`: it must outlive every session's share, even one in a
+    // coroutine frame that the io_context destroys.
+    std::unique_ptr<backpressure::SessionMemory> session_memory;
+    // The queue volume's space for transactions under way (issue 14): each session's
+    // reservation points into it, so it too outlives every session. The monitor feeds it.
+    std::unique_ptr<backpressure::DiskAdmission> disk_admission;
+    // Declared before io, so destroyed after it: destroying io destroys the coroutine frames
+    // of sessions still pending, and each Connection gives its admission back as it goes
+    // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
+    ConnectionAccounting accounting;
+    asio::io_context io{1};
+    std::optional<asio::ssl::context> ssl;
+    std::shared_ptr<const ConfigSnapshot> snapshot;
+    std::map<std::string, std::shared_ptr<Listener>> listeners;  // by Binding text
+    std::list<std::shared_ptr<Connection>> connections;
+    std::unique_ptr<logging::ProtocolLog> receive_log;
+    std::unique_ptr<logging::MessageTrackingLog> tracking;
+    std::unique_ptr<send::DeliveryService> delivery;
+    std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
+    std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session
+    receive::ConnectionServices services;           // what every session borrows from us
+    async::WaitGroup sessions{io.get_executor()};   // sessions still running: shutdown waits on it
+    std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
+    std::unique_ptr<backpressure::BackPressureMonitor> monitor;
+    std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
+    queue::QueueDb::ReserveState reserve_seen{};  // last seen; changes are logged
+    bool status_file_failed = false;
+    std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began
+    bool stopping = false;
+    std::chrono::seconds shutdown_timeout{10};
+    std::chrono::seconds config_poll_interval{1};
+};
+
+}  // namespace edge::server
