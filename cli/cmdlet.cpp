@@ -10,10 +10,6 @@
 
 namespace edge::cli {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 void fail(std::string message, int exit_code) { throw CmdletError{std::move(message), exit_code}; }
 
 const std::vector<Cmdlet>& cmdlet_table() {

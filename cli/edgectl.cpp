@@ -6,6 +6,7 @@
 #include "output.hpp"
 
 #include "bootstrap.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -107,7 +108,7 @@ int run(int argc, char** argv) {
             if (!file.empty()) {
                 auto loaded = edge::config::load_bootstrap(file, {});
                 if (!loaded.errors.empty()) fail("--config: " + loaded.errors.front(), 2);
-                data = loaded.settings.text("DataDirectory");
+                data = edge::config::bootstrap_settings(loaded.settings).data_directory;
             } else {
                 data = "data";
             }

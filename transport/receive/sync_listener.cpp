@@ -9,6 +9,7 @@
 #include "run_blocking.hpp"
 #include "sync_protocol.hpp"
 #include "tls.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -141,7 +142,8 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
 
     // The address the listener binds: Set-TransportServer -EdgeSyncListenAddress.
     std::string listen_address() const {
-        return config::load_singleton(db, config::ObjectKind::TransportServer).text("EdgeSyncListenAddress");
+        return config::transport_server_settings(config::load_singleton(db, config::ObjectKind::TransportServer))
+            .edge_sync_listen_address;
     }
 
     void reconcile() {
