@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <strings.h>
 
 namespace edge::cli {
 

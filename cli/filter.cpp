@@ -12,7 +12,6 @@
 #include <cmath>
 #include <compare>
 #include <cstdint>
-#include <strings.h>
 
 namespace edge::cli {
 namespace {

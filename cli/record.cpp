@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <ctime>
-#include <strings.h>
 
 namespace edge::cli {
 namespace {

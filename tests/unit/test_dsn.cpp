@@ -63,7 +63,7 @@ queue::Envelope envelope(std::vector<queue::Recipient> recipients = {recipient("
 }
 
 send::DsnRequest request(DsnKind kind, const queue::Envelope& env, std::string_view original = kOriginal) {
-    send::DsnRequest r{kind, env, original, {}, "edge.example.com", kNow, 10u << 20, "dsn.example.com", ""};
+    send::DsnRequest r{kind, env, original, {}, "edge.example.com", kNow, 10u << 20, "dsn.example.com", "", ""};
     for (std::size_t i = 0; i < env.recipients.size(); ++i) {
         if (kind == DsnKind::Failure)
             r.recipients.push_back({i, "5.1.1", "550 5.1.1 User unknown", "mx.example.com"});

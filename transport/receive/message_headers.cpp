@@ -7,7 +7,6 @@
 
 #include <cctype>
 #include <ctime>
-#include <strings.h>
 
 namespace edge::receive {
 
@@ -27,7 +26,7 @@ std::string_view field_name(std::string_view line) {
 
 bool field_is(std::string_view line, std::string_view name) {
     std::string_view n = field_name(line);
-    return !n.empty() && n.size() == name.size() && ::strncasecmp(n.data(), name.data(), name.size()) == 0;
+    return !n.empty() && text::iequals(n, name);
 }
 
 std::string field_value(std::string_view line) {

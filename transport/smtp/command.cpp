@@ -4,7 +4,6 @@
 #include "text_helpers.hpp"
 
 #include <arpa/inet.h>
-#include <strings.h>
 
 #include <array>
 #include <cctype>
