@@ -6,13 +6,8 @@
 
 #include <fmt/format.h>
 
-#include <strings.h>
 
 namespace edge::cli {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 void fail(std::string message, int exit_code) { throw CmdletError{std::move(message), exit_code}; }
 

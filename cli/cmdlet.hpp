@@ -5,6 +5,7 @@
 
 #include "queue_db.hpp"
 #include "record.hpp"
+#include "text_helpers.hpp"
 
 #include <functional>
 #include <map>
@@ -87,7 +88,7 @@ void add_help_cmdlets(std::vector<Cmdlet>& table);
 
 // Helpers shared by the noun files.
 [[noreturn]] void fail(std::string message, int exit_code = 1);
-bool iequals(std::string_view a, std::string_view b);
+using text::iequals;
 // -Filter and -ResultSize applied to records (every Get-*).
 std::vector<Record> select_records(std::vector<Record> records, const Invocation& inv,
                                    const std::vector<std::string>& property_names);

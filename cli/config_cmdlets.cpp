@@ -11,6 +11,7 @@
 
 #include "config_store.hpp"
 #include "settings.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -183,23 +184,31 @@ std::string with_article(std::string_view noun) {
     return (vowel ? "an " : "a ") + std::string(noun);
 }
 
+// Two Receive connectors that serve the same clients on the same bindings: which one
+// a client gets would be a coin toss.
+bool same_bindings_and_ranges(const config::ReceiveConnectorSettings& a, const config::ReceiveConnectorSettings& b) {
+    return a.bindings == b.bindings && a.remote_ip_ranges == b.remote_ip_ranges;
+}
+
 void check_against_others(const queue::QueueDb& db, const ConfigObject& o, const std::string& old_name) {
     const std::string& name = o.text("Name");
     for (const auto& other : config::load_objects(db, o.kind())) {
         if (iequals(other.name, old_name)) continue;
         if (iequals(other.name, name))
             fail(fmt::format("-Name: {} named '{}' already exists", with_article(config::to_string(o.kind())), other.name));
-        if (o.kind() == ObjectKind::ReceiveConnector && other.object.text("Bindings") == o.text("Bindings") &&
-            other.object.text("RemoteIPRanges") == o.text("RemoteIPRanges"))
+        if (o.kind() == ObjectKind::ReceiveConnector &&
+            same_bindings_and_ranges(config::receive_connector_settings(other.object), config::receive_connector_settings(o)))
             fail(fmt::format("-Bindings/-RemoteIPRanges: the Receive connector '{}' already has the same Bindings and "
                              "RemoteIPRanges",
                              other.name));
-        if (o.kind() == ObjectKind::AcceptedDomain && iequals(other.object.text("DomainName"), o.text("DomainName")))
-            fail(fmt::format("-DomainName: the accepted domain '{}' already has DomainName {}", other.name,
-                             o.text("DomainName")));
+        if (o.kind() == ObjectKind::AcceptedDomain) {
+            const std::string domain = config::accepted_domain_settings(o).domain_name;
+            if (iequals(config::accepted_domain_settings(other.object).domain_name, domain))
+                fail(fmt::format("-DomainName: the accepted domain '{}' already has DomainName {}", other.name, domain));
+        }
     }
     if (o.kind() == ObjectKind::SendConnector) {
-        const std::string& ip = o.text("SourceIPAddress");
+        const std::string ip = config::send_connector_settings(o).source_ip_address;
         if (ip != "0.0.0.0" && ip != "::" && !is_local_address(ip))
             fail(fmt::format("-SourceIPAddress: {} is not an address of this host; expected 0.0.0.0 (any) or an "
                              "address configured on one of its interfaces",
@@ -222,9 +231,9 @@ void write_object(Context& ctx, const ConfigObject& o, const std::string& old_na
         changes.push_back({kind, o.text("Name"), o.serialize()});
         // One default accepted domain: making one the default unsets the others, as
         // Set-AcceptedDomain -MakeDefault does.
-        if (o.kind() == ObjectKind::AcceptedDomain && o.get_bool("Default"))
+        if (o.kind() == ObjectKind::AcceptedDomain && config::accepted_domain_settings(o).default_domain)
             for (auto other : config::load_objects(*ctx.db, ObjectKind::AcceptedDomain))
-                if (!iequals(other.name, old_name) && other.object.get_bool("Default")) {
+                if (!iequals(other.name, old_name) && config::accepted_domain_settings(other.object).default_domain) {
                     other.object.set("Default", "$false");
                     changes.push_back({kind, other.name, other.object.serialize()});
                 }

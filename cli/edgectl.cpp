@@ -8,6 +8,7 @@
 #include "bootstrap.hpp"
 #include "host_name.hpp"
 #include "version.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -106,7 +107,7 @@ int run(int argc, char** argv) {
             if (!file.empty()) {
                 auto loaded = edge::config::load_bootstrap(file, {});
                 if (!loaded.errors.empty()) fail("--config: " + loaded.errors.front(), 2);
-                data = loaded.settings.text("DataDirectory");
+                data = edge::config::bootstrap_settings(loaded.settings).data_directory;
             } else {
                 data = "data";
             }

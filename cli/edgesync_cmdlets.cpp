@@ -8,6 +8,7 @@
 #include "edge_state.hpp"
 #include "host_name.hpp"
 #include "private_file.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -42,7 +43,8 @@ Value time_or_null(std::int64_t unix_seconds) {
 
 // Where the sync listener binds: the TransportServer's EdgeSyncListenAddress.
 std::string sync_listen_address(const Context& ctx) {
-    return config::load_singleton(*ctx.db, config::ObjectKind::TransportServer).text("EdgeSyncListenAddress");
+    return config::transport_server_settings(config::load_singleton(*ctx.db, config::ObjectKind::TransportServer))
+        .edge_sync_listen_address;
 }
 
 // "127.0.0.1:50636", "[::1]:50636".
@@ -61,7 +63,7 @@ bool loopback_only(const std::string& address) {
 // accepts every recipient (issue 15). Returns whether it was on.
 bool reset_recipient_validation(const Context& ctx, queue::QueueDb::SyncBatch& b) {
     config::ConfigObject f = config::load_singleton(*ctx.db, config::ObjectKind::RecipientFilterConfig);
-    if (!f.get_bool("RecipientValidationEnabled")) return false;
+    if (!config::recipient_filter_config_settings(f).recipient_validation_enabled) return false;
     if (auto err = f.set("RecipientValidationEnabled", "$false"); !err.empty()) fail(err);
     b.config.push_back({std::string(config::to_string(config::ObjectKind::RecipientFilterConfig)),
                         std::string(config::kRecipientFilterConfigName), f.serialize()});

@@ -4,6 +4,7 @@
 #include "filter.hpp"
 
 #include "settings.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -11,7 +12,6 @@
 #include <cmath>
 #include <compare>
 #include <cstdint>
-#include <strings.h>
 
 namespace edge::cli {
 namespace {
@@ -19,10 +19,6 @@ namespace {
 // Deeper nesting of '(' and -not is refused rather than risking the stack on a
 // hostile or mangled filter; no administrator writes 64 levels.
 constexpr int kMaxDepth = 64;
-
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -201,20 +197,20 @@ struct Token {
 // -eq ... -notlike, -and, -or, -not; nullopt for any other name.
 std::optional<Token::Type> operator_type(std::string_view name, Op& op) {
     for (const auto& o : kCompareOps)
-        if (iequal(o.name, name)) {
+        if (text::iequals(o.name, name)) {
             op = o.op;
             return Token::Type::Compare;
         }
-    if (iequal(name, "and")) return Token::Type::And;
-    if (iequal(name, "or")) return Token::Type::Or;
-    if (iequal(name, "not")) return Token::Type::Not;
+    if (text::iequals(name, "and")) return Token::Type::And;
+    if (text::iequals(name, "or")) return Token::Type::Or;
+    if (text::iequals(name, "not")) return Token::Type::Not;
     return std::nullopt;
 }
 
 std::optional<Token::Type> variable_type(std::string_view name) {
-    if (iequal(name, "true")) return Token::Type::True;
-    if (iequal(name, "false")) return Token::Type::False;
-    if (iequal(name, "null")) return Token::Type::Null;
+    if (text::iequals(name, "true")) return Token::Type::True;
+    if (text::iequals(name, "false")) return Token::Type::False;
+    if (text::iequals(name, "null")) return Token::Type::Null;
     return std::nullopt;
 }
 
@@ -474,8 +470,8 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
 }
 
 std::optional<Limited> read_number(std::string_view s) {
-    s = config::trim(s);
-    if (iequal(s, "unlimited")) return Limited{true, 0};
+    s = text::trim_space(s);
+    if (text::iequals(s, "unlimited")) return Limited{true, 0};
     double d = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
     if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
@@ -565,7 +561,7 @@ struct Evaluation {
             case Value::Kind::Duration: {
                 std::optional<double> seconds;
                 if (auto span = config::parse_time_span(rhs.text)) seconds = static_cast<double>(span->count());
-                else if (auto plain = parse_digits(config::trim(rhs.text))) seconds = static_cast<double>(*plain);
+                else if (auto plain = parse_digits(text::trim_space(rhs.text))) seconds = static_cast<double>(*plain);
                 if (!seconds) return unreadable(n, "a time span", "00:05:00, 2.00:00:00 or 300 (seconds)");
                 return holds(n.op, v.number <=> *seconds);
             }
@@ -622,7 +618,7 @@ std::optional<std::string> Filter::unknown_property(std::span<const std::string>
     collect_properties(*root_, used);
     for (const auto* p : used) {
         bool known = false;
-        for (const auto& n : names) known = known || iequal(n, *p);
+        for (const auto& n : names) known = known || text::iequals(n, *p);
         if (!known) return *p;
     }
     return std::nullopt;

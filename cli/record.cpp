@@ -4,29 +4,25 @@
 #include "record.hpp"
 
 #include "settings.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <ctime>
-#include <strings.h>
 
 namespace edge::cli {
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::time_t to_time_t(queue::Timestamp t) {
     // floor, not truncation: a time before 1970 still shows the second it falls in
     return static_cast<std::time_t>(std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
-// "yyyy-mm-dd hh:mm:ss" (tables) or "yyyy-mm-ddThh:mm:ssZ" (RFC 3339, -Json)
-std::string format_tm(const std::tm& tm, bool rfc3339) {
-    return fmt::format("{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       rfc3339 ? 'T' : ' ', tm.tm_hour, tm.tm_min, tm.tm_sec, rfc3339 ? "Z" : "");
+// "yyyy-mm-dd hh:mm:ss" in local time (tables); -Json's RFC 3339 UTC form is text::iso_date_time_utc.
+std::string format_local_tm(const std::tm& tm) {
+    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec);
 }
 
 // A cursor over the text of parse_time.
@@ -202,7 +198,7 @@ std::vector<std::string> Record::names() const {
 
 const Value* Record::find(std::string_view name) const {
     for (const auto& p : properties_)
-        if (iequal(p.name, name)) return &p.value;
+        if (text::iequals(p.name, name)) return &p.value;
     return nullptr;
 }
 
@@ -210,18 +206,13 @@ std::string format_local_time(queue::Timestamp t) {
     std::time_t s = to_time_t(t);
     std::tm tm{};
     if (::localtime_r(&s, &tm) == nullptr) return {};
-    return format_tm(tm, false);
+    return format_local_tm(tm);
 }
 
-std::string format_utc_time(queue::Timestamp t) {
-    std::time_t s = to_time_t(t);
-    std::tm tm{};
-    if (::gmtime_r(&s, &tm) == nullptr) return {};
-    return format_tm(tm, true);
-}
+std::string format_utc_time(queue::Timestamp t) { return text::iso_date_time_utc(t); }
 
 std::optional<queue::Timestamp> parse_time(std::string_view text) {
-    text = config::trim(text);
+    text = text::trim_space(text);
     CivilTime c;
     TimeScanner iso{text};
     TimeScanner us{text};

@@ -6,6 +6,7 @@
 #include "address.hpp"
 #include "config_store.hpp"
 #include "message_tracking.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 
@@ -66,8 +67,8 @@ queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
 }
 
 Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
-    config::ConfigObject ts = config::load_singleton(*ctx.db, config::ObjectKind::TransportServer);
-    std::string dir = ts.text("MessageTrackingLogPath");
+    std::string dir = config::transport_server_settings(config::load_singleton(*ctx.db, config::ObjectKind::TransportServer))
+                          .message_tracking_log_path;
     if (dir.empty()) dir = ctx.data_directory + "/Logs/MessageTracking";
 
     std::optional<queue::Timestamp> start, end;

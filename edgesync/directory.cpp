@@ -2,13 +2,13 @@
 #include "directory.hpp"
 
 #include "address.hpp"
+#include "text_helpers.hpp"
 
 #include <ldap.h>
 
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
-#include <strings.h>
 
 namespace edge::edgesync {
 
@@ -70,7 +70,7 @@ std::vector<std::string> read_recipient_addresses(const DirectoryOptions& o) {
                     std::string v(values[i]->bv_val, values[i]->bv_len);
                     if (attr == proxy_attr) {
                         // "SMTP:" is the primary address, "smtp:" a secondary one; X400:, SIP: … are not mail.
-                        if (v.size() < 5 || ::strncasecmp(v.c_str(), "smtp:", 5) != 0) continue;
+                        if (!text::istarts_with(v, "smtp:")) continue;
                         v.erase(0, 5);
                     }
                     // The edge's one canonical form (smtp::canonical_address), the same the

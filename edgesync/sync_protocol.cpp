@@ -2,6 +2,8 @@
 // and their digest.
 #include "sync_protocol.hpp"
 
+#include "text_helpers.hpp"
+
 #include <openssl/evp.h>
 
 #include <cctype>
@@ -42,16 +44,7 @@ void free_ctx(evp_md_ctx_st* c) { EVP_MD_CTX_free(c); }
 
 }  // namespace
 
-std::string to_hex(std::string_view bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char c : bytes) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
-}
+std::string to_hex(std::string_view bytes) { return text::hex(bytes); }
 
 std::string sha256_hex(std::string_view text) {
     unsigned char md[EVP_MAX_MD_SIZE];

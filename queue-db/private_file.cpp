@@ -1,6 +1,8 @@
 // write_file_atomically, make_directory, open_file_no_follow: see private_file.hpp.
 #include "private_file.hpp"
 
+#include "text_helpers.hpp"
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -25,12 +27,7 @@ bool random_hex(std::string& out) {
         if (n <= 0) return false;
         got += static_cast<std::size_t>(n);
     }
-    static const char* hex = "0123456789abcdef";
-    out.clear();
-    for (unsigned char c : raw) {
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 15]);
-    }
+    out = text::hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
     return true;
 }
 

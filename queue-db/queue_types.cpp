@@ -1,15 +1,12 @@
 // Display names of the queue vocabulary, as Get-Queue and Get-Message print them.
 #include "queue_types.hpp"
 
-#include <strings.h>
+#include "text_helpers.hpp"
+
 
 namespace edge::queue {
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-}  // namespace
+using text::iequals;
 
 std::string QueueId::name() const {
     switch (kind) {

@@ -36,10 +36,12 @@ FUZZ_TARGET(dsn) {
     for (std::size_t i = 0; i < m; ++i)
         report.push_back({tape.byte() % n, field(tape), field(tape), field(tape)});
     std::string copy_to = tape.flag() ? "postmaster@example.test" : "";
+    // ExternalPostmasterAddress with the copy address (no new tape byte: the corpus keeps its meaning).
+    std::string from = copy_to.empty() ? "" : "ndr-desk@example.test";
     std::string original(tape.rest());
 
     send::DsnRequest req{kind, env, original, report, "edge.example.test",
-                         queue::Timestamp(std::chrono::microseconds(1'800'000'000'000'000)), 1024, "", copy_to};
+                         queue::Timestamp(std::chrono::microseconds(1'800'000'000'000'000)), 1024, "", copy_to, from};
     auto dsn = send::build_dsn(req);
     if (!dsn) return 0;
     FUZZ_CHECK(!env.sender.empty());

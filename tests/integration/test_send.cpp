@@ -365,6 +365,34 @@ TEST_CASE("5xx from the peer: one NDR whose report a MIME parser reads back, and
     CHECK(back.messages().size() == 1);  // the null sender's failure made no NDR
 }
 
+TEST_CASE("an NDR comes from ExternalPostmasterAddress and returns the original only up to ExternalDsnMaxMessageAttachSize",
+          "[send][dsn][settings]") {
+    SmtpPeer back, strict({"--rcpt-reply", "*=550 5.1.1 User unknown"});
+    EdgeServer s;
+    relay_setup(s, back, "-ExternalPostmasterAddress ndr-desk@back.test -ExternalDsnMaxMessageAttachSize 4KB");
+    s.must_edgectl("New-SendConnector Strict -AddressSpaces strict.test -DNSRoutingEnabled '$false' -SmartHosts " +
+                   strict.ip() + " -Port " + std::to_string(strict.port()));
+    s.start();
+    send_ret_full(s, "sender@back.test", {"a@strict.test"}, "small", 0);
+    REQUIRE(back.wait_for_messages(1, 20s).size() == 1);
+    send_ret_full(s, "sender@back.test", {"b@strict.test"}, "large", 8 * 1024);
+    auto ndrs = back.wait_for_messages(2, 20s);
+    REQUIRE(ndrs.size() == 2);
+    for (const auto& n : ndrs) {
+        CHECK(n.mail_from.empty());  // the envelope sender stays null
+        CHECK(("\r\n" + n.data).find("\r\nFrom: ndr-desk@back.test\r\n") != std::string::npos);  // a header line
+        CHECK(n.data.find("postmaster@") == std::string::npos);
+    }
+    TempDir tmp;
+    const auto& small = ndrs[0].data.find("<small@client.test>") != std::string::npos ? ndrs[0] : ndrs[1];
+    const auto& large = &small == &ndrs[0] ? ndrs[1] : ndrs[0];
+    CHECK(parse_dsn(tmp, small.data).find("message/rfc822") != std::string::npos);  // under 4 KB: attached
+    CHECK(count_of(small.data, "Hello small.") == 1);
+    CHECK(parse_dsn(tmp, large.data).find("text/rfc822-headers") != std::string::npos);  // over: headers only
+    CHECK(large.data.find("<large@client.test>") != std::string::npos);
+    CHECK(count_of(large.data, "Hello large.") == 0);
+}
+
 TEST_CASE("delay notification once, then expiry with NDR 4.4.7, on shortened timeouts", "[send][dsn]") {
     SmtpPeer back, slow;
     EdgeServer s;

@@ -45,6 +45,13 @@ $ edgectl Set-ReceiveConnector Internet -PermissionGroups Everyone
 $ edgectl Set-ReceiveConnector Internet -Enabled yes
 ! edgectl: Set-ReceiveConnector: -Enabled: 'yes' is not valid; expected $true or $false
 [exit 1]
+# A value this server would not act on is refused, not stored as a promise.
+$ edgectl Set-ReceiveConnector Internet -AuthMechanism Tls,BasicAuth
+! edgectl: Set-ReceiveConnector: -AuthMechanism BasicAuth is not supported on this server (it offers no inbound AUTH)
+[exit 1]
+$ edgectl New-ReceiveConnector Intranet -Bindings 0.0.0.0:587 -AuthMechanism Integrated
+! edgectl: New-ReceiveConnector: -AuthMechanism Integrated is not supported on this server (it offers no inbound AUTH)
+[exit 1]
 $ edgectl New-ReceiveConnector Internet -Bindings 0.0.0.0:26
 ! edgectl: New-ReceiveConnector: -Name: a ReceiveConnector named 'Internet' already exists
 [exit 1]

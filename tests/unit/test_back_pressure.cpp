@@ -474,40 +474,56 @@ TEST_CASE("accepts_new_mail: Normal everyone, Medium only hub or partner session
 }
 
 TEST_CASE("the settings table's defaults are the struct's, and every key parses", "[backpressure]") {
-    BackPressureSettings changed;
-    changed.enable_resource_monitoring = false;
-    changed.resource_monitoring_interval = 9s;
-    changed.percentage_database_disk_space_used_high_threshold = 50;
-    changed.percentage_database_disk_space_used_medium_threshold = 40;
-    changed.percentage_database_disk_space_used_normal_threshold = 30;
-    changed.percentage_private_bytes_used_high_threshold = 50;
-    changed.percentage_private_bytes_used_medium_threshold = 40;
-    changed.percentage_private_bytes_used_normal_threshold = 30;
-    changed.database_map_usage_high_threshold = 50;
-    changed.database_map_usage_medium_threshold = 40;
-    changed.database_map_usage_normal_threshold = 30;
-    changed.submission_queue_length_high_threshold = 5;
-    changed.submission_queue_length_medium_threshold = 4;
-    changed.submission_queue_length_normal_threshold = 3;
-    REQUIRE(setting_table().size() == 14);
-    for (const auto& row : setting_table()) {
-        INFO(row.key);
-        CHECK_FALSE(row.meaning.empty());
-        CHECK_FALSE(set_setting(changed, row.key, row.default_value));
+    // The keys are rows of the one settings table (transport/config); the monitor
+    // reads the typed struct bound to them.
+    using edge::config::ConfigObject;
+    using edge::config::ObjectKind;
+    ConfigObject bootstrap(ObjectKind::Bootstrap);
+    CHECK(edge::config::bootstrap_settings(bootstrap).back_pressure == BackPressureSettings{});
+    const std::vector<std::pair<const char*, const char*>> changes{
+        {"EnableResourceMonitoring", "$false"},
+        {"ResourceMonitoringInterval", "00:00:09"},
+        {"PercentageDatabaseDiskSpaceUsedHighThreshold", "50"},
+        {"PercentageDatabaseDiskSpaceUsedMediumThreshold", "40"},
+        {"PercentageDatabaseDiskSpaceUsedNormalThreshold", "30"},
+        {"PercentagePrivateBytesUsedHighThreshold", "50"},
+        {"PercentagePrivateBytesUsedMediumThreshold", "40"},
+        {"PercentagePrivateBytesUsedNormalThreshold", "30"},
+        {"DatabaseMapUsageHighThreshold", "50"},
+        {"DatabaseMapUsageMediumThreshold", "40"},
+        {"DatabaseMapUsageNormalThreshold", "30"},
+        {"SubmissionQueueLengthHighThreshold", "5"},
+        {"SubmissionQueueLengthMediumThreshold", "4"},
+        {"SubmissionQueueLengthNormalThreshold", "3"},
+    };
+    for (auto [key, value] : changes) {
+        INFO(key);
+        const auto* d = edge::config::find_setting(ObjectKind::Bootstrap, key);
+        REQUIRE(d != nullptr);
+        CHECK_FALSE(d->meaning.empty());
+        REQUIRE(bootstrap.set(key, value).empty());
     }
-    CHECK(changed == BackPressureSettings{});
+    BackPressureSettings changed = edge::config::bootstrap_settings(bootstrap).back_pressure;
+    CHECK_FALSE(changed.enable_resource_monitoring);
+    CHECK(changed.resource_monitoring_interval == 9s);
+    CHECK(changed.percentage_database_disk_space_used_high_threshold == 50);
+    CHECK(changed.percentage_private_bytes_used_normal_threshold == 30);
+    CHECK(changed.database_map_usage_medium_threshold == 40);
+    CHECK(changed.submission_queue_length_normal_threshold == 3);
+    CHECK_FALSE(validate(changed));
 }
 
 TEST_CASE("set_setting parses Exchange's value forms and names the key when it cannot", "[backpressure]") {
-    BackPressureSettings s;
-    CHECK_FALSE(set_setting(s, "ResourceMonitoringInterval", "00:01:30"));
-    CHECK(s.resource_monitoring_interval == 90s);
-    CHECK_FALSE(set_setting(s, "ResourceMonitoringInterval", " 5 "));
-    CHECK(s.resource_monitoring_interval == 5s);
-    CHECK_FALSE(set_setting(s, "EnableResourceMonitoring", "False"));
-    CHECK_FALSE(s.enable_resource_monitoring);
-    CHECK_FALSE(set_setting(s, "SubmissionQueueLengthHighThreshold", "30000"));
-    CHECK(s.submission_queue_length_high_threshold == 30000);
+    // The bootstrap file's values go through the settings table (no second parser here).
+    using edge::config::ConfigObject;
+    using edge::config::ObjectKind;
+    ConfigObject b(ObjectKind::Bootstrap);
+    CHECK(b.set("ResourceMonitoringInterval", "00:01:30").empty());
+    CHECK(edge::config::bootstrap_settings(b).back_pressure.resource_monitoring_interval == 90s);
+    CHECK(b.set("EnableResourceMonitoring", "False").empty());
+    CHECK_FALSE(edge::config::bootstrap_settings(b).back_pressure.enable_resource_monitoring);
+    CHECK(b.set("SubmissionQueueLengthHighThreshold", "30000").empty());
+    CHECK(edge::config::bootstrap_settings(b).back_pressure.submission_queue_length_high_threshold == 30000);
 
     for (auto [key, value] : std::vector<std::pair<const char*, const char*>>{
              {"ResourceMonitoringInterval", "00:61:00"},
@@ -520,13 +536,13 @@ TEST_CASE("set_setting parses Exchange's value forms and names the key when it c
              {"SubmissionQueueLengthHighThreshold", "1e6"},
          }) {
         INFO(key << " = " << value);
-        auto e = set_setting(s, key, value);
-        REQUIRE(e);
-        CHECK(e->find(key) != std::string::npos);
+        auto e = b.set(key, value);
+        REQUIRE_FALSE(e.empty());
+        CHECK(e.find(key) != std::string::npos);
     }
-    auto unknown = set_setting(s, "VersionBucketsHighThreshold", "200");
-    REQUIRE(unknown);
-    CHECK(unknown->find("VersionBucketsHighThreshold") != std::string::npos);
+    auto unknown = b.set("VersionBucketsHighThreshold", "200");
+    REQUIRE_FALSE(unknown.empty());
+    CHECK(unknown.find("VersionBucketsHighThreshold") != std::string::npos);
 }
 
 TEST_CASE("the real statvfs and /proc readers return plausible numbers on this machine", "[backpressure]") {

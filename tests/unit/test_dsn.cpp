@@ -2,6 +2,7 @@
 // written to a file and read by Debian's python3 email package
 // (tests/support/parse_dsn.py), and the tests assert on what that parser sees.
 #include "dsn.hpp"
+#include "send_connector.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -62,7 +63,7 @@ queue::Envelope envelope(std::vector<queue::Recipient> recipients = {recipient("
 }
 
 send::DsnRequest request(DsnKind kind, const queue::Envelope& env, std::string_view original = kOriginal) {
-    send::DsnRequest r{kind, env, original, {}, "edge.example.com", kNow, 10u << 20, "dsn.example.com", ""};
+    send::DsnRequest r{kind, env, original, {}, "edge.example.com", kNow, 10u << 20, "dsn.example.com", "", ""};
     for (std::size_t i = 0; i < env.recipients.size(); ++i) {
         if (kind == DsnKind::Failure)
             r.recipients.push_back({i, "5.1.1", "550 5.1.1 User unknown", "mx.example.com"});
@@ -530,4 +531,45 @@ TEST_CASE("a recipient index outside the envelope is the caller's bug and throws
     auto req = request(DsnKind::Failure, env);
     req.recipients.push_back({5, "5.1.1", "", ""});
     CHECK_THROWS_AS(send::build_dsn(req), std::out_of_range);
+}
+
+TEST_CASE("ExternalPostmasterAddress is the notice's From; empty, postmaster@ the Default accepted domain or the server FQDN",
+          "[dsn][settings]") {
+    auto env = envelope();
+    config::ConfigObject ts(config::ObjectKind::TransportServer);
+    auto settings = send::DeliverySettings::from_object(ts, "/tmp/data", "edge.example.com");
+    CHECK(settings.postmaster == "postmaster@edge.example.com");
+    CHECK(send::DeliverySettings::from_object(ts, "/tmp/data", "edge.example.com", "contoso.com").postmaster ==
+          "postmaster@contoso.com");
+    REQUIRE(ts.set("ExternalPostmasterAddress", "NDR-Desk@Contoso.COM").empty());
+    settings = send::DeliverySettings::from_object(ts, "/tmp/data", "edge.example.com", "fabrikam.com");
+    CHECK(settings.postmaster == "NDR-Desk@contoso.com");  // set: it wins over the default domain
+
+    auto req = request(DsnKind::Failure, env);
+    req.from = settings.postmaster;
+    auto p = build_and_parse(req);
+    CHECK(p.get("header.From") == "NDR-Desk@contoso.com");
+    auto dsn = send::build_dsn(req);
+    REQUIRE(dsn);
+    CHECK(dsn->envelope.sender.empty());  // the envelope sender stays null (RFC 3461 §6.2)
+    CHECK(body_of(*dsn).find("postmaster@edge.example.com") == std::string::npos);
+}
+
+TEST_CASE("ExternalDsnMaxMessageAttachSize decides whether an NDR returns the original or its headers", "[dsn][settings]") {
+    auto env = envelope();
+    env.dsn_ret = queue::DsnRet::Full;
+    config::ConfigObject ts(config::ObjectKind::TransportServer);
+    CHECK(send::DeliverySettings::from_object(ts, "/tmp/data", "e.example").dsn_max_attach_size == 10u << 20);
+    for (auto [limit, attached] : {std::pair{kOriginal.size(), true}, std::pair{kOriginal.size() - 1, false},
+                                   std::pair{std::size_t{0}, false}}) {
+        INFO(limit);
+        REQUIRE(ts.set("ExternalDsnMaxMessageAttachSize", std::to_string(limit)).empty());
+        auto settings = send::DeliverySettings::from_object(ts, "/tmp/data", "e.example");
+        CHECK(settings.dsn_max_attach_size == limit);
+        auto req = request(DsnKind::Failure, env);
+        req.max_full_return_size = settings.dsn_max_attach_size;
+        auto p = build_and_parse(req);
+        CHECK(p.get("part.2.content-type") == (attached ? "message/rfc822" : "text/rfc822-headers"));
+        CHECK((p.get("returned.body").find("BODY-MARKER") != std::string::npos) == attached);
+    }
 }

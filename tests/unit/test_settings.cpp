@@ -2,6 +2,7 @@
 // bootstrap file, and conf/edge-transport.conf agreeing with the table.
 #include "bootstrap.hpp"
 #include "settings.hpp"
+#include "typed_settings.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -212,4 +213,132 @@ TEST_CASE("e-mail address settings take the mailbox syntax MAIL and RCPT take, w
     for (const char* bad : {"ü@a,b;c.wild.test", "ü@evil.test\"@\".wild.test", "ceo@\x1b[31mX.test", "a b@c.test",
                             "@contoso.com", "ceo@", "ceo@-bad-.test"})
         CHECK(o.set("BlockedRecipients", bad) != "");
+}
+
+// ---- typed settings (typed_settings.hpp): the structs consumers read --------------------
+
+TEST_CASE("every setting in the table is bound to exactly one member of its kind's typed struct", "[settings][typed]") {
+    // A row without a member has no consumer: this fails until the row is bound (and
+    // read by whoever owns the member); a member of the wrong type fails too.
+    CHECK(binding_errors() == std::vector<std::string>{});  // on failure, Catch lists each row and member
+    for (const auto& d : settings_table()) {
+        INFO(to_string(d.object) << "." << d.name);
+        CHECK_FALSE(bound_member(d.object, d.name).empty());
+    }
+    CHECK(bound_member(ObjectKind::ReceiveConnector, "MaxMessageSize") == "max_message_size");
+    CHECK(bound_member(ObjectKind::Bootstrap, "EnableResourceMonitoring") == "back_pressure.enable_resource_monitoring");
+    CHECK(bound_member(ObjectKind::ReceiveConnector, "NoSuchSetting").empty());
+}
+
+TEST_CASE("the typed structs' defaults are the table's", "[settings][typed]") {
+    CHECK(receive_connector_settings(ConfigObject(ObjectKind::ReceiveConnector)) == ReceiveConnectorSettings{});
+    CHECK(accepted_domain_settings(ConfigObject(ObjectKind::AcceptedDomain)) == AcceptedDomainSettings{});
+    CHECK(send_connector_settings(ConfigObject(ObjectKind::SendConnector)) == SendConnectorSettings{});
+    CHECK(transport_server_settings(ConfigObject(ObjectKind::TransportServer)) == TransportServerSettings{});
+    CHECK(recipient_filter_config_settings(ConfigObject(ObjectKind::RecipientFilterConfig)) ==
+          RecipientFilterConfigSettings{});
+    CHECK(bootstrap_settings(ConfigObject(ObjectKind::Bootstrap)) == BootstrapSettings{});
+    // An object of another kind is a programming error, not a default.
+    CHECK_THROWS_AS(receive_connector_settings(ConfigObject(ObjectKind::SendConnector)), std::logic_error);
+}
+
+TEST_CASE("typed settings carry real enums, flags, sizes, time spans and lists", "[settings][typed]") {
+    ConfigObject rc(ObjectKind::ReceiveConnector);
+    REQUIRE(rc.set("Bindings", "0.0.0.0:2525,[::1]:25").empty());
+    REQUIRE(rc.set("RemoteIPRanges", "192.0.2.0/24").empty());
+    REQUIRE(rc.set("MaxMessageSize", "25MB").empty());
+    REQUIRE(rc.set("MaxInboundConnection", "unlimited").empty());
+    REQUIRE(rc.set("TarpitInterval", "00:00:00").empty());
+    REQUIRE(rc.set("PermissionGroups", "Partners,ExchangeUsers").empty());
+    REQUIRE(rc.set("AuthMechanism", "Tls,ExternalAuthoritative").empty());
+    REQUIRE(rc.set("SizeEnabled", "enabledwithoutvalue").empty());
+    REQUIRE(rc.set("ProtocolLoggingLevel", "verbose").empty());
+    const auto r = receive_connector_settings(rc);
+    REQUIRE(r.bindings.size() == 2);
+    CHECK(r.bindings[0].port == 2525);
+    CHECK(r.bindings[1].str() == "[::1]:25");
+    REQUIRE(r.remote_ip_ranges.size() == 1);
+    CHECK(r.remote_ip_ranges[0].str() == "192.0.2.0/24");
+    CHECK(r.max_message_size == 25u << 20);
+    CHECK(r.max_inbound_connection == kUnlimited);
+    CHECK(r.tarpit_interval == std::chrono::seconds(0));
+    CHECK(r.permission_groups.has(PermissionGroup::Partners));
+    CHECK(r.permission_groups.has(PermissionGroup::ExchangeUsers));
+    CHECK_FALSE(r.permission_groups.has(PermissionGroup::AnonymousUsers));
+    CHECK(r.auth_mechanism == FlagSet<AuthMechanism>{AuthMechanism::Tls, AuthMechanism::ExternalAuthoritative});
+    CHECK(r.size_enabled == SizeEnabled::EnabledWithoutValue);
+    CHECK(r.protocol_logging_level == ProtocolLoggingLevel::Verbose);
+
+    ConfigObject sc(ObjectKind::SendConnector);
+    REQUIRE(sc.set("AddressSpaces", "contoso.com;5,*").empty());
+    REQUIRE(sc.set("SmartHostAuthMechanism", "basicauthrequiretls").empty());
+    REQUIRE(sc.set("AuthenticationCredential", "relay:se:cret").empty());
+    REQUIRE(sc.set("MaxMessageSize", "unlimited").empty());
+    const auto s = send_connector_settings(sc);
+    REQUIRE(s.address_spaces.size() == 2);
+    CHECK(s.address_spaces[0].cost == 5);
+    CHECK(s.address_spaces[1].is_everything());
+    CHECK(s.smart_host_auth_mechanism == SmartHostAuthMechanism::BasicAuthRequireTLS);
+    CHECK(s.authentication_credential == Credential{"relay", "se:cret"});
+    CHECK(s.max_message_size == kUnlimited);
+
+    ConfigObject ad(ObjectKind::AcceptedDomain);
+    REQUIRE(ad.set("DomainType", "externalrelay").empty());
+    CHECK(accepted_domain_settings(ad).domain_type == DomainType::ExternalRelay);
+    CHECK(to_name(DomainType::ExternalRelay) == "ExternalRelay");
+
+    ConfigObject ts(ObjectKind::TransportServer);
+    REQUIRE(ts.set("ExternalPostmasterAddress", "NDR-Desk@Contoso.COM").empty());
+    REQUIRE(ts.set("ExternalDsnMaxMessageAttachSize", "1MB").empty());
+    REQUIRE(ts.set("DelayNotificationTimeout", "1.02:00:00").empty());
+    const auto t = transport_server_settings(ts);
+    CHECK(t.external_postmaster_address == "NDR-Desk@contoso.com");
+    CHECK(t.external_dsn_max_message_attach_size == 1u << 20);
+    CHECK(t.delay_notification_timeout == std::chrono::hours(26));
+}
+
+TEST_CASE("an AuthMechanism or PermissionGroups value the server does not act on is refused as not supported on this server",
+          "[settings]") {
+    // Inbound AUTH is answered 502: BasicAuth or Integrated would be a promise stored.
+    for (const char* auth : {"BasicAuth", "Tls,BasicAuth", "Tls,BasicAuth,BasicAuthRequireTLS", "Integrated"}) {
+        INFO(auth);
+        ConfigObject o(ObjectKind::ReceiveConnector);
+        o.set("Name", "x");
+        o.set("Bindings", "0.0.0.0:25");
+        REQUIRE(o.set("AuthMechanism", auth).empty());  // a value Exchange knows…
+        auto errors = validate_object(o);                 // …refused by New-/Set-ReceiveConnector
+        REQUIRE_FALSE(errors.empty());
+        bool named = false;
+        for (const auto& e : errors) named = named || (e.find("-AuthMechanism") != std::string::npos &&
+                                                       e.find("not supported on this server") != std::string::npos);
+        CHECK(named);
+    }
+    for (const char* groups : {"ExchangeLegacyServers", "AnonymousUsers,Custom"}) {
+        INFO(groups);
+        ConfigObject o(ObjectKind::ReceiveConnector);
+        o.set("Name", "x");
+        o.set("Bindings", "0.0.0.0:25");
+        REQUIRE(o.set("PermissionGroups", groups).empty());
+        auto errors = validate_object(o);
+        REQUIRE(errors.size() == 1);
+        CHECK(errors[0].find("-PermissionGroups") != std::string::npos);
+        CHECK(errors[0].find("not supported on this server") != std::string::npos);
+    }
+    ConfigObject ok(ObjectKind::ReceiveConnector);
+    ok.set("Name", "x");
+    ok.set("Bindings", "0.0.0.0:25");
+    ok.set("AuthMechanism", "Tls,ExchangeServer");  // Exchange's default Edge connector: grants nothing here
+    CHECK(validate_object(ok).empty());
+
+    ConfigObject sc(ObjectKind::SendConnector);
+    sc.set("Name", "s");
+    sc.set("AddressSpaces", "contoso.com");
+    sc.set("DNSRoutingEnabled", "$false");
+    sc.set("SmartHosts", "[192.0.2.1]");
+    REQUIRE(sc.set("SmartHostAuthMechanism", "ExchangeServer").empty());
+    auto errors = validate_object(sc);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("not supported on this server") != std::string::npos);
+    sc.set("SmartHostAuthMechanism", "ExternalAuthoritative");  // sends no AUTH, as Exchange does
+    CHECK(validate_object(sc).empty());
 }

@@ -1,7 +1,9 @@
-// Back pressure: the hysteresis rule, the settings table and its checks, the
-// production readers (statvfs, /proc/self/status, sysconf), the monitor, and the
-// event-style rendering of its figures.
+// Back pressure: the hysteresis rule, the checks between its settings (declared in the
+// one settings table), the production readers (statvfs, /proc/self/status, sysconf), the monitor,
+// and the event-style rendering of its figures.
 #include "back_pressure.hpp"
+
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -16,8 +18,6 @@
 #include <fstream>
 #include <limits>
 #include <stdexcept>
-#include <type_traits>
-#include <variant>
 
 namespace edge::backpressure {
 
@@ -67,6 +67,7 @@ double default_disk_high_threshold(std::uint64_t volume_bytes) {
 
 namespace {
 
+// The keys' names, for validate()'s messages; the keys are declared in the settings table.
 constexpr std::string_view kEnable = "EnableResourceMonitoring";
 constexpr std::string_view kInterval = "ResourceMonitoringInterval";
 constexpr std::array<std::string_view, 3> kDiskKeys{  // normal, medium, high
@@ -81,49 +82,6 @@ constexpr std::array<std::string_view, 3> kQueueKeys{
     "SubmissionQueueLengthNormalThreshold", "SubmissionQueueLengthMediumThreshold",
     "SubmissionQueueLengthHighThreshold"};
 
-using S = BackPressureSettings;
-using Member = std::variant<bool S::*, std::chrono::milliseconds S::*, int S::*, std::uint64_t S::*>;
-struct Row {
-    SettingInfo info;
-    Member member;
-};
-
-// Every key, declared once. The defaults here must be the struct's (a test checks).
-const std::array<Row, 14> kRows{{
-    {{kEnable, "true", "Monitor resources and refuse new mail under pressure (false: always Normal)"},
-     &S::enable_resource_monitoring},
-    {{kInterval, "00:00:02", "How often the resources are sampled (hh:mm:ss)"}, &S::resource_monitoring_interval},
-    {{kDiskKeys[2], "0", "Queue volume percent used for High; 0 = 100*(size - 500 MB)/size, rounded down"},
-     &S::percentage_database_disk_space_used_high_threshold},
-    {{kDiskKeys[1], "0", "Queue volume percent used for Medium; 0 = High - 2"},
-     &S::percentage_database_disk_space_used_medium_threshold},
-    {{kDiskKeys[0], "0", "Queue volume percent used below which pressure returns to Normal; 0 = Medium - 2"},
-     &S::percentage_database_disk_space_used_normal_threshold},
-    {{kPrivateBytesKeys[2], "75", "Process private memory, percent of physical RAM, for High"},
-     &S::percentage_private_bytes_used_high_threshold},
-    {{kPrivateBytesKeys[1], "73", "Process private memory, percent of physical RAM, for Medium"},
-     &S::percentage_private_bytes_used_medium_threshold},
-    {{kPrivateBytesKeys[0], "71", "Process private memory percent below which pressure returns to Normal"},
-     &S::percentage_private_bytes_used_normal_threshold},
-    {{kMapKeys[2], "95", "Percent of the queue database map in use for High"}, &S::database_map_usage_high_threshold},
-    {{kMapKeys[1], "93", "Percent of the queue database map in use for Medium"},
-     &S::database_map_usage_medium_threshold},
-    {{kMapKeys[0], "91", "Percent of the queue database map in use below which pressure returns to Normal"},
-     &S::database_map_usage_normal_threshold},
-    {{kQueueKeys[2], "15000", "Messages waiting in the submission path for High"},
-     &S::submission_queue_length_high_threshold},
-    {{kQueueKeys[1], "10000", "Messages waiting in the submission path for Medium"},
-     &S::submission_queue_length_medium_threshold},
-    {{kQueueKeys[0], "2000", "Messages waiting below which pressure returns to Normal"},
-     &S::submission_queue_length_normal_threshold},
-}};
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-    return s;
-}
-
 template <class T>
 std::optional<T> parse_unsigned(std::string_view s) {
     T v{};
@@ -131,25 +89,6 @@ std::optional<T> parse_unsigned(std::string_view s) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
     return v;
-}
-
-// "hh:mm:ss" (Exchange's TimeSpan as EdgeTransport.exe.config writes it) or seconds.
-std::optional<std::chrono::milliseconds> parse_interval(std::string_view s) {
-    if (s.find(':') == std::string_view::npos) {
-        auto secs = parse_unsigned<std::uint32_t>(s);
-        if (!secs) return std::nullopt;
-        return std::chrono::seconds(*secs);
-    }
-    std::array<std::uint32_t, 3> parts{};
-    for (std::size_t i = 0; i < 3; ++i) {
-        auto colon = s.find(':');
-        if ((i < 2) != (colon != std::string_view::npos)) return std::nullopt;
-        auto part = parse_unsigned<std::uint32_t>(s.substr(0, colon));
-        if (!part || (i > 0 && *part > 59)) return std::nullopt;
-        parts[i] = *part;
-        s = i < 2 ? s.substr(colon + 1) : std::string_view{};
-    }
-    return std::chrono::hours(parts[0]) + std::chrono::minutes(parts[1]) + std::chrono::seconds(parts[2]);
 }
 
 // One family of three thresholds, resolved: {normal, medium, high}. `how` says, per
@@ -169,50 +108,6 @@ std::optional<std::string> check_family(const std::array<std::string_view, 3>& k
 }
 
 }  // namespace
-
-std::span<const SettingInfo> setting_table() {
-    static const auto infos = [] {
-        std::array<SettingInfo, kRows.size()> out{};
-        for (std::size_t i = 0; i < kRows.size(); ++i) out[i] = kRows[i].info;
-        return out;
-    }();
-    return infos;
-}
-
-std::optional<std::string> set_setting(BackPressureSettings& settings, std::string_view key, std::string_view value) {
-    value = trim(value);
-    for (const auto& row : kRows) {
-        if (row.info.key != key) continue;
-        auto bad = [&](std::string_view expected) {
-            return std::optional<std::string>(fmt::format("{}: \"{}\" is not {}", key, value, expected));
-        };
-        return std::visit(
-            [&](auto member) -> std::optional<std::string> {
-                using T = std::remove_reference_t<decltype(settings.*member)>;
-                if constexpr (std::is_same_v<T, bool>) {
-                    auto lower = std::string(value);
-                    for (auto& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-                    if (lower != "true" && lower != "false") return bad("true or false");
-                    settings.*member = lower == "true";
-                } else if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
-                    auto v = parse_interval(value);
-                    if (!v) return bad("a time span hh:mm:ss");
-                    settings.*member = *v;
-                } else if constexpr (std::is_same_v<T, int>) {
-                    auto v = parse_unsigned<std::uint32_t>(value);
-                    if (!v || *v > 1000) return bad("a percentage");
-                    settings.*member = static_cast<int>(*v);
-                } else {
-                    auto v = parse_unsigned<std::uint64_t>(value);
-                    if (!v) return bad("an unsigned number");
-                    settings.*member = *v;
-                }
-                return std::nullopt;
-            },
-            row.member);
-    }
-    return fmt::format("{}: not a back-pressure setting", key);
-}
 
 std::optional<std::string> validate(const BackPressureSettings& s) {
     using namespace std::chrono_literals;
@@ -315,9 +210,9 @@ std::optional<std::uint64_t> read_private_bytes() {
     std::uint64_t swap = 0;
     std::string line;
     auto kib = [](std::string_view rest) -> std::optional<std::uint64_t> {
-        rest = trim(rest);
+        rest = text::trim_space(rest);
         if (rest.size() < 3 || rest.substr(rest.size() - 3) != " kB") return std::nullopt;
-        return parse_unsigned<std::uint64_t>(trim(rest.substr(0, rest.size() - 3)));
+        return parse_unsigned<std::uint64_t>(text::trim_space(rest.substr(0, rest.size() - 3)));
     };
     while (std::getline(in, line)) {
         std::string_view l = line;

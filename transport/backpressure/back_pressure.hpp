@@ -5,6 +5,7 @@
 #pragma once
 
 #include "disk_admission.hpp"
+#include "typed_settings.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -63,38 +64,9 @@ inline constexpr std::uint64_t kDiskSpaceReserveBytes = 500ULL * 1024 * 1024;
 // (tests, small containers) by setting PercentageDatabaseDiskSpaceUsedHighThreshold.
 double default_disk_high_threshold(std::uint64_t volume_bytes);
 
-// Settings from the bootstrap config file. Names are Exchange's EdgeTransport.exe.config
-// keys (one stem per key, member and doc); DatabaseMapUsage* and SubmissionQueueLength*
-// are ours (see README.md). Check with validate() before use.
-struct BackPressureSettings {
-    bool enable_resource_monitoring = true;                        // EnableResourceMonitoring
-    std::chrono::milliseconds resource_monitoring_interval{2000};  // ResourceMonitoringInterval
-
-    // Percent used of the volume holding the data directory. 0 = derived: High by
-    // default_disk_high_threshold(), Medium = High − 2, Normal = Medium − 2. Setting only
-    // High moves Medium and Normal with it; Medium or Normal may be set only with High.
-    int percentage_database_disk_space_used_high_threshold = 0;
-    int percentage_database_disk_space_used_medium_threshold = 0;
-    int percentage_database_disk_space_used_normal_threshold = 0;
-
-    // Process private memory as percent of physical RAM.
-    int percentage_private_bytes_used_high_threshold = 75;
-    int percentage_private_bytes_used_medium_threshold = 73;
-    int percentage_private_bytes_used_normal_threshold = 71;
-
-    // Ours: percent of the LMDB map in use (QueueDb::usage()).
-    int database_map_usage_high_threshold = 95;
-    int database_map_usage_medium_threshold = 93;
-    int database_map_usage_normal_threshold = 91;
-
-    // Ours, with Exchange 2013's defaults (2007 has no such key): messages waiting
-    // in the submission path.
-    std::uint64_t submission_queue_length_high_threshold = 15000;
-    std::uint64_t submission_queue_length_medium_threshold = 10000;
-    std::uint64_t submission_queue_length_normal_threshold = 2000;
-
-    bool operator==(const BackPressureSettings&) const = default;
-};
+// The back-pressure keys of the bootstrap file, typed by the settings table
+// (transport/config/typed_settings.hpp: one stem per key, member and doc).
+using BackPressureSettings = config::BackPressureSettings;
 
 // nullopt = valid. Otherwise one sentence naming the offending key, e.g.
 // "PercentagePrivateBytesUsedMediumThreshold (80) must be below
@@ -102,21 +74,6 @@ struct BackPressureSettings {
 // only where it means "derived"), counts >= 1, normal < medium < high after
 // derivation, ResourceMonitoringInterval in 100 ms .. 1 h.
 std::optional<std::string> validate(const BackPressureSettings&);
-
-// One row per key, for the config loader, `edgectl Get-Help` and conf/ docs.
-struct SettingInfo {
-    std::string_view key;            // as written in the bootstrap file
-    std::string_view default_value;  // as written in the bootstrap file
-    std::string_view meaning;        // one line
-};
-std::span<const SettingInfo> setting_table();
-
-// Parses one key = value from the bootstrap file into `settings`. Booleans are
-// true/false; ResourceMonitoringInterval is Exchange's hh:mm:ss (or a bare number of
-// seconds); the rest are unsigned integers. Returns an error naming the key, or
-// nullopt. Unknown keys are an error. Call validate() once all keys are applied.
-std::optional<std::string> set_setting(BackPressureSettings& settings, std::string_view key,
-                                       std::string_view value);
 
 // Resolved thresholds (what a reading is compared with).
 Thresholds disk_thresholds(const BackPressureSettings&, std::uint64_t volume_bytes);

@@ -1,5 +1,6 @@
 // Bootstrap file reader.
 #include "bootstrap.hpp"
+#include "text_helpers.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -16,7 +17,7 @@ BootstrapLoad parse_bootstrap(std::string_view text, std::string_view origin,
         std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         ++line_no;
-        line = trim(line);
+        line = text::trim_space(line);
         if (line.empty() || line.front() == '#') continue;
         auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
         auto eq = line.find('=');
@@ -24,12 +25,12 @@ BootstrapLoad parse_bootstrap(std::string_view text, std::string_view origin,
             out.errors.push_back(where + "expected Key = Value");
             continue;
         }
-        std::string key(trim(line.substr(0, eq)));
+        std::string key(text::trim_space(line.substr(0, eq)));
         if (find_setting(ObjectKind::Bootstrap, key) == nullptr) {
             out.errors.push_back(where + "unknown key " + key);
             continue;
         }
-        if (auto err = out.settings.set(key, trim(line.substr(eq + 1))); !err.empty()) out.errors.push_back(where + err);
+        if (auto err = out.settings.set(key, text::trim_space(line.substr(eq + 1))); !err.empty()) out.errors.push_back(where + err);
     }
     for (const auto& [key, value] : overrides)
         if (auto err = out.settings.set(key, value); !err.empty()) out.errors.push_back("--set " + key + ": " + err);

@@ -4,36 +4,42 @@
 #include "accepted_domains.hpp"
 #include "address.hpp"
 #include "address_space.hpp"
+#include "typed_settings.hpp"
 
 namespace edge::config {
 
-routing::SendConnectorRoute send_connector_route(const ConfigObject& o) {
+routing::SendConnectorRoute send_connector_route(const SendConnectorSettings& s) {
     routing::SendConnectorRoute r;
-    r.name = o.text("Name");
-    r.enabled = o.get_bool("Enabled");
-    for (const auto& s : o.get_list("AddressSpaces"))
-        if (auto a = routing::AddressSpace::parse(s)) r.address_spaces.push_back(*a.value);
-    r.dns_routing_enabled = o.get_bool("DNSRoutingEnabled");
-    r.smart_hosts = o.get_list("SmartHosts");
-    std::uint64_t max = o.get_uint("MaxMessageSize");
-    r.max_message_size = max == kUnlimited ? 0 : max;
+    r.name = s.name;
+    r.enabled = s.enabled;
+    r.address_spaces = s.address_spaces;
+    r.dns_routing_enabled = s.dns_routing_enabled;
+    r.smart_hosts = s.smart_hosts;
+    r.max_message_size = s.max_message_size == kUnlimited ? 0 : s.max_message_size;
     return r;
 }
 
-std::shared_ptr<routing::Categorizer> load_categorizer(const queue::QueueDb& db, std::vector<std::string>* errors) {
+std::vector<routing::AcceptedDomain> load_accepted_domains(const queue::QueueDb& db, std::vector<std::string>* errors) {
     std::vector<routing::AcceptedDomain> domains;
     for (auto& o : load_objects(db, ObjectKind::AcceptedDomain, errors)) {
-        routing::AcceptedDomain d;
-        d.name = o.object.text("Name");
-        d.domain_name = o.object.text("DomainName");
-        d.domain_type = routing::parse_accepted_domain_type(o.object.text("DomainType"))
-                            .value_or(routing::AcceptedDomainType::Authoritative);
-        d.default_domain = o.object.get_bool("Default");
-        domains.push_back(std::move(d));
+        const AcceptedDomainSettings a = accepted_domain_settings(o.object);
+        domains.push_back(routing::AcceptedDomain{a.name, a.domain_name, a.domain_type, a.default_domain});
     }
+    return domains;
+}
+
+std::string default_domain(const std::vector<routing::AcceptedDomain>& domains) {
+    for (const auto& d : domains)
+        if (d.default_domain && !d.domain_name.starts_with("*.")) return d.domain_name;
+    return {};
+}
+
+std::shared_ptr<routing::Categorizer> load_categorizer(const queue::QueueDb& db, std::vector<std::string>* errors) {
     std::vector<routing::SendConnectorRoute> routes;
-    for (auto& o : load_objects(db, ObjectKind::SendConnector, errors)) routes.push_back(send_connector_route(o.object));
-    return std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
+    for (auto& o : load_objects(db, ObjectKind::SendConnector, errors))
+        routes.push_back(send_connector_route(send_connector_settings(o.object)));
+    return std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(load_accepted_domains(db, errors)),
+                                                  std::move(routes));
 }
 
 std::pair<queue::QueueId, queue::DeliveryType> queue_for(const routing::Categorizer& categorizer, std::string_view address) {

@@ -16,9 +16,20 @@
 
 namespace edge::config {
 
+struct SendConnectorSettings;
+
 // A Send connector's routing facts (Name, Enabled, AddressSpaces, DNSRoutingEnabled,
-// SmartHosts, MaxMessageSize) from its stored object.
-routing::SendConnectorRoute send_connector_route(const ConfigObject& send_connector);
+// SmartHosts, MaxMessageSize).
+routing::SendConnectorRoute send_connector_route(const SendConnectorSettings& send_connector);
+
+// The accepted domains in the config store; objects that do not load are reported in
+// `errors` and left out.
+std::vector<routing::AcceptedDomain> load_accepted_domains(const queue::QueueDb& db,
+                                                           std::vector<std::string>* errors = nullptr);
+
+// The Default accepted domain (AcceptedDomain -Default), "" when there is none or it is
+// a wildcard (which names no single domain).
+std::string default_domain(const std::vector<routing::AcceptedDomain>& domains);
 
 // Accepted domains and every Send connector's route, from the config store. Objects
 // that do not load are reported in `errors` and left out.

@@ -3,6 +3,7 @@
 // §4); `source` says which.
 #include "settings.hpp"
 
+#include "text_helpers.hpp"
 #include "value_checks.hpp"
 
 #include <algorithm>
@@ -10,7 +11,6 @@
 #include <cctype>
 #include <charconv>
 #include <stdexcept>
-#include <strings.h>
 
 namespace edge::config {
 
@@ -245,7 +245,9 @@ constexpr std::array kTable = {
     SettingDef{O::TransportServer, "ExternalDelayDsnEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
                "Delay DSNs are sent at all", "§3.1 (2007)"},
     SettingDef{O::TransportServer, "ExternalPostmasterAddress", T::String, "", 0, 320, false, "", E::EmailAddress, false,
-               "From address of DSNs; empty = postmaster@<server FQDN>", "§3.1"},
+               "From address of DSNs; empty = postmaster@<the Default accepted domain>, without one postmaster@<server FQDN>", "§3.1"},
+    SettingDef{O::TransportServer, "ExternalDsnMaxMessageAttachSize", T::ByteSize, "10MB", 0, kInt32Max, false, "", E::None, false,
+               "An NDR for RET=FULL returns the whole original only up to this size, else its headers; 0 = headers always", "§3.1 (2007)"},
     SettingDef{O::TransportServer, "SendCopyOfNdrTo", T::String, "", 0, 320, false, "", E::EmailAddress, false,
                "A copy of every NDR goes to this address (the book's \"Send copy of NDR to\"); empty = none", "ours (Exchange: GenerateCopyOfDSNFor)"},
     SettingDef{O::TransportServer, "EdgeSyncListenAddress", T::String, "127.0.0.1", 0, 64, false, "", E::IpAddress, true,
@@ -267,12 +269,8 @@ constexpr std::array kTable = {
 };
 // clang-format on
 
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 std::string unquote(std::string_view s) {
-    s = trim(s);
+    s = text::trim_space(s);
     if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) s = s.substr(1, s.size() - 2);
     return std::string(s);
 }
@@ -309,19 +307,13 @@ std::string expected_of(const SettingDef& d) {
 // The choice as spelled in the table, or nullopt.
 std::optional<std::string_view> find_choice(std::string_view choices, std::string_view v) {
     for (const auto& c : split_list(choices))
-        if (iequal(c, v)) {
+        if (text::iequals(c, v)) {
             auto pos = choices.find(c);
             return choices.substr(pos, c.size());
         }
     return std::nullopt;
 }
 }  // namespace
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
 
 const char* to_string(ObjectKind k) {
     switch (k) {
@@ -346,7 +338,7 @@ std::vector<const SettingDef*> settings_of(ObjectKind kind) {
 
 const SettingDef* find_setting(ObjectKind kind, std::string_view name) {
     for (const auto& d : kTable)
-        if (d.object == kind && iequal(d.name, name)) return &d;
+        if (d.object == kind && text::iequals(d.name, name)) return &d;
     return nullptr;
 }
 
@@ -363,12 +355,12 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 bool parse_bool(std::string_view t, bool& out) {
-    t = trim(t);
-    if (iequal(t, "$true") || iequal(t, "true") || t == "1") {
+    t = text::trim_space(t);
+    if (text::iequals(t, "$true") || text::iequals(t, "true") || t == "1") {
         out = true;
         return true;
     }
-    if (iequal(t, "$false") || iequal(t, "false") || t == "0") {
+    if (text::iequals(t, "$false") || text::iequals(t, "false") || t == "0") {
         out = false;
         return true;
     }
@@ -376,13 +368,13 @@ bool parse_bool(std::string_view t, bool& out) {
 }
 
 std::optional<std::uint64_t> parse_byte_size(std::string_view t) {
-    t = trim(t);
-    if (iequal(t, "unlimited")) return kUnlimited;
+    t = text::trim_space(t);
+    if (text::iequals(t, "unlimited")) return kUnlimited;
     std::uint64_t mult = 1;
     auto ends = [&](std::string_view suf) {
-        if (t.size() > suf.size() && iequal(t.substr(t.size() - suf.size()), suf)) {
+        if (t.size() > suf.size() && text::iequals(t.substr(t.size() - suf.size()), suf)) {
             t.remove_suffix(suf.size());
-            t = trim(t);
+            t = text::trim_space(t);
             return true;
         }
         return false;
@@ -400,7 +392,7 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view t) {
 }
 
 std::optional<std::chrono::seconds> parse_time_span(std::string_view t) {
-    t = trim(t);
+    t = text::trim_space(t);
     std::uint64_t days = 0;
     if (auto dot = t.find('.'); dot != std::string_view::npos && dot < t.find(':')) {
         auto d = parse_u64(t.substr(0, dot));
@@ -455,7 +447,7 @@ Canonical canonicalize(const SettingDef& d, std::string_view raw) {
         case T::Int:
         case T::ByteSize: {
             std::optional<std::uint64_t> v =
-                d.type == T::Int ? (iequal(text, "unlimited") ? std::optional(kUnlimited) : parse_u64(text))
+                d.type == T::Int ? (text::iequals(text, "unlimited") ? std::optional(kUnlimited) : parse_u64(text))
                                  : parse_byte_size(text);
             if (!v) return bad();
             if (*v == kUnlimited) {
@@ -556,7 +548,7 @@ std::vector<std::string> ConfigObject::get_list(std::string_view name) const { r
 
 bool ConfigObject::has_flag(std::string_view name, std::string_view flag) const {
     for (const auto& f : get_list(name))
-        if (iequal(f, flag)) return true;
+        if (text::iequals(f, flag)) return true;
     return false;
 }
 
@@ -608,6 +600,17 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-TlsPinnedClientCertificates needs ExchangeServers in -PermissionGroups and Tls in -AuthMechanism");
         if (o.has_flag("AuthMechanism", "ExternalAuthoritative") && !o.has_flag("PermissionGroups", "ExchangeServers"))
             errors.emplace_back("-AuthMechanism ExternalAuthoritative needs ExchangeServers in -PermissionGroups");
+        // Inbound AUTH is answered 502 (no SASL, no Active Directory for Integrated):
+        // refuse what would only be a promise. ExchangeServer stays: Exchange's default
+        // Edge connector carries it (so does ours, first start) and it grants nothing here.
+        for (const char* m : {"Integrated", "BasicAuth", "BasicAuthRequireTLS"})
+            if (o.has_flag("AuthMechanism", m))
+                errors.push_back(std::string("-AuthMechanism ") + m + " is not supported on this server (it offers no inbound AUTH)");
+        // Legacy (Exchange 2003) servers and Custom (Add-ADPermission) grants need
+        // Active Directory: the groups would grant nothing here.
+        for (const char* g : {"ExchangeLegacyServers", "Custom"})
+            if (o.has_flag("PermissionGroups", g))
+                errors.push_back(std::string("-PermissionGroups ") + g + " is not supported on this server (no Active Directory)");
     }
     if (o.kind() == O::SendConnector) {
         const bool dns = o.get_bool("DNSRoutingEnabled");
@@ -618,6 +621,9 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-IgnoreSTARTTLS must be $false when -RequireTLS is $true");
         const std::string& auth = o.text("SmartHostAuthMechanism");
         if (auth != "None" && dns) errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs smart hosts (-DNSRoutingEnabled $false)");
+        // Exchange Server authentication (Kerberos over TLS) needs Active Directory.
+        if (auth == "ExchangeServer")
+            errors.emplace_back("-SmartHostAuthMechanism ExchangeServer is not supported on this server (no Active Directory)");
         if ((auth == "BasicAuth" || auth == "BasicAuthRequireTLS") && o.text("AuthenticationCredential").empty())
             errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs -AuthenticationCredential user:password");
     }

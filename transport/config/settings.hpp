@@ -93,7 +93,6 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text);  // kUnlimi
 std::optional<std::chrono::seconds> parse_time_span(std::string_view text);
 std::string format_time_span(std::chrono::seconds s);  // "d.hh:mm:ss" or "hh:mm:ss"
 std::vector<std::string> split_list(std::string_view text);  // comma list, items trimmed, empties dropped
-std::string_view trim(std::string_view text);                 // without surrounding white space
 
 // One configured object: every setting of its kind, canonical text by name. Built
 // from defaults, then the stored record, then an administrator's changes.

@@ -2,19 +2,17 @@
 #include "receive_connector.hpp"
 
 #include <algorithm>
-#include <strings.h>
 
 namespace edge::receive {
 
 namespace perm = smtp::permission;
+using config::PermissionGroup;
 
 namespace {
 std::uint32_t clamp32(std::uint64_t v) {
     return v > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(v);
 }
-bool has(const std::vector<std::string>& groups, std::string_view g) {
-    return std::any_of(groups.begin(), groups.end(), [&](const std::string& x) { return ::strcasecmp(x.c_str(), std::string(g).c_str()) == 0; });
-}
+bool has(config::FlagSet<config::PermissionGroup> groups, config::PermissionGroup g) { return groups.has(g); }
 // Rights per permission group, reference §1.4.
 constexpr std::uint32_t kAnonymousRights =
     perm::Submit | perm::AcceptAnySender | perm::AcceptAuthoritativeDomainSender | perm::AcceptRoutingHeaders;
@@ -32,62 +30,63 @@ constexpr std::uint32_t kExchangeUsersRights =
 }  // namespace
 
 ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, const std::string& server_fqdn) {
+    using config::AuthMechanism;
+    using config::PermissionGroup;
+    const config::ReceiveConnectorSettings s = config::receive_connector_settings(o);
     ReceiveConnector c;
-    c.name = o.text("Name");
-    c.enabled = o.get_bool("Enabled");
-    for (const auto& b : o.get_list("Bindings"))
-        if (auto v = routing::Binding::parse(b)) c.bindings.push_back(*v);
-    for (const auto& r : o.get_list("RemoteIPRanges"))
-        if (auto v = routing::IpRange::parse(r)) c.remote_ip_ranges.push_back(*v);
-    c.fqdn = o.text("Fqdn").empty() ? server_fqdn : o.text("Fqdn");
-    c.banner = o.text("Banner");
-    c.max_message_size = o.get_uint("MaxMessageSize");
-    c.max_header_size = o.get_uint("MaxHeaderSize");
-    c.max_recipients = clamp32(o.get_uint("MaxRecipientsPerMessage"));
-    c.max_inbound_connection = o.get_uint("MaxInboundConnection");
-    c.max_inbound_connection_per_source = o.get_uint("MaxInboundConnectionPerSource");
-    c.max_inbound_connection_percentage_per_source = clamp32(o.get_uint("MaxInboundConnectionPercentagePerSource"));
-    c.connection_timeout = o.get_time_span("ConnectionTimeout");
-    c.connection_inactivity_timeout = o.get_time_span("ConnectionInactivityTimeout");
-    c.tarpit_interval = o.get_time_span("TarpitInterval");
-    c.max_protocol_errors = clamp32(o.get_uint("MaxProtocolErrors"));
-    c.max_hop_count = clamp32(o.get_uint("MaxHopCount"));
-    c.require_tls = o.get_bool("RequireTLS");
-    c.require_ehlo_domain = o.get_bool("RequireEHLODomain");
-    c.protocol_logging = o.text("ProtocolLoggingLevel") == "Verbose";
-    c.offers_tls = o.has_flag("AuthMechanism", "Tls");
-    c.external_authoritative = o.has_flag("AuthMechanism", "ExternalAuthoritative");
-    c.permission_groups = o.get_list("PermissionGroups");
-    c.pinned_client_certificates = o.get_list("TlsPinnedClientCertificates");
-    c.size_enabled = o.text("SizeEnabled");
-    c.pipelining = o.get_bool("PipeliningEnabled");
-    c.chunking = o.get_bool("ChunkingEnabled");
-    c.eight_bit_mime = o.get_bool("EightBitMimeEnabled");
-    c.dsn = o.get_bool("DeliveryStatusNotificationEnabled");
-    c.enhanced_status_codes = o.get_bool("EnhancedStatusCodesEnabled");
-    c.smtputf8 = o.get_bool("SmtpUtf8Enabled");
+    c.name = s.name;
+    c.enabled = s.enabled;
+    c.bindings = s.bindings;
+    c.remote_ip_ranges = s.remote_ip_ranges;
+    c.fqdn = s.fqdn.empty() ? server_fqdn : s.fqdn;
+    c.banner = s.banner;
+    c.max_message_size = s.max_message_size;
+    c.max_header_size = s.max_header_size;
+    c.max_recipients = clamp32(s.max_recipients_per_message);
+    c.max_inbound_connection = s.max_inbound_connection;
+    c.max_inbound_connection_per_source = s.max_inbound_connection_per_source;
+    c.max_inbound_connection_percentage_per_source = clamp32(s.max_inbound_connection_percentage_per_source);
+    c.connection_timeout = s.connection_timeout;
+    c.connection_inactivity_timeout = s.connection_inactivity_timeout;
+    c.tarpit_interval = s.tarpit_interval;
+    c.max_protocol_errors = clamp32(s.max_protocol_errors);
+    c.max_hop_count = clamp32(s.max_hop_count);
+    c.require_tls = s.require_tls;
+    c.require_ehlo_domain = s.require_ehlo_domain;
+    c.protocol_logging = s.protocol_logging_level == config::ProtocolLoggingLevel::Verbose;
+    c.offers_tls = s.auth_mechanism.has(AuthMechanism::Tls);
+    c.external_authoritative = s.auth_mechanism.has(AuthMechanism::ExternalAuthoritative);
+    c.permission_groups = s.permission_groups;
+    c.pinned_client_certificates = s.tls_pinned_client_certificates;
+    c.size_enabled = s.size_enabled;
+    c.pipelining = s.pipelining_enabled;
+    c.chunking = s.chunking_enabled;
+    c.eight_bit_mime = s.eight_bit_mime_enabled;
+    c.dsn = s.delivery_status_notification_enabled;
+    c.enhanced_status_codes = s.enhanced_status_codes_enabled;
+    c.smtputf8 = s.smtp_utf8_enabled;
     return c;
 }
 
 std::uint32_t ReceiveConnector::session_permissions() const {
     // ExternalAuthoritative: the connection is secured by other means (the hubs' own
     // range, IPsec): every session holds the externally secured servers' rights.
-    if (external_authoritative && has(permission_groups, "ExchangeServers")) return kExchangeServersRights;
+    if (external_authoritative && has(permission_groups, PermissionGroup::ExchangeServers)) return kExchangeServersRights;
     // Without AnonymousUsers the connector's RemoteIPRanges authenticate the client:
     // its sessions hold the rights of the connector's groups (Partners, ExchangeUsers).
     // ExchangeServers without ExternalAuthoritative would need Exchange Server
     // authentication, which an edge without Active Directory cannot do: no rights.
-    if (!has(permission_groups, "AnonymousUsers")) {
+    if (!has(permission_groups, PermissionGroup::AnonymousUsers)) {
         std::uint32_t p = 0;
-        if (has(permission_groups, "Partners")) p |= kPartnersRights;
-        if (has(permission_groups, "ExchangeUsers")) p |= kExchangeUsersRights;
+        if (has(permission_groups, PermissionGroup::Partners)) p |= kPartnersRights;
+        if (has(permission_groups, PermissionGroup::ExchangeUsers)) p |= kExchangeUsersRights;
         return p;
     }
     return kAnonymousRights | perm::Anonymous;
 }
 
 std::uint32_t ReceiveConnector::pinned_hub_permissions() const {
-    return has(permission_groups, "ExchangeServers") ? kExchangeServersRights : session_permissions();
+    return has(permission_groups, PermissionGroup::ExchangeServers) ? kExchangeServersRights : session_permissions();
 }
 
 smtp::SessionSettings ReceiveConnector::session_settings(bool tls_available) const {
@@ -101,8 +100,8 @@ smtp::SessionSettings ReceiveConnector::session_settings(bool tls_available) con
     s.require_tls = require_tls;
     s.require_ehlo_domain = require_ehlo_domain;
     s.tls_available = tls_available && offers_tls;
-    s.size_enabled = size_enabled != "Disabled";
-    s.size_without_value = size_enabled == "EnabledWithoutValue";
+    s.size_enabled = size_enabled != config::SizeEnabled::Disabled;
+    s.size_without_value = size_enabled == config::SizeEnabled::EnabledWithoutValue;
     s.pipelining_enabled = pipelining;
     s.chunking_enabled = chunking;
     s.eight_bit_mime_enabled = eight_bit_mime;

@@ -4,7 +4,7 @@
 // reference §1.4/§1.5) and the per-connector connection accounting.
 #pragma once
 
-#include "settings.hpp"
+#include "typed_settings.hpp"
 
 #include "categorizer.hpp"
 #include "ip.hpp"
@@ -38,9 +38,9 @@ struct ReceiveConnector {
     bool require_tls = false, require_ehlo_domain = false, protocol_logging = false;
     bool offers_tls = false;             // AuthMechanism has Tls
     bool external_authoritative = false; // AuthMechanism has ExternalAuthoritative
-    std::vector<std::string> permission_groups;
+    config::FlagSet<config::PermissionGroup> permission_groups;
     std::vector<std::string> pinned_client_certificates;  // SHA-256, upper-case hex
-    std::string size_enabled;  // Disabled | Enabled | EnabledWithoutValue
+    config::SizeEnabled size_enabled = config::SizeEnabled::Enabled;
     bool pipelining = true, chunking = true, eight_bit_mime = true, dsn = true, enhanced_status_codes = true, smtputf8 = true;
 
     // From a stored object; `server_fqdn` fills an empty Fqdn.

@@ -16,12 +16,12 @@
 
 #include "data_reader.hpp"
 #include "spawn.hpp"
+#include "text_helpers.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <strings.h>
 
 namespace edge::receive {
 
@@ -57,7 +57,7 @@ std::string reply_for_log(const std::vector<std::string>& lines) {
 
 // AUTH carries secrets: the log keeps the verb only.
 std::string command_for_log(std::string_view line) {
-    if (line.size() >= 4 && ::strncasecmp(line.data(), "AUTH", 4) == 0) return "AUTH ****";
+    if (text::istarts_with(line, "AUTH")) return "AUTH ****";
     return std::string(line);
 }
 

@@ -1,32 +1,20 @@
-// Small ASCII text helpers shared by the routing parsers. Domain names compare
-// without regard to ASCII case (RFC 5321 §2.4); nothing here depends on the locale.
+// Text helpers of the routing parsers: the shared ASCII ones (text/text_helpers.hpp)
+// and quote(). Domain names compare without regard to ASCII case (RFC 5321 §2.4);
+// nothing here depends on the locale.
 #pragma once
+
+#include "text_helpers.hpp"
 
 #include <string>
 #include <string_view>
 
 namespace edge::routing {
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline std::string to_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = ascii_lower(c);
-    return out;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
-inline std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+// The ASCII helpers live in text/ (one home, issue 16); routing's parsers name them here.
+using text::ascii_lower;
+using text::iequals;
+using text::to_lower;
+using text::trim;
 
 // The input quoted for an error message: at most 80 characters, control and non-ASCII
 // bytes shown as \xNN, so nothing a configuration file holds can garble a log line.

@@ -100,8 +100,8 @@ std::optional<queue::NewMessage> make_dsn(const SendConfig& cfg, DsnKind kind, c
                                           std::string_view content, std::vector<DsnRecipient> rcpts, queue::Timestamp now) {
     if (rcpts.empty()) return std::nullopt;
     const auto& s = cfg.settings;
-    DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, 10u << 20, cfg.server_fqdn,
-                   kind == DsnKind::Failure ? s.ndr_copy_to : std::string()};
+    DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, s.dsn_max_attach_size, cfg.server_fqdn,
+                   kind == DsnKind::Failure ? s.ndr_copy_to : std::string(), s.postmaster};
     auto dsn = build_dsn(req);
     if (!dsn) return std::nullopt;
     dsn->envelope.expiration_time = now + (envelope.expiration_time - envelope.arrival_time);
@@ -763,10 +763,11 @@ struct DeliveryService::Impl {
                     policy.ignore_starttls = c.ignore_starttls;
                     policy.require_tls = c.require_tls;
                     policy.tls_possible = tls_possible;
-                    if (c.smart_host_auth == "BasicAuth" || c.smart_host_auth == "BasicAuthRequireTLS") {
+                    if (c.smart_host_auth == config::SmartHostAuthMechanism::BasicAuth ||
+                        c.smart_host_auth == config::SmartHostAuthMechanism::BasicAuthRequireTLS) {
                         policy.auth_user = c.auth_user;
                         policy.auth_password = c.auth_password;
-                        policy.auth_require_tls = c.smart_host_auth == "BasicAuthRequireTLS";
+                        policy.auth_require_tls = c.smart_host_auth == config::SmartHostAuthMechanism::BasicAuthRequireTLS;
                     }
                     logging::ProtocolLogSession plog;
                     auto local = sock.local_endpoint(ec);

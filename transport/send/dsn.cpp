@@ -3,6 +3,7 @@
 #include "dsn.hpp"
 
 #include "client_session.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -128,27 +129,6 @@ void append_utf8(std::string& out, char32_t cp) {
     }
 }
 
-std::string base64(std::string_view in) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        const auto v = (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16) |
-                       (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-        for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(v >> shift) & 0x3F];
-    }
-    if (i < in.size()) {
-        std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-        if (i + 1 < in.size()) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-        out += kAlphabet[(v >> 18) & 0x3F];
-        out += kAlphabet[(v >> 12) & 0x3F];
-        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 0x3F] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 // RFC 2047 encoded-words (UTF-8, B), each at most 75 characters (45 octets of text,
 // never splitting a character), separated by spaces, which decoders drop between
 // two encoded-words.
@@ -161,7 +141,7 @@ std::string encoded_words(std::string_view text) {
         std::size_t n = std::min<std::size_t>(45, utf8.size() - i);
         while (i + n < utf8.size() && (static_cast<unsigned char>(utf8[i + n]) & 0xC0) == 0x80) --n;
         if (!out.empty()) out += ' ';
-        out += "=?UTF-8?B?" + base64(std::string_view(utf8).substr(i, n)) + "?=";
+        out += "=?UTF-8?B?" + text::base64(std::string_view(utf8).substr(i, n)) + "?=";
         i += n;
     }
     return out;
@@ -203,7 +183,6 @@ std::string header_address(std::string_view address) {
     if (!controls && utf8 == address) return utf8;
     return address_text(address);
 }
-
 
 // RFC 3461 §6.3 wants ENVID and ORCPT back xtext-decoded; when the decoded text would
 // not be printable ASCII (a "+0D+0A" in it), the xtext itself is kept, and when even
@@ -254,22 +233,6 @@ bool starts_with_reply_code(std::string_view s) {
 }
 
 bool is_set(queue::Timestamp t) { return t.time_since_epoch().count() != 0; }
-
-// RFC 5322 §3.3 date-time, in UTC: "Wed, 11 Jan 2023 15:59:51 +0000".
-std::string rfc5322_date(queue::Timestamp t) {
-    using namespace std::chrono;
-    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const auto secs = floor<seconds>(t);
-    const auto day = floor<days>(secs);
-    const year_month_day ymd{day};
-    const hh_mm_ss hms{secs - day};
-    return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", kDays[weekday{day}.c_encoding()],
-                       static_cast<unsigned>(ymd.day()), kMonths[static_cast<unsigned>(ymd.month()) - 1],
-                       static_cast<int>(ymd.year()), hms.hours().count(), hms.minutes().count(),
-                       hms.seconds().count());
-}
 
 // A host name or domain of ours (configuration) or a peer's, for a field: printable,
 // no spaces.
@@ -400,7 +363,7 @@ std::string human_part(const DsnRequest& req, const std::vector<Reported>& repor
                 append_folded(out, "",
                               fmt::format("This is a warning only: you do not need to resend your message. {} will "
                                           "keep trying to deliver it until {} and will tell you if it cannot.",
-                                          mta, rfc5322_date(req.envelope.expiration_time)));
+                                          mta, text::rfc5322_date_utc(req.envelope.expiration_time)));
             } else {
                 append_folded(out, "",
                               fmt::format("This is a warning only: you do not need to resend your message. {} will "
@@ -423,7 +386,7 @@ std::string human_part(const DsnRequest& req, const std::vector<Reported>& repor
     if (!req.envelope.internet_message_id.empty())
         append_folded(out, "  Message-ID: ", peer_text(req.envelope.internet_message_id), "    ");
     if (is_set(req.envelope.arrival_time))
-        append_folded(out, "  Received: ", rfc5322_date(req.envelope.arrival_time), "    ");
+        append_folded(out, "  Received: ", text::rfc5322_date_utc(req.envelope.arrival_time), "    ");
     return out;
 }
 
@@ -434,7 +397,7 @@ std::string report_part(const DsnRequest& req, const std::vector<Reported>& repo
         if (auto envid = printable_xtext(req.envelope.dsn_envid))
             append_folded(out, "Original-Envelope-Id: ", peer_text(*envid));
     }
-    if (is_set(req.envelope.arrival_time)) out += "Arrival-Date: " + rfc5322_date(req.envelope.arrival_time) + "\r\n";
+    if (is_set(req.envelope.arrival_time)) out += "Arrival-Date: " + text::rfc5322_date_utc(req.envelope.arrival_time) + "\r\n";
     for (const auto& r : reported) {
         out += "\r\n";
         if (!r.recipient->orcpt.empty()) {
@@ -451,7 +414,7 @@ std::string report_part(const DsnRequest& req, const std::vector<Reported>& repo
             append_folded(out, "Diagnostic-Code: ", fmt::format("{}; {}", type, r.diagnostic));
         }
         if (req.kind == DsnKind::Delay && is_set(req.envelope.expiration_time))
-            out += "Will-Retry-Until: " + rfc5322_date(req.envelope.expiration_time) + "\r\n";
+            out += "Will-Retry-Until: " + text::rfc5322_date_utc(req.envelope.expiration_time) + "\r\n";
     }
     return out;
 }
@@ -571,10 +534,11 @@ std::optional<queue::NewMessage> build_dsn(const DsnRequest& req) {
                     mix(seed + count), id_domain);
 
     std::string head;
-    append_folded(head, "From: ", "postmaster@" + mta);
+    // Exchange: the DSN's From is ExternalPostmasterAddress when set (reference §3.1).
+    append_folded(head, "From: ", req.from.empty() ? "postmaster@" + mta : req.from);
     append_folded(head, "To: ", "<" + header_address(original.sender) + ">");
     append_folded(head, "Subject: ", subject_value);
-    head += "Date: " + rfc5322_date(req.now) + "\r\n";
+    head += "Date: " + text::rfc5322_date_utc(req.now) + "\r\n";
     head += "Message-ID: " + message_id + "\r\n";
     if (auto orig_id = plain_message_id(original.internet_message_id)) {
         head += "In-Reply-To: " + *orig_id + "\r\n";

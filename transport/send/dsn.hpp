@@ -3,7 +3,8 @@
 // Pure: no I/O, no clock of its own, no settings lookup — the caller passes it all.
 //
 // What the message looks like (RFC 3464, RFC 6522, RFC 3461 §6):
-//   From: postmaster@<reporting_mta>        envelope MAIL FROM:<> (null)
+//   From: `from` (ExternalPostmasterAddress) envelope MAIL FROM:<> (null)
+//     or postmaster@<reporting_mta>
 //   To: <original sender>                   envelope RCPT: the original sender,
 //     (UTF-8 as it is for an SMTPUTF8       plus copy_to for a Failure (Exchange's
 //     sender, RFC 6532)                     copy of NDRs to a postmaster address)
@@ -66,6 +67,7 @@ struct DsnRequest {
     std::uint64_t max_full_return_size = 10u << 20;  // RET=FULL above this returns the headers only
     std::string message_id_domain;     // right side of our Message-ID; empty: reporting_mta
     std::string copy_to;               // Exchange's "send a copy of NDRs to"; Failure only; may be empty
+    std::string from;                  // From: ExternalPostmasterAddress; empty: postmaster@<reporting_mta>
 };
 
 // Whether this recipient asked for this kind of notice (RFC 3461 §4.1): NOTIFY=NEVER

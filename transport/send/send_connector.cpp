@@ -1,6 +1,8 @@
 // Typed Send connectors and delivery settings, read from the one settings table.
 #include "send_connector.hpp"
 
+#include "routing_config.hpp"
+
 #include "accepted_domains.hpp"
 #include "address.hpp"
 #include "config_store.hpp"
@@ -17,32 +19,28 @@ std::uint32_t count_or_zero(std::uint64_t v) {  // "unlimited" -> 0
 }  // namespace
 
 SendConnector SendConnector::from_object(const config::ConfigObject& o, const std::string& server_fqdn) {
+    const config::SendConnectorSettings s = config::send_connector_settings(o);
     SendConnector c;
-    c.name = o.text("Name");
-    c.enabled = o.get_bool("Enabled");
-    for (const auto& s : o.get_list("AddressSpaces"))
-        if (auto a = routing::AddressSpace::parse(s)) c.address_spaces.push_back(*a.value);
-    c.dns_routing_enabled = o.get_bool("DNSRoutingEnabled");
-    c.smart_hosts = o.get_list("SmartHosts");
-    c.smart_host_auth = o.text("SmartHostAuthMechanism");
-    const std::string& cred = o.text("AuthenticationCredential");
-    if (auto colon = cred.find(':'); colon != std::string::npos) {
-        c.auth_user = cred.substr(0, colon);
-        c.auth_password = cred.substr(colon + 1);
-    }
-    c.port = static_cast<std::uint16_t>(o.get_uint("Port"));
-    c.source_ip = o.text("SourceIPAddress");
-    c.fqdn = o.text("Fqdn").empty() ? server_fqdn : o.text("Fqdn");
-    std::uint64_t max = o.get_uint("MaxMessageSize");
-    c.max_message_size = max == config::kUnlimited ? 0 : max;
-    c.require_tls = o.get_bool("RequireTLS");
-    c.ignore_starttls = o.get_bool("IgnoreSTARTTLS");
-    c.force_helo = o.get_bool("ForceHELO");
-    c.inactivity_timeout = o.get_time_span("ConnectionInactivityTimeOut");
-    c.use_external_dns = o.get_bool("UseExternalDNSServersEnabled");
-    c.protocol_logging = o.text("ProtocolLoggingLevel") == "Verbose";
-    c.max_messages_per_connection = static_cast<std::uint32_t>(o.get_uint("SmtpMaxMessagesPerConnection"));
-    c.allow_private_target_addresses = o.get_bool("AllowPrivateTargetAddresses");
+    c.name = s.name;
+    c.enabled = s.enabled;
+    c.address_spaces = s.address_spaces;
+    c.dns_routing_enabled = s.dns_routing_enabled;
+    c.smart_hosts = s.smart_hosts;
+    c.smart_host_auth = s.smart_host_auth_mechanism;
+    c.auth_user = s.authentication_credential.user;
+    c.auth_password = s.authentication_credential.password;
+    c.port = static_cast<std::uint16_t>(s.port);
+    c.source_ip = s.source_ip_address;
+    c.fqdn = s.fqdn.empty() ? server_fqdn : s.fqdn;
+    c.max_message_size = s.max_message_size == config::kUnlimited ? 0 : s.max_message_size;
+    c.require_tls = s.require_tls;
+    c.ignore_starttls = s.ignore_starttls;
+    c.force_helo = s.force_helo;
+    c.inactivity_timeout = s.connection_inactivity_timeout;
+    c.use_external_dns = s.use_external_dns_servers_enabled;
+    c.protocol_logging = s.protocol_logging_level == config::ProtocolLoggingLevel::Verbose;
+    c.max_messages_per_connection = static_cast<std::uint32_t>(s.smtp_max_messages_per_connection);
+    c.allow_private_target_addresses = s.allow_private_target_addresses;
     return c;
 }
 
@@ -51,41 +49,33 @@ bool SendConnector::internet_bound() const {
                                               [](const routing::AddressSpace& a) { return a.is_everything(); });
 }
 
-routing::SendConnectorRoute SendConnector::route() const {
-    routing::SendConnectorRoute r;
-    r.name = name;
-    r.address_spaces = address_spaces;
-    r.enabled = enabled;
-    r.dns_routing_enabled = dns_routing_enabled;
-    r.smart_hosts = smart_hosts;
-    r.max_message_size = max_message_size;
-    return r;
-}
-
-DeliverySettings DeliverySettings::from_object(const config::ConfigObject& ts, const std::string& data_directory,
-                                               const std::string& server_fqdn) {
+DeliverySettings DeliverySettings::from_object(const config::ConfigObject& o, const std::string& data_directory,
+                                               const std::string& server_fqdn, const std::string& default_domain) {
+    const config::TransportServerSettings ts = config::transport_server_settings(o);
     DeliverySettings s;
-    s.max_outbound_connections = count_or_zero(ts.get_uint("MaxOutboundConnections"));
-    s.max_per_domain_connections = count_or_zero(ts.get_uint("MaxPerDomainOutboundConnections"));
-    s.glitch_retry_count = static_cast<std::uint32_t>(ts.get_uint("QueueGlitchRetryCount"));
-    s.glitch_retry_interval = ts.get_time_span("QueueGlitchRetryInterval");
-    s.transient_retry_count = static_cast<std::uint32_t>(ts.get_uint("TransientFailureRetryCount"));
-    s.transient_retry_interval = ts.get_time_span("TransientFailureRetryInterval");
-    s.connection_failure_retry_interval = ts.get_time_span("OutboundConnectionFailureRetryInterval");
-    s.message_retry_interval = ts.get_time_span("MessageRetryInterval");
-    s.delay_notification_timeout = ts.get_time_span("DelayNotificationTimeout");
-    s.delay_dsn_enabled = ts.get_bool("ExternalDelayDsnEnabled");
-    s.postmaster = ts.text("ExternalPostmasterAddress").empty() ? "postmaster@" + server_fqdn
-                                                                : ts.text("ExternalPostmasterAddress");
-    s.ndr_copy_to = ts.text("SendCopyOfNdrTo");
-    s.external_dns_servers = ts.get_list("ExternalDNSServers");
-    s.internal_dns_servers = ts.get_list("InternalDNSServers");
-    const std::string& dir = ts.text("SendProtocolLogPath");
-    s.send_log_limits.directory = dir.empty() ? data_directory + "/Logs/ProtocolLog/SmtpSend" : dir;
+    s.max_outbound_connections = count_or_zero(ts.max_outbound_connections);
+    s.max_per_domain_connections = count_or_zero(ts.max_per_domain_outbound_connections);
+    s.glitch_retry_count = static_cast<std::uint32_t>(ts.queue_glitch_retry_count);
+    s.glitch_retry_interval = ts.queue_glitch_retry_interval;
+    s.transient_retry_count = static_cast<std::uint32_t>(ts.transient_failure_retry_count);
+    s.transient_retry_interval = ts.transient_failure_retry_interval;
+    s.connection_failure_retry_interval = ts.outbound_connection_failure_retry_interval;
+    s.message_retry_interval = ts.message_retry_interval;
+    s.delay_notification_timeout = ts.delay_notification_timeout;
+    s.delay_dsn_enabled = ts.external_delay_dsn_enabled;
+    s.postmaster = !ts.external_postmaster_address.empty() ? ts.external_postmaster_address
+                   : !default_domain.empty()                ? "postmaster@" + default_domain
+                                                            : "postmaster@" + server_fqdn;
+    s.dsn_max_attach_size = ts.external_dsn_max_message_attach_size;
+    s.ndr_copy_to = ts.send_copy_of_ndr_to;
+    s.external_dns_servers = ts.external_dns_servers;
+    s.internal_dns_servers = ts.internal_dns_servers;
+    s.send_log_limits.directory =
+        ts.send_protocol_log_path.empty() ? data_directory + "/Logs/ProtocolLog/SmtpSend" : ts.send_protocol_log_path;
     auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
-    s.send_log_limits.max_file_size = limit(ts.get_uint("SendProtocolLogMaxFileSize"));
-    s.send_log_limits.max_directory_size = limit(ts.get_uint("SendProtocolLogMaxDirectorySize"));
-    s.send_log_limits.max_age = ts.get_time_span("SendProtocolLogMaxAge");
+    s.send_log_limits.max_file_size = limit(ts.send_protocol_log_max_file_size);
+    s.send_log_limits.max_directory_size = limit(ts.send_protocol_log_max_directory_size);
+    s.send_log_limits.max_age = ts.send_protocol_log_max_age;
     return s;
 }
 
@@ -102,39 +92,26 @@ const SendConnector* SendConfig::connector(std::string_view name) const {
 }
 
 std::pair<queue::QueueId, queue::DeliveryType> SendConfig::queue_for(std::string_view address) const {
-    // The one canonical form (transport/smtp/address.hpp): the quoting-aware split, the
-    // domain as A-labels; what is not an address has no domain and is Unreachable.
-    const smtp::CanonicalAddress canonical = smtp::canonical_address(address);
-    routing::Route r = categorizer->route(canonical.domain);
-    if (r.kind == routing::RouteKind::Unreachable) return {queue::QueueId::unreachable(), queue::DeliveryType::Unreachable};
-    return {queue::QueueId::next_hop_domain(r.next_hop_domain),
-            r.delivery == routing::DeliveryKind::Dns ? queue::DeliveryType::DnsConnectorDelivery
-                                                     : queue::DeliveryType::SmartHostConnectorDelivery};
+    return config::queue_for(*categorizer, address);
 }
 
 std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std::string& server_fqdn,
                                              const std::string& data_directory, std::vector<std::string>* errors) {
-    std::vector<routing::AcceptedDomain> domains;
-    for (auto& o : config::load_objects(db, config::ObjectKind::AcceptedDomain, errors)) {
-        routing::AcceptedDomain d;
-        d.name = o.object.text("Name");
-        d.domain_name = o.object.text("DomainName");
-        d.domain_type = routing::parse_accepted_domain_type(o.object.text("DomainType"))
-                            .value_or(routing::AcceptedDomainType::Authoritative);
-        d.default_domain = o.object.get_bool("Default");
-        domains.push_back(std::move(d));
-    }
+    std::vector<routing::AcceptedDomain> domains = config::load_accepted_domains(db, errors);
+    // Exchange: an empty ExternalPostmasterAddress means postmaster@<the default
+    // accepted domain> (AcceptedDomain -Default).
+    const std::string default_domain = config::default_domain(domains);
     auto send = std::make_shared<SendConfig>();
     send->server_fqdn = server_fqdn;
     std::vector<routing::SendConnectorRoute> routes;
     for (auto& o : config::load_objects(db, config::ObjectKind::SendConnector, errors)) {
         send->connectors.push_back(SendConnector::from_object(o.object, server_fqdn));
-        routes.push_back(send->connectors.back().route());
+        routes.push_back(config::send_connector_route(config::send_connector_settings(o.object)));
     }
     send->categorizer =
         std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
     config::ConfigObject ts = config::load_singleton(db, config::ObjectKind::TransportServer);
-    send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn);
+    send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn, default_domain);
     return send;
 }
 

@@ -7,7 +7,7 @@
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
 #include "queue_types.hpp"
-#include "settings.hpp"
+#include "typed_settings.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -25,7 +25,7 @@ struct SendConnector {
     std::vector<routing::AddressSpace> address_spaces;
     bool dns_routing_enabled = true;
     std::vector<std::string> smart_hosts;  // "[192.0.2.1]" or host names, canonical
-    std::string smart_host_auth = "None";  // SmartHostAuthMechanism
+    config::SmartHostAuthMechanism smart_host_auth = config::SmartHostAuthMechanism::None;
     std::string auth_user, auth_password;  // AuthenticationCredential
     std::uint16_t port = 25;
     std::string source_ip = "0.0.0.0";     // SourceIPAddress; 0.0.0.0 = the OS chooses
@@ -46,7 +46,6 @@ struct SendConnector {
     bool internet_bound() const;
 
     static SendConnector from_object(const config::ConfigObject& o, const std::string& server_fqdn);
-    routing::SendConnectorRoute route() const;
 };
 
 // Set-TransportServer settings the send side reads (reference §3.1, §3.4).
@@ -61,13 +60,16 @@ struct DeliverySettings {
     std::chrono::seconds message_retry_interval{300};
     std::chrono::seconds delay_notification_timeout{4 * 3600};
     bool delay_dsn_enabled = true;
-    std::string postmaster;                 // From of DSNs
+    std::string postmaster;                 // From of DSNs: ExternalPostmasterAddress, else postmaster@<Default domain / FQDN>
+    std::uint64_t dsn_max_attach_size = 10u << 20;  // ExternalDsnMaxMessageAttachSize
     std::string ndr_copy_to;                // SendCopyOfNdrTo; empty = none
     std::vector<std::string> external_dns_servers, internal_dns_servers;
     logging::ProtocolLogLimits send_log_limits;
 
+    // `default_domain`: the Default accepted domain's name ("" = none), for the DSN From
+    // when ExternalPostmasterAddress is empty.
     static DeliverySettings from_object(const config::ConfigObject& transport_server, const std::string& data_directory,
-                                        const std::string& server_fqdn);
+                                        const std::string& server_fqdn, const std::string& default_domain = {});
 
     // The retry schedule of a next hop that cannot be reached (reference §3.4): after
     // the n-th consecutive failure (n >= 1), QueueGlitchRetryCount tries at

@@ -1,11 +1,12 @@
 // Header scanning and the headers we add.
 #include "message_headers.hpp"
 
+#include "text_helpers.hpp"
+
 #include <openssl/rand.h>
 
 #include <cctype>
 #include <ctime>
-#include <strings.h>
 
 namespace edge::server {
 
@@ -25,7 +26,7 @@ std::string_view field_name(std::string_view line) {
 
 bool field_is(std::string_view line, std::string_view name) {
     std::string_view n = field_name(line);
-    return !n.empty() && n.size() == name.size() && ::strncasecmp(n.data(), name.data(), name.size()) == 0;
+    return !n.empty() && text::iequals(n, name);
 }
 
 std::string field_value(std::string_view line) {
@@ -81,14 +82,7 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
     return s;
 }
 
-std::string rfc5322_date(std::chrono::system_clock::time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::localtime_r(&tt, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-    return buf;
-}
+std::string rfc5322_date(std::chrono::system_clock::time_point t) { return text::rfc5322_date_local(t); }
 
 std::string received_header(const ReceivedFields& f) {
     // Words joined with spaces; a fold (CRLF + space) before a word that would pass column 78.
@@ -131,12 +125,7 @@ std::string new_message_id(std::string_view fqdn) {
         auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
         for (std::size_t i = 0; i < sizeof r; ++i) r[i] = static_cast<unsigned char>(t >> ((i % 8) * 8)) ^ static_cast<unsigned char>(i);
     }
-    static const char* hex = "0123456789abcdef";
-    std::string id = "<";
-    for (unsigned char c : r) {
-        id.push_back(hex[c >> 4]);
-        id.push_back(hex[c & 15]);
-    }
+    std::string id = "<" + text::hex(std::string_view(reinterpret_cast<const char*>(r), sizeof r));
     id += "@";
     id += fqdn;
     id += ">";

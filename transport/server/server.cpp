@@ -49,7 +49,6 @@ void raise_descriptor_limit() {
     }
 }
 
-backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b);
 
 // The queue database as acceptance's queue.
 class QueueDbSink final : public MessageQueue {
@@ -67,14 +66,15 @@ AcceptanceSettings acceptance_settings(const ConfigSnapshot& s) { return {s.cate
 // The Recipient Filter agent as configured now: Set-RecipientFilterConfig, and the
 // recipient hash key of the EdgeSync subscription (none: no recipient lookup).
 std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue::QueueDb& db) {
-    config::ConfigObject c = config::load_singleton(db, config::ObjectKind::RecipientFilterConfig);
+    const config::RecipientFilterConfigSettings c =
+        config::recipient_filter_config_settings(config::load_singleton(db, config::ObjectKind::RecipientFilterConfig));
     agents::RecipientFilterSettings s;
-    s.enabled = c.get_bool("Enabled");
-    s.external_mail_enabled = c.get_bool("ExternalMailEnabled");
-    s.internal_mail_enabled = c.get_bool("InternalMailEnabled");
-    s.block_list_enabled = c.get_bool("BlockListEnabled");
-    s.blocked_recipients = c.get_list("BlockedRecipients");
-    s.recipient_validation_enabled = c.get_bool("RecipientValidationEnabled");
+    s.enabled = c.enabled;
+    s.external_mail_enabled = c.external_mail_enabled;
+    s.internal_mail_enabled = c.internal_mail_enabled;
+    s.block_list_enabled = c.block_list_enabled;
+    s.blocked_recipients = c.blocked_recipients;
+    s.recipient_validation_enabled = c.recipient_validation_enabled;
     auto subscription = edgesync::load_subscription(db);
     std::string key = subscription ? edgesync::from_hex(subscription->hash_key).value_or("") : std::string();
     const queue::QueueDb* store = &db;
@@ -85,12 +85,12 @@ std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue
 
 Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     async::set_escaped_exception_log(say);  // a coroutine's escaped exception is our log line
-    const auto& b = options.bootstrap;
-    data_directory = b.text("DataDirectory");
-    server_fqdn = b.text("ServerFqdn").empty() ? config::host_fqdn() : b.text("ServerFqdn");
-    shutdown_timeout = b.get_time_span("ShutdownTimeout");
-    config_poll_interval = b.get_time_span("ConfigPollInterval");
-    session_memory = std::make_unique<backpressure::SessionMemory>(b.get_uint("ReceiveSessionMemoryLimit"));
+    const config::BootstrapSettings b = config::bootstrap_settings(options.bootstrap);
+    data_directory = b.data_directory;
+    server_fqdn = b.server_fqdn.empty() ? config::host_fqdn() : b.server_fqdn;
+    shutdown_timeout = b.shutdown_timeout;
+    config_poll_interval = b.config_poll_interval;
+    session_memory = std::make_unique<backpressure::SessionMemory>(b.receive_session_memory_limit);
     disk_admission = std::make_unique<backpressure::DiskAdmission>();
     // The queue, keys and logs live here: 0750 when we make it (an existing one is the
     // administrator's); files in it are created private (queue-db/private_file.hpp).
@@ -106,8 +106,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     }
     data_lock.emplace(std::move(*locked));
     queue::QueueDbOptions qo;
-    qo.map_size = static_cast<std::size_t>(b.get_uint("LmdbMapSize"));
-    qo.reserve_size = static_cast<std::size_t>(b.get_uint("QueueDatabaseReserveSize"));
+    qo.map_size = static_cast<std::size_t>(b.lmdb_map_size);
+    qo.reserve_size = static_cast<std::size_t>(b.queue_database_reserve_size);
     auto opened = queue::QueueDb::open(data_directory, qo);
     if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
     db = std::move(*opened);
@@ -117,7 +117,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
         say(fmt::format("recovery: {} leases returned, {} messages poisoned, {} records quarantined", rec.leases_returned,
                         rec.poisoned, rec.quarantined));
     ensure_first_start_objects();
-    receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.text("TlsCertificateFile"), b.text("TlsKeyFile"));
+    receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.tls_certificate_file, b.tls_key_file);
     ssl.emplace(receive::make_server_context(files));
     snapshot = read_snapshot();
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
@@ -150,7 +150,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
             return backpressure::MapUsage{u.map_size, u.used_bytes, u.free_bytes};
         },
         [this] { return acceptance->commits_in_flight(); });
-    auto pressure = pressure_settings(b);
+    auto pressure = b.back_pressure;
     if (auto err = backpressure::validate(pressure)) throw std::runtime_error("back pressure: " + *err);
     monitor = std::make_unique<backpressure::BackPressureMonitor>(pressure, std::move(sources));
     monitor->feed(disk_admission.get());
@@ -178,7 +178,10 @@ void Server::Impl::ensure_first_start_objects() {
     config::ConfigObject rc(config::ObjectKind::ReceiveConnector);
     std::string name = "Default internal receive connector " + options.host_name;
     rc.set("Name", name);
-    rc.set("Bindings", options.bootstrap.text("DefaultReceiveConnectorBindings"));
+    std::string bindings;
+    for (const auto& x : config::bootstrap_settings(options.bootstrap).default_receive_connector_bindings)
+        bindings += (bindings.empty() ? "" : ",") + x.str();
+    rc.set("Bindings", bindings);
     rc.set("PermissionGroups", "AnonymousUsers,ExchangeServers,Partners");
     rc.set("AuthMechanism", "Tls,ExchangeServer");
     if (!db->config_get(config::to_string(config::ObjectKind::ReceiveConnector), name))
@@ -200,23 +203,24 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     auto send = send::load_send_config(*db, server_fqdn, data_directory, &errors);
     send->generation = snap->generation;
     snap->categorizer = send->categorizer;
-    config::ConfigObject ts = config::load_singleton(*db, config::ObjectKind::TransportServer);
+    const config::TransportServerSettings ts =
+        config::transport_server_settings(config::load_singleton(*db, config::ObjectKind::TransportServer));
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
-    const std::string& tdir = ts.text("MessageTrackingLogPath");
-    snap->tracking.enabled = ts.get_bool("MessageTrackingLogEnabled");
+    const std::string& tdir = ts.message_tracking_log_path;
+    snap->tracking.enabled = ts.message_tracking_log_enabled;
     snap->tracking.directory = tdir.empty() ? data_directory + "/Logs/MessageTracking" : tdir;
-    snap->tracking.subject_logging_enabled = ts.get_bool("MessageTrackingLogSubjectLoggingEnabled");
-    std::string dir = ts.text("ReceiveProtocolLogPath");
+    snap->tracking.subject_logging_enabled = ts.message_tracking_log_subject_logging_enabled;
+    const std::string& dir = ts.receive_protocol_log_path;
     snap->receive_log_limits.directory = dir.empty() ? data_directory + "/Logs/ProtocolLog/SmtpReceive" : dir;
     auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
-    snap->receive_log_limits.max_file_size = limit(ts.get_uint("ReceiveProtocolLogMaxFileSize"));
-    snap->receive_log_limits.max_directory_size = limit(ts.get_uint("ReceiveProtocolLogMaxDirectorySize"));
-    snap->receive_log_limits.max_age = ts.get_time_span("ReceiveProtocolLogMaxAge");
-    snap->tracking.max_file_size = limit(ts.get_uint("MessageTrackingLogMaxFileSize"));
-    snap->tracking.max_directory_size = limit(ts.get_uint("MessageTrackingLogMaxDirectorySize"));
-    snap->tracking.max_age = ts.get_time_span("MessageTrackingLogMaxAge");
-    snap->message_expiration = ts.get_time_span("MessageExpirationTimeout");
+    snap->receive_log_limits.max_file_size = limit(ts.receive_protocol_log_max_file_size);
+    snap->receive_log_limits.max_directory_size = limit(ts.receive_protocol_log_max_directory_size);
+    snap->receive_log_limits.max_age = ts.receive_protocol_log_max_age;
+    snap->tracking.max_file_size = limit(ts.message_tracking_log_max_file_size);
+    snap->tracking.max_directory_size = limit(ts.message_tracking_log_max_directory_size);
+    snap->tracking.max_age = ts.message_tracking_log_max_age;
+    snap->message_expiration = ts.message_expiration_timeout;
     for (const auto& e : errors) say("config store: " + e);
     return snap;
 }
@@ -383,7 +387,7 @@ void Server::Impl::reload_bootstrap() {
     auto loaded = config::load_bootstrap(options.config_path, options.overrides);
     for (const auto& e : loaded.errors) say("SIGHUP: " + e);
     if (!loaded.errors.empty()) return;
-    auto settings = pressure_settings(loaded.settings);
+    auto settings = config::bootstrap_settings(loaded.settings).back_pressure;
     if (auto err = backpressure::validate(settings)) {
         say("SIGHUP: " + *err);
         return;
@@ -535,20 +539,5 @@ int Server::run() {
     say("stopped");
     return 0;
 }
-
-namespace {
-backpressure::BackPressureSettings pressure_settings(const config::ConfigObject& b) {
-    // The settings table declares the keys; the monitor binds each to its field.
-    backpressure::BackPressureSettings s;
-    for (const auto& row : backpressure::setting_table()) {
-        const config::SettingDef* d = config::find_setting(config::ObjectKind::Bootstrap, row.key);
-        if (d == nullptr) continue;
-        std::string value = b.text(row.key);
-        if (d->type == config::SettingType::Bool) value = b.get_bool(row.key) ? "true" : "false";
-        if (auto err = backpressure::set_setting(s, row.key, value)) throw std::runtime_error("back pressure: " + *err);
-    }
-    return s;
-}
-}  // namespace
 
 }  // namespace edge::server

@@ -10,6 +10,7 @@
 #include "spawn.hpp"
 #include "sync_protocol.hpp"
 #include "tls.hpp"
+#include "typed_settings.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -146,7 +147,8 @@ struct EdgeSyncListener::Impl : std::enable_shared_from_this<Impl> {
 
     // The address the listener binds: Set-TransportServer -EdgeSyncListenAddress.
     std::string listen_address() const {
-        return config::load_singleton(db, config::ObjectKind::TransportServer).text("EdgeSyncListenAddress");
+        return config::transport_server_settings(config::load_singleton(db, config::ObjectKind::TransportServer))
+            .edge_sync_listen_address;
     }
 
     void reconcile() {

@@ -2,9 +2,10 @@
 // NFC by libunistring (Debian libidn2-dev, libunistring-dev): both pure functions, no I/O.
 #include "address.hpp"
 
+#include "text_helpers.hpp"
+
 #include <arpa/inet.h>
 #include <idn2.h>
-#include <strings.h>
 #include <unicase.h>
 #include <uninorm.h>
 
@@ -98,7 +99,7 @@ std::optional<std::string> canonical_address_literal(std::string_view s) {
     std::string inner(s.substr(1, s.size() - 2));
     std::array<unsigned char, 16> buf{};
     std::array<char, INET6_ADDRSTRLEN> text{};
-    if (inner.size() > 5 && ::strncasecmp(inner.c_str(), "IPv6:", 5) == 0) {
+    if (inner.size() > 5 && edge::text::istarts_with(inner, "IPv6:")) {
         if (::inet_pton(AF_INET6, inner.c_str() + 5, buf.data()) != 1) return std::nullopt;
         ::inet_ntop(AF_INET6, buf.data(), text.data(), text.size());
         return "[IPv6:" + std::string(text.data()) + "]";
@@ -113,7 +114,7 @@ bool has_a_label(std::string_view d) {
     for (std::size_t start = 0; start < d.size();) {
         const auto dot = d.find('.', start);
         const std::string_view label = d.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-        if (label.size() >= 4 && ::strncasecmp(label.data(), "xn--", 4) == 0) return true;
+        if (text::istarts_with(label, "xn--")) return true;
         if (dot == std::string_view::npos) break;
         start = dot + 1;
     }

@@ -2,6 +2,8 @@
 // transactions matched reply by reply against the commands in flight, in order.
 #include "client_session.hpp"
 
+#include "text_helpers.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -78,34 +80,9 @@ bool too_many_recipients(const Reply& r) {
     return r.code == 552 && r.enhanced == "5.5.3";
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-           });
-}
-
 ClientAction send(std::string bytes) { return ClientAction{ClientAction::Kind::Send, std::move(bytes), {}}; }
 ClientAction send_secret(std::string bytes) { return ClientAction{ClientAction::Kind::Send, std::move(bytes), {}, true}; }
 
-// RFC 4648 base64, for AUTH (RFC 4954 §4).
-std::string base64(std::string_view in) {
-    static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        auto n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], digits[(n >> 6) & 63], digits[n & 63]};
-    }
-    if (i + 1 == in.size()) {
-        auto n = static_cast<unsigned char>(in[i]) << 16;
-        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-        auto n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-        out += {digits[(n >> 18) & 63], digits[(n >> 12) & 63], digits[(n >> 6) & 63], '='};
-    }
-    return out;
-}
 ClientAction close_action() { return ClientAction{ClientAction::Kind::Close, {}, {}}; }
 }  // namespace
 
@@ -169,25 +146,25 @@ PeerExtensions parse_ehlo_reply(const Reply& ehlo) {
         std::size_t sp = line.find(' ');
         std::string_view key = line.substr(0, sp);
         std::string_view param = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-        if (iequals(key, "PIPELINING")) x.pipelining = true;
-        else if (iequals(key, "STARTTLS")) x.starttls = true;
-        else if (iequals(key, "8BITMIME")) x.eightbitmime = true;
-        else if (iequals(key, "DSN")) x.dsn = true;
-        else if (iequals(key, "CHUNKING")) x.chunking = true;
-        else if (iequals(key, "SMTPUTF8")) x.smtputf8 = true;
-        else if (iequals(key, "ENHANCEDSTATUSCODES")) x.enhanced_status_codes = true;
-        else if (iequals(key, "AUTH") || (key.size() > 5 && iequals(key.substr(0, 5), "AUTH="))) {
+        if (text::iequals(key, "PIPELINING")) x.pipelining = true;
+        else if (text::iequals(key, "STARTTLS")) x.starttls = true;
+        else if (text::iequals(key, "8BITMIME")) x.eightbitmime = true;
+        else if (text::iequals(key, "DSN")) x.dsn = true;
+        else if (text::iequals(key, "CHUNKING")) x.chunking = true;
+        else if (text::iequals(key, "SMTPUTF8")) x.smtputf8 = true;
+        else if (text::iequals(key, "ENHANCEDSTATUSCODES")) x.enhanced_status_codes = true;
+        else if (text::iequals(key, "AUTH") || (key.size() > 5 && text::iequals(key.substr(0, 5), "AUTH="))) {
             // "AUTH PLAIN LOGIN", or the old "AUTH=LOGIN PLAIN" some servers still send.
-            std::string_view mechs = iequals(key, "AUTH") ? param : line.substr(5);
+            std::string_view mechs = text::iequals(key, "AUTH") ? param : line.substr(5);
             while (!mechs.empty()) {
                 auto end = mechs.find(' ');
                 std::string_view m = mechs.substr(0, end);
-                if (iequals(m, "PLAIN")) x.auth_plain = true;
-                if (iequals(m, "LOGIN")) x.auth_login = true;
+                if (text::iequals(m, "PLAIN")) x.auth_plain = true;
+                if (text::iequals(m, "LOGIN")) x.auth_login = true;
                 mechs = end == std::string_view::npos ? std::string_view() : mechs.substr(end + 1);
             }
         }
-        else if (iequals(key, "SIZE")) {
+        else if (text::iequals(key, "SIZE")) {
             x.size = true;
             // RFC 1870 §4: "SIZE" alone or "SIZE 0" means no fixed limit. A value we
             // cannot read is treated the same: the peer's reply to MAIL still decides.
@@ -459,11 +436,11 @@ std::vector<ClientAction> ClientSession::on_reply(const Reply& r) {
         case Awaiting::AuthLoginUser:
             if (r.code != 334) return fail(ClientText::AuthRefused, {host, r.text()}, true);
             expect(Awaiting::AuthLoginPassword);
-            return {send_secret(base64(policy_.auth_user) + "\r\n")};
+            return {send_secret(text::base64(policy_.auth_user) + "\r\n")};
         case Awaiting::AuthLoginPassword:
             if (r.code != 334) return fail(ClientText::AuthRefused, {host, r.text()}, true);
             expect(Awaiting::Auth);
-            return {send_secret(base64(policy_.auth_password) + "\r\n")};
+            return {send_secret(text::base64(policy_.auth_password) + "\r\n")};
     }
     return unexpected(r, e);
 }
@@ -494,7 +471,7 @@ ClientSession::Actions ClientSession::start_auth() {
         expect(Awaiting::Auth);
         transition(ClientState::Authenticating, "AUTH PLAIN");
         std::string plain = std::string(1, '\0') + policy_.auth_user + std::string(1, '\0') + policy_.auth_password;
-        return {send_secret("AUTH PLAIN " + base64(plain) + "\r\n")};
+        return {send_secret("AUTH PLAIN " + text::base64(plain) + "\r\n")};
     }
     if (ext_.auth_login) {
         expect(Awaiting::AuthLoginUser);

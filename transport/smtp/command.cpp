@@ -1,8 +1,9 @@
 // The command parser. Every refusal is a catalogue reply; nothing here throws.
 #include "command.hpp"
 
+#include "text_helpers.hpp"
+
 #include <arpa/inet.h>
-#include <strings.h>
 
 #include <array>
 #include <cctype>
@@ -11,19 +12,9 @@ namespace edge::smtp {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::iequals;
+using text::istarts_with;
+using text::trim;
 
 // The name of a refused parameter for the reply: ours in capitals when we know it, else
 // the client's, bounded and printable (a reply must not carry its control bytes).

@@ -4,6 +4,7 @@
 #include "certificate.hpp"
 
 #include "private_file.hpp"
+#include "text_helpers.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -49,15 +50,6 @@ void write_pem(const std::string& path, mode_t mode, const std::function<bool(BI
     if (ec) throw std::runtime_error("cannot write " + path + ": " + ec.message());
 }
 
-std::string hex_upper(const unsigned char* md, unsigned int len) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[md[i] >> 4]);
-        out.push_back(hex[md[i] & 15]);
-    }
-    return out;
-}
 }  // namespace
 
 void make_self_signed_certificate(const std::string& cert_path, const std::string& key_path, const std::string& fqdn) {
@@ -99,7 +91,7 @@ std::string certificate_sha256(X509* cert) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
-    return hex_upper(md, len);
+    return text::hex_upper(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::string pem_certificate_sha256(const std::string& pem) {

@@ -1,0 +1,361 @@
+// Binds each row of the settings table to its member of a typed struct, and reads a
+// configured object into that struct. The bindings are the one place a setting's
+// name meets C++: consumers read members, never names.
+#include "typed_settings.hpp"
+
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace edge::config {
+
+namespace {
+
+template <class S>
+struct Binding {
+    std::string_view setting;  // the row's name (Exchange's)
+    std::string_view member;   // the C++ member, for messages
+    void (*read)(S&, const SettingDef&, const std::string& canonical);
+    bool (*fits)(const SettingDef&);  // the member's type can hold the row's values
+};
+
+// ---- what each member type takes, and how it reads a canonical value ---------------
+
+template <class T> struct is_flag_set : std::false_type {};
+template <class E> struct is_flag_set<FlagSet<E>> : std::true_type {};
+template <class T> concept Enumerated = std::is_enum_v<T>;
+
+template <class E>
+std::size_t choice_index(std::string_view canonical) {
+    const auto& names = EnumNames<E>::names;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        if (names[i] == canonical) return i;
+    throw std::logic_error("'" + std::string(canonical) + "' is not a value of its enum");
+}
+
+template <class T>
+bool fits(const SettingDef& d) {
+    using Ty = SettingType;
+    if constexpr (std::is_same_v<T, bool>) return d.type == Ty::Bool;
+    else if constexpr (std::is_same_v<T, std::uint64_t>) return d.type == Ty::Int || d.type == Ty::ByteSize;
+    // Percentages and the like: only when the row's range fits an int and has no "unlimited".
+    else if constexpr (std::is_same_v<T, int>) return d.type == Ty::Int && !d.unlimited_allowed && d.max <= INT32_MAX;
+    else if constexpr (std::is_same_v<T, std::chrono::seconds> || std::is_same_v<T, std::chrono::milliseconds>)
+        return d.type == Ty::TimeSpan;
+    else if constexpr (std::is_same_v<T, std::string>) return d.type == Ty::String;
+    else if constexpr (std::is_same_v<T, Credential>) return d.type == Ty::String && d.element == ElementKind::Credential;
+    else if constexpr (std::is_same_v<T, std::vector<std::string>>) return d.type == Ty::List;
+    else if constexpr (std::is_same_v<T, std::vector<routing::Binding>>)
+        return d.type == Ty::List && d.element == ElementKind::Binding;
+    else if constexpr (std::is_same_v<T, std::vector<routing::IpRange>>)
+        return d.type == Ty::List && d.element == ElementKind::IpRange;
+    else if constexpr (std::is_same_v<T, std::vector<routing::AddressSpace>>)
+        return d.type == Ty::List && d.element == ElementKind::AddressSpace;
+    else static_assert(sizeof(T) == 0, "a member type the table cannot bind");
+}
+
+void read_value(bool& m, const SettingDef&, const std::string& t) { m = t == "$true"; }
+void read_value(std::uint64_t& m, const SettingDef&, const std::string& t) {
+    m = t == "unlimited" ? kUnlimited : parse_byte_size(t).value_or(0);
+}
+void read_value(int& m, const SettingDef&, const std::string& t) {
+    m = static_cast<int>(parse_byte_size(t).value_or(0));  // fits<int>: the row's max is an int
+}
+void read_value(std::chrono::seconds& m, const SettingDef&, const std::string& t) {
+    m = parse_time_span(t).value_or(std::chrono::seconds(0));
+}
+void read_value(std::chrono::milliseconds& m, const SettingDef&, const std::string& t) {
+    m = parse_time_span(t).value_or(std::chrono::seconds(0));
+}
+void read_value(std::string& m, const SettingDef&, const std::string& t) { m = t; }
+void read_value(Credential& m, const SettingDef&, const std::string& t) {
+    m = {};
+    if (auto colon = t.find(':'); colon != std::string::npos) m = {t.substr(0, colon), t.substr(colon + 1)};
+}
+void read_value(std::vector<std::string>& m, const SettingDef&, const std::string& t) { m = split_list(t); }
+void read_value(std::vector<routing::Binding>& m, const SettingDef&, const std::string& t) {
+    m.clear();
+    for (const auto& item : split_list(t))
+        if (auto v = routing::Binding::parse(item)) m.push_back(*v.value);
+}
+void read_value(std::vector<routing::IpRange>& m, const SettingDef&, const std::string& t) {
+    m.clear();
+    for (const auto& item : split_list(t))
+        if (auto v = routing::IpRange::parse(item)) m.push_back(*v.value);
+}
+void read_value(std::vector<routing::AddressSpace>& m, const SettingDef&, const std::string& t) {
+    m.clear();
+    for (const auto& item : split_list(t))
+        if (auto v = routing::AddressSpace::parse(item)) m.push_back(*v.value);
+}
+template <Enumerated E>
+void read_value(E& m, const SettingDef&, const std::string& t) {
+    m = static_cast<E>(choice_index<E>(t));
+}
+template <Enumerated E>
+void read_value(FlagSet<E>& m, const SettingDef&, const std::string& t) {
+    m = {};
+    for (const auto& f : split_list(t)) m.add(static_cast<E>(choice_index<E>(f)));
+}
+
+// The enum a member names, for comparing its names with the row's choices.
+template <class T> struct enum_of { using type = void; };
+template <Enumerated E> struct enum_of<E> { using type = E; };
+template <class E> struct enum_of<FlagSet<E>> { using type = E; };
+
+template <class T>
+bool names_match(const SettingDef& d) {
+    using E = typename enum_of<T>::type;
+    if constexpr (std::is_void_v<E>) {
+        return true;
+    } else {
+        auto choices = split_list(d.choices);
+        const auto& names = EnumNames<E>::names;
+        if (choices.size() != names.size()) return false;
+        for (std::size_t i = 0; i < names.size(); ++i)
+            if (choices[i] != names[i]) return false;
+        return true;
+    }
+}
+
+template <class T>
+bool member_fits(const SettingDef& d) {
+    if constexpr (is_flag_set<T>::value) return d.type == SettingType::Flags && names_match<T>(d);
+    else if constexpr (std::is_enum_v<T>) return d.type == SettingType::Enum && names_match<T>(d);
+    else return fits<T>(d);
+}
+
+// One row → one member. `member` may be a path (back_pressure.x).
+#define EDGE_BIND(S, Setting, member)                                                                        \
+    Binding<S> {                                                                                             \
+        Setting, #member, [](S& s, const SettingDef& d, const std::string& t) { read_value(s.member, d, t); }, \
+            [](const SettingDef& d) { return member_fits<std::remove_cvref_t<decltype(std::declval<S&>().member)>>(d); } \
+    }
+
+// clang-format off
+using RC = ReceiveConnectorSettings;
+const Binding<RC> kReceiveConnector[] = {
+    EDGE_BIND(RC, "Name", name),
+    EDGE_BIND(RC, "Enabled", enabled),
+    EDGE_BIND(RC, "Bindings", bindings),
+    EDGE_BIND(RC, "RemoteIPRanges", remote_ip_ranges),
+    EDGE_BIND(RC, "Fqdn", fqdn),
+    EDGE_BIND(RC, "Banner", banner),
+    EDGE_BIND(RC, "Comment", comment),
+    EDGE_BIND(RC, "MaxMessageSize", max_message_size),
+    EDGE_BIND(RC, "MaxHeaderSize", max_header_size),
+    EDGE_BIND(RC, "MaxRecipientsPerMessage", max_recipients_per_message),
+    EDGE_BIND(RC, "MaxInboundConnection", max_inbound_connection),
+    EDGE_BIND(RC, "MaxInboundConnectionPerSource", max_inbound_connection_per_source),
+    EDGE_BIND(RC, "MaxInboundConnectionPercentagePerSource", max_inbound_connection_percentage_per_source),
+    EDGE_BIND(RC, "ConnectionTimeout", connection_timeout),
+    EDGE_BIND(RC, "ConnectionInactivityTimeout", connection_inactivity_timeout),
+    EDGE_BIND(RC, "MaxProtocolErrors", max_protocol_errors),
+    EDGE_BIND(RC, "MaxHopCount", max_hop_count),
+    EDGE_BIND(RC, "TarpitInterval", tarpit_interval),
+    EDGE_BIND(RC, "PermissionGroups", permission_groups),
+    EDGE_BIND(RC, "AuthMechanism", auth_mechanism),
+    EDGE_BIND(RC, "TlsPinnedClientCertificates", tls_pinned_client_certificates),
+    EDGE_BIND(RC, "RequireTLS", require_tls),
+    EDGE_BIND(RC, "RequireEHLODomain", require_ehlo_domain),
+    EDGE_BIND(RC, "ProtocolLoggingLevel", protocol_logging_level),
+    EDGE_BIND(RC, "SizeEnabled", size_enabled),
+    EDGE_BIND(RC, "PipeliningEnabled", pipelining_enabled),
+    EDGE_BIND(RC, "ChunkingEnabled", chunking_enabled),
+    EDGE_BIND(RC, "EightBitMimeEnabled", eight_bit_mime_enabled),
+    EDGE_BIND(RC, "DeliveryStatusNotificationEnabled", delivery_status_notification_enabled),
+    EDGE_BIND(RC, "EnhancedStatusCodesEnabled", enhanced_status_codes_enabled),
+    EDGE_BIND(RC, "SmtpUtf8Enabled", smtp_utf8_enabled),
+};
+
+using AD = AcceptedDomainSettings;
+const Binding<AD> kAcceptedDomain[] = {
+    EDGE_BIND(AD, "Name", name),
+    EDGE_BIND(AD, "DomainName", domain_name),
+    EDGE_BIND(AD, "DomainType", domain_type),
+    EDGE_BIND(AD, "Default", default_domain),
+};
+
+using SC = SendConnectorSettings;
+const Binding<SC> kSendConnector[] = {
+    EDGE_BIND(SC, "Name", name),
+    EDGE_BIND(SC, "Enabled", enabled),
+    EDGE_BIND(SC, "AddressSpaces", address_spaces),
+    EDGE_BIND(SC, "DNSRoutingEnabled", dns_routing_enabled),
+    EDGE_BIND(SC, "SmartHosts", smart_hosts),
+    EDGE_BIND(SC, "SmartHostAuthMechanism", smart_host_auth_mechanism),
+    EDGE_BIND(SC, "AuthenticationCredential", authentication_credential),
+    EDGE_BIND(SC, "Port", port),
+    EDGE_BIND(SC, "SourceIPAddress", source_ip_address),
+    EDGE_BIND(SC, "Fqdn", fqdn),
+    EDGE_BIND(SC, "MaxMessageSize", max_message_size),
+    EDGE_BIND(SC, "RequireTLS", require_tls),
+    EDGE_BIND(SC, "IgnoreSTARTTLS", ignore_starttls),
+    EDGE_BIND(SC, "ForceHELO", force_helo),
+    EDGE_BIND(SC, "ConnectionInactivityTimeOut", connection_inactivity_timeout),
+    EDGE_BIND(SC, "UseExternalDNSServersEnabled", use_external_dns_servers_enabled),
+    EDGE_BIND(SC, "AllowPrivateTargetAddresses", allow_private_target_addresses),
+    EDGE_BIND(SC, "ProtocolLoggingLevel", protocol_logging_level),
+    EDGE_BIND(SC, "SmtpMaxMessagesPerConnection", smtp_max_messages_per_connection),
+    EDGE_BIND(SC, "Comment", comment),
+};
+
+using TS = TransportServerSettings;
+const Binding<TS> kTransportServer[] = {
+    EDGE_BIND(TS, "ReceiveProtocolLogPath", receive_protocol_log_path),
+    EDGE_BIND(TS, "ReceiveProtocolLogMaxFileSize", receive_protocol_log_max_file_size),
+    EDGE_BIND(TS, "ReceiveProtocolLogMaxDirectorySize", receive_protocol_log_max_directory_size),
+    EDGE_BIND(TS, "ReceiveProtocolLogMaxAge", receive_protocol_log_max_age),
+    EDGE_BIND(TS, "MessageExpirationTimeout", message_expiration_timeout),
+    EDGE_BIND(TS, "SendProtocolLogPath", send_protocol_log_path),
+    EDGE_BIND(TS, "SendProtocolLogMaxFileSize", send_protocol_log_max_file_size),
+    EDGE_BIND(TS, "SendProtocolLogMaxDirectorySize", send_protocol_log_max_directory_size),
+    EDGE_BIND(TS, "SendProtocolLogMaxAge", send_protocol_log_max_age),
+    EDGE_BIND(TS, "MessageTrackingLogEnabled", message_tracking_log_enabled),
+    EDGE_BIND(TS, "MessageTrackingLogPath", message_tracking_log_path),
+    EDGE_BIND(TS, "MessageTrackingLogMaxFileSize", message_tracking_log_max_file_size),
+    EDGE_BIND(TS, "MessageTrackingLogMaxDirectorySize", message_tracking_log_max_directory_size),
+    EDGE_BIND(TS, "MessageTrackingLogMaxAge", message_tracking_log_max_age),
+    EDGE_BIND(TS, "MessageTrackingLogSubjectLoggingEnabled", message_tracking_log_subject_logging_enabled),
+    EDGE_BIND(TS, "ExternalDNSServers", external_dns_servers),
+    EDGE_BIND(TS, "InternalDNSServers", internal_dns_servers),
+    EDGE_BIND(TS, "MaxOutboundConnections", max_outbound_connections),
+    EDGE_BIND(TS, "MaxPerDomainOutboundConnections", max_per_domain_outbound_connections),
+    EDGE_BIND(TS, "QueueGlitchRetryCount", queue_glitch_retry_count),
+    EDGE_BIND(TS, "QueueGlitchRetryInterval", queue_glitch_retry_interval),
+    EDGE_BIND(TS, "TransientFailureRetryCount", transient_failure_retry_count),
+    EDGE_BIND(TS, "TransientFailureRetryInterval", transient_failure_retry_interval),
+    EDGE_BIND(TS, "OutboundConnectionFailureRetryInterval", outbound_connection_failure_retry_interval),
+    EDGE_BIND(TS, "MessageRetryInterval", message_retry_interval),
+    EDGE_BIND(TS, "DelayNotificationTimeout", delay_notification_timeout),
+    EDGE_BIND(TS, "ExternalDelayDsnEnabled", external_delay_dsn_enabled),
+    EDGE_BIND(TS, "ExternalPostmasterAddress", external_postmaster_address),
+    EDGE_BIND(TS, "ExternalDsnMaxMessageAttachSize", external_dsn_max_message_attach_size),
+    EDGE_BIND(TS, "SendCopyOfNdrTo", send_copy_of_ndr_to),
+    EDGE_BIND(TS, "EdgeSyncListenAddress", edge_sync_listen_address),
+};
+
+using RF = RecipientFilterConfigSettings;
+const Binding<RF> kRecipientFilterConfig[] = {
+    EDGE_BIND(RF, "Enabled", enabled),
+    EDGE_BIND(RF, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(RF, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(RF, "BlockListEnabled", block_list_enabled),
+    EDGE_BIND(RF, "BlockedRecipients", blocked_recipients),
+    EDGE_BIND(RF, "RecipientValidationEnabled", recipient_validation_enabled),
+};
+
+using BS = BootstrapSettings;
+const Binding<BS> kBootstrap[] = {
+    EDGE_BIND(BS, "DataDirectory", data_directory),
+    EDGE_BIND(BS, "ServerFqdn", server_fqdn),
+    EDGE_BIND(BS, "DefaultReceiveConnectorBindings", default_receive_connector_bindings),
+    EDGE_BIND(BS, "TlsCertificateFile", tls_certificate_file),
+    EDGE_BIND(BS, "TlsKeyFile", tls_key_file),
+    EDGE_BIND(BS, "LmdbMapSize", lmdb_map_size),
+    EDGE_BIND(BS, "QueueDatabaseReserveSize", queue_database_reserve_size),
+    EDGE_BIND(BS, "ShutdownTimeout", shutdown_timeout),
+    EDGE_BIND(BS, "ConfigPollInterval", config_poll_interval),
+    EDGE_BIND(BS, "ReceiveSessionMemoryLimit", receive_session_memory_limit),
+    EDGE_BIND(BS, "EnableResourceMonitoring", back_pressure.enable_resource_monitoring),
+    EDGE_BIND(BS, "ResourceMonitoringInterval", back_pressure.resource_monitoring_interval),
+    EDGE_BIND(BS, "PercentageDatabaseDiskSpaceUsedHighThreshold", back_pressure.percentage_database_disk_space_used_high_threshold),
+    EDGE_BIND(BS, "PercentageDatabaseDiskSpaceUsedMediumThreshold", back_pressure.percentage_database_disk_space_used_medium_threshold),
+    EDGE_BIND(BS, "PercentageDatabaseDiskSpaceUsedNormalThreshold", back_pressure.percentage_database_disk_space_used_normal_threshold),
+    EDGE_BIND(BS, "PercentagePrivateBytesUsedHighThreshold", back_pressure.percentage_private_bytes_used_high_threshold),
+    EDGE_BIND(BS, "PercentagePrivateBytesUsedMediumThreshold", back_pressure.percentage_private_bytes_used_medium_threshold),
+    EDGE_BIND(BS, "PercentagePrivateBytesUsedNormalThreshold", back_pressure.percentage_private_bytes_used_normal_threshold),
+    EDGE_BIND(BS, "DatabaseMapUsageHighThreshold", back_pressure.database_map_usage_high_threshold),
+    EDGE_BIND(BS, "DatabaseMapUsageMediumThreshold", back_pressure.database_map_usage_medium_threshold),
+    EDGE_BIND(BS, "DatabaseMapUsageNormalThreshold", back_pressure.database_map_usage_normal_threshold),
+    EDGE_BIND(BS, "SubmissionQueueLengthHighThreshold", back_pressure.submission_queue_length_high_threshold),
+    EDGE_BIND(BS, "SubmissionQueueLengthMediumThreshold", back_pressure.submission_queue_length_medium_threshold),
+    EDGE_BIND(BS, "SubmissionQueueLengthNormalThreshold", back_pressure.submission_queue_length_normal_threshold),
+};
+// clang-format on
+#undef EDGE_BIND
+
+template <class S, std::size_t N>
+S read_typed(const ConfigObject& o, ObjectKind kind, const Binding<S> (&bindings)[N]) {
+    if (o.kind() != kind)
+        throw std::logic_error(std::string("a ") + to_string(o.kind()) + " read as a " + to_string(kind));
+    S s;
+    for (const auto& b : bindings) {
+        const SettingDef* d = find_setting(kind, b.setting);
+        if (d == nullptr) throw std::logic_error("binding of " + std::string(b.member) + " names no setting");
+        b.read(s, *d, o.text(d->name));
+    }
+    return s;
+}
+
+template <class S, std::size_t N>
+void check_bindings(ObjectKind kind, const Binding<S> (&bindings)[N], std::vector<std::string>& errors) {
+    for (const auto* d : settings_of(kind)) {
+        int bound = 0;
+        for (const auto& b : bindings)
+            if (b.setting == d->name) {
+                ++bound;
+                if (!b.fits(*d))
+                    errors.push_back(std::string(to_string(kind)) + "." + std::string(d->name) + ": member " +
+                                     std::string(b.member) + " cannot hold its values");
+            }
+        if (bound != 1)
+            errors.push_back(std::string(to_string(kind)) + "." + std::string(d->name) + " is bound to " +
+                             std::to_string(bound) + " members (one expected)");
+    }
+    for (const auto& b : bindings)
+        if (find_setting(kind, b.setting) == nullptr || find_setting(kind, b.setting)->name != b.setting)
+            errors.push_back(std::string(to_string(kind)) + ": member " + std::string(b.member) + " is bound to '" +
+                             std::string(b.setting) + "', not a setting as the table spells it");
+}
+
+template <class S, std::size_t N>
+std::string_view member_of(const Binding<S> (&bindings)[N], std::string_view setting) {
+    for (const auto& b : bindings)
+        if (b.setting == setting) return b.member;
+    return {};
+}
+
+}  // namespace
+
+ReceiveConnectorSettings receive_connector_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ReceiveConnector, kReceiveConnector);
+}
+AcceptedDomainSettings accepted_domain_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::AcceptedDomain, kAcceptedDomain);
+}
+SendConnectorSettings send_connector_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SendConnector, kSendConnector);
+}
+TransportServerSettings transport_server_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::TransportServer, kTransportServer);
+}
+RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::RecipientFilterConfig, kRecipientFilterConfig);
+}
+BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
+
+std::vector<std::string> binding_errors() {
+    std::vector<std::string> errors;
+    check_bindings(ObjectKind::ReceiveConnector, kReceiveConnector, errors);
+    check_bindings(ObjectKind::AcceptedDomain, kAcceptedDomain, errors);
+    check_bindings(ObjectKind::SendConnector, kSendConnector, errors);
+    check_bindings(ObjectKind::TransportServer, kTransportServer, errors);
+    check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
+    check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
+    return errors;
+}
+
+std::string_view bound_member(ObjectKind kind, std::string_view setting) {
+    switch (kind) {
+        case ObjectKind::ReceiveConnector: return member_of(kReceiveConnector, setting);
+        case ObjectKind::AcceptedDomain: return member_of(kAcceptedDomain, setting);
+        case ObjectKind::SendConnector: return member_of(kSendConnector, setting);
+        case ObjectKind::TransportServer: return member_of(kTransportServer, setting);
+        case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
+        case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
+    }
+    return {};
+}
+
+}  // namespace edge::config

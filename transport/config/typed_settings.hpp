@@ -1,0 +1,266 @@
+// The typed settings each consumer reads: one struct per object kind, every member
+// bound to one row of the settings table (settings.cpp) by typed_settings.cpp, with
+// real enums, sizes, time spans and lists. A test fails when a row has no member, a
+// member's type cannot hold its row, or a struct's defaults are not the table's.
+#pragma once
+
+#include "settings.hpp"
+
+#include "accepted_domains.hpp"
+#include "address_space.hpp"
+#include "ip.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::config {
+
+// ---- enums, in the order of the table's `choices` (a test compares the names) ----------
+
+enum class ProtocolLoggingLevel : std::uint8_t { None, Verbose };
+enum class SizeEnabled : std::uint8_t { Disabled, Enabled, EnabledWithoutValue };
+enum class SmartHostAuthMechanism : std::uint8_t { None, BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative };
+enum class PermissionGroup : std::uint8_t {
+    None, AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers, Partners, Custom
+};
+enum class AuthMechanism : std::uint8_t {
+    None, Tls, Integrated, BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative
+};
+using DomainType = routing::AcceptedDomainType;  // Authoritative, InternalRelay, ExternalRelay
+
+template <class E> struct EnumNames;
+template <> struct EnumNames<ProtocolLoggingLevel> {
+    static constexpr std::array<std::string_view, 2> names{"None", "Verbose"};
+};
+template <> struct EnumNames<SizeEnabled> {
+    static constexpr std::array<std::string_view, 3> names{"Disabled", "Enabled", "EnabledWithoutValue"};
+};
+template <> struct EnumNames<SmartHostAuthMechanism> {
+    static constexpr std::array<std::string_view, 5> names{"None", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer",
+                                                           "ExternalAuthoritative"};
+};
+template <> struct EnumNames<PermissionGroup> {
+    static constexpr std::array<std::string_view, 7> names{"None", "AnonymousUsers", "ExchangeUsers", "ExchangeServers",
+                                                           "ExchangeLegacyServers", "Partners", "Custom"};
+};
+template <> struct EnumNames<AuthMechanism> {
+    static constexpr std::array<std::string_view, 7> names{"None", "Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS",
+                                                           "ExchangeServer", "ExternalAuthoritative"};
+};
+template <> struct EnumNames<DomainType> {
+    static constexpr std::array<std::string_view, 3> names{"Authoritative", "InternalRelay", "ExternalRelay"};
+};
+
+// Exchange's name of an enum value, as the table spells it.
+template <class E>
+constexpr std::string_view to_name(E e) {
+    return EnumNames<E>::names[static_cast<std::size_t>(e)];
+}
+
+// A Flags setting (PermissionGroups, AuthMechanism): a set of its enum's values.
+template <class E>
+struct FlagSet {
+    std::uint32_t bits = 0;
+    constexpr FlagSet() = default;
+    constexpr FlagSet(std::initializer_list<E> flags) {
+        for (E f : flags) bits |= 1u << static_cast<unsigned>(f);
+    }
+    constexpr bool has(E f) const { return (bits >> static_cast<unsigned>(f)) & 1u; }
+    constexpr void add(E f) { bits |= 1u << static_cast<unsigned>(f); }
+    friend bool operator==(const FlagSet&, const FlagSet&) = default;
+};
+
+// AuthenticationCredential "user:password"; the password is never logged or shown.
+struct Credential {
+    std::string user, password;
+    bool empty() const { return user.empty() && password.empty(); }
+    friend bool operator==(const Credential&, const Credential&) = default;
+};
+
+// ---- one struct per object kind; members are the settings' stems -----------------------
+// kUnlimited marks "unlimited" in Int and ByteSize members (std::uint64_t).
+
+struct ReceiveConnectorSettings {
+    std::string name;
+    bool enabled = true;
+    std::vector<routing::Binding> bindings;
+    std::vector<routing::IpRange> remote_ip_ranges{routing::IpRange::whole_v4(), routing::IpRange::whole_v6()};
+    std::string fqdn;  // empty = the server FQDN
+    std::string banner;
+    std::string comment;
+    std::uint64_t max_message_size = 10u << 20;
+    std::uint64_t max_header_size = 64u << 10;
+    std::uint64_t max_recipients_per_message = 200;
+    std::uint64_t max_inbound_connection = 5000;
+    std::uint64_t max_inbound_connection_per_source = 100;
+    std::uint64_t max_inbound_connection_percentage_per_source = 2;
+    std::chrono::seconds connection_timeout{300};
+    std::chrono::seconds connection_inactivity_timeout{60};
+    std::uint64_t max_protocol_errors = 5;
+    std::uint64_t max_hop_count = 30;
+    std::chrono::seconds tarpit_interval{5};
+    FlagSet<PermissionGroup> permission_groups{PermissionGroup::AnonymousUsers};
+    FlagSet<AuthMechanism> auth_mechanism{AuthMechanism::Tls};
+    std::vector<std::string> tls_pinned_client_certificates;  // SHA-256, upper-case hex
+    bool require_tls = false;
+    bool require_ehlo_domain = false;
+    ProtocolLoggingLevel protocol_logging_level = ProtocolLoggingLevel::None;
+    SizeEnabled size_enabled = SizeEnabled::Enabled;
+    bool pipelining_enabled = true;
+    bool chunking_enabled = true;
+    bool eight_bit_mime_enabled = true;
+    bool delivery_status_notification_enabled = true;
+    bool enhanced_status_codes_enabled = true;
+    bool smtp_utf8_enabled = true;
+    friend bool operator==(const ReceiveConnectorSettings&, const ReceiveConnectorSettings&) = default;
+};
+
+struct AcceptedDomainSettings {
+    std::string name;
+    std::string domain_name;
+    DomainType domain_type = DomainType::Authoritative;
+    bool default_domain = false;  // Default
+    friend bool operator==(const AcceptedDomainSettings&, const AcceptedDomainSettings&) = default;
+};
+
+struct SendConnectorSettings {
+    std::string name;
+    bool enabled = true;
+    std::vector<routing::AddressSpace> address_spaces;
+    bool dns_routing_enabled = true;
+    std::vector<std::string> smart_hosts;  // "[192.0.2.1]" or host names, canonical
+    SmartHostAuthMechanism smart_host_auth_mechanism = SmartHostAuthMechanism::None;
+    Credential authentication_credential;
+    std::uint64_t port = 25;
+    std::string source_ip_address = "0.0.0.0";
+    std::string fqdn;  // empty = the server FQDN
+    std::uint64_t max_message_size = 10u << 20;  // kUnlimited = none
+    bool require_tls = false;
+    bool ignore_starttls = false;
+    bool force_helo = false;
+    std::chrono::seconds connection_inactivity_timeout{600};
+    bool use_external_dns_servers_enabled = false;
+    bool allow_private_target_addresses = false;
+    ProtocolLoggingLevel protocol_logging_level = ProtocolLoggingLevel::None;
+    std::uint64_t smtp_max_messages_per_connection = 20;
+    std::string comment;
+    friend bool operator==(const SendConnectorSettings&, const SendConnectorSettings&) = default;
+};
+
+struct TransportServerSettings {
+    std::string receive_protocol_log_path;  // empty = <DataDirectory>/Logs/ProtocolLog/SmtpReceive
+    std::uint64_t receive_protocol_log_max_file_size = 10u << 20;
+    std::uint64_t receive_protocol_log_max_directory_size = 250u << 20;
+    std::chrono::seconds receive_protocol_log_max_age{30 * 86400};
+    std::chrono::seconds message_expiration_timeout{2 * 86400};
+    std::string send_protocol_log_path;
+    std::uint64_t send_protocol_log_max_file_size = 10u << 20;
+    std::uint64_t send_protocol_log_max_directory_size = 250u << 20;
+    std::chrono::seconds send_protocol_log_max_age{30 * 86400};
+    bool message_tracking_log_enabled = true;
+    std::string message_tracking_log_path;
+    std::uint64_t message_tracking_log_max_file_size = 10u << 20;
+    std::uint64_t message_tracking_log_max_directory_size = 250u << 20;
+    std::chrono::seconds message_tracking_log_max_age{30 * 86400};
+    bool message_tracking_log_subject_logging_enabled = true;
+    std::vector<std::string> external_dns_servers;
+    std::vector<std::string> internal_dns_servers;
+    std::uint64_t max_outbound_connections = 1000;
+    std::uint64_t max_per_domain_outbound_connections = 20;
+    std::uint64_t queue_glitch_retry_count = 4;
+    std::chrono::seconds queue_glitch_retry_interval{60};
+    std::uint64_t transient_failure_retry_count = 6;
+    std::chrono::seconds transient_failure_retry_interval{600};
+    std::chrono::seconds outbound_connection_failure_retry_interval{1800};
+    std::chrono::seconds message_retry_interval{300};
+    std::chrono::seconds delay_notification_timeout{4 * 3600};
+    bool external_delay_dsn_enabled = true;
+    std::string external_postmaster_address;  // empty = postmaster@<Default accepted domain> or @<server FQDN>
+    std::uint64_t external_dsn_max_message_attach_size = 10u << 20;
+    std::string send_copy_of_ndr_to;
+    std::string edge_sync_listen_address = "127.0.0.1";
+    friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
+};
+
+struct RecipientFilterConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    bool block_list_enabled = false;
+    std::vector<std::string> blocked_recipients;
+    bool recipient_validation_enabled = false;
+    friend bool operator==(const RecipientFilterConfigSettings&, const RecipientFilterConfigSettings&) = default;
+};
+
+// The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
+// names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
+// (backpressure/) reads this struct; its rules between keys are backpressure::validate().
+struct BackPressureSettings {
+    bool enable_resource_monitoring = true;
+    std::chrono::milliseconds resource_monitoring_interval{2000};
+
+    // Percent used of the volume holding the data directory. 0 = derived: High by
+    // default_disk_high_threshold(), Medium = High − 2, Normal = Medium − 2. Setting only
+    // High moves Medium and Normal with it; Medium or Normal may be set only with High.
+    int percentage_database_disk_space_used_high_threshold = 0;
+    int percentage_database_disk_space_used_medium_threshold = 0;
+    int percentage_database_disk_space_used_normal_threshold = 0;
+
+    // Process private memory as percent of physical RAM.
+    int percentage_private_bytes_used_high_threshold = 75;
+    int percentage_private_bytes_used_medium_threshold = 73;
+    int percentage_private_bytes_used_normal_threshold = 71;
+
+    // Ours: percent of the LMDB map in use (QueueDb::usage()).
+    int database_map_usage_high_threshold = 95;
+    int database_map_usage_medium_threshold = 93;
+    int database_map_usage_normal_threshold = 91;
+
+    // Ours, with Exchange 2013's defaults (2007 has no such key): messages waiting
+    // in the submission path.
+    std::uint64_t submission_queue_length_high_threshold = 15000;
+    std::uint64_t submission_queue_length_medium_threshold = 10000;
+    std::uint64_t submission_queue_length_normal_threshold = 2000;
+
+    bool operator==(const BackPressureSettings&) const = default;
+};
+
+struct BootstrapSettings {
+    std::string data_directory = "/var/lib/edge-transport";
+    std::string server_fqdn;  // empty = the host's FQDN
+    std::vector<routing::Binding> default_receive_connector_bindings{
+        routing::Binding{*routing::IpAddress::parse("0.0.0.0").value, 25},
+        routing::Binding{*routing::IpAddress::parse("::").value, 25}};
+    std::string tls_certificate_file;
+    std::string tls_key_file;
+    std::uint64_t lmdb_map_size = 16ull << 30;
+    std::uint64_t queue_database_reserve_size = 16u << 20;
+    std::chrono::seconds shutdown_timeout{10};
+    std::chrono::seconds config_poll_interval{1};
+    std::uint64_t receive_session_memory_limit = 512u << 20;
+    BackPressureSettings back_pressure;
+    friend bool operator==(const BootstrapSettings&, const BootstrapSettings&) = default;
+};
+
+// The typed form of a configured object. The object must be of the function's kind
+// (std::logic_error otherwise); its values are canonical, so reading cannot fail.
+ReceiveConnectorSettings receive_connector_settings(const ConfigObject& o);
+AcceptedDomainSettings accepted_domain_settings(const ConfigObject& o);
+SendConnectorSettings send_connector_settings(const ConfigObject& o);
+TransportServerSettings transport_server_settings(const ConfigObject& o);
+RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o);
+BootstrapSettings bootstrap_settings(const ConfigObject& o);
+
+// What binds the table to the structs, checked: every row of every kind bound to
+// exactly one member whose type can hold it, no binding to a row that does not
+// exist, every enum's names the row's choices. Empty when all is well; each entry
+// names the row and the member.
+std::vector<std::string> binding_errors();
+// The C++ member a row is bound to ("" when none), for tests and messages.
+std::string_view bound_member(ObjectKind kind, std::string_view setting);
+
+}  // namespace edge::config
