@@ -18,12 +18,17 @@
 # connections, after an unreported warm-up of WARMUP messages that is waited for at the sink too.
 #   msgs/s (end to end) = MSGS / (time from the load's start until the sink has counted all of them)
 # The client's own accept rate (its 250s) is on the cell line as msgs_per_s; e2e_msgs_per_s is the
-# figure that counts. After the cell the server's queue must drain (Postfix: no queue files left;
+# figure that counts.
+# Then a latency cell per server: ONE session sends LAT_MSGS messages in lock-step and, after each 250,
+# waits until the sink has counted that message (receive_bench --e2e-latency): e2e_p50_ms/e2e_p99_ms
+# are the end-to-end latency, the server's 250 to the client → the message's arrival at the sink.
+# A relay that leaves a small write waiting for the peer's delayed ACK (Nagle; no TCP_NODELAY) shows
+# ~40-50 ms here. After the cell the server's queue must drain (Postfix: no queue files left;
 # edge-transport: edgectl Get-Message lists nothing) and the sink must have received exactly what was
 # accepted (warm-up included): more would be duplicates, fewer a loss. At the end, with the server
 # stopped, edge-transport's queue must be empty.
 # Last line:
-#   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=…
+#   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=… edge_e2e_p50_ms=… edge_e2e_p99_ms=… postfix_e2e_p50_ms=… postfix_e2e_p99_ms=…
 # (ratio = edge / postfix; n/a where a server did not run). Exit status 1 when a cell lost, refused
 # or duplicated messages, a queue did not drain, or the edge could not be configured: an edgectl
 # without New-SendConnector (a build before the send side) is reported as such, after the Postfix
@@ -35,6 +40,7 @@
 #
 # Environment: BUILD (build/release)  WORK (build/bench-data/relay)  TARGETS ("postfix edge")
 #   SESSIONS (50)  MSGS (20000)  WARMUP (1000)  SIZE (4096)  DRAIN_TIMEOUT (600 s, per wait)
+#   LAT_MSGS (500; 0 = no latency cell)  LAT_WARMUP (20)
 #   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
 set -euo pipefail
 
@@ -51,6 +57,8 @@ MSGS=${MSGS:-20000}
 WARMUP=${WARMUP:-1000}
 SIZE=${SIZE:-4096}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-600}
+LAT_MSGS=${LAT_MSGS:-500}
+LAT_WARMUP=${LAT_WARMUP:-20}
 POSTFIX_LOG=${POSTFIX_LOG:-0}
 RCPT=rcpt@bench.test
 
@@ -102,7 +110,7 @@ if has_target edge; then
 fi
 
 echo "# relay_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# size=$SIZE sessions=$SESSIONS msgs=$MSGS warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
+echo "# size=$SIZE sessions=$SESSIONS msgs=$MSGS warmup=$WARMUP latency_msgs=$LAT_MSGS targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
 
 # ---------------------------------------------------------------- cells
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -115,7 +123,7 @@ wait_until() {  # wait_until SECONDS WHAT COMMAND... -- poll COMMAND (every 0.1 
 }
 edge_queue_empty() { [ "$(edge_queued)" = 0 ]; }
 postfix_queue_empty() { [ "$(PF_QUEUE_FILES)" = 0 ]; }
-declare -A RATE
+declare -A RATE P50 P99
 for t in $TARGETS; do
   case $t in
     postfix) port=$PF_PORT; sink_out=$PF_SINK_OUT; empty=postfix_queue_empty ;;
@@ -134,6 +142,20 @@ for t in $TARGETS; do
   check="drained target=$t accepted_total=$accepted sink_received=$received"
   [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
   echo "$check"
+  # The latency cell: one session, each message waited for at the sink before the next is sent.
+  if [ "$LAT_MSGS" -gt 0 ]; then
+    line=$("$CLIENT" load --label "$t" --port "$port" --sessions 1 --messages "$LAT_MSGS" --warmup "$LAT_WARMUP" \
+             --size "$SIZE" --to "$RCPT" --sink-counter "$sink_out" --sink-timeout 60 --e2e-latency) || FAILED=1
+    [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=1 e2e_p50_ms=n/a (client failed)"; }
+    echo "latency_$line"
+    P50[$t]=$(field e2e_p50_ms "$line"); P99[$t]=$(field e2e_p99_ms "$line")
+    a=$(field accepted "$line"); w=$(field warmup_accepted "$line"); accepted=$(( accepted + ${a:-0} + ${w:-0} ))
+    wait_until "$DRAIN_TIMEOUT" "the $t queue did not drain" "$empty" || FAILED=1
+    received=$(sink_count "$sink_out")
+    check="drained target=$t accepted_total=$accepted sink_received=$received"
+    [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
+    echo "$check"
+  fi
 done
 
 stop_all
@@ -150,5 +172,6 @@ fi
 # ---------------------------------------------------------------- summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 [ -z "$EDGE_PROBLEM" ] || echo "# edge: $EDGE_PROBLEM"
-echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")"
+echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")" \
+  "edge_e2e_p50_ms=${P50[edge]:-n/a} edge_e2e_p99_ms=${P99[edge]:-n/a} postfix_e2e_p50_ms=${P50[postfix]:-n/a} postfix_e2e_p99_ms=${P99[postfix]:-n/a}"
 exit "$FAILED"
