@@ -222,7 +222,7 @@ std::shared_ptr<SendConfig> make_config(std::vector<SendConnector> connectors, D
     cfg->connectors = std::move(connectors);
     std::vector<routing::SendConnectorRoute> routes;
     for (const auto& c : cfg->connectors) routes.push_back(c.route());
-    cfg->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable({}), std::move(routes));
+    cfg->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::vector<routing::AcceptedDomain>{}), std::move(routes));
     cfg->settings = std::move(settings);
     return cfg;
 }
