@@ -61,8 +61,8 @@ asio::awaitable<AddressResult> ResolverNextHopDns::resolve_address(std::string h
     co_return co_await std::move(lookup);
 }
 
-asio::awaitable<Target> resolve_target(const SendConfig& cfg, const std::string& next_hop, NextHopDns& dns,
-                                       std::function<void(const std::string&)> say) {
+asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_hop, NextHopDns& dns,
+                                       const std::function<void(const std::string&)>& say) {
     Target t;
     const SendConnector* smart = cfg.connector(next_hop);
     if (smart != nullptr && !smart->dns_routing_enabled) {

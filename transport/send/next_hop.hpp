@@ -67,8 +67,9 @@ private:
 // NXDOMAIN / no host → Permanent 5.4.4, a DNS failure → Transient. Refused addresses
 // (AllowPrivateTargetAddresses) are said through `say` when other hosts are left, and
 // are the Transient error when none is.
-boost::asio::awaitable<Target> resolve_target(const SendConfig& cfg, const std::string& next_hop, NextHopDns& dns,
-                                              std::function<void(const std::string&)> say);
+// `cfg`, `dns` and `say` must outlive the lookup (the worker holds them).
+boost::asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_hop, NextHopDns& dns,
+                                              const std::function<void(const std::string&)>& say);
 
 // SourceIPAddress when a connection must be bound to it; nullopt (the OS chooses) for
 // 0.0.0.0 / :: and for text that is not an address (the config layer refuses that).

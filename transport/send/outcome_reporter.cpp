@@ -91,7 +91,7 @@ PlannedReport plan_report(const SendConfig& cfg, std::shared_ptr<const SendConfi
     return plan;
 }
 
-asio::awaitable<bool> OutcomeReporter::report(std::shared_ptr<const SendConfig> cfg, const queue::LeasedMessage& m,
+asio::awaitable<bool> OutcomeReporter::report(const std::shared_ptr<const SendConfig>& cfg, const queue::LeasedMessage& m,
                                               const std::string& content, const std::vector<Decided>& decided,
                                               bool peer_took_dsn, const std::string& connector_name,
                                               const std::string& remote_host, const std::string& session) {
@@ -105,7 +105,7 @@ asio::awaitable<bool> OutcomeReporter::report(std::shared_ptr<const SendConfig> 
     co_return made_dsn || plan.any_deferred;
 }
 
-asio::awaitable<bool> OutcomeReporter::fail_locally(std::shared_ptr<const SendConfig> cfg, const queue::LeasedMessage& m,
+asio::awaitable<bool> OutcomeReporter::fail_locally(const std::shared_ptr<const SendConfig>& cfg, const queue::LeasedMessage& m,
                                                     const std::string& status, const std::string& text,
                                                     const std::string* content, const std::string& connector_name) {
     std::optional<std::string> body;
@@ -116,7 +116,8 @@ asio::awaitable<bool> OutcomeReporter::fail_locally(std::shared_ptr<const SendCo
     std::vector<Decided> decided;
     for (std::size_t idx : m.recipients) decided.push_back({idx, queue::RecipientOutcome::Kind::Failed, text, status});
     static const std::string empty;
-    co_return co_await report(std::move(cfg), m, content ? *content : empty, decided, true, connector_name, empty, empty);
+    const std::string& body_or_empty = content ? *content : empty;
+    co_return co_await report(cfg, m, body_or_empty, decided, true, connector_name, empty, empty);
 }
 
 void OutcomeReporter::track(const SendConfig& cfg, const queue::LeasedMessage& m, const std::vector<Decided>& decided,

@@ -89,14 +89,16 @@ public:
     // Commits the attempt's outcomes with their DSNs, then writes the tracking lines.
     // True when the scheduler should look again (a DSN waits in a queue, or a deferral
     // changed the retry index).
-    boost::asio::awaitable<bool> report(std::shared_ptr<const SendConfig> cfg, const queue::LeasedMessage& m,
+    // Arguments are held by the caller until the await ends (GCC 12: no temporaries with
+    // destructors in a co_await expression).
+    boost::asio::awaitable<bool> report(const std::shared_ptr<const SendConfig>& cfg, const queue::LeasedMessage& m,
                                         const std::string& content, const std::vector<Decided>& decided,
                                         bool peer_took_dsn, const std::string& connector_name,
                                         const std::string& remote_host, const std::string& session);
 
     // Every recipient of `m` failed here, without a connection (expired, too large,
     // null MX, no such domain). `content` null: read from the queue.
-    boost::asio::awaitable<bool> fail_locally(std::shared_ptr<const SendConfig> cfg, const queue::LeasedMessage& m,
+    boost::asio::awaitable<bool> fail_locally(const std::shared_ptr<const SendConfig>& cfg, const queue::LeasedMessage& m,
                                               const std::string& status, const std::string& text,
                                               const std::string* content, const std::string& connector_name);
 

@@ -230,8 +230,10 @@ asio::awaitable<void> Scheduler::expire_unreachable() {
 
 asio::awaitable<void> Scheduler::worker(QueueId q) {
     auto cfg = config_;
-    auto say = [this](const std::string& s) { ctx_.say(s); };
-    Target t = co_await resolve_target(*cfg, q.next_hop, dns_, say);
+    // Named, not a temporary in the co_await expression (GCC 12: see outbound_session.cpp drive()).
+    const std::function<void(const std::string&)> say = [this](const std::string& s) { ctx_.say(s); };
+    auto resolving = resolve_target(*cfg, q.next_hop, dns_, say);
+    Target t = co_await std::move(resolving);
     if (t.kind == Target::Kind::Moved) {
         auto again = resubmit(q);
         co_await std::move(again);
@@ -325,7 +327,7 @@ asio::awaitable<void> Scheduler::release(const queue::LeasedMessage& m) {
                                          [this, &m] { return ctx_.store.release_lease(m.id, m.queue); });
 }
 
-asio::awaitable<void> Scheduler::deliver(std::shared_ptr<const SendConfig> cfg, OutboundConnection& conn,
+asio::awaitable<void> Scheduler::deliver(const std::shared_ptr<const SendConfig>& cfg, OutboundConnection& conn,
                                          const queue::LeasedMessage& m, const std::string& content,
                                          const std::string& connector_name) {
     smtp::OutboundMessage out;

@@ -71,7 +71,7 @@ private:
                                        std::vector<queue::MessageId> leases);
     boost::asio::awaitable<void> connected(const queue::QueueId& q);
     boost::asio::awaitable<void> release(const queue::LeasedMessage& m);
-    boost::asio::awaitable<void> deliver(std::shared_ptr<const SendConfig> cfg, OutboundConnection& conn,
+    boost::asio::awaitable<void> deliver(const std::shared_ptr<const SendConfig>& cfg, OutboundConnection& conn,
                                          const queue::LeasedMessage& m, const std::string& content,
                                          const std::string& connector_name);
 
