@@ -354,9 +354,13 @@ double percentile_ms(std::vector<std::int64_t>& v, double p) {
 // smtp-sink -c writes "sess=N quit=N mesg=N\r" to its output after every event; `mesg` is
 // the number of messages it has received since it started. Reads the last complete
 // record (one ending in \r: a record being written is not yet complete); 0 before any.
+// A FILE ending in .jsonl is instead a sink that writes one line per message it took
+// (tests/support/smtp_peer.py's messages.jsonl: a sink that offers CHUNKING and
+// STARTTLS, which smtp-sink does not): its count is the number of complete lines.
 class SinkCounter {
 public:
-    explicit SinkCounter(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path) {}
+    explicit SinkCounter(const std::string& path)
+        : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path), lines_(path.ends_with(".jsonl")) {}
     ~SinkCounter() {
         if (fd_ >= 0) ::close(fd_);
     }
@@ -366,6 +370,7 @@ public:
     const std::string& path() const { return path_; }
 
     std::uint64_t messages() const {
+        if (lines_) return count_lines();
         struct stat st {};
         if (::fstat(fd_, &st) != 0 || st.st_size == 0) return 0;
         char buf[256];
@@ -392,8 +397,22 @@ public:
     }
 
 private:
+    // Reads only what was appended since the last call.
+    std::uint64_t count_lines() const {
+        char buf[65536];
+        for (;;) {
+            long n = ::pread(fd_, buf, sizeof buf, read_);
+            if (n <= 0) return newlines_;
+            read_ += n;
+            newlines_ += static_cast<std::uint64_t>(std::count(buf, buf + n, '\n'));
+        }
+    }
+
     int fd_;
     std::string path_;
+    bool lines_;
+    mutable off_t read_ = 0;
+    mutable std::uint64_t newlines_ = 0;
 };
 
 int run_load(const Options& opt) {
