@@ -432,14 +432,14 @@ TEST_CASE("MX hosts are tried by preference as DNS gave them, every address of e
     CHECK(order == std::vector<std::string>{"2001:db8::1"});
 }
 
-TEST_CASE("SourceIPAddress 0.0.0.0 lets the system choose; an address binds", "[delivery][next hop]") {
+TEST_CASE("SourceIPAddress 0.0.0.0 lets the system choose, and an address binds", "[delivery][next hop]") {
     auto c = connector("ToInternet", {"SMTP:*;1"});
     CHECK_FALSE(source_address(c));
     c.source_ip = "192.0.2.5";
     CHECK(source_address(c) == ip("192.0.2.5"));
 }
 
-TEST_CASE("a domain without MX is the implicit A/AAAA host; null MX, NXDOMAIN and a DNS failure decide the target",
+TEST_CASE("a domain without MX is the implicit A/AAAA host, and null MX, NXDOMAIN and a DNS failure decide the target",
           "[delivery][next hop]") {
     asio::io_context io;
     FakeDns dns;
