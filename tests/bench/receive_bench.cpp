@@ -7,6 +7,10 @@
 //         smtp-sink started with -c, its output in FILE) it also waits until the sink has
 //         counted every accepted message and reports end-to-end msgs/s: accepted messages
 //         over the time from the phase's first connection to the sink's last count.
+//         With --e2e-latency too (meant for one session: lock-step, so each message is
+//         alone in flight), after each 250 it waits for the sink to count that message
+//         and reports p50/p99 of the end-to-end latency, the server's 250 to the client
+//         → the message's arrival at the sink (the sink's counter, polled every 20 µs).
 //   idle  open C connections, read each 220 banner, leave them idle, and report the
 //         server's VmRSS (/proc/<pid>/status) before and after.
 #include <utility>  // before Asio: some Boost versions use std::exchange without it
@@ -25,6 +29,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +67,7 @@ struct Options {
     double settle = 2.0;     // idle: seconds to wait before reading VmRSS
     std::string sink_counter;  // load: smtp-sink -c output to wait on ("" = do not wait)
     std::chrono::seconds sink_timeout{600};
+    bool e2e_latency = false;  // load with --sink-counter: wait for the sink after each 250
 };
 
 [[noreturn]] void usage() {
@@ -69,7 +75,7 @@ struct Options {
                "usage: receive_bench load --port P [--host H] [--label NAME] [--sessions S] [--messages N]\n"
                "                          [--warmup W] [--size BYTES] [--new-connection] [--from ADDR]\n"
                "                          [--to ADDR] [--timeout SECONDS]\n"
-               "                          [--sink-counter SMTP_SINK_C_OUTPUT [--sink-timeout SECONDS]]\n"
+               "                          [--sink-counter SMTP_SINK_C_OUTPUT [--sink-timeout SECONDS] [--e2e-latency]]\n"
                "       receive_bench idle --port P --pid SERVER_PID [--connections C] [--settle SECONDS]\n");
     std::exit(2);
 }
@@ -207,6 +213,11 @@ struct Phase {
     std::uint64_t refused_connections = 0;  // no 220 banner, or EHLO not accepted
     std::uint64_t timeouts = 0;
     std::vector<std::int64_t> latency_ns;
+    // --e2e-latency: the sink's count, the count it must reach for the next message, and
+    // each message's time from our 250 to its arrival there.
+    std::function<std::uint64_t()> sink_messages;
+    std::uint64_t sink_expected = 0;
+    std::vector<std::int64_t> e2e_latency_ns;
     Clock::time_point start;
     Clock::time_point last_reply;
 
@@ -254,6 +265,16 @@ awaitable<bool> run_connection(Connection& c, const Options& opt, const tcp::end
             if (r.code == 250) {
                 ++phase.accepted;
                 phase.latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+                if (phase.sink_messages) {
+                    // Blocks the client's only thread on purpose: one session, nothing else to do.
+                    ++phase.sink_expected;
+                    auto give_up = t1 + opt.sink_timeout;
+                    while (phase.sink_messages() < phase.sink_expected && Clock::now() < give_up)
+                        std::this_thread::sleep_for(std::chrono::microseconds(20));
+                    auto t2 = Clock::now();
+                    if (t2 < give_up)
+                        phase.e2e_latency_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t2 - t1).count());
+                }
             } else {
                 ++phase.refused;
             }
@@ -294,11 +315,16 @@ awaitable<void> run_session(const Options& opt, tcp::endpoint ep, Phase& phase, 
     }
 }
 
-Phase run_phase(const Options& opt, std::uint64_t messages, std::uint64_t serial_base) {
+Phase run_phase(const Options& opt, std::uint64_t messages, std::uint64_t serial_base,
+                std::function<std::uint64_t()> sink_messages = {}) {
     asio::io_context io(1);
     tcp::endpoint ep(asio::ip::make_address(opt.host), opt.port);
     Phase phase;
     phase.total = messages;
+    if (sink_messages) {
+        phase.sink_expected = sink_messages();
+        phase.sink_messages = std::move(sink_messages);
+    }
     phase.latency_ns.reserve(messages);
     phase.start = Clock::now();
     phase.last_reply = phase.start;
@@ -328,9 +354,13 @@ double percentile_ms(std::vector<std::int64_t>& v, double p) {
 // smtp-sink -c writes "sess=N quit=N mesg=N\r" to its output after every event; `mesg` is
 // the number of messages it has received since it started. Reads the last complete
 // record (one ending in \r: a record being written is not yet complete); 0 before any.
+// A FILE ending in .jsonl is instead a sink that writes one line per message it took
+// (tests/support/smtp_peer.py's messages.jsonl: a sink that offers CHUNKING and
+// STARTTLS, which smtp-sink does not): its count is the number of complete lines.
 class SinkCounter {
 public:
-    explicit SinkCounter(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path) {}
+    explicit SinkCounter(const std::string& path)
+        : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path_(path), lines_(path.ends_with(".jsonl")) {}
     ~SinkCounter() {
         if (fd_ >= 0) ::close(fd_);
     }
@@ -340,6 +370,7 @@ public:
     const std::string& path() const { return path_; }
 
     std::uint64_t messages() const {
+        if (lines_) return count_lines();
         struct stat st {};
         if (::fstat(fd_, &st) != 0 || st.st_size == 0) return 0;
         char buf[256];
@@ -366,8 +397,22 @@ public:
     }
 
 private:
+    // Reads only what was appended since the last call.
+    std::uint64_t count_lines() const {
+        char buf[65536];
+        for (;;) {
+            long n = ::pread(fd_, buf, sizeof buf, read_);
+            if (n <= 0) return newlines_;
+            read_ += n;
+            newlines_ += static_cast<std::uint64_t>(std::count(buf, buf + n, '\n'));
+        }
+    }
+
     int fd_;
     std::string path_;
+    bool lines_;
+    mutable off_t read_ = 0;
+    mutable std::uint64_t newlines_ = 0;
 };
 
 int run_load(const Options& opt) {
@@ -398,7 +443,9 @@ int run_load(const Options& opt) {
         }
     }
     std::uint64_t sink_base = sink ? sink->messages() : 0;
-    Phase p = run_phase(opt, opt.messages, serial_base + (1ULL << 40));
+    std::function<std::uint64_t()> per_message;
+    if (sink && opt.e2e_latency) per_message = [&sink] { return sink->messages(); };
+    Phase p = run_phase(opt, opt.messages, serial_base + (1ULL << 40), per_message);
     std::string e2e;
     bool sink_complete = true;
     if (sink) {
@@ -408,6 +455,9 @@ int run_load(const Options& opt) {
         e2e = fmt::format(" sink_msgs={} e2e_secs={:.3f} e2e_msgs_per_s={:.1f}{}", sink->messages() - sink_base,
                           e2e_secs, e2e_secs > 0 ? static_cast<double>(p.accepted) / e2e_secs : 0.0,
                           reached ? "" : " SINK_TIMEOUT");
+        if (opt.e2e_latency)
+            e2e += fmt::format(" e2e_latency_msgs={} e2e_p50_ms={:.3f} e2e_p99_ms={:.3f}", p.e2e_latency_ns.size(),
+                               percentile_ms(p.e2e_latency_ns, 0.50), percentile_ms(p.e2e_latency_ns, 0.99));
     }
     double secs = std::chrono::duration<double>(p.last_reply - p.start).count();
     double rate = secs > 0 ? static_cast<double>(p.accepted) / secs : 0.0;
@@ -528,6 +578,7 @@ int main(int argc, char** argv) {
         else if (a == "--settle") opt.settle = std::stod(value());
         else if (a == "--sink-counter") opt.sink_counter = value();
         else if (a == "--sink-timeout") opt.sink_timeout = std::chrono::seconds(std::stoi(value()));
+        else if (a == "--e2e-latency") opt.e2e_latency = true;
         else usage();
     }
     if (opt.port == 0 || opt.sessions < 1 || opt.size < 256) usage();

@@ -18,12 +18,23 @@
 # connections, after an unreported warm-up of WARMUP messages that is waited for at the sink too.
 #   msgs/s (end to end) = MSGS / (time from the load's start until the sink has counted all of them)
 # The client's own accept rate (its 250s) is on the cell line as msgs_per_s; e2e_msgs_per_s is the
-# figure that counts. After the cell the server's queue must drain (Postfix: no queue files left;
+# figure that counts.
+# Then a latency cell per server: ONE session sends LAT_MSGS messages in lock-step and, after each 250,
+# waits until the sink has counted that message (receive_bench --e2e-latency): e2e_p50_ms/e2e_p99_ms
+# are the end-to-end latency, the server's 250 to the client → the message's arrival at the sink.
+# smtp-sink offers neither CHUNKING nor STARTTLS, so the edge sends it DATA in clear: one write per
+# message. The writes that waited for the peer's delayed ACK before the edge set TCP_NODELAY were
+# `BDAT … LAST` (command, then content) and the first EHLO after STARTTLS, so a last cell (edge only,
+# PEER_LATENCY=1) relays to a peer that offers both: tests/support/smtp_peer.py --chunking --starttls,
+# its record directory on /dev/shm, its messages.jsonl (one line per message) as the counter; the
+# edge reaches it through a second accepted domain (peer.test, ExternalRelay) and Send connector
+# (ToPeer), made live with edgectl. Without TCP_NODELAY this cell shows ~40-50 ms. After the cell the server's queue must drain (Postfix: no queue files left;
 # edge-transport: edgectl Get-Message lists nothing) and the sink must have received exactly what was
 # accepted (warm-up included): more would be duplicates, fewer a loss. At the end, with the server
 # stopped, edge-transport's queue must be empty.
 # Last line:
-#   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=…
+#   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=… edge_e2e_p50_ms=… edge_e2e_p99_ms=… postfix_e2e_p50_ms=… postfix_e2e_p99_ms=…
+#          edge_bdat_tls_e2e_p50_ms=… edge_bdat_tls_e2e_p99_ms=…
 # (ratio = edge / postfix; n/a where a server did not run). Exit status 1 when a cell lost, refused
 # or duplicated messages, a queue did not drain, or the edge could not be configured: an edgectl
 # without New-SendConnector (a build before the send side) is reported as such, after the Postfix
@@ -35,6 +46,7 @@
 #
 # Environment: BUILD (build/release)  WORK (build/bench-data/relay)  TARGETS ("postfix edge")
 #   SESSIONS (50)  MSGS (20000)  WARMUP (1000)  SIZE (4096)  DRAIN_TIMEOUT (600 s, per wait)
+#   LAT_MSGS (500; 0 = no latency cell)  LAT_WARMUP (20)  PEER_LATENCY (1; 0 = no BDAT/STARTTLS peer cell)
 #   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
 set -euo pipefail
 
@@ -51,6 +63,9 @@ MSGS=${MSGS:-20000}
 WARMUP=${WARMUP:-1000}
 SIZE=${SIZE:-4096}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-600}
+LAT_MSGS=${LAT_MSGS:-500}
+LAT_WARMUP=${LAT_WARMUP:-20}
+PEER_LATENCY=${PEER_LATENCY:-1}
 POSTFIX_LOG=${POSTFIX_LOG:-0}
 RCPT=rcpt@bench.test
 
@@ -102,7 +117,7 @@ if has_target edge; then
 fi
 
 echo "# relay_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# size=$SIZE sessions=$SESSIONS msgs=$MSGS warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
+echo "# size=$SIZE sessions=$SESSIONS msgs=$MSGS warmup=$WARMUP latency_msgs=$LAT_MSGS targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
 
 # ---------------------------------------------------------------- cells
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -115,7 +130,7 @@ wait_until() {  # wait_until SECONDS WHAT COMMAND... -- poll COMMAND (every 0.1 
 }
 edge_queue_empty() { [ "$(edge_queued)" = 0 ]; }
 postfix_queue_empty() { [ "$(PF_QUEUE_FILES)" = 0 ]; }
-declare -A RATE
+declare -A RATE P50 P99
 for t in $TARGETS; do
   case $t in
     postfix) port=$PF_PORT; sink_out=$PF_SINK_OUT; empty=postfix_queue_empty ;;
@@ -134,7 +149,48 @@ for t in $TARGETS; do
   check="drained target=$t accepted_total=$accepted sink_received=$received"
   [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
   echo "$check"
+  # The latency cell: one session, each message waited for at the sink before the next is sent.
+  if [ "$LAT_MSGS" -gt 0 ]; then
+    line=$("$CLIENT" load --label "$t" --port "$port" --sessions 1 --messages "$LAT_MSGS" --warmup "$LAT_WARMUP" \
+             --size "$SIZE" --to "$RCPT" --sink-counter "$sink_out" --sink-timeout 60 --e2e-latency) || FAILED=1
+    [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=1 e2e_p50_ms=n/a (client failed)"; }
+    echo "latency_$line"
+    P50[$t]=$(field e2e_p50_ms "$line"); P99[$t]=$(field e2e_p99_ms "$line")
+    a=$(field accepted "$line"); w=$(field warmup_accepted "$line"); accepted=$(( accepted + ${a:-0} + ${w:-0} ))
+    wait_until "$DRAIN_TIMEOUT" "the $t queue did not drain" "$empty" || FAILED=1
+    received=$(sink_count "$sink_out")
+    check="drained target=$t accepted_total=$accepted sink_received=$received"
+    [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
+    echo "$check"
+  fi
 done
+
+# ---------------------------------------------------------------- edge → a CHUNKING + STARTTLS peer, one session
+PEER_P50=""; PEER_P99=""
+if has_target edge && [ -z "$EDGE_PROBLEM" ] && [ "$LAT_MSGS" -gt 0 ] && [ "$PEER_LATENCY" = 1 ]; then
+  PEER_DIR=$(mktemp -d /dev/shm/relay-bench-peer.XXXXXX)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=peer.test -keyout "$PEER_DIR/key.pem" \
+    -out "$PEER_DIR/cert.pem" >/dev/null 2>&1 || fail "openssl could not make the peer's certificate"
+  pick_port PEER_PORT
+  /usr/bin/python3 "$ROOT/tests/support/smtp_peer.py" --listen "127.0.0.1:$PEER_PORT" --record "$PEER_DIR" \
+    --chunking --starttls "$PEER_DIR/cert.pem,$PEER_DIR/key.pem" >"$WORK/smtp_peer.log" 2>&1 &
+  SINKS+=("$! smtp_peer.py")
+  wait_port "$PEER_PORT" "$!" smtp_peer.py 20
+  edgectl New-AcceptedDomain -Name peer -DomainName peer.test -DomainType ExternalRelay
+  edgectl New-SendConnector -Name ToPeer -AddressSpaces "SMTP:peer.test;1" -DNSRoutingEnabled '$false' \
+    -SmartHosts 127.0.0.1 -Port "$PEER_PORT"
+  sleep 2   # the running server applies a config change within a second
+  line=$("$CLIENT" load --label edge-bdat-tls --port "$EDGE_PORT" --sessions 1 --messages "$LAT_MSGS" \
+           --warmup "$LAT_WARMUP" --size "$SIZE" --to rcpt@peer.test --sink-counter "$PEER_DIR/messages.jsonl" \
+           --sink-timeout 60 --e2e-latency) || FAILED=1
+  [ -n "$line" ] || { FAILED=1; line="cell target=edge-bdat-tls sessions=1 e2e_p50_ms=n/a (client failed)"; }
+  echo "latency_$line"
+  PEER_P50=$(field e2e_p50_ms "$line"); PEER_P99=$(field e2e_p99_ms "$line")
+  grep -q '"via": *"BDAT"' "$PEER_DIR/messages.jsonl" || echo "# the peer saw no BDAT: the cell did not measure what it says" >&2
+  grep -q '"tls": *true' "$PEER_DIR/messages.jsonl" || echo "# the peer saw no TLS: the cell did not measure what it says" >&2
+  wait_until "$DRAIN_TIMEOUT" "the edge queue did not drain" edge_queue_empty || FAILED=1
+  rm -rf "$PEER_DIR"
+fi
 
 stop_all
 
@@ -150,5 +206,7 @@ fi
 # ---------------------------------------------------------------- summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 [ -z "$EDGE_PROBLEM" ] || echo "# edge: $EDGE_PROBLEM"
-echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")"
+echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")" \
+  "edge_e2e_p50_ms=${P50[edge]:-n/a} edge_e2e_p99_ms=${P99[edge]:-n/a} postfix_e2e_p50_ms=${P50[postfix]:-n/a} postfix_e2e_p99_ms=${P99[postfix]:-n/a}" \
+  "edge_bdat_tls_e2e_p50_ms=${PEER_P50:-n/a} edge_bdat_tls_e2e_p99_ms=${PEER_P99:-n/a}"
 exit "$FAILED"

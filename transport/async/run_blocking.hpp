@@ -36,9 +36,3 @@ boost::asio::awaitable<std::invoke_result_t<F&>> run_blocking(boost::asio::io_co
 }
 
 }  // namespace edge::async
-
-// TODO(issue 16 merge): delivery calls run_blocking unqualified inside edge::send; it
-// moves to async:: when the lead converts delivery, and this alias goes.
-namespace edge::send {
-using async::run_blocking;
-}  // namespace edge::send

@@ -1,0 +1,173 @@
+// Next-hop resolution (next_hop.hpp): connector choice, smart hosts, DNS MX with the
+// AllowPrivateTargetAddresses filter, and the order of the addresses a worker tries.
+#include "next_hop.hpp"
+
+#include <fmt/format.h>
+
+namespace edge::send {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool is_address_literal(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.starts_with("IPv6:") || host.starts_with("ipv6:")) host.remove_prefix(5);
+    boost::system::error_code ec;
+    (void)asio::ip::make_address(std::string(host), ec);
+    return !ec;
+}
+
+// LastError when addresses were refused: what, and which setting would allow them.
+std::string refused_text(const SendConnector& c, const std::string& refused) {
+    return fmt::format("not connecting to {}: internal{} addresses are not used by Send connector {} "
+                       "(AllowPrivateTargetAddresses is $false)",
+                       refused, c.internet_bound() ? " and private" : "", c.name);
+}
+
+std::vector<asio::ip::udp::endpoint> dns_servers(const std::vector<std::string>& listed) {
+    std::vector<asio::ip::udp::endpoint> out;
+    for (const auto& s : listed)
+        if (auto e = parse_dns_server(s)) out.push_back(*e);
+    if (out.empty()) out = servers_from_resolv_conf();
+    return out;
+}
+
+}  // namespace
+
+void ResolverNextHopDns::apply(const DeliverySettings& s) {
+    if (!internal_ || s.internal_dns_servers != internal_text_) {
+        internal_ = std::make_shared<DnsResolver>(executor_, DnsOptions{dns_servers(s.internal_dns_servers)});
+        internal_text_ = s.internal_dns_servers;
+    }
+    if (!external_ || s.external_dns_servers != external_text_) {
+        external_ = std::make_shared<DnsResolver>(
+            executor_,
+            DnsOptions{dns_servers(s.external_dns_servers.empty() ? s.internal_dns_servers : s.external_dns_servers)});
+        external_text_ = s.external_dns_servers;
+    }
+}
+
+asio::awaitable<MxResult> ResolverNextHopDns::resolve_mx(std::string domain, bool external) {
+    // The resolver is held for the lookup: a config change may replace it meanwhile.
+    auto resolver = external ? external_ : internal_;
+    auto lookup = resolver->resolve_mx(std::move(domain));
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<AddressResult> ResolverNextHopDns::resolve_address(std::string host, bool external) {
+    auto resolver = external ? external_ : internal_;
+    auto lookup = resolver->resolve_address(std::move(host));
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_hop, NextHopDns& dns,
+                                       const std::function<void(const std::string&)>& say) {
+    Target t;
+    const SendConnector* smart = cfg.connector(next_hop);
+    if (smart != nullptr && !smart->dns_routing_enabled) {
+        t.connector = smart;
+        std::string errors;
+        std::vector<MxHost> named;  // smart hosts given by name, checked below
+        for (const auto& h : smart->smart_hosts) {
+            auto lookup = dns.resolve_address(h, smart->use_external_dns);
+            auto r = co_await std::move(lookup);
+            if (r.status != DnsStatus::Ok)
+                errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
+            else if (is_address_literal(h))
+                t.hosts.push_back({h, r.addresses});  // the administrator named this address
+            else
+                named.push_back({h, 0, r.addresses, false});
+        }
+        // A smart host's name is looked up in DNS like an MX host: it may lead to a
+        // private address (an internal relay) but not, unless allowed, to this host.
+        const TargetAddressPolicy policy{smart->allow_private_target_addresses, true};
+        std::string refused = filter_target_addresses(named, policy);
+        for (auto& h : named) t.hosts.push_back({h.name, std::move(h.addresses)});
+        t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
+        if (!refused.empty()) {
+            refused = refused_text(*smart, refused);
+            if (t.hosts.empty()) t.error = "451 4.4.0 " + refused;
+            else if (say) say(next_hop + ": " + refused);
+        } else if (t.hosts.empty()) {
+            t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
+        }
+        co_return t;
+    }
+    routing::Route route = cfg.categorizer->route(next_hop);
+    if (route.kind == routing::RouteKind::Unreachable || route.delivery != routing::DeliveryKind::Dns ||
+        route.next_hop_domain != next_hop) {
+        t.kind = Target::Kind::Moved;  // the configuration changed: route the queue again
+        co_return t;
+    }
+    t.connector = cfg.connector(route.connector);
+    if (t.connector == nullptr) {
+        t.kind = Target::Kind::Moved;
+        co_return t;
+    }
+    auto lookup = dns.resolve_mx(next_hop, t.connector->use_external_dns);
+    auto mx = co_await std::move(lookup);
+    switch (mx.status) {
+        case DnsStatus::Ok: {
+            // RFC 5321 §5.1 lets a domain name any host; a stranger's domain (a forged
+            // sender we owe an NDR) must not aim us at our own host or network.
+            const TargetAddressPolicy policy{t.connector->allow_private_target_addresses,
+                                             t.connector->allow_private_target_addresses || !t.connector->internet_bound()};
+            std::string refused = filter_target_addresses(mx.hosts, policy);
+            for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses});
+            t.kind = Target::Kind::Hosts;
+            if (refused.empty()) break;
+            refused = refused_text(*t.connector, refused);
+            if (!t.hosts.empty()) {
+                if (say) say(next_hop + ": " + refused);
+                break;
+            }
+            // No usable host is left: the mail waits (Retry, LastError saying why) and
+            // expires with NDR 4.4.7 unless the administrator allows the addresses —
+            // never a permanent failure that a configuration change could have saved.
+            t.kind = Target::Kind::Transient;
+            t.error = "451 4.4.0 " + refused;
+            break;
+        }
+        case DnsStatus::NullMx:
+            t.kind = Target::Kind::Permanent;
+            t.status = "5.1.10";
+            t.error = "556 5.1.10 " + next_hop + " does not accept mail (null MX, RFC 7505)";
+            break;
+        case DnsStatus::NoSuchDomain:
+        case DnsStatus::NoData:
+            t.kind = Target::Kind::Permanent;
+            t.status = "5.4.4";
+            t.error = "550 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain " + next_hop;
+            break;
+        case DnsStatus::Transient:
+            t.kind = Target::Kind::Transient;
+            t.error = "451 4.4.0 DNS query failed: " + mx.error;
+            break;
+    }
+    co_return t;
+}
+
+std::optional<asio::ip::address> source_address(const SendConnector& c) {
+    boost::system::error_code ec;
+    auto source = asio::ip::make_address(c.source_ip, ec);
+    if (ec || source.is_unspecified()) return std::nullopt;
+    return source;
+}
+
+std::vector<ConnectionAttempt> connection_attempts(const Target& target, const std::optional<asio::ip::address>& source) {
+    std::vector<ConnectionAttempt> out;
+    for (const auto& host : target.hosts)
+        for (const auto& addr : host.addresses) {
+            if (source && source->is_v4() != addr.is_v4()) continue;
+            out.push_back({&host, addr});
+        }
+    return out;
+}
+
+std::string endpoint_text(const asio::ip::address& a, std::uint16_t port) {
+    std::string ip = a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
+    return a.is_v6() && !a.to_v6().is_v4_mapped() ? fmt::format("[{}]:{}", ip, port) : fmt::format("{}:{}", ip, port);
+}
+
+}  // namespace edge::send
