@@ -127,6 +127,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, "edge-transport 0.1.0");
     tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, "edge-transport 0.1.0");
+    agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, "edge-transport 0.1.0");
     delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
@@ -156,6 +157,7 @@ Server::Impl::~Impl() {
     if (db) db->close();
     receive_log.reset();
     tracking.reset();
+    agent_log.reset();
 }
 
 // First start: the default Receive connector (reference §1.3) and the transport
@@ -192,6 +194,8 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     config::ConfigObject ts = config::load_singleton(*db, config::ObjectKind::TransportServer);
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
+    snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter);
+    snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.text("MessageTrackingLogPath");
     snap->tracking.enabled = ts.get_bool("MessageTrackingLogEnabled");
     snap->tracking.directory = tdir.empty() ? data_directory + "/Logs/MessageTracking" : tdir;
@@ -215,6 +219,7 @@ void Server::Impl::reload(bool forced) {
     snapshot = read_snapshot();
     if (receive_log) receive_log->set_limits(snapshot->receive_log_limits);
     if (tracking) tracking->set_settings(snapshot->tracking);
+    if (agent_log) agent_log->set_settings(snapshot->agent_log);
     if (delivery) delivery->apply(snapshot->send);
     reconcile_listeners();
     if (edgesync) edgesync->reconcile();
@@ -529,6 +534,7 @@ int Server::run() {
     d.io.run();
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
+    if (d.agent_log) d.agent_log->flush();
     say("stopped");
     return 0;
 }

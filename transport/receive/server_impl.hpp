@@ -2,6 +2,7 @@
 // connection (the thin coroutine driver around smtp::Session). Private to receive/.
 #pragma once
 
+#include "agent_config.hpp"
 #include "asio.hpp"
 #include "back_pressure.hpp"
 #include "categorizer.hpp"
@@ -36,6 +37,8 @@ struct ConfigSnapshot {
     std::shared_ptr<const routing::Categorizer> categorizer;
     std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
     std::shared_ptr<const agents::RecipientFilter> recipient_filter;  // RCPT TO, after relay control
+    std::shared_ptr<const agents::Pipeline> agents;  // the transport agents (relay control first)
+    agents::AgentLogSettings agent_log;
     logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
@@ -107,6 +110,7 @@ struct Server::Impl {
     std::list<std::shared_ptr<Connection>> connections;
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
+    std::unique_ptr<agents::AgentLog> agent_log;
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
@@ -149,6 +153,11 @@ private:
     asio::awaitable<Outcome> read_chunk(std::uint64_t size);
     asio::awaitable<Outcome> start_tls();
     asio::awaitable<Outcome> commit();
+    // The transport agents at an SMTP event (agents_for_command: the ones with I/O first).
+    std::optional<smtp::ReplyId> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);
+    asio::awaitable<void> agents_for_command(std::string_view line);
+    void see_session_for_agents();
+    agents::Envelope envelope_so_far() const;
     asio::awaitable<void> watchdog();
     asio::awaitable<void> say_goodbye(smtp::ReplyId reply);
     std::optional<std::string> next_line(bool* too_long);
@@ -172,6 +181,7 @@ private:
     std::string session_id_;
     logging::ProtocolLogSession plog_;
     std::optional<smtp::Session> session_;
+    agents::AgentSession agents_;  // what the transport agents see of this session, and its message's agent state
     std::string in_;
     std::size_t in_pos_ = 0;
     std::string out_;
