@@ -1,6 +1,7 @@
 // The agent log: Exchange 2007 SP1's AgentLog fields, what a stranger chose written
 // safely and read back exactly, the enabled switch — on real files in a private
 // directory.
+#include "agent_config.hpp"
 #include "agent_log.hpp"
 #include "temp_dir.hpp"
 
@@ -115,4 +116,21 @@ TEST_CASE("AgentLogEnabled $false writes nothing and makes no directory", "[agen
     log.flush();
     CHECK(log.current_file().empty());
     CHECK(read_agent_logs(dir.path() + "/AgentLog").empty());
+}
+
+TEST_CASE("the AgentLog settings are Exchange 2007 SP1's defaults, under the data directory", "[agents][agent-log]") {
+    edge::config::ConfigObject ts(edge::config::ObjectKind::TransportServer);
+    AgentLogSettings s = agent_log_settings(ts, "/var/lib/edge");
+    CHECK(s.enabled);
+    CHECK(s.directory == "/var/lib/edge/Logs/AgentLog");
+    CHECK(s.max_file_size == 10ull << 20);
+    CHECK(s.max_directory_size == 250ull << 20);
+    CHECK(s.max_age == std::chrono::hours(24 * 7));
+    REQUIRE(ts.set("AgentLogPath", "/srv/logs/agent").empty());
+    REQUIRE(ts.set("AgentLogMaxDirectorySize", "unlimited").empty());
+    REQUIRE(ts.set("AgentLogEnabled", "$false").empty());
+    s = agent_log_settings(ts, "/var/lib/edge");
+    CHECK(s.directory == "/srv/logs/agent");
+    CHECK(s.max_directory_size == 0);  // unlimited
+    CHECK_FALSE(s.enabled);
 }

@@ -519,9 +519,8 @@ agents::Envelope Connection::envelope_so_far() const {
 std::optional<smtp::ReplyId> Connection::run_agents(agents::AgentEvent e, const agents::Envelope& envelope) {
     if (!snapshot_->agents) return std::nullopt;
     see_session_for_agents();
-    agents::Decision d = snapshot_->agents->run(e, agents_, envelope, server_.agent_log.get());
-    if (d.reply && plog_.enabled()) log(LogEvent::Information, fmt::format("{} refused {}", d.agent, agents::to_string(e)));
-    return d.reply;
+    // The refusal is the agent log's to record; the protocol log shows the reply as before.
+    return snapshot_->agents->run(e, agents_, envelope, server_.agent_log.get()).reply;
 }
 
 // HELO/EHLO, MAIL and RCPT are decided inside the session, synchronously; the agents
