@@ -72,6 +72,24 @@ TEST_CASE("the agent log writes Exchange's header and one line per verdict, read
     CHECK(e.timestamp.time_since_epoch().count() > 0);
 }
 
+TEST_CASE("a verdict's logged_recipient replaces the recipient in the agent log", "[agents][agent-log][security]") {
+    edge::test::TempDir dir;
+    {
+        AgentLog log(in_dir(dir.path()), "t");
+        SessionInfo session;
+        Envelope env;
+        env.recipient = "bob@contoso.com";
+        Verdict v = Verdict::reject(edge::smtp::ReplyId::UserUnknown, "RecipientDoesNotExist", "contoso.com");
+        v.logged_recipient = "HMAC-SHA256:00ff";
+        log.record(VerdictRecord{AgentEvent::OnRcptCommand, "Recipient Filter Agent", v, session, env, "550 5.1.1 User unknown"});
+        log.flush();
+        for (const auto& l : lines_of(log.current_file())) CHECK(l.find("bob") == std::string::npos);
+    }
+    auto e = read_agent_logs(dir.path());
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].recipients == std::vector<std::string>{"HMAC-SHA256:00ff"});
+}
+
 TEST_CASE("what a client chose never forges an agent log line and reads back as sent", "[agents][agent-log]") {
     edge::test::TempDir dir;
     AgentLogEntry in;

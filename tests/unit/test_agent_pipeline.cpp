@@ -381,3 +381,30 @@ TEST_CASE("the Recipient Filter Agent refuses as the filter does, after relay co
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@contoso.com"), nullptr).reply == std::nullopt);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@elsewhere.test"), nullptr).reply == ReplyId::UnableToRelay);
 }
+
+TEST_CASE("a recipient the lookup refused is named in the agent log by its keyed hash, never in clear",
+          "[agents][recipient-filter][security]") {
+    edge::routing::AcceptedDomain d;
+    d.name = "contoso";
+    d.domain_name = "contoso.com";
+    d.domain_type = edge::routing::AcceptedDomainType::Authoritative;
+    auto categorizer = std::make_shared<edge::routing::Categorizer>(edge::routing::AcceptedDomainTable({d}),
+                                                                    std::vector<edge::routing::SendConnectorRoute>{});
+    RecipientFilterSettings fs;
+    fs.recipient_validation_enabled = true;
+    const std::string key = "0123456789abcdef";
+    const std::string alice = recipient_hash(key, "alice@contoso.com");
+    auto filter = std::make_shared<RecipientFilter>(
+        fs, key, [alice](std::string_view h) -> std::optional<bool> { return std::string(h) == alice; });
+    RecipientFilterAgent agent(filter, categorizer);
+    SessionInfo session;
+    Verdict v = agent.on_event(AgentEvent::OnRcptCommand, session, rcpt("bob@contoso.com"));
+    CHECK(v.action == AgentAction::Reject);
+    CHECK(v.reason == "RecipientDoesNotExist");
+    CHECK(v.reason_data == "contoso.com");
+    CHECK(v.logged_recipient.starts_with("HMAC-SHA256:"));
+    CHECK(v.logged_recipient.size() == 12 + 64);
+    CHECK(v.logged_recipient.find("bob") == std::string::npos);
+    CHECK(v.logged_recipient == filter->hashed_for_log("BOB@Contoso.com"));  // the canonical address's hash
+    CHECK(agent.on_event(AgentEvent::OnRcptCommand, session, rcpt("alice@contoso.com")).action == AgentAction::Continue);
+}

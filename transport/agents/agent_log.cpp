@@ -90,7 +90,8 @@ void AgentLog::record(const VerdictRecord& r) {
     e.message_id = r.envelope.message_id;
     e.p1_from = r.envelope.sender;
     e.p2_from = r.envelope.header_from;
-    if (r.event == AgentEvent::OnRcptCommand) e.recipients = {r.envelope.recipient};
+    if (r.event == AgentEvent::OnRcptCommand)
+        e.recipients = {r.verdict.logged_recipient.empty() ? r.envelope.recipient : r.verdict.logged_recipient};
     else e.recipients = r.envelope.recipients;
     e.agent = std::string(r.agent);
     e.event = to_string(r.event);

@@ -89,6 +89,9 @@ struct Verdict {
     PropertyBag properties;                               // Stamp: session properties to set
     bool allow_list_session = false;  // with any action: the session bypasses anti-spam agents from now on
     bool timed_out = false;           // the agent did not answer in its time (logged even when it goes on)
+    // When set, the agent log writes this in place of the recipient asked for: an
+    // address the agent must not put in clear (the Recipient Filter's lookup).
+    std::string logged_recipient;
     // The agent log's Reason, ReasonData and Diagnostics.
     std::string reason, reason_data, diagnostics;
 

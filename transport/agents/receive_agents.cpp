@@ -36,8 +36,14 @@ Verdict RecipientFilterAgent::on_event(AgentEvent, const SessionInfo& session, c
         case RecipientFilterVerdict::Accept: return Verdict::go_on();
         case RecipientFilterVerdict::Blocked:
             return Verdict::reject(smtp::ReplyId::UserUnknown, "BlockedRecipient", envelope.recipient);
-        case RecipientFilterVerdict::Unknown:
-            return Verdict::reject(smtp::ReplyId::UserUnknown, "RecipientDoesNotExist", envelope.recipient);
+        case RecipientFilterVerdict::Unknown: {
+            // Recipients are known on the edge only as keyed hashes (EdgeSync): the log
+            // names a refused one by its hash too, so it can never be read for who is,
+            // or once was, in the directory. ReasonData keeps the domain.
+            Verdict v = Verdict::reject(smtp::ReplyId::UserUnknown, "RecipientDoesNotExist", envelope.recipient_domain);
+            v.logged_recipient = filter_->hashed_for_log(envelope.recipient);
+            return v;
+        }
     }
     return Verdict::go_on();
 }
