@@ -53,8 +53,8 @@ std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::string&
 
 }  // namespace
 
-TEST_CASE("Disable-TransportAgent \"Recipient Filter Agent\" lets the next RCPT through, live; Enable refuses it "
-          "again; Get-AgentLog returns each rejection with its fields",
+TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RCPT through, live, Enable refuses it "
+          "again, and Get-AgentLog returns each rejection with its fields",
           "[agents][live]") {
     EdgeServer s;
     s.must_edgectl("Set-RecipientFilterConfig -BlockListEnabled '$true' -BlockedRecipients ceo@contoso.test");
@@ -108,7 +108,7 @@ TEST_CASE("Disable-TransportAgent \"Recipient Filter Agent\" lets the next RCPT 
     CHECK(agent_log_lines(s, "-StartDate 2999-01-01", 0).empty());
 }
 
-TEST_CASE("relay control cannot be disabled or moved; unknown agents and bad priorities get clear errors",
+TEST_CASE("relay control cannot be disabled or moved, and unknown agents and bad priorities get clear errors",
           "[agents][edgectl]") {
     EdgeServer s;  // edgectl works with the server down
     std::string out;

@@ -124,7 +124,7 @@ TEST_CASE("Disconnect always answers with a reply that closes the session", "[ag
     CHECK(sink.lines[0].response.starts_with("421 4.7.0"));
 }
 
-TEST_CASE("Tarpit delays add up and go on; Stamp sets headers and properties and goes on", "[agents][pipeline]") {
+TEST_CASE("Tarpit delays add up and go on, Stamp sets headers and properties and goes on", "[agents][pipeline]") {
     std::vector<std::string> ran;
     Verdict props = Verdict::set_property("SCL", "5");
     Pipeline p({entry(std::make_shared<Scripted>("slow1", Verdict::tarpit(2s, "Suspicious"), &ran), 1),
@@ -188,7 +188,7 @@ TEST_CASE("an allow-listed session bypasses the anti-spam agents, never relay co
     CHECK_FALSE(relay.run(AgentEvent::OnRcptCommand, listed, rcpt("x@elsewhere.test"), nullptr).reply);
 }
 
-TEST_CASE("a disabled agent does not run; relay control runs even when its settings say disabled", "[agents][pipeline]") {
+TEST_CASE("a disabled agent does not run, relay control runs even when its settings say disabled", "[agents][pipeline]") {
     std::vector<std::string> ran;
     Pipeline p({entry(std::make_shared<Scripted>("off", Verdict::reject(ReplyId::AgentRejected, "x"), &ran), 1, false)});
     AgentSession s;
