@@ -19,6 +19,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_tracking_cmdlets(t);
         add_backpressure_cmdlets(t);
         add_edgesync_cmdlets(t);
+        add_agent_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();
@@ -47,6 +48,13 @@ bool bool_param(const Invocation& inv, std::string_view name, bool fallback) {
     bool b = false;
     if (!config::parse_bool(*v, b)) fail(fmt::format("-{}: '{}' is not valid; expected $true or $false", name, *v), 2);
     return b;
+}
+
+queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
+    const std::string& text = *inv.get(name);
+    auto t = parse_time(text);
+    if (!t) fail(fmt::format("-{}: '{}' is not a time; expected 2026-11-23, 2026-11-23 14:05:00 or 11/23/2026 2:05 PM", name, text), 2);
+    return *t;
 }
 
 std::vector<Record> select_records(std::vector<Record> records, const Invocation& inv,

@@ -84,6 +84,7 @@ void add_queue_cmdlets(std::vector<Cmdlet>& table);
 void add_tracking_cmdlets(std::vector<Cmdlet>& table);
 void add_backpressure_cmdlets(std::vector<Cmdlet>& table);
 void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
+void add_agent_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 
 // Helpers shared by the noun files.
@@ -95,5 +96,7 @@ std::vector<Record> select_records(std::vector<Record> records, const Invocation
 // Reads a Boolean parameter value ($true/$false/true/false/1/0), failing with a
 // message that names it.
 bool bool_param(const Invocation& inv, std::string_view name, bool fallback);
+// A DateTime parameter (-Start, -StartDate…) that must be given; fails naming it.
+queue::Timestamp time_param(const Invocation& inv, std::string_view name);
 
 }  // namespace edge::cli

@@ -59,13 +59,6 @@ Record event_record(const logging::TrackingEvent& e) {
 }
 
 
-queue::Timestamp time_param(const Invocation& inv, std::string_view name) {
-    const std::string& text = *inv.get(name);
-    auto t = parse_time(text);
-    if (!t) fail(fmt::format("-{}: '{}' is not a time; expected 2026-11-23, 2026-11-23 14:05:00 or 11/23/2026 2:05 PM", name, text), 2);
-    return *t;
-}
-
 Output get_message_tracking_log(Context& ctx, const Invocation& inv) {
     std::string dir = config::transport_server_settings(config::load_singleton(*ctx.db, config::ObjectKind::TransportServer))
                           .message_tracking_log_path;

@@ -9,5 +9,6 @@ void add_queue_cmdlets(std::vector<Cmdlet>&) {}
 void add_tracking_cmdlets(std::vector<Cmdlet>&) {}
 void add_backpressure_cmdlets(std::vector<Cmdlet>&) {}
 void add_edgesync_cmdlets(std::vector<Cmdlet>&) {}
+void add_agent_cmdlets(std::vector<Cmdlet>&) {}
 void add_help_cmdlets(std::vector<Cmdlet>&) {}
 }  // namespace edge::cli

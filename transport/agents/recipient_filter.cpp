@@ -54,4 +54,14 @@ RecipientFilterVerdict RecipientFilter::check(std::string_view address, const ro
     return RecipientFilterVerdict::Accept;
 }
 
+std::string RecipientFilter::hashed_for_log(std::string_view address) const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "HMAC-SHA256:";
+    for (unsigned char c : recipient_hash(key_, address)) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
 }  // namespace edge::agents

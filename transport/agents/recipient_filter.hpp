@@ -56,6 +56,9 @@ public:
     RecipientFilterVerdict check(std::string_view address, const routing::AcceptedDomain* domain, bool internal) const;
 
     const RecipientFilterSettings& settings() const { return settings_; }
+    // How logs name an address the lookup refused: "HMAC-SHA256:" and the hex of its
+    // recipient_hash, never the address (see the agent log's security note).
+    std::string hashed_for_log(std::string_view address) const;
 
 private:
     RecipientFilterSettings settings_;

@@ -252,6 +252,18 @@ constexpr std::array kTable = {
                "A copy of every NDR goes to this address (the book's \"Send copy of NDR to\"); empty = none", "ours (Exchange: GenerateCopyOfDSNFor)"},
     SettingDef{O::TransportServer, "EdgeSyncListenAddress", T::String, "127.0.0.1", 0, 64, false, "", E::IpAddress, true,
                "Address the EdgeSync listener binds (the subscription's port): this edge's address on the internal network, where edgesync connects from; 0.0.0.0 or :: = every interface", "ours (Exchange: ADAM's port 50636)"},
+    // The agent log (issue 16): Exchange 2007 SP1 keeps these in EdgeTransport.exe.config;
+    // here they are live transport-server settings, with Exchange's defaults.
+    SettingDef{O::TransportServer, "AgentLogEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Write the agent log (one line per agent verdict that is not Continue)", "2007 SP1 EdgeTransport.exe.config"},
+    SettingDef{O::TransportServer, "AgentLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "Agent log directory; empty = <DataDirectory>/Logs/AgentLog", "2007 SP1 EdgeTransport.exe.config"},
+    SettingDef{O::TransportServer, "AgentLogMaxFileSize", T::ByteSize, "10MB", 1, 1ull << 40, true, "", E::None, false,
+               "A new agent log file past this size", "2007 SP1 EdgeTransport.exe.config"},
+    SettingDef{O::TransportServer, "AgentLogMaxDirectorySize", T::ByteSize, "250MB", 1, 1ull << 44, true, "", E::None, false,
+               "Oldest agent log files deleted past this total", "2007 SP1 EdgeTransport.exe.config"},
+    SettingDef{O::TransportServer, "AgentLogMaxAge", T::TimeSpan, "7.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
+               "Agent log files older than this are deleted; 00:00:00 = never", "2007 SP1 EdgeTransport.exe.config"},
 
     // ---- the Recipient Filter agent (Set-RecipientFilterConfig): one object --------------------------
     SettingDef{O::RecipientFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
@@ -266,6 +278,13 @@ constexpr std::array kTable = {
                "Addresses refused when BlockListEnabled, in any accepted domain", "§9.5"},
     SettingDef{O::RecipientFilterConfig, "RecipientValidationEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Refuse recipients of Authoritative domains that EdgeSync did not replicate (550 5.1.1)", "§9.5"},
+
+    // ---- transport agents (Enable-/Disable-/Set-TransportAgent): one object per agent, named by its
+    // Identity, stored once an administrator changes one (else Exchange's order and Enabled) ----------
+    SettingDef{O::TransportAgent, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent runs (Relay Control cannot be disabled)", "Exchange 2007 Get-TransportAgent"},
+    SettingDef{O::TransportAgent, "Priority", T::Int, "1", 1, 100, false, "", E::None, false,
+               "Order among the agents, 1 first; Set-TransportAgent -Priority renumbers the others", "Exchange 2007 Get-TransportAgent"},
 };
 // clang-format on
 
@@ -323,6 +342,7 @@ const char* to_string(ObjectKind k) {
         case O::TransportServer: return "TransportServer";
         case O::SendConnector: return "SendConnector";
         case O::RecipientFilterConfig: return "RecipientFilterConfig";
+        case O::TransportAgent: return "TransportAgent";
     }
     return "?";
 }

@@ -55,6 +55,7 @@ enum class ObjectKind : std::uint8_t {
     TransportServer,
     SendConnector,
     RecipientFilterConfig,
+    TransportAgent,  // one per agent, named by its Identity (issue 16)
 };
 const char* to_string(ObjectKind);
 

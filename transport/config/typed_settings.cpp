@@ -233,6 +233,11 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "ExternalDsnMaxMessageAttachSize", external_dsn_max_message_attach_size),
     EDGE_BIND(TS, "SendCopyOfNdrTo", send_copy_of_ndr_to),
     EDGE_BIND(TS, "EdgeSyncListenAddress", edge_sync_listen_address),
+    EDGE_BIND(TS, "AgentLogEnabled", agent_log_enabled),
+    EDGE_BIND(TS, "AgentLogPath", agent_log_path),
+    EDGE_BIND(TS, "AgentLogMaxFileSize", agent_log_max_file_size),
+    EDGE_BIND(TS, "AgentLogMaxDirectorySize", agent_log_max_directory_size),
+    EDGE_BIND(TS, "AgentLogMaxAge", agent_log_max_age),
 };
 
 using RF = RecipientFilterConfigSettings;
@@ -243,6 +248,12 @@ const Binding<RF> kRecipientFilterConfig[] = {
     EDGE_BIND(RF, "BlockListEnabled", block_list_enabled),
     EDGE_BIND(RF, "BlockedRecipients", blocked_recipients),
     EDGE_BIND(RF, "RecipientValidationEnabled", recipient_validation_enabled),
+};
+
+using TA = TransportAgentSettings;
+const Binding<TA> kTransportAgent[] = {
+    EDGE_BIND(TA, "Enabled", enabled),
+    EDGE_BIND(TA, "Priority", priority),
 };
 
 using BS = BootstrapSettings;
@@ -333,6 +344,9 @@ TransportServerSettings transport_server_settings(const ConfigObject& o) {
 RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::RecipientFilterConfig, kRecipientFilterConfig);
 }
+TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::TransportAgent, kTransportAgent);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 std::vector<std::string> binding_errors() {
@@ -342,6 +356,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::SendConnector, kSendConnector, errors);
     check_bindings(ObjectKind::TransportServer, kTransportServer, errors);
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
+    check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
     return errors;
 }
@@ -353,6 +368,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::SendConnector: return member_of(kSendConnector, setting);
         case ObjectKind::TransportServer: return member_of(kTransportServer, setting);
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
+        case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
     }
     return {};

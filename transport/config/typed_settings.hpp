@@ -183,6 +183,11 @@ struct TransportServerSettings {
     std::uint64_t external_dsn_max_message_attach_size = 10u << 20;
     std::string send_copy_of_ndr_to;
     std::string edge_sync_listen_address = "127.0.0.1";
+    bool agent_log_enabled = true;
+    std::string agent_log_path;  // empty = <DataDirectory>/Logs/AgentLog
+    std::uint64_t agent_log_max_file_size = 10u << 20;
+    std::uint64_t agent_log_max_directory_size = 250u << 20;
+    std::chrono::seconds agent_log_max_age{7 * 86400};
     friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
 };
 
@@ -194,6 +199,14 @@ struct RecipientFilterConfigSettings {
     std::vector<std::string> blocked_recipients;
     bool recipient_validation_enabled = false;
     friend bool operator==(const RecipientFilterConfigSettings&, const RecipientFilterConfigSettings&) = default;
+};
+
+// One transport agent's switches (Enable-/Disable-/Set-TransportAgent); the object's
+// name is the agent's.
+struct TransportAgentSettings {
+    bool enabled = true;
+    std::uint64_t priority = 1;
+    friend bool operator==(const TransportAgentSettings&, const TransportAgentSettings&) = default;
 };
 
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
@@ -253,6 +266,7 @@ AcceptedDomainSettings accepted_domain_settings(const ConfigObject& o);
 SendConnectorSettings send_connector_settings(const ConfigObject& o);
 TransportServerSettings transport_server_settings(const ConfigObject& o);
 RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o);
+TransportAgentSettings transport_agent_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 
 // What binds the table to the structs, checked: every row of every kind bound to

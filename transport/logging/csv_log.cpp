@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -760,6 +761,14 @@ std::vector<std::string> csv_log_files(const std::string& directory, std::string
     out.reserve(found.size());
     for (auto& f : found) out.push_back(std::move(f.second));
     return out;
+}
+
+void for_each_csv_log_line(const std::string& directory, std::string_view prefix,
+                           const std::function<void(std::string_view line)>& fn) {
+    for (const auto& path : csv_log_files(directory, prefix)) {
+        std::ifstream in(path, std::ios::binary);
+        for (std::string line; std::getline(in, line);) fn(line);
+    }
 }
 
 }  // namespace edge::logging

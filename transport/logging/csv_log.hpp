@@ -191,4 +191,11 @@ std::optional<std::chrono::system_clock::time_point> parse_csv_log_time(std::str
 // first (by day, then N). Empty when the directory cannot be read.
 std::vector<std::string> csv_log_files(const std::string& directory, std::string_view prefix);
 
+// Every line of every file of one log, oldest file first, in file order (header lines
+// included: parse_csv_line() refuses them). The one reader of the logs' files: the
+// tracking log's and the agent log's readers are built on it. Reads files a running
+// server may be appending to; a last line without its LF is given as it is.
+void for_each_csv_log_line(const std::string& directory, std::string_view prefix,
+                           const std::function<void(std::string_view line)>& fn);
+
 }  // namespace edge::logging

@@ -156,12 +156,9 @@ std::optional<TrackingEvent> parse_tracking_line(std::string_view line) {
 
 std::vector<TrackingEvent> read_tracking_logs(const std::string& directory) {
     std::vector<TrackingEvent> out;
-    for (const auto& path : csv_log_files(directory, "MSGTRK")) {
-        std::ifstream in(path, std::ios::binary);
-        for (std::string line; std::getline(in, line);) {
-            if (auto e = parse_tracking_line(line)) out.push_back(std::move(*e));
-        }
-    }
+    for_each_csv_log_line(directory, "MSGTRK", [&](std::string_view line) {
+        if (auto e = parse_tracking_line(line)) out.push_back(std::move(*e));
+    });
     return out;
 }
 

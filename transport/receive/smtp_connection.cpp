@@ -15,6 +15,7 @@
 #include "smtp_connection.hpp"
 
 #include "data_reader.hpp"
+#include "pipeline_async.hpp"
 #include "spawn.hpp"
 #include "text_helpers.hpp"
 #include "tls.hpp"
@@ -158,22 +159,26 @@ asio::awaitable<void> Connection::run() {
     async::spawn(sock_.get_executor(), watchdog(), "SMTP session " + session_id_ + " watchdog");
     log(LogEvent::Connect, {});
     smtp::SessionPolicy policy;
-    auto snapshot = snapshot_;
-    policy.check_recipient = [snapshot](const smtp::Mailbox& rcpt, std::uint32_t perms) {
-        // Compared in the canonical form (A-labels, lower case, no trailing dot), as routing does.
-        const auto canonical = smtp::canonical_domain(rcpt.domain);
-        const routing::AcceptedDomain* domain = canonical ? snapshot->categorizer->accepted(*canonical) : nullptr;
-        // Relay control: without Accept-Any-Recipient only accepted domains (any type;
-        // an address literal never is one).
-        if ((perms & smtp::permission::AcceptAnyRecipient) == 0 && domain == nullptr)
-            return smtp::RecipientVerdict::RelayDenied;
-        // Then the Recipient Filter agent: the block list and recipient lookup.
-        const bool internal = (perms & smtp::permission::HubOrPartner) != 0;
-        if (snapshot->recipient_filter &&
-            snapshot->recipient_filter->check(rcpt.str(), domain, internal) !=
-                agents::RecipientFilterVerdict::Accept)
-            return smtp::RecipientVerdict::UnknownUser;
-        return smtp::RecipientVerdict::Accept;
+    // Policy is the agents' (relay control, the Recipient Filter, …): the session asks,
+    // the pipeline of this session's snapshot answers (transport/agents).
+    policy.agents_at_helo = [this](std::string_view helo, bool extended) {
+        std::string before = std::exchange(agents_.info.helo, std::string(helo));
+        agents_.new_message();  // EHLO ends a transaction (RFC 5321 §4.1.4)
+        auto r = run_agents(extended ? agents::AgentEvent::OnEhloCommand : agents::AgentEvent::OnHeloCommand, {});
+        if (r) agents_.info.helo = std::move(before);
+        return r;
+    };
+    policy.agents_at_mail = [this](const smtp::Mailbox& sender) {
+        agents_.new_message();
+        agents::Envelope env;
+        env.sender = sender.str();
+        return run_agents(agents::AgentEvent::OnMailCommand, env);
+    };
+    policy.agents_at_rcpt = [this](const smtp::Mailbox& rcpt, std::uint32_t) {
+        agents::Envelope env = envelope_so_far();
+        env.recipient = rcpt.str();
+        env.recipient_domain = rcpt.domain;
+        return run_agents(agents::AgentEvent::OnRcptCommand, env);
     };
     policy.accepting_mail = services_.accepting_mail;
     // Admission at the commit: the session decides, this session's hold is the ledger's.
@@ -183,8 +188,26 @@ asio::awaitable<void> Connection::run() {
     policy.release_body = [this] { disk_.release(); };
     session_.emplace(connector_.session_settings(services_.ssl != nullptr), std::move(policy), remote_ip_);
     if (plog_.enabled()) log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
+    agents_.info.session_id = session_id_;
+    agents_.info.remote_ip = remote_ip_;
+    agents_.info.local_ip = local_ip_;
+    agents_.info.connector = connector_.name;
 
-    Outcome outcome = co_await perform(session_->greet());
+    Outcome outcome = Outcome::Continue;
+    if (snapshot_->agents) {
+        // OnConnect: a refusal here is said in place of the banner, and the session ends.
+        see_session_for_agents();
+        const agents::Envelope none;
+        agents::Decision d = co_await agents::run_async(*snapshot_->agents, agents::AgentEvent::OnConnect, agents_, none,
+                                                        services_.agent_log);
+        if (d.reply) {
+            Step refused;
+            refused.replies.push_back(smtp::render(*d.reply, {}, connector_.enhanced_status_codes));
+            refused.next = Step::Next::Close;
+            outcome = co_await perform(std::move(refused));
+        }
+    }
+    if (outcome == Outcome::Continue) outcome = co_await perform(session_->greet());
     while (outcome == Outcome::Continue && !closed_) {
         // ConnectionTimeout is absolute: checked here too, so a client whose commands
         // are all buffered, or whose commit ended past the deadline, is cut as well.
@@ -215,6 +238,7 @@ asio::awaitable<void> Connection::run() {
             continue;
         }
         if (plog_.enabled()) log(LogEvent::Receive, command_for_log(*line));
+        co_await agents_for_command(*line);  // agents with I/O answer before the session asks them
         outcome = co_await perform(session_->on_command(*line));
     }
     if (outcome == Outcome::Close && !closed_) co_await flush();
@@ -332,15 +356,22 @@ asio::awaitable<bool> Connection::read_more() {
 }
 
 asio::awaitable<Connection::Outcome> Connection::perform(Step step) {
-    if (step.tarpit && connector_.tarpit_interval.count() > 0 && !step.replies.empty()) {
+    // An agent's Tarpit verdict delays this reply, as the connector's tarpit does.
+    const auto agent_delay = std::exchange(agents_.pending_delay, std::chrono::milliseconds(0));
+    const bool tarpit = step.tarpit && connector_.tarpit_interval.count() > 0 && !step.replies.empty();
+    if (tarpit || agent_delay.count() > 0) {
         // Reference §7: a negative reply to an anonymous session waits TarpitInterval.
         if (!co_await flush()) co_return Outcome::Close;
-        log(LogEvent::Information, fmt::format("Tarpit for '{}' {}", config::format_time_span(connector_.tarpit_interval),
-                                               step.replies.front()));
+        if (tarpit)
+            log(LogEvent::Information, fmt::format("Tarpit for '{}' {}", config::format_time_span(connector_.tarpit_interval),
+                                                   step.replies.front()));
+        if (agent_delay.count() > 0) log(LogEvent::Information, fmt::format("Agent tarpit for {} ms", agent_delay.count()));
         // The wait is ours (the inactivity clock stops) but ConnectionTimeout is
         // absolute: the wait ends at the deadline, and the session with it.
         asio::steady_timer t(sock_.get_executor());
-        t.expires_at(std::min(std::chrono::steady_clock::now() + connector_.tarpit_interval, deadline_));
+        const auto wait = (tarpit ? std::chrono::steady_clock::duration(connector_.tarpit_interval)
+                                  : std::chrono::steady_clock::duration::zero()) + agent_delay;
+        t.expires_at(std::min(std::chrono::steady_clock::now() + wait, deadline_));
         set_waiting(Waiting::Tarpit);
         co_await t.async_wait(use_tuple);
         set_waiting(Waiting::Client);
@@ -457,6 +488,62 @@ asio::awaitable<Connection::Outcome> Connection::read_chunk(std::uint64_t size) 
     }
     account();
     co_return co_await perform(session_->on_chunk_end());
+}
+
+// What the agents see of the session now: its rights may have changed (a pinned hub
+// certificate after STARTTLS), and TLS with them.
+void Connection::see_session_for_agents() {
+    const std::uint32_t perms = session_ ? session_->permissions() : connector_.session_permissions();
+    agents_.info.permissions = perms;
+    agents_.info.internal = (perms & smtp::permission::HubOrPartner) != 0;
+    agents_.info.tls = tls_ != nullptr;
+}
+
+agents::Envelope Connection::envelope_so_far() const {
+    agents::Envelope env;
+    const smtp::Transaction& txn = session_->transaction();
+    env.sender = txn.sender.str();
+    for (const auto& r : txn.recipients) env.recipients.push_back(r.address.str());
+    return env;
+}
+
+std::optional<smtp::ReplyId> Connection::run_agents(agents::AgentEvent e, const agents::Envelope& envelope) {
+    if (!snapshot_->agents) return std::nullopt;
+    see_session_for_agents();
+    // The refusal is the agent log's to record; the protocol log shows the reply as before.
+    return snapshot_->agents->run(e, agents_, envelope, services_.agent_log).reply;
+}
+
+// HELO/EHLO, MAIL and RCPT are decided inside the session, synchronously; the agents
+// among them that need I/O are asked here first, each within its timeout, while the
+// watchdog waits for us rather than the client. Their answers wait in agents_ for the
+// session's call. Nothing runs when no such agent is configured.
+asio::awaitable<void> Connection::agents_for_command(std::string_view line) {
+    if (!snapshot_->agents || !snapshot_->agents->any_async()) co_return;
+    smtp::Parsed p = smtp::parse_command(line);
+    if (p.error) co_return;
+    agents::AgentEvent e{};
+    agents::Envelope env = envelope_so_far();
+    switch (p.command.verb) {
+        case smtp::Verb::Helo: e = agents::AgentEvent::OnHeloCommand; break;
+        case smtp::Verb::Ehlo: e = agents::AgentEvent::OnEhloCommand; break;
+        case smtp::Verb::Mail:
+            e = agents::AgentEvent::OnMailCommand;
+            env = {};
+            env.sender = p.command.path.str();
+            break;
+        case smtp::Verb::Rcpt:
+            e = agents::AgentEvent::OnRcptCommand;
+            env.recipient = p.command.path.str();
+            env.recipient_domain = p.command.path.domain;
+            break;
+        default: co_return;
+    }
+    see_session_for_agents();
+    if (!snapshot_->agents->has_async(e, agents_)) co_return;
+    set_waiting(Waiting::Tarpit);  // ours, bounded by the agents' timeouts
+    co_await agents::gather_async(*snapshot_->agents, e, agents_, env);
+    set_waiting(Waiting::Client);
 }
 
 // The end of a transaction: the message goes to MessageAcceptance (header scan,

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "acceptance.hpp"
+#include "agent_log.hpp"
 #include "asio.hpp"
 #include "categorizer.hpp"
 #include "disk_admission.hpp"
 #include "protocol_log.hpp"
 #include "receive_connector.hpp"
+#include "pipeline.hpp"
 #include "recipient_filter.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
@@ -33,6 +35,7 @@ struct ReceiveSnapshot {
     std::vector<ReceiveConnector> connectors;
     std::shared_ptr<const routing::Categorizer> categorizer;          // accepted domains: relay control at RCPT
     std::shared_ptr<const agents::RecipientFilter> recipient_filter;  // RCPT TO, after relay control
+    std::shared_ptr<const agents::Pipeline> agents;  // the transport agents (relay control first)
 };
 
 // What the server lends every connection; it outlives them all.
@@ -44,6 +47,7 @@ struct ConnectionServices {
     backpressure::DiskAdmission* disk_admission = nullptr;   // the queue volume's room (issue 14)
     std::function<bool(std::uint32_t permissions)> accepting_mail;  // back pressure at MAIL
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
+    agents::AgentLog* agent_log = nullptr;              // agents' verdicts; none: not written
 };
 
 // The client's address as logs and headers show it: an IPv4 client on a dual-stack
@@ -83,6 +87,11 @@ private:
     asio::awaitable<Outcome> read_chunk(std::uint64_t size);
     asio::awaitable<Outcome> start_tls();
     asio::awaitable<Outcome> commit();
+    // The transport agents at an SMTP event (agents_for_command: the ones with I/O first).
+    std::optional<smtp::ReplyId> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);
+    asio::awaitable<void> agents_for_command(std::string_view line);
+    void see_session_for_agents();
+    agents::Envelope envelope_so_far() const;
     asio::awaitable<void> watchdog();
     asio::awaitable<void> say_goodbye(smtp::ReplyId reply);
     std::optional<std::string> next_line(bool* too_long);
@@ -106,6 +115,7 @@ private:
     std::string session_id_;
     logging::ProtocolLogSession plog_;
     std::optional<smtp::Session> session_;
+    agents::AgentSession agents_;  // what the transport agents see of this session, and its message's agent state
     std::string in_;
     std::size_t in_pos_ = 0;
     std::string out_;

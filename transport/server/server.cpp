@@ -123,6 +123,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, kVersionText);
     tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, kVersionText);
+    agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, kVersionText);
     delivery = std::make_unique<send::DeliveryService>(io, *db, send::DeliveryOptions{say},
                                                        tracking.get());
     delivery->apply(snapshot->send);
@@ -141,6 +142,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     services.disk_admission = disk_admission.get();
     services.accepting_mail = [this](std::uint32_t permissions) { return accepting_mail(permissions); };
     services.acceptance = acceptance.get();
+    services.agent_log = agent_log.get();
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
@@ -167,6 +169,7 @@ Server::Impl::~Impl() {
     if (db) db->close();
     receive_log.reset();
     tracking.reset();
+    agent_log.reset();
 }
 
 // First start: the default Receive connector (reference §1.3) and the transport
@@ -207,6 +210,8 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
         config::transport_server_settings(config::load_singleton(*db, config::ObjectKind::TransportServer));
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
+    snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter);
+    snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.message_tracking_log_path;
     snap->tracking.enabled = ts.message_tracking_log_enabled;
     snap->tracking.directory = tdir.empty() ? data_directory + "/Logs/MessageTracking" : tdir;
@@ -230,6 +235,7 @@ void Server::Impl::reload(bool forced) {
     snapshot = read_snapshot();
     if (receive_log) receive_log->set_limits(snapshot->receive_log_limits);
     if (tracking) tracking->set_settings(snapshot->tracking);
+    if (agent_log) agent_log->set_settings(snapshot->agent_log);
     if (delivery) delivery->apply(snapshot->send);
     if (acceptance) acceptance->apply(acceptance_settings(*snapshot));
     reconcile_listeners();
@@ -536,6 +542,7 @@ int Server::run() {
     d.io.run();
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
+    if (d.agent_log) d.agent_log->flush();
     say("stopped");
     return 0;
 }

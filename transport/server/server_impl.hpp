@@ -3,6 +3,7 @@
 // listener, back-pressure monitor, logs). Private to server/.
 #pragma once
 
+#include "agent_config.hpp"
 #include "asio.hpp"
 #include "back_pressure.hpp"
 #include "categorizer.hpp"
@@ -41,6 +42,7 @@ using receive::ReceiveConnector;
 // Filter) and what only the server's parts read.
 struct ConfigSnapshot : receive::ReceiveSnapshot {
     std::shared_ptr<const send::SendConfig> send;  // Send connectors and delivery settings (the same categorizer)
+    agents::AgentLogSettings agent_log;
     logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
@@ -103,6 +105,7 @@ struct Server::Impl {
     std::list<std::shared_ptr<Connection>> connections;
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
+    std::unique_ptr<agents::AgentLog> agent_log;
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
     std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session

@@ -61,11 +61,15 @@ constexpr std::array kCatalogue = {
     // MAIL/RCPT parameter names itself ("Invalid ORCPT parameter").
     ReplyEntry{ReplyId::InvalidAddress,        501, "5.1.3", "Invalid address",                                      false, C::Protocol},
     ReplyEntry{ReplyId::InvalidParameter,      501, "5.5.4", "Invalid {} parameter",                                 false, C::Protocol},
+    // Issue 16: what transport agents answer with when no more specific entry fits.
+    ReplyEntry{ReplyId::AgentRejected,         550, "5.7.1", "Rejected by policy",                                   false, C::Policy},
+    ReplyEntry{ReplyId::AgentDisconnect,       421, "4.7.0", "Connection closed by policy",                          true,  C::Fatal},
+    ReplyEntry{ReplyId::AgentTemporaryFailure, 451, "4.7.0", "Temporary server error, please try again later",      false, C::Resource},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::InvalidParameter) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::AgentTemporaryFailure) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

@@ -61,6 +61,10 @@ enum class ReplyId : std::uint16_t {
     // Issue 13: addresses and parameters.
     InvalidAddress,    // 501 5.1.3 domain not a domain name / control byte in a path
     InvalidParameter,  // 501 5.5.4 a MAIL/RCPT parameter's value refused (names it)
+    // Issue 16: transport agents (transport/agents).
+    AgentRejected,          // 550 5.7.1 an agent refused the command or message
+    AgentDisconnect,        // 421 4.7.0 an agent ended the session
+    AgentTemporaryFailure,  // 451 4.7.0 an agent did not answer in its time (TimeoutAction TempFail)
 };
 
 // What a reply means to the session.

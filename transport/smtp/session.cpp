@@ -149,6 +149,8 @@ Step Session::on_command(std::string_view line) {
 
 Step Session::apply_helo(const Command& cmd, bool extended) {
     if (settings_.require_ehlo_domain && cmd.argument.starts_with("[")) return refuse(ReplyId::InvalidDomain);
+    if (policy_.agents_at_helo)
+        if (auto r = policy_.agents_at_helo(cmd.argument, extended)) return refuse(*r);
     reset_transaction();  // RFC 5321 §4.1.4: EHLO in a transaction resets it
     helo_ = cmd.argument;
     esmtp_ = extended;
@@ -192,6 +194,8 @@ Step Session::apply_mail(const Command& cmd) {
         return reply(ReplyId::InsufficientResources);  // back pressure: 452 4.3.1, never tarpitted
     if (policy_.room_for_body && !policy_.room_for_body(cmd.size.value_or(0)))
         return reply(ReplyId::InsufficientResources);  // the queue volume would reach High
+    if (policy_.agents_at_mail)
+        if (auto r = policy_.agents_at_mail(cmd.path)) return refuse(*r);
     reset_transaction();
     txn_.sender = cmd.path;
     txn_.declared_size = cmd.size;
@@ -213,6 +217,8 @@ Step Session::apply_rcpt(const Command& cmd) {
         policy_.check_recipient ? policy_.check_recipient(cmd.path, settings_.permissions) : RecipientVerdict::Accept;
     if (v == RecipientVerdict::RelayDenied) return refuse(ReplyId::UnableToRelay);
     if (v == RecipientVerdict::UnknownUser) return refuse(ReplyId::UserUnknown);
+    if (policy_.agents_at_rcpt)
+        if (auto r = policy_.agents_at_rcpt(cmd.path, settings_.permissions)) return refuse(*r);
     txn_.recipients.push_back({cmd.path, cmd.notify, cmd.orcpt});
     transition(SessionState::Rcpt, "RCPT");
     return reply(ReplyId::RecipientOk);

@@ -97,6 +97,12 @@ struct SessionPolicy {
     // The transaction ended without a commit that kept its hold (RSET, EHLO, a
     // refusal, the commit's answer): the hold is given back.
     std::function<void()> release_body;
+    // Transport agents (transport/agents, issue 16) at HELO/EHLO, MAIL and RCPT, after
+    // the protocol's own checks: a refusal with this catalogue reply (a reply that
+    // closes ends the session), or nullopt to go on. Each empty = no agents.
+    std::function<std::optional<ReplyId>(std::string_view helo, bool extended)> agents_at_helo;
+    std::function<std::optional<ReplyId>(const Mailbox& sender)> agents_at_mail;
+    std::function<std::optional<ReplyId>(const Mailbox& recipient, std::uint32_t permissions)> agents_at_rcpt;
 };
 
 enum class SessionState : std::uint8_t { Connected, Greeted, Mail, Rcpt, Data, Bdat, TlsHandshake, Committing, Closed };

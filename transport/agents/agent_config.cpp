@@ -1,0 +1,136 @@
+// The agents' configuration: Exchange's order, the administrator's changes, and the
+// pipeline built from them (see the header).
+#include "agent_config.hpp"
+
+#include "typed_settings.hpp"
+
+#include "config_store.hpp"
+#include "receive_agents.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <strings.h>
+
+namespace edge::agents {
+
+namespace {
+bool same_name(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+std::vector<std::string_view> installed_agents() {
+    // Exchange 2007 Edge's order, of the agents that exist: Connection Filtering 1,
+    // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
+    // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
+    // Address Rewriting Outbound 10. New agents take their place in this list.
+    return {kRelayControlAgent, kRecipientFilterAgent};
+}
+
+bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
+
+std::vector<TransportAgentConfig> order_agents(const std::vector<std::pair<std::string, config::ConfigObject>>& stored) {
+    struct Row {
+        TransportAgentConfig c;
+        std::uint64_t key;  // the stored priority, or the default place
+        std::size_t place;
+    };
+    std::vector<Row> rows;
+    std::size_t place = 0;
+    for (auto name : installed_agents()) {
+        Row r{{std::string(name), true, 0, can_disable_agent(name)}, place, place};
+        ++place;
+        for (const auto& [id, o] : stored) {
+            if (!same_name(id, name)) continue;
+            const config::TransportAgentSettings t = config::transport_agent_settings(o);
+            r.c.enabled = t.enabled || !r.c.can_disable;
+            r.key = t.priority;
+        }
+        if (!r.c.can_disable) r.key = 0;  // relay control runs before every agent, always
+        rows.push_back(std::move(r));
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return a.c.can_disable != b.c.can_disable ? !a.c.can_disable : std::tie(a.key, a.place) < std::tie(b.key, b.place);
+    });
+    std::vector<TransportAgentConfig> out;
+    int priority = 1;
+    for (auto& r : rows) {
+        r.c.priority = r.c.can_disable ? priority++ : 0;
+        out.push_back(std::move(r.c));
+    }
+    return out;
+}
+
+std::vector<TransportAgentConfig> load_transport_agents(const queue::QueueDb& db) {
+    std::vector<std::pair<std::string, config::ConfigObject>> stored;
+    for (auto& s : config::load_objects(db, config::ObjectKind::TransportAgent)) stored.emplace_back(s.name, s.object);
+    return order_agents(stored);
+}
+
+std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_view identity, long long priority) {
+    auto it = std::find_if(agents.begin(), agents.end(), [&](const auto& a) { return same_name(a.identity, identity); });
+    if (it == agents.end()) return fmt::format("no transport agent named '{}'; 'edgectl Get-TransportAgent' lists them", identity);
+    if (!it->can_disable)
+        return fmt::format("'{}' always runs first (priority 0), before every agent; its priority cannot be changed",
+                           it->identity);
+    const long long movable = std::count_if(agents.begin(), agents.end(), [](const auto& a) { return a.can_disable; });
+    if (priority < 1 || priority > movable)
+        return fmt::format("-Priority: {} is out of range; expected 1 to {} (the number of transport agents that can be "
+                           "ordered)",
+                           priority, movable);
+    TransportAgentConfig moving = *it;
+    agents.erase(it);
+    // Relay control (priority 0) stays in front; priority N is the N-th agent after it.
+    auto first = std::find_if(agents.begin(), agents.end(), [](const auto& a) { return a.can_disable; });
+    agents.insert(first + (priority - 1), std::move(moving));
+    int p = 1;
+    for (auto& a : agents) a.priority = a.can_disable ? p++ : 0;
+    return {};
+}
+
+std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
+                                               std::shared_ptr<const routing::Categorizer> categorizer,
+                                               std::shared_ptr<const RecipientFilter> recipient_filter) {
+    std::vector<Pipeline::Entry> entries;
+    for (const auto& a : agents) {
+        Pipeline::Entry e;
+        e.settings.enabled = a.enabled;
+        e.settings.priority = a.priority;
+        if (same_name(a.identity, kRelayControlAgent)) {
+            e.agent = std::make_shared<RelayControlAgent>(categorizer);
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kRecipientFilterAgent)) {
+            e.agent = std::make_shared<RecipientFilterAgent>(recipient_filter, categorizer);
+            if (recipient_filter) {
+                // Set-RecipientFilterConfig -Enabled $false stops it too, as in Exchange.
+                e.settings.enabled = e.settings.enabled && recipient_filter->settings().enabled;
+                e.settings.external_mail_enabled = recipient_filter->settings().external_mail_enabled;
+                e.settings.internal_mail_enabled = recipient_filter->settings().internal_mail_enabled;
+            }
+        } else {
+            continue;
+        }
+        entries.push_back(std::move(e));
+    }
+    return std::make_shared<const Pipeline>(std::move(entries));
+}
+
+std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
+                                              std::shared_ptr<const routing::Categorizer> categorizer,
+                                              std::shared_ptr<const RecipientFilter> recipient_filter) {
+    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter));
+}
+
+AgentLogSettings agent_log_settings(const config::TransportServerSettings& ts, const std::string& data_directory) {
+    auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
+    AgentLogSettings s;
+    s.enabled = ts.agent_log_enabled;
+    s.directory = ts.agent_log_path.empty() ? data_directory + "/Logs/AgentLog" : ts.agent_log_path;
+    s.max_file_size = limit(ts.agent_log_max_file_size);
+    s.max_directory_size = limit(ts.agent_log_max_directory_size);
+    s.max_age = ts.agent_log_max_age;
+    return s;
+}
+
+}  // namespace edge::agents

@@ -1,0 +1,60 @@
+// The agents' configuration in the config store (ObjectKind::TransportAgent: Enabled,
+// Priority per agent; the TransportServer's AgentLog* settings) and the pipeline the
+// server builds from it for each config generation. Read by the server and edgectl.
+#pragma once
+
+#include "agent_log.hpp"
+#include "categorizer.hpp"
+#include "pipeline.hpp"
+#include "recipient_filter.hpp"
+#include "settings.hpp"
+#include "typed_settings.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge::queue {
+class QueueDb;
+}
+
+namespace edge::agents {
+
+// One row of Get-TransportAgent.
+struct TransportAgentConfig {
+    std::string identity;
+    bool enabled = true;
+    int priority = 0;  // relay control 0 (before every agent, fixed); the others 1..N
+    bool can_disable = true;
+};
+
+// The agents this build has, in Exchange's default order; relay control first.
+std::vector<std::string_view> installed_agents();
+bool can_disable_agent(std::string_view identity);
+
+// The agents in the order they run. `stored` holds the TransportAgent objects an
+// administrator wrote (by Identity; an unknown one is ignored). Agents without one
+// keep Exchange's order and Enabled; priorities come out renumbered 1..N.
+std::vector<TransportAgentConfig> order_agents(const std::vector<std::pair<std::string, config::ConfigObject>>& stored);
+std::vector<TransportAgentConfig> load_transport_agents(const queue::QueueDb& db);
+
+// Set-TransportAgent -Priority as Exchange does it: the agent moves to `priority` and
+// the others close up behind it, keeping their order. The error (unknown agent, relay
+// control, out of 1..N) names what is expected; "" when done.
+std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_view identity, long long priority);
+
+// The pipeline of this generation: relay control and the Recipient Filter Agent with
+// their settings (the filter's ExternalMailEnabled / InternalMailEnabled are its own
+// configuration's, Set-RecipientFilterConfig).
+std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
+                                               std::shared_ptr<const routing::Categorizer> categorizer,
+                                               std::shared_ptr<const RecipientFilter> recipient_filter);
+std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
+                                              std::shared_ptr<const routing::Categorizer> categorizer,
+                                              std::shared_ptr<const RecipientFilter> recipient_filter);
+
+// Set-TransportServer AgentLog*; an empty AgentLogPath is <data_directory>/Logs/AgentLog.
+AgentLogSettings agent_log_settings(const config::TransportServerSettings& transport_server, const std::string& data_directory);
+
+}  // namespace edge::agents
