@@ -605,7 +605,7 @@ TEST_CASE("hubs on an ExternalAuthoritative connector relay, bypass the size lim
     CHECK(s.server_log().find("Resource pressure increased from Normal to Medium") != std::string::npos);
 }
 
-TEST_CASE("a hub that presents a pinned TLS client certificate after STARTTLS may relay; others may not",
+TEST_CASE("a hub that presents a pinned TLS client certificate after STARTTLS may relay, others may not",
           "[receive][tls][relay]") {
     EdgeServer s;
     std::string dir = s.dir().path();

@@ -162,7 +162,7 @@ TEST_CASE("a -like pattern backtracks in linear steps: a long value against many
     CHECK(filter_matches("Identity -like 'a*[a-c]'", r));
 }
 
-TEST_CASE("Filter: -not binds tightest, then -and, then -or; parentheses override", "[cli][filter]") {
+TEST_CASE("Filter: -not binds tightest, then -and, then -or, parentheses override", "[cli][filter]") {
     Record r = queue_record("q", "Ready", 3, 100);
     CHECK(filter_matches("Status -eq 'Retry' -and MessageCount -gt 1 -or MessageCount -eq 3", r));
     CHECK_FALSE(filter_matches("Status -eq 'Retry' -and (MessageCount -gt 1 -or MessageCount -eq 3)", r));
@@ -217,7 +217,7 @@ TEST_CASE("Format-Table: default columns aligned, numbers right-aligned, fitted 
     CHECK(format_table({}, {"Identity"}, 0).empty());
 }
 
-TEST_CASE("Format-List prints every property; JSON writes typed values and escapes text", "[cli][output]") {
+TEST_CASE("Format-List prints every property, JSON writes typed values and escapes text", "[cli][output]") {
     Record r = queue_record("EDGE\\q\"1\n", "Retry", 2, 2048, {"a", "b"});
     std::string list = format_list({r});
     CHECK(list.find("Identity      : EDGE\\q\"1") != std::string::npos);

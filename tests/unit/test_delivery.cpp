@@ -221,7 +221,16 @@ std::shared_ptr<SendConfig> make_config(std::vector<SendConnector> connectors, D
     cfg->server_fqdn = "edge.contoso.com";
     cfg->connectors = std::move(connectors);
     std::vector<routing::SendConnectorRoute> routes;
-    for (const auto& c : cfg->connectors) routes.push_back(c.route());
+    for (const auto& c : cfg->connectors) {
+        routing::SendConnectorRoute r;
+        r.name = c.name;
+        r.enabled = c.enabled;
+        r.address_spaces = c.address_spaces;
+        r.dns_routing_enabled = c.dns_routing_enabled;
+        r.smart_hosts = c.smart_hosts;
+        r.max_message_size = c.max_message_size;
+        routes.push_back(std::move(r));
+    }
     cfg->categorizer = std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::vector<routing::AcceptedDomain>{}), std::move(routes));
     cfg->settings = std::move(settings);
     return cfg;

@@ -533,7 +533,7 @@ TEST_CASE("a recipient index outside the envelope is the caller's bug and throws
     CHECK_THROWS_AS(send::build_dsn(req), std::out_of_range);
 }
 
-TEST_CASE("ExternalPostmasterAddress is the notice's From; empty, postmaster@ the Default accepted domain or the server FQDN",
+TEST_CASE("ExternalPostmasterAddress is the notice's From, empty, postmaster@ the Default accepted domain or the server FQDN",
           "[dsn][settings]") {
     auto env = envelope();
     config::ConfigObject ts(config::ObjectKind::TransportServer);

@@ -271,3 +271,101 @@ TEST_CASE("acceptance routes with the configuration applied last", "[acceptance]
     }
     CHECK(q.given[0].envelope.expiration_time - q.given[0].envelope.arrival_time == std::chrono::hours(1));
 }
+
+// ---- the transport agents at the end of the message (OnEndOfHeaders, OnEndOfData) ----
+
+namespace {
+// An agent that answers one event as scripted and keeps what it saw there.
+class EndOfMessageAgent final : public agents::Agent {
+public:
+    EndOfMessageAgent(agents::AgentEvent at, agents::Verdict v) : at_(at), verdict_(std::move(v)) {}
+    std::string_view name() const override { return "Content Filter Agent"; }
+    bool handles(agents::AgentEvent e) const override { return e == at_; }
+    agents::Verdict on_event(agents::AgentEvent, const agents::SessionInfo&, const agents::Envelope& env) const override {
+        seen = env;
+        ++calls;
+        return verdict_;
+    }
+    mutable agents::Envelope seen;
+    mutable int calls = 0;
+
+private:
+    agents::AgentEvent at_;
+    agents::Verdict verdict_;
+};
+
+struct CountingSink final : agents::VerdictSink {
+    std::vector<std::string> responses;
+    void record(const agents::VerdictRecord& r) override { responses.push_back(r.smtp_response); }
+};
+
+agents::Pipeline pipeline_of(std::shared_ptr<const agents::Agent> a) {
+    agents::Pipeline::Entry e;
+    e.agent = std::move(a);
+    e.settings.priority = 1;
+    return agents::Pipeline({e});
+}
+}  // namespace
+
+TEST_CASE("an end-of-data agent's rejection refuses the message before the queue sees it", "[acceptance][agents]") {
+    FakeQueue q;
+    Reports r;
+    server::MessageAcceptance acceptance(q, r.hooks(), settings());
+    auto agent = std::make_shared<EndOfMessageAgent>(agents::AgentEvent::OnEndOfData,
+                                                     agents::Verdict::reject(smtp::ReplyId::AgentRejected, "test"));
+    const agents::Pipeline p = pipeline_of(agent);
+    agents::AgentSession session;
+    CountingSink sink;
+    auto t = transaction("From: Alice <alice@fabrikam.example>\r\nMessage-ID: <m1@fabrikam.example>\r\nSubject: Hi\r\n\r\nx\r\n");
+    FinishedMessage m = finished(t);
+    m.agents = &p;
+    m.agent_session = &session;
+    m.agent_log = &sink;
+    const auto out = accept(acceptance, std::move(m));
+    CHECK(out.result == AcceptanceOutcome::Result::Refused);
+    CHECK(out.refusal == smtp::ReplyId::AgentRejected);
+    CHECK(q.given.empty());
+    CHECK(r.tracked.empty());
+    REQUIRE(agent->calls == 1);
+    // What the agent saw: the P1 envelope, the header as received, the size.
+    CHECK(agent->seen.sender == "alice@fabrikam.example");
+    CHECK(agent->seen.recipients.size() == 2);
+    CHECK(agent->seen.message_id == "<m1@fabrikam.example>");
+    CHECK(agent->seen.header_from == std::vector<std::string>{"alice@fabrikam.example"});
+    CHECK(agent->seen.headers.size() == 3);
+    CHECK(agent->seen.size == t.message.size());
+    REQUIRE(sink.responses.size() == 1);
+    CHECK(sink.responses[0].starts_with("550 5.7.1"));
+}
+
+TEST_CASE("an end-of-headers agent's stamp is added beside our Received header, on one line", "[acceptance][agents]") {
+    FakeQueue q;
+    Reports r;
+    server::MessageAcceptance acceptance(q, r.hooks(), settings());
+    auto agent = std::make_shared<EndOfMessageAgent>(
+        agents::AgentEvent::OnEndOfHeaders, agents::Verdict::stamp_header("X-MS-Exchange-Organization-SCL", "0\r\nBcc: x@y"));
+    const agents::Pipeline p = pipeline_of(agent);
+    agents::AgentSession session;
+    auto t = transaction(kPlain);
+    FinishedMessage m = finished(t);
+    m.agents = &p;
+    m.agent_session = &session;
+    const auto out = accept(acceptance, std::move(m));
+    REQUIRE(out.result == AcceptanceOutcome::Result::Queued);
+    REQUIRE(q.given.size() == 1);
+    const std::string body = body_of(q.given[0]);
+    CHECK(body.find("X-MS-Exchange-Organization-SCL: 0Bcc: x@y\r\n") != std::string::npos);
+    CHECK(body.find("\r\nBcc:") == std::string::npos);  // the agent's CR LF never starts a field
+    CHECK(body.find("Received: ") < body.find("X-MS-Exchange-Organization-SCL"));
+    CHECK(body.ends_with(kPlain));
+}
+
+TEST_CASE("without agents the message is accepted as before", "[acceptance][agents]") {
+    FakeQueue q;
+    Reports r;
+    server::MessageAcceptance acceptance(q, r.hooks(), settings());
+    auto t = transaction(kPlain);
+    FinishedMessage m = finished(t);  // no pipeline, no agent session
+    CHECK(accept(acceptance, std::move(m)).result == AcceptanceOutcome::Result::Queued);
+    CHECK(q.given.size() == 1);
+}

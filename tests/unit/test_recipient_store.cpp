@@ -29,7 +29,7 @@ TEST_CASE("no recipient set: lookups say so, and the first full set answers", "[
     CHECK(db->recipient_count() == 2);
 }
 
-TEST_CASE("an incremental batch adds and removes; a full one replaces everything", "[queue][edgesync]") {
+TEST_CASE("an incremental batch adds and removes, a full one replaces everything", "[queue][edgesync]") {
     TempDir dir;
     auto db = edge::test::open_queue(dir);
     QueueDb::SyncBatch full;

@@ -175,7 +175,7 @@ TEST_CASE("BDAT takes a size and an optional LAST", "[smtp][command]") {
     CHECK(error_of("BDAT -1") == ReplyId::InvalidArguments);
 }
 
-TEST_CASE("commands that take no argument refuse one; overlong and NUL lines are refused", "[smtp][command]") {
+TEST_CASE("commands that take no argument refuse one, overlong and NUL lines are refused", "[smtp][command]") {
     CHECK(error_of("DATA now") == ReplyId::InvalidArguments);
     CHECK(error_of("STARTTLS please") == ReplyId::InvalidArguments);
     CHECK_FALSE(error_of("NOOP anything goes"));

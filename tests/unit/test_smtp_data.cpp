@@ -81,7 +81,7 @@ TEST_CASE("size limits are enforced while streaming and bound the memory used", 
     CHECK(r.take_body().empty());
 }
 
-TEST_CASE("a header section larger than MaxHeaderSize is refused; a large body is not a large header", "[smtp][data][limits]") {
+TEST_CASE("a header section larger than MaxHeaderSize is refused, a large body is not a large header", "[smtp][data][limits]") {
     DataReader big_header({.max_message_size = 100000, .max_header_size = 100});
     big_header.feed("X-Long: " + std::string(200, 'h') + "\r\n\r\nbody\r\n.\r\n");
     REQUIRE(big_header.done());

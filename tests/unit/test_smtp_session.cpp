@@ -93,7 +93,7 @@ TEST_CASE("commands out of order get a 503 that says what is missing", "[smtp][s
     CHECK(send(s, "MAIL FROM:<a@example.org>") == "250 2.1.0 Sender OK");
 }
 
-TEST_CASE("an anonymous client may send only to accepted domains; a partner may relay", "[smtp][session][relay]") {
+TEST_CASE("an anonymous client may send only to accepted domains, a partner may relay", "[smtp][session][relay]") {
     Session anon(edge_settings(), test_policy(), "198.51.100.7");
     anon.greet();
     send(anon, "EHLO spammer.example");
@@ -169,7 +169,7 @@ TEST_CASE("MaxProtocolErrors ends an abusive session with 421", "[smtp][session]
     CHECK(s.on_command("NOOP").replies.empty());
 }
 
-TEST_CASE("RequireTLS: nothing but EHLO, STARTTLS and the like before TLS; the session starts over after it", "[smtp][session][tls]") {
+TEST_CASE("RequireTLS: nothing but EHLO, STARTTLS and the like before TLS, the session starts over after it", "[smtp][session][tls]") {
     SessionSettings set = edge_settings();
     set.require_tls = true;
     set.tls_available = true;
@@ -213,7 +213,7 @@ TEST_CASE("smuggled end-of-data variants are refused at the real end and nothing
     CHECK(s.transaction().recipients.empty());
 }
 
-TEST_CASE("BDAT chunks are kept raw and LAST commits; past the limit LAST is refused", "[smtp][session][bdat]") {
+TEST_CASE("BDAT chunks are kept raw and LAST commits, past the limit LAST is refused", "[smtp][session][bdat]") {
     SessionSettings set = edge_settings();
     set.max_message_size = 20;
     Session s(set, test_policy(), "192.0.2.10");
@@ -303,7 +303,7 @@ TEST_CASE("every state change is traced with its cause", "[smtp][session]") {
                                             "Greeted>Closed:reply closes"});
 }
 
-TEST_CASE("EHLO, DATA and QUIT end a pipelined group; MAIL and RCPT do not", "[smtp][session]") {
+TEST_CASE("EHLO, DATA and QUIT end a pipelined group, MAIL and RCPT do not", "[smtp][session]") {
     CHECK(ends_pipeline_group(Verb::Ehlo));
     CHECK(ends_pipeline_group(Verb::Data));
     CHECK(ends_pipeline_group(Verb::Quit));

@@ -23,7 +23,7 @@ TEST_CASE("ASCII case folds letters only, never the locale's idea of them", "[te
     static_assert(iequals("Tls", "TLS"));
 }
 
-TEST_CASE("trim strips SP and HTAB; trim_space every kind of white space", "[text]") {
+TEST_CASE("trim strips SP and HTAB, trim_space every kind of white space", "[text]") {
     CHECK(trim(" \t value \t") == "value");
     CHECK(trim("\r\nvalue\r\n") == "\r\nvalue\r\n");  // a protocol line's CRLF is not space
     CHECK(trim_space(" \t\r\n\v\fvalue \r\n") == "value");
@@ -53,7 +53,7 @@ TEST_CASE("hex writes every byte as two digits, in lower or upper case", "[text]
     CHECK(hex(std::string(32, '\x5a')).size() == 64);
 }
 
-TEST_CASE("RFC 5322 dates in UTC and in local time with its offset; ISO 8601 in UTC", "[text]") {
+TEST_CASE("RFC 5322 dates in UTC and in local time with its offset, ISO 8601 in UTC", "[text]") {
     // 2023-01-11 15:59:51 UTC, a Wednesday.
     const system_clock::time_point t = sys_days{year{2023} / 1 / 11} + hours(15) + minutes(59) + seconds(51) + milliseconds(700);
     CHECK(rfc5322_date_utc(t) == "Wed, 11 Jan 2023 15:59:51 +0000");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "asio.hpp"
+#include "pipeline.hpp"
 #include "replies.hpp"
 #include "session.hpp"
 
@@ -28,6 +29,12 @@ struct FinishedMessage {
     bool esmtp = false;
     bool tls = false;
     std::string tls_version, tls_cipher;
+    // The transport agents of the session's snapshot, what they know of the session,
+    // and where their verdicts are logged: OnEndOfHeaders / OnEndOfData run in the
+    // acceptance. None: no agents.
+    const agents::Pipeline* agents = nullptr;
+    agents::AgentSession* agent_session = nullptr;
+    agents::VerdictSink* agent_log = nullptr;
 };
 
 struct AcceptanceOutcome {

@@ -567,6 +567,12 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         m.tls_version = tls_version(tls_->native_handle());
         m.tls_cipher = tls_cipher(tls_->native_handle());
     }
+    if (snapshot_->agents) {
+        see_session_for_agents();
+        m.agents = snapshot_->agents.get();
+        m.agent_session = &agents_;
+        m.agent_log = services_.agent_log;
+    }
     const std::string receive_id = m.receive_id;
     committing_bytes_ = txn.message.held();  // still ours until the commit ends
     account();

@@ -3,6 +3,7 @@
 #include "message_acceptance.hpp"
 
 #include "completion.hpp"
+#include "pipeline_async.hpp"
 #include "message_headers.hpp"
 #include "errors.hpp"
 #include "routing_config.hpp"
@@ -25,6 +26,38 @@ queue::DsnRet dsn_ret(smtp::Ret r) {
     return queue::DsnRet::Unspecified;
 }
 
+// A header field an agent stamps, on one line: no CR or LF reaches the message, whatever
+// the agent took its value from.
+std::string stamped_field(const agents::HeaderField& h) {
+    std::string line = h.first + ": " + h.second;
+    std::erase_if(line, [](char c) { return c == '\r' || c == '\n'; });
+    return line + "\r\n";
+}
+
+// What the end-of-message agents see: the P1 envelope and the header as received.
+agents::Envelope envelope_for_agents(const smtp::Transaction& txn, HeaderSummary& headers) {
+    agents::Envelope seen;
+    seen.sender = txn.sender.str();
+    for (const auto& r : txn.recipients) seen.recipients.push_back(r.address.str());
+    seen.message_id = headers.message_id.value_or("");
+    if (headers.from) seen.header_from = from_addresses(*headers.from);
+    seen.headers = std::move(headers.fields);
+    seen.size = txn.message.size();
+    return seen;
+}
+
+// The transport agents' end of the message: the header (OnEndOfHeaders), then the
+// whole message (OnEndOfData), before anything is added or routed. A refusal is the
+// message's answer.
+asio::awaitable<std::optional<smtp::ReplyId>> end_of_message_agents(const agents::Pipeline* pipeline,
+                                                                    agents::AgentSession* session,
+                                                                    agents::VerdictSink* log, agents::Envelope seen) {
+    agents::Decision d = co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfHeaders, *session, seen, log);
+    if (d.reply) co_return d.reply;
+    d = co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfData, *session, seen, log);
+    co_return d.reply;
+}
+
 AcceptanceOutcome refused(smtp::ReplyId why) {
     AcceptanceOutcome o;
     o.result = AcceptanceOutcome::Result::Refused;
@@ -36,15 +69,26 @@ AcceptanceOutcome refused(smtp::ReplyId why) {
 MessageAcceptance::MessageAcceptance(MessageQueue& queue, AcceptanceHooks hooks, AcceptanceSettings settings)
     : queue_(queue), hooks_(std::move(hooks)), settings_(std::move(settings)) {}
 
+// GCC 12 sees Asio's awaitable frame allocated with aligned_alloc and freed by the
+// frame's operator delete once this coroutine awaits another coroutine of a different
+// result type, and calls it a mismatch (GCC PR 109224, a false positive fixed in GCC
+// 14; ASan checks the real pairing at run time).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 14
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMessage m) {
     smtp::Transaction& txn = *m.transaction;
     HeaderSummary headers = scan_headers(txn.message.buffers(), m.max_header_size);
     if (!headers.complete) co_return refused(smtp::ReplyId::HeaderTooBig);
     if (headers.received_count >= m.max_hop_count) co_return refused(smtp::ReplyId::HopCountExceeded);
 
-    // TODO(issue 16, agents): OnEndOfHeaders / OnEndOfData run here, on the header
-    // summary and the body still in `txn`, before anything is added or routed; a
-    // rejecting verdict returns refused(<its catalogue reply>).
+    if (m.agents != nullptr && m.agent_session != nullptr) {
+        agents::Envelope seen = envelope_for_agents(txn, headers);
+        const std::optional<smtp::ReplyId> refusal =
+            co_await end_of_message_agents(m.agents, m.agent_session, m.agent_log, std::move(seen));
+        if (refusal) co_return refused(*refusal);
+    }
 
     auto now = std::chrono::system_clock::now();
     queue::NewMessage msg;
@@ -62,6 +106,8 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     rf.when = now;
     msg.body.chunks.reserve(txn.message.buffers().size() + 2);
     msg.body.chunks.push_back(received_header(rf));
+    if (m.agent_session != nullptr)
+        for (const auto& h : m.agent_session->stamped_headers) msg.body.chunks.push_back(stamped_field(h));
     std::string message_id;
     if (headers.message_id && !headers.message_id->empty()) {
         message_id = *headers.message_id;
@@ -140,5 +186,9 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     if (hooks_.queued) hooks_.queued();
     co_return out;
 }
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 14
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace edge::server

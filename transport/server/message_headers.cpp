@@ -38,11 +38,31 @@ std::string field_value(std::string_view line) {
 }
 
 void take_field(HeaderSummary& s, const std::string& field) {
+    if (auto name = field_name(field); !name.empty()) s.fields.emplace_back(std::string(name), field_value(field));
     if (field_is(field, "Received")) ++s.received_count;
+    else if (!s.from && field_is(field, "From")) s.from = field_value(field);
     else if (!s.message_id && field_is(field, "Message-ID")) s.message_id = field_value(field);
     else if (!s.subject && field_is(field, "Subject")) s.subject = field_value(field);
 }
 }  // namespace
+
+std::vector<std::string> from_addresses(std::string_view value) {
+    std::vector<std::string> out;
+    for (std::size_t open = value.find('<'); open != std::string_view::npos; open = value.find('<', open + 1)) {
+        auto close = value.find('>', open);
+        if (close == std::string_view::npos) break;
+        out.emplace_back(value.substr(open + 1, close - open - 1));
+    }
+    if (!out.empty()) return out;
+    while (!value.empty()) {
+        auto comma = value.find(',');
+        auto item = text::trim(value.substr(0, comma));
+        if (!item.empty()) out.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return out;
+}
 
 HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size) {
     HeaderSummary s;

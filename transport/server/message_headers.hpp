@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace edge::server {
@@ -17,11 +18,20 @@ struct HeaderSummary {
     std::uint32_t received_count = 0;  // Received: fields (the hop count)
     std::optional<std::string> message_id;
     std::optional<std::string> subject;
+    std::optional<std::string> from;  // the From: field's value, unfolded
+    // Every field as received (name, unfolded value), in order: what the end-of-headers
+    // agents see. Bounded by the scan's limit (MaxHeaderSize).
+    std::vector<std::pair<std::string, std::string>> fields;
     bool complete = false;  // the header ended (blank line) within the limit
 };
 
 // Scans the header section of a message held in chunks, looking at no more than
 // `max_header_size` bytes. Field names are case-insensitive; folded lines are joined.
+// The addresses of a From: value: each angle-addr's content, or each comma-separated
+// item when there are none (RFC 5322 §3.6.2 mailbox-list; no group or comment syntax:
+// what an agent log shows, not what a policy decides on).
+std::vector<std::string> from_addresses(std::string_view value);
+
 HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size);
 
 struct ReceivedFields {
