@@ -182,7 +182,7 @@ std::string read_all(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("a ',' inside an address is not a separator: the quoted local part reads back as one recipient",
+TEST_CASE("a semicolon inside an address is not a separator: the quoted local part reads back as one recipient",
           "[tracking][security]") {
     TempDir dir;
     MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
@@ -202,7 +202,7 @@ TEST_CASE("a ',' inside an address is not a separator: the quoted local part rea
     for (const auto& r : events[0].recipients) CHECK(r != "ceo@accepted.test");
 }
 
-TEST_CASE("a remote server's reply cannot split recipient-status: a ',' before a reply code inside it is escaped",
+TEST_CASE("a remote server's reply cannot split recipient-status: a semicolon before a reply code inside it is escaped",
           "[tracking][security]") {
     TempDir dir;
     MessageTrackingLog log(settings_in(dir.path()), "0.1.0", 1h);
