@@ -200,6 +200,12 @@ public:
     // Any async agent that would run at `e` (the driver gathers their answers first).
     bool has_async(AgentEvent e, const AgentSession& s) const;
     bool any_async() const { return any_async_; }
+    // Any agent that would run at `e` now: what a caller need not prepare for otherwise.
+    bool any_runs(AgentEvent e, const AgentSession& s) const {
+        for (const auto& en : entries_)
+            if (runs(en, e, s)) return true;
+        return false;
+    }
 
     // Runs the event: each agent that runs, in order; an async agent's answer is taken
     // from s.async_answers (consumed; missing = timeout_verdict). Verdicts that are not

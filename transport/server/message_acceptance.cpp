@@ -79,11 +79,16 @@ MessageAcceptance::MessageAcceptance(MessageQueue& queue, AcceptanceHooks hooks,
 #endif
 asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMessage m) {
     smtp::Transaction& txn = *m.transaction;
-    HeaderSummary headers = scan_headers(txn.message.buffers(), m.max_header_size);
+    // The end-of-message agents run only when one of them would: most sessions have none.
+    const bool agents_at_end =
+        m.agents != nullptr && m.agent_session != nullptr &&
+        (m.agents->any_runs(agents::AgentEvent::OnEndOfHeaders, *m.agent_session) ||
+         m.agents->any_runs(agents::AgentEvent::OnEndOfData, *m.agent_session));
+    HeaderSummary headers = scan_headers(txn.message.buffers(), m.max_header_size, agents_at_end);
     if (!headers.complete) co_return refused(smtp::ReplyId::HeaderTooBig);
     if (headers.received_count >= m.max_hop_count) co_return refused(smtp::ReplyId::HopCountExceeded);
 
-    if (m.agents != nullptr && m.agent_session != nullptr) {
+    if (agents_at_end) {
         agents::Envelope seen = envelope_for_agents(txn, headers);
         const std::optional<smtp::ReplyId> refusal =
             co_await end_of_message_agents(m.agents, m.agent_session, m.agent_log, std::move(seen));

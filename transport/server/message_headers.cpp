@@ -37,8 +37,8 @@ std::string field_value(std::string_view line) {
     return std::string(v);
 }
 
-void take_field(HeaderSummary& s, const std::string& field) {
-    if (auto name = field_name(field); !name.empty()) s.fields.emplace_back(std::string(name), field_value(field));
+void take_field(HeaderSummary& s, const std::string& field, bool keep_fields) {
+    if (auto name = field_name(field); keep_fields && !name.empty()) s.fields.emplace_back(std::string(name), field_value(field));
     if (field_is(field, "Received")) ++s.received_count;
     else if (!s.from && field_is(field, "From")) s.from = field_value(field);
     else if (!s.message_id && field_is(field, "Message-ID")) s.message_id = field_value(field);
@@ -64,7 +64,7 @@ std::vector<std::string> from_addresses(std::string_view value) {
     return out;
 }
 
-HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size) {
+HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size, bool keep_fields) {
     HeaderSummary s;
     std::string field;  // the current field, unfolded
     std::string line;
@@ -75,7 +75,7 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
         if (line.front() == ' ' || line.front() == '\t') {
             field += line;  // RFC 5322 §2.2.3: a folded continuation
         } else {
-            if (!field.empty()) take_field(s, field);
+            if (!field.empty()) take_field(s, field, keep_fields);
             field = line;
         }
         line.clear();
@@ -86,7 +86,7 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
             if (++seen > max_header_size) return s;
             if (c == '\n') {
                 if (end_line()) {
-                    if (!field.empty()) take_field(s, field);
+                    if (!field.empty()) take_field(s, field, keep_fields);
                     s.complete = true;
                     return s;
                 }
@@ -97,7 +97,7 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
     }
     // A message that is all header (no blank line) is still a message.
     if (!line.empty()) end_line();
-    if (!field.empty()) take_field(s, field);
+    if (!field.empty()) take_field(s, field, keep_fields);
     s.complete = true;
     return s;
 }

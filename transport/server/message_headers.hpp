@@ -19,8 +19,8 @@ struct HeaderSummary {
     std::optional<std::string> message_id;
     std::optional<std::string> subject;
     std::optional<std::string> from;  // the From: field's value, unfolded
-    // Every field as received (name, unfolded value), in order: what the end-of-headers
-    // agents see. Bounded by the scan's limit (MaxHeaderSize).
+    // With keep_fields, every field as received (name, unfolded value), in order: what
+    // the end-of-headers agents see. Bounded by the scan's limit (MaxHeaderSize).
     std::vector<std::pair<std::string, std::string>> fields;
     bool complete = false;  // the header ended (blank line) within the limit
 };
@@ -32,7 +32,10 @@ struct HeaderSummary {
 // what an agent log shows, not what a policy decides on).
 std::vector<std::string> from_addresses(std::string_view value);
 
-HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size);
+// `keep_fields`: also copy every field into `fields` (only when an agent will read them:
+// the scan runs for every message).
+HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size,
+                           bool keep_fields = false);
 
 struct ReceivedFields {
     std::string helo;           // the EHLO/HELO argument, as given
