@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -51,6 +53,25 @@ std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::string&
     return lines;
 }
 
+// Every file in `dir` whose name starts with `prefix`, one after another.
+std::string files_text(const std::string& dir, const std::string& prefix) {
+    std::string all;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().filename().string().starts_with(prefix)) {
+            std::ifstream in(e.path());
+            std::stringstream ss;
+            ss << in.rdbuf();
+            all += ss.str();
+        }
+    return all;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RCPT through, live, Enable refuses it "
@@ -58,7 +79,7 @@ TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RC
           "[agents][live]") {
     EdgeServer s;
     s.must_edgectl("Set-RecipientFilterConfig -BlockListEnabled '$true' -BlockedRecipients ceo@contoso.test");
-    basic_setup(s);  // contoso.test Authoritative, server started, no tarpit
+    basic_setup(s, "-ProtocolLoggingLevel Verbose");  // contoso.test Authoritative, server started, no tarpit
 
     std::string list = out_of(s, "Get-TransportAgent");
     CHECK(list.find("Identity") != std::string::npos);
@@ -106,6 +127,16 @@ TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RC
     CHECK(relay[0].find("\"SmtpResponse\": \"550 5.7.1 Unable to relay\"") != std::string::npos);
     // -StartDate in the future selects nothing.
     CHECK(agent_log_lines(s, "-StartDate 2999-01-01", 0).empty());
+
+    // The verdicts are in the sessions' protocol log too, and counted by agent and action.
+    REQUIRE(s.stop() == 0);
+    const std::string plog = files_text(s.data() + "/Logs/ProtocolLog/SmtpReceive", "RECV");
+    CHECK(count_of(plog, "Recipient Filter Agent: RejectCommand at OnRcptCommand (BlockedRecipient: ceo@contoso.test)") == 2);
+    CHECK(count_of(plog, "Relay Control: RejectCommand at OnRcptCommand (RelayDenied") == 1);
+    const std::string log = s.server_log();
+    INFO(log);
+    CHECK(log.find("agent verdicts: Recipient Filter Agent RejectCommand=2, Relay Control RejectCommand=1") !=
+          std::string::npos);
 }
 
 TEST_CASE("relay control cannot be disabled or moved, and unknown agents and bad priorities get clear errors",

@@ -7,10 +7,12 @@
 #include "pipeline_async.hpp"
 #include "receive_agents.hpp"
 #include "session.hpp"
+#include "verdict_counters.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace edge::agents;
@@ -407,4 +409,32 @@ TEST_CASE("a recipient the lookup refused is named in the agent log by its keyed
     CHECK(v.logged_recipient.find("bob") == std::string::npos);
     CHECK(v.logged_recipient == filter->hashed_for_log("BOB@Contoso.com"));  // the canonical address's hash
     CHECK(agent.on_event(AgentEvent::OnRcptCommand, session, rcpt("alice@contoso.com")).action == AgentAction::Continue);
+}
+
+TEST_CASE("verdict counters count by agent and action, in a stable order, across threads", "[agents][counters]") {
+    VerdictCounters c;
+    CHECK(c.total() == 0);
+    CHECK(counters_text(c.rows()) == "none");
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&c] {
+            for (int i = 0; i < 1000; ++i) {
+                c.count("Sender Filter Agent", "RejectCommand");
+                if (i % 10 == 0) c.count("Connection Filtering Agent", "RejectCommand");
+            }
+        });
+    for (auto& t : threads) t.join();
+    c.count("Connection Filtering Agent", "Disconnect");
+    auto rows = c.rows();
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].agent == "Connection Filtering Agent");
+    CHECK(rows[0].action == "Disconnect");
+    CHECK(rows[0].count == 1);
+    CHECK(rows[1].action == "RejectCommand");
+    CHECK(rows[1].count == 400);
+    CHECK(rows[2].agent == "Sender Filter Agent");
+    CHECK(rows[2].count == 4000);
+    CHECK(c.total() == 4401);
+    CHECK(counters_text(rows) ==
+          "Connection Filtering Agent Disconnect=1, Connection Filtering Agent RejectCommand=400, Sender Filter Agent RejectCommand=4000");
 }

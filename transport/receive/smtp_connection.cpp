@@ -199,8 +199,8 @@ asio::awaitable<void> Connection::run() {
         // OnConnect: a refusal here is said in place of the banner, and the session ends.
         see_session_for_agents();
         const agents::Envelope none;
-        agents::Decision d = co_await agents::run_async(*snapshot_->agents, agents::AgentEvent::OnConnect, agents_, none,
-                                                        services_.agent_log);
+        agents::Decision d =
+            co_await agents::run_async(*snapshot_->agents, agents::AgentEvent::OnConnect, agents_, none, &verdicts_);
         if (d.reply) {
             Step refused;
             refused.replies.push_back(smtp::render(*d.reply, connector_.enhanced_status_codes));
@@ -511,8 +511,20 @@ agents::Envelope Connection::envelope_so_far() const {
 std::optional<smtp::AgentReply> Connection::run_agents(agents::AgentEvent e, const agents::Envelope& envelope) {
     if (!snapshot_->agents) return std::nullopt;
     see_session_for_agents();
-    // The refusal is the agent log's to record; the protocol log shows the reply as before.
-    return snapshot_->agents->run(e, agents_, envelope, services_.agent_log).reply;
+    return snapshot_->agents->run(e, agents_, envelope, &verdicts_).reply;
+}
+
+void Connection::SessionVerdicts::record(const agents::VerdictRecord& r) {
+    const std::string_view action = agents::action_name(r.verdict.action, r.event);
+    if (c_.services_.agent_log != nullptr) c_.services_.agent_log->record(r);
+    if (c_.services_.verdict_counters != nullptr) c_.services_.verdict_counters->count(r.agent, action);
+    if (!c_.plog_.enabled()) return;
+    // "<agent>: <action> at <event> (<reason>: <reason data>)": the agent log has the
+    // rest; this line says in the conversation why the next reply is what it is.
+    std::string why = r.verdict.reason;
+    if (!r.verdict.reason_data.empty()) why += (why.empty() ? "" : ": ") + r.verdict.reason_data;
+    c_.log(logging::LogEvent::Information,
+           fmt::format("{}: {} at {}{}", r.agent, action, agents::to_string(r.event), why.empty() ? "" : " (" + why + ")"));
 }
 
 // HELO/EHLO, MAIL and RCPT are decided inside the session, synchronously; the agents
@@ -574,7 +586,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         see_session_for_agents();
         m.agents = snapshot_->agents.get();
         m.agent_session = &agents_;
-        m.agent_log = services_.agent_log;
+        m.agent_log = &verdicts_;
     }
     const std::string receive_id = m.receive_id;
     committing_bytes_ = txn.message.held();  // still ours until the commit ends

@@ -15,6 +15,7 @@
 #include "recipient_filter.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
+#include "verdict_counters.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +49,7 @@ struct ConnectionServices {
     std::function<bool(std::uint32_t permissions)> accepting_mail;  // back pressure at MAIL
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
     agents::AgentLog* agent_log = nullptr;              // agents' verdicts; none: not written
+    agents::VerdictCounters* verdict_counters = nullptr;  // agents' verdicts counted (the metrics issue)
 };
 
 // The client's address as logs and headers show it: an IPv4 client on a dual-stack
@@ -75,6 +77,16 @@ public:
 
 private:
     enum class Outcome : std::uint8_t { Continue, Close };
+    // Where this session's agent verdicts go: the agent log, the counters, and the
+    // session's own protocol log (an Information line beside the reply it explains).
+    class SessionVerdicts final : public agents::VerdictSink {
+    public:
+        explicit SessionVerdicts(Connection& c) : c_(c) {}
+        void record(const agents::VerdictRecord& r) override;
+
+    private:
+        Connection& c_;
+    };
     // Whom the session is waiting for: the client (both clocks run), or us — a
     // tarpit (it ends at the ConnectionTimeout deadline by itself) or a commit (never
     // cut: its reply is owed). While we are waited for, the watchdog sleeps until
@@ -116,6 +128,7 @@ private:
     logging::ProtocolLogSession plog_;
     std::optional<smtp::Session> session_;
     agents::AgentSession agents_;  // what the transport agents see of this session, and its message's agent state
+    SessionVerdicts verdicts_{*this};
     std::string in_;
     std::size_t in_pos_ = 0;
     std::string out_;

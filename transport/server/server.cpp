@@ -144,6 +144,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     services.accepting_mail = [this](std::uint32_t permissions) { return accepting_mail(permissions); };
     services.acceptance = acceptance.get();
     services.agent_log = agent_log.get();
+    services.verdict_counters = &verdict_counters;
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
@@ -558,6 +559,7 @@ int Server::run() {
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
     if (d.agent_log) d.agent_log->flush();
+    if (d.verdict_counters.total() > 0) say("agent verdicts: " + agents::counters_text(d.verdict_counters.rows()));
     say("stopped");
     return 0;
 }

@@ -107,6 +107,7 @@ struct Server::Impl {
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
     std::unique_ptr<agents::AgentLog> agent_log;
+    agents::VerdictCounters verdict_counters;  // by agent and action, for the metrics issue
     // The agents' shared services: the receive side's DNS resolver (InternalDNSServers;
     // retuned when they change, see apply_agent_services).
     agents::AgentServices agent_services;
