@@ -1,14 +1,24 @@
-// DNS answers (transport/send/dns_answer.*): the wire bytes any DNS server, or a
-// forger racing it, sends to our resolver for MX, A and AAAA questions.
+// DNS answers (transport/dns/dns_answer.*): the wire bytes any DNS server, or a
+// forger racing it, sends to our resolver for MX, A, AAAA and PTR questions (PTR:
+// the reverse-DNS checks of Sender Reputation and Test-SendConnector).
 #include "dns_answer.hpp"
 #include "fuzz_target.hpp"
 
 using namespace edge::dns::wire;
 
+namespace {
+// host_name form: no upper case, no trailing dot ("" is the null MX root).
+bool host_form(const std::string& name) {
+    for (char c : name)
+        if (c >= 'A' && c <= 'Z') return false;
+    return name.empty() || name.back() != '.' || (name.size() >= 2 && name[name.size() - 2] == '\\');
+}
+}  // namespace
+
 FUZZ_TARGET(dns_answer) {
     if (size < 3) return 0;
-    static constexpr ldns_rr_type kTypes[] = {LDNS_RR_TYPE_MX, LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
-    const ldns_rr_type type = kTypes[data[0] % 3];
+    static constexpr ldns_rr_type kTypes[] = {LDNS_RR_TYPE_MX, LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_PTR};
+    const ldns_rr_type type = kTypes[data[0] % 4];
     const std::uint8_t* wire = data + 1;
     const std::size_t wire_size = size - 1;
     // The id is the packet's own: the fuzzer learns nothing from guessing 16 bits.
@@ -33,19 +43,23 @@ FUZZ_TARGET(dns_answer) {
     FUZZ_CHECK(out.ttl <= cap);
     switch (out.outcome) {
         case Lookup::Outcome::Ok:
-            FUZZ_CHECK(!out.mx.empty() || !out.addresses.empty());
+            FUZZ_CHECK(!out.mx.empty() || !out.addresses.empty() || !out.names.empty());
             for (const auto& a : out.addresses) FUZZ_CHECK(type == LDNS_RR_TYPE_A ? a.is_v4() : a.is_v6());
             FUZZ_CHECK(type == LDNS_RR_TYPE_MX || out.mx.empty());
+            FUZZ_CHECK(type == LDNS_RR_TYPE_PTR || out.names.empty());
+            FUZZ_CHECK(type != LDNS_RR_TYPE_PTR || out.addresses.empty());
             for (const auto& [pref, name] : out.mx) {
                 (void)pref;
-                // host_name form: no upper case, no trailing dot ("" is the null MX root).
-                for (char c : name) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'));
-                FUZZ_CHECK(name.empty() || name.back() != '.' || (name.size() >= 2 && name[name.size() - 2] == '\\'));
+                FUZZ_CHECK(host_form(name));
+            }
+            for (const auto& name : out.names) {
+                FUZZ_CHECK(!name.empty());  // a PTR to the root names no host
+                FUZZ_CHECK(host_form(name));
             }
             break;
         case Lookup::Outcome::NxDomain:
         case Lookup::Outcome::NoData:
-            FUZZ_CHECK(out.mx.empty() && out.addresses.empty());
+            FUZZ_CHECK(out.mx.empty() && out.addresses.empty() && out.names.empty());
             FUZZ_CHECK(out.ttl <= 300);
             break;
         case Lookup::Outcome::Transient:

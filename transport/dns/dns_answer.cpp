@@ -64,8 +64,9 @@ void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Loo
             out.mx.emplace_back(ldns_rdf2native_int16(ldns_rr_rdf(rr, 0)), dname_text(ldns_rr_rdf(rr, 1)));
             taken = true;
         } else if (type == LDNS_RR_TYPE_PTR && ldns_rdf_get_type(data) == LDNS_RDF_TYPE_DNAME) {
-            out.names.push_back(dname_text(data));
-            taken = true;
+            std::string name = dname_text(data);
+            taken = !name.empty();  // a PTR to the root names no host
+            if (taken) out.names.push_back(std::move(name));
         }
         if (taken) out.ttl = std::min(out.ttl, ldns_rr_ttl(rr));
     }
