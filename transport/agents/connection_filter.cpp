@@ -50,6 +50,12 @@ IpJudgement from_providers(const ProviderOutcome& o, const routing::IpAddress& a
     return j;
 }
 
+// The providers ask DNS about the client as it is: IPv4 as IPv4 (not ::ffff:a.b.c.d).
+boost::asio::ip::address to_asio(const routing::IpAddress& a) {
+    if (a.is_v4()) return boost::asio::ip::address_v4(a.v4_value());
+    return boost::asio::ip::address_v6(a.bytes());
+}
+
 // The recipient in the form BypassedRecipients is compared in (issue 13's one form).
 std::string canonical(std::string_view address) {
     auto c = smtp::canonical_address(address);
@@ -129,7 +135,7 @@ boost::asio::awaitable<IpJudgement> ConnectionFilterAgent::judge(routing::IpAddr
     IpJudgement j = judge_static_lists(*config_, a, internal, config_->now());
     if (j.kind != IpJudgement::Kind::NotListed) co_return j;
     if (!config_->providers || config_->providers->empty()) co_return j;
-    const ProviderOutcome o = co_await config_->providers->check(a);
+    const ProviderOutcome o = co_await config_->providers->check(to_asio(a));
     co_return from_providers(o, a);
 }
 

@@ -2,7 +2,10 @@
 // sweep what expired.
 #include "ip_list_store.hpp"
 
+#include "agent_config.hpp"
 #include "config_store.hpp"
+#include "connection_filter.hpp"
+#include "ip_providers.hpp"
 #include "typed_settings.hpp"
 
 #include <fmt/format.h>
@@ -138,18 +141,44 @@ std::string remove_ip_list_entry(queue::QueueDb& db, IpListKind kind, std::uint6
     return {};
 }
 
-std::size_t sweep_expired_ip_list_entries(queue::QueueDb& db, std::chrono::system_clock::time_point now) {
+IpListSweep sweep_expired_ip_list_entries(queue::QueueDb& db, std::chrono::system_clock::time_point now) {
+    IpListSweep out;
     std::vector<queue::ConfigChange> changes;
     const std::uint64_t generation = db.config_generation();
     for (IpListKind kind : {IpListKind::Block, IpListKind::Allow})
-        for (const auto& e : load_ip_list_entries(db, kind))
-            if (e.expiration_time && *e.expiration_time <= now)
+        for (const auto& e : load_ip_list_entries(db, kind)) {
+            if (!e.expiration_time) continue;
+            if (*e.expiration_time <= now)
                 changes.push_back({std::string(ip_list_kind_name(kind)), std::to_string(e.identity), std::nullopt});
-    if (changes.empty()) return 0;
+            else if (!out.next || *e.expiration_time < *out.next)
+                out.next = e.expiration_time;
+        }
+    if (changes.empty()) return out;
     const std::size_t n = changes.size();
-    // A conflict means someone wrote meanwhile: the next sweep removes them.
-    if (!db.config_apply(std::move(changes), generation)) return 0;
-    return n;
+    // A conflict means someone wrote meanwhile: look again soon, the next sweep removes them.
+    if (!db.config_apply(std::move(changes), generation)) {
+        out.next = now;
+        return out;
+    }
+    out.removed = n;
+    return out;
+}
+
+std::shared_ptr<const ConnectionFilterConfig> load_connection_filter_config(const queue::QueueDb& db,
+                                                                            const AgentServices& services,
+                                                                            std::vector<std::string>* errors) {
+    auto c = std::make_shared<ConnectionFilterConfig>();
+    c->block_list = load_ip_list(db, IpListKind::Block, errors);
+    c->allow_list = load_ip_list(db, IpListKind::Allow, errors);
+    c->block_list_config =
+        config::ip_block_list_config_settings(config::load_singleton(db, config::ObjectKind::IPBlockListConfig));
+    c->allow_list_config =
+        config::ip_allow_list_config_settings(config::load_singleton(db, config::ObjectKind::IPAllowListConfig));
+    c->internal_smtp_servers =
+        config::transport_config_settings(config::load_singleton(db, config::ObjectKind::TransportConfig))
+            .internal_smtp_servers;
+    c->providers = load_ip_providers(db, services);
+    return c;
 }
 
 }  // namespace edge::agents

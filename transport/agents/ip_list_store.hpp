@@ -21,6 +21,9 @@ class QueueDb;
 
 namespace edge::agents {
 
+struct AgentServices;
+struct ConnectionFilterConfig;
+
 // The config-store kind of a list ("IPBlockListEntry", "IPAllowListEntry").
 std::string_view ip_list_kind_name(IpListKind kind);
 
@@ -61,7 +64,20 @@ AddedIpListEntry add_ip_list_entry(queue::QueueDb& db, IpListKind kind, std::str
 std::string remove_ip_list_entry(queue::QueueDb& db, IpListKind kind, std::uint64_t identity);
 
 // Removes the entries of both lists whose ExpirationTime is at or before `now` (they
-// stopped matching then already); returns how many. Nothing is written when none has.
-std::size_t sweep_expired_ip_list_entries(queue::QueueDb& db, std::chrono::system_clock::time_point now);
+// stopped matching then already). Nothing is written when none has. `next`: the
+// earliest ExpirationTime still stored, when the server need look again (nullopt: none
+// expires). The server calls it from its config poll, at most every few minutes.
+struct IpListSweep {
+    std::size_t removed = 0;
+    std::optional<std::chrono::system_clock::time_point> next;
+};
+IpListSweep sweep_expired_ip_list_entries(queue::QueueDb& db, std::chrono::system_clock::time_point now);
+
+// The Connection Filtering Agent's configuration as stored now: both lists, their
+// IPBlockListConfig / IPAllowListConfig, Set-TransportConfig -InternalSMTPServers and
+// the providers (load_ip_providers). Read once per config generation by load_pipeline.
+std::shared_ptr<const ConnectionFilterConfig> load_connection_filter_config(const queue::QueueDb& db,
+                                                                            const AgentServices& services,
+                                                                            std::vector<std::string>* errors = nullptr);
 
 }  // namespace edge::agents

@@ -44,12 +44,13 @@ std::optional<routing::IpAddress> received_from_address(std::string_view v) {
     std::size_t token_start = 0;
     int depth = 0;
     bool in_token = false;
+    bool escaped = false;  // the token holds a quoted-pair: text, never an address
     auto end_token = [&](std::size_t at) {
         if (!in_token) return false;
         in_token = false;
         token = v.substr(token_start, at - token_start);
         if (depth > 0) {
-            if (!in_comment) in_comment = address_token(token);
+            if (!in_comment && !escaped) in_comment = address_token(token);
             return false;
         }
         if (ends_from_clause(token)) return true;
@@ -58,8 +59,12 @@ std::optional<routing::IpAddress> received_from_address(std::string_view v) {
     };
     for (; i < v.size(); ++i) {
         const char c = v[i];
-        if (depth > 0 && c == '\\') {  // a quoted-pair inside a comment
-            if (end_token(i)) break;
+        if (depth > 0 && c == '\\') {  // a quoted-pair inside a comment: part of the word
+            if (!in_token) {
+                in_token = true;
+                token_start = i;
+            }
+            escaped = true;
             ++i;
             continue;
         }
@@ -72,6 +77,7 @@ std::optional<routing::IpAddress> received_from_address(std::string_view v) {
         }
         if (!in_token) {
             in_token = true;
+            escaped = false;
             token_start = i;
         }
     }
