@@ -306,3 +306,18 @@ TEST_CASE("behind InternalSMTPServers the first external Received: address is ju
     env.headers[1].second = "from spam.example (spam.example [198.51.100.23]) by relay.contoso.com with ESMTP";
     CHECK_FALSE(other.run(AgentEvent::OnEndOfHeaders, env).reply);
 }
+
+TEST_CASE("with nothing configured the agent handles no event (no timer per command, no header copy)",
+          "[agents][connection filter]") {
+    auto config = std::make_shared<ConnectionFilterConfig>();
+    ConnectionFilterAgent idle(config);
+    for (auto e : {AgentEvent::OnConnect, AgentEvent::OnRcptCommand, AgentEvent::OnDataCommand, AgentEvent::OnEndOfHeaders})
+        CHECK_FALSE(idle.handles(e));
+    config->block_list = std::make_shared<IpList>(std::vector{entry(1, "192.0.2.1")});
+    ConnectionFilterAgent lists(config);
+    CHECK(lists.handles(AgentEvent::OnConnect));
+    CHECK(lists.handles(AgentEvent::OnDataCommand));
+    CHECK_FALSE(lists.handles(AgentEvent::OnEndOfHeaders));
+    config->internal_smtp_servers = {range("10.0.0.0/8")};
+    CHECK(ConnectionFilterAgent(config).handles(AgentEvent::OnEndOfHeaders));
+}

@@ -99,8 +99,18 @@ ConnectionFilterAgent::ConnectionFilterAgent(std::shared_ptr<const ConnectionFil
     : config_(std::move(config)) {}
 
 bool ConnectionFilterAgent::handles(AgentEvent e) const {
-    return e == AgentEvent::OnConnect || e == AgentEvent::OnRcptCommand || e == AgentEvent::OnDataCommand ||
-           e == AgentEvent::OnEndOfHeaders;
+    // Only what the configuration gives it work for: an async agent costs each session a
+    // timer per event, and one at OnEndOfHeaders makes acceptance keep every header.
+    const bool lists = (config_->block_list && !config_->block_list->empty()) ||
+                       (config_->allow_list && !config_->allow_list->empty()) ||
+                       (config_->providers && !config_->providers->empty());
+    switch (e) {
+        case AgentEvent::OnConnect:
+        case AgentEvent::OnRcptCommand:
+        case AgentEvent::OnDataCommand: return lists;
+        case AgentEvent::OnEndOfHeaders: return !config_->internal_smtp_servers.empty();
+        default: return false;
+    }
 }
 
 std::chrono::milliseconds ConnectionFilterAgent::timeout() const {
