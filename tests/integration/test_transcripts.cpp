@@ -333,3 +333,7 @@ TEST_CASE("transcript: message cmdlets", "[transcript]") { run_transcript("messa
 TEST_CASE("transcript: Get-MessageTrackingLog", "[transcript]") { run_transcript("tracking.t"); }
 TEST_CASE("transcript: Get-BackPressure", "[transcript]") { run_transcript("backpressure.t"); }
 TEST_CASE("transcript: output formats (table width, list, JSON)", "[transcript]") { run_transcript("output.t"); }
+TEST_CASE("transcript: IP Block and Allow List entries", "[transcript]") { run_transcript("connection_filter.t"); }
+TEST_CASE("transcript: IPBlockListConfig, IPAllowListConfig and TransportConfig", "[transcript]") {
+    run_transcript("connection_filter_config.t");
+}

@@ -518,3 +518,31 @@ TEST_CASE("disk admission: a BDAT the volume has no room for is read, not kept, 
     CHECK(s.state() == SessionState::Greeted);
     CHECK(disk.held == 0);
 }
+
+// Issue 17: OnDataCommand is reported for DATA after MAIL even with no accepted
+// recipient (the Connection Filtering Agent closes a blocked client's session there);
+// when the agents say nothing, the sequence error is the answer as before.
+TEST_CASE("agents see DATA after MAIL with no accepted recipient, before the sequence check",
+          "[smtp][session][agents]") {
+    int asked = 0;
+    bool close = false;
+    SessionPolicy p = test_policy();
+    p.agents_at_data = [&]() -> std::optional<AgentReply> {
+        ++asked;
+        if (!close) return std::nullopt;
+        return AgentReply{ReplyId::IpBlockedDisconnect, {}};
+    };
+    Session s(edge_settings(), std::move(p), "192.0.2.10");
+    s.greet();
+    send(s, "EHLO client.example.org");
+    CHECK(send(s, "DATA").starts_with("503"));  // before MAIL: not an agents' event
+    CHECK(asked == 0);
+    send(s, "MAIL FROM:<a@example.org>");
+    CHECK(send(s, "DATA").starts_with("503"));
+    CHECK(asked == 1);
+    close = true;
+    Step st;
+    CHECK(send(s, "DATA", &st) == "554 5.7.1 Client IP address is blocked, closing connection");
+    CHECK(asked == 2);
+    CHECK(st.next == Step::Next::Close);
+}

@@ -5,6 +5,8 @@
 #include "typed_settings.hpp"
 
 #include "config_store.hpp"
+#include "connection_filter.hpp"
+#include "ip_list_store.hpp"
 #include "receive_agents.hpp"
 
 #include <fmt/format.h>
@@ -25,7 +27,7 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
     // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kRecipientFilterAgent};
+    return {kRelayControlAgent, kConnectionFilterAgent, kRecipientFilterAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -92,7 +94,8 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
                                                std::shared_ptr<const RecipientFilter> recipient_filter,
-                                               const AgentServices&) {
+                                               const AgentServices&,
+                                               std::shared_ptr<const ConnectionFilterConfig> connection_filter) {
     std::vector<Pipeline::Entry> entries;
     for (const auto& a : agents) {
         Pipeline::Entry e;
@@ -101,6 +104,14 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
         if (same_name(a.identity, kRelayControlAgent)) {
             e.agent = std::make_shared<RelayControlAgent>(categorizer);
             e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kConnectionFilterAgent)) {
+            if (!connection_filter) connection_filter = std::make_shared<const ConnectionFilterConfig>();
+            auto agent = std::make_shared<ConnectionFilterAgent>(connection_filter);
+            // Its lists' configurations decide which sessions it sees (IPBlockListConfig /
+            // IPAllowListConfig External/InternalMailEnabled, the providers, InternalSMTPServers).
+            e.settings.external_mail_enabled = agent->external_mail_enabled();
+            e.settings.internal_mail_enabled = agent->internal_mail_enabled();
+            e.agent = std::move(agent);
         } else if (same_name(a.identity, kRecipientFilterAgent)) {
             e.agent = std::make_shared<RecipientFilterAgent>(recipient_filter, categorizer);
             if (recipient_filter) {
@@ -121,7 +132,8 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
                                               std::shared_ptr<const RecipientFilter> recipient_filter,
                                               const AgentServices& services) {
-    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), services);
+    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), services,
+                          load_connection_filter_config(db, services));
 }
 
 AgentLogSettings agent_log_settings(const config::TransportServerSettings& ts, const std::string& data_directory) {

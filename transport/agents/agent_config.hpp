@@ -56,10 +56,14 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 // The pipeline of this generation: relay control and the Recipient Filter Agent with
 // their settings (the filter's ExternalMailEnabled / InternalMailEnabled are its own
 // configuration's, Set-RecipientFilterConfig).
+// `connection_filter`: the Connection Filtering Agent's lists and settings (nullptr:
+// empty lists, the defaults).
+struct ConnectionFilterConfig;
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
                                                std::shared_ptr<const RecipientFilter> recipient_filter,
-                                               const AgentServices& services = {});
+                                               const AgentServices& services = {},
+                                               std::shared_ptr<const ConnectionFilterConfig> connection_filter = nullptr);
 std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
                                               std::shared_ptr<const RecipientFilter> recipient_filter,

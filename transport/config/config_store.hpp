@@ -28,6 +28,11 @@ inline constexpr std::string_view kTransportServerName = "TransportServer";
 // So is the Recipient Filter agent's configuration (Exchange's identity for it too).
 inline constexpr std::string_view kRecipientFilterConfigName = "RecipientFilterConfig";
 
+// The Connection Filtering Agent's lists' configurations and Set-TransportConfig (issue 17).
+inline constexpr std::string_view kIPBlockListConfigName = "IPBlockListConfig";
+inline constexpr std::string_view kIPAllowListConfigName = "IPAllowListConfig";
+inline constexpr std::string_view kTransportConfigName = "TransportConfig";
+
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
 
@@ -35,6 +40,9 @@ inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
 inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::TransportServer) return kTransportServerName;
     if (kind == ObjectKind::RecipientFilterConfig) return kRecipientFilterConfigName;
+    if (kind == ObjectKind::IPBlockListConfig) return kIPBlockListConfigName;
+    if (kind == ObjectKind::IPAllowListConfig) return kIPAllowListConfigName;
+    if (kind == ObjectKind::TransportConfig) return kTransportConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

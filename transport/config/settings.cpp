@@ -285,6 +285,44 @@ constexpr std::array kTable = {
                "The agent runs (Relay Control cannot be disabled)", "Exchange 2007 Get-TransportAgent"},
     SettingDef{O::TransportAgent, "Priority", T::Int, "1", 1, 100, false, "", E::None, false,
                "Order among the agents, 1 first; Set-TransportAgent -Priority renumbers the others", "Exchange 2007 Get-TransportAgent"},
+
+    // ---- the Connection Filtering agent (issue 17): IP Block / Allow List entries (one object per
+    // entry, named by its Identity, an integer given as max + 1), the lists' configurations, and
+    // Set-TransportConfig -InternalSMTPServers -------------------------------------------------------
+    SettingDef{O::IPBlockListEntry, "IPRange", T::String, "", 0, 128, false, "", E::IpRange, true,
+               "The addresses blocked: an IP address, a range a-b or a CIDR block (IPv4 or IPv6)", "§9.1"},
+    SettingDef{O::IPBlockListEntry, "ExpirationTime", T::String, "", 0, 20, false, "", E::None, false,
+               "When the entry stops matching, UTC (2026-12-31T00:00:00Z); empty = never", "§9.1"},
+    SettingDef{O::IPBlockListEntry, "Comment", T::String, "", 0, 1024, false, "", E::None, false,
+               "Administrator's note", "§9.1"},
+    SettingDef{O::IPBlockListEntry, "IsMachine", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Added by Sender Reputation (a machine entry: MachineEntryRejectionResponse), not by an administrator", "§9.1/§9.6"},
+    SettingDef{O::IPAllowListEntry, "IPRange", T::String, "", 0, 128, false, "", E::IpRange, true,
+               "The addresses allowed: an IP address, a range a-b or a CIDR block (IPv4 or IPv6)", "§9.1"},
+    SettingDef{O::IPAllowListEntry, "ExpirationTime", T::String, "", 0, 20, false, "", E::None, false,
+               "When the entry stops matching, UTC (2026-12-31T00:00:00Z); empty = never", "§9.1"},
+    SettingDef{O::IPAllowListEntry, "Comment", T::String, "", 0, 1024, false, "", E::None, false,
+               "Administrator's note", "§9.1"},
+    SettingDef{O::IPAllowListEntry, "IsMachine", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Added by the server rather than an administrator", "§9.1"},
+    SettingDef{O::IPBlockListConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The Connection Filtering Agent uses the IP Block List", "§9.1"},
+    SettingDef{O::IPBlockListConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The IP Block List applies to anonymous (internet) sessions", "§9.1"},
+    SettingDef{O::IPBlockListConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "The IP Block List applies to sessions of hubs and partners", "§9.1"},
+    SettingDef{O::IPBlockListConfig, "StaticEntryRejectionResponse", T::String, "", 0, 240, false, "", E::None, false,
+               "Text of the 550 5.7.1 to a client on an administrator's entry; empty = \"External client with IP address <ip> does not have permissions to submit to this server\"", "§9.1 (text [unconf])"},
+    SettingDef{O::IPBlockListConfig, "MachineEntryRejectionResponse", T::String, "", 0, 240, false, "", E::None, false,
+               "Text of the 550 5.7.1 to a client on a Sender Reputation entry; empty = \"External client with IP address <ip> is blocked by Sender Reputation\"", "§9.1 (text [unconf])"},
+    SettingDef{O::IPAllowListConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The Connection Filtering Agent uses the IP Allow List", "§9.1"},
+    SettingDef{O::IPAllowListConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The IP Allow List applies to anonymous (internet) sessions", "§9.1"},
+    SettingDef{O::IPAllowListConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "The IP Allow List applies to sessions of hubs and partners", "§9.1"},
+    SettingDef{O::TransportConfig, "InternalSMTPServers", T::List, "", 0, 0, false, "", E::IpRange, false,
+               "MTAs in front of this edge: for their sessions the Connection Filtering Agent judges the first address in Received: that is not one of them", "§9.1"},
 };
 // clang-format on
 
@@ -343,6 +381,11 @@ const char* to_string(ObjectKind k) {
         case O::SendConnector: return "SendConnector";
         case O::RecipientFilterConfig: return "RecipientFilterConfig";
         case O::TransportAgent: return "TransportAgent";
+        case O::IPBlockListEntry: return "IPBlockListEntry";
+        case O::IPAllowListEntry: return "IPAllowListEntry";
+        case O::IPBlockListConfig: return "IPBlockListConfig";
+        case O::IPAllowListConfig: return "IPAllowListConfig";
+        case O::TransportConfig: return "TransportConfig";
     }
     return "?";
 }
@@ -632,6 +675,15 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             if (o.has_flag("PermissionGroups", g))
                 errors.push_back(std::string("-PermissionGroups ") + g + " is not supported on this server (no Active Directory)");
     }
+    // Exchange's AsciiString: the text goes into a reply line as it is (RFC 5321 §4.2: text is
+    // printable US-ASCII), so nothing else is stored.
+    if (o.kind() == O::IPBlockListConfig)
+        for (const char* n : {"StaticEntryRejectionResponse", "MachineEntryRejectionResponse"})
+            for (char c : o.text(n))
+                if (c < 0x20 || c > 0x7e) {
+                    errors.push_back(std::string("-") + n + ": expected printable ASCII text (letters, digits, punctuation, spaces)");
+                    break;
+                }
     if (o.kind() == O::SendConnector) {
         const bool dns = o.get_bool("DNSRoutingEnabled");
         const bool smart_hosts = !o.get_list("SmartHosts").empty();

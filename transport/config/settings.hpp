@@ -56,6 +56,13 @@ enum class ObjectKind : std::uint8_t {
     SendConnector,
     RecipientFilterConfig,
     TransportAgent,  // one per agent, named by its Identity (issue 16)
+    // Issue 17, the Connection Filtering Agent: list entries named by their Identity (an
+    // integer), the lists' configurations and Set-TransportConfig (singletons).
+    IPBlockListEntry,
+    IPAllowListEntry,
+    IPBlockListConfig,
+    IPAllowListConfig,
+    TransportConfig,
 };
 const char* to_string(ObjectKind);
 

@@ -256,6 +256,38 @@ const Binding<TA> kTransportAgent[] = {
     EDGE_BIND(TA, "Priority", priority),
 };
 
+using IE = IpListEntrySettings;
+const Binding<IE> kIPBlockListEntry[] = {
+    EDGE_BIND(IE, "IPRange", ip_range),
+    EDGE_BIND(IE, "ExpirationTime", expiration_time),
+    EDGE_BIND(IE, "Comment", comment),
+    EDGE_BIND(IE, "IsMachine", is_machine),
+};
+const Binding<IE> kIPAllowListEntry[] = {
+    EDGE_BIND(IE, "IPRange", ip_range),
+    EDGE_BIND(IE, "ExpirationTime", expiration_time),
+    EDGE_BIND(IE, "Comment", comment),
+    EDGE_BIND(IE, "IsMachine", is_machine),
+};
+using BC = IPBlockListConfigSettings;
+const Binding<BC> kIPBlockListConfig[] = {
+    EDGE_BIND(BC, "Enabled", enabled),
+    EDGE_BIND(BC, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(BC, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(BC, "StaticEntryRejectionResponse", static_entry_rejection_response),
+    EDGE_BIND(BC, "MachineEntryRejectionResponse", machine_entry_rejection_response),
+};
+using AC = IPAllowListConfigSettings;
+const Binding<AC> kIPAllowListConfig[] = {
+    EDGE_BIND(AC, "Enabled", enabled),
+    EDGE_BIND(AC, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(AC, "InternalMailEnabled", internal_mail_enabled),
+};
+using TC = TransportConfigSettings;
+const Binding<TC> kTransportConfig[] = {
+    EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
+};
+
 using BS = BootstrapSettings;
 const Binding<BS> kBootstrap[] = {
     EDGE_BIND(BS, "DataDirectory", data_directory),
@@ -349,6 +381,20 @@ TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
 }
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
+IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
+    if (o.kind() == ObjectKind::IPAllowListEntry) return read_typed(o, ObjectKind::IPAllowListEntry, kIPAllowListEntry);
+    return read_typed(o, ObjectKind::IPBlockListEntry, kIPBlockListEntry);
+}
+IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPBlockListConfig, kIPBlockListConfig);
+}
+IPAllowListConfigSettings ip_allow_list_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPAllowListConfig, kIPAllowListConfig);
+}
+TransportConfigSettings transport_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::TransportConfig, kTransportConfig);
+}
+
 std::vector<std::string> binding_errors() {
     std::vector<std::string> errors;
     check_bindings(ObjectKind::ReceiveConnector, kReceiveConnector, errors);
@@ -358,6 +404,11 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
     check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
+    check_bindings(ObjectKind::IPBlockListEntry, kIPBlockListEntry, errors);
+    check_bindings(ObjectKind::IPAllowListEntry, kIPAllowListEntry, errors);
+    check_bindings(ObjectKind::IPBlockListConfig, kIPBlockListConfig, errors);
+    check_bindings(ObjectKind::IPAllowListConfig, kIPAllowListConfig, errors);
+    check_bindings(ObjectKind::TransportConfig, kTransportConfig, errors);
     return errors;
 }
 
@@ -370,6 +421,11 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
         case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
+        case ObjectKind::IPBlockListEntry: return member_of(kIPBlockListEntry, setting);
+        case ObjectKind::IPAllowListEntry: return member_of(kIPAllowListEntry, setting);
+        case ObjectKind::IPBlockListConfig: return member_of(kIPBlockListConfig, setting);
+        case ObjectKind::IPAllowListConfig: return member_of(kIPAllowListConfig, setting);
+        case ObjectKind::TransportConfig: return member_of(kTransportConfig, setting);
     }
     return {};
 }

@@ -209,6 +209,35 @@ struct TransportAgentSettings {
     friend bool operator==(const TransportAgentSettings&, const TransportAgentSettings&) = default;
 };
 
+// Issue 17, the Connection Filtering Agent. One IP Block List or IP Allow List entry
+// (both kinds have the same settings); the object's name is its Identity. ip_range and
+// expiration_time are their canonical texts: agents/ip_list.hpp reads them.
+struct IpListEntrySettings {
+    std::string ip_range;
+    std::string expiration_time;  // "2026-12-31T00:00:00Z" (UTC) or empty = never
+    std::string comment;
+    bool is_machine = false;
+    friend bool operator==(const IpListEntrySettings&, const IpListEntrySettings&) = default;
+};
+struct IPBlockListConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    std::string static_entry_rejection_response;   // empty = the built-in text
+    std::string machine_entry_rejection_response;  // empty = the built-in text
+    friend bool operator==(const IPBlockListConfigSettings&, const IPBlockListConfigSettings&) = default;
+};
+struct IPAllowListConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    friend bool operator==(const IPAllowListConfigSettings&, const IPAllowListConfigSettings&) = default;
+};
+struct TransportConfigSettings {
+    std::vector<routing::IpRange> internal_smtp_servers;
+    friend bool operator==(const TransportConfigSettings&, const TransportConfigSettings&) = default;
+};
+
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
 // (backpressure/) reads this struct; its rules between keys are backpressure::validate().
@@ -268,6 +297,10 @@ TransportServerSettings transport_server_settings(const ConfigObject& o);
 RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o);
 TransportAgentSettings transport_agent_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
+IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
+IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);
+IPAllowListConfigSettings ip_allow_list_config_settings(const ConfigObject& o);
+TransportConfigSettings transport_config_settings(const ConfigObject& o);
 
 // What binds the table to the structs, checked: every row of every kind bound to
 // exactly one member whose type can hold it, no binding to a row that does not

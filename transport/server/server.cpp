@@ -9,6 +9,7 @@
 #include "dns_resolver.hpp"
 #include "edge_state.hpp"
 #include "host_name.hpp"
+#include "ip_list_store.hpp"
 #include "private_file.hpp"
 #include "spawn.hpp"
 #include "tls.hpp"
@@ -272,7 +273,18 @@ asio::awaitable<void> Server::Impl::poll_config() {
             if (delivery) delivery->administrator_changed();
         }
         say_reserve_changes();
+        sweep_ip_lists();
     }
+}
+
+// Expired IP Block/Allow List entries leave the store at the earliest ExpirationTime
+// stored, and at least every 10 minutes (an entry added meanwhile may expire sooner).
+void Server::Impl::sweep_ip_lists() {
+    const auto now = std::chrono::system_clock::now();
+    if (now < next_ip_list_sweep) return;
+    const agents::IpListSweep s = agents::sweep_expired_ip_list_entries(*db, now);
+    next_ip_list_sweep = std::min(s.next.value_or(now + std::chrono::minutes(10)), now + std::chrono::minutes(10));
+    if (s.removed > 0) say(fmt::format("connection filtering: {} expired IP list entries removed", s.removed));
 }
 
 // The queue's reserve for a full volume (issue 14): the administrator hears when

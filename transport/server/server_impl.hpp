@@ -60,6 +60,7 @@ struct Server::Impl {
     void reconcile_listeners();        // open new bindings, close the ones no connector uses
     asio::awaitable<void> poll_config();
     void say_reserve_changes();        // the queue reserve was given to delivery, or new mail flows again
+    void sweep_ip_lists();             // expired IP Block/Allow List entries leave the store (issue 17)
 
     // --- connections ---------------------------------------------------------------
     struct Listener {
@@ -120,6 +121,9 @@ struct Server::Impl {
     std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
+    // When poll_config next sweeps expired IP Block/Allow List entries from the store
+    // (they stop matching at their ExpirationTime anyway; this only tidies).
+    std::chrono::system_clock::time_point next_ip_list_sweep{};
     queue::QueueDb::ReserveState reserve_seen{};  // last seen; changes are logged
     bool status_file_failed = false;
     std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began

@@ -67,11 +67,15 @@ constexpr std::array kCatalogue = {
     ReplyEntry{ReplyId::AgentTemporaryFailure, 451, "4.7.0", "Temporary server error, please try again later",      false, C::Resource},
     // The text is the administrator's (StaticEntryRejectionResponse, a provider's RejectionResponse).
     ReplyEntry{ReplyId::IpBlocked,             550, "5.7.1", "{}",                                                   false, C::Policy},
+    // The Connection Filtering Agent ends a blocked client's session once its RCPTs are
+    // all refused (Exchange: "after all RCPT TO commands are processed"); 5xx, as
+    // retrying from the same address would meet the same list.
+    ReplyEntry{ReplyId::IpBlockedDisconnect,   554, "5.7.1", "Client IP address is blocked, closing connection",    true,  C::Fatal},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::IpBlocked) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::IpBlockedDisconnect) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

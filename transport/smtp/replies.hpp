@@ -67,6 +67,7 @@ enum class ReplyId : std::uint16_t {
     AgentTemporaryFailure,  // 451 4.7.0 an agent did not answer in its time (TimeoutAction TempFail)
     // Issue 17: the anti-spam agents at the door.
     IpBlocked,  // 550 5.7.1 <the IP Block list's or the provider's RejectionResponse>
+    IpBlockedDisconnect,  // 554 5.7.1 a blocked client's every RCPT was refused: the session ends at DATA
 };
 
 // What a reply means to the session.

@@ -129,6 +129,19 @@ Step Session::on_command(std::string_view line) {
     if (rule == nullptr) return refuse(ReplyId::CommandUnrecognized);
     // A verb of an extension this connector does not offer does not exist here.
     if (cmd.verb == Verb::Bdat && !settings_.chunking_enabled) return refuse(ReplyId::CommandNotImplemented);
+    // OnDataCommand comes before the sequence check: after MAIL with no accepted
+    // recipient DATA is out of sequence, yet the agents must see it (the Connection
+    // Filtering Agent disconnects a blocked client there, issue 17).
+    if ((cmd.verb == Verb::Data || cmd.verb == Verb::Bdat) && policy_.agents_at_data &&
+        (state_ == SessionState::Mail || state_ == SessionState::Rcpt))
+        if (auto r = policy_.agents_at_data()) {
+            Step s = refuse(*r);
+            if (cmd.verb == Verb::Bdat && s.next != Step::Next::Close) {
+                s.next = Step::Next::Close;
+                transition(SessionState::Closed, "BDAT refused by an agent");
+            }
+            return s;
+        }
     if ((rule->allowed_in & bit(state_)) == 0) {
         if (state_ == SessionState::Connected) return refuse(ReplyId::SendHelloFirst);
         switch (cmd.verb) {
@@ -143,16 +156,6 @@ Step Session::on_command(std::string_view line) {
         }
     }
     if (settings_.require_tls && !tls_ && !rule->before_tls) return refuse(ReplyId::StartTlsFirst);
-    if ((cmd.verb == Verb::Data || cmd.verb == Verb::Bdat) && policy_.agents_at_data &&
-        (state_ == SessionState::Mail || state_ == SessionState::Rcpt))
-        if (auto r = policy_.agents_at_data()) {
-            Step s = refuse(*r);
-            if (cmd.verb == Verb::Bdat && s.next != Step::Next::Close) {
-                s.next = Step::Next::Close;
-                transition(SessionState::Closed, "BDAT refused by an agent");
-            }
-            return s;
-        }
     if (cmd.verb == Verb::Ehlo || cmd.verb == Verb::Helo) return apply_helo(cmd, cmd.verb == Verb::Ehlo);
     return (this->*(rule->apply))(cmd);
 }
