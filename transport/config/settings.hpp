@@ -56,6 +56,11 @@ enum class ObjectKind : std::uint8_t {
     SendConnector,
     RecipientFilterConfig,
     TransportAgent,  // one per agent, named by its Identity (issue 16)
+    // IP Block/Allow List providers (DNSBL, DNSWL) and their configurations (issue 17)
+    IPBlockListProvider,
+    IPAllowListProvider,
+    IPBlockListProvidersConfig,
+    IPAllowListProvidersConfig,
 };
 const char* to_string(ObjectKind);
 

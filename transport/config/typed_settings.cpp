@@ -256,6 +256,47 @@ const Binding<TA> kTransportAgent[] = {
     EDGE_BIND(TA, "Priority", priority),
 };
 
+using BL = IPBlockListProviderSettings;
+const Binding<BL> kIPBlockListProvider[] = {
+    EDGE_BIND(BL, "Name", name),
+    EDGE_BIND(BL, "LookupDomain", lookup_domain),
+    EDGE_BIND(BL, "AnyMatch", any_match),
+    EDGE_BIND(BL, "BitmaskMatch", bitmask_match),
+    EDGE_BIND(BL, "IPAddressesMatch", ip_addresses_match),
+    EDGE_BIND(BL, "Priority", priority),
+    EDGE_BIND(BL, "RejectionResponse", rejection_response),
+    EDGE_BIND(BL, "Enabled", enabled),
+    EDGE_BIND(BL, "Weight", weight),
+};
+
+using AL = IPAllowListProviderSettings;
+const Binding<AL> kIPAllowListProvider[] = {
+    EDGE_BIND(AL, "Name", name),
+    EDGE_BIND(AL, "LookupDomain", lookup_domain),
+    EDGE_BIND(AL, "AnyMatch", any_match),
+    EDGE_BIND(AL, "BitmaskMatch", bitmask_match),
+    EDGE_BIND(AL, "IPAddressesMatch", ip_addresses_match),
+    EDGE_BIND(AL, "Priority", priority),
+    EDGE_BIND(AL, "Enabled", enabled),
+};
+
+using BC = IPBlockListProvidersConfigSettings;
+const Binding<BC> kIPBlockListProvidersConfig[] = {
+    EDGE_BIND(BC, "Enabled", enabled),
+    EDGE_BIND(BC, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(BC, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(BC, "BypassedRecipients", bypassed_recipients),
+    EDGE_BIND(BC, "Threshold", threshold),
+    EDGE_BIND(BC, "LookupTimeout", lookup_timeout),
+};
+
+using AC = IPAllowListProvidersConfigSettings;
+const Binding<AC> kIPAllowListProvidersConfig[] = {
+    EDGE_BIND(AC, "Enabled", enabled),
+    EDGE_BIND(AC, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(AC, "InternalMailEnabled", internal_mail_enabled),
+};
+
 using BS = BootstrapSettings;
 const Binding<BS> kBootstrap[] = {
     EDGE_BIND(BS, "DataDirectory", data_directory),
@@ -347,6 +388,18 @@ RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObjec
 TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::TransportAgent, kTransportAgent);
 }
+IPBlockListProviderSettings ip_block_list_provider_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPBlockListProvider, kIPBlockListProvider);
+}
+IPAllowListProviderSettings ip_allow_list_provider_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPAllowListProvider, kIPAllowListProvider);
+}
+IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPBlockListProvidersConfig, kIPBlockListProvidersConfig);
+}
+IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 std::vector<std::string> binding_errors() {
@@ -357,6 +410,10 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::TransportServer, kTransportServer, errors);
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
     check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
+    check_bindings(ObjectKind::IPBlockListProvider, kIPBlockListProvider, errors);
+    check_bindings(ObjectKind::IPAllowListProvider, kIPAllowListProvider, errors);
+    check_bindings(ObjectKind::IPBlockListProvidersConfig, kIPBlockListProvidersConfig, errors);
+    check_bindings(ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
     return errors;
 }
@@ -369,6 +426,10 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::TransportServer: return member_of(kTransportServer, setting);
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
         case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
+        case ObjectKind::IPBlockListProvider: return member_of(kIPBlockListProvider, setting);
+        case ObjectKind::IPAllowListProvider: return member_of(kIPAllowListProvider, setting);
+        case ObjectKind::IPBlockListProvidersConfig: return member_of(kIPBlockListProvidersConfig, setting);
+        case ObjectKind::IPAllowListProvidersConfig: return member_of(kIPAllowListProvidersConfig, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
     }
     return {};
