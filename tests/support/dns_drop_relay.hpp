@@ -49,8 +49,9 @@ public:
 
     std::uint16_t port() const { return port_; }
     std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
-    // Queries swallowed so far.
+    // Queries swallowed so far, and passed on (a cached answer is asked for no more).
     int dropped() const { return dropped_count_; }
+    int forwarded() const { return forwarded_count_; }
 
 private:
     static sockaddr_in loopback(std::uint16_t port) {
@@ -99,6 +100,7 @@ private:
                     if (drops(question_name(buf, static_cast<std::size_t>(n)))) {
                         ++dropped_count_;
                     } else {
+                        ++forwarded_count_;
                         clients_[static_cast<std::uint16_t>(buf[0] << 8 | buf[1])] = from;
                         (void)::send(upstream_, buf, static_cast<std::size_t>(n), 0);
                     }
@@ -124,6 +126,7 @@ private:
     std::map<std::uint16_t, sockaddr_in> clients_;  // query id -> who asked
     std::atomic<bool> stop_{false};
     std::atomic<int> dropped_count_{0};
+    std::atomic<int> forwarded_count_{0};
     std::thread thread_;
 };
 
