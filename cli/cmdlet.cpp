@@ -21,6 +21,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_edgesync_cmdlets(t);
         add_agent_cmdlets(t);
         add_connection_filter_cmdlets(t);
+        add_ip_provider_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

@@ -14,6 +14,11 @@
 #include <string_view>
 #include <vector>
 
+namespace edge::config {
+class ConfigObject;
+struct SettingDef;
+}  // namespace edge::config
+
 namespace edge::cli {
 
 struct ParamDef {
@@ -87,6 +92,7 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
 void add_agent_cmdlets(std::vector<Cmdlet>& table);
 void add_connection_filter_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
+void add_ip_provider_cmdlets(std::vector<Cmdlet>& table);
 
 // Helpers shared by the noun files.
 [[noreturn]] void fail(std::string message, int exit_code = 1);
@@ -97,6 +103,10 @@ std::vector<Record> select_records(std::vector<Record> records, const Invocation
 // Reads a Boolean parameter value ($true/$false/true/false/1/0), failing with a
 // message that names it.
 bool bool_param(const Invocation& inv, std::string_view name, bool fallback);
+// A configured object as Get-* shows it (Identity, then every setting), and a setting
+// as a parameter: config_cmdlets.cpp's, for nouns with cmdlets of their own.
+Record config_record(const Context& ctx, const config::ConfigObject& o);
+ParamDef config_param(const config::SettingDef& d, bool positional = false);
 // A DateTime parameter (-Start, -StartDate…) that must be given; fails naming it.
 queue::Timestamp time_param(const Invocation& inv, std::string_view name);
 

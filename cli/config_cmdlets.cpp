@@ -1,7 +1,8 @@
 // Configuration cmdlets, driven by the one settings table:
 //   Get-/New-/Set-/Remove-ReceiveConnector, -SendConnector, -AcceptedDomain;
 //   Get-/Set-TransportServer, Get-/Set-RecipientFilterConfig, Get-/Set-IPBlockListConfig,
-//   -IPAllowListConfig, -TransportConfig (the singletons).
+//   -IPAllowListConfig, -TransportConfig, -IPBlockListProvidersConfig, -IPAllowListProvidersConfig
+//   (the singletons).
 // Every value is checked by the table, every rule between settings by
 // validate_object, and the rules between objects here, all before anything is
 // written; the write is one config-store transaction guarded by the generation read
@@ -34,7 +35,8 @@ using config::SettingType;
 constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
                                  ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig,
                                  // The Connection Filtering Agent's lists and Set-TransportConfig (issue 17).
-                                 ObjectKind::IPBlockListConfig, ObjectKind::IPAllowListConfig, ObjectKind::TransportConfig};
+                                 ObjectKind::IPBlockListConfig, ObjectKind::IPAllowListConfig, ObjectKind::TransportConfig,
+                                 ObjectKind::IPBlockListProvidersConfig, ObjectKind::IPAllowListProvidersConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -337,6 +339,9 @@ Output remove_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
 }
 
 }  // namespace
+
+Record config_record(const Context& ctx, const config::ConfigObject& o) { return record_of(ctx, o); }
+ParamDef config_param(const config::SettingDef& d, bool positional) { return param_of(d, positional); }
 
 void add_config_cmdlets(std::vector<Cmdlet>& table) {
     const ParamDef identity{"Identity", "String", "", "The object's Name", false, false, true};

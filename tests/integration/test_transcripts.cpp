@@ -337,3 +337,6 @@ TEST_CASE("transcript: IP Block and Allow List entries", "[transcript]") { run_t
 TEST_CASE("transcript: IPBlockListConfig, IPAllowListConfig and TransportConfig", "[transcript]") {
     run_transcript("connection_filter_config.t");
 }
+TEST_CASE("transcript: IP Block and Allow List providers and their configurations", "[transcript]") {
+    run_transcript("ip_provider.t");
+}

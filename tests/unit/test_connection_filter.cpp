@@ -43,7 +43,8 @@ public:
     mutable std::string last_asked;
     bool empty() const override { return false; }
     std::chrono::milliseconds timeout() const override { return 2s; }
-    boost::asio::awaitable<ProviderOutcome> check(boost::asio::ip::address client) const override {
+    bool asks_for(bool internal) const override { return !internal; }  // the configurations' defaults
+    boost::asio::awaitable<ProviderOutcome> check(boost::asio::ip::address client, bool) const override {
         ++asked;
         last_asked = client.to_string();
         co_return outcome;

@@ -238,6 +238,12 @@ TEST_CASE("the typed structs' defaults are the table's", "[settings][typed]") {
     CHECK(recipient_filter_config_settings(ConfigObject(ObjectKind::RecipientFilterConfig)) ==
           RecipientFilterConfigSettings{});
     CHECK(bootstrap_settings(ConfigObject(ObjectKind::Bootstrap)) == BootstrapSettings{});
+    CHECK(ip_block_list_provider_settings(ConfigObject(ObjectKind::IPBlockListProvider)) == IPBlockListProviderSettings{});
+    CHECK(ip_allow_list_provider_settings(ConfigObject(ObjectKind::IPAllowListProvider)) == IPAllowListProviderSettings{});
+    CHECK(ip_block_list_providers_config_settings(ConfigObject(ObjectKind::IPBlockListProvidersConfig)) ==
+          IPBlockListProvidersConfigSettings{});
+    CHECK(ip_allow_list_providers_config_settings(ConfigObject(ObjectKind::IPAllowListProvidersConfig)) ==
+          IPAllowListProvidersConfigSettings{});
     // An object of another kind is a programming error, not a default.
     CHECK_THROWS_AS(receive_connector_settings(ConfigObject(ObjectKind::SendConnector)), std::logic_error);
 }

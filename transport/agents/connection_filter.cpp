@@ -124,7 +124,7 @@ std::chrono::milliseconds ConnectionFilterAgent::timeout() const {
 bool ConnectionFilterAgent::external_mail_enabled() const {
     const auto& b = config_->block_list_config;
     const auto& a = config_->allow_list_config;
-    const bool providers = config_->providers && !config_->providers->empty();
+    const bool providers = config_->providers && config_->providers->asks_for(false);
     return (b.enabled && b.external_mail_enabled) || (a.enabled && a.external_mail_enabled) || providers ||
            !config_->internal_smtp_servers.empty();
 }
@@ -132,7 +132,8 @@ bool ConnectionFilterAgent::external_mail_enabled() const {
 bool ConnectionFilterAgent::internal_mail_enabled() const {
     const auto& b = config_->block_list_config;
     const auto& a = config_->allow_list_config;
-    return (b.enabled && b.internal_mail_enabled) || (a.enabled && a.internal_mail_enabled);
+    const bool providers = config_->providers && config_->providers->asks_for(true);
+    return (b.enabled && b.internal_mail_enabled) || (a.enabled && a.internal_mail_enabled) || providers;
 }
 
 bool ConnectionFilterAgent::is_internal_server(const routing::IpAddress& a) const {
@@ -144,8 +145,8 @@ bool ConnectionFilterAgent::is_internal_server(const routing::IpAddress& a) cons
 boost::asio::awaitable<IpJudgement> ConnectionFilterAgent::judge(routing::IpAddress a, bool internal) const {
     IpJudgement j = judge_static_lists(*config_, a, internal, config_->now());
     if (j.kind != IpJudgement::Kind::NotListed) co_return j;
-    if (!config_->providers || config_->providers->empty()) co_return j;
-    const ProviderOutcome o = co_await config_->providers->check(to_asio(a));
+    if (!config_->providers || !config_->providers->asks_for(internal)) co_return j;
+    const ProviderOutcome o = co_await config_->providers->check(to_asio(a), internal);
     co_return from_providers(o, a);
 }
 

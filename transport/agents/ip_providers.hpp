@@ -7,6 +7,8 @@
 // <utility> before Asio: Boost's awaitable.hpp needs std::exchange.
 #include <utility>
 
+#include "ip_provider_lookup.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 
@@ -41,16 +43,30 @@ public:
     virtual bool empty() const = 0;
     // The longest check() may take (its lookups are cut there).
     virtual std::chrono::milliseconds timeout() const = 0;
+    // Whether check() would ask anyone for a session of this kind (`internal`: the
+    // session holds ExchangeServers or Partners rights; the two configurations'
+    // InternalMailEnabled / ExternalMailEnabled decide).
+    virtual bool asks_for(bool internal) const = 0;
     // Allow-list providers first (a hit bypasses the block list), then the block-list
-    // providers in Priority order, concurrently, within timeout().
-    virtual boost::asio::awaitable<ProviderOutcome> check(boost::asio::ip::address client) const = 0;
+    // providers in Priority order, all concurrently, within timeout(); only the kinds
+    // whose configuration applies to the session.
+    virtual boost::asio::awaitable<ProviderOutcome> check(boost::asio::ip::address client, bool internal) const = 0;
     // Set-IPBlockListProvidersConfig -BypassedRecipients: a blocked client may still
     // write to these (postmaster@…). `canonical_recipient`: smtp::canonical_address.
     virtual bool bypassed_recipient(std::string_view canonical_recipient) const = 0;
 };
 
 // The providers of the configuration now (the config store), asking DNS through
-// services.dns; nullptr when nothing is configured.
+// services.dns; nullptr when nothing is configured (or no resolver was given).
 std::shared_ptr<const IpProviders> load_ip_providers(const queue::QueueDb& db, const AgentServices& services);
+
+// The parts, for tests and edgectl: the enabled providers in Priority order with the
+// block-list configuration's Threshold, LookupTimeout and BypassedRecipients, and the
+// two configurations' mail switches; and the object over any lookup.
+struct Switches {
+    bool internal_allow = false, external_allow = true, internal_block = false, external_block = true;
+};
+IpProviderSet load_ip_provider_set(const queue::QueueDb& db, Switches* switches = nullptr);
+std::shared_ptr<const IpProviders> make_ip_providers(IpProviderSet set, AddressLookup lookup, const Switches& s);
 
 }  // namespace edge::agents

@@ -27,6 +27,9 @@ std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kin
 inline constexpr std::string_view kTransportServerName = "TransportServer";
 // So is the Recipient Filter agent's configuration (Exchange's identity for it too).
 inline constexpr std::string_view kRecipientFilterConfigName = "RecipientFilterConfig";
+// And the IP Block / Allow List providers' configurations (issue 17).
+inline constexpr std::string_view kIPBlockListProvidersConfigName = "IPBlockListProvidersConfig";
+inline constexpr std::string_view kIPAllowListProvidersConfigName = "IPAllowListProvidersConfig";
 
 // The Connection Filtering Agent's lists' configurations and Set-TransportConfig (issue 17).
 inline constexpr std::string_view kIPBlockListConfigName = "IPBlockListConfig";
@@ -43,6 +46,8 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::IPBlockListConfig) return kIPBlockListConfigName;
     if (kind == ObjectKind::IPAllowListConfig) return kIPAllowListConfigName;
     if (kind == ObjectKind::TransportConfig) return kTransportConfigName;
+    if (kind == ObjectKind::IPBlockListProvidersConfig) return kIPBlockListProvidersConfigName;
+    if (kind == ObjectKind::IPAllowListProvidersConfig) return kIPAllowListProvidersConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

@@ -3,6 +3,7 @@
 // §4); `source` says which.
 #include "settings.hpp"
 
+#include "ip.hpp"
 #include "text_helpers.hpp"
 #include "value_checks.hpp"
 
@@ -323,6 +324,64 @@ constexpr std::array kTable = {
                "The IP Allow List applies to sessions of hubs and partners", "§9.1"},
     SettingDef{O::TransportConfig, "InternalSMTPServers", T::List, "", 0, 0, false, "", E::IpRange, false,
                "MTAs in front of this edge: for their sessions the Connection Filtering Agent judges the first address in Received: that is not one of them", "§9.1"},
+    // ---- IP Block List providers (DNSBL; Add-/Set-IPBlockListProvider): one object per provider -------
+    // BitmaskMatch / IPAddressesMatch must be 127.0.0.0/8 addresses (validate_object).
+    SettingDef{O::IPBlockListProvider, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique name (Identity)", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "LookupDomain", T::String, "", 0, 255, false, "", E::Domain, true,
+               "The list's DNS zone: the client's reversed address is asked under it (zen.spamhaus.org)", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "AnyMatch", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Any 127.0.0.0/8 answer is a listing (so is any when BitmaskMatch and IPAddressesMatch are empty)", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "BitmaskMatch", T::String, "", 0, 0, false, "", E::IpAddress, false,
+               "A 127.x.y.z mask: an answer whose low 24 bits share a bit with it is a listing; empty = none", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "IPAddressesMatch", T::List, "", 0, 0, false, "", E::IpAddress, false,
+               "127.x.y.z answers that are listings (127.0.0.2 direct spam source, 127.0.0.4 bulk mailer, ...)", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "Priority", T::Int, "1", 1, 1000, false, "", E::None, false,
+               "Order of evaluation and of who is named, 1 first; Add- puts a provider last, Set- renumbers the others", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "RejectionResponse", T::String, "", 0, 240, false, "", E::None, false,
+               "Text of the 550 5.7.1 at RCPT TO (printable ASCII); empty = Exchange's: Recipient not authorized, your IP has been found on a block list", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The provider is asked", "§9.1"},
+    SettingDef{O::IPBlockListProvider, "Weight", T::Int, "1", 1, 100, false, "", E::None, false,
+               "Added to the score when the provider lists the client; the client is blocked at Threshold (postscreen_dnsbl_sites' weight); Add- defaults it to the Threshold", "ours (Postfix postscreen)"},
+
+    // ---- IP Allow List providers (DNSWL; Add-/Set-IPAllowListProvider): one object per provider -------
+    SettingDef{O::IPAllowListProvider, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique name (Identity)", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "LookupDomain", T::String, "", 0, 255, false, "", E::Domain, true,
+               "The list's DNS zone: the client's reversed address is asked under it (list.dnswl.org)", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "AnyMatch", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Any 127.0.0.0/8 answer is a listing (so is any when BitmaskMatch and IPAddressesMatch are empty)", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "BitmaskMatch", T::String, "", 0, 0, false, "", E::IpAddress, false,
+               "A 127.x.y.z mask: an answer whose low 24 bits share a bit with it is a listing; empty = none", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "IPAddressesMatch", T::List, "", 0, 0, false, "", E::IpAddress, false,
+               "127.x.y.z answers that are listings", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "Priority", T::Int, "1", 1, 1000, false, "", E::None, false,
+               "Order of evaluation, 1 first; Add- puts a provider last, Set- renumbers the others", "§9.1"},
+    SettingDef{O::IPAllowListProvider, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The provider is asked", "§9.1"},
+
+    // ---- Set-IPBlockListProvidersConfig: one object -------------------------------------------------
+    SettingDef{O::IPBlockListProvidersConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The Connection Filtering agent asks the IP Block List providers", "§9"},
+    SettingDef{O::IPBlockListProvidersConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Ask them for anonymous (internet) sessions", "§9"},
+    SettingDef{O::IPBlockListProvidersConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Ask them for sessions of hubs and partners", "§9"},
+    SettingDef{O::IPBlockListProvidersConfig, "BypassedRecipients", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "Recipients accepted from a listed client all the same (postmaster@, abuse@)", "§9.1"},
+    SettingDef{O::IPBlockListProvidersConfig, "Threshold", T::Int, "1", 1, 100, false, "", E::None, false,
+               "The client is blocked when the weights of the providers listing it add up to this (postscreen_dnsbl_threshold)", "ours (Postfix postscreen)"},
+    SettingDef{O::IPBlockListProvidersConfig, "LookupTimeout", T::TimeSpan, "00:00:05", 1, 60, false, "", E::None, false,
+               "How long the allow and block list providers, asked together, may take; a provider without an answer by then does not count (fail open)", "ours"},
+
+    // ---- Set-IPAllowListProvidersConfig: one object -------------------------------------------------
+    SettingDef{O::IPAllowListProvidersConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The Connection Filtering agent asks the IP Allow List providers", "§9"},
+    SettingDef{O::IPAllowListProvidersConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Ask them for anonymous (internet) sessions", "§9"},
+    SettingDef{O::IPAllowListProvidersConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Ask them for sessions of hubs and partners", "§9"},
 };
 // clang-format on
 
@@ -386,6 +445,10 @@ const char* to_string(ObjectKind k) {
         case O::IPBlockListConfig: return "IPBlockListConfig";
         case O::IPAllowListConfig: return "IPAllowListConfig";
         case O::TransportConfig: return "TransportConfig";
+        case O::IPBlockListProvider: return "IPBlockListProvider";
+        case O::IPAllowListProvider: return "IPAllowListProvider";
+        case O::IPBlockListProvidersConfig: return "IPBlockListProvidersConfig";
+        case O::IPAllowListProvidersConfig: return "IPAllowListProvidersConfig";
     }
     return "?";
 }
@@ -698,6 +761,25 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-SmartHostAuthMechanism ExchangeServer is not supported on this server (no Active Directory)");
         if ((auth == "BasicAuth" || auth == "BasicAuthRequireTLS") && o.text("AuthenticationCredential").empty())
             errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs -AuthenticationCredential user:password");
+    }
+    if (o.kind() == O::IPBlockListProvider || o.kind() == O::IPAllowListProvider) {
+        // A DNSBL answers with 127.0.0.0/8 addresses (RFC 5782 §2.1); a mask or an answer
+        // anywhere else could only match a list's error or a parked domain's wildcard.
+        auto loopback_v4 = [](std::string_view text) {
+            auto a = routing::IpAddress::parse(text);
+            return a && a.value->is_v4() && text.find(':') == std::string_view::npos && (a.value->v4_value() >> 24) == 127;
+        };
+        if (const auto& mask = o.text("BitmaskMatch"); !mask.empty() && !loopback_v4(mask))
+            errors.push_back("-BitmaskMatch: '" + mask + "' is not valid; expected an IPv4 address in 127.0.0.0/8 such as 127.0.0.4");
+        for (const auto& a : o.get_list("IPAddressesMatch"))
+            if (!loopback_v4(a))
+                errors.push_back("-IPAddressesMatch: '" + a + "' is not valid; expected IPv4 addresses in 127.0.0.0/8 such as 127.0.0.2");
+    }
+    if (o.kind() == O::IPBlockListProvider) {
+        // Exchange's AsciiString: it becomes the text of a reply line (RFC 5321 §4.2).
+        const auto& text = o.text("RejectionResponse");
+        if (std::any_of(text.begin(), text.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
+            errors.emplace_back("-RejectionResponse: expected printable ASCII text on one line (it is sent in the 550 reply)");
     }
     return errors;
 }

@@ -63,6 +63,11 @@ enum class ObjectKind : std::uint8_t {
     IPBlockListConfig,
     IPAllowListConfig,
     TransportConfig,
+    // IP Block/Allow List providers (DNSBL, DNSWL) and their configurations (issue 17)
+    IPBlockListProvider,
+    IPAllowListProvider,
+    IPBlockListProvidersConfig,
+    IPAllowListProvidersConfig,
 };
 const char* to_string(ObjectKind);
 

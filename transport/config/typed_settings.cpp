@@ -283,6 +283,47 @@ const Binding<AC> kIPAllowListConfig[] = {
     EDGE_BIND(AC, "ExternalMailEnabled", external_mail_enabled),
     EDGE_BIND(AC, "InternalMailEnabled", internal_mail_enabled),
 };
+
+using BL = IPBlockListProviderSettings;
+const Binding<BL> kIPBlockListProvider[] = {
+    EDGE_BIND(BL, "Name", name),
+    EDGE_BIND(BL, "LookupDomain", lookup_domain),
+    EDGE_BIND(BL, "AnyMatch", any_match),
+    EDGE_BIND(BL, "BitmaskMatch", bitmask_match),
+    EDGE_BIND(BL, "IPAddressesMatch", ip_addresses_match),
+    EDGE_BIND(BL, "Priority", priority),
+    EDGE_BIND(BL, "RejectionResponse", rejection_response),
+    EDGE_BIND(BL, "Enabled", enabled),
+    EDGE_BIND(BL, "Weight", weight),
+};
+
+using AL = IPAllowListProviderSettings;
+const Binding<AL> kIPAllowListProvider[] = {
+    EDGE_BIND(AL, "Name", name),
+    EDGE_BIND(AL, "LookupDomain", lookup_domain),
+    EDGE_BIND(AL, "AnyMatch", any_match),
+    EDGE_BIND(AL, "BitmaskMatch", bitmask_match),
+    EDGE_BIND(AL, "IPAddressesMatch", ip_addresses_match),
+    EDGE_BIND(AL, "Priority", priority),
+    EDGE_BIND(AL, "Enabled", enabled),
+};
+
+using BP = IPBlockListProvidersConfigSettings;
+const Binding<BP> kIPBlockListProvidersConfig[] = {
+    EDGE_BIND(BP, "Enabled", enabled),
+    EDGE_BIND(BP, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(BP, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(BP, "BypassedRecipients", bypassed_recipients),
+    EDGE_BIND(BP, "Threshold", threshold),
+    EDGE_BIND(BP, "LookupTimeout", lookup_timeout),
+};
+
+using AP = IPAllowListProvidersConfigSettings;
+const Binding<AP> kIPAllowListProvidersConfig[] = {
+    EDGE_BIND(AP, "Enabled", enabled),
+    EDGE_BIND(AP, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(AP, "InternalMailEnabled", internal_mail_enabled),
+};
 using TC = TransportConfigSettings;
 const Binding<TC> kTransportConfig[] = {
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
@@ -379,6 +420,18 @@ RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObjec
 TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::TransportAgent, kTransportAgent);
 }
+IPBlockListProviderSettings ip_block_list_provider_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPBlockListProvider, kIPBlockListProvider);
+}
+IPAllowListProviderSettings ip_allow_list_provider_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPAllowListProvider, kIPAllowListProvider);
+}
+IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPBlockListProvidersConfig, kIPBlockListProvidersConfig);
+}
+IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -403,6 +456,10 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::TransportServer, kTransportServer, errors);
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
     check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
+    check_bindings(ObjectKind::IPBlockListProvider, kIPBlockListProvider, errors);
+    check_bindings(ObjectKind::IPAllowListProvider, kIPAllowListProvider, errors);
+    check_bindings(ObjectKind::IPBlockListProvidersConfig, kIPBlockListProvidersConfig, errors);
+    check_bindings(ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
     check_bindings(ObjectKind::IPBlockListEntry, kIPBlockListEntry, errors);
     check_bindings(ObjectKind::IPAllowListEntry, kIPAllowListEntry, errors);
@@ -420,6 +477,10 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::TransportServer: return member_of(kTransportServer, setting);
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
         case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
+        case ObjectKind::IPBlockListProvider: return member_of(kIPBlockListProvider, setting);
+        case ObjectKind::IPAllowListProvider: return member_of(kIPAllowListProvider, setting);
+        case ObjectKind::IPBlockListProvidersConfig: return member_of(kIPBlockListProvidersConfig, setting);
+        case ObjectKind::IPAllowListProvidersConfig: return member_of(kIPAllowListProvidersConfig, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
         case ObjectKind::IPBlockListEntry: return member_of(kIPBlockListEntry, setting);
         case ObjectKind::IPAllowListEntry: return member_of(kIPAllowListEntry, setting);

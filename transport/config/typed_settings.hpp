@@ -237,6 +237,45 @@ struct TransportConfigSettings {
     std::vector<routing::IpRange> internal_smtp_servers;
     friend bool operator==(const TransportConfigSettings&, const TransportConfigSettings&) = default;
 };
+// One IP Block List provider (DNSBL) or IP Allow List provider (DNSWL), Exchange's
+// Add-IPBlockListProvider / Add-IPAllowListProvider; read by agents/ip_providers.*.
+struct IPBlockListProviderSettings {
+    std::string name;
+    std::string lookup_domain;
+    bool any_match = false;
+    std::string bitmask_match;                  // a 127.0.0.0/8 address, or empty
+    std::vector<std::string> ip_addresses_match;  // 127.0.0.0/8 addresses
+    std::uint64_t priority = 1;
+    std::string rejection_response;  // empty = Exchange's default text
+    bool enabled = true;
+    std::uint64_t weight = 1;
+    friend bool operator==(const IPBlockListProviderSettings&, const IPBlockListProviderSettings&) = default;
+};
+struct IPAllowListProviderSettings {
+    std::string name;
+    std::string lookup_domain;
+    bool any_match = false;
+    std::string bitmask_match;
+    std::vector<std::string> ip_addresses_match;
+    std::uint64_t priority = 1;
+    bool enabled = true;
+    friend bool operator==(const IPAllowListProviderSettings&, const IPAllowListProviderSettings&) = default;
+};
+struct IPBlockListProvidersConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    std::vector<std::string> bypassed_recipients;
+    std::uint64_t threshold = 1;
+    std::chrono::seconds lookup_timeout{5};
+    friend bool operator==(const IPBlockListProvidersConfigSettings&, const IPBlockListProvidersConfigSettings&) = default;
+};
+struct IPAllowListProvidersConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    friend bool operator==(const IPAllowListProvidersConfigSettings&, const IPAllowListProvidersConfigSettings&) = default;
+};
 
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
@@ -296,6 +335,10 @@ SendConnectorSettings send_connector_settings(const ConfigObject& o);
 TransportServerSettings transport_server_settings(const ConfigObject& o);
 RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObject& o);
 TransportAgentSettings transport_agent_settings(const ConfigObject& o);
+IPBlockListProviderSettings ip_block_list_provider_settings(const ConfigObject& o);
+IPAllowListProviderSettings ip_allow_list_provider_settings(const ConfigObject& o);
+IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const ConfigObject& o);
+IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);
