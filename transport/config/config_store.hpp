@@ -27,6 +27,7 @@ std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kin
 inline constexpr std::string_view kTransportServerName = "TransportServer";
 // So is the Recipient Filter agent's configuration (Exchange's identity for it too).
 inline constexpr std::string_view kRecipientFilterConfigName = "RecipientFilterConfig";
+inline constexpr std::string_view kSenderFilterConfigName = "SenderFilterConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -35,6 +36,7 @@ inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
 inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::TransportServer) return kTransportServerName;
     if (kind == ObjectKind::RecipientFilterConfig) return kRecipientFilterConfigName;
+    if (kind == ObjectKind::SenderFilterConfig) return kSenderFilterConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

@@ -56,6 +56,7 @@ enum class ObjectKind : std::uint8_t {
     SendConnector,
     RecipientFilterConfig,
     TransportAgent,  // one per agent, named by its Identity (issue 16)
+    SenderFilterConfig,  // the Sender Filter Agent's configuration (issue 17), a singleton
 };
 const char* to_string(ObjectKind);
 

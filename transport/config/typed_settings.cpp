@@ -166,6 +166,8 @@ const Binding<RC> kReceiveConnector[] = {
     EDGE_BIND(RC, "DeliveryStatusNotificationEnabled", delivery_status_notification_enabled),
     EDGE_BIND(RC, "EnhancedStatusCodesEnabled", enhanced_status_codes_enabled),
     EDGE_BIND(RC, "SmtpUtf8Enabled", smtp_utf8_enabled),
+    EDGE_BIND(RC, "PreGreetDelay", pre_greet_delay),
+    EDGE_BIND(RC, "PreGreetCacheTime", pre_greet_cache_time),
 };
 
 using AD = AcceptedDomainSettings;
@@ -254,6 +256,18 @@ using TA = TransportAgentSettings;
 const Binding<TA> kTransportAgent[] = {
     EDGE_BIND(TA, "Enabled", enabled),
     EDGE_BIND(TA, "Priority", priority),
+};
+
+using SF = SenderFilterConfigSettings;
+const Binding<SF> kSenderFilterConfig[] = {
+    EDGE_BIND(SF, "Enabled", enabled),
+    EDGE_BIND(SF, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(SF, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(SF, "BlockedSenders", blocked_senders),
+    EDGE_BIND(SF, "BlockedDomains", blocked_domains),
+    EDGE_BIND(SF, "BlockedDomainsAndSubdomains", blocked_domains_and_subdomains),
+    EDGE_BIND(SF, "BlankSenderBlockingEnabled", blank_sender_blocking_enabled),
+    EDGE_BIND(SF, "Action", action),
 };
 
 using BS = BootstrapSettings;
@@ -347,6 +361,9 @@ RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObjec
 TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::TransportAgent, kTransportAgent);
 }
+SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SenderFilterConfig, kSenderFilterConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 std::vector<std::string> binding_errors() {
@@ -358,6 +375,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
     check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
+    check_bindings(ObjectKind::SenderFilterConfig, kSenderFilterConfig, errors);
     return errors;
 }
 
@@ -370,6 +388,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
         case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
+        case ObjectKind::SenderFilterConfig: return member_of(kSenderFilterConfig, setting);
     }
     return {};
 }

@@ -65,6 +65,9 @@ enum class ReplyId : std::uint16_t {
     AgentRejected,          // 550 5.7.1 an agent refused the command or message
     AgentDisconnect,        // 421 4.7.0 an agent ended the session
     AgentTemporaryFailure,  // 451 4.7.0 an agent did not answer in its time (TimeoutAction TempFail)
+    // Issue 17: anti-spam at the door.
+    SenderDenied,           // 554 5.1.0 the Sender Filter Agent (Action Reject)
+    TalkedBeforeGreeting,   // 554 5.5.1 the pre-greet test: the client spoke before the banner
 };
 
 // What a reply means to the session.
