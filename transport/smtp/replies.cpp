@@ -65,6 +65,8 @@ constexpr std::array kCatalogue = {
     ReplyEntry{ReplyId::AgentRejected,         550, "5.7.1", "Rejected by policy",                                   false, C::Policy},
     ReplyEntry{ReplyId::AgentDisconnect,       421, "4.7.0", "Connection closed by policy",                          true,  C::Fatal},
     ReplyEntry{ReplyId::AgentTemporaryFailure, 451, "4.7.0", "Temporary server error, please try again later",      false, C::Resource},
+    // The text is the administrator's (StaticEntryRejectionResponse, a provider's RejectionResponse).
+    ReplyEntry{ReplyId::IpBlocked,             550, "5.7.1", "{}",                                                   false, C::Policy},
     // Issue 17. Exchange's Sender Filter text; the session closes after it (reference §9.4).
     ReplyEntry{ReplyId::SenderDenied,          554, "5.1.0", "Sender Denied",                                        true,  C::Policy},
     // The pre-greet test (postscreen's pregreet): said in place of the banner, RFC 5321
@@ -104,6 +106,12 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF.
     if (out.size() > kMaxSentReplyLine) out.resize(kMaxSentReplyLine);
     return out;
+}
+
+std::string render(const AgentReply& r, bool enhanced) {
+    // An entry that is all argument never goes out empty.
+    if (r.text.empty() && reply_entry(r.id).text == "{}") return render(r.id, {reply_entry(ReplyId::AgentRejected).text}, enhanced);
+    return render(r.id, {r.text}, enhanced);
 }
 
 // Everything an argument may carry (a client's Message-ID, a HELO name, an
