@@ -1,6 +1,6 @@
 // Configuration cmdlets, driven by the one settings table:
 //   Get-/New-/Set-/Remove-ReceiveConnector, -SendConnector, -AcceptedDomain;
-//   Get-/Set-TransportServer, Get-/Set-RecipientFilterConfig (the singletons).
+//   Get-/Set-TransportServer, Get-/Set-RecipientFilterConfig, Get-/Set-SenderFilterConfig (the singletons).
 // Every value is checked by the table, every rule between settings by
 // validate_object, and the rules between objects here, all before anything is
 // written; the write is one config-store transaction guarded by the generation read
@@ -31,7 +31,8 @@ using config::SettingDef;
 using config::SettingType;
 
 constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
-                                 ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig};
+                                 ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig,
+                                 ObjectKind::SenderFilterConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;

@@ -312,23 +312,26 @@ TEST_CASE("an agent with I/O that answers in time is heard, in its place in the 
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
-    REQUIRE(agents.size() == 2);
+    REQUIRE(agents.size() == 3);
     CHECK(agents[0].identity == "Relay Control");
     CHECK(agents[0].priority == 0);
     CHECK_FALSE(agents[0].can_disable);
-    CHECK(agents[1].identity == "Recipient Filter Agent");
+    CHECK(agents[1].identity == "Sender Filter Agent");  // Exchange: Sender Filter 6, Recipient Filter 7
     CHECK(agents[1].priority == 1);
-    CHECK(agents[1].enabled);
+    CHECK(agents[2].identity == "Recipient Filter Agent");
+    CHECK(agents[2].priority == 2);
+    CHECK(agents[2].enabled);
 
     edge::config::ConfigObject off(edge::config::ObjectKind::TransportAgent);
     REQUIRE(off.set("Enabled", "$false").empty());
     edge::config::ConfigObject relay_off = off;
     auto stored = order_agents({{"recipient filter agent", off}, {"Relay Control", relay_off}});
-    CHECK_FALSE(stored[1].enabled);
+    CHECK_FALSE(stored[2].enabled);
+    CHECK(stored[1].enabled);
     CHECK(stored[0].enabled);  // a stored "disabled" for relay control is not obeyed
 
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
-    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 1") != std::string::npos);
+    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 2") != std::string::npos);
     CHECK(move_agent(agents, "Recipient Filter Agent", 99).find("out of range") != std::string::npos);
     CHECK(move_agent(agents, "Relay Control", 1).find("cannot be changed") != std::string::npos);
     CHECK(move_agent(agents, "Nope Agent", 1).find("no transport agent named 'Nope Agent'") != std::string::npos);
@@ -376,7 +379,7 @@ TEST_CASE("the Recipient Filter Agent refuses as the filter does, after relay co
     CHECK(sink.lines[1].agent == "Relay Control");
     CHECK(sink.lines[1].reason == "RelayDenied");
     // Disabled: the blocked recipient passes; relay control still guards.
-    agents[1].enabled = false;
+    agents[2].enabled = false;
     auto off = build_pipeline(agents, categorizer, filter);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@contoso.com"), nullptr).reply == std::nullopt);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@elsewhere.test"), nullptr).reply == ReplyId::UnableToRelay);

@@ -25,7 +25,7 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
     // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kRecipientFilterAgent};
+    return {kRelayControlAgent, kSenderFilterAgent, kRecipientFilterAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -92,7 +92,7 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
                                                std::shared_ptr<const RecipientFilter> recipient_filter,
-                                               const AgentServices&) {
+                                               const AgentServices& services) {
     std::vector<Pipeline::Entry> entries;
     for (const auto& a : agents) {
         Pipeline::Entry e;
@@ -109,6 +109,15 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
                 e.settings.external_mail_enabled = recipient_filter->settings().external_mail_enabled;
                 e.settings.internal_mail_enabled = recipient_filter->settings().internal_mail_enabled;
             }
+        } else if (same_name(a.identity, kSenderFilterAgent)) {
+            e.agent = std::make_shared<SenderFilterAgent>(services.sender_filter);
+            if (services.sender_filter) {
+                // Set-SenderFilterConfig -Enabled $false stops it too, as in Exchange.
+                const auto& sf = services.sender_filter->settings();
+                e.settings.enabled = e.settings.enabled && sf.enabled;
+                e.settings.external_mail_enabled = sf.external_mail_enabled;
+                e.settings.internal_mail_enabled = sf.internal_mail_enabled;
+            }
         } else {
             continue;
         }
@@ -121,7 +130,11 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
                                               std::shared_ptr<const RecipientFilter> recipient_filter,
                                               const AgentServices& services) {
-    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), services);
+    AgentServices with = services;
+    if (!with.sender_filter)
+        with.sender_filter = std::make_shared<const SenderFilter>(
+            config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
+    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with);
 }
 
 AgentLogSettings agent_log_settings(const config::TransportServerSettings& ts, const std::string& data_directory) {

@@ -144,6 +144,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     services.accepting_mail = [this](std::uint32_t permissions) { return accepting_mail(permissions); };
     services.acceptance = acceptance.get();
     services.agent_log = agent_log.get();
+    services.pre_greet_cache = &pre_greet_cache;
+    // services.on_early_talker: the lead wires it to Sender Reputation (issue 17).
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
