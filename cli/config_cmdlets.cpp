@@ -24,6 +24,9 @@
 
 namespace edge::cli {
 
+// identity_cmdlets.cpp: a receiver's view of a Send connector's source address, "" when fine.
+std::string send_connector_identity_warning(Context& ctx, const config::ConfigObject& o);
+
 namespace {
 using config::ConfigObject;
 using config::ObjectKind;
@@ -322,7 +325,11 @@ Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::string old_name = o.text("Name");
     apply_params(o, inv);
     write_object(ctx, o, old_name, generation);
-    return {};
+    Output out;
+    // A new source address or EHLO name: say now if receivers would refuse us (issue 17).
+    if (kind == ObjectKind::SendConnector && (inv.has("SourceIPAddress") || inv.has("Fqdn")))
+        out.note = send_connector_identity_warning(ctx, o);
+    return out;
 }
 
 Output remove_object(Context& ctx, const Invocation& inv, ObjectKind kind) {

@@ -2,7 +2,9 @@
 // Agent refuses blocked senders (address, domain, `*.` subdomains, the blank sender,
 // canonical variants) with 554 5.1.0 and Get-AgentLog shows it; StampStatus lets the
 // message on and logs a Stamp; the pre-greet test refuses an early talker, delays a
-// polite client once and remembers it.
+// polite client once and remembers it. Test-SendConnector against NSD on loopback:
+// a forward-confirmed PTR that is the Fqdn passes, another name or none fails with its hint.
+#include "dns_server.hpp"
 #include "edge_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -110,4 +112,44 @@ TEST_CASE("the Sender Filter Agent refuses blocked senders in every spelling, St
     s.must_edgectl("Set-SenderFilterConfig -Enabled '$false' -Action Reject");
     std::this_thread::sleep_for(1500ms);
     CHECK(mail(s, "bad@spam.test") == "250 2.1.0 Sender OK");
+}
+
+TEST_CASE("Test-SendConnector reports the PTR name, forward confirmation and the Fqdn match, with a hint for each "
+          "problem, and Set-SendConnector warns",
+          "[send][identity][live]") {
+    NsdServer dns({{"0.0.127.in-addr.arpa", "20 IN PTR mail.contoso.test.\n21 IN PTR host-21.isp.test.\n"},
+                   {"contoso.test", "mail IN A 127.0.0.20\n"},
+                   {"isp.test", "host-21 IN A 127.0.0.21\n"}});
+    EdgeServer s;  // edgectl only: no server start
+    s.must_edgectl("Set-TransportServer -InternalDNSServers " + dns.endpoint());
+    s.must_edgectl("New-SendConnector Good -AddressSpaces '*' -SourceIPAddress 127.0.0.20 -Fqdn mail.contoso.test");
+    s.must_edgectl("New-SendConnector Other -AddressSpaces '*' -SourceIPAddress 127.0.0.21 -Fqdn mail.contoso.test");
+    s.must_edgectl("New-SendConnector Bare -AddressSpaces '*' -SourceIPAddress 127.0.0.22 -Fqdn mail.contoso.test");
+
+    std::string out;
+    CHECK(s.edgectl("Test-SendConnector Good -Json", &out) == 0);
+    INFO(out);
+    CHECK(out.find("\"PtrName\": \"mail.contoso.test\"") != std::string::npos);
+    CHECK(out.find("\"ForwardConfirmed\": true") != std::string::npos);
+    CHECK(out.find("\"MatchesFqdn\": true") != std::string::npos);
+    CHECK(out.find("\"Result\": \"Pass\"") != std::string::npos);
+
+    CHECK(s.edgectl("Test-SendConnector Other -Json", &out) == 1);
+    CHECK(out.find("\"PtrName\": \"host-21.isp.test\"") != std::string::npos);
+    CHECK(out.find("\"ForwardConfirmed\": true") != std::string::npos);
+    CHECK(out.find("\"MatchesFqdn\": false") != std::string::npos);
+    CHECK(out.find("is not the name we say in EHLO (mail.contoso.test)") != std::string::npos);
+
+    CHECK(s.edgectl("Test-SendConnector Bare", &out) == 1);
+    CHECK(out.find("has no PTR record") != std::string::npos);
+    CHECK(out.find("22.0.0.127.in-addr.arpa -> mail.contoso.test") != std::string::npos);
+
+    // Set-SendConnector: the same finding as a warning, and the change is made (exit 0).
+    CHECK(s.edgectl("Set-SendConnector Good -Fqdn edge.contoso.test", &out) == 0);
+    CHECK(out.find("warning: receivers may refuse mail from Send connector 'Good'") != std::string::npos);
+    CHECK(out.find("is not the name we say in EHLO (edge.contoso.test)") != std::string::npos);
+    CHECK(s.edgectl("Set-SendConnector Good -Fqdn mail.contoso.test", &out) == 0);
+    CHECK(out.find("warning") == std::string::npos);
+    CHECK(s.edgectl("Test-SendConnector Nope", &out) == 1);
+    CHECK(out.find("no SendConnector named 'Nope'") != std::string::npos);
 }

@@ -63,3 +63,15 @@ $ edgectl Set-ReceiveConnector Internet -PreGreetDelay 00:05:00
 $ edgectl Set-ReceiveConnector Internet -PreGreetDelay soon
 ! edgectl: Set-ReceiveConnector: -PreGreetDelay: 'soon' is not valid; expected a time span [d.]hh:mm:ss from 00:00:00 to 00:01:00
 [exit 1]
+# Test-SendConnector: what receivers see of a Send connector's source address (PTR,
+# forward confirmation, the Fqdn). Its DNS cases run against NSD in
+# tests/integration/test_sender_filter.cpp; here the bad input.
+$ edgectl Test-SendConnector
+! edgectl: Test-SendConnector: which SendConnector? give its Identity (Name)
+[exit 2]
+$ edgectl Test-SendConnector Nope
+! edgectl: Test-SendConnector: no SendConnector named 'Nope'; 'edgectl Get-SendConnector' lists them
+[exit 1]
+$ edgectl help Test-SendConnector | grep -A1 SYNOPSIS
+SYNOPSIS
+    Check what receivers see of a Send connector: its source address's PTR name, whether that name leads back to the address, whether it is the connector's Fqdn
