@@ -411,3 +411,32 @@ TEST_CASE("a recipient the lookup refused is named in the agent log by its keyed
     CHECK(v.logged_recipient == filter->hashed_for_log("BOB@Contoso.com"));  // the canonical address's hash
     CHECK(agent.on_event(AgentEvent::OnRcptCommand, session, rcpt("alice@contoso.com")).action == AgentAction::Continue);
 }
+
+TEST_CASE("the built pipeline runs the Sender Filter Agent from AgentServices with its own Enabled and "
+          "ExternalMailEnabled",
+          "[agents][config][sender-filter]") {
+    auto categorizer = std::make_shared<edge::routing::Categorizer>(edge::routing::AcceptedDomainTable(std::vector<edge::routing::AcceptedDomain>{}),
+                                                                    std::vector<edge::routing::SendConnectorRoute>{});
+    edge::config::SenderFilterConfigSettings fs;
+    fs.blocked_senders = {"bad@spam.test"};
+    AgentServices services;
+    services.sender_filter = std::make_shared<SenderFilter>(fs);
+    Envelope mail;
+    mail.sender = "Bad@Spam.Test";
+    AgentSession s;
+    FakeSink sink;
+    auto p = build_pipeline(order_agents({}), categorizer, nullptr, services);
+    CHECK(p->run(AgentEvent::OnMailCommand, s, mail, &sink).reply == ReplyId::SenderDenied);
+    REQUIRE(sink.lines.size() == 1);
+    CHECK(sink.lines[0].agent == "Sender Filter Agent");
+    CHECK(sink.lines[0].reason == "BlockedSender");
+    // Set-SenderFilterConfig -Enabled $false, or -ExternalMailEnabled $false for an anonymous session.
+    for (auto change : {+[](edge::config::SenderFilterConfigSettings& c) { c.enabled = false; },
+                        +[](edge::config::SenderFilterConfigSettings& c) { c.external_mail_enabled = false; }}) {
+        auto off = fs;
+        change(off);
+        services.sender_filter = std::make_shared<SenderFilter>(off);
+        auto q = build_pipeline(order_agents({}), categorizer, nullptr, services);
+        CHECK_FALSE(q->run(AgentEvent::OnMailCommand, s, mail, nullptr).reply.has_value());
+    }
+}
