@@ -22,6 +22,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_agent_cmdlets(t);
         add_connection_filter_cmdlets(t);
         add_ip_provider_cmdlets(t);
+        add_identity_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

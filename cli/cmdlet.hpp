@@ -91,6 +91,7 @@ void add_backpressure_cmdlets(std::vector<Cmdlet>& table);
 void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
 void add_agent_cmdlets(std::vector<Cmdlet>& table);
 void add_connection_filter_cmdlets(std::vector<Cmdlet>& table);
+void add_identity_cmdlets(std::vector<Cmdlet>& table);  // Test-SendConnector (issue 17)
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 void add_ip_provider_cmdlets(std::vector<Cmdlet>& table);
 

@@ -1,8 +1,8 @@
 // Configuration cmdlets, driven by the one settings table:
 //   Get-/New-/Set-/Remove-ReceiveConnector, -SendConnector, -AcceptedDomain;
 //   Get-/Set-TransportServer, Get-/Set-RecipientFilterConfig, Get-/Set-IPBlockListConfig,
-//   -IPAllowListConfig, -TransportConfig, -IPBlockListProvidersConfig, -IPAllowListProvidersConfig
-//   (the singletons).
+//   -IPAllowListConfig, -TransportConfig, -IPBlockListProvidersConfig, -IPAllowListProvidersConfig,
+//   -SenderFilterConfig (the singletons).
 // Every value is checked by the table, every rule between settings by
 // validate_object, and the rules between objects here, all before anything is
 // written; the write is one config-store transaction guarded by the generation read
@@ -26,6 +26,9 @@
 
 namespace edge::cli {
 
+// identity_cmdlets.cpp: a receiver's view of a Send connector's source address, "" when fine.
+std::string send_connector_identity_warning(Context& ctx, const config::ConfigObject& o);
+
 namespace {
 using config::ConfigObject;
 using config::ObjectKind;
@@ -36,7 +39,8 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig,
                                  // The Connection Filtering Agent's lists and Set-TransportConfig (issue 17).
                                  ObjectKind::IPBlockListConfig, ObjectKind::IPAllowListConfig, ObjectKind::TransportConfig,
-                                 ObjectKind::IPBlockListProvidersConfig, ObjectKind::IPAllowListProvidersConfig};
+                                 ObjectKind::IPBlockListProvidersConfig, ObjectKind::IPAllowListProvidersConfig,
+                                 ObjectKind::SenderFilterConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -326,7 +330,11 @@ Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     std::string old_name = o.text("Name");
     apply_params(o, inv);
     write_object(ctx, o, old_name, generation);
-    return {};
+    Output out;
+    // A new source address or EHLO name: say now if receivers would refuse us (issue 17).
+    if (kind == ObjectKind::SendConnector && (inv.has("SourceIPAddress") || inv.has("Fqdn")))
+        out.note = send_connector_identity_warning(ctx, o);
+    return out;
 }
 
 Output remove_object(Context& ctx, const Invocation& inv, ObjectKind kind) {

@@ -15,7 +15,9 @@ AuthenticationCredential     : edge:********
 Port                         : 25
 SourceIPAddress              : 0.0.0.0
 # SourceIPAddress: 0.0.0.0 or an address this host has (127.0.0.3 is on lo).
+# The change is made; the warning (issue 17, Test-SendConnector) depends on this host's DNS.
 $ edgectl Set-SendConnector "To Internet" -SourceIPAddress 127.0.0.3
+! edgectl: Set-SendConnector: warning: receivers may refuse mail from Send connector 'To Internet' (SourceIPAddress 127.0.0.3): {*}
 $ edgectl Set-SendConnector "To Internet" -SourceIPAddress 10.9.9.9
 ! edgectl: Set-SendConnector: -SourceIPAddress: 10.9.9.9 is not an address of this host; expected 0.0.0.0 (any) or an address configured on one of its interfaces
 [exit 1]

@@ -314,27 +314,32 @@ TEST_CASE("an agent with I/O that answers in time is heard, in its place in the 
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
-    REQUIRE(agents.size() == 3);
+    REQUIRE(agents.size() == 4);
     CHECK(agents[0].identity == "Relay Control");
     CHECK(agents[0].priority == 0);
     CHECK_FALSE(agents[0].can_disable);
-    // Exchange's order: Connection Filtering first of the anti-spam agents.
+    // Exchange's order: Connection Filtering 1, Sender Filter 6, Recipient Filter 7.
     CHECK(agents[1].identity == "Connection Filtering Agent");
     CHECK(agents[1].priority == 1);
-    CHECK(agents[2].identity == "Recipient Filter Agent");
+    CHECK(agents[2].identity == "Sender Filter Agent");
     CHECK(agents[2].priority == 2);
-    CHECK(agents[2].enabled);
+    CHECK(agents[3].identity == "Recipient Filter Agent");
+    CHECK(agents[3].priority == 3);
+    CHECK(agents[3].enabled);
 
     edge::config::ConfigObject off(edge::config::ObjectKind::TransportAgent);
     REQUIRE(off.set("Enabled", "$false").empty());
     edge::config::ConfigObject relay_off = off;
     auto stored = order_agents({{"recipient filter agent", off}, {"Relay Control", relay_off}});
-    CHECK_FALSE(stored[2].enabled);
+    CHECK_FALSE(stored[3].enabled);
+    CHECK(stored[1].enabled);
+    CHECK(stored[2].enabled);
     CHECK(stored[0].enabled);  // a stored "disabled" for relay control is not obeyed
 
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
     CHECK(agents[1].identity == "Recipient Filter Agent");
-    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 2") != std::string::npos);
+    CHECK(agents[2].identity == "Connection Filtering Agent");
+    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 3") != std::string::npos);
     CHECK(move_agent(agents, "Recipient Filter Agent", 99).find("out of range") != std::string::npos);
     CHECK(move_agent(agents, "Relay Control", 1).find("cannot be changed") != std::string::npos);
     CHECK(move_agent(agents, "Nope Agent", 1).find("no transport agent named 'Nope Agent'") != std::string::npos);
@@ -445,4 +450,33 @@ TEST_CASE("verdict counters count by agent and action, in a stable order, across
     CHECK(c.total() == 4401);
     CHECK(counters_text(rows) ==
           "Connection Filtering Agent Disconnect=1, Connection Filtering Agent RejectCommand=400, Sender Filter Agent RejectCommand=4000");
+}
+
+TEST_CASE("the built pipeline runs the Sender Filter Agent from AgentServices with its own Enabled and "
+          "ExternalMailEnabled",
+          "[agents][config][sender-filter]") {
+    auto categorizer = std::make_shared<edge::routing::Categorizer>(edge::routing::AcceptedDomainTable(std::vector<edge::routing::AcceptedDomain>{}),
+                                                                    std::vector<edge::routing::SendConnectorRoute>{});
+    edge::config::SenderFilterConfigSettings fs;
+    fs.blocked_senders = {"bad@spam.test"};
+    AgentServices services;
+    services.sender_filter = std::make_shared<SenderFilter>(fs);
+    Envelope mail;
+    mail.sender = "Bad@Spam.Test";
+    AgentSession s;
+    FakeSink sink;
+    auto p = build_pipeline(order_agents({}), categorizer, nullptr, services);
+    CHECK(p->run(AgentEvent::OnMailCommand, s, mail, &sink).reply == ReplyId::SenderDenied);
+    REQUIRE(sink.lines.size() == 1);
+    CHECK(sink.lines[0].agent == "Sender Filter Agent");
+    CHECK(sink.lines[0].reason == "BlockedSender");
+    // Set-SenderFilterConfig -Enabled $false, or -ExternalMailEnabled $false for an anonymous session.
+    for (auto change : {+[](edge::config::SenderFilterConfigSettings& c) { c.enabled = false; },
+                        +[](edge::config::SenderFilterConfigSettings& c) { c.external_mail_enabled = false; }}) {
+        auto off = fs;
+        change(off);
+        services.sender_filter = std::make_shared<SenderFilter>(off);
+        auto q = build_pipeline(order_agents({}), categorizer, nullptr, services);
+        CHECK_FALSE(q->run(AgentEvent::OnMailCommand, s, mail, nullptr).reply.has_value());
+    }
 }

@@ -27,7 +27,7 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
     // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kConnectionFilterAgent, kRecipientFilterAgent};
+    return {kRelayControlAgent, kConnectionFilterAgent, kSenderFilterAgent, kRecipientFilterAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -94,7 +94,7 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
                                                std::shared_ptr<const RecipientFilter> recipient_filter,
-                                               const AgentServices&,
+                                               const AgentServices& services,
                                                std::shared_ptr<const ConnectionFilterConfig> connection_filter) {
     std::vector<Pipeline::Entry> entries;
     for (const auto& a : agents) {
@@ -120,6 +120,15 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
                 e.settings.external_mail_enabled = recipient_filter->settings().external_mail_enabled;
                 e.settings.internal_mail_enabled = recipient_filter->settings().internal_mail_enabled;
             }
+        } else if (same_name(a.identity, kSenderFilterAgent)) {
+            e.agent = std::make_shared<SenderFilterAgent>(services.sender_filter);
+            if (services.sender_filter) {
+                // Set-SenderFilterConfig -Enabled $false stops it too, as in Exchange.
+                const auto& sf = services.sender_filter->settings();
+                e.settings.enabled = e.settings.enabled && sf.enabled;
+                e.settings.external_mail_enabled = sf.external_mail_enabled;
+                e.settings.internal_mail_enabled = sf.internal_mail_enabled;
+            }
         } else {
             continue;
         }
@@ -132,7 +141,11 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
                                               std::shared_ptr<const RecipientFilter> recipient_filter,
                                               const AgentServices& services) {
-    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), services,
+    AgentServices with = services;
+    if (!with.sender_filter)
+        with.sender_filter = std::make_shared<const SenderFilter>(
+            config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
+    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with,
                           load_connection_filter_config(db, services));
 }
 

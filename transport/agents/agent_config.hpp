@@ -7,6 +7,7 @@
 #include "categorizer.hpp"
 #include "pipeline.hpp"
 #include "recipient_filter.hpp"
+#include "sender_filter.hpp"
 #include "settings.hpp"
 #include "typed_settings.hpp"
 
@@ -28,6 +29,9 @@ namespace edge::agents {
 // session. Owned by the server, on its one I/O thread.
 struct AgentServices {
     std::shared_ptr<dns::DnsResolver> dns;  // the receive side's resolver (InternalDNSServers)
+    // Set-SenderFilterConfig's lists, built once per generation; load_pipeline reads them
+    // from the store when unset (null: the Sender Filter Agent lets every sender go on).
+    std::shared_ptr<const SenderFilter> sender_filter;
 };
 
 // One row of Get-TransportAgent.

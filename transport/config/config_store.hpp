@@ -35,6 +35,7 @@ inline constexpr std::string_view kIPAllowListProvidersConfigName = "IPAllowList
 inline constexpr std::string_view kIPBlockListConfigName = "IPBlockListConfig";
 inline constexpr std::string_view kIPAllowListConfigName = "IPAllowListConfig";
 inline constexpr std::string_view kTransportConfigName = "TransportConfig";
+inline constexpr std::string_view kSenderFilterConfigName = "SenderFilterConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -48,6 +49,7 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::TransportConfig) return kTransportConfigName;
     if (kind == ObjectKind::IPBlockListProvidersConfig) return kIPBlockListProvidersConfigName;
     if (kind == ObjectKind::IPAllowListProvidersConfig) return kIPAllowListProvidersConfigName;
+    if (kind == ObjectKind::SenderFilterConfig) return kSenderFilterConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

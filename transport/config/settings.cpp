@@ -382,6 +382,29 @@ constexpr std::array kTable = {
                "Ask them for anonymous (internet) sessions", "§9"},
     SettingDef{O::IPAllowListProvidersConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Ask them for sessions of hubs and partners", "§9"},
+    // ---- the Sender Filter Agent (Set-SenderFilterConfig): one object (issue 17) --------------------
+    SettingDef{O::SenderFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent runs at MAIL FROM", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Filter anonymous (internet) sessions", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Filter sessions of hubs and partners (authenticated or ExternalAuthoritative)", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "BlockedSenders", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "Sender addresses refused at MAIL FROM, compared in canonical form (quotes, case, IDN)", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "BlockedDomains", T::List, "", 0, 0, false, "", E::Domain, false,
+               "Sender domains refused at MAIL FROM (the domain itself, not its subdomains)", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "BlockedDomainsAndSubdomains", T::List, "", 0, 0, false, "", E::DomainPattern, false,
+               "Sender domains refused with every domain below them; contoso.com and *.contoso.com both mean both", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "BlankSenderBlockingEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Refuse the blank sender MAIL FROM:<> (NDRs; a defence against backscatter floods)", "§9.4"},
+    SettingDef{O::SenderFilterConfig, "Action", T::Enum, "Reject", 0, 0, false, "Reject,StampStatus", E::None, false,
+               "Reject: 554 5.1.0 Sender Denied; StampStatus: accept and mark the message (SenderFilter.Status) for later agents", "§9.4"},
+
+    // ---- the pre-greet test on Receive connectors (issue 17; Postfix postscreen's pregreet) -------------
+    SettingDef{O::ReceiveConnector, "PreGreetDelay", T::TimeSpan, "00:00:00", 0, 60, false, "", E::None, false,
+               "Wait this long before the 220 banner; a client that talks first is refused (554 5.5.1) and reported to Sender Reputation; 00:00:00 = off", "ours (postscreen_greet_wait)"},
+    SettingDef{O::ReceiveConnector, "PreGreetCacheTime", T::TimeSpan, "1.00:00:00", 0, 30 * kDay, false, "", E::None, false,
+               "A client that waited politely is not delayed again for this long (in memory, at most 100,000 addresses); 00:00:00 = every time", "ours (postscreen_greet_ttl)"},
 };
 // clang-format on
 
@@ -449,6 +472,7 @@ const char* to_string(ObjectKind k) {
         case O::IPAllowListProvider: return "IPAllowListProvider";
         case O::IPBlockListProvidersConfig: return "IPBlockListProvidersConfig";
         case O::IPAllowListProvidersConfig: return "IPAllowListProvidersConfig";
+        case O::SenderFilterConfig: return "SenderFilterConfig";
     }
     return "?";
 }
@@ -716,6 +740,8 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
     if (o.kind() == O::ReceiveConnector) {
         if (o.get_time_span("ConnectionInactivityTimeout") >= o.get_time_span("ConnectionTimeout"))
             errors.emplace_back("-ConnectionInactivityTimeout must be less than -ConnectionTimeout");
+        if (o.get_time_span("PreGreetDelay") >= o.get_time_span("ConnectionTimeout"))
+            errors.emplace_back("-PreGreetDelay must be less than -ConnectionTimeout");
         if (o.get_bool("RequireTLS") && !o.has_flag("AuthMechanism", "Tls"))
             errors.emplace_back("-RequireTLS $true needs Tls in -AuthMechanism");
         if (o.has_flag("AuthMechanism", "BasicAuthRequireTLS") &&

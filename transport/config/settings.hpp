@@ -68,6 +68,7 @@ enum class ObjectKind : std::uint8_t {
     IPAllowListProvider,
     IPBlockListProvidersConfig,
     IPAllowListProvidersConfig,
+    SenderFilterConfig,  // the Sender Filter Agent's configuration (issue 17), a singleton
 };
 const char* to_string(ObjectKind);
 

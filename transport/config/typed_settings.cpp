@@ -166,6 +166,8 @@ const Binding<RC> kReceiveConnector[] = {
     EDGE_BIND(RC, "DeliveryStatusNotificationEnabled", delivery_status_notification_enabled),
     EDGE_BIND(RC, "EnhancedStatusCodesEnabled", enhanced_status_codes_enabled),
     EDGE_BIND(RC, "SmtpUtf8Enabled", smtp_utf8_enabled),
+    EDGE_BIND(RC, "PreGreetDelay", pre_greet_delay),
+    EDGE_BIND(RC, "PreGreetCacheTime", pre_greet_cache_time),
 };
 
 using AD = AcceptedDomainSettings;
@@ -329,6 +331,18 @@ const Binding<TC> kTransportConfig[] = {
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
 };
 
+using SF = SenderFilterConfigSettings;
+const Binding<SF> kSenderFilterConfig[] = {
+    EDGE_BIND(SF, "Enabled", enabled),
+    EDGE_BIND(SF, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(SF, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(SF, "BlockedSenders", blocked_senders),
+    EDGE_BIND(SF, "BlockedDomains", blocked_domains),
+    EDGE_BIND(SF, "BlockedDomainsAndSubdomains", blocked_domains_and_subdomains),
+    EDGE_BIND(SF, "BlankSenderBlockingEnabled", blank_sender_blocking_enabled),
+    EDGE_BIND(SF, "Action", action),
+};
+
 using BS = BootstrapSettings;
 const Binding<BS> kBootstrap[] = {
     EDGE_BIND(BS, "DataDirectory", data_directory),
@@ -432,6 +446,9 @@ IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const
 IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig);
 }
+SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SenderFilterConfig, kSenderFilterConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -466,6 +483,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::IPBlockListConfig, kIPBlockListConfig, errors);
     check_bindings(ObjectKind::IPAllowListConfig, kIPAllowListConfig, errors);
     check_bindings(ObjectKind::TransportConfig, kTransportConfig, errors);
+    check_bindings(ObjectKind::SenderFilterConfig, kSenderFilterConfig, errors);
     return errors;
 }
 
@@ -487,6 +505,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::IPBlockListConfig: return member_of(kIPBlockListConfig, setting);
         case ObjectKind::IPAllowListConfig: return member_of(kIPAllowListConfig, setting);
         case ObjectKind::TransportConfig: return member_of(kTransportConfig, setting);
+        case ObjectKind::SenderFilterConfig: return member_of(kSenderFilterConfig, setting);
     }
     return {};
 }

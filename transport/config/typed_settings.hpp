@@ -31,6 +31,7 @@ enum class AuthMechanism : std::uint8_t {
     None, Tls, Integrated, BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative
 };
 using DomainType = routing::AcceptedDomainType;  // Authoritative, InternalRelay, ExternalRelay
+enum class SenderFilterAction : std::uint8_t { Reject, StampStatus };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -53,6 +54,9 @@ template <> struct EnumNames<AuthMechanism> {
 };
 template <> struct EnumNames<DomainType> {
     static constexpr std::array<std::string_view, 3> names{"Authoritative", "InternalRelay", "ExternalRelay"};
+};
+template <> struct EnumNames<SenderFilterAction> {
+    static constexpr std::array<std::string_view, 2> names{"Reject", "StampStatus"};
 };
 
 // Exchange's name of an enum value, as the table spells it.
@@ -116,6 +120,8 @@ struct ReceiveConnectorSettings {
     bool delivery_status_notification_enabled = true;
     bool enhanced_status_codes_enabled = true;
     bool smtp_utf8_enabled = true;
+    std::chrono::seconds pre_greet_delay{0};           // 0 = no pre-greet test
+    std::chrono::seconds pre_greet_cache_time{86400};  // how long a polite client is remembered
     friend bool operator==(const ReceiveConnectorSettings&, const ReceiveConnectorSettings&) = default;
 };
 
@@ -276,6 +282,18 @@ struct IPAllowListProvidersConfigSettings {
     bool internal_mail_enabled = false;
     friend bool operator==(const IPAllowListProvidersConfigSettings&, const IPAllowListProvidersConfigSettings&) = default;
 };
+// Set-SenderFilterConfig (issue 17); the Sender Filter Agent reads it (transport/agents/sender_filter.hpp).
+struct SenderFilterConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    std::vector<std::string> blocked_senders;               // addresses, the domain canonical
+    std::vector<std::string> blocked_domains;               // lower case
+    std::vector<std::string> blocked_domains_and_subdomains;  // lower case, "*.x" or "x"
+    bool blank_sender_blocking_enabled = false;
+    SenderFilterAction action = SenderFilterAction::Reject;
+    friend bool operator==(const SenderFilterConfigSettings&, const SenderFilterConfigSettings&) = default;
+};
 
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
@@ -339,6 +357,7 @@ IPBlockListProviderSettings ip_block_list_provider_settings(const ConfigObject& 
 IPAllowListProviderSettings ip_allow_list_provider_settings(const ConfigObject& o);
 IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const ConfigObject& o);
 IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o);
+SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);

@@ -49,6 +49,8 @@ ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, co
     c.connection_timeout = s.connection_timeout;
     c.connection_inactivity_timeout = s.connection_inactivity_timeout;
     c.tarpit_interval = s.tarpit_interval;
+    c.pre_greet_delay = s.pre_greet_delay;
+    c.pre_greet_cache_time = s.pre_greet_cache_time;
     c.max_protocol_errors = clamp32(s.max_protocol_errors);
     c.max_hop_count = clamp32(s.max_hop_count);
     c.require_tls = s.require_tls;

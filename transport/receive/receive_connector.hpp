@@ -42,6 +42,9 @@ struct ReceiveConnector {
     std::vector<std::string> pinned_client_certificates;  // SHA-256, upper-case hex
     config::SizeEnabled size_enabled = config::SizeEnabled::Enabled;
     bool pipelining = true, chunking = true, eight_bit_mime = true, dsn = true, enhanced_status_codes = true, smtputf8 = true;
+    // The pre-greet test (issue 17, pre_greet.hpp): wait this long before the banner
+    // (0 = off); a client that waited is not delayed again for pre_greet_cache_time.
+    std::chrono::seconds pre_greet_delay{}, pre_greet_cache_time{};
 
     // From a stored object; `server_fqdn` fills an empty Fqdn.
     static ReceiveConnector from_object(const config::ConfigObject& o, const std::string& server_fqdn);

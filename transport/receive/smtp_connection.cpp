@@ -16,11 +16,14 @@
 
 #include "data_reader.hpp"
 #include "pipeline_async.hpp"
+#include "pre_greet.hpp"
 #include "spawn.hpp"
 #include "text_helpers.hpp"
 #include "tls.hpp"
 
 #include <fmt/format.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
 
@@ -208,6 +211,7 @@ asio::awaitable<void> Connection::run() {
             outcome = co_await perform(std::move(refused));
         }
     }
+    if (outcome == Outcome::Continue) outcome = co_await pre_greet();
     if (outcome == Outcome::Continue) outcome = co_await perform(session_->greet());
     while (outcome == Outcome::Continue && !closed_) {
         // ConnectionTimeout is absolute: checked here too, so a client whose commands
@@ -255,6 +259,68 @@ asio::awaitable<void> Connection::run() {
     }
     sock_.close(ec);
     watchdog_timer_.cancel();
+}
+
+// The pre-greet test (pre_greet.hpp). The wait is a timer raced against the socket's
+// readability: no thread, and no buffer until the client talks; an early talker gets
+// at most kPreGreetPeekBytes read (for the protocol log), whatever it sends.
+asio::awaitable<Connection::Outcome> Connection::pre_greet() {
+    if (connector_.pre_greet_delay.count() <= 0) co_return Outcome::Continue;
+    PreGreetCache* cache = services_.pre_greet_cache;
+    boost::system::error_code ec;
+    const asio::ip::address ip = asio::ip::make_address(remote_ip_, ec);
+    const bool known = !ec;
+    const bool passed_before = cache != nullptr && known && cache->passed(ip, PreGreetCache::Clock::now());
+    see_session_for_agents();
+    if (pre_greet_step(connector_.pre_greet_delay, agents_.info.internal, agents_.info.allow_listed, passed_before) ==
+        PreGreetStep::Greet) {
+        if (passed_before) log(LogEvent::Information, "Pre-greet test passed before; not delayed");
+        co_return Outcome::Continue;
+    }
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer t(sock_.get_executor());
+    t.expires_at(std::min(std::chrono::steady_clock::now() + connector_.pre_greet_delay, deadline_));
+    set_waiting(Waiting::Tarpit);
+    idle_read_ = true;  // a shutdown cancels the wait
+    auto r = co_await (sock_.async_wait(tcp::socket::wait_read, use_tuple) || t.async_wait(use_tuple));
+    idle_read_ = false;
+    set_waiting(Waiting::Client);
+    const bool readable = r.index() == 0;
+    std::array<char, kPreGreetPeekBytes> peek{};
+    std::size_t n = 0;
+    if (readable) {
+        if (std::get<0>(std::get<0>(r)) == asio::error::operation_aborted && shutdown_asked_) {
+            co_await say_goodbye(ReplyId::ServiceNotAvailable);
+            co_return Outcome::Close;
+        }
+        if (!std::get<0>(std::get<0>(r))) n = sock_.read_some(asio::buffer(peek), ec);
+        if (ec) n = 0;
+    }
+    switch (judge_pre_greet(readable, n)) {
+        case PreGreetOutcome::Passed:
+            if (past_deadline()) {
+                co_await say_goodbye(ReplyId::ConnectionTimedOut);
+                co_return Outcome::Close;
+            }
+            if (cache != nullptr && known) cache->remember(ip, PreGreetCache::Clock::now(), connector_.pre_greet_cache_time);
+            log(LogEvent::Information, fmt::format("Pre-greet test passed ({} s)", connector_.pre_greet_delay.count()));
+            touch();
+            co_return Outcome::Continue;
+        case PreGreetOutcome::Hangup:
+            remote_closed_ = true;
+            log(LogEvent::Information, "Pre-greet test: the client left before the greeting");
+            co_return Outcome::Close;
+        case PreGreetOutcome::EarlyTalker: break;
+    }
+    // What it said, made printable: the log's reader sees the start of its command.
+    std::string said(peek.data(), n);
+    for (char& c : said)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '.';
+    log(LogEvent::Information, fmt::format("Pre-greet test failed: early talker sent '{}' before the greeting", said));
+    if (cache != nullptr && known) cache->forget(ip);
+    if (services_.on_early_talker) services_.on_early_talker(remote_ip_);
+    co_await say_goodbye(ReplyId::TalkedBeforeGreeting);
+    co_return Outcome::Close;
 }
 
 asio::awaitable<void> Connection::say_goodbye(ReplyId reply) {

@@ -12,6 +12,7 @@
 #include "protocol_log.hpp"
 #include "receive_connector.hpp"
 #include "pipeline.hpp"
+#include "pre_greet.hpp"
 #include "recipient_filter.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
@@ -50,6 +51,10 @@ struct ConnectionServices {
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
     agents::AgentLog* agent_log = nullptr;              // agents' verdicts; none: not written
     agents::VerdictCounters* verdict_counters = nullptr;  // agents' verdicts counted (the metrics issue)
+    // The pre-greet test (pre_greet.hpp): clients that passed (none: every client waits
+    // each time), and where an early talker's address is told (Sender Reputation).
+    PreGreetCache* pre_greet_cache = nullptr;
+    std::function<void(const std::string& ip)> on_early_talker;
 };
 
 // The client's address as logs and headers show it: an IPv4 client on a dual-stack
@@ -99,6 +104,7 @@ private:
     asio::awaitable<Outcome> read_chunk(std::uint64_t size);
     asio::awaitable<Outcome> start_tls();
     asio::awaitable<Outcome> commit();
+    asio::awaitable<Outcome> pre_greet();  // the pre-greet test before the banner
     // The transport agents at an SMTP event (agents_for_command: the ones with I/O first).
     std::optional<smtp::AgentReply> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);
     asio::awaitable<void> agents_for_command(std::string_view line);

@@ -146,6 +146,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     services.acceptance = acceptance.get();
     services.agent_log = agent_log.get();
     services.verdict_counters = &verdict_counters;
+    services.pre_greet_cache = &pre_greet_cache;
+    // services.on_early_talker: the lead wires it to Sender Reputation (issue 17).
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(

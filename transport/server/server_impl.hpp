@@ -117,6 +117,7 @@ struct Server::Impl {
     std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
     std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session
     receive::ConnectionServices services;           // what every session borrows from us
+    receive::PreGreetCache pre_greet_cache;         // clients that passed the pre-greet test (in memory, bounded)
     async::WaitGroup sessions{io.get_executor()};   // sessions still running: shutdown waits on it
     std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;

@@ -71,11 +71,16 @@ constexpr std::array kCatalogue = {
     // all refused (Exchange: "after all RCPT TO commands are processed"); 5xx, as
     // retrying from the same address would meet the same list.
     ReplyEntry{ReplyId::IpBlockedDisconnect,   554, "5.7.1", "Client IP address is blocked, closing connection",    true,  C::Fatal},
+    // Issue 17. Exchange's Sender Filter text; the session closes after it (reference §9.4).
+    ReplyEntry{ReplyId::SenderDenied,          554, "5.1.0", "Sender Denied",                                        true,  C::Policy},
+    // The pre-greet test (postscreen's pregreet): said in place of the banner, RFC 5321
+    // §3.1's 554 "no SMTP service here" opening; the client broke §4.3.1 by not waiting.
+    ReplyEntry{ReplyId::TalkedBeforeGreeting,  554, "5.5.1", "Protocol error: talked before the greeting",           true,  C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::IpBlockedDisconnect) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::TalkedBeforeGreeting) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

@@ -68,6 +68,8 @@ enum class ReplyId : std::uint16_t {
     // Issue 17: the anti-spam agents at the door.
     IpBlocked,  // 550 5.7.1 <the IP Block list's or the provider's RejectionResponse>
     IpBlockedDisconnect,  // 554 5.7.1 a blocked client's every RCPT was refused: the session ends at DATA
+    SenderDenied,           // 554 5.1.0 the Sender Filter Agent (Action Reject)
+    TalkedBeforeGreeting,   // 554 5.5.1 the pre-greet test: the client spoke before the banner
 };
 
 // What a reply means to the session.
