@@ -3,7 +3,7 @@
 #include "dns_answer.hpp"
 #include "fuzz_target.hpp"
 
-using namespace edge::send::dns;
+using namespace edge::dns::wire;
 
 FUZZ_TARGET(dns_answer) {
     if (size < 3) return 0;

@@ -118,7 +118,7 @@ TEST_CASE("Disconnect always answers with a reply that closes the session", "[ag
     FakeSink sink;
     auto d = p.run(AgentEvent::OnRcptCommand, s, rcpt("a@b.test"), &sink);
     REQUIRE(d.reply);
-    CHECK(edge::smtp::reply_entry(*d.reply).closes);
+    CHECK(edge::smtp::reply_entry(d.reply->id).closes);
     REQUIRE(sink.lines.size() == 1);
     CHECK(sink.lines[0].action == "Disconnect");
     CHECK(sink.lines[0].response.starts_with("421 4.7.0"));
@@ -273,7 +273,7 @@ TEST_CASE("an agent that does not answer in its time does not block the session:
     auto d = run_on_io(p, AgentEvent::OnMailCommand, s, &sink);
     REQUIRE(d.reply);
     CHECK(*d.reply == ReplyId::AgentTemporaryFailure);
-    CHECK(edge::smtp::reply_entry(*d.reply).code == 451);
+    CHECK(edge::smtp::reply_entry(d.reply->id).code == 451);
     REQUIRE(sink.lines.size() == 1);
     CHECK(sink.lines[0].timed_out);
     CHECK(sink.lines[0].reason == "AgentTimeout");

@@ -21,7 +21,7 @@
 #include <set>
 #include <thread>
 
-using namespace edge::send;
+using namespace edge::dns;
 using edge::test::DnsZone;
 using edge::test::NsdServer;
 using namespace std::chrono_literals;

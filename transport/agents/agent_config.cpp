@@ -91,7 +91,8 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
-                                               std::shared_ptr<const RecipientFilter> recipient_filter) {
+                                               std::shared_ptr<const RecipientFilter> recipient_filter,
+                                               const AgentServices&) {
     std::vector<Pipeline::Entry> entries;
     for (const auto& a : agents) {
         Pipeline::Entry e;
@@ -118,8 +119,9 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
 
 std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
-                                              std::shared_ptr<const RecipientFilter> recipient_filter) {
-    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter));
+                                              std::shared_ptr<const RecipientFilter> recipient_filter,
+                                              const AgentServices& services) {
+    return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), services);
 }
 
 AgentLogSettings agent_log_settings(const config::TransportServerSettings& ts, const std::string& data_directory) {

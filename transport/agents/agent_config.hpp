@@ -18,8 +18,17 @@
 namespace edge::queue {
 class QueueDb;
 }
+namespace edge::dns {
+class DnsResolver;
+}
 
 namespace edge::agents {
+
+// What the server hands the agents of a generation that do I/O or keep state beyond a
+// session. Owned by the server, on its one I/O thread.
+struct AgentServices {
+    std::shared_ptr<dns::DnsResolver> dns;  // the receive side's resolver (InternalDNSServers)
+};
 
 // One row of Get-TransportAgent.
 struct TransportAgentConfig {
@@ -49,10 +58,12 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 // configuration's, Set-RecipientFilterConfig).
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
-                                               std::shared_ptr<const RecipientFilter> recipient_filter);
+                                               std::shared_ptr<const RecipientFilter> recipient_filter,
+                                               const AgentServices& services = {});
 std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const routing::Categorizer> categorizer,
-                                              std::shared_ptr<const RecipientFilter> recipient_filter);
+                                              std::shared_ptr<const RecipientFilter> recipient_filter,
+                                              const AgentServices& services = {});
 
 // Set-TransportServer AgentLog*; an empty AgentLogPath is <data_directory>/Logs/AgentLog.
 AgentLogSettings agent_log_settings(const config::TransportServerSettings& transport_server, const std::string& data_directory);

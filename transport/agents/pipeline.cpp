@@ -14,6 +14,7 @@ const char* to_string(AgentEvent e) {
         case AgentEvent::OnEhloCommand: return "OnEhloCommand";
         case AgentEvent::OnMailCommand: return "OnMailCommand";
         case AgentEvent::OnRcptCommand: return "OnRcptCommand";
+        case AgentEvent::OnDataCommand: return "OnDataCommand";
         case AgentEvent::OnEndOfHeaders: return "OnEndOfHeaders";
         case AgentEvent::OnEndOfData: return "OnEndOfData";
         case AgentEvent::OnSubmittedMessage: return "OnSubmittedMessage";
@@ -47,6 +48,12 @@ Verdict Verdict::reject(smtp::ReplyId reply, std::string reason, std::string rea
     v.reply = reply;
     v.reason = std::move(reason);
     v.reason_data = std::move(reason_data);
+    return v;
+}
+
+Verdict Verdict::reject_with(smtp::ReplyId reply, std::string text, std::string reason, std::string reason_data) {
+    Verdict v = reject(reply, std::move(reason), std::move(reason_data));
+    v.reply_text = std::move(text);
     return v;
 }
 
@@ -152,7 +159,8 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
         if (v.action == AgentAction::Disconnect && !smtp::reply_entry(v.reply).closes) v.reply = smtp::ReplyId::AgentDisconnect;
         if (sink != nullptr && (v.action != AgentAction::Continue || v.timed_out)) {
             std::string response;
-            if (v.action == AgentAction::Reject || v.action == AgentAction::Disconnect) response = smtp::render(v.reply);
+            if (v.action == AgentAction::Reject || v.action == AgentAction::Disconnect)
+                response = smtp::render(smtp::AgentReply{v.reply, v.reply_text});
             sink->record(VerdictRecord{e, agent.name(), v, s.info, envelope, std::move(response)});
         }
         if (v.allow_list_session) s.info.allow_listed = true;
@@ -168,7 +176,7 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
             case AgentAction::SkipOtherAgents: s.message_bypassed = true; break;
             case AgentAction::Reject:
             case AgentAction::Disconnect:
-                d.reply = v.reply;
+                d.reply = smtp::AgentReply{v.reply, std::move(v.reply_text)};
                 d.agent = std::string(agent.name());
                 s.async_answers.clear();  // answers for agents that will not run now
                 return d;

@@ -26,6 +26,7 @@ enum class AgentEvent : std::uint8_t {
     OnEhloCommand,
     OnMailCommand,
     OnRcptCommand,
+    OnDataCommand,  // DATA or the first BDAT, after MAIL (with or without an accepted recipient)
     OnEndOfHeaders,
     OnEndOfData,
     OnSubmittedMessage,
@@ -84,6 +85,7 @@ std::string_view action_name(AgentAction a, AgentEvent e);
 struct Verdict {
     AgentAction action = AgentAction::Continue;
     smtp::ReplyId reply = smtp::ReplyId::AgentRejected;  // Reject, Disconnect
+    std::string reply_text;  // the "{}" of `reply` (a configured rejection response); empty: none
     std::chrono::milliseconds delay{0};                   // Tarpit
     std::vector<HeaderField> headers;                     // Stamp: header fields for the message
     PropertyBag properties;                               // Stamp: session properties to set
@@ -97,6 +99,8 @@ struct Verdict {
 
     static Verdict go_on() { return {}; }
     static Verdict reject(smtp::ReplyId reply, std::string reason, std::string reason_data = {});
+    // A reply whose catalogue text is "{}" (ReplyId::IpBlocked), with the administrator's text.
+    static Verdict reject_with(smtp::ReplyId reply, std::string text, std::string reason, std::string reason_data = {});
     static Verdict disconnect(std::string reason, smtp::ReplyId reply = smtp::ReplyId::AgentDisconnect);
     static Verdict tarpit(std::chrono::milliseconds delay, std::string reason);
     static Verdict stamp_header(std::string name, std::string value);
@@ -173,7 +177,7 @@ public:
 
 // What the verdicts of one event add up to.
 struct Decision {
-    std::optional<smtp::ReplyId> reply;  // refuse (or, when the reply closes, disconnect) with this
+    std::optional<smtp::AgentReply> reply;  // refuse (or, when the reply closes, disconnect) with this
     std::string agent;                   // who decided `reply`
     std::chrono::milliseconds delay{0};  // Tarpit verdicts, summed
 };

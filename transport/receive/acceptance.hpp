@@ -41,6 +41,7 @@ struct AcceptanceOutcome {
     enum class Result : std::uint8_t { Queued, Refused, Failed };
     Result result = Result::Failed;
     smtp::ReplyId refusal{};    // Refused: the catalogue reply (HeaderTooBig, HopCountExceeded)
+    std::string refusal_text;   // Refused by an agent: the "{}" of `refusal` (a configured response)
     bool storage_full = false;  // Failed: no room in the queue (452 4.3.1) rather than another failure (451)
     std::string error;          // Failed: the queue's reason, for the protocol log
     std::string message_id;     // Queued: the Message-ID (the client's or ours)

@@ -180,6 +180,7 @@ asio::awaitable<void> Connection::run() {
         env.recipient_domain = rcpt.domain;
         return run_agents(agents::AgentEvent::OnRcptCommand, env);
     };
+    policy.agents_at_data = [this]() { return run_agents(agents::AgentEvent::OnDataCommand, envelope_so_far()); };
     policy.accepting_mail = services_.accepting_mail;
     // Admission at the commit: the session decides, this session's hold is the ledger's.
     backpressure::DiskAdmission* admission = services_.disk_admission;
@@ -202,7 +203,7 @@ asio::awaitable<void> Connection::run() {
                                                         services_.agent_log);
         if (d.reply) {
             Step refused;
-            refused.replies.push_back(smtp::render(*d.reply, {}, connector_.enhanced_status_codes));
+            refused.replies.push_back(smtp::render(*d.reply, connector_.enhanced_status_codes));
             refused.next = Step::Next::Close;
             outcome = co_await perform(std::move(refused));
         }
@@ -507,7 +508,7 @@ agents::Envelope Connection::envelope_so_far() const {
     return env;
 }
 
-std::optional<smtp::ReplyId> Connection::run_agents(agents::AgentEvent e, const agents::Envelope& envelope) {
+std::optional<smtp::AgentReply> Connection::run_agents(agents::AgentEvent e, const agents::Envelope& envelope) {
     if (!snapshot_->agents) return std::nullopt;
     see_session_for_agents();
     // The refusal is the agent log's to record; the protocol log shows the reply as before.
@@ -537,6 +538,8 @@ asio::awaitable<void> Connection::agents_for_command(std::string_view line) {
             env.recipient = p.command.path.str();
             env.recipient_domain = p.command.path.domain;
             break;
+        case smtp::Verb::Data:
+        case smtp::Verb::Bdat: e = agents::AgentEvent::OnDataCommand; break;
         default: co_return;
     }
     see_session_for_agents();
@@ -584,7 +587,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     set_waiting(Waiting::Client);
     Step step;
     if (out.result == AcceptanceOutcome::Result::Refused) {
-        step = session_->on_commit_refused(out.refusal);
+        step = session_->on_commit_refused(smtp::AgentReply{out.refusal, out.refusal_text});
     } else if (out.result == AcceptanceOutcome::Result::Failed) {
         touch();
         log(LogEvent::Information, "queue commit failed: " + out.error);

@@ -88,7 +88,7 @@ private:
     asio::awaitable<Outcome> start_tls();
     asio::awaitable<Outcome> commit();
     // The transport agents at an SMTP event (agents_for_command: the ones with I/O first).
-    std::optional<smtp::ReplyId> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);
+    std::optional<smtp::AgentReply> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);
     asio::awaitable<void> agents_for_command(std::string_view line);
     void see_session_for_agents();
     agents::Envelope envelope_so_far() const;

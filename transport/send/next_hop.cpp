@@ -25,25 +25,17 @@ std::string refused_text(const SendConnector& c, const std::string& refused) {
                        refused, c.internet_bound() ? " and private" : "", c.name);
 }
 
-std::vector<asio::ip::udp::endpoint> dns_servers(const std::vector<std::string>& listed) {
-    std::vector<asio::ip::udp::endpoint> out;
-    for (const auto& s : listed)
-        if (auto e = parse_dns_server(s)) out.push_back(*e);
-    if (out.empty()) out = servers_from_resolv_conf();
-    return out;
-}
-
 }  // namespace
 
 void ResolverNextHopDns::apply(const DeliverySettings& s) {
     if (!internal_ || s.internal_dns_servers != internal_text_) {
-        internal_ = std::make_shared<DnsResolver>(executor_, DnsOptions{dns_servers(s.internal_dns_servers)});
+        internal_ = std::make_shared<DnsResolver>(executor_, DnsOptions{dns::configured_servers(s.internal_dns_servers)});
         internal_text_ = s.internal_dns_servers;
     }
     if (!external_ || s.external_dns_servers != external_text_) {
         external_ = std::make_shared<DnsResolver>(
             executor_,
-            DnsOptions{dns_servers(s.external_dns_servers.empty() ? s.internal_dns_servers : s.external_dns_servers)});
+            DnsOptions{dns::configured_servers(s.external_dns_servers.empty() ? s.internal_dns_servers : s.external_dns_servers)});
         external_text_ = s.external_dns_servers;
     }
 }

@@ -19,6 +19,20 @@
 
 namespace edge::send {
 
+// DNS is transport/dns/ (shared with the agents); the names the send side uses.
+using dns::AddressResult;
+using dns::AddressScope;
+using dns::DnsOptions;
+using dns::DnsResolver;
+using dns::DnsStatus;
+using dns::MxHost;
+using dns::MxResult;
+using dns::TargetAddressPolicy;
+using dns::address_scope;
+using dns::filter_target_addresses;
+using dns::parse_dns_server;
+using dns::servers_from_resolv_conf;
+
 // Where a next hop is: the connector that serves it and the hosts to try, in order.
 struct Target {
     enum class Kind {

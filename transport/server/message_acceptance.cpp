@@ -49,7 +49,7 @@ agents::Envelope envelope_for_agents(const smtp::Transaction& txn, HeaderSummary
 // The transport agents' end of the message: the header (OnEndOfHeaders), then the
 // whole message (OnEndOfData), before anything is added or routed. A refusal is the
 // message's answer.
-asio::awaitable<std::optional<smtp::ReplyId>> end_of_message_agents(const agents::Pipeline* pipeline,
+asio::awaitable<std::optional<smtp::AgentReply>> end_of_message_agents(const agents::Pipeline* pipeline,
                                                                     agents::AgentSession* session,
                                                                     agents::VerdictSink* log, agents::Envelope seen) {
     agents::Decision d = co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfHeaders, *session, seen, log);
@@ -58,10 +58,11 @@ asio::awaitable<std::optional<smtp::ReplyId>> end_of_message_agents(const agents
     co_return d.reply;
 }
 
-AcceptanceOutcome refused(smtp::ReplyId why) {
+AcceptanceOutcome refused(smtp::ReplyId why, std::string text = {}) {
     AcceptanceOutcome o;
     o.result = AcceptanceOutcome::Result::Refused;
     o.refusal = why;
+    o.refusal_text = std::move(text);
     return o;
 }
 }  // namespace
@@ -90,9 +91,9 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
 
     if (agents_at_end) {
         agents::Envelope seen = envelope_for_agents(txn, headers);
-        const std::optional<smtp::ReplyId> refusal =
+        std::optional<smtp::AgentReply> refusal =
             co_await end_of_message_agents(m.agents, m.agent_session, m.agent_log, std::move(seen));
-        if (refusal) co_return refused(*refusal);
+        if (refusal) co_return refused(refusal->id, std::move(refusal->text));
     }
 
     auto now = std::chrono::system_clock::now();

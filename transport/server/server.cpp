@@ -6,6 +6,7 @@
 #include "accept_pause.hpp"
 #include "bootstrap.hpp"
 #include "config_store.hpp"
+#include "dns_resolver.hpp"
 #include "edge_state.hpp"
 #include "host_name.hpp"
 #include "private_file.hpp"
@@ -197,6 +198,19 @@ void Server::Impl::ensure_first_start_objects() {
         throw std::runtime_error("writing the first-start configuration: " + r.error().message());
 }
 
+// The agents' DNS asks InternalDNSServers (the perimeter's own resolvers; resolv.conf
+// when none), as the send side does for connectors without UseExternalDNSServersEnabled.
+// A new list empties the cache, so it is applied only when it changed.
+void Server::Impl::apply_agent_services(const config::TransportServerSettings& ts) {
+    if (!agent_services.dns) {
+        agent_services.dns = std::make_shared<dns::DnsResolver>(io.get_executor(),
+                                                                dns::DnsOptions{dns::configured_servers(ts.internal_dns_servers)});
+    } else if (ts.internal_dns_servers != agent_dns_servers) {
+        agent_services.dns->set_options(dns::DnsOptions{dns::configured_servers(ts.internal_dns_servers)});
+    }
+    agent_dns_servers = ts.internal_dns_servers;
+}
+
 std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     auto snap = std::make_shared<ConfigSnapshot>();
     snap->generation = db->config_generation();
@@ -210,7 +224,8 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
         config::transport_server_settings(config::load_singleton(*db, config::ObjectKind::TransportServer));
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
-    snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter);
+    apply_agent_services(ts);
+    snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter, agent_services);
     snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.message_tracking_log_path;
     snap->tracking.enabled = ts.message_tracking_log_enabled;

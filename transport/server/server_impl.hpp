@@ -55,6 +55,7 @@ struct Server::Impl {
     // --- configuration -------------------------------------------------------------
     void ensure_first_start_objects();
     std::shared_ptr<const ConfigSnapshot> read_snapshot();
+    void apply_agent_services(const config::TransportServerSettings& ts);
     void reload(bool forced);          // re-read the config store when its generation moved
     void reconcile_listeners();        // open new bindings, close the ones no connector uses
     asio::awaitable<void> poll_config();
@@ -106,6 +107,10 @@ struct Server::Impl {
     std::unique_ptr<logging::ProtocolLog> receive_log;
     std::unique_ptr<logging::MessageTrackingLog> tracking;
     std::unique_ptr<agents::AgentLog> agent_log;
+    // The agents' shared services: the receive side's DNS resolver (InternalDNSServers;
+    // retuned when they change, see apply_agent_services).
+    agents::AgentServices agent_services;
+    std::vector<std::string> agent_dns_servers;  // as configured, to see a change
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
     std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session

@@ -65,11 +65,13 @@ constexpr std::array kCatalogue = {
     ReplyEntry{ReplyId::AgentRejected,         550, "5.7.1", "Rejected by policy",                                   false, C::Policy},
     ReplyEntry{ReplyId::AgentDisconnect,       421, "4.7.0", "Connection closed by policy",                          true,  C::Fatal},
     ReplyEntry{ReplyId::AgentTemporaryFailure, 451, "4.7.0", "Temporary server error, please try again later",      false, C::Resource},
+    // The text is the administrator's (StaticEntryRejectionResponse, a provider's RejectionResponse).
+    ReplyEntry{ReplyId::IpBlocked,             550, "5.7.1", "{}",                                                   false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::AgentTemporaryFailure) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::IpBlocked) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }
@@ -99,6 +101,12 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its CRLF.
     if (out.size() > kMaxSentReplyLine) out.resize(kMaxSentReplyLine);
     return out;
+}
+
+std::string render(const AgentReply& r, bool enhanced) {
+    // An entry that is all argument never goes out empty.
+    if (r.text.empty() && reply_entry(r.id).text == "{}") return render(r.id, {reply_entry(ReplyId::AgentRejected).text}, enhanced);
+    return render(r.id, {r.text}, enhanced);
 }
 
 // Everything an argument may carry (a client's Message-ID, a HELO name, an

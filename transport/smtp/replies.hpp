@@ -65,6 +65,8 @@ enum class ReplyId : std::uint16_t {
     AgentRejected,          // 550 5.7.1 an agent refused the command or message
     AgentDisconnect,        // 421 4.7.0 an agent ended the session
     AgentTemporaryFailure,  // 451 4.7.0 an agent did not answer in its time (TimeoutAction TempFail)
+    // Issue 17: the anti-spam agents at the door.
+    IpBlocked,  // 550 5.7.1 <the IP Block list's or the provider's RejectionResponse>
 };
 
 // What a reply means to the session.
@@ -96,6 +98,17 @@ const ReplyEntry& reply_entry(ReplyId id);
 // append_reply_argument(), and the line is cut at kMaxSentReplyLine.
 std::string render(ReplyId id, std::initializer_list<std::string_view> args = {}, bool enhanced = true,
                    bool more = false);
+
+// A reply an agent chose: a catalogue entry and, for an entry whose text is "{}", the
+// text an administrator configured (an IP Block list's RejectionResponse). Empty
+// `text`: the entry as catalogued.
+struct AgentReply {
+    ReplyId id{};
+    std::string text;
+    // Which reply it is (the text aside): what tests and callers compare.
+    friend bool operator==(const AgentReply& r, ReplyId id) { return r.id == id; }
+};
+std::string render(const AgentReply& r, bool enhanced = true);
 
 // Longest argument echoed into a reply; longer ones end in "...". Room for any real
 // Message-ID (RFC 5322 §2.1.1 lines of 78) or domain name (255), not for a flood.

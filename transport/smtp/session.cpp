@@ -143,6 +143,16 @@ Step Session::on_command(std::string_view line) {
         }
     }
     if (settings_.require_tls && !tls_ && !rule->before_tls) return refuse(ReplyId::StartTlsFirst);
+    if ((cmd.verb == Verb::Data || cmd.verb == Verb::Bdat) && policy_.agents_at_data &&
+        (state_ == SessionState::Mail || state_ == SessionState::Rcpt))
+        if (auto r = policy_.agents_at_data()) {
+            Step s = refuse(*r);
+            if (cmd.verb == Verb::Bdat && s.next != Step::Next::Close) {
+                s.next = Step::Next::Close;
+                transition(SessionState::Closed, "BDAT refused by an agent");
+            }
+            return s;
+        }
     if (cmd.verb == Verb::Ehlo || cmd.verb == Verb::Helo) return apply_helo(cmd, cmd.verb == Verb::Ehlo);
     return (this->*(rule->apply))(cmd);
 }
@@ -297,10 +307,12 @@ Step Session::on_committed(std::optional<std::string> queued_id, bool storage_fu
     return reply(storage_full ? ReplyId::InsufficientResources : ReplyId::QueueWriteFailed);
 }
 
-Step Session::on_commit_refused(ReplyId id) {
+Step Session::on_commit_refused(ReplyId id) { return on_commit_refused(AgentReply{id, {}}); }
+
+Step Session::on_commit_refused(const AgentReply& reply) {
     reset_transaction();
     transition(SessionState::Greeted, "commit refused");
-    return refuse(id);
+    return refuse(reply);
 }
 
 Step Session::on_line_too_long() { return refuse(ReplyId::LineTooLong); }

@@ -100,9 +100,14 @@ struct SessionPolicy {
     // Transport agents (transport/agents, issue 16) at HELO/EHLO, MAIL and RCPT, after
     // the protocol's own checks: a refusal with this catalogue reply (a reply that
     // closes ends the session), or nullopt to go on. Each empty = no agents.
-    std::function<std::optional<ReplyId>(std::string_view helo, bool extended)> agents_at_helo;
-    std::function<std::optional<ReplyId>(const Mailbox& sender)> agents_at_mail;
-    std::function<std::optional<ReplyId>(const Mailbox& recipient, std::uint32_t permissions)> agents_at_rcpt;
+    std::function<std::optional<AgentReply>(std::string_view helo, bool extended)> agents_at_helo;
+    std::function<std::optional<AgentReply>(const Mailbox& sender)> agents_at_mail;
+    std::function<std::optional<AgentReply>(const Mailbox& recipient, std::uint32_t permissions)> agents_at_rcpt;
+    // OnDataCommand (issue 17): DATA or a transaction's first BDAT, once MAIL was given —
+    // asked before the sequence check, so an agent may end a session whose every RCPT
+    // it refused (the IP Block list: "disconnect after all RCPT TO commands"). A refusal
+    // of BDAT always closes: the chunk that follows could not be told from commands.
+    std::function<std::optional<AgentReply>()> agents_at_data;
 };
 
 enum class SessionState : std::uint8_t { Connected, Greeted, Mail, Rcpt, Data, Bdat, TlsHandshake, Committing, Closed };
@@ -150,6 +155,7 @@ public:
     // The commit was refused before it started (MaxHopCount, header too big): the
     // transaction ends with this reply.
     Step on_commit_refused(ReplyId reply);
+    Step on_commit_refused(const AgentReply& reply);  // an end-of-message agent's refusal
     // A command line longer than kMaxCommandLine (the driver skipped it to its CRLF).
     Step on_line_too_long();
     // The driver's handle on the transaction to commit (it moves the body out).
@@ -170,6 +176,7 @@ private:
 
     Step reply(ReplyId id, std::initializer_list<std::string_view> args = {});
     Step refuse(ReplyId id, std::initializer_list<std::string_view> args = {});
+    Step refuse(const AgentReply& r) { return r.text.empty() ? refuse(r.id) : refuse(r.id, {r.text}); }
     void transition(SessionState to, std::string_view cause);
     void reset_transaction();
     bool enhanced() const { return settings_.enhanced_status_codes_enabled; }

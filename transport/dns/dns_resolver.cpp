@@ -33,7 +33,7 @@
 #include <unordered_map>
 #include <variant>
 
-namespace edge::send {
+namespace edge::dns {
 
 namespace {
 
@@ -55,13 +55,13 @@ struct MallocFree {
 };
 
 // Reading answers is dns_answer.*: pure, so the fuzz target feeds it wire bytes.
-using dns::answer_to;
-using dns::dname_text;
-using dns::lower;
-using dns::Lookup;
-using dns::Packet;
-using dns::Question;
-using dns::type_text;
+using wire::answer_to;
+using wire::dname_text;
+using wire::lower;
+using wire::Lookup;
+using wire::Packet;
+using wire::Question;
+using wire::type_text;
 
 // A host or domain name as we ask for it and compare it: lower case, without the
 // trailing dot. std::nullopt for what is not a name: empty labels, labels over 63
@@ -364,7 +364,7 @@ struct DnsResolver::Impl {
     asio::awaitable<Lookup> lookup_uncached(const std::string& name, ldns_rr_type type, const DnsOptions& o) {
         Lookup out;
         out.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(o.max_ttl.count(), UINT32_MAX)));
-        const dns::AnswerLimits limits{o.max_negative_ttl, o.max_cname_hops};
+        const wire::AnswerLimits limits{o.max_negative_ttl, o.max_cname_hops};
         std::string current = name;
         int hops = 0;
         for (;;) {
@@ -374,7 +374,7 @@ struct DnsResolver::Impl {
                 out.error = std::move(ex.failure);
                 co_return out;
             }
-            if (dns::read_answer(ex.packet.get(), name, type, limits, current, hops, out) == dns::AnswerStep::AskAgain) continue;
+            if (wire::read_answer(ex.packet.get(), name, type, limits, current, hops, out) == wire::AnswerStep::AskAgain) continue;
             co_return out;
         }
     }
@@ -415,6 +415,49 @@ struct DnsResolver::Impl {
             result.status = DnsStatus::NoData;
             result.error = fmt::format("{} has no A or AAAA record", *name);
         }
+        co_return result;
+    }
+
+    // The outcome of one lookup as a status and sentence (resolve_a, resolve_ptr).
+    template <class Result>
+    static void judge(const Lookup& l, const std::string& name, std::string_view type, bool found, Result& result) {
+        using O = Lookup::Outcome;
+        if (found) result.status = DnsStatus::Ok;
+        else if (l.outcome == O::NxDomain) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("{} does not exist (NXDOMAIN)", name);
+        } else if (l.outcome == O::Transient) {
+            result.status = DnsStatus::Transient;
+            result.error = l.error;
+        } else {
+            result.status = DnsStatus::NoData;
+            result.error = fmt::format("{} has no {} record", name, type);
+        }
+    }
+
+    asio::awaitable<AddressResult> resolve_a(std::string text, Options o) {
+        AddressResult result;
+        auto name = host_name(text);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid host name", text);
+            co_return result;
+        }
+        auto ask = lookup(*name, LDNS_RR_TYPE_A, o);
+        Lookup l = co_await std::move(ask);
+        result.addresses = std::move(l.addresses);
+        judge(l, *name, "A", !result.addresses.empty(), result);
+        co_return result;
+    }
+
+    asio::awaitable<NameResult> resolve_ptr(asio::ip::address address, Options o) {
+        NameResult result;
+        const bool v4 = address.is_v4() || (address.is_v6() && address.to_v6().is_v4_mapped());
+        std::string name = reverse_name(address) + (v4 ? ".in-addr.arpa" : ".ip6.arpa");
+        auto ask = lookup(name, LDNS_RR_TYPE_PTR, o);
+        Lookup l = co_await std::move(ask);
+        result.names = std::move(l.names);
+        judge(l, name, "PTR", !result.names.empty(), result);
         co_return result;
     }
 
@@ -545,6 +588,41 @@ asio::awaitable<AddressResult> DnsResolver::resolve_address(std::string host) {
     co_return co_await std::move(lookup);
 }
 
+asio::awaitable<AddressResult> DnsResolver::resolve_a(std::string name) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_a(std::move(name), impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<NameResult> DnsResolver::resolve_ptr(asio::ip::address address) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_ptr(address, impl->options);
+    co_return co_await std::move(lookup);
+}
+
+std::string reverse_name(const asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) return reverse_name(address.to_v6().to_v4());
+    std::string out;
+    if (address.is_v4()) {
+        const auto b = address.to_v4().to_bytes();
+        for (int i = 3; i >= 0; --i) {
+            out += std::to_string(b[static_cast<std::size_t>(i)]);
+            if (i > 0) out += '.';
+        }
+        return out;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    const auto b = address.to_v6().to_bytes();
+    for (int i = 15; i >= 0; --i) {
+        const auto byte = b[static_cast<std::size_t>(i)];
+        out += kHex[byte & 0xF];
+        out += '.';
+        out += kHex[byte >> 4];
+        if (i > 0) out += '.';
+    }
+    return out;
+}
+
 void DnsResolver::set_options(DnsOptions options) {
     impl_->options = std::make_shared<const DnsOptions>(std::move(options));
     impl_->trim_cache(0);
@@ -669,4 +747,12 @@ std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string&
     return servers;
 }
 
-}  // namespace edge::send
+std::vector<asio::ip::udp::endpoint> configured_servers(const std::vector<std::string>& listed) {
+    std::vector<asio::ip::udp::endpoint> out;
+    for (const auto& s : listed)
+        if (auto e = parse_dns_server(s)) out.push_back(*e);
+    if (out.empty()) out = servers_from_resolv_conf();
+    return out;
+}
+
+}  // namespace edge::dns

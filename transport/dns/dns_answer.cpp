@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-namespace edge::send::dns {
+namespace edge::dns::wire {
 
 namespace {
 
@@ -63,6 +63,9 @@ void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Loo
         } else if (type == LDNS_RR_TYPE_MX && ldns_rr_rd_count(rr) == 2) {
             out.mx.emplace_back(ldns_rdf2native_int16(ldns_rr_rdf(rr, 0)), dname_text(ldns_rr_rdf(rr, 1)));
             taken = true;
+        } else if (type == LDNS_RR_TYPE_PTR && ldns_rdf_get_type(data) == LDNS_RDF_TYPE_DNAME) {
+            out.names.push_back(dname_text(data));
+            taken = true;
         }
         if (taken) out.ttl = std::min(out.ttl, ldns_rr_ttl(rr));
     }
@@ -90,6 +93,7 @@ std::string_view type_text(ldns_rr_type type) {
         case LDNS_RR_TYPE_MX: return "MX";
         case LDNS_RR_TYPE_A: return "A";
         case LDNS_RR_TYPE_AAAA: return "AAAA";
+        case LDNS_RR_TYPE_PTR: return "PTR";
         default: return "?";
     }
 }
@@ -126,7 +130,7 @@ AnswerStep read_answer(const ldns_pkt* p, const std::string& asked, ldns_rr_type
         moved = true;
     }
     collect(p, type, current, out);
-    if (!out.mx.empty() || !out.addresses.empty()) {
+    if (!out.mx.empty() || !out.addresses.empty() || !out.names.empty()) {
         out.outcome = Lookup::Outcome::Ok;
         return AnswerStep::Done;
     }
@@ -143,4 +147,4 @@ AnswerStep read_answer(const ldns_pkt* p, const std::string& asked, ldns_rr_type
     return AnswerStep::Done;
 }
 
-}  // namespace edge::send::dns
+}  // namespace edge::dns::wire

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace edge::send {
+namespace edge::dns {
 
 namespace asio = boost::asio;
 
@@ -82,6 +82,18 @@ struct AddressResult {
     std::string error;
 };
 
+struct NameResult {
+    DnsStatus status = DnsStatus::Transient;  // never NullMx
+    std::vector<std::string> names;  // lower case, no trailing dot, in the server's order
+    std::string error;
+};
+
+// The name under which the reverse tree and DNS lists (DNSBL) publish an address,
+// without the zone: "4.3.2.1" for 1.2.3.4; for IPv6 its 32 nibbles, lowest first
+// ("1.0.0.0. … .8.b.d.0.1.0.0.2" for 2001:db8::1). An IPv4-mapped IPv6 address is
+// its IPv4 address.
+std::string reverse_name(const asio::ip::address& address);
+
 // One resolver serves every session of an io thread. It is not thread-safe: call it
 // only from coroutines running on `executor` (a single-threaded io_context, or a
 // strand). Lookups may run concurrently; each query has its own socket, so its own
@@ -106,6 +118,14 @@ public:
     // targets. An IP address ("192.0.2.1", "2001:db8::1", bracketed or not) is returned
     // as it is.
     asio::awaitable<AddressResult> resolve_address(std::string host);
+
+    // The A records of `name` only (DNS lists answer 127.0.0.x; AAAA is never asked).
+    // NoSuchDomain when the name does not exist (a DNS list's "not listed").
+    asio::awaitable<AddressResult> resolve_a(std::string name);
+
+    // The PTR names of `address` (in-addr.arpa / ip6.arpa), for reverse-DNS checks.
+    // NoSuchDomain or NoData when it has none.
+    asio::awaitable<NameResult> resolve_ptr(asio::ip::address address);
 
     // New servers and limits for lookups that start from now on. The cache is
     // emptied: the new servers may know better.
@@ -165,4 +185,8 @@ std::optional<asio::ip::udp::endpoint> parse_dns_server(std::string_view text);
 // server means the local host (127.0.0.1).
 std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string& path = "/etc/resolv.conf");
 
-}  // namespace edge::send
+// The servers of a setting (InternalDNSServers, ExternalDNSServers: parse_dns_server's
+// forms; others skipped), or resolv.conf's when it names none.
+std::vector<asio::ip::udp::endpoint> configured_servers(const std::vector<std::string>& listed);
+
+}  // namespace edge::dns

@@ -20,7 +20,7 @@
 // libstdc++'s <ext/numeric_traits.h> when they come first.
 #include <ldns/ldns.h>
 
-namespace edge::send::dns {
+namespace edge::dns::wire {
 
 struct PacketFree {
     void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
@@ -38,6 +38,7 @@ struct Lookup {
     Outcome outcome = Outcome::Transient;
     std::vector<std::pair<std::uint16_t, std::string>> mx;  // preference, exchange
     std::vector<boost::asio::ip::address> addresses;
+    std::vector<std::string> names;  // PTR
     std::uint32_t ttl = 0;  // seconds the answer may be kept
     std::string error;      // Transient: why
 };
@@ -46,7 +47,7 @@ std::string lower(std::string_view s);  // ASCII letters only
 // A name from a packet, in host_name's form ("" for the root). Unusual bytes come out
 // escaped by ldns ("\032"), so they never equal a name we asked for.
 std::string dname_text(const ldns_rdf* rdf);
-std::string_view type_text(ldns_rr_type type);  // "MX", "A", "AAAA"
+std::string_view type_text(ldns_rr_type type);  // "MX", "A", "AAAA", "PTR"
 
 // RFC 5452 §4 and §9.1: the packet, when it is an answer, carries our id and repeats
 // our question (name, type, class); nullptr for anything else (someone else's, or forged).
@@ -69,4 +70,4 @@ enum class AnswerStep {
 AnswerStep read_answer(const ldns_pkt* p, const std::string& asked, ldns_rr_type type, const AnswerLimits& limits,
                        std::string& current, int& hops, Lookup& out);
 
-}  // namespace edge::send::dns
+}  // namespace edge::dns::wire
