@@ -31,7 +31,8 @@ using config::SettingDef;
 using config::SettingType;
 
 constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendConnector, ObjectKind::AcceptedDomain,
-                                 ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig};
+                                 ObjectKind::TransportServer, ObjectKind::RecipientFilterConfig,
+                                 ObjectKind::SenderReputationConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;

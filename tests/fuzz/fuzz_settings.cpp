@@ -56,6 +56,7 @@ FUZZ_TARGET(settings) {
         case ObjectKind::SendConnector: (void)send_connector_settings(object); break;
         case ObjectKind::RecipientFilterConfig: (void)recipient_filter_config_settings(object); break;
         case ObjectKind::TransportAgent: (void)transport_agent_settings(object); break;
+        case ObjectKind::SenderReputationConfig: (void)sender_reputation_config_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

@@ -27,6 +27,8 @@ std::optional<ConfigObject> load_object(const queue::QueueDb& db, ObjectKind kin
 inline constexpr std::string_view kTransportServerName = "TransportServer";
 // So is the Recipient Filter agent's configuration (Exchange's identity for it too).
 inline constexpr std::string_view kRecipientFilterConfigName = "RecipientFilterConfig";
+// And the Protocol Analysis agent's (Set-SenderReputationConfig).
+inline constexpr std::string_view kSenderReputationConfigName = "SenderReputationConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -35,6 +37,7 @@ inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
 inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::TransportServer) return kTransportServerName;
     if (kind == ObjectKind::RecipientFilterConfig) return kRecipientFilterConfigName;
+    if (kind == ObjectKind::SenderReputationConfig) return kSenderReputationConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

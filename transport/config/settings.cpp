@@ -285,6 +285,26 @@ constexpr std::array kTable = {
                "The agent runs (Relay Control cannot be disabled)", "Exchange 2007 Get-TransportAgent"},
     SettingDef{O::TransportAgent, "Priority", T::Int, "1", 1, 100, false, "", E::None, false,
                "Order among the agents, 1 first; Set-TransportAgent -Priority renumbers the others", "Exchange 2007 Get-TransportAgent"},
+
+    // ---- Sender Reputation, the Protocol Analysis agent (Set-SenderReputationConfig): one object ---------
+    SettingDef{O::SenderReputationConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent gathers evidence and computes each sender's SRL", "§9"},
+    SettingDef{O::SenderReputationConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Analyse anonymous (internet) sessions", "§9"},
+    SettingDef{O::SenderReputationConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Analyse sessions of hubs and partners", "§9"},
+    SettingDef{O::SenderReputationConfig, "SrlBlockThreshold", T::Int, "7", 0, 9, false, "", E::None, false,
+               "An SRL above this blocks the sender (when SenderBlockingEnabled)", "§9"},
+    SettingDef{O::SenderReputationConfig, "SenderBlockingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Put senders over the threshold on the IP Block List", "§9"},
+    SettingDef{O::SenderReputationConfig, "SenderBlockingPeriod", T::Int, "24", 0, 48, false, "", E::None, false,
+               "Hours a blocked sender stays on the IP Block List", "§9"},
+    SettingDef{O::SenderReputationConfig, "OpenProxyDetectionEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Exchange's open proxy test; not built here ($true is refused)", "§9"},
+    SettingDef{O::SenderReputationConfig, "MaxTrackedAddresses", T::Int, "100000", 1, 10000000, false, "", E::None, false,
+               "Addresses remembered; past it the least recently seen are forgotten", "ours"},
+    SettingDef{O::SenderReputationConfig, "ReputationFlushInterval", T::TimeSpan, "00:00:05", 1, 300, false, "", E::None, false,
+               "How often gathered evidence is written to the store (and at shutdown)", "ours"},
 };
 // clang-format on
 
@@ -343,6 +363,7 @@ const char* to_string(ObjectKind k) {
         case O::SendConnector: return "SendConnector";
         case O::RecipientFilterConfig: return "RecipientFilterConfig";
         case O::TransportAgent: return "TransportAgent";
+        case O::SenderReputationConfig: return "SenderReputationConfig";
     }
     return "?";
 }
@@ -632,6 +653,8 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             if (o.has_flag("PermissionGroups", g))
                 errors.push_back(std::string("-PermissionGroups ") + g + " is not supported on this server (no Active Directory)");
     }
+    if (o.kind() == O::SenderReputationConfig && o.get_bool("OpenProxyDetectionEnabled"))
+        errors.emplace_back("-OpenProxyDetectionEnabled $true is not supported on this server (it has no open proxy test)");
     if (o.kind() == O::SendConnector) {
         const bool dns = o.get_bool("DNSRoutingEnabled");
         const bool smart_hosts = !o.get_list("SmartHosts").empty();

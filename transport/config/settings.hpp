@@ -56,6 +56,7 @@ enum class ObjectKind : std::uint8_t {
     SendConnector,
     RecipientFilterConfig,
     TransportAgent,  // one per agent, named by its Identity (issue 16)
+    SenderReputationConfig,  // the Protocol Analysis agent (issue 17)
 };
 const char* to_string(ObjectKind);
 

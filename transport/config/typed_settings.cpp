@@ -256,6 +256,19 @@ const Binding<TA> kTransportAgent[] = {
     EDGE_BIND(TA, "Priority", priority),
 };
 
+using SR = SenderReputationConfigSettings;
+const Binding<SR> kSenderReputationConfig[] = {
+    EDGE_BIND(SR, "Enabled", enabled),
+    EDGE_BIND(SR, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(SR, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(SR, "SrlBlockThreshold", srl_block_threshold),
+    EDGE_BIND(SR, "SenderBlockingEnabled", sender_blocking_enabled),
+    EDGE_BIND(SR, "SenderBlockingPeriod", sender_blocking_period),
+    EDGE_BIND(SR, "OpenProxyDetectionEnabled", open_proxy_detection_enabled),
+    EDGE_BIND(SR, "MaxTrackedAddresses", max_tracked_addresses),
+    EDGE_BIND(SR, "ReputationFlushInterval", reputation_flush_interval),
+};
+
 using BS = BootstrapSettings;
 const Binding<BS> kBootstrap[] = {
     EDGE_BIND(BS, "DataDirectory", data_directory),
@@ -347,6 +360,9 @@ RecipientFilterConfigSettings recipient_filter_config_settings(const ConfigObjec
 TransportAgentSettings transport_agent_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::TransportAgent, kTransportAgent);
 }
+SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SenderReputationConfig, kSenderReputationConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 std::vector<std::string> binding_errors() {
@@ -357,6 +373,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::TransportServer, kTransportServer, errors);
     check_bindings(ObjectKind::RecipientFilterConfig, kRecipientFilterConfig, errors);
     check_bindings(ObjectKind::TransportAgent, kTransportAgent, errors);
+    check_bindings(ObjectKind::SenderReputationConfig, kSenderReputationConfig, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
     return errors;
 }
@@ -369,6 +386,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::TransportServer: return member_of(kTransportServer, setting);
         case ObjectKind::RecipientFilterConfig: return member_of(kRecipientFilterConfig, setting);
         case ObjectKind::TransportAgent: return member_of(kTransportAgent, setting);
+        case ObjectKind::SenderReputationConfig: return member_of(kSenderReputationConfig, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
     }
     return {};
