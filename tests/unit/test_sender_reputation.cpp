@@ -97,7 +97,7 @@ TEST_CASE("the SRL is 0 until 20 messages were seen, whatever the findings", "[a
     CHECK(r.level == 0);
     CHECK(r.why().find("19 of the 20 messages") != std::string::npos);
     p.count_message(kNow);
-    CHECK(sender_reputation_level(p, kNow).level == 9);
+    CHECK(sender_reputation_level(p, kNow).level == 3 + 3 + 2);  // no PTR, claims ours, early talker
 }
 
 TEST_CASE("the SRL table: each finding's points", "[agents][reputation]") {

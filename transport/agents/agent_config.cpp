@@ -6,6 +6,7 @@
 
 #include "config_store.hpp"
 #include "receive_agents.hpp"
+#include "reputation_service.hpp"
 
 #include <fmt/format.h>
 
@@ -25,7 +26,7 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
     // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kRecipientFilterAgent};
+    return {kRelayControlAgent, kRecipientFilterAgent, kProtocolAnalysisAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -92,7 +93,7 @@ std::string move_agent(std::vector<TransportAgentConfig>& agents, std::string_vi
 std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentConfig>& agents,
                                                std::shared_ptr<const routing::Categorizer> categorizer,
                                                std::shared_ptr<const RecipientFilter> recipient_filter,
-                                               const AgentServices&) {
+                                               const AgentServices& services) {
     std::vector<Pipeline::Entry> entries;
     for (const auto& a : agents) {
         Pipeline::Entry e;
@@ -109,6 +110,13 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
                 e.settings.external_mail_enabled = recipient_filter->settings().external_mail_enabled;
                 e.settings.internal_mail_enabled = recipient_filter->settings().internal_mail_enabled;
             }
+        } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
+            e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
+            // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
+            const auto& s = services.reputation->settings();
+            e.settings.enabled = e.settings.enabled && s.enabled;
+            e.settings.external_mail_enabled = s.external_mail_enabled;
+            e.settings.internal_mail_enabled = s.internal_mail_enabled;
         } else {
             continue;
         }

@@ -24,10 +24,14 @@ class DnsResolver;
 
 namespace edge::agents {
 
+class SenderReputationService;
+
 // What the server hands the agents of a generation that do I/O or keep state beyond a
 // session. Owned by the server, on its one I/O thread.
 struct AgentServices {
     std::shared_ptr<dns::DnsResolver> dns;  // the receive side's resolver (InternalDNSServers)
+    // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
+    std::shared_ptr<SenderReputationService> reputation;
 };
 
 // One row of Get-TransportAgent.

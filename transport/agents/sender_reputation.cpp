@@ -215,7 +215,7 @@ std::string encode(const SenderProfile& p) {
 }
 
 std::optional<SenderProfile> decode_sender_profile(std::string_view bytes, std::string* why) {
-    Reader r{bytes};
+    Reader r{bytes, true, {}};
     SenderProfile p;
     const std::uint8_t format = r.u8("format");
     if (r.ok && format != kSenderProfileFormat) {

@@ -47,7 +47,7 @@ struct ConnectionServices {
     backpressure::DiskAdmission* disk_admission = nullptr;   // the queue volume's room (issue 14)
     std::function<bool(std::uint32_t permissions)> accepting_mail;  // back pressure at MAIL
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
-    agents::AgentLog* agent_log = nullptr;              // agents' verdicts; none: not written
+    agents::VerdictSink* agent_log = nullptr;           // agents' verdicts (the agent log); none: not written
 };
 
 // The client's address as logs and headers show it: an IPv4 client on a dual-stack
