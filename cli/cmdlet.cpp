@@ -20,6 +20,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_backpressure_cmdlets(t);
         add_edgesync_cmdlets(t);
         add_agent_cmdlets(t);
+        add_reputation_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

@@ -85,6 +85,7 @@ void add_tracking_cmdlets(std::vector<Cmdlet>& table);
 void add_backpressure_cmdlets(std::vector<Cmdlet>& table);
 void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
 void add_agent_cmdlets(std::vector<Cmdlet>& table);
+void add_reputation_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 
 // Helpers shared by the noun files.

@@ -2,10 +2,11 @@
 # disabled: it keeps the edge from being an open relay), then Exchange's agents in
 # Exchange's order, 1..N. Changes reach the running server within a second.
 $ edgectl Get-TransportAgent
-Identity               Enabled Priority
---------               ------- --------
-Relay Control          True           0
-Recipient Filter Agent True           1
+Identity                Enabled Priority
+--------                ------- --------
+Relay Control           True           0
+Recipient Filter Agent  True           1
+Protocol Analysis Agent True           2
 $ edgectl Disable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent 'recipient filter agent' -Format List
 Identity : Recipient Filter Agent
@@ -13,7 +14,7 @@ Enabled  : False
 Priority : 1
 $ edgectl Enable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent -Json | python3 -c 'import json,sys; print([(a["Identity"], a["Enabled"], a["Priority"]) for a in json.load(sys.stdin)])'
-[('Relay Control', True, 0), ('Recipient Filter Agent', True, 1)]
+[('Relay Control', True, 0), ('Recipient Filter Agent', True, 1), ('Protocol Analysis Agent', True, 2)]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 1
 # Bad input; nothing changes.
 $ edgectl Disable-TransportAgent 'Relay Control'
@@ -23,10 +24,10 @@ $ edgectl Disable-TransportAgent 'Content Filter Agent'
 ! edgectl: Disable-TransportAgent: no transport agent named 'Content Filter Agent'; 'edgectl Get-TransportAgent' lists them
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 0
-! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 1 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 2 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 99
-! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 1 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 2 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority abc
 ! edgectl: Set-TransportAgent: -Priority: 'abc' is not a whole number
@@ -35,7 +36,7 @@ $ edgectl Set-TransportAgent 'Relay Control' -Priority 1
 ! edgectl: Set-TransportAgent: 'Relay Control' always runs first (priority 0), before every agent; its priority cannot be changed
 [exit 1]
 $ edgectl Get-TransportAgent | grep Recipient
-Recipient Filter Agent True           1
+Recipient Filter Agent  True           1
 # The agent log (Exchange 2007 SP1's AgentLog): one line per verdict that is not
 # Continue. What a client chose comes back as sent, shown terminal-safe.
 % write Logs/AgentLog/AGENTLOG20261123-1.LOG

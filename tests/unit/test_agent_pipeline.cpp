@@ -312,13 +312,15 @@ TEST_CASE("an agent with I/O that answers in time is heard, in its place in the 
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
-    REQUIRE(agents.size() == 2);
+    REQUIRE(agents.size() == 3);
     CHECK(agents[0].identity == "Relay Control");
     CHECK(agents[0].priority == 0);
     CHECK_FALSE(agents[0].can_disable);
     CHECK(agents[1].identity == "Recipient Filter Agent");
     CHECK(agents[1].priority == 1);
     CHECK(agents[1].enabled);
+    CHECK(agents[2].identity == "Protocol Analysis Agent");  // Exchange's order: 7, then 8
+    CHECK(agents[2].priority == 2);
 
     edge::config::ConfigObject off(edge::config::ObjectKind::TransportAgent);
     REQUIRE(off.set("Enabled", "$false").empty());
@@ -328,7 +330,7 @@ TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..
     CHECK(stored[0].enabled);  // a stored "disabled" for relay control is not obeyed
 
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
-    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 1") != std::string::npos);
+    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 2") != std::string::npos);
     CHECK(move_agent(agents, "Recipient Filter Agent", 99).find("out of range") != std::string::npos);
     CHECK(move_agent(agents, "Relay Control", 1).find("cannot be changed") != std::string::npos);
     CHECK(move_agent(agents, "Nope Agent", 1).find("no transport agent named 'Nope Agent'") != std::string::npos);
