@@ -21,8 +21,7 @@ Output get_sender_reputation(Context& ctx, const Invocation& inv) {
     if (ip == nullptr || ip->empty()) fail("which address? give -IPAddress (for example 192.0.2.1 or 2001:db8::1)", 2);
     auto parsed = routing::IpAddress::parse(*ip);
     if (!parsed.value)
-        fail(fmt::format("-IPAddress: '{}' is not an IP address ({}); for example 192.0.2.1 or 2001:db8::1", *ip,
-                         parsed.error));
+        fail(fmt::format("-IPAddress: {}", parsed.error));
     const std::string key = agents::reputation_key(*parsed.value);
     auto stored = ctx.db->reputation_get(key);
     if (!stored) fail(fmt::format("no sender reputation for {}: the edge has not seen it (or forgot it)", parsed.value->str()));

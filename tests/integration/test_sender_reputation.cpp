@@ -96,7 +96,7 @@ TEST_CASE("Sender reputation: FCrDNS pass, fail and no PTR are shown, and 20 mes
     // Bad input gets a clear error.
     std::string out;
     CHECK(s.edgectl("Get-SenderReputation -IPAddress 999.1.1.1", &out) != 0);
-    CHECK(out.find("is not an IP address") != std::string::npos);
+    CHECK(out.find("-IPAddress: expected an IPv4 address") != std::string::npos);
     CHECK(s.edgectl("Get-SenderReputation -IPAddress 192.0.2.200", &out) != 0);
     CHECK(out.find("has not seen it") != std::string::npos);
 }

@@ -27,15 +27,16 @@ $ edgectl Get-Help Set-Nothing
 ! edgectl: Get-Help: there is no cmdlet Set-Nothing; 'edgectl help' lists them
 [exit 2]
 # Issue 16 added Get-/Set-TransportAgent, Get-AgentLog (and Enable-/Disable-TransportAgent).
+# Issue 17 added Get-/Set-SenderReputationConfig and Get-SenderReputation.
 $ edgectl help | grep -c -E '^  (Get|Set|New|Remove|Suspend|Resume|Retry|Export|Test)-'
-36
+39
 $ edgectl help | grep -E '^  (Get-BackPressure|Get-MessageTrackingLog|Retry-Queue) '
   Retry-Queue                Try a queue in Retry now; with -Resubmit $true route its messages again
   Get-MessageTrackingLog     Search the message tracking log
   Get-BackPressure           The running server's back-pressure level, since when, and each resource's reading and thresholds
 # The lists bash completion reads.
 $ edgectl --list-cmdlets | grep -c .
-38
+41
 $ edgectl --list-parameters set-receiveconnector | grep -E '^-(Banner|Enabled|Bindings) '
 -Enabled Boolean
 -Bindings IPBinding[]
