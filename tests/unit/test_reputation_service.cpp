@@ -171,10 +171,11 @@ TEST_CASE("profiles are written in batches, read back by a new service, and the 
     CHECK(f.service->pending() == 0);
     // Still readable while the batch is in flight.
     CHECK(f.service->profile("10.1.0.199")->messages == 1);
-    // The commit finishes on the committer's thread and posts its end here.
-    for (int i = 0; i < 1000 && !done; ++i) {
-        f.io.restart();
-        f.io.run_for(std::chrono::milliseconds(10));
+    // The commit finishes on the committer's thread and posts its end here: the guard
+    // keeps run_for waiting for it (at most 10 s) instead of returning for want of work.
+    {
+        auto guard = asio::make_work_guard(f.io);
+        for (int i = 0; i < 1000 && !done; ++i) f.io.run_for(std::chrono::milliseconds(10));
     }
     REQUIRE(done);
     CHECK_FALSE(result);
