@@ -251,6 +251,10 @@ void SenderReputationService::flush_now() {
 }
 
 asio::awaitable<void> SenderReputationService::run_flusher() {
+    // One empty batch at start: the write path's first use (under UBSan its first type
+    // checks, which need a free descriptor) happens now, not in a later moment when
+    // the server may be out of descriptors (test_sync_limits.cpp).
+    if (db_) db_->reputation_write_async({}, 0, [](std::error_code, queue::QueueDb::ReputationWriteResult) {});
     asio::steady_timer timer(executor_);
     for (;;) {
         timer.expires_after(settings_.reputation_flush_interval);
