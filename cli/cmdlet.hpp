@@ -92,6 +92,7 @@ void add_edgesync_cmdlets(std::vector<Cmdlet>& table);
 void add_agent_cmdlets(std::vector<Cmdlet>& table);
 void add_connection_filter_cmdlets(std::vector<Cmdlet>& table);
 void add_identity_cmdlets(std::vector<Cmdlet>& table);  // Test-SendConnector (issue 17)
+void add_reputation_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 void add_ip_provider_cmdlets(std::vector<Cmdlet>& table);
 

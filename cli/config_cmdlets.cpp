@@ -40,7 +40,7 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  // The Connection Filtering Agent's lists and Set-TransportConfig (issue 17).
                                  ObjectKind::IPBlockListConfig, ObjectKind::IPAllowListConfig, ObjectKind::TransportConfig,
                                  ObjectKind::IPBlockListProvidersConfig, ObjectKind::IPAllowListProvidersConfig,
-                                 ObjectKind::SenderFilterConfig};
+                                 ObjectKind::SenderFilterConfig, ObjectKind::SenderReputationConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;

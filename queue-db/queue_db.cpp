@@ -194,6 +194,15 @@ std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, cons
             d.quarantine = txn.open_dbi("quarantine", create);
             d.recipients = txn.open_dbi("recipients", create);
             d.ndr_hold = txn.open_dbi("ndr_hold", create);  // added with record format 3
+            // Added with sender reputation (issue 17), without a format change: created at
+            // a read-write open; read-only, an older directory simply has none.
+            try {
+                d.reputation = txn.open_dbi("reputation", create);
+                d.reputation_age = txn.open_dbi("reputation_age", create);
+                d.has_reputation = true;
+            } catch (const lmdb::Error& e) {
+                if (!options.read_only || e.rc() != MDB_NOTFOUND) throw;
+            }
             auto format = txn.get(d.meta, "format");
             if (!format && !options.read_only) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));

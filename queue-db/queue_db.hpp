@@ -312,6 +312,37 @@ public:
     std::optional<bool> recipient_known(std::string_view hash) const;
     std::uint64_t recipient_count() const;
 
+    // --- sender reputation (transport/agents/sender_reputation.*) --------------------
+    //
+    // One record per client IP address for the Protocol Analysis agent, in the
+    // `reputation` database, and an age index (`reputation_age`: last seen, then the
+    // address) so the least recently seen go first when the store is over its bound.
+    // The record's format belongs to the caller (as the config store's values do);
+    // queue-db keeps only the last-seen time beside it. The server writes in batches
+    // (reputation_write_async, every few seconds and at shutdown): the I/O thread never
+    // waits for a commit. These writes never take the reserve and are not new mail.
+    struct ReputationWrite {
+        std::string key;                   // the address's bytes: 4 (IPv4) or 16 (IPv6)
+        std::optional<std::string> value;  // the record; nullopt deletes it
+        Timestamp last_seen{};             // the age index's order (with a value)
+    };
+    struct ReputationWriteResult {
+        std::size_t written = 0, deleted = 0;
+        std::size_t evicted = 0;  // least recently seen records dropped to keep the bound
+    };
+    // Applies `writes` in order, then drops least recently seen records until at most
+    // `max_records` remain (0 = no bound), all in one transaction. Keys of another
+    // size are refused (invalid_argument) before anything is written.
+    void reputation_write_async(std::vector<ReputationWrite> writes, std::size_t max_records,
+                                std::function<void(std::error_code, ReputationWriteResult)> done);
+    Result<ReputationWriteResult> reputation_write(std::vector<ReputationWrite> writes, std::size_t max_records);
+    // One short read: the record of `key`, or nullopt (also in a data directory that a
+    // version without reputation created and that is opened read-only).
+    std::optional<std::string> reputation_get(std::string_view key) const;
+    std::uint64_t reputation_count() const;
+    // Every key in the age index, least recently seen first (tests, Test-QueueDatabase).
+    std::vector<std::string> reputation_keys_by_age(std::size_t max) const;
+
     // --- health ---------------------------------------------------------------------
     // Walks every record and index and reports what does not agree.
     ConsistencyReport check() const;

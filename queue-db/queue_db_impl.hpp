@@ -84,6 +84,10 @@ struct QueueDb::Impl {
     lmdb::Env env;
     lmdb::Dbi meta = 0, messages = 0, bodies = 0, queues = 0, items = 0, retry = 0, config = 0, quarantine = 0,
               recipients = 0, ndr_hold = 0;
+    // Sender reputation (queue_db_reputation.cpp); absent in a data directory of an
+    // older version opened read-only.
+    lmdb::Dbi reputation = 0, reputation_age = 0;
+    bool has_reputation = false;
     QueueDbOptions options;
     bool read_only = false;
     LeaseOwner self = LeaseOwner::self();

@@ -13,7 +13,7 @@ using namespace edge::config;
 
 FUZZ_TARGET(settings) {
     if (size == 0 || size > 8192) return 0;
-    const auto kind = static_cast<ObjectKind>(data[0] % 17);
+    const auto kind = static_cast<ObjectKind>(data[0] % 18);
     std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 
     ConfigObject object(kind);
@@ -66,6 +66,7 @@ FUZZ_TARGET(settings) {
         case ObjectKind::IPBlockListProvidersConfig: (void)ip_block_list_providers_config_settings(object); break;
         case ObjectKind::IPAllowListProvidersConfig: (void)ip_allow_list_providers_config_settings(object); break;
         case ObjectKind::SenderFilterConfig: (void)sender_filter_config_settings(object); break;
+        case ObjectKind::SenderReputationConfig: (void)sender_reputation_config_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

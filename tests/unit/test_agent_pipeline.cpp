@@ -314,7 +314,7 @@ TEST_CASE("an agent with I/O that answers in time is heard, in its place in the 
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
-    REQUIRE(agents.size() == 4);
+    REQUIRE(agents.size() == 5);
     CHECK(agents[0].identity == "Relay Control");
     CHECK(agents[0].priority == 0);
     CHECK_FALSE(agents[0].can_disable);
@@ -326,6 +326,8 @@ TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..
     CHECK(agents[3].identity == "Recipient Filter Agent");
     CHECK(agents[3].priority == 3);
     CHECK(agents[3].enabled);
+    CHECK(agents[4].identity == "Protocol Analysis Agent");  // Exchange: Recipient Filter 7, Protocol Analysis 8
+    CHECK(agents[4].priority == 4);
 
     edge::config::ConfigObject off(edge::config::ObjectKind::TransportAgent);
     REQUIRE(off.set("Enabled", "$false").empty());
@@ -339,7 +341,7 @@ TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
     CHECK(agents[1].identity == "Recipient Filter Agent");
     CHECK(agents[2].identity == "Connection Filtering Agent");
-    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 3") != std::string::npos);
+    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 4") != std::string::npos);
     CHECK(move_agent(agents, "Recipient Filter Agent", 99).find("out of range") != std::string::npos);
     CHECK(move_agent(agents, "Relay Control", 1).find("cannot be changed") != std::string::npos);
     CHECK(move_agent(agents, "Nope Agent", 1).find("no transport agent named 'Nope Agent'") != std::string::npos);

@@ -8,6 +8,7 @@
 #include "connection_filter.hpp"
 #include "ip_list_store.hpp"
 #include "receive_agents.hpp"
+#include "reputation_service.hpp"
 
 #include <fmt/format.h>
 
@@ -27,7 +28,7 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
     // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderFilterAgent, kRecipientFilterAgent};
+    return {kRelayControlAgent, kConnectionFilterAgent, kSenderFilterAgent, kRecipientFilterAgent, kProtocolAnalysisAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -129,6 +130,13 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
                 e.settings.external_mail_enabled = sf.external_mail_enabled;
                 e.settings.internal_mail_enabled = sf.internal_mail_enabled;
             }
+        } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
+            e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
+            // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
+            const auto& s = services.reputation->settings();
+            e.settings.enabled = e.settings.enabled && s.enabled;
+            e.settings.external_mail_enabled = s.external_mail_enabled;
+            e.settings.internal_mail_enabled = s.internal_mail_enabled;
         } else {
             continue;
         }

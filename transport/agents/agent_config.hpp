@@ -25,6 +25,8 @@ class DnsResolver;
 
 namespace edge::agents {
 
+class SenderReputationService;
+
 // What the server hands the agents of a generation that do I/O or keep state beyond a
 // session. Owned by the server, on its one I/O thread.
 struct AgentServices {
@@ -32,6 +34,8 @@ struct AgentServices {
     // Set-SenderFilterConfig's lists, built once per generation; load_pipeline reads them
     // from the store when unset (null: the Sender Filter Agent lets every sender go on).
     std::shared_ptr<const SenderFilter> sender_filter;
+    // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
+    std::shared_ptr<SenderReputationService> reputation;
 };
 
 // One row of Get-TransportAgent.

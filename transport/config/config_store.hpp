@@ -36,6 +36,8 @@ inline constexpr std::string_view kIPBlockListConfigName = "IPBlockListConfig";
 inline constexpr std::string_view kIPAllowListConfigName = "IPAllowListConfig";
 inline constexpr std::string_view kTransportConfigName = "TransportConfig";
 inline constexpr std::string_view kSenderFilterConfigName = "SenderFilterConfig";
+// And the Protocol Analysis agent's (Set-SenderReputationConfig).
+inline constexpr std::string_view kSenderReputationConfigName = "SenderReputationConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -50,6 +52,7 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::IPBlockListProvidersConfig) return kIPBlockListProvidersConfigName;
     if (kind == ObjectKind::IPAllowListProvidersConfig) return kIPAllowListProvidersConfigName;
     if (kind == ObjectKind::SenderFilterConfig) return kSenderFilterConfigName;
+    if (kind == ObjectKind::SenderReputationConfig) return kSenderReputationConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

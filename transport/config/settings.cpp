@@ -405,6 +405,25 @@ constexpr std::array kTable = {
                "Wait this long before the 220 banner; a client that talks first is refused (554 5.5.1) and reported to Sender Reputation; 00:00:00 = off", "ours (postscreen_greet_wait)"},
     SettingDef{O::ReceiveConnector, "PreGreetCacheTime", T::TimeSpan, "1.00:00:00", 0, 30 * kDay, false, "", E::None, false,
                "A client that waited politely is not delayed again for this long (in memory, at most 100,000 addresses); 00:00:00 = every time", "ours (postscreen_greet_ttl)"},
+    // ---- Sender Reputation, the Protocol Analysis agent (Set-SenderReputationConfig): one object ---------
+    SettingDef{O::SenderReputationConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent gathers evidence and computes each sender's SRL", "§9"},
+    SettingDef{O::SenderReputationConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Analyse anonymous (internet) sessions", "§9"},
+    SettingDef{O::SenderReputationConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Analyse sessions of hubs and partners", "§9"},
+    SettingDef{O::SenderReputationConfig, "SrlBlockThreshold", T::Int, "7", 0, 9, false, "", E::None, false,
+               "An SRL above this blocks the sender (when SenderBlockingEnabled)", "§9"},
+    SettingDef{O::SenderReputationConfig, "SenderBlockingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Put senders over the threshold on the IP Block List", "§9"},
+    SettingDef{O::SenderReputationConfig, "SenderBlockingPeriod", T::Int, "24", 0, 48, false, "", E::None, false,
+               "Hours a blocked sender stays on the IP Block List", "§9"},
+    SettingDef{O::SenderReputationConfig, "OpenProxyDetectionEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Exchange's open proxy test; not built here ($true is refused)", "§9"},
+    SettingDef{O::SenderReputationConfig, "MaxTrackedAddresses", T::Int, "100000", 1, 10000000, false, "", E::None, false,
+               "Addresses remembered; past it the least recently seen are forgotten", "ours"},
+    SettingDef{O::SenderReputationConfig, "ReputationFlushInterval", T::TimeSpan, "00:00:05", 1, 300, false, "", E::None, false,
+               "How often gathered evidence is written to the store (and at shutdown)", "ours"},
 };
 // clang-format on
 
@@ -473,6 +492,7 @@ const char* to_string(ObjectKind k) {
         case O::IPBlockListProvidersConfig: return "IPBlockListProvidersConfig";
         case O::IPAllowListProvidersConfig: return "IPAllowListProvidersConfig";
         case O::SenderFilterConfig: return "SenderFilterConfig";
+        case O::SenderReputationConfig: return "SenderReputationConfig";
     }
     return "?";
 }
@@ -773,6 +793,8 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
                     errors.push_back(std::string("-") + n + ": expected printable ASCII text (letters, digits, punctuation, spaces)");
                     break;
                 }
+    if (o.kind() == O::SenderReputationConfig && o.get_bool("OpenProxyDetectionEnabled"))
+        errors.emplace_back("-OpenProxyDetectionEnabled $true is not supported on this server (it has no open proxy test)");
     if (o.kind() == O::SendConnector) {
         const bool dns = o.get_bool("DNSRoutingEnabled");
         const bool smart_hosts = !o.get_list("SmartHosts").empty();

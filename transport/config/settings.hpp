@@ -69,6 +69,7 @@ enum class ObjectKind : std::uint8_t {
     IPBlockListProvidersConfig,
     IPAllowListProvidersConfig,
     SenderFilterConfig,  // the Sender Filter Agent's configuration (issue 17), a singleton
+    SenderReputationConfig,  // the Protocol Analysis agent (issue 17)
 };
 const char* to_string(ObjectKind);
 

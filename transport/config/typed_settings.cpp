@@ -343,6 +343,19 @@ const Binding<SF> kSenderFilterConfig[] = {
     EDGE_BIND(SF, "Action", action),
 };
 
+using SR = SenderReputationConfigSettings;
+const Binding<SR> kSenderReputationConfig[] = {
+    EDGE_BIND(SR, "Enabled", enabled),
+    EDGE_BIND(SR, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(SR, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(SR, "SrlBlockThreshold", srl_block_threshold),
+    EDGE_BIND(SR, "SenderBlockingEnabled", sender_blocking_enabled),
+    EDGE_BIND(SR, "SenderBlockingPeriod", sender_blocking_period),
+    EDGE_BIND(SR, "OpenProxyDetectionEnabled", open_proxy_detection_enabled),
+    EDGE_BIND(SR, "MaxTrackedAddresses", max_tracked_addresses),
+    EDGE_BIND(SR, "ReputationFlushInterval", reputation_flush_interval),
+};
+
 using BS = BootstrapSettings;
 const Binding<BS> kBootstrap[] = {
     EDGE_BIND(BS, "DataDirectory", data_directory),
@@ -449,6 +462,9 @@ IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const
 SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::SenderFilterConfig, kSenderFilterConfig);
 }
+SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SenderReputationConfig, kSenderReputationConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -477,6 +493,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::IPAllowListProvider, kIPAllowListProvider, errors);
     check_bindings(ObjectKind::IPBlockListProvidersConfig, kIPBlockListProvidersConfig, errors);
     check_bindings(ObjectKind::IPAllowListProvidersConfig, kIPAllowListProvidersConfig, errors);
+    check_bindings(ObjectKind::SenderReputationConfig, kSenderReputationConfig, errors);
     check_bindings(ObjectKind::Bootstrap, kBootstrap, errors);
     check_bindings(ObjectKind::IPBlockListEntry, kIPBlockListEntry, errors);
     check_bindings(ObjectKind::IPAllowListEntry, kIPAllowListEntry, errors);
@@ -499,6 +516,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::IPAllowListProvider: return member_of(kIPAllowListProvider, setting);
         case ObjectKind::IPBlockListProvidersConfig: return member_of(kIPBlockListProvidersConfig, setting);
         case ObjectKind::IPAllowListProvidersConfig: return member_of(kIPAllowListProvidersConfig, setting);
+        case ObjectKind::SenderReputationConfig: return member_of(kSenderReputationConfig, setting);
         case ObjectKind::Bootstrap: return member_of(kBootstrap, setting);
         case ObjectKind::IPBlockListEntry: return member_of(kIPBlockListEntry, setting);
         case ObjectKind::IPAllowListEntry: return member_of(kIPAllowListEntry, setting);

@@ -207,6 +207,20 @@ struct RecipientFilterConfigSettings {
     friend bool operator==(const RecipientFilterConfigSettings&, const RecipientFilterConfigSettings&) = default;
 };
 
+// The Protocol Analysis agent's configuration (Set-SenderReputationConfig).
+struct SenderReputationConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    int srl_block_threshold = 7;
+    bool sender_blocking_enabled = true;
+    int sender_blocking_period = 24;  // hours
+    bool open_proxy_detection_enabled = false;
+    int max_tracked_addresses = 100000;
+    std::chrono::seconds reputation_flush_interval{5};
+    friend bool operator==(const SenderReputationConfigSettings&, const SenderReputationConfigSettings&) = default;
+};
+
 // One transport agent's switches (Enable-/Disable-/Set-TransportAgent); the object's
 // name is the agent's.
 struct TransportAgentSettings {
@@ -358,6 +372,7 @@ IPAllowListProviderSettings ip_allow_list_provider_settings(const ConfigObject& 
 IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const ConfigObject& o);
 IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o);
 SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o);
+SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);

@@ -49,7 +49,7 @@ struct ConnectionServices {
     backpressure::DiskAdmission* disk_admission = nullptr;   // the queue volume's room (issue 14)
     std::function<bool(std::uint32_t permissions)> accepting_mail;  // back pressure at MAIL
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
-    agents::AgentLog* agent_log = nullptr;              // agents' verdicts; none: not written
+    agents::VerdictSink* agent_log = nullptr;           // agents' verdicts (the agent log); none: not written
     agents::VerdictCounters* verdict_counters = nullptr;  // agents' verdicts counted (the metrics issue)
     // The pre-greet test (pre_greet.hpp): clients that passed (none: every client waits
     // each time), and where an early talker's address is told (Sender Reputation).

@@ -15,6 +15,7 @@
 #include "tls.hpp"
 #include "version.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <sys/resource.h>
@@ -144,10 +145,15 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     services.disk_admission = disk_admission.get();
     services.accepting_mail = [this](std::uint32_t permissions) { return accepting_mail(permissions); };
     services.acceptance = acceptance.get();
-    services.agent_log = agent_log.get();
+    verdict_tee = std::make_unique<agents::ReputationVerdictTee>(agent_log.get(), agent_services.reputation);
+    services.agent_log = verdict_tee.get();
     services.verdict_counters = &verdict_counters;
     services.pre_greet_cache = &pre_greet_cache;
-    // services.on_early_talker: the lead wires it to Sender Reputation (issue 17).
+    services.on_early_talker = [this](const std::string& ip) {
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(ip, ec);
+        if (!ec && agent_services.reputation) agent_services.reputation->record_early_talker(address);
+    };
     // A replicated configuration is served before the agent hears OK (issue 15).
     edgesync = std::make_unique<EdgeSyncListener>(io, *db, data_directory, say, [this] { reload(false); });
     auto sources = backpressure::make_system_sources(
@@ -209,6 +215,25 @@ void Server::Impl::apply_agent_services(const config::TransportServerSettings& t
     if (!agent_services.dns) {
         agent_services.dns = std::make_shared<dns::DnsResolver>(io.get_executor(),
                                                                 dns::DnsOptions{dns::configured_servers(ts.internal_dns_servers)});
+        // Sender reputation's state lives as long as the server; its FCrDNS uses the same resolver.
+        agent_services.reputation = std::make_shared<agents::SenderReputationService>(io.get_executor(), db.get(),
+                                                                                     agent_services.dns);
+        // Exchange: an address above SrlBlockThreshold goes onto the IP Block List as a
+        // machine entry for SenderBlockingPeriod (MachineEntryRejectionResponse answers it).
+        // One short config-store transaction on the I/O thread; the next config poll
+        // rebuilds the Connection Filtering Agent's list with it.
+        agent_services.reputation->on_block = [this](const asio::ip::address& a, std::chrono::system_clock::time_point until,
+                                                     const std::string& why) {
+            const std::string address =
+                a.is_v6() && a.to_v6().is_v4_mapped() ? a.to_v6().to_v4().to_string() : a.to_string();
+            auto added = agents::add_ip_list_entry(*db, agents::IpListKind::Block, address, until,
+                                                   "Sender Reputation: " + why, /*machine=*/true);
+            if (added.ok())
+                say(fmt::format("sender reputation: {} blocked until {:%Y-%m-%dT%H:%M:%SZ} (IPBlockListEntry {}): {}", address,
+                                std::chrono::time_point_cast<std::chrono::seconds>(until), added.identity, why));
+            else
+                say(fmt::format("sender reputation: {} could not be blocked: {}", address, added.error));
+        };
     } else if (ts.internal_dns_servers != agent_dns_servers) {
         agent_services.dns->set_options(dns::DnsOptions{dns::configured_servers(ts.internal_dns_servers)});
     }
@@ -229,6 +254,9 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
     apply_agent_services(ts);
+    agent_services.reputation->configure(config::sender_reputation_config_settings(
+        config::load_singleton(*db, config::ObjectKind::SenderReputationConfig)));
+    agent_services.reputation->set_ours(server_fqdn, snap->categorizer);
     snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter, agent_services);
     snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.message_tracking_log_path;
@@ -569,7 +597,9 @@ int Server::run() {
     async::spawn(ex, d.serve_status(), "back-pressure status socket");
     async::spawn(ex, d.wait_signals(), "signal handler");
     async::spawn(ex, d.delivery->run(), "delivery scheduler");
+    async::spawn(ex, d.agent_services.reputation->run_flusher(), "sender reputation flush");
     d.io.run();
+    d.agent_services.reputation->flush_now();  // what the last interval gathered
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
     if (d.agent_log) d.agent_log->flush();

@@ -13,6 +13,7 @@
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
 #include "recipient_filter.hpp"
+#include "reputation_service.hpp"
 #include "queue_db.hpp"
 #include "receive_connector.hpp"
 #include "server.hpp"
@@ -113,6 +114,8 @@ struct Server::Impl {
     // retuned when they change, see apply_agent_services).
     agents::AgentServices agent_services;
     std::vector<std::string> agent_dns_servers;  // as configured, to see a change
+    // Other agents' refusals go to sender reputation, then on to the agent log.
+    std::unique_ptr<agents::ReputationVerdictTee> verdict_tee;
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
     std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session
