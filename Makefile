@@ -3,6 +3,7 @@
 #   make test   install what is missing, build (ASan+UBSan), run the whole suite through CTest
 #   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
+#   make bench-agents    the receive benchmark with the anti-spam agents off and on (issue 17)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 #   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
@@ -43,7 +44,7 @@ FUZZ_TIME     ?= 60
 FUZZ_TARGET   ?=
 FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
 
-.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-relay bench-sync build-release build-asan clean
+.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-relay bench-sync build-release build-asan clean
 
 # $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
 define install_missing
@@ -151,6 +152,14 @@ bench: build-release bench-deps
 bench-receive: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
+
+# Issue 17's cell: the same edge-transport with the anti-spam agents off, then on (100,000 IP
+# Block List entries, two DNSBL and one DNSWL provider on NSD), a new connection per message,
+# 50 sessions, against Postfix in the same run.
+bench-agents: build-release bench-deps
+	@mkdir -p $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/agents TARGETS="postfix edge edge_agents" \
+	  MODE=new-connection SESSIONS=50 IDLE=0 tests/bench/receive_bench.sh
 
 # The relay benchmark alone; its last line is the RESULT line.
 bench-relay: build-release bench-deps

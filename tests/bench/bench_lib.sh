@@ -47,6 +47,7 @@ stop_edge() {
 
 stop_all() {
   stop_edge
+  if [ -n "${NSD_PID:-}" ]; then stop_pid "$NSD_PID" nsd; NSD_PID=""; fi
   if [ "$POSTFIX_STARTED" = 1 ]; then stop_pid "$(postfix_master_pid)" "postfix master"; POSTFIX_STARTED=0; fi
   local s
   for s in "${SINKS[@]}"; do stop_pid "${s%% *}" "${s#* }"; done
@@ -188,3 +189,39 @@ edge_start() {
 }
 # The messages in edge-transport's queue (edgectl Get-Message: rows after the two header lines).
 edge_queued() { "$EDGECTL" --data "$EDGE_DATA" Get-Message | awk 'NR > 2 && NF > 0 { n++ } END { print n + 0 }'; }
+
+# ---------------------------------------------------------------- a DNS server (NSD) on loopback
+# nsd_start ZONE_DIR ZONE... -- Debian's NSD, authoritative for each ZONE from ZONE_DIR/ZONE.zone, on
+# 127.0.0.1:NSD_PORT (UDP and TCP), in the foreground from $WORK/nsd (no user switch, no chroot, no
+# database). Sets NSD_PORT and NSD_PID; returns once it accepts TCP (NSD reads its zones first).
+NSD_PID=""
+nsd_start() {
+  local zdir=$1; shift
+  local d=$WORK/nsd z
+  mkdir -p "$d"
+  pick_port NSD_PORT
+  {
+    echo "server:"
+    echo "  ip-address: 127.0.0.1@$NSD_PORT"
+    echo "  port: $NSD_PORT"
+    echo "  do-ip6: no"
+    echo "  username: \"\""
+    echo "  chroot: \"\""
+    echo "  zonesdir: \"$zdir\""
+    echo "  database: \"\""
+    echo "  zonelistfile: \"$d/zone.list\""
+    echo "  pidfile: \"$d/nsd.pid\""
+    echo "  xfrdfile: \"$d/xfrd.state\""
+    echo "  xfrdir: \"$d\""
+    echo "  logfile: \"$d/nsd.log\""
+    echo "  server-count: 1"
+    echo "  reuseport: no"
+    echo "  verbosity: 1"
+    echo "remote-control:"
+    echo "  control-enable: no"
+    for z in "$@"; do printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n' "$z" "$z"; done
+  } >"$d/nsd.conf"
+  nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1 &
+  NSD_PID=$!
+  wait_port "$NSD_PORT" "$NSD_PID" nsd 20
+}

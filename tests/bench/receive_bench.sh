@@ -6,7 +6,14 @@
 #            before its 250) relaying to an smtp-sink
 #   sink     Postfix's smtp-sink: stores nothing, the ceiling of what SMTP alone costs here
 # Cells: 1 and 50 sessions per target, then 5,000 idle connections to edge-transport (its RSS before
-# and after). One line per cell, the ratios, and as the last line:
+# and after).
+#   edge_agents  (a target, not in the default TARGETS) the same edge-transport with the anti-spam
+#            agents switched on and loaded (issue 17): 100,000 IP Block List entries, two DNSBL
+#            providers and one DNSWL provider answered by NSD on loopback, reverse DNS for the client
+#            from NSD. The client (127.0.0.1) is on no list, so every message is accepted. The `edge`
+#            cell then runs with those agents disabled (Disable-TransportAgent), so the two cells differ
+#            by the agents alone. Run it as:
+#              TARGETS="postfix edge edge_agents" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh One line per cell, the ratios, and as the last line:
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… sink_msgs_per_s=… ratio_vs_postfix=… ratio_vs_sink=… p99_ms=…
 # (50 sessions; p99 is edge's). Exit status 1 when a cell lost or refused messages or a server failed.
 #
@@ -26,6 +33,7 @@ BUILD=${BUILD:-$ROOT/build/release}
 CLIENT=${CLIENT:-$BUILD/tests/bench/receive_bench}
 EDGE=${EDGE:-$BUILD/transport/edge-transport}
 EDGECTL=${EDGECTL:-$BUILD/cli/edgectl}
+FILL=${FILL:-$BUILD/tests/bench/ip_list_fill}
 WORK=${WORK:-$ROOT/build/bench-data/receive}
 TARGETS=${TARGETS:-sink postfix edge}
 SESSIONS=${SESSIONS:-1 50}
@@ -67,11 +75,43 @@ if has_target postfix; then
 fi
 
 # ---------------------------------------------------------------- edge-transport
+if has_target edge_agents; then
+  has_target edge || fail "edge_agents is the edge target's server with the agents on: put edge in TARGETS too"
+  [ -x "$FILL" ] || fail "no $FILL (make build-release)"
+fi
 if has_target edge; then
   edge_configure Authoritative
+  if has_target edge_agents; then
+    # DNS on loopback: two block lists and an allow list that do not list the client, and a
+    # reverse zone whose PTR for 127.0.0.1 forward-confirms (Sender Reputation's FCrDNS).
+    ZONES=$WORK/zones; mkdir -p "$ZONES"
+    for z in zen.bench.test weak.bench.test wl.bench.test 0.0.127.in-addr.arpa client.bench.test; do
+      printf '$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 300\n@ IN NS ns.%s.\n' "$z" "$z" "$z" "$z" >"$ZONES/$z.zone"
+    done
+    echo "2.0.0.127 IN A 127.0.0.2" >>"$ZONES/zen.bench.test.zone"
+    echo "2.0.0.127 IN A 127.0.0.4" >>"$ZONES/weak.bench.test.zone"
+    echo "2.0.0.127 IN A 127.0.0.2" >>"$ZONES/wl.bench.test.zone"
+    echo "1 IN PTR client.bench.test." >>"$ZONES/0.0.127.in-addr.arpa.zone"
+    echo "@ IN A 127.0.0.1" >>"$ZONES/client.bench.test.zone"
+    nsd_start "$ZONES" zen.bench.test weak.bench.test wl.bench.test 0.0.127.in-addr.arpa client.bench.test
+    log "nsd on 127.0.0.1:$NSD_PORT (pid $NSD_PID)"
+    edgectl Set-TransportServer -InternalDNSServers "127.0.0.1:$NSD_PORT"
+    edgectl Add-IPBlockListProvider -Name Zen -LookupDomain zen.bench.test -BitmaskMatch 127.0.0.2
+    edgectl Add-IPBlockListProvider -Name Weak -LookupDomain weak.bench.test -AnyMatch '$true'
+    edgectl Add-IPAllowListProvider -Name Wl -LookupDomain wl.bench.test
+    "$FILL" --data "$EDGE_DATA" --entries 100000 >&2 || fail "ip_list_fill failed"
+  fi
   edge_start
   log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA"
 fi
+
+# The anti-spam agents on or off, live (the server reads its configuration every second).
+ANTISPAM_AGENTS=("Connection Filtering Agent" "Sender Filter Agent" "Recipient Filter Agent" "Protocol Analysis Agent")
+agents_switch() {  # agents_switch Enable|Disable
+  local a
+  for a in "${ANTISPAM_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
+  sleep 2
+}
 
 echo "# receive_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# size=$SIZE mode=$MODE sessions=[$SESSIONS] msgs=$MSGS msgs_1=$MSGS_1 warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
@@ -95,7 +135,10 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 for s in $SESSIONS; do
   m=$MSGS; [ "$s" = 1 ] && m=$MSGS_1
   for t in $TARGETS; do
-    case $t in sink) port=$SINK_PORT ;; postfix) port=$PF_PORT ;; edge) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    case $t in sink) port=$SINK_PORT ;; postfix) port=$PF_PORT ;; edge | edge_agents) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    if has_target edge_agents; then
+      case $t in edge) agents_switch Disable ;; edge_agents) agents_switch Enable ;; esac
+    fi
     line=$("$CLIENT" load --label "$t" --port "$port" --sessions "$s" --messages "$m" --warmup "$WARMUP" \
              --size "$SIZE" --to "$RCPT" $MODE_FLAG) || FAILED=1
     [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=$s msgs_per_s=0 p99_ms=0 (client failed)"; }
@@ -103,7 +146,7 @@ for s in $SESSIONS; do
     LINES+=("$line")
     RATE[$t,$s]=$(field msgs_per_s "$line"); P99[$t,$s]=$(field p99_ms "$line")
     if [ "$t" = postfix ]; then postfix_drain; fi
-    if [ "$t" = edge ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
+    if [ "$t" = edge ] || [ "$t" = edge_agents ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
   done
 done
 
@@ -120,15 +163,22 @@ fi
 
 # ---------------------------------------------------------------- summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+meets() { awk -v v="$1" -v op="$2" -v lim="$3" 'BEGIN{ if (v == "n/a" || v == "") print "n/a"; else if ((op == ">=" && v + 0 >= lim) || (op == "<" && v + 0 < lim)) print "yes"; else print "NO" }'; }
 for s in $SESSIONS; do
   if has_target edge; then
     echo "ratio sessions=$s edge_vs_postfix=$(ratio "${RATE[edge,$s]:-}" "${RATE[postfix,$s]:-}") edge_vs_sink=$(ratio "${RATE[edge,$s]:-}" "${RATE[sink,$s]:-}")"
   fi
 done
+if has_target edge_agents; then
+  for s in $SESSIONS; do
+    echo "ratio sessions=$s edge_agents_vs_edge=$(ratio "${RATE[edge_agents,$s]:-}" "${RATE[edge,$s]:-}") edge_agents_vs_postfix=$(ratio "${RATE[edge_agents,$s]:-}" "${RATE[postfix,$s]:-}")"
+  done
+  R_AG=$(ratio "${RATE[edge_agents,$HI]:-}" "${RATE[edge,$HI]:-}"); R_AG_PF=$(ratio "${RATE[edge_agents,$HI]:-}" "${RATE[postfix,$HI]:-}")
+  echo "targets sessions=$HI edge_agents>=0.7xedge=$(meets "$R_AG" ">=" 0.7) edge_agents>=5xpostfix=$(meets "$R_AG_PF" ">=" 5)"
+fi
 R_PF=$(ratio "${RATE[edge,$HI]:-}" "${RATE[postfix,$HI]:-}"); R_SINK=$(ratio "${RATE[edge,$HI]:-}" "${RATE[sink,$HI]:-}")
-meets() { awk -v v="$1" -v op="$2" -v lim="$3" 'BEGIN{ if (v == "n/a" || v == "") print "n/a"; else if ((op == ">=" && v + 0 >= lim) || (op == "<" && v + 0 < lim)) print "yes"; else print "NO" }'; }
 echo "targets sessions=$HI edge>=5xpostfix=$(meets "$R_PF" ">=" 5) edge>=0.5xsink=$(meets "$R_SINK" ">=" 0.5) idle_rss_delta<100mb=$(meets "$(field rss_delta_mb " $IDLE_LINE")" "<" 100)"
 if [ -n "$STORED_LINE" ]; then echo "$STORED_LINE"; fi
 if [ -n "$IDLE_LINE" ]; then echo "$IDLE_LINE"; fi
-echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
+echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} edge_agents_msgs_per_s=${RATE[edge_agents,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
 exit "$FAILED"

@@ -36,23 +36,6 @@ std::string rcpt(const EdgeServer& s, const std::string& to) {
     return r;
 }
 
-// The JSON records of Get-AgentLog (one per line), once `count` of them are there:
-// the log is flushed every second.
-std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::string& args, std::size_t count) {
-    std::vector<std::string> lines;
-    for (int i = 0; i < 50; ++i) {
-        std::string out;
-        REQUIRE(s.edgectl("Get-AgentLog -Json " + args, &out) == 0);
-        lines.clear();
-        std::istringstream in(out);
-        for (std::string l; std::getline(in, l);)
-            if (l.find("\"Timestamp\"") != std::string::npos) lines.push_back(l);
-        if (lines.size() >= count) break;
-        std::this_thread::sleep_for(200ms);
-    }
-    return lines;
-}
-
 // Every file in `dir` whose name starts with `prefix`, one after another.
 std::string files_text(const std::string& dir, const std::string& prefix) {
     std::string all;

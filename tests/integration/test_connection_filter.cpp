@@ -52,21 +52,6 @@ std::string utc_in(std::chrono::seconds from_now) {
     return buf;
 }
 
-std::vector<std::string> agent_log_lines(const EdgeServer& s, std::size_t count) {
-    std::vector<std::string> lines;
-    for (int i = 0; i < 50; ++i) {
-        std::string out;
-        REQUIRE(s.edgectl("Get-AgentLog -Json -Agent 'Connection Filtering Agent'", &out) == 0);
-        lines.clear();
-        std::istringstream in(out);
-        for (std::string l; std::getline(in, l);)
-            if (l.find("\"Timestamp\"") != std::string::npos) lines.push_back(l);
-        if (lines.size() >= count) break;
-        std::this_thread::sleep_for(200ms);
-    }
-    return lines;
-}
-
 std::size_t count_with(const std::vector<std::string>& lines, std::initializer_list<std::string_view> parts) {
     std::size_t n = 0;
     for (const auto& l : lines) {
@@ -185,7 +170,7 @@ TEST_CASE("the Connection Filtering Agent blocks, allows, expires and looks behi
     }
 
     // The agent log: each refusal with its reason and the entry.
-    auto lines = agent_log_lines(s, 13);
+    auto lines = agent_log_lines(s, "-Agent 'Connection Filtering Agent'", 13);
     CHECK(count_with(lines, {"\"Event\": \"OnRcptCommand\"", "\"Action\": \"RejectCommand\"", "\"Reason\": \"LocalBlockList\"",
                              "\"SmtpResponse\": \"550 5.7.1 Go away, you are on our list\""}) >= 8);
     CHECK(count_with(lines, {"\"IPAddress\": \"127.0.0.3\"", "\"ReasonData\": \"IPBlockListEntry 1: 127.0.0.3\""}) >= 3);

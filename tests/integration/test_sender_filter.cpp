@@ -28,21 +28,6 @@ std::string mail(const EdgeServer& s, const std::string& from) {
     return r;
 }
 
-std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::string& args, std::size_t count) {
-    std::vector<std::string> lines;
-    for (int i = 0; i < 50; ++i) {
-        std::string out;
-        REQUIRE(s.edgectl("Get-AgentLog -Json " + args, &out) == 0);
-        lines.clear();
-        std::istringstream in(out);
-        for (std::string l; std::getline(in, l);)
-            if (l.find("\"Timestamp\"") != std::string::npos) lines.push_back(l);
-        if (lines.size() >= count) break;
-        std::this_thread::sleep_for(200ms);
-    }
-    return lines;
-}
-
 double seconds_to_banner(const EdgeServer& s, const char* source, std::string* banner) {
     const auto t0 = std::chrono::steady_clock::now();
     SmtpClient c(s.port(), source);

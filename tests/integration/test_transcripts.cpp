@@ -328,6 +328,9 @@ TEST_CASE("transcript: TransportServer cmdlets", "[transcript]") { run_transcrip
 TEST_CASE("transcript: RecipientFilterConfig cmdlets", "[transcript]") { run_transcript("recipient_filter.t"); }
 TEST_CASE("transcript: TransportAgent cmdlets and Get-AgentLog", "[transcript]") { run_transcript("transport_agent.t"); }
 TEST_CASE("transcript: SenderFilterConfig cmdlets and PreGreetDelay", "[transcript]") { run_transcript("sender_filter.t"); }
+TEST_CASE("transcript: SenderReputationConfig and Get-SenderReputation", "[transcript]") {
+    run_transcript("sender_reputation.t");
+}
 TEST_CASE("transcript: EdgeSubscription cmdlets", "[transcript]") { run_transcript("edgesync.t"); }
 TEST_CASE("transcript: queue cmdlets", "[transcript]") { run_transcript("queue.t"); }
 TEST_CASE("transcript: message cmdlets", "[transcript]") { run_transcript("message.t"); }

@@ -344,4 +344,21 @@ inline void basic_setup(EdgeServer& s, const std::string& params = "") {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ConfigPollInterval 1 s
 }
 
+// The JSON records of `edgectl Get-AgentLog -Json ARGS` (one per line), once `count` of
+// them are there: the agent log is flushed every second, so this asks for up to 10 s.
+inline std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::string& args, std::size_t count) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 50; ++i) {
+        std::string out;
+        if (s.edgectl("Get-AgentLog -Json " + args, &out) != 0) throw std::runtime_error("Get-AgentLog: " + out);
+        lines.clear();
+        std::istringstream in(out);
+        for (std::string l; std::getline(in, l);)
+            if (l.find("\"Timestamp\"") != std::string::npos) lines.push_back(l);
+        if (lines.size() >= count) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return lines;
+}
+
 }  // namespace edge::test

@@ -333,10 +333,17 @@ TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..
     REQUIRE(off.set("Enabled", "$false").empty());
     edge::config::ConfigObject relay_off = off;
     auto stored = order_agents({{"recipient filter agent", off}, {"Relay Control", relay_off}});
-    CHECK_FALSE(stored[3].enabled);
-    CHECK(stored[1].enabled);
-    CHECK(stored[2].enabled);
-    CHECK(stored[0].enabled);  // a stored "disabled" for relay control is not obeyed
+    auto named = [&stored](std::string_view name) {
+        for (const auto& a : stored)
+            if (a.identity == name) return a;
+        FAIL("no agent " << name);
+        return stored[0];
+    };
+    CHECK_FALSE(named("Recipient Filter Agent").enabled);
+    CHECK(named("Connection Filtering Agent").enabled);
+    CHECK(named("Sender Filter Agent").enabled);
+    CHECK(named("Protocol Analysis Agent").enabled);
+    CHECK(named("Relay Control").enabled);  // a stored "disabled" for relay control is not obeyed
 
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
     CHECK(agents[1].identity == "Recipient Filter Agent");
@@ -393,7 +400,8 @@ TEST_CASE("the Recipient Filter Agent refuses as the filter does, after relay co
     CHECK(sink.lines[1].agent == "Relay Control");
     CHECK(sink.lines[1].reason == "RelayDenied");
     // Disabled: the blocked recipient passes; relay control still guards.
-    agents[2].enabled = false;
+    REQUIRE(agents[3].identity == "Recipient Filter Agent");
+    agents[3].enabled = false;
     auto off = build_pipeline(agents, categorizer, filter);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@contoso.com"), nullptr).reply == std::nullopt);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@elsewhere.test"), nullptr).reply == ReplyId::UnableToRelay);
