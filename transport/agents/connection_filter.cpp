@@ -4,6 +4,7 @@
 
 #include "address.hpp"
 #include "received_walk.hpp"
+#include "recipient_filter.hpp"
 
 #include <fmt/format.h>
 
@@ -54,12 +55,6 @@ IpJudgement from_providers(const ProviderOutcome& o, const routing::IpAddress& a
 boost::asio::ip::address to_asio(const routing::IpAddress& a) {
     if (a.is_v4()) return boost::asio::ip::address_v4(a.v4_value());
     return boost::asio::ip::address_v6(a.bytes());
-}
-
-// The recipient in the form BypassedRecipients is compared in (issue 13's one form).
-std::string canonical(std::string_view address) {
-    auto c = smtp::canonical_address(address);
-    return c ? c.str() : std::string(address);
 }
 }  // namespace
 
@@ -180,7 +175,7 @@ Verdict ConnectionFilterAgent::at_connect(const IpJudgement& j) const {
 Verdict ConnectionFilterAgent::at_rcpt(const SessionInfo& session, const Envelope& envelope) const {
     auto response = property(session, kBlockedResponseProperty);
     if (!response) return Verdict::go_on();
-    if (config_->providers && config_->providers->bypassed_recipient(canonical(envelope.recipient))) return Verdict::go_on();
+    if (config_->providers && config_->providers->bypassed_recipient(canonical_recipient(envelope.recipient))) return Verdict::go_on();
     Verdict v = Verdict::reject_with(smtp::ReplyId::IpBlocked, std::string(*response),
                                      std::string(property(session, kBlockedReasonProperty).value_or("LocalBlockList")));
     v.reason_data = std::string(property(session, kBlockedReasonDataProperty).value_or(""));
@@ -226,7 +221,7 @@ boost::asio::awaitable<Verdict> ConnectionFilterAgent::on_event_async(AgentEvent
             if (config_->providers && !envelope.recipients.empty()) {
                 bool all_bypassed = true;
                 for (const auto& r : envelope.recipients)
-                    if (!config_->providers->bypassed_recipient(canonical(r))) all_bypassed = false;
+                    if (!config_->providers->bypassed_recipient(canonical_recipient(r))) all_bypassed = false;
                 if (all_bypassed) co_return Verdict::go_on();
             }
             Verdict v = Verdict::reject_with(smtp::ReplyId::IpBlocked, j.response, j.reason);

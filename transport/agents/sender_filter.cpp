@@ -2,19 +2,14 @@
 // Action asks for (see the header).
 #include "sender_filter.hpp"
 
+#include "recipient_filter.hpp"  // canonical_recipient: the one form list entries are compared in
+
 #include "address.hpp"
 #include "text_helpers.hpp"
 
 namespace edge::agents {
 
 namespace {
-// An entry or a sender that is no address (or no domain) is compared as its lower-cased
-// bytes: it can only ever match itself.
-std::string canonical_sender(std::string_view address) {
-    if (auto c = smtp::canonical_address(address)) return c.str();
-    return text::to_lower(address);
-}
-
 std::string canonical_domain_entry(std::string_view domain) {
     if (domain.starts_with("*.")) domain.remove_prefix(2);
     if (auto d = smtp::canonical_domain(domain)) return *d;
@@ -33,7 +28,7 @@ const char* to_string(SenderFilterReason r) {
 }
 
 SenderFilter::SenderFilter(config::SenderFilterConfigSettings settings) : settings_(std::move(settings)) {
-    for (const auto& s : settings_.blocked_senders) senders_.insert(canonical_sender(s));
+    for (const auto& s : settings_.blocked_senders) senders_.insert(canonical_recipient(s));
     for (const auto& d : settings_.blocked_domains) domains_.insert(canonical_domain_entry(d));
     for (const auto& d : settings_.blocked_domains_and_subdomains) subdomain_bases_.insert(canonical_domain_entry(d));
 }
