@@ -194,6 +194,12 @@ Verdict ConnectionFilterAgent::at_data(const SessionInfo& session, const Envelop
     return v;
 }
 
+Verdict ConnectionFilterAgent::on_event(AgentEvent e, const SessionInfo& session, const Envelope& envelope) const {
+    if (e == AgentEvent::OnRcptCommand) return at_rcpt(session, envelope);
+    if (e == AgentEvent::OnDataCommand) return at_data(session, envelope);
+    return Verdict::go_on();
+}
+
 boost::asio::awaitable<Verdict> ConnectionFilterAgent::on_event_async(AgentEvent e, const SessionInfo& session,
                                                                      const Envelope& envelope) const {
     auto client = routing::IpAddress::parse(session.remote_ip);
@@ -204,8 +210,6 @@ boost::asio::awaitable<Verdict> ConnectionFilterAgent::on_event_async(AgentEvent
             if (!client || is_internal_server(*client)) co_return Verdict::go_on();
             co_return at_connect(co_await judge(*client, session.internal));
         }
-        case AgentEvent::OnRcptCommand: co_return at_rcpt(session, envelope);
-        case AgentEvent::OnDataCommand: co_return at_data(session, envelope);
         case AgentEvent::OnEndOfHeaders: {
             if (!client || !is_internal_server(*client)) co_return Verdict::go_on();
             auto origin = first_external_address(envelope.headers, config_->internal_smtp_servers);

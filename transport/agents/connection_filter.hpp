@@ -71,6 +71,10 @@ public:
     TimeoutAction timeout_action() const override { return TimeoutAction::Accept; }
     boost::asio::awaitable<Verdict> on_event_async(AgentEvent e, const SessionInfo& session,
                                                    const Envelope& envelope) const override;
+    // RCPT and DATA are decided from what OnConnect left in the session: no I/O, so
+    // they answer synchronously (no timer per command).
+    bool is_async_at(AgentEvent e) const override { return e == AgentEvent::OnConnect || e == AgentEvent::OnEndOfHeaders; }
+    Verdict on_event(AgentEvent e, const SessionInfo& session, const Envelope& envelope) const override;
 
     // The static lists, then the providers (awaited).
     boost::asio::awaitable<IpJudgement> judge(routing::IpAddress a, bool internal) const;

@@ -134,7 +134,7 @@ bool Pipeline::runs(const Entry& entry, AgentEvent e, const AgentSession& s) {
 
 bool Pipeline::has_async(AgentEvent e, const AgentSession& s) const {
     return std::any_of(entries_.begin(), entries_.end(),
-                       [&](const Entry& en) { return en.agent->is_async() && runs(en, e, s); });
+                       [&](const Entry& en) { return en.agent->is_async_at(e) && runs(en, e, s); });
 }
 
 Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, VerdictSink* sink) const {
@@ -145,7 +145,7 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
         if (!runs(entry, e, s)) continue;
         const Agent& agent = *entry.agent;
         Verdict v;
-        if (agent.is_async()) {
+        if (agent.is_async_at(e)) {
             auto it = s.async_answers.find(agent.name());
             if (it != s.async_answers.end()) {
                 v = std::move(it->second);

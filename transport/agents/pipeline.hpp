@@ -130,6 +130,10 @@ public:
     virtual bool can_disable() const { return true; }
     // An agent with I/O answers through pipeline_async.hpp (AsyncAgent), within timeout().
     virtual bool is_async() const { return false; }
+    // Whether its answer at `e` needs I/O (asked beforehand by pipeline_async.hpp); an
+    // async agent whose answer at some event is pure answers there through on_event,
+    // so those commands cost no timer and no coroutine.
+    virtual bool is_async_at(AgentEvent) const { return is_async(); }
     virtual std::chrono::milliseconds timeout() const { return std::chrono::seconds(0); }
     virtual TimeoutAction timeout_action() const { return TimeoutAction::TempFail; }
     // A synchronous agent's answer. Not called for async agents.

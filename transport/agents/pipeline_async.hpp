@@ -17,8 +17,9 @@ namespace edge::agents {
 class AsyncAgent : public Agent {
 public:
     bool is_async() const final { return true; }
-    // Never called: Pipeline::run takes an async agent's answer from the session.
-    Verdict on_event(AgentEvent, const SessionInfo&, const Envelope&) const final { return timeout_verdict(*this); }
+    // Called only at events where is_async_at() is false (Pipeline::run takes the other
+    // answers from the session); an agent async everywhere never gets here.
+    Verdict on_event(AgentEvent, const SessionInfo&, const Envelope&) const override { return timeout_verdict(*this); }
     // The answer. Cancelled (per-operation cancellation) when the timeout passes first;
     // an exception counts as no answer.
     virtual boost::asio::awaitable<Verdict> on_event_async(AgentEvent e, const SessionInfo& session,
@@ -35,7 +36,7 @@ inline boost::asio::awaitable<void> gather_async(const Pipeline& pipeline, Agent
     namespace asio = boost::asio;
     auto ex = co_await asio::this_coro::executor;
     for (const auto& entry : pipeline.entries()) {
-        if (!entry.agent->is_async() || !Pipeline::runs(entry, e, s)) continue;
+        if (!entry.agent->is_async_at(e) || !Pipeline::runs(entry, e, s)) continue;
         const auto& agent = static_cast<const AsyncAgent&>(*entry.agent);
         asio::steady_timer timer(ex, agent.timeout());
         // Whichever completes first wins; the other is cancelled. An answer that
