@@ -1,0 +1,43 @@
+#include "auth_result.hpp"
+
+#include <array>
+#include <utility>
+
+namespace edge::auth {
+
+namespace {
+constexpr std::array<std::pair<Result, std::string_view>, 8> kNames{{
+    {Result::None, "none"},
+    {Result::Neutral, "neutral"},
+    {Result::Pass, "pass"},
+    {Result::Fail, "fail"},
+    {Result::SoftFail, "softfail"},
+    {Result::Policy, "policy"},
+    {Result::TempError, "temperror"},
+    {Result::PermError, "permerror"},
+}};
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+}  // namespace
+
+std::string_view to_string(Result r) {
+    for (const auto& [k, v] : kNames)
+        if (k == r) return v;
+    return "none";
+}
+
+std::optional<Result> result_from_string(std::string_view text) {
+    for (const auto& [k, v] : kNames)
+        if (iequals(text, v)) return k;
+    return std::nullopt;
+}
+
+}  // namespace edge::auth
