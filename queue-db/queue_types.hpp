@@ -109,6 +109,10 @@ struct Envelope {
     std::string internet_message_id;
     std::string subject;
     Timestamp expiration_time{};   // ExpirationTime: arrival + MessageExpirationTimeout
+    // The edge's verdicts on who sent it (issue 18): the value of the Authentication-Results
+    // field it stamped ("mx.contoso.com; spf=pass …; dkim=…; dmarc=…"), for later agents
+    // and Get-Message; empty when no check ran.
+    std::string authentication_results;
 
     friend bool operator==(const Envelope&, const Envelope&) = default;
 };

@@ -262,6 +262,7 @@ std::string encode(const MessageRecord& m) {
         put_owner(w, h.owner);
     }
     w.time(m.ndr_hold);
+    w.str(e.authentication_results);
     return w.take();
 }
 
@@ -334,6 +335,7 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
         m.hops.push_back(std::move(h));
     }
     if (format >= 3) m.ndr_hold = r.opt_time();
+    if (format >= 4) e.authentication_results = r.str();
     if (r.ok() && !r.at_end()) r.fail("trailing bytes after record");
     if (r.ok() && e.recipients.empty()) r.fail("message without recipients");
     if (!r.ok()) {

@@ -13,7 +13,7 @@ using namespace edge::config;
 
 FUZZ_TARGET(settings) {
     if (size == 0 || size > 8192) return 0;
-    const auto kind = static_cast<ObjectKind>(data[0] % 18);
+    const auto kind = static_cast<ObjectKind>(data[0] % edge::config::kObjectKindCount);
     std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 
     ConfigObject object(kind);

@@ -38,6 +38,10 @@ inline constexpr std::string_view kTransportConfigName = "TransportConfig";
 inline constexpr std::string_view kSenderFilterConfigName = "SenderFilterConfig";
 // And the Protocol Analysis agent's (Set-SenderReputationConfig).
 inline constexpr std::string_view kSenderReputationConfigName = "SenderReputationConfig";
+// And issue 18's agents'.
+inline constexpr std::string_view kSenderIdConfigName = "SenderIdConfig";
+inline constexpr std::string_view kDkimVerificationConfigName = "DkimVerificationConfig";
+inline constexpr std::string_view kDmarcConfigName = "DmarcConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -53,6 +57,9 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::IPAllowListProvidersConfig) return kIPAllowListProvidersConfigName;
     if (kind == ObjectKind::SenderFilterConfig) return kSenderFilterConfigName;
     if (kind == ObjectKind::SenderReputationConfig) return kSenderReputationConfigName;
+    if (kind == ObjectKind::SenderIdConfig) return kSenderIdConfigName;
+    if (kind == ObjectKind::DkimVerificationConfig) return kDkimVerificationConfigName;
+    if (kind == ObjectKind::DmarcConfig) return kDmarcConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

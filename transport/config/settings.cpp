@@ -424,6 +424,61 @@ constexpr std::array kTable = {
                "Addresses remembered; past it the least recently seen are forgotten", "ours"},
     SettingDef{O::SenderReputationConfig, "ReputationFlushInterval", T::TimeSpan, "00:00:05", 1, 300, false, "", E::None, false,
                "How often gathered evidence is written to the store (and at shutdown)", "ours"},
+
+    // ---- who really sent it (issue 18) ------------------------------------------------------------------
+    // The Sender ID agent (Set-SenderIdConfig, reference §9.3): Exchange's administration,
+    // evaluated as SPF (RFC 7208) on the MAIL FROM identity (HELO when the path is null).
+    SettingDef{O::SenderIdConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent checks SPF at the end of the headers", "§9.3"},
+    SettingDef{O::SenderIdConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Check anonymous (internet) sessions", "§9.3"},
+    SettingDef{O::SenderIdConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Check sessions of hubs and partners", "§9.3"},
+    SettingDef{O::SenderIdConfig, "SpoofedDomainAction", T::Enum, "StampStatus", 0, 0, false, "StampStatus,Reject,Delete", E::None, false,
+               "SPF Fail: StampStatus (stamp, deliver), Reject (550 5.7.23 with the domain's explanation), Delete (250, then discard)", "§9.3"},
+    SettingDef{O::SenderIdConfig, "TempErrorAction", T::Enum, "StampStatus", 0, 0, false, "StampStatus,Reject,Delete", E::None, false,
+               "SPF TempError: StampStatus, Reject (451 4.7.24: the client retries), Delete", "§9.3"},
+    SettingDef{O::SenderIdConfig, "BypassedRecipients", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "A message to only these recipients is stamped, never rejected or deleted", "§9.3"},
+    SettingDef{O::SenderIdConfig, "BypassedSenderDomains", T::List, "", 0, 0, false, "", E::Domain, false,
+               "Senders of these domains are not checked", "§9.3"},
+    // DKIM verification (RFC 6376, RFC 8463; ours: Exchange 2007 had none).
+    SettingDef{O::DkimVerificationConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent verifies DKIM signatures at the end of data (results only: a failed signature alone refuses nothing)", "ours (RFC 6376 §6.3)"},
+    SettingDef{O::DkimVerificationConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Verify mail of anonymous (internet) sessions", "ours"},
+    SettingDef{O::DkimVerificationConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Verify mail of hubs and partners", "ours"},
+    SettingDef{O::DkimVerificationConfig, "MaxSignatures", T::Int, "5", 1, 50, false, "", E::None, false,
+               "Signatures checked per message, the first ones from the top; the others are reported as not checked", "ours"},
+    // DMARC (RFC 7489; ours).
+    SettingDef{O::DmarcConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent evaluates the From: domain's DMARC policy at the end of data", "ours (RFC 7489)"},
+    SettingDef{O::DmarcConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Evaluate mail of anonymous (internet) sessions", "ours"},
+    SettingDef{O::DmarcConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Evaluate mail of hubs and partners", "ours"},
+    SettingDef{O::DmarcConfig, "RejectPolicyAction", T::Enum, "Reject", 0, 0, false, "Reject,Quarantine,StampStatus", E::None, false,
+               "A failing message whose domain says p=reject: Reject (550 5.7.1 at end of data), Quarantine, or StampStatus", "ours (RFC 7489 §6.7)"},
+    SettingDef{O::DmarcConfig, "QuarantinePolicyAction", T::Enum, "Quarantine", 0, 0, false, "Quarantine,Reject,StampStatus", E::None, false,
+               "p=quarantine: Quarantine (stamped Dmarc.Quarantine, the Content Filter's SCL raised), Reject, or StampStatus", "ours"},
+    SettingDef{O::DmarcConfig, "BadFromAction", T::Enum, "Reject", 0, 0, false, "Reject,StampStatus", E::None, false,
+               "A message without exactly one From: author domain (RFC 7489 §6.6.1): Reject (550 5.7.1), or StampStatus", "ours (RFC 7489 §6.6.1)"},
+    SettingDef{O::DmarcConfig, "AuthServId", T::String, "", 0, 255, false, "", E::Domain, false,
+               "The authserv-id of the edge's Authentication-Results (RFC 8601); empty: this server's FQDN. Incoming headers with it are removed", "ours (RFC 8601 §5)"},
+    // DKIM signing on the way out (ours; New-/Get-/Set-/Remove-DkimSigningConfig), one per domain.
+    SettingDef{O::DkimSigningConfig, "Name", T::String, "", 0, 255, false, "", E::None, false,
+               "Unique name (Identity); the DomainName when not given", "ours"},
+    SettingDef{O::DkimSigningConfig, "DomainName", T::String, "", 0, 255, false, "", E::Domain, true,
+               "Mail whose From: domain is this (d=) is signed", "ours (RFC 6376)"},
+    SettingDef{O::DkimSigningConfig, "Selector", T::String, "", 0, 63, false, "", E::Domain, true,
+               "s=: the key is published at <Selector>._domainkey.<DomainName>", "ours (RFC 6376 §3.1)"},
+    SettingDef{O::DkimSigningConfig, "Algorithm", T::Enum, "rsa-sha256", 0, 0, false, "rsa-sha256,ed25519-sha256", E::None, false,
+               "a=: rsa-sha256 (keys of 2048 bits advised) or ed25519-sha256 (RFC 8463)", "ours"},
+    SettingDef{O::DkimSigningConfig, "KeyFile", T::String, "", 0, 4096, false, "", E::Path, true,
+               "The private key, PEM (New-DkimSigningKey writes one); read by the server, never shown", "ours"},
+    SettingDef{O::DkimSigningConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Sign with this configuration", "ours"},
 };
 // clang-format on
 
@@ -493,6 +548,10 @@ const char* to_string(ObjectKind k) {
         case O::IPAllowListProvidersConfig: return "IPAllowListProvidersConfig";
         case O::SenderFilterConfig: return "SenderFilterConfig";
         case O::SenderReputationConfig: return "SenderReputationConfig";
+        case O::SenderIdConfig: return "SenderIdConfig";
+        case O::DkimVerificationConfig: return "DkimVerificationConfig";
+        case O::DmarcConfig: return "DmarcConfig";
+        case O::DkimSigningConfig: return "DkimSigningConfig";
     }
     return "?";
 }

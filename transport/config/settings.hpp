@@ -70,7 +70,15 @@ enum class ObjectKind : std::uint8_t {
     IPAllowListProvidersConfig,
     SenderFilterConfig,  // the Sender Filter Agent's configuration (issue 17), a singleton
     SenderReputationConfig,  // the Protocol Analysis agent (issue 17)
+    // Issue 18, who really sent it: the Sender ID agent (SPF), DKIM verification and
+    // DMARC (singletons), and DKIM signing configurations (one per domain).
+    SenderIdConfig,
+    DkimVerificationConfig,
+    DmarcConfig,
+    DkimSigningConfig,
 };
+// How many kinds there are (the last one + 1), for code that walks them all.
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::DkimSigningConfig) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -331,6 +331,43 @@ const Binding<TC> kTransportConfig[] = {
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
 };
 
+using SI = SenderIdConfigSettings;
+const Binding<SI> kSenderIdConfig[] = {
+    EDGE_BIND(SI, "Enabled", enabled),
+    EDGE_BIND(SI, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(SI, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(SI, "SpoofedDomainAction", spoofed_domain_action),
+    EDGE_BIND(SI, "TempErrorAction", temp_error_action),
+    EDGE_BIND(SI, "BypassedRecipients", bypassed_recipients),
+    EDGE_BIND(SI, "BypassedSenderDomains", bypassed_sender_domains),
+};
+using DV = DkimVerificationConfigSettings;
+const Binding<DV> kDkimVerificationConfig[] = {
+    EDGE_BIND(DV, "Enabled", enabled),
+    EDGE_BIND(DV, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(DV, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(DV, "MaxSignatures", max_signatures),
+};
+using DM = DmarcConfigSettings;
+const Binding<DM> kDmarcConfig[] = {
+    EDGE_BIND(DM, "Enabled", enabled),
+    EDGE_BIND(DM, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(DM, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(DM, "RejectPolicyAction", reject_policy_action),
+    EDGE_BIND(DM, "QuarantinePolicyAction", quarantine_policy_action),
+    EDGE_BIND(DM, "BadFromAction", bad_from_action),
+    EDGE_BIND(DM, "AuthServId", auth_serv_id),
+};
+using DS = DkimSigningConfigSettings;
+const Binding<DS> kDkimSigningConfig[] = {
+    EDGE_BIND(DS, "Name", name),
+    EDGE_BIND(DS, "DomainName", domain_name),
+    EDGE_BIND(DS, "Selector", selector),
+    EDGE_BIND(DS, "Algorithm", algorithm),
+    EDGE_BIND(DS, "KeyFile", key_file),
+    EDGE_BIND(DS, "Enabled", enabled),
+};
+
 using SF = SenderFilterConfigSettings;
 const Binding<SF> kSenderFilterConfig[] = {
     EDGE_BIND(SF, "Enabled", enabled),
@@ -465,6 +502,16 @@ SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o) 
 SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::SenderReputationConfig, kSenderReputationConfig);
 }
+SenderIdConfigSettings sender_id_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::SenderIdConfig, kSenderIdConfig);
+}
+DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::DkimVerificationConfig, kDkimVerificationConfig);
+}
+DmarcConfigSettings dmarc_config_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::DmarcConfig, kDmarcConfig); }
+DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::DkimSigningConfig, kDkimSigningConfig);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -501,6 +548,10 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::IPAllowListConfig, kIPAllowListConfig, errors);
     check_bindings(ObjectKind::TransportConfig, kTransportConfig, errors);
     check_bindings(ObjectKind::SenderFilterConfig, kSenderFilterConfig, errors);
+    check_bindings(ObjectKind::SenderIdConfig, kSenderIdConfig, errors);
+    check_bindings(ObjectKind::DkimVerificationConfig, kDkimVerificationConfig, errors);
+    check_bindings(ObjectKind::DmarcConfig, kDmarcConfig, errors);
+    check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
     return errors;
 }
 
@@ -524,6 +575,10 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::IPAllowListConfig: return member_of(kIPAllowListConfig, setting);
         case ObjectKind::TransportConfig: return member_of(kTransportConfig, setting);
         case ObjectKind::SenderFilterConfig: return member_of(kSenderFilterConfig, setting);
+        case ObjectKind::SenderIdConfig: return member_of(kSenderIdConfig, setting);
+        case ObjectKind::DkimVerificationConfig: return member_of(kDkimVerificationConfig, setting);
+        case ObjectKind::DmarcConfig: return member_of(kDmarcConfig, setting);
+        case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
     }
     return {};
 }

@@ -32,6 +32,11 @@ enum class AuthMechanism : std::uint8_t {
 };
 using DomainType = routing::AcceptedDomainType;  // Authoritative, InternalRelay, ExternalRelay
 enum class SenderFilterAction : std::uint8_t { Reject, StampStatus };
+// Issue 18: what the Sender ID agent does with SPF Fail / TempError (reference §9.3), and
+// what the DMARC agent does with a policy it is asked to honour.
+enum class SenderIdAction : std::uint8_t { StampStatus, Reject, Delete };
+enum class DmarcAction : std::uint8_t { Reject, Quarantine, StampStatus };
+enum class DkimAlgorithm : std::uint8_t { RsaSha256, Ed25519Sha256 };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -57,6 +62,15 @@ template <> struct EnumNames<DomainType> {
 };
 template <> struct EnumNames<SenderFilterAction> {
     static constexpr std::array<std::string_view, 2> names{"Reject", "StampStatus"};
+};
+template <> struct EnumNames<SenderIdAction> {
+    static constexpr std::array<std::string_view, 3> names{"StampStatus", "Reject", "Delete"};
+};
+template <> struct EnumNames<DmarcAction> {
+    static constexpr std::array<std::string_view, 3> names{"Reject", "Quarantine", "StampStatus"};
+};
+template <> struct EnumNames<DkimAlgorithm> {
+    static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
 };
 
 // Exchange's name of an enum value, as the table spells it.
@@ -309,6 +323,46 @@ struct SenderFilterConfigSettings {
     friend bool operator==(const SenderFilterConfigSettings&, const SenderFilterConfigSettings&) = default;
 };
 
+// Issue 18: Set-SenderIdConfig (the Sender ID agent, evaluated as SPF), and ours:
+// Set-DkimVerificationConfig, Set-DmarcConfig, New-DkimSigningConfig. The agents read them
+// (transport/agents/auth_agents.hpp); signing is done at acceptance (transport/server/).
+struct SenderIdConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    SenderIdAction spoofed_domain_action = SenderIdAction::StampStatus;
+    SenderIdAction temp_error_action = SenderIdAction::StampStatus;
+    std::vector<std::string> bypassed_recipients;
+    std::vector<std::string> bypassed_sender_domains;
+    friend bool operator==(const SenderIdConfigSettings&, const SenderIdConfigSettings&) = default;
+};
+struct DkimVerificationConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    int max_signatures = 5;
+    friend bool operator==(const DkimVerificationConfigSettings&, const DkimVerificationConfigSettings&) = default;
+};
+struct DmarcConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    DmarcAction reject_policy_action = DmarcAction::Reject;
+    DmarcAction quarantine_policy_action = DmarcAction::Quarantine;
+    DmarcAction bad_from_action = DmarcAction::Reject;  // Reject or StampStatus
+    std::string auth_serv_id;  // empty: the server's FQDN
+    friend bool operator==(const DmarcConfigSettings&, const DmarcConfigSettings&) = default;
+};
+struct DkimSigningConfigSettings {
+    std::string name;
+    std::string domain_name;  // lower case
+    std::string selector;
+    DkimAlgorithm algorithm = DkimAlgorithm::RsaSha256;
+    std::string key_file;
+    bool enabled = true;
+    friend bool operator==(const DkimSigningConfigSettings&, const DkimSigningConfigSettings&) = default;
+};
+
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
 // (backpressure/) reads this struct; its rules between keys are backpressure::validate().
@@ -373,6 +427,10 @@ IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const
 IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o);
 SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o);
 SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o);
+SenderIdConfigSettings sender_id_config_settings(const ConfigObject& o);
+DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObject& o);
+DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);
+DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);
