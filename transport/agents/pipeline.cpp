@@ -38,6 +38,7 @@ std::string_view action_name(AgentAction a, AgentEvent e) {
         case AgentAction::Tarpit: return "Tarpit";
         case AgentAction::Stamp: return "Stamp";
         case AgentAction::SkipOtherAgents: return "SkipOtherAgents";
+        case AgentAction::Delete: return "DeleteMessage";
     }
     return "?";
 }
@@ -91,6 +92,14 @@ Verdict Verdict::skip_other_agents(std::string reason) {
     Verdict v;
     v.action = AgentAction::SkipOtherAgents;
     v.reason = std::move(reason);
+    return v;
+}
+
+Verdict Verdict::delete_message(std::string reason, std::string reason_data) {
+    Verdict v;
+    v.action = AgentAction::Delete;
+    v.reason = std::move(reason);
+    v.reason_data = std::move(reason_data);
     return v;
 }
 
@@ -174,6 +183,12 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
                 s.pending_delay += v.delay;
                 break;
             case AgentAction::SkipOtherAgents: s.message_bypassed = true; break;
+            case AgentAction::Delete:
+                // The message is gone: no later agent needs to judge it.
+                d.delete_message = true;
+                d.agent = std::string(agent.name());
+                s.async_answers.clear();
+                return d;
             case AgentAction::Reject:
             case AgentAction::Disconnect:
                 d.reply = smtp::AgentReply{v.reply, std::move(v.reply_text)};

@@ -37,6 +37,16 @@ enum class AgentEvent : std::uint8_t {
 const char* to_string(AgentEvent e);
 
 using PropertyBag = std::map<std::string, std::string, std::less<>>;
+// Properties named with this prefix belong to the current message: a new message
+// (MAIL, RSET, EHLO) forgets them, so no verdict on one message (an SPF pass, a DKIM
+// domain) is ever read for the next one in the same session.
+inline constexpr std::string_view kMessagePropertyPrefix = "Message.";
+// What an agent that authenticates the message (SPF, DKIM, DMARC: issue 18) concluded,
+// as RFC 8601 resinfo text ("spf=pass smtp.mailfrom=a@b.example"; several separated by
+// LF), under this prefix and the method's name. Acceptance stamps them in one
+// Authentication-Results field with the edge's authserv-id, in this order.
+inline constexpr std::string_view kAuthResultsPropertyPrefix = "Message.AuthResults.";
+inline constexpr std::string_view kAuthResultsMethods[] = {"spf", "dkim", "dmarc"};
 using HeaderField = std::pair<std::string, std::string>;  // name, value
 
 // What an agent sees of the session. Agents get it const; the pipeline alone changes
@@ -67,6 +77,9 @@ struct Envelope {
     std::vector<std::string> header_from;  // P2: the From: addresses, from OnEndOfHeaders
     std::vector<HeaderField> headers;      // OnEndOfHeaders / OnEndOfData: the header as received
     std::uint64_t size = 0;                // OnEndOfData: the body's size
+    // OnEndOfHeaders / OnEndOfData: the message as received (header, blank line, body),
+    // in the reader's chunks; valid during the event only. Null when not kept.
+    const std::vector<std::string>* message = nullptr;
 };
 
 // An agent's answer.
@@ -77,6 +90,9 @@ enum class AgentAction : std::uint8_t {
     Tarpit,           // delay the reply by `delay`, then go on
     Stamp,            // add `headers` to the message and/or set `properties`, then go on
     SkipOtherAgents,  // the other agents do not run for this message (Exchange's anti-spam bypass)
+    // End of headers / data: the client is told 250 and the message is discarded, not
+    // queued (Exchange's Delete: SpoofedDomainAction, the Content Filter's SCL delete).
+    Delete,
 };
 // The agent log's Action for a verdict at an event (Exchange's words: RejectCommand,
 // RejectMessage, RejectConnection, Disconnect, …).
@@ -106,6 +122,7 @@ struct Verdict {
     static Verdict stamp_header(std::string name, std::string value);
     static Verdict set_property(std::string name, std::string value);
     static Verdict skip_other_agents(std::string reason);
+    static Verdict delete_message(std::string reason, std::string reason_data = {});
 };
 
 // What a time-bounded agent's silence means. Chosen per agent; the default is
@@ -161,6 +178,7 @@ struct AgentSession {
     void new_message() {
         message_bypassed = false;
         stamped_headers.clear();
+        std::erase_if(info.properties, [](const auto& p) { return p.first.starts_with(kMessagePropertyPrefix); });
     }
 };
 
@@ -184,6 +202,7 @@ struct Decision {
     std::optional<smtp::AgentReply> reply;  // refuse (or, when the reply closes, disconnect) with this
     std::string agent;                   // who decided `reply`
     std::chrono::milliseconds delay{0};  // Tarpit verdicts, summed
+    bool delete_message = false;         // a Delete verdict: 250, then discard (`agent` says whose)
 };
 
 // The verdict of an async agent that did not answer in its time (or failed): its

@@ -52,6 +52,10 @@ inline boost::asio::awaitable<void> gather_async(const Pipeline& pipeline, Agent
             v.diagnostics = ex_.what();
         }
         const bool final = v.action == AgentAction::Reject || v.action == AgentAction::Disconnect;
+        // What it found is there for the agents asked after it at this event (DMARC reads
+        // DKIM's results), as in a pipeline run one agent after the other; run() sets
+        // the same values again.
+        for (const auto& [k, val] : v.properties) s.info.properties[k] = val;
         s.async_answers[std::string(agent.name())] = std::move(v);
         if (final) break;
     }

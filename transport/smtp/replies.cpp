@@ -76,11 +76,18 @@ constexpr std::array kCatalogue = {
     // The pre-greet test (postscreen's pregreet): said in place of the banner, RFC 5321
     // §3.1's 554 "no SMTP service here" opening; the client broke §4.3.1 by not waiting.
     ReplyEntry{ReplyId::TalkedBeforeGreeting,  554, "5.5.1", "Protocol error: talked before the greeting",           true,  C::Policy},
+    // Issue 18. RFC 7372's codes for SPF: 5.7.23 a failed check (the text is the domain's
+    // exp= explanation or ours), 4.7.24 an evaluation error (TempErrorAction Reject).
+    ReplyEntry{ReplyId::SpfFail,               550, "5.7.23", "{}",                                                  false, C::Policy},
+    ReplyEntry{ReplyId::SpfTempError,          451, "4.7.24", "SPF validation error, please try again later",       false, C::Resource},
+    // RFC 7489 §6.7 / §10.3: a DMARC reject is a 5xx at the end of data.
+    ReplyEntry{ReplyId::DmarcRejected,         550, "5.7.1", "Email rejected per DMARC policy for {}",               false, C::Policy},
+    ReplyEntry{ReplyId::DmarcBadFrom,          550, "5.7.1", "Message must have exactly one From: author domain (RFC 7489 6.6.1)", false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::TalkedBeforeGreeting) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::DmarcBadFrom) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

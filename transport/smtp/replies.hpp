@@ -70,6 +70,11 @@ enum class ReplyId : std::uint16_t {
     IpBlockedDisconnect,  // 554 5.7.1 a blocked client's every RCPT was refused: the session ends at DATA
     SenderDenied,           // 554 5.1.0 the Sender Filter Agent (Action Reject)
     TalkedBeforeGreeting,   // 554 5.5.1 the pre-greet test: the client spoke before the banner
+    // Issue 18: who really sent it.
+    SpfFail,       // 550 5.7.23 <the domain's explanation, or ours> (RFC 7372)
+    SpfTempError,  // 451 4.7.24 SPF could not be evaluated now (RFC 7372): the client retries
+    DmarcRejected, // 550 5.7.1 the From: domain's DMARC policy is reject and the message failed
+    DmarcBadFrom,  // 550 5.7.1 not exactly one From: author domain (RFC 7489 §6.6.1)
 };
 
 // What a reply means to the session.
