@@ -613,6 +613,117 @@ TEST_CASE("many lookups at once on one resolver each get their own answer", "[dn
     CHECK(resolver.cache_size() == 0);
 }
 
+// --- TXT and MX names (SPF, DKIM, DMARC) -------------------------------------------
+
+namespace {
+// TXT records as SPF and DKIM publish them: one string, several strings, a 300-octet
+// record (over one string's 255), and more records than we keep.
+std::string txt_zone() {
+    std::string z = R"(
+spf       IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+spf       IN MX 10 mx1
+split     IN TXT "v=spf1 " "ip4:192.0.2.1" " -all"
+empty     IN TXT ""
+aliased   IN CNAME spf
+mx1       IN A 127.0.0.2
+mxorder   IN MX 30 c.example.test.
+mxorder   IN MX 10 a.example.test.
+mxorder   IN MX 20 b.example.test.
+nullmx    IN MX 0 .
+addronly  IN A 127.0.0.5
+_dmarc    IN TXT "v=DMARC1; p=none"
+)";
+    z += "long IN TXT \"" + std::string(255, 'a') + "\" \"" + std::string(45, 'b') + "\"\n";
+    for (int i = 0; i < 70; ++i) z += "many IN TXT \"record " + std::to_string(i) + "\"\n";
+    return z;
+}
+}  // namespace
+
+TEST_CASE("a TXT record's strings come joined without separator, one string per record", "[dns][txt]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto one = run(io, resolver.resolve_txt("spf.example.test"));
+    REQUIRE(one.status == DnsStatus::Ok);
+    CHECK(one.texts == Strings{"v=spf1 ip4:192.0.2.0/24 -all"});
+    auto split = run(io, resolver.resolve_txt("Split.Example.Test."));
+    REQUIRE(split.status == DnsStatus::Ok);
+    CHECK(split.texts == Strings{"v=spf1 ip4:192.0.2.1 -all"});
+    auto longer = run(io, resolver.resolve_txt("long.example.test"));
+    REQUIRE(longer.status == DnsStatus::Ok);
+    CHECK(longer.texts == Strings{std::string(255, 'a') + std::string(45, 'b')});
+    auto empty = run(io, resolver.resolve_txt("empty.example.test"));
+    CHECK(empty.status == DnsStatus::Ok);
+    CHECK(empty.texts == Strings{""});
+    auto underscore = run(io, resolver.resolve_txt("_dmarc.example.test"));
+    CHECK(underscore.texts == Strings{"v=DMARC1; p=none"});
+    auto alias = run(io, resolver.resolve_txt("aliased.example.test"));
+    CHECK(alias.texts == Strings{"v=spf1 ip4:192.0.2.0/24 -all"});
+}
+
+TEST_CASE("TXT lookups tell NXDOMAIN, no TXT and a failing server apart", "[dns][txt]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto gone = run(io, resolver.resolve_txt("nosuch.example.test"));
+    CHECK(gone.status == DnsStatus::NoSuchDomain);
+    CHECK(gone.error == "nosuch.example.test does not exist (NXDOMAIN)");
+    auto nodata = run(io, resolver.resolve_txt("mx1.example.test"));
+    CHECK(nodata.status == DnsStatus::NoData);
+    CHECK(nodata.error == "mx1.example.test has no TXT record");
+    CHECK(nodata.texts.empty());
+    auto bad = run(io, resolver.resolve_txt("not a name"));
+    CHECK(bad.status == DnsStatus::NoSuchDomain);
+
+    ScriptedServer servfail(io, [](const ldns_pkt* q) { return Datagrams{make_answer(q, LDNS_RCODE_SERVFAIL)}; });
+    DnsResolver failing(io.get_executor(), options_for({servfail.endpoint()}));
+    auto t = run(io, failing.resolve_txt("spf.example.test"));
+    CHECK(t.status == DnsStatus::Transient);
+    CHECK(t.error == "DNS query for TXT spf.example.test answered SERVFAIL (" + servfail.endpoint() + ")");
+}
+
+TEST_CASE("a name with more TXT records than we keep gives the first 64 only", "[dns][txt]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto r = run(io, resolver.resolve_txt("many.example.test"));
+    REQUIRE(r.status == DnsStatus::Ok);
+    CHECK(r.texts.size() == 64);
+    for (const auto& t : r.texts) CHECK(t.rfind("record ", 0) == 0);
+}
+
+TEST_CASE("TXT answers are cached by TTL like the other types", "[dns][txt][cache]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    CHECK(run(io, resolver.resolve_txt("spf.example.test")).status == DnsStatus::Ok);
+    CHECK(run(io, resolver.resolve_txt("nosuch.example.test")).status == DnsStatus::NoSuchDomain);
+    CHECK(resolver.cache_size() == 2);
+    dns.stop();
+    auto again = run(io, resolver.resolve_txt("spf.example.test"));
+    CHECK(again.texts == Strings{"v=spf1 ip4:192.0.2.0/24 -all"});
+    CHECK(run(io, resolver.resolve_txt("nosuch.example.test")).status == DnsStatus::NoSuchDomain);
+}
+
+TEST_CASE("MX names come by preference without addresses or an implicit MX", "[dns][mx][txt]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto r = run(io, resolver.resolve_mx_names("mxorder.example.test"));
+    REQUIRE(r.status == DnsStatus::Ok);
+    CHECK(r.names == Strings{"a.example.test", "b.example.test", "c.example.test"});  // none of them exists
+    // RFC 7208 §5.4: a domain with only an A record has no MX names (no fallback).
+    auto own = run(io, resolver.resolve_mx_names("addronly.example.test"));
+    CHECK(own.status == DnsStatus::NoData);
+    CHECK(own.names.empty());
+    // A null MX is an MX RRset that names no host: Ok and empty, so not a void lookup.
+    auto null = run(io, resolver.resolve_mx_names("nullmx.example.test"));
+    CHECK(null.status == DnsStatus::Ok);
+    CHECK(null.names.empty());
+    CHECK(null.error == "nullmx.example.test accepts no mail (null MX, RFC 7505)");
+    CHECK(run(io, resolver.resolve_mx_names("nosuch.example.test")).status == DnsStatus::NoSuchDomain);
+}
+
 // --- server lists ---------------------------------------------------------------------------
 
 TEST_CASE("parse_dns_server reads addresses with and without a port", "[dns][servers]") {

@@ -40,6 +40,21 @@ std::uint32_t negative_ttl(const ldns_pkt* p, const AnswerLimits& o) {
     return 0;
 }
 
+// One TXT record: its character-strings, each a length octet and that many octets
+// (RFC 1035 §3.3.14), joined as they are. ldns checked each length against RDLENGTH.
+std::string txt_text(const ldns_rr* rr) {
+    std::string text;
+    for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
+        const ldns_rdf* s = ldns_rr_rdf(rr, i);
+        const std::size_t size = ldns_rdf_size(s);
+        if (ldns_rdf_get_type(s) != LDNS_RDF_TYPE_STR || size == 0) continue;
+        const std::uint8_t* d = ldns_rdf_data(s);
+        const std::size_t length = std::min<std::size_t>(d[0], size - 1);
+        text.append(reinterpret_cast<const char*>(d + 1), length);
+    }
+    return text;
+}
+
 // Takes the records of q.type owned by `owner` from the answer section into `out`.
 void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Lookup& out) {
     const ldns_rr_list* answer = ldns_pkt_answer(p);
@@ -67,6 +82,9 @@ void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Loo
             std::string name = dname_text(data);
             taken = !name.empty();  // a PTR to the root names no host
             if (taken) out.names.push_back(std::move(name));
+        } else if (type == LDNS_RR_TYPE_TXT && out.texts.size() < kMaxTexts) {
+            out.texts.push_back(txt_text(rr));
+            taken = true;
         }
         if (taken) out.ttl = std::min(out.ttl, ldns_rr_ttl(rr));
     }
@@ -95,6 +113,7 @@ std::string_view type_text(ldns_rr_type type) {
         case LDNS_RR_TYPE_A: return "A";
         case LDNS_RR_TYPE_AAAA: return "AAAA";
         case LDNS_RR_TYPE_PTR: return "PTR";
+        case LDNS_RR_TYPE_TXT: return "TXT";
         default: return "?";
     }
 }
@@ -131,7 +150,7 @@ AnswerStep read_answer(const ldns_pkt* p, const std::string& asked, ldns_rr_type
         moved = true;
     }
     collect(p, type, current, out);
-    if (!out.mx.empty() || !out.addresses.empty() || !out.names.empty()) {
+    if (!out.mx.empty() || !out.addresses.empty() || !out.names.empty() || !out.texts.empty()) {
         out.outcome = Lookup::Outcome::Ok;
         return AnswerStep::Done;
     }

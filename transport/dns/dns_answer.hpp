@@ -2,7 +2,7 @@
 // so wire bytes can be fed to it directly (the dns_answer fuzz target). Whether a
 // packet answers our question (RFC 5452), and what one believed packet says about one
 // name and type: its records, the CNAMEs to follow (RFC 1034 §3.6.2), NXDOMAIN and
-// the negative TTL (RFC 2308 §5). Internal to send/.
+// the negative TTL (RFC 2308 §5). Internal to dns/.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
@@ -39,6 +39,9 @@ struct Lookup {
     std::vector<std::pair<std::uint16_t, std::string>> mx;  // preference, exchange
     std::vector<boost::asio::ip::address> addresses;
     std::vector<std::string> names;  // PTR
+    // TXT: each record's character-strings joined without separator (RFC 7208 §3.3,
+    // RFC 6376 §3.6.2.2), in the server's order; at most kMaxTexts records kept.
+    std::vector<std::string> texts;
     std::uint32_t ttl = 0;  // seconds the answer may be kept
     std::string error;      // Transient: why
 };
@@ -47,11 +50,15 @@ std::string lower(std::string_view s);  // ASCII letters only
 // A name from a packet, in host_name's form ("" for the root). Unusual bytes come out
 // escaped by ldns ("\032"), so they never equal a name we asked for.
 std::string dname_text(const ldns_rdf* rdf);
-std::string_view type_text(ldns_rr_type type);  // "MX", "A", "AAAA", "PTR"
+std::string_view type_text(ldns_rr_type type);  // "MX", "A", "AAAA", "PTR", "TXT"
 
 // RFC 5452 §4 and §9.1: the packet, when it is an answer, carries our id and repeats
 // our question (name, type, class); nullptr for anything else (someone else's, or forged).
 Packet answer_to(const std::uint8_t* data, std::size_t size, std::uint16_t id, const Question& q);
+
+// A hostile zone must not grow our memory: TXT records kept per answer, at most (those
+// past it are dropped). Each record is at most 64 KiB anyway (RDLENGTH is 16 bits).
+inline constexpr std::size_t kMaxTexts = 64;
 
 struct AnswerLimits {
     std::chrono::seconds max_negative_ttl{300};

@@ -244,8 +244,16 @@ struct DnsResolver::Impl {
         return it->second->answer;
     }
 
+    // TXT answers bigger than this are not kept: a hostile zone's 64 KiB answers would
+    // otherwise make cache_entries answers cost gigabytes. SPF records are meant to fit
+    // 512 octets (RFC 7208 §3.4); DKIM keys are a few KiB at most.
+    static constexpr std::size_t kMaxCachedText = 8192;
+
     void cache_store(const std::string& key, const Lookup& answer, const DnsOptions& o) {
         if (answer.outcome == Lookup::Outcome::Transient || answer.ttl == 0 || o.cache_entries == 0) return;
+        std::size_t text_size = 0;
+        for (const auto& t : answer.texts) text_size += t.size();
+        if (text_size > kMaxCachedText) return;
         if (auto it = cache_index.find(key); it != cache_index.end()) {
             cache.erase(it->second);
             cache_index.erase(it);
@@ -435,7 +443,8 @@ struct DnsResolver::Impl {
         }
     }
 
-    asio::awaitable<AddressResult> resolve_a(std::string text, Options o) {
+    // One address family only (resolve_a, resolve_aaaa).
+    asio::awaitable<AddressResult> resolve_family(std::string text, ldns_rr_type type, Options o) {
         AddressResult result;
         auto name = host_name(text);
         if (!name) {
@@ -443,10 +452,10 @@ struct DnsResolver::Impl {
             result.error = fmt::format("\"{}\" is not a valid host name", text);
             co_return result;
         }
-        auto ask = lookup(*name, LDNS_RR_TYPE_A, o);
+        auto ask = lookup(*name, type, o);
         Lookup l = co_await std::move(ask);
         result.addresses = std::move(l.addresses);
-        judge(l, *name, "A", !result.addresses.empty(), result);
+        judge(l, *name, type_text(type), !result.addresses.empty(), result);
         co_return result;
     }
 
@@ -458,6 +467,42 @@ struct DnsResolver::Impl {
         Lookup l = co_await std::move(ask);
         result.names = std::move(l.names);
         judge(l, name, "PTR", !result.names.empty(), result);
+        co_return result;
+    }
+
+    asio::awaitable<TextResult> resolve_txt(std::string text, Options o) {
+        TextResult result;
+        auto name = host_name(text);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid domain name", text);
+            co_return result;
+        }
+        auto ask = lookup(*name, LDNS_RR_TYPE_TXT, o);
+        Lookup l = co_await std::move(ask);
+        result.texts = std::move(l.texts);
+        judge(l, *name, "TXT", !result.texts.empty(), result);
+        co_return result;
+    }
+
+    asio::awaitable<NameResult> resolve_mx_names(std::string domain, Options o) {
+        NameResult result;
+        auto name = host_name(domain);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid domain name", domain);
+            co_return result;
+        }
+        auto ask = lookup(*name, LDNS_RR_TYPE_MX, o);
+        Lookup l = co_await std::move(ask);
+        judge(l, *name, "MX", !l.mx.empty(), result);
+        if (result.status != DnsStatus::Ok) co_return result;
+        // By preference, the server's order among equals; the root (null MX) names no host.
+        std::stable_sort(l.mx.begin(), l.mx.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& r : l.mx)
+            if (!r.second.empty() && std::find(result.names.begin(), result.names.end(), r.second) == result.names.end())
+                result.names.push_back(std::move(r.second));
+        if (result.names.empty()) result.error = fmt::format("{} accepts no mail (null MX, RFC 7505)", *name);
         co_return result;
     }
 
@@ -590,7 +635,25 @@ asio::awaitable<AddressResult> DnsResolver::resolve_address(std::string host) {
 
 asio::awaitable<AddressResult> DnsResolver::resolve_a(std::string name) {
     auto impl = impl_;
-    auto lookup = impl->resolve_a(std::move(name), impl->options);
+    auto lookup = impl->resolve_family(std::move(name), LDNS_RR_TYPE_A, impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<AddressResult> DnsResolver::resolve_aaaa(std::string name) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_family(std::move(name), LDNS_RR_TYPE_AAAA, impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<TextResult> DnsResolver::resolve_txt(std::string name) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_txt(std::move(name), impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<NameResult> DnsResolver::resolve_mx_names(std::string domain) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_mx_names(std::move(domain), impl->options);
     co_return co_await std::move(lookup);
 }
 

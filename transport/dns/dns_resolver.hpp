@@ -88,6 +88,15 @@ struct NameResult {
     std::string error;
 };
 
+struct TextResult {
+    DnsStatus status = DnsStatus::Transient;  // never NullMx
+    // Ok: each TXT record as one string, its character-strings joined without separator
+    // (RFC 7208 §3.3, RFC 6376 §3.6.2.2), in the server's order; at most 64 records
+    // (a hostile zone's extra ones are dropped), each at most 64 KiB.
+    std::vector<std::string> texts;
+    std::string error;
+};
+
 // The name under which the reverse tree and DNS lists (DNSBL) publish an address,
 // without the zone: "4.3.2.1" for 1.2.3.4; for IPv6 its 32 nibbles, lowest first
 // ("1.0.0.0. … .8.b.d.0.1.0.0.2" for 2001:db8::1). An IPv4-mapped IPv6 address is
@@ -122,6 +131,22 @@ public:
     // The A records of `name` only (DNS lists answer 127.0.0.x; AAAA is never asked).
     // NoSuchDomain when the name does not exist (a DNS list's "not listed").
     asio::awaitable<AddressResult> resolve_a(std::string name);
+    // The AAAA records of `name` only (SPF's "a" and "mx" for an IPv6 client, RFC 7208
+    // §5.3). Like resolve_a, an IP address given as the name is not taken as an answer.
+    asio::awaitable<AddressResult> resolve_aaaa(std::string name);
+
+    // The TXT records of `name` (SPF policies, DKIM keys, DMARC policies). NoSuchDomain
+    // for NXDOMAIN, NoData when the name has no TXT record, Transient for a timeout or
+    // SERVFAIL. A name that is not a host name (host_name's rules, '_' allowed) is
+    // NoSuchDomain without asking.
+    asio::awaitable<TextResult> resolve_txt(std::string name);
+
+    // The exchange names of `domain`'s MX records only, by preference (lowest first;
+    // equal preferences in the server's order; each name once), no addresses and no
+    // implicit MX: SPF's "mx" mechanism must not fall back to A (RFC 7208 §5.4). A null
+    // MX "0 ." (RFC 7505) is Ok with no names: the domain has an MX RRset, so for SPF
+    // the lookup is not void (§4.6.4). NoData when the domain has no MX records.
+    asio::awaitable<NameResult> resolve_mx_names(std::string domain);
 
     // The PTR names of `address` (in-addr.arpa / ip6.arpa), for reverse-DNS checks.
     // NoSuchDomain or NoData when it has none.
