@@ -1,7 +1,7 @@
 // DKIM's pure core (dkim_core.hpp): tag lists, canonicalisation, the hash inputs.
 #include "dkim_core.hpp"
 
-#include <openssl/evp.h>
+#include "dkim_openssl.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -25,6 +25,23 @@ std::string lowered(std::string_view s) {
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// Where a field's name ends: its first ':', which must be on its first line (RFC 5322
+// §2.2); npos for a line that is no field — its name is empty and no h= entry takes it.
+std::size_t name_end(std::string_view field) {
+    auto colon = field.find(':');
+    auto eol = field.find("\r\n");
+    return colon != std::string_view::npos && (eol == std::string_view::npos || colon < eol) ? colon
+                                                                                             : std::string_view::npos;
+}
+
+// The name as written, WSP before the colon dropped (obsolete syntax, RFC 5322 §4.5).
+std::string_view field_name(std::string_view field) {
+    auto colon = name_end(field);
+    auto name = colon == std::string_view::npos ? std::string_view() : field.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    return name;
 }
 
 std::string_view trim_fws(std::string_view s) {
@@ -69,10 +86,6 @@ std::optional<std::uint64_t> dkim_number(std::string_view v) {
 }
 
 constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 
 }  // namespace
 
@@ -219,12 +232,8 @@ DkimHeader split_header(const std::vector<std::string>& chunks) {
             auto eol = t.find("\r\n", pos);
             pos = eol == std::string_view::npos ? t.size() : eol + 2;
         } while (pos < t.size() && is_wsp(t[pos]));
-        auto field = t.substr(start, pos - start);
-        auto colon = field.find(':');
-        std::string_view name = colon == std::string_view::npos ? std::string_view() : field.substr(0, colon);
-        while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
         out.spans.push_back({start, pos - start});
-        out.names.push_back(lowered(name));
+        out.names.push_back(lowered(field_name(t.substr(start, pos - start))));
     }
     return out;
 }
@@ -415,16 +424,13 @@ DkimKeyRecord parse_key_record(std::string_view txt) {
 
 std::string canonicalize_header(std::string_view field, DkimCanonicalization c) {
     if (c == DkimCanonicalization::Simple) return std::string(field);
-    auto colon = field.find(':');
-    auto name = field.substr(0, colon);
-    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
-    std::string out = lowered(name);
+    auto colon = name_end(field);
+    std::string out = lowered(field_name(field));
     out.push_back(':');
-    if (colon == std::string_view::npos) return out + "\r\n";
     // §3.4.2: unfold, squeeze WSP runs to one SP, drop WSP at both ends of the value.
     bool wsp = false;
     bool started = false;
-    for (char ch : field.substr(colon + 1)) {
+    for (char ch : field.substr(colon == std::string_view::npos ? 0 : colon + 1)) {
         if (ch == '\r' || ch == '\n') continue;
         if (is_wsp(ch)) {
             wsp = true;
@@ -501,7 +507,7 @@ DkimBodyHash dkim_body_hash(const std::vector<std::string>& chunks, DkimCanonica
 
 DkimBodyHash dkim_body_hash(const DkimHeader& header, const std::vector<std::string>& chunks, DkimCanonicalization c,
                             std::optional<std::uint64_t> l, DkimAlgorithm a) {
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
+    detail::MdCtxPtr md(EVP_MD_CTX_new());
     EVP_DigestInit_ex(md.get(), a == DkimAlgorithm::RsaSha1 ? EVP_sha1() : EVP_sha256(), nullptr);
     struct State {
         EVP_MD_CTX* md;

@@ -1,6 +1,8 @@
 // DKIM signing and its keys (dkim_sign.hpp).
 #include "dkim_sign.hpp"
 
+#include "dkim_openssl.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -17,13 +19,6 @@
 namespace edge::auth {
 
 namespace {
-
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 
 constexpr std::size_t kMaxLine = 78;  // RFC 5322 §2.1.1 SHOULD
 
@@ -85,17 +80,11 @@ DkimAlgorithm algorithm_of(EVP_PKEY* key) {
 }
 
 std::string signature_bytes(EVP_PKEY* key, DkimAlgorithm a, const std::string& data) {
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
-    std::string in = data;
-    const EVP_MD* digest = EVP_sha256();
-    if (a == DkimAlgorithm::Ed25519Sha256) {
-        // RFC 8463 §3: Ed25519 over the SHA-256 of the header data.
-        unsigned char h[32];
-        unsigned int n = 0;
-        EVP_Digest(data.data(), data.size(), h, &n, EVP_sha256(), nullptr);
-        in.assign(reinterpret_cast<const char*>(h), n);
-        digest = nullptr;
-    }
+    detail::MdCtxPtr md(EVP_MD_CTX_new());
+    // RFC 8463 §3: Ed25519 signs the SHA-256 of the header data (and hashes no more itself).
+    const bool ed25519 = a == DkimAlgorithm::Ed25519Sha256;
+    const std::string in = ed25519 ? detail::sha256(data) : data;
+    const EVP_MD* digest = ed25519 ? nullptr : EVP_sha256();
     std::size_t len = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     if (EVP_DigestSignInit(md.get(), nullptr, digest, nullptr, key) != 1 ||
@@ -159,7 +148,7 @@ std::string sign_message(const DkimSigner& signer, const std::vector<std::string
 
 DkimSigningKey signing_key_from_pem(std::string_view pem, std::string_view what) {
     DkimSigningKey out;
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    detail::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
     if (raw == nullptr) {
         out.error = fmt::format("{} holds no PEM private key ({})", what, openssl_error());
@@ -220,8 +209,8 @@ DkimKeyPair generate_signing_key(DkimAlgorithm algorithm, int bits) {
         throw std::invalid_argument("DKIM keys are made for rsa-sha256 or ed25519-sha256");
     }
     if (raw == nullptr) throw std::runtime_error("DKIM key generation failed: " + openssl_error());
-    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(raw, EVP_PKEY_free);
-    std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+    detail::PkeyPtr key(raw);
+    detail::BioPtr bio(BIO_new(BIO_s_mem()));
     if (PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
         throw std::runtime_error("cannot write the DKIM private key: " + openssl_error());
     char* data = nullptr;

@@ -1,6 +1,8 @@
 // DKIM verification (dkim_verify.hpp): the checks of RFC 6376 §6.1 around OpenSSL.
 #include "dkim_verify.hpp"
 
+#include "dkim_openssl.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,13 +16,7 @@ namespace edge::auth {
 
 namespace {
 
-struct PkeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using Pkey = detail::PkeyPtr;
 
 bool contains(const std::vector<std::string>& list, std::string_view v) {
     return std::find(list.begin(), list.end(), v) != list.end();
@@ -117,16 +113,15 @@ DkimVerdict verify_signature(const DkimSignature& sig, const KeyLookup& key, con
     if (body.digest != sig.bh) return verdict(Result::Fail, "body hash did not verify");
 
     auto data = dkim_header_hash_input(header, sig.h, sig.field, sig.header_canon);
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> md(EVP_MD_CTX_new());
+    detail::MdCtxPtr md(EVP_MD_CTX_new());
     const auto* b = reinterpret_cast<const unsigned char*>(sig.b.data());
     bool ok = false;
     if (ed25519) {
         // RFC 8463 §3: Ed25519 signs the SHA-256 of the header data.
-        unsigned char digest[32];
-        unsigned int n = 0;
-        EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+        auto digest = detail::sha256(data);
         ok = EVP_DigestVerifyInit(md.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
-             EVP_DigestVerify(md.get(), b, sig.b.size(), digest, n) == 1;
+             EVP_DigestVerify(md.get(), b, sig.b.size(), reinterpret_cast<const unsigned char*>(digest.data()),
+                              digest.size()) == 1;
     } else {
         ok = EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
              EVP_DigestVerify(md.get(), b, sig.b.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
