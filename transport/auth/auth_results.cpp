@@ -74,10 +74,17 @@ std::string escaped(std::string_view v, const char* specials) {
     return out;
 }
 
+// RFC 2045 value = token / quoted-string.
 std::string value_text(std::string_view raw) {
     std::string v = without_controls(raw);
-    if (is_token(v) || is_addr_spec(v)) return v;
+    if (is_token(v)) return v;
     return "\"" + escaped(v, "\"\\") + "\"";
+}
+
+// RFC 8601 §2.2 pvalue: a value, or [ [ local-part ] "@" ] domain-name written bare.
+std::string pvalue_text(std::string_view raw) {
+    std::string v = without_controls(raw);
+    return is_addr_spec(v) ? v : value_text(v);
 }
 
 // Method, ptype and property names are keywords (RFC 8601 §2.2, RFC 5321 Keyword).
@@ -170,7 +177,7 @@ std::string authentication_results_value(std::string_view authserv_id, const std
         }
         if (!r.reason.empty()) words.push_back("reason=" + value_text(r.reason));
         for (const auto& p : r.properties)
-            words.push_back(keyword(p.ptype) + "." + keyword(p.property) + "=" + value_text(p.value));
+            words.push_back(keyword(p.ptype) + "." + keyword(p.property) + "=" + pvalue_text(p.value));
         f.add_group(std::move(words), i + 1 == results.size());
     }
     return f.take();
