@@ -284,6 +284,7 @@ TEST_CASE("exp= explains a Fail, and a failing exp is no explanation, not an err
     CHECK(fail.result == Result::Fail);
     CHECK(fail.explanation == "192.0.2.1 may not send for example.com (postmaster)");
     CHECK(check(dns, "192.0.2.2", "a@example.com").explanation.empty());  // SoftFail: no explanation
+    CHECK(check(dns, "192.0.2.1", "j\xc3\xb6rg@example.com").explanation.empty());  // not ASCII once expanded
     for (const char* domain : {"bad.example", "two.example", "slow.example"}) {
         auto r = check(dns, "192.0.2.1", std::string("a@") + domain);
         CHECK(r.result == Result::Fail);

@@ -327,7 +327,10 @@ private:
             context.validated = co_await std::move(validating);
         }
         auto e = spf::expand(text, context, MacroUse::Explanation);
-        co_return e ? std::move(*e) : std::string();
+        // §6.2: an explanation that is not US-ASCII (a macro brought in an SMTPUTF8
+        // local-part, say) is no explanation.
+        if (!e || std::any_of(e->begin(), e->end(), [](char c) { return c < 0x20 || c > 0x7e; })) co_return std::string();
+        co_return std::move(*e);
     }
 
     SpfDns& dns_;
