@@ -635,6 +635,8 @@ _dmarc    IN TXT "v=DMARC1; p=none"
 )";
     z += "long IN TXT \"" + std::string(255, 'a') + "\" \"" + std::string(45, 'b') + "\"\n";
     for (int i = 0; i < 70; ++i) z += "many IN TXT \"record " + std::to_string(i) + "\"\n";
+    // 40 records of 250 octets: 10 KB, past what the cache keeps of a TXT answer.
+    for (int i = 0; i < 40; ++i) z += "huge IN TXT \"" + std::to_string(100 + i) + std::string(247, 'h') + "\"\n";
     return z;
 }
 }  // namespace
@@ -703,6 +705,16 @@ TEST_CASE("TXT answers are cached by TTL like the other types", "[dns][txt][cach
     auto again = run(io, resolver.resolve_txt("spf.example.test"));
     CHECK(again.texts == Strings{"v=spf1 ip4:192.0.2.0/24 -all"});
     CHECK(run(io, resolver.resolve_txt("nosuch.example.test")).status == DnsStatus::NoSuchDomain);
+}
+
+TEST_CASE("a TXT answer over 8 KiB is answered but not cached", "[dns][txt][cache]") {
+    NsdServer dns({{"example.test", txt_zone()}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto r = run(io, resolver.resolve_txt("huge.example.test"));
+    REQUIRE(r.status == DnsStatus::Ok);
+    CHECK(r.texts.size() == 40);
+    CHECK(resolver.cache_size() == 0);
 }
 
 TEST_CASE("MX names come by preference without addresses or an implicit MX", "[dns][mx][txt]") {

@@ -129,7 +129,7 @@ TEST_CASE("macros expand as the examples of RFC 7208 7.4", "[spf][macro]") {
           "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
 }
 
-TEST_CASE("explanations may use c, r and t; upper-case macros are URL-escaped", "[spf][macro]") {
+TEST_CASE("explanations may use c, r and t, and upper-case macros are URL-escaped", "[spf][macro]") {
     auto c = rfc_example("2001:db8::cb01");
     c.timestamp = 1234;
     CHECK(spf::expand("%{c} via %{r} at %{t}", c, spf::MacroUse::Explanation) == "2001:db8::cb01 via unknown at 1234");
@@ -173,7 +173,7 @@ TEST_CASE("the first matching mechanism's qualifier is the result, and it is nam
     CHECK(soft.mechanism == "~all");
 }
 
-TEST_CASE("no record, a missing domain and a non-domain are None; two records are PermError", "[spf][check]") {
+TEST_CASE("no record, a missing domain and a non-domain are None, two records are PermError", "[spf][check]") {
     MemorySpfDns dns;
     dns.txt("plain.example", "just text").txt("two.example", "v=spf1 -all").txt("two.example", "v=spf1 +all");
     CHECK(check(dns, "192.0.2.1", "a@plain.example").result == Result::None);
@@ -197,7 +197,7 @@ TEST_CASE("a timeout or SERVFAIL is TempError, and says so", "[spf][check][failu
     CHECK(check(dns, "192.0.2.1", "a@a.example").result == Result::TempError);
 }
 
-TEST_CASE("include matches only on Pass; a target without a record is PermError", "[spf][check]") {
+TEST_CASE("include matches only on Pass, and a target without a record is PermError", "[spf][check]") {
     MemorySpfDns dns;
     dns.txt("example.com", "v=spf1 include:_spf.example.net -all").txt("_spf.example.net", "v=spf1 ip4:192.0.2.1 ~all");
     dns.txt("none.example", "v=spf1 include:nothing.example +all");
@@ -261,7 +261,7 @@ TEST_CASE("ptr validates at most 10 names, and a PTR failure is no match", "[spf
     CHECK(check(failing, "192.0.2.1", "a@example.com").result == Result::Neutral);
 }
 
-TEST_CASE("redirect takes the target's result; no record there is PermError", "[spf][check]") {
+TEST_CASE("redirect takes the target's result, and no record there is PermError", "[spf][check]") {
     MemorySpfDns dns;
     dns.txt("example.com", "v=spf1 redirect=_spf.example.net").txt("_spf.example.net", "v=spf1 ip4:192.0.2.1 -all");
     dns.txt("lost.example", "v=spf1 redirect=nothing.example");
@@ -274,7 +274,7 @@ TEST_CASE("redirect takes the target's result; no record there is PermError", "[
     CHECK(check(dns, "192.0.2.2", "a@neutral.example").result == Result::Neutral);
 }
 
-TEST_CASE("exp= explains a Fail; a failing exp is no explanation, not an error (RFC 7208 6.2)", "[spf][check][exp]") {
+TEST_CASE("exp= explains a Fail, and a failing exp is no explanation, not an error (RFC 7208 6.2)", "[spf][check][exp]") {
     MemorySpfDns dns;
     dns.txt("example.com", "v=spf1 -ip4:192.0.2.1 ~all exp=why.example.com").txt("why.example.com", "%{i} may not send for %{d} (%{l})");
     dns.txt("bad.example", "v=spf1 -all exp=why.bad.example").txt("why.bad.example", "%{x}");
@@ -284,6 +284,7 @@ TEST_CASE("exp= explains a Fail; a failing exp is no explanation, not an error (
     CHECK(fail.result == Result::Fail);
     CHECK(fail.explanation == "192.0.2.1 may not send for example.com (postmaster)");
     CHECK(check(dns, "192.0.2.2", "a@example.com").explanation.empty());  // SoftFail: no explanation
+    CHECK(check(dns, "192.0.2.1", "j\xc3\xb6rg@example.com").explanation.empty());  // not ASCII once expanded
     for (const char* domain : {"bad.example", "two.example", "slow.example"}) {
         auto r = check(dns, "192.0.2.1", std::string("a@") + domain);
         CHECK(r.result == Result::Fail);

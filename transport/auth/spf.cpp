@@ -4,6 +4,7 @@
 #include "spf.hpp"
 
 #include "spf_record.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -37,14 +38,6 @@ constexpr std::size_t kMaxPtrNames = 10;
 // GCC 12 destroys a temporary that has a destructor inside a co_await expression at the
 // wrong time (see dns_resolver.cpp): every co_await here awaits a named awaitable.
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lowered(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = lower(c);
-    return out;
-}
-
 // §4.3: a multi-label domain name with no empty label and none over 63 octets, at most
 // 253 in all; a trailing dot is allowed. Address literals are not domains.
 bool is_domain_name(std::string_view d) {
@@ -66,7 +59,7 @@ bool is_domain_name(std::string_view d) {
 // `name` is `domain` or below it (§5.5), any case, trailing dots aside.
 bool is_at_or_below(std::string_view name, std::string_view domain) {
     auto trim = [](std::string_view s) { return (!s.empty() && s.back() == '.') ? s.substr(0, s.size() - 1) : s; };
-    const std::string n = lowered(trim(name)), d = lowered(trim(domain));
+    const std::string n = text::to_lower(trim(name)), d = text::to_lower(trim(domain));
     return n == d || (n.size() > d.size() && n.ends_with(d) && n[n.size() - d.size() - 1] == '.');
 }
 
@@ -334,7 +327,10 @@ private:
             context.validated = co_await std::move(validating);
         }
         auto e = spf::expand(text, context, MacroUse::Explanation);
-        co_return e ? std::move(*e) : std::string();
+        // §6.2: an explanation that is not US-ASCII (a macro brought in an SMTPUTF8
+        // local-part, say) is no explanation.
+        if (!e || std::any_of(e->begin(), e->end(), [](char c) { return c < 0x20 || c > 0x7e; })) co_return std::string();
+        co_return std::move(*e);
     }
 
     SpfDns& dns_;

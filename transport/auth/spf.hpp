@@ -69,7 +69,7 @@ struct SpfOutcome {
 
 // RFC 7208 §4: check_host(<ip>, <domain of sender>, <sender>). Bounded: at most 10
 // mechanisms and modifiers that ask DNS (§4.6.4), 2 void lookups, 10 MX and 10 PTR
-// names per mechanism; so at most about 230 queries for one check.
+// names per mechanism (and per %{p}); so at most about 240 queries for one check.
 asio::awaitable<SpfOutcome> check_host(SpfDns& dns, SpfRequest request);
 
 struct SpfCheck {

@@ -16,41 +16,39 @@ SpfDnsStatus status_of(dns::DnsStatus s) {
     return SpfDnsStatus::TempError;
 }
 
-template <class Record, class From>
-SpfAnswer<Record> answer(From&& result, std::vector<Record> records) {
-    return SpfAnswer<Record>{status_of(result.status), std::move(records), std::move(result.error)};
+// One resolver lookup, its records and status in SpfDns's words. `lookup` is a named
+// awaitable moved in (GCC 12: no temporaries with destructors inside co_await).
+template <class From, class Record>
+asio::awaitable<SpfAnswer<Record>> translated(asio::awaitable<From> lookup, std::vector<Record> From::*records) {
+    From result = co_await std::move(lookup);
+    co_return SpfAnswer<Record>{status_of(result.status), std::move(result.*records), std::move(result.error)};
 }
 
 }  // namespace
 
 asio::awaitable<SpfTexts> ResolverSpfDns::txt(std::string name) {
     auto ask = resolver_.resolve_txt(std::move(name));
-    dns::TextResult r = co_await std::move(ask);
-    co_return answer(r, std::move(r.texts));
+    co_return co_await translated(std::move(ask), &dns::TextResult::texts);
 }
 
 asio::awaitable<SpfAddresses> ResolverSpfDns::a(std::string name) {
     auto ask = resolver_.resolve_a(std::move(name));
-    dns::AddressResult r = co_await std::move(ask);
-    co_return answer(r, std::move(r.addresses));
+    co_return co_await translated(std::move(ask), &dns::AddressResult::addresses);
 }
 
 asio::awaitable<SpfAddresses> ResolverSpfDns::aaaa(std::string name) {
     auto ask = resolver_.resolve_aaaa(std::move(name));
-    dns::AddressResult r = co_await std::move(ask);
-    co_return answer(r, std::move(r.addresses));
+    co_return co_await translated(std::move(ask), &dns::AddressResult::addresses);
 }
 
 asio::awaitable<SpfNames> ResolverSpfDns::mx_names(std::string name) {
     auto ask = resolver_.resolve_mx_names(std::move(name));
-    dns::NameResult r = co_await std::move(ask);
-    co_return answer(r, std::move(r.names));
+    co_return co_await translated(std::move(ask), &dns::NameResult::names);
 }
 
 asio::awaitable<SpfNames> ResolverSpfDns::ptr(asio::ip::address address) {
     auto ask = resolver_.resolve_ptr(address);
-    dns::NameResult r = co_await std::move(ask);
-    co_return answer(r, std::move(r.names));
+    co_return co_await translated(std::move(ask), &dns::NameResult::names);
 }
 
 }  // namespace edge::auth

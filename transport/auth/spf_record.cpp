@@ -2,6 +2,8 @@
 // string work, every loop bounded by its input.
 #include "spf_record.hpp"
 
+#include "text_helpers.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,11 +15,8 @@ namespace {
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using text::iequals;
+constexpr auto lower = text::ascii_lower;
 
 bool is_delimiter(char c) { return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' || c == '_' || c == '='; }
 
@@ -240,7 +239,7 @@ std::optional<Directive> read_directive(std::string_view term, std::string& prob
 }  // namespace
 
 bool is_spf_record(std::string_view txt) {
-    return txt.size() >= 6 && iequals(txt.substr(0, 6), "v=spf1") && (txt.size() == 6 || txt[6] == ' ');
+    return text::istarts_with(txt, "v=spf1") && (txt.size() == 6 || txt[6] == ' ');
 }
 
 ParsedRecord parse_record(std::string_view txt) {
