@@ -97,6 +97,12 @@ TEST_CASE("a DMARC record is read per RFC 7489 section 6.3") {
     }
     SECTION("a p= given twice counts as invalid") {
         CHECK_FALSE(parse_dmarc_record("v=DMARC1; p=none; p=reject").record);
+        // A rua= given twice is no rua=, so it cannot stand in for the broken p=.
+        CHECK_FALSE(parse_dmarc_record("v=DMARC1; p=none; p=reject; rua=mailto:a@example.com; "
+                                       "rua=mailto:b@example.com").record);
+        auto twice = parse_dmarc_record("v=DMARC1; p=reject; rua=mailto:a@example.com; rua=mailto:b@example.com");
+        REQUIRE(twice.record);
+        CHECK(twice.record->aggregate_report_uris.empty());
     }
     SECTION("an invalid pct=, adkim= or aspf= falls back to its default") {
         auto d = parse_dmarc_record("v=DMARC1; p=reject; pct=101; adkim=x; aspf=");

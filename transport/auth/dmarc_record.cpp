@@ -100,7 +100,6 @@ DmarcRecordParse parse_dmarc_record(std::string_view txt) {
     DmarcRecord r;
     std::optional<DmarcPolicy> p, sp;
     bool p_given = false, sp_given = false, p_bad = false, sp_bad = false;
-    bool has_valid_rua = false;
     // The known tags seen so far (§6.3's eleven), to find one given twice.
     std::vector<std::string> seen;
     auto ignore = [&r](std::string_view tag) { r.ignored_tags.emplace_back(tag); };
@@ -156,12 +155,8 @@ DmarcRecordParse parse_dmarc_record(std::string_view txt) {
             bool all_valid = false;
             auto uris = uri_list(value, all_valid);
             if (!all_valid || again) ignore(tag);
-            if (tag == "rua") {
-                has_valid_rua = has_valid_rua || !uris.empty();
-                if (!again) r.aggregate_report_uris = std::move(uris);
-            } else if (!again) {
-                r.failure_report_uris = std::move(uris);
-            }
+            auto& kept = tag == "rua" ? r.aggregate_report_uris : r.failure_report_uris;
+            kept = again ? std::vector<std::string>{} : std::move(uris);
         }
         // fo=, rf=, ri= steer reports, which we do not send.
     }
@@ -169,7 +164,7 @@ DmarcRecordParse parse_dmarc_record(std::string_view txt) {
     if (!p_given || p_bad || sp_bad) {
         // §6.6.3: without a valid p= (or with an invalid sp=), a valid rua= makes the
         // record read as p=none; otherwise no DMARC processing applies.
-        if (!has_valid_rua)
+        if (r.aggregate_report_uris.empty())
             return {std::nullopt, !p_given ? "no p= tag" : p_bad ? "p= is not none, quarantine or reject"
                                                                  : "sp= is not none, quarantine or reject"};
         r.policy = DmarcPolicy::None;
