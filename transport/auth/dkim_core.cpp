@@ -378,27 +378,28 @@ std::vector<DkimSignature> find_signatures(const std::vector<std::string>& chunk
     return out;
 }
 
-DkimKeyRecord parse_key_record(std::string_view txt) {
-    DkimKeyRecord key;
+namespace {
+
+void read_key_record(std::string_view txt, DkimKeyRecord& key) {
     auto tags = parse_tag_list(txt);
     if (!tags.error.empty()) {
         key.error = "key record: " + tags.error;
-        return key;
+        return;
     }
     // §3.6.1 v=: when present, first and exactly DKIM1.
     if (auto* v = tags.find("v"); v && (v != &tags.tags.front() || v->value != "DKIM1")) {
         key.error = "key record: v= is not DKIM1 first";
-        return key;
+        return;
     }
     auto* p = tags.find("p");
     if (!p) {
         key.error = "key record: no p=";
-        return key;
+        return;
     }
     auto decoded = dkim_base64_decode(p->value);
     if (!decoded) {
         key.error = "key record: p= is not base64";
-        return key;
+        return;
     }
     key.p = std::move(*decoded);
     if (auto* k = tags.find("k")) key.k = lowered(k->value);
@@ -407,7 +408,7 @@ DkimKeyRecord parse_key_record(std::string_view txt) {
             auto list = colon_list(t->value);
             if (!list) {
                 key.error = "key record: " + std::string(name) + "= has an empty entry";
-                return key;
+                return;
             }
             *into = std::move(*list);
         }
@@ -419,7 +420,18 @@ DkimKeyRecord parse_key_record(std::string_view txt) {
             key.strict_identity = std::find(flags->begin(), flags->end(), "s") != flags->end();
         }
     }
-    return key;
+}
+
+}  // namespace
+
+DkimKeyRecord parse_key_record(std::string_view txt) {
+    DkimKeyRecord key;
+    read_key_record(txt, key);
+    // An unusable record carries no key.
+    if (key.error.empty()) return key;
+    DkimKeyRecord unusable;
+    unusable.error = std::move(key.error);
+    return unusable;
 }
 
 std::string canonicalize_header(std::string_view field, DkimCanonicalization c) {
