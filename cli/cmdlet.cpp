@@ -24,6 +24,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_ip_provider_cmdlets(t);
         add_identity_cmdlets(t);
         add_reputation_cmdlets(t);
+        add_auth_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

@@ -95,6 +95,7 @@ void add_identity_cmdlets(std::vector<Cmdlet>& table);  // Test-SendConnector (i
 void add_reputation_cmdlets(std::vector<Cmdlet>& table);
 void add_help_cmdlets(std::vector<Cmdlet>& table);
 void add_ip_provider_cmdlets(std::vector<Cmdlet>& table);
+void add_auth_cmdlets(std::vector<Cmdlet>& table);  // New-DkimSigningKey (issue 18)
 
 // Helpers shared by the noun files.
 [[noreturn]] void fail(std::string message, int exit_code = 1);

@@ -28,6 +28,8 @@ namespace edge::cli {
 
 // identity_cmdlets.cpp: a receiver's view of a Send connector's source address, "" when fine.
 std::string send_connector_identity_warning(Context& ctx, const config::ConfigObject& o);
+// auth_cmdlets.cpp: fails unless the key file holds a key of the configuration's algorithm.
+void check_dkim_signing_config(const config::ConfigObject& o);
 
 namespace {
 using config::ConfigObject;
@@ -40,7 +42,10 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  // The Connection Filtering Agent's lists and Set-TransportConfig (issue 17).
                                  ObjectKind::IPBlockListConfig, ObjectKind::IPAllowListConfig, ObjectKind::TransportConfig,
                                  ObjectKind::IPBlockListProvidersConfig, ObjectKind::IPAllowListProvidersConfig,
-                                 ObjectKind::SenderFilterConfig, ObjectKind::SenderReputationConfig};
+                                 ObjectKind::SenderFilterConfig, ObjectKind::SenderReputationConfig,
+                                 // Issue 18: who really sent it.
+                                 ObjectKind::SenderIdConfig, ObjectKind::DkimVerificationConfig, ObjectKind::DmarcConfig,
+                                 ObjectKind::DkimSigningConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -157,6 +162,7 @@ std::vector<std::string> table_columns(ObjectKind k) {
         case ObjectKind::ReceiveConnector: return {"Identity", "Bindings", "Enabled"};
         case ObjectKind::SendConnector: return {"Identity", "AddressSpaces", "Enabled"};
         case ObjectKind::AcceptedDomain: return {"Name", "DomainName", "DomainType", "Default"};
+        case ObjectKind::DkimSigningConfig: return {"Identity", "DomainName", "Selector", "Algorithm", "Enabled"};
         default: return {"Identity"};
     }
 }
@@ -230,6 +236,7 @@ void check_against_others(const queue::QueueDb& db, const ConfigObject& o, const
 void write_object(Context& ctx, const ConfigObject& o, const std::string& old_name, std::uint64_t generation) {
     auto errors = config::validate_object(o);
     if (!errors.empty()) fail(errors.front());
+    if (o.kind() == ObjectKind::DkimSigningConfig) check_dkim_signing_config(o);
     std::string kind = config::to_string(o.kind());
     std::vector<queue::ConfigChange> changes;
     if (auto single = config::singleton_name(o.kind())) {
@@ -310,6 +317,9 @@ Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     refuse_if_replicated(ctx, kind);
     ConfigObject o(kind);
     apply_params(o, inv);
+    // A DKIM signing configuration is named by its domain unless told otherwise.
+    if (kind == ObjectKind::DkimSigningConfig && !inv.has("Name") && inv.has("DomainName"))
+        if (auto err = o.set("Name", o.text("DomainName")); !err.empty()) fail(err, 1);
     for (const auto* d : config::settings_of(kind))
         if (d->required && !inv.has(d->name)) fail(fmt::format("-{} is required ({})", d->name, d->meaning), 2);
     write_object(ctx, o, {}, generation);

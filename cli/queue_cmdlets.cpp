@@ -104,6 +104,8 @@ Record message_record(const Context& ctx, const MessageInfo& m) {
     r.add("Recipients", Value::of_list(std::move(recipients)));
     r.add("Queue", Value::of_text(queue_identity(ctx, m.queue)));
     r.add("MessageId", Value::of_number(static_cast<double>(m.id)));
+    // Issue 18: what the edge concluded about who sent it (its Authentication-Results).
+    r.add("AuthenticationResults", Value::of_text_or_null(e.authentication_results));
     return r;
 }
 

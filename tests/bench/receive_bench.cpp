@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,13 +69,16 @@ struct Options {
     std::string sink_counter;  // load: smtp-sink -c output to wait on ("" = do not wait)
     std::chrono::seconds sink_timeout{600};
     bool e2e_latency = false;  // load with --sink-counter: wait for the sink after each 250
+    // A message to send as it is (header and body, CRLF), every time: a DKIM-signed one
+    // (issue 18) must not have its Message-ID patched. "" = make one of `size` bytes.
+    std::string message_file;
 };
 
 [[noreturn]] void usage() {
     fmt::print(stderr,
                "usage: receive_bench load --port P [--host H] [--label NAME] [--sessions S] [--messages N]\n"
                "                          [--warmup W] [--size BYTES] [--new-connection] [--from ADDR]\n"
-               "                          [--to ADDR] [--timeout SECONDS]\n"
+               "                          [--to ADDR] [--timeout SECONDS] [--message FILE]\n"
                "                          [--sink-counter SMTP_SINK_C_OUTPUT [--sink-timeout SECONDS] [--e2e-latency]]\n"
                "       receive_bench idle --port P --pid SERVER_PID [--connections C] [--settle SECONDS]\n");
     std::exit(2);
@@ -122,7 +126,27 @@ WireMessage make_message(std::size_t size, std::string_view from, std::string_vi
     return wire;
 }
 
+// The message in `path`, as it is, ready for the wire (dot-stuffed, end-of-data marker);
+// no Message-ID to patch.
+WireMessage message_from_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    WireMessage wire;
+    wire.id_at = std::string::npos;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (i == line_start && text[i] == '.') wire.bytes += '.';
+        wire.bytes += text[i];
+        if (text[i] == '\n') line_start = i + 1;
+    }
+    if (!wire.bytes.ends_with("\r\n")) wire.bytes += "\r\n";
+    wire.bytes += ".\r\n";
+    return wire;
+}
+
 void stamp_message_id(WireMessage& m, std::uint64_t n) {
+    if (m.id_at == std::string::npos) return;
     static constexpr char hex[] = "0123456789abcdef";
     for (int i = 15; i >= 0; --i, n >>= 4) m.bytes[m.id_at + static_cast<std::size_t>(i)] = hex[n & 15];
 }
@@ -292,7 +316,8 @@ awaitable<bool> run_connection(Connection& c, const Options& opt, const tcp::end
 
 awaitable<void> run_session(const Options& opt, tcp::endpoint ep, Phase& phase, std::uint64_t serial_base) {
     auto ex = co_await asio::this_coro::executor;
-    WireMessage msg = make_message(opt.size, opt.mail_from, opt.rcpt_to);
+    WireMessage msg =
+        opt.message_file.empty() ? make_message(opt.size, opt.mail_from, opt.rcpt_to) : message_from_file(opt.message_file);
     std::uint64_t serial = serial_base;
     int failures_in_a_row = 0;
     while (phase.claimed < phase.total) {
@@ -572,6 +597,7 @@ int main(int argc, char** argv) {
         else if (a == "--new-connection") opt.new_connection = true;
         else if (a == "--from") opt.mail_from = value();
         else if (a == "--to") opt.rcpt_to = value();
+        else if (a == "--message") opt.message_file = value();
         else if (a == "--timeout") opt.timeout = std::chrono::seconds(std::stoi(value()));
         else if (a == "--connections") opt.connections = std::stoi(value());
         else if (a == "--pid") opt.server_pid = std::stoi(value());

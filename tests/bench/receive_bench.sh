@@ -13,7 +13,13 @@
 #            from NSD. The client (127.0.0.1) is on no list, so every message is accepted. The `edge`
 #            cell then runs with those agents disabled (Disable-TransportAgent), so the two cells differ
 #            by the agents alone. Run it as:
-#              TARGETS="postfix edge edge_agents" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh One line per cell, the ratios, and as the last line:
+#              TARGETS="postfix edge edge_agents" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
+#   edge_auth  (a target, issue 18) the same edge-transport with the Sender Id (SPF), DKIM Verification
+#            and DMARC agents on, every other agent off; NSD on loopback answers SPF, the DKIM key and
+#            DMARC for sender.bench.test, and every message is the same 4 KiB one carrying a valid
+#            rsa-sha256 (2048-bit) DKIM signature made by dkimpy. The `edge` cell sends the same signed
+#            message with those three agents off too. Run it as:
+#              TARGETS="postfix edge edge_auth" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh One line per cell, the ratios, and as the last line:
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… sink_msgs_per_s=… ratio_vs_postfix=… ratio_vs_sink=… p99_ms=…
 # (50 sessions; p99 is edge's). Exit status 1 when a cell lost or refused messages or a server failed.
 #
@@ -79,8 +85,45 @@ if has_target edge_agents; then
   has_target edge || fail "edge_agents is the edge target's server with the agents on: put edge in TARGETS too"
   [ -x "$FILL" ] || fail "no $FILL (make build-release)"
 fi
+AUTH_MESSAGE=""
+if has_target edge_auth; then
+  has_target edge || fail "edge_auth is the edge target's server with the authentication agents on: put edge in TARGETS too"
+fi
 if has_target edge; then
   edge_configure Authoritative
+  if has_target edge_auth; then
+    # sender.bench.test publishes SPF for 127.0.0.1, a DKIM key and p=reject; the message is
+    # signed once, by dkimpy, with that key.
+    ZONES=$WORK/zones; mkdir -p "$ZONES"
+    z=sender.bench.test
+    printf '$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 300\n@ IN NS ns.%s.\n' "$z" "$z" "$z" "$z" >"$ZONES/$z.zone"
+    KEYOUT=$(edgectl New-DkimSigningKey -DomainName $z -Selector bench -KeyFile "$WORK/dkim.pem")
+    RECORD=$(grep -o '"[^"]*"' <<<"$KEYOUT" | tr -d '"\n')
+    {
+      echo '@ IN TXT "v=spf1 ip4:127.0.0.1 -all"'
+      echo '_dmarc IN TXT "v=DMARC1; p=reject"'
+      printf 'bench._domainkey IN TXT'; for ((i = 0; i < ${#RECORD}; i += 255)); do printf ' "%s"' "${RECORD:i:255}"; done; echo
+    } >>"$ZONES/$z.zone"
+    nsd_start "$ZONES" $z
+    log "nsd on 127.0.0.1:$NSD_PORT (pid $NSD_PID) for $z"
+    edgectl Set-TransportServer -InternalDNSServers "127.0.0.1:$NSD_PORT"
+    # A 4 KiB message from bench@sender.bench.test, signed rsa-sha256 relaxed/relaxed.
+    python3 - "$WORK/unsigned.eml" "$SIZE" <<'PY'
+import sys
+path, size = sys.argv[1], int(sys.argv[2])
+head = ("From: <bench@sender.bench.test>\r\nTo: <rcpt@bench.test>\r\nSubject: receive_bench\r\n"
+        "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <signed@sender.bench.test>\r\n\r\n")
+line = "The quick brown fox jumps over the lazy dog while the edge checks who sent it.\r\n"
+body = ""
+while len(head) + len(body) + len(line) + 520 < size:  # room for the DKIM-Signature field
+    body += line
+open(path, "wb").write((head + body).encode())
+PY
+    /usr/bin/python3 "$ROOT/tests/support/dkim_tool.py" sign "$WORK/dkim.pem" $z bench rsa-sha256 relaxed/relaxed \
+      "$WORK/unsigned.eml" "$WORK/signed.eml" || fail "dkimpy could not sign the bench message"
+    AUTH_MESSAGE=$WORK/signed.eml
+    log "signed message: $(wc -c <"$AUTH_MESSAGE") bytes"
+  fi
   if has_target edge_agents; then
     # DNS on loopback: two block lists and an allow list that do not list the client, and a
     # reverse zone whose PTR for 127.0.0.1 forward-confirms (Sender Reputation's FCrDNS).
@@ -107,6 +150,15 @@ fi
 
 # The anti-spam agents on or off, live (the server reads its configuration every second).
 ANTISPAM_AGENTS=("Connection Filtering Agent" "Sender Filter Agent" "Recipient Filter Agent" "Protocol Analysis Agent")
+AUTH_AGENTS=("Sender Id Agent" "DKIM Verification Agent" "DMARC Agent")
+auth_switch() {  # auth_switch Enable|Disable
+  local a
+  for a in "${AUTH_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
+  sleep 2
+}
+# With edge_auth, the issue-17 agents stay off in both cells: the two differ by the
+# authentication agents alone.
+if has_target edge_auth; then agents_switch Disable; fi
 agents_switch() {  # agents_switch Enable|Disable
   local a
   for a in "${ANTISPAM_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
@@ -135,18 +187,23 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 for s in $SESSIONS; do
   m=$MSGS; [ "$s" = 1 ] && m=$MSGS_1
   for t in $TARGETS; do
-    case $t in sink) port=$SINK_PORT ;; postfix) port=$PF_PORT ;; edge | edge_agents) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    case $t in sink) port=$SINK_PORT ;; postfix) port=$PF_PORT ;; edge | edge_agents | edge_auth) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
     if has_target edge_agents; then
       case $t in edge) agents_switch Disable ;; edge_agents) agents_switch Enable ;; esac
     fi
+    if has_target edge_auth; then
+      case $t in edge) auth_switch Disable ;; edge_auth) auth_switch Enable ;; esac
+    fi
+    MESSAGE_FLAGS=()
+    if [ -n "$AUTH_MESSAGE" ]; then MESSAGE_FLAGS=(--message "$AUTH_MESSAGE" --from bench@sender.bench.test); fi
     line=$("$CLIENT" load --label "$t" --port "$port" --sessions "$s" --messages "$m" --warmup "$WARMUP" \
-             --size "$SIZE" --to "$RCPT" $MODE_FLAG) || FAILED=1
+             --size "$SIZE" --to "$RCPT" $MODE_FLAG "${MESSAGE_FLAGS[@]}") || FAILED=1
     [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=$s msgs_per_s=0 p99_ms=0 (client failed)"; }
     echo "$line"
     LINES+=("$line")
     RATE[$t,$s]=$(field msgs_per_s "$line"); P99[$t,$s]=$(field p99_ms "$line")
     if [ "$t" = postfix ]; then postfix_drain; fi
-    if [ "$t" = edge ] || [ "$t" = edge_agents ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
+    if [ "$t" = edge ] || [ "$t" = edge_agents ] || [ "$t" = edge_auth ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
   done
 done
 
@@ -176,9 +233,16 @@ if has_target edge_agents; then
   R_AG=$(ratio "${RATE[edge_agents,$HI]:-}" "${RATE[edge,$HI]:-}"); R_AG_PF=$(ratio "${RATE[edge_agents,$HI]:-}" "${RATE[postfix,$HI]:-}")
   echo "targets sessions=$HI edge_agents>=0.7xedge=$(meets "$R_AG" ">=" 0.7) edge_agents>=5xpostfix=$(meets "$R_AG_PF" ">=" 5)"
 fi
+if has_target edge_auth; then
+  for s in $SESSIONS; do
+    echo "ratio sessions=$s edge_auth_vs_edge=$(ratio "${RATE[edge_auth,$s]:-}" "${RATE[edge,$s]:-}") edge_auth_vs_postfix=$(ratio "${RATE[edge_auth,$s]:-}" "${RATE[postfix,$s]:-}")"
+  done
+  R_AU=$(ratio "${RATE[edge_auth,$HI]:-}" "${RATE[edge,$HI]:-}")
+  echo "targets sessions=$HI edge_auth>=0.5xedge=$(meets "$R_AU" ">=" 0.5)"
+fi
 R_PF=$(ratio "${RATE[edge,$HI]:-}" "${RATE[postfix,$HI]:-}"); R_SINK=$(ratio "${RATE[edge,$HI]:-}" "${RATE[sink,$HI]:-}")
 echo "targets sessions=$HI edge>=5xpostfix=$(meets "$R_PF" ">=" 5) edge>=0.5xsink=$(meets "$R_SINK" ">=" 0.5) idle_rss_delta<100mb=$(meets "$(field rss_delta_mb " $IDLE_LINE")" "<" 100)"
 if [ -n "$STORED_LINE" ]; then echo "$STORED_LINE"; fi
 if [ -n "$IDLE_LINE" ]; then echo "$IDLE_LINE"; fi
-echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} edge_agents_msgs_per_s=${RATE[edge_agents,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
+echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} edge_agents_msgs_per_s=${RATE[edge_agents,$HI]:-n/a} edge_auth_msgs_per_s=${RATE[edge_auth,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
 exit "$FAILED"

@@ -32,6 +32,12 @@
 # edge-transport: edgectl Get-Message lists nothing) and the sink must have received exactly what was
 # accepted (warm-up included): more would be duplicates, fewer a loss. At the end, with the server
 # stopped, edge-transport's queue must be empty.
+#   edge_sign  (a target, issue 18; needs edge in TARGETS) the same edge-transport signing every message
+#            with DKIM (New-DkimSigningConfig for the sender's domain, SIGN_ALGORITHM rsa-sha256 with a
+#            2048-bit key, or ed25519-sha256): the Bench connector then holds ExchangeServers rights (the
+#            hubs' mail is what the edge signs) in both edge cells, and the `edge` cell runs with the
+#            signing configuration disabled, so the two cells differ by signing alone. Run it as:
+#              TARGETS="postfix edge edge_sign" LAT_MSGS=0 PEER_LATENCY=0 relay_bench.sh
 # Last line:
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… ratio=… edge_e2e_p50_ms=… edge_e2e_p99_ms=… postfix_e2e_p50_ms=… postfix_e2e_p99_ms=…
 #          edge_bdat_tls_e2e_p50_ms=… edge_bdat_tls_e2e_p99_ms=…
@@ -67,6 +73,7 @@ LAT_MSGS=${LAT_MSGS:-500}
 LAT_WARMUP=${LAT_WARMUP:-20}
 PEER_LATENCY=${PEER_LATENCY:-1}
 POSTFIX_LOG=${POSTFIX_LOG:-0}
+SIGN_ALGORITHM=${SIGN_ALGORITHM:-rsa-sha256}
 RCPT=rcpt@bench.test
 
 BENCH_NAME=relay_bench
@@ -103,6 +110,14 @@ if has_target edge; then
   # run the Postfix cell alone.
   if "$EDGECTL" --data "$EDGE_DATA" New-SendConnector -Name ToSink -AddressSpaces "SMTP:bench.test;1" \
        -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port "$EDGE_SINK_PORT" >>"$WORK/edgectl.log" 2>&1; then
+    if has_target edge_sign; then
+      # The load client's From: is <bench@client.bench.test>; the hubs' connector signs.
+      edgectl Set-ReceiveConnector Bench -PermissionGroups ExchangeServers -AuthMechanism Tls,ExternalAuthoritative
+      edgectl New-DkimSigningKey -DomainName client.bench.test -Selector bench -Algorithm "$SIGN_ALGORITHM" \
+        -KeyFile "$WORK/dkim.pem" >/dev/null
+      edgectl New-DkimSigningConfig -DomainName client.bench.test -Selector bench -Algorithm "$SIGN_ALGORITHM" \
+        -KeyFile "$WORK/dkim.pem"
+    fi
     edge_start
     log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA, Send connector ToSink to smtp-sink on $EDGE_SINK_PORT (pid $EDGE_SINK_PID)"
   else
@@ -134,9 +149,15 @@ declare -A RATE P50 P99
 for t in $TARGETS; do
   case $t in
     postfix) port=$PF_PORT; sink_out=$PF_SINK_OUT; empty=postfix_queue_empty ;;
-    edge) [ -z "$EDGE_PROBLEM" ] || continue; port=$EDGE_PORT; sink_out=$EDGE_SINK_OUT; empty=edge_queue_empty ;;
-    *) fail "unknown target $t (postfix, edge)" ;;
+    edge | edge_sign) [ -z "$EDGE_PROBLEM" ] || continue; port=$EDGE_PORT; sink_out=$EDGE_SINK_OUT; empty=edge_queue_empty ;;
+    *) fail "unknown target $t (postfix, edge, edge_sign)" ;;
   esac
+  if has_target edge_sign; then
+    case $t in edge) edgectl Set-DkimSigningConfig client.bench.test -Enabled '$false'; sleep 2 ;;
+               edge_sign) edgectl Set-DkimSigningConfig client.bench.test -Enabled '$true'; sleep 2 ;; esac
+  fi
+  # Both edge cells count at the same sink: each compares what arrived during it.
+  sink_before=$(sink_count "$sink_out")
   line=$("$CLIENT" load --label "$t" --port "$port" --sessions "$SESSIONS" --messages "$MSGS" --warmup "$WARMUP" \
            --size "$SIZE" --to "$RCPT" --sink-counter "$sink_out" --sink-timeout "$DRAIN_TIMEOUT") || FAILED=1
   [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=$SESSIONS e2e_msgs_per_s=0 (client failed)"; }
@@ -145,7 +166,7 @@ for t in $TARGETS; do
   a=$(field accepted "$line"); w=$(field warmup_accepted "$line"); accepted=$(( ${a:-0} + ${w:-0} ))
   wait_until "$DRAIN_TIMEOUT" "the $t queue did not drain" "$empty" || FAILED=1
   sleep 1   # a duplicate would arrive now
-  received=$(sink_count "$sink_out")
+  received=$(( $(sink_count "$sink_out") - sink_before ))
   check="drained target=$t accepted_total=$accepted sink_received=$received"
   [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
   echo "$check"
@@ -158,7 +179,7 @@ for t in $TARGETS; do
     P50[$t]=$(field e2e_p50_ms "$line"); P99[$t]=$(field e2e_p99_ms "$line")
     a=$(field accepted "$line"); w=$(field warmup_accepted "$line"); accepted=$(( accepted + ${a:-0} + ${w:-0} ))
     wait_until "$DRAIN_TIMEOUT" "the $t queue did not drain" "$empty" || FAILED=1
-    received=$(sink_count "$sink_out")
+    received=$(( $(sink_count "$sink_out") - sink_before ))
     check="drained target=$t accepted_total=$accepted sink_received=$received"
     [ "$received" = "$accepted" ] || { FAILED=1; check="$check MISMATCH"; }
     echo "$check"
@@ -206,6 +227,11 @@ fi
 # ---------------------------------------------------------------- summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 [ -z "$EDGE_PROBLEM" ] || echo "# edge: $EDGE_PROBLEM"
+if has_target edge_sign; then
+  R_SIGN=$(ratio "${RATE[edge_sign]:-}" "${RATE[edge]:-}")
+  echo "ratio edge_sign_vs_edge=$R_SIGN algorithm=$SIGN_ALGORITHM edge_sign_vs_postfix=$(ratio "${RATE[edge_sign]:-}" "${RATE[postfix]:-}")"
+  echo "targets edge_sign>=0.7xedge=$(awk -v v="$R_SIGN" 'BEGIN{ if (v == "n/a") print "n/a"; else if (v + 0 >= 0.7) print "yes"; else print "NO" }')"
+fi
 echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")" \
   "edge_e2e_p50_ms=${P50[edge]:-n/a} edge_e2e_p99_ms=${P99[edge]:-n/a} postfix_e2e_p50_ms=${P50[postfix]:-n/a} postfix_e2e_p99_ms=${P99[postfix]:-n/a}" \
   "edge_bdat_tls_e2e_p50_ms=${PEER_P50:-n/a} edge_bdat_tls_e2e_p99_ms=${PEER_P99:-n/a}"

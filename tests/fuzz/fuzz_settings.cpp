@@ -67,6 +67,10 @@ FUZZ_TARGET(settings) {
         case ObjectKind::IPAllowListProvidersConfig: (void)ip_allow_list_providers_config_settings(object); break;
         case ObjectKind::SenderFilterConfig: (void)sender_filter_config_settings(object); break;
         case ObjectKind::SenderReputationConfig: (void)sender_reputation_config_settings(object); break;
+        case ObjectKind::SenderIdConfig: (void)sender_id_config_settings(object); break;
+        case ObjectKind::DkimVerificationConfig: (void)dkim_verification_config_settings(object); break;
+        case ObjectKind::DmarcConfig: (void)dmarc_config_settings(object); break;
+        case ObjectKind::DkimSigningConfig: (void)dkim_signing_config_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -311,6 +312,53 @@ TEST_CASE("an agent with I/O that answers in time is heard, in its place in the 
     CHECK(p.run(AgentEvent::OnConnect, fresh, {}, nullptr).reply == ReplyId::AgentTemporaryFailure);
 }
 
+namespace {
+// An async agent that reads a message property an earlier agent set at the same event
+// (DMARC reading DKIM's results) and answers with what it saw.
+class Reader final : public AsyncAgent {
+public:
+    std::string_view name() const override { return "reader"; }
+    bool handles(AgentEvent e) const override { return e == AgentEvent::OnMailCommand; }
+    std::chrono::milliseconds timeout() const override { return 1000ms; }
+    boost::asio::awaitable<Verdict> on_event_async(AgentEvent, const SessionInfo& s, const Envelope&) const override {
+        auto it = s.properties.find("Message.First");
+        co_return Verdict::set_property("Message.Seen", it == s.properties.end() ? "nothing" : it->second);
+    }
+};
+}  // namespace
+
+TEST_CASE("issue 18: an async agent sees what the one asked before it found; Delete ends the run; a new message "
+          "forgets Message.* properties",
+          "[agents][pipeline]") {
+    std::vector<std::string> ran;
+    Pipeline p({entry(std::make_shared<Remote>("first", Verdict::set_property("Message.First", "pass:a.example"),
+                                               TimeoutAction::Accept),
+                      1),
+                entry(std::make_shared<Reader>(), 2)});
+    AgentSession s;
+    s.info.properties["Session.Kept"] = "yes";
+    FakeSink sink;
+    auto d = run_on_io(p, AgentEvent::OnMailCommand, s, &sink);
+    CHECK_FALSE(d.reply);
+    CHECK(s.info.properties["Message.Seen"] == "pass:a.example");
+    s.new_message();
+    CHECK_FALSE(s.info.properties.contains("Message.Seen"));
+    CHECK_FALSE(s.info.properties.contains("Message.First"));
+    CHECK(s.info.properties["Session.Kept"] == "yes");
+
+    Pipeline q({entry(std::make_shared<Scripted>("spf", Verdict::delete_message("SpfFail", "spoofed.example"), &ran), 1),
+                entry(std::make_shared<Scripted>("after", Verdict::go_on(), &ran), 2)});
+    AgentSession t;
+    FakeSink sink2;
+    auto del = q.run(AgentEvent::OnEndOfData, t, {}, &sink2);
+    CHECK(del.delete_message);
+    CHECK_FALSE(del.reply);
+    CHECK(del.agent == "spf");
+    CHECK(ran == std::vector<std::string>{"spf"});
+    REQUIRE(sink2.lines.size() == 1);
+    CHECK(sink2.lines[0].action == "DeleteMessage");
+}
+
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
@@ -400,8 +448,9 @@ TEST_CASE("the Recipient Filter Agent refuses as the filter does, after relay co
     CHECK(sink.lines[1].agent == "Relay Control");
     CHECK(sink.lines[1].reason == "RelayDenied");
     // Disabled: the blocked recipient passes; relay control still guards.
-    REQUIRE(agents[3].identity == "Recipient Filter Agent");
-    agents[3].enabled = false;
+    auto rf = std::find_if(agents.begin(), agents.end(), [](const auto& a) { return a.identity == "Recipient Filter Agent"; });
+    REQUIRE(rf != agents.end());
+    rf->enabled = false;
     auto off = build_pipeline(agents, categorizer, filter);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@contoso.com"), nullptr).reply == std::nullopt);
     CHECK(off->run(AgentEvent::OnRcptCommand, s, rcpt("ceo@elsewhere.test"), nullptr).reply == ReplyId::UnableToRelay);

@@ -57,7 +57,7 @@ server::AcceptanceSettings settings() {
     internet.name = "To Internet";
     internet.address_spaces = {space("*")};
     routing::AcceptedDomainTable domains({{"Contoso", "contoso.com", routing::AcceptedDomainType::Authoritative, true}});
-    return {std::make_shared<routing::Categorizer>(std::move(domains), std::vector{hub, internet}), std::chrono::hours(48)};
+    return {std::make_shared<routing::Categorizer>(std::move(domains), std::vector{hub, internet}), std::chrono::hours(48), "edge.contoso.com", {}};
 }
 
 smtp::Mailbox mailbox(std::string local, std::string domain) { return {std::move(local), std::move(domain)}; }
@@ -261,7 +261,7 @@ TEST_CASE("acceptance routes with the configuration applied last", "[acceptance]
     // Every Send connector removed: each recipient is Unreachable.
     acceptance.apply({std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::vector<routing::AcceptedDomain>{}),
                                                               std::vector<routing::SendConnectorRoute>{}),
-                      std::chrono::hours(1)});
+                      std::chrono::hours(1), {}, {}});
     auto t = transaction(kPlain);
     accept(acceptance, finished(t));
     REQUIRE(q.given.size() == 1);
@@ -368,4 +368,94 @@ TEST_CASE("without agents the message is accepted as before", "[acceptance][agen
     FinishedMessage m = finished(t);  // no pipeline, no agent session
     CHECK(accept(acceptance, std::move(m)).result == AcceptanceOutcome::Result::Queued);
     CHECK(q.given.size() == 1);
+}
+
+TEST_CASE("issue 18: one Authentication-Results of ours on top, a forged one with our authserv-id removed, "
+          "others kept, the value stored with the message",
+          "[acceptance][agents][auth]") {
+    FakeQueue q;
+    Reports r;
+    server::MessageAcceptance acceptance(q, r.hooks(), settings());  // authserv-id edge.contoso.com
+    agents::Verdict v;
+    v.action = agents::AgentAction::Stamp;
+    v.properties["Message.AuthResults.dmarc"] = "dmarc=pass header.from=fabrikam.example";
+    v.properties["Message.AuthResults.spf"] = "spf=pass smtp.mailfrom=alice@fabrikam.example";
+    auto agent = std::make_shared<EndOfMessageAgent>(agents::AgentEvent::OnEndOfData, v);
+    const agents::Pipeline p = pipeline_of(agent);
+    agents::AgentSession session;
+    const std::string forged = "Authentication-Results: EDGE.contoso.com;\r\n spf=pass smtp.mailfrom=ceo@contoso.com\r\n";
+    const std::string theirs = "Authentication-Results: mx.fabrikam.example; dkim=pass header.d=fabrikam.example\r\n";
+    auto t = transaction(forged + theirs + kPlain);
+    FinishedMessage m = finished(t);
+    m.agents = &p;
+    m.agent_session = &session;
+    const auto out = accept(acceptance, std::move(m));
+    REQUIRE(out.result == AcceptanceOutcome::Result::Queued);
+    REQUIRE(q.given.size() == 1);
+    const std::string body = body_of(q.given[0]);
+    const std::string ours =
+        "Authentication-Results: edge.contoso.com;\r\n\tspf=pass smtp.mailfrom=alice@fabrikam.example;\r\n"
+        "\tdmarc=pass header.from=fabrikam.example\r\n";
+    CHECK(body.find(ours) != std::string::npos);
+    CHECK(body.find("ceo@contoso.com") == std::string::npos);  // the forgery is gone
+    CHECK(body.find(theirs) != std::string::npos);             // someone else's verdict stays
+    CHECK(body.find(ours) < body.find(theirs));
+    CHECK(body.ends_with(kPlain));
+    CHECK(q.given[0].envelope.authentication_results ==
+          "edge.contoso.com;\r\n\tspf=pass smtp.mailfrom=alice@fabrikam.example;\r\n\tdmarc=pass header.from=fabrikam.example");
+}
+
+TEST_CASE("issue 18: an agent's Delete answers as accepted and queues nothing", "[acceptance][agents][auth]") {
+    FakeQueue q;
+    Reports r;
+    server::MessageAcceptance acceptance(q, r.hooks(), settings());
+    auto agent = std::make_shared<EndOfMessageAgent>(agents::AgentEvent::OnEndOfHeaders,
+                                                     agents::Verdict::delete_message("SpfFail", "fabrikam.example"));
+    const agents::Pipeline p = pipeline_of(agent);
+    agents::AgentSession session;
+    auto t = transaction("From: alice@fabrikam.example\r\nMessage-ID: <d1@fabrikam.example>\r\n\r\nx\r\n");
+    FinishedMessage m = finished(t);
+    m.agents = &p;
+    m.agent_session = &session;
+    const auto out = accept(acceptance, std::move(m));
+    CHECK(out.result == AcceptanceOutcome::Result::Deleted);
+    CHECK(out.message_id == "<d1@fabrikam.example>");
+    CHECK(out.deleted_by == "Content Filter Agent");
+    CHECK(q.given.empty());
+    CHECK(r.tracked.empty());
+}
+
+TEST_CASE("issue 18: DKIM signing at acceptance: once, for the organisation's sessions, by the From: domain",
+          "[acceptance][auth]") {
+    FakeQueue q;
+    Reports r;
+    auto s = settings();
+    std::vector<std::string> asked;
+    s.dkim_sign = [&asked](std::string_view domain, const std::vector<std::string>& message) -> std::optional<std::string> {
+        asked.emplace_back(domain);
+        std::string whole;
+        for (const auto& c : message) whole += c;
+        // The signer sees the message as it will be queued: our Received on top.
+        CHECK(whole.starts_with("Received: "));
+        return std::string("DKIM-Signature: v=1; d=") + std::string(domain) + "\r\n";
+    };
+    server::MessageAcceptance acceptance(q, r.hooks(), s);
+    {
+        auto t = transaction("From: Alice <Alice@Fabrikam.EXAMPLE>\r\nSubject: out\r\n\r\nx\r\n");
+        FinishedMessage m = finished(t);
+        m.permissions = smtp::permission::BypassAntiSpam | smtp::permission::AcceptAnyRecipient;  // a hub
+        REQUIRE(accept(acceptance, std::move(m)).result == AcceptanceOutcome::Result::Queued);
+    }
+    {
+        auto t = transaction("From: alice@fabrikam.example\r\nSubject: in\r\n\r\nx\r\n");
+        FinishedMessage m = finished(t);
+        m.permissions = smtp::permission::Submit | smtp::permission::Anonymous;  // the internet: never signed
+        REQUIRE(accept(acceptance, std::move(m)).result == AcceptanceOutcome::Result::Queued);
+    }
+    REQUIRE(q.given.size() == 2);
+    CHECK(asked == std::vector<std::string>{"fabrikam.example"});
+    const std::string signed_body = body_of(q.given[0]);
+    CHECK(signed_body.find("\r\nDKIM-Signature: v=1; d=fabrikam.example\r\n") != std::string::npos);
+    CHECK(q.given[0].envelope.size == signed_body.size());
+    CHECK(body_of(q.given[1]).find("DKIM-Signature") == std::string::npos);
 }

@@ -37,6 +37,32 @@ TEST_CASE("header scanning counts Received fields, finds Message-ID and Subject 
     CHECK(scan_headers({"Subject: no body"}, 1000).subject == "no body");
 }
 
+TEST_CASE("Authentication-Results fields are found where they lie and removed byte-exactly, across chunks and folds",
+          "[receive][auth]") {
+    // A forged field split over two chunks and folded, one of someone else's, and one at the end of the header.
+    const std::vector<std::string> chunks = {"Received: from a\r\nAuthentication-Results: edge.example;\r\n\tsp",
+                                             "f=pass\r\nSubject: s\r\nauthentication-results : other.example; none\r\n",
+                                             "Authentication-Results: (c) EDGE.example; dkim=pass\r\n\r\nbody\r\n"};
+    HeaderSummary s = scan_headers(chunks, 64 * 1024);
+    REQUIRE(s.authentication_results.size() == 3);
+    CHECK(s.authentication_results[0].value == "edge.example;\tspf=pass");
+    CHECK(s.authentication_results[1].value == "other.example; none");
+    std::string whole;
+    for (const auto& c : chunks) whole += c;
+    for (const auto& f : s.authentication_results)
+        CHECK(whole.substr(f.offset, f.size).ends_with("\r\n"));
+    std::vector<FieldSpan> ours{s.authentication_results[0], s.authentication_results[2]};
+    std::vector<std::string> left = chunks;
+    remove_fields(left, ours);
+    std::string after;
+    for (const auto& c : left) after += c;
+    CHECK(after == "Received: from a\r\nSubject: s\r\nauthentication-results : other.example; none\r\n\r\nbody\r\n");
+    // Nothing to remove leaves the chunks as they were.
+    std::vector<std::string> same = chunks;
+    remove_fields(same, {});
+    CHECK(same == chunks);
+}
+
 TEST_CASE("header names match as RFC 5322 reads them: any case, obsolete whitespace before the colon", "[receive][security]") {
     // Issue 13 weakness 8: "Received :" was not counted, so MaxHopCount was bypassed by spelling.
     std::string h;

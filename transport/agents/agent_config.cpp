@@ -4,6 +4,7 @@
 
 #include "typed_settings.hpp"
 
+#include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
 #include "ip_list_store.hpp"
@@ -27,8 +28,12 @@ std::vector<std::string_view> installed_agents() {
     // Exchange 2007 Edge's order, of the agents that exist: Connection Filtering 1,
     // Address Rewriting Inbound 2, Edge Rule 3, Content Filter 4, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8, Attachment Filtering 9,
-    // Address Rewriting Outbound 10. New agents take their place in this list.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderFilterAgent, kRecipientFilterAgent, kProtocolAnalysisAgent};
+    // Address Rewriting Outbound 10. New agents take their place in this list. Ours,
+    // DKIM verification and DMARC, follow the Sender Id Agent: both run at the end of
+    // data, DMARC after DKIM (it reads DKIM's results), before any content agent that
+    // would read DMARC's quarantine.
+    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent,
+            kDmarcAgent,        kSenderFilterAgent,     kRecipientFilterAgent, kProtocolAnalysisAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -130,6 +135,25 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
                 e.settings.external_mail_enabled = sf.external_mail_enabled;
                 e.settings.internal_mail_enabled = sf.internal_mail_enabled;
             }
+        } else if (same_name(a.identity, kSenderIdAgent)) {
+            const auto& c = services.authentication.sender_id;
+            e.agent = std::make_shared<SenderIdAgent>(c, services.dns, services.server_fqdn);
+            // Set-SenderIdConfig -Enabled $false stops it too, as in Exchange.
+            e.settings.enabled = e.settings.enabled && c.enabled;
+            e.settings.external_mail_enabled = c.external_mail_enabled;
+            e.settings.internal_mail_enabled = c.internal_mail_enabled;
+        } else if (same_name(a.identity, kDkimVerificationAgent)) {
+            const auto& c = services.authentication.dkim_verification;
+            e.agent = std::make_shared<DkimVerificationAgent>(c, services.dns);
+            e.settings.enabled = e.settings.enabled && c.enabled;
+            e.settings.external_mail_enabled = c.external_mail_enabled;
+            e.settings.internal_mail_enabled = c.internal_mail_enabled;
+        } else if (same_name(a.identity, kDmarcAgent)) {
+            const auto& c = services.authentication.dmarc;
+            e.agent = std::make_shared<DmarcAgent>(c, services.dns);
+            e.settings.enabled = e.settings.enabled && c.enabled;
+            e.settings.external_mail_enabled = c.external_mail_enabled;
+            e.settings.internal_mail_enabled = c.internal_mail_enabled;
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -150,11 +174,21 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               std::shared_ptr<const RecipientFilter> recipient_filter,
                                               const AgentServices& services) {
     AgentServices with = services;
+    with.authentication = load_authentication_config(db);
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
     return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with,
                           load_connection_filter_config(db, services));
+}
+
+AuthenticationConfig load_authentication_config(const queue::QueueDb& db) {
+    using config::ObjectKind;
+    AuthenticationConfig a;
+    a.sender_id = config::sender_id_config_settings(config::load_singleton(db, ObjectKind::SenderIdConfig));
+    a.dkim_verification = config::dkim_verification_config_settings(config::load_singleton(db, ObjectKind::DkimVerificationConfig));
+    a.dmarc = config::dmarc_config_settings(config::load_singleton(db, ObjectKind::DmarcConfig));
+    return a;
 }
 
 AgentLogSettings agent_log_settings(const config::TransportServerSettings& ts, const std::string& data_directory) {

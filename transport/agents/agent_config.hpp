@@ -27,9 +27,22 @@ namespace edge::agents {
 
 class SenderReputationService;
 
+// The configurations of the agents that authenticate the message (issue 18): singletons,
+// read once per generation.
+struct AuthenticationConfig {
+    config::SenderIdConfigSettings sender_id;
+    config::DkimVerificationConfigSettings dkim_verification;
+    config::DmarcConfigSettings dmarc;
+};
+AuthenticationConfig load_authentication_config(const queue::QueueDb& db);
+
 // What the server hands the agents of a generation that do I/O or keep state beyond a
 // session. Owned by the server, on its one I/O thread.
 struct AgentServices {
+    // This server's FQDN: SPF's %{r} (the receiving host).
+    std::string server_fqdn;
+    // Set-SenderIdConfig, -DkimVerificationConfig, -DmarcConfig; load_pipeline reads them.
+    AuthenticationConfig authentication;
     std::shared_ptr<dns::DnsResolver> dns;  // the receive side's resolver (InternalDNSServers)
     // Set-SenderFilterConfig's lists, built once per generation; load_pipeline reads them
     // from the store when unset (null: the Sender Filter Agent lets every sender go on).

@@ -158,29 +158,42 @@ bool skip_cfws(std::string_view v, std::size_t& i) {
 
 }  // namespace
 
+namespace {
+// One resinfo as words: "method=result", the comment split at its spaces (FWS is allowed
+// inside a comment, so a long one folds), reason=, then the properties.
+std::vector<std::string> resinfo_words(const AuthMethodResult& r) {
+    std::vector<std::string> words{keyword(r.method) + "=" + std::string(to_string(r.result))};
+    if (std::string comment = without_controls(r.comment); !comment.empty()) {
+        std::string c = "(" + escaped(comment, "()\\") + ")";
+        for (std::size_t start = 0; start < c.size();) {
+            auto sp = c.find(' ', start);
+            if (sp == std::string::npos) sp = c.size();
+            if (sp > start) words.push_back(c.substr(start, sp - start));
+            start = sp + 1;
+        }
+    }
+    if (!r.reason.empty()) words.push_back("reason=" + value_text(r.reason));
+    for (const auto& p : r.properties)
+        words.push_back(keyword(p.ptype) + "." + keyword(p.property) + "=" + pvalue_text(p.value));
+    return words;
+}
+}  // namespace
+
 std::string authentication_results_value(std::string_view authserv_id, const std::vector<AuthMethodResult>& results) {
     Folder f;
     f.add_group({value_text(authserv_id)}, false);
     if (results.empty()) f.add_group({"none"}, true);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        const auto& r = results[i];
-        std::vector<std::string> words{keyword(r.method) + "=" + std::string(to_string(r.result))};
-        if (std::string comment = without_controls(r.comment); !comment.empty()) {
-            // Split at spaces so a long comment folds (FWS is allowed inside a comment).
-            std::string c = "(" + escaped(comment, "()\\") + ")";
-            for (std::size_t start = 0; start < c.size();) {
-                auto sp = c.find(' ', start);
-                if (sp == std::string::npos) sp = c.size();
-                if (sp > start) words.push_back(c.substr(start, sp - start));
-                start = sp + 1;
-            }
-        }
-        if (!r.reason.empty()) words.push_back("reason=" + value_text(r.reason));
-        for (const auto& p : r.properties)
-            words.push_back(keyword(p.ptype) + "." + keyword(p.property) + "=" + pvalue_text(p.value));
-        f.add_group(std::move(words), i + 1 == results.size());
-    }
+    for (std::size_t i = 0; i < results.size(); ++i) f.add_group(resinfo_words(results[i]), i + 1 == results.size());
     return f.take();
+}
+
+std::string resinfo_text(const AuthMethodResult& result) {
+    std::string out;
+    for (const auto& w : resinfo_words(result)) {
+        if (!out.empty()) out += ' ';
+        out += w;
+    }
+    return out;
 }
 
 std::optional<std::string> authserv_id_of(std::string_view v) {

@@ -37,6 +37,9 @@ struct AuthMethodResult {
 // dropped from every part, so nothing a sender controls can end the field. Keywords
 // (method, ptype, property) keep only their letters, digits, '-', '_' and '.'.
 std::string authentication_results_value(std::string_view authserv_id, const std::vector<AuthMethodResult>& results);
+// One resinfo on one line, written as above (keywords checked, values quoted, no
+// control characters): what an agent hands to acceptance, which folds between them.
+std::string resinfo_text(const AuthMethodResult& result);
 
 // The authserv-id of an Authentication-Results value (§2.2): leading CFWS skipped,
 // a token or a quoted-string read (quotes and quoted-pairs resolved). Nothing after it

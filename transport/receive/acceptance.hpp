@@ -29,6 +29,7 @@ struct FinishedMessage {
     bool esmtp = false;
     bool tls = false;
     std::string tls_version, tls_cipher;
+    std::uint32_t permissions = 0;  // smtp::permission bits the session holds (who may have mail signed)
     // The transport agents of the session's snapshot, what they know of the session,
     // and where their verdicts are logged: OnEndOfHeaders / OnEndOfData run in the
     // acceptance. None: no agents.
@@ -38,13 +39,16 @@ struct FinishedMessage {
 };
 
 struct AcceptanceOutcome {
-    enum class Result : std::uint8_t { Queued, Refused, Failed };
+    // Deleted: an agent's Delete (SpoofedDomainAction Delete): the client is told 250
+    // as for Queued, and nothing is queued.
+    enum class Result : std::uint8_t { Queued, Refused, Failed, Deleted };
     Result result = Result::Failed;
     smtp::ReplyId refusal{};    // Refused: the catalogue reply (HeaderTooBig, HopCountExceeded)
     std::string refusal_text;   // Refused by an agent: the "{}" of `refusal` (a configured response)
     bool storage_full = false;  // Failed: no room in the queue (452 4.3.1) rather than another failure (451)
     std::string error;          // Failed: the queue's reason, for the protocol log
-    std::string message_id;     // Queued: the Message-ID (the client's or ours)
+    std::string message_id;     // Queued, Deleted: the Message-ID (the client's or ours)
+    std::string deleted_by;     // Deleted: the agent
     std::uint64_t queue_id = 0; // Queued: the queue's message id
     std::uint64_t size = 0;     // Queued: bytes committed, our headers included
 };

@@ -644,6 +644,7 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     m.local_ip = local_ip_;
     m.esmtp = session_->extended();
     m.tls = tls_ != nullptr;
+    m.permissions = session_->permissions();
     if (tls_) {
         m.tls_version = tls_version(tls_->native_handle());
         m.tls_cipher = tls_cipher(tls_->native_handle());
@@ -670,6 +671,13 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
         touch();
         log(LogEvent::Information, "queue commit failed: " + out.error);
         step = session_->on_committed(std::nullopt, out.storage_full);
+    } else if (out.result == AcceptanceOutcome::Result::Deleted) {
+        // The client hears 250 as for any message (Exchange's Delete); only the logs know.
+        touch();
+        if (plog_.enabled())
+            log(LogEvent::Information, fmt::format("message {} deleted by the {}, not queued", out.message_id, out.deleted_by),
+                receive_id);
+        step = session_->on_committed(out.message_id, false);
     } else {
         touch();
         if (plog_.enabled())

@@ -7,6 +7,9 @@
 #include "message_headers.hpp"
 #include "errors.hpp"
 #include "routing_config.hpp"
+#include "auth_results.hpp"
+#include "session.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -43,19 +46,69 @@ agents::Envelope envelope_for_agents(const smtp::Transaction& txn, HeaderSummary
     if (headers.from) seen.header_from = from_addresses(*headers.from);
     seen.headers = std::move(headers.fields);
     seen.size = txn.message.size();
+    seen.message = &txn.message.buffers();
     return seen;
+}
+
+// The edge's Authentication-Results field (RFC 8601) from what the authenticating agents
+// concluded for this message: one resinfo per line, folded. nullopt when none ran.
+std::optional<std::string> authentication_results_value(const std::string& auth_serv_id,
+                                                        const agents::PropertyBag& properties) {
+    std::string value = auth_serv_id;
+    bool any = false;
+    for (std::string_view method : agents::kAuthResultsMethods) {
+        auto it = properties.find(std::string(agents::kAuthResultsPropertyPrefix) + std::string(method));
+        if (it == properties.end() || it->second.empty()) continue;
+        std::string_view rest = it->second;
+        while (!rest.empty()) {
+            auto lf = rest.find('\n');
+            std::string_view one = rest.substr(0, lf);
+            if (!one.empty()) {
+                value += ";\r\n\t";
+                value += one;
+                any = true;
+            }
+            if (lf == std::string_view::npos) break;
+            rest.remove_prefix(lf + 1);
+        }
+    }
+    if (!any) return std::nullopt;
+    std::erase(value, '\0');
+    return value;
+}
+
+// RFC 8601 §5: Authentication-Results fields that claim to be ours are a stranger's
+// forgery (or a loop): they go before anything reads the message further.
+std::vector<FieldSpan> forged_authentication_results(const std::string& auth_serv_id, std::vector<FieldSpan> fields) {
+    std::erase_if(fields, [&](const FieldSpan& f) {
+        auto id = auth::authserv_id_of(f.value);
+        return !id || !text::iequals(*id, auth_serv_id);
+    });
+    return fields;
+}
+
+// The domain of the first From: address, lower case; empty when there is none.
+std::string from_domain(const std::optional<std::string>& from) {
+    if (!from) return {};
+    auto addresses = from_addresses(*from);
+    if (addresses.empty()) return {};
+    const std::string& a = addresses.front();
+    auto at = a.rfind('@');
+    if (at == std::string::npos) return {};
+    std::string d = a.substr(at + 1);
+    for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (!d.empty() && d.back() == '.') d.pop_back();
+    return d;
 }
 
 // The transport agents' end of the message: the header (OnEndOfHeaders), then the
 // whole message (OnEndOfData), before anything is added or routed. A refusal is the
 // message's answer.
-asio::awaitable<std::optional<smtp::AgentReply>> end_of_message_agents(const agents::Pipeline* pipeline,
-                                                                    agents::AgentSession* session,
-                                                                    agents::VerdictSink* log, agents::Envelope seen) {
+asio::awaitable<agents::Decision> end_of_message_agents(const agents::Pipeline* pipeline, agents::AgentSession* session,
+                                                       agents::VerdictSink* log, agents::Envelope seen) {
     agents::Decision d = co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfHeaders, *session, seen, log);
-    if (d.reply) co_return d.reply;
-    d = co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfData, *session, seen, log);
-    co_return d.reply;
+    if (d.reply || d.delete_message) co_return d;
+    co_return co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfData, *session, seen, log);
 }
 
 AcceptanceOutcome refused(smtp::ReplyId why, std::string text = {}) {
@@ -89,12 +142,23 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     if (!headers.complete) co_return refused(smtp::ReplyId::HeaderTooBig);
     if (headers.received_count >= m.max_hop_count) co_return refused(smtp::ReplyId::HopCountExceeded);
 
+    std::optional<std::string> from_field = headers.from;
+    std::optional<std::string> client_message_id = headers.message_id;
     if (agents_at_end) {
         agents::Envelope seen = envelope_for_agents(txn, headers);
-        std::optional<smtp::AgentReply> refusal =
-            co_await end_of_message_agents(m.agents, m.agent_session, m.agent_log, std::move(seen));
-        if (refusal) co_return refused(refusal->id, std::move(refusal->text));
+        agents::Decision d = co_await end_of_message_agents(m.agents, m.agent_session, m.agent_log, std::move(seen));
+        if (d.reply) co_return refused(d.reply->id, std::move(d.reply->text));
+        if (d.delete_message) {
+            AcceptanceOutcome o;
+            o.result = AcceptanceOutcome::Result::Deleted;
+            o.message_id = client_message_id.value_or("");
+            o.deleted_by = std::move(d.agent);
+            co_return o;
+        }
     }
+    std::optional<std::string> auth_results;
+    if (m.agent_session != nullptr)
+        auth_results = authentication_results_value(settings_.auth_serv_id, m.agent_session->info.properties);
 
     auto now = std::chrono::system_clock::now();
     queue::NewMessage msg;
@@ -110,19 +174,34 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     rf.tls_cipher = m.tls_cipher;
     rf.id = m.receive_id;
     rf.when = now;
-    msg.body.chunks.reserve(txn.message.buffers().size() + 2);
+    msg.body.chunks.reserve(txn.message.buffers().size() + 4);
     msg.body.chunks.push_back(received_header(rf));
+    // Ours first, so the hub meets the edge's verdict before any other (RFC 8601 §5).
+    if (auth_results) msg.body.chunks.push_back("Authentication-Results: " + *auth_results + "\r\n");
     if (m.agent_session != nullptr)
         for (const auto& h : m.agent_session->stamped_headers) msg.body.chunks.push_back(stamped_field(h));
     std::string message_id;
-    if (headers.message_id && !headers.message_id->empty()) {
-        message_id = *headers.message_id;
+    if (client_message_id && !client_message_id->empty()) {
+        message_id = *client_message_id;
     } else {
         // Reference §10.4: a message without Message-ID gets one, in our FQDN.
         message_id = new_message_id(m.connector_fqdn);
         msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
     }
-    for (auto& c : txn.message.take()) msg.body.chunks.push_back(std::move(c));
+    {
+        std::vector<std::string> received = txn.message.take();
+        if (!settings_.auth_serv_id.empty() && !headers.authentication_results.empty())
+            remove_fields(received, forged_authentication_results(settings_.auth_serv_id,
+                                                                  std::move(headers.authentication_results)));
+        for (auto& c : received) msg.body.chunks.push_back(std::move(c));
+    }
+    // DKIM signing (issue 18) once, here, for mail the organisation sends (sessions with
+    // ExchangeServers or ExchangeUsers rights): every delivery attempt sends the same bytes.
+    if (settings_.dkim_sign && (m.permissions & smtp::permission::BypassAntiSpam) != 0) {
+        if (std::string domain = from_domain(from_field); !domain.empty())
+            if (auto signature = settings_.dkim_sign(domain, msg.body.chunks))
+                msg.body.chunks.insert(msg.body.chunks.begin() + 1, std::move(*signature));
+    }
 
     env.sender = txn.sender.str();
     env.dsn_ret = dsn_ret(txn.ret);
@@ -136,6 +215,7 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     env.hop_count = headers.received_count + 1;
     env.internet_message_id = message_id;
     env.subject = headers.subject.value_or("");
+    env.authentication_results = auth_results.value_or("");
     // The categorizer: each recipient to its next-hop queue.
     const auto categorizer = settings_.categorizer;
     for (auto& r : txn.recipients) {

@@ -16,7 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace edge::server {
 
@@ -41,6 +45,14 @@ struct AcceptanceHooks {
 struct AcceptanceSettings {
     std::shared_ptr<const routing::Categorizer> categorizer;  // accepted domains and Send connectors
     std::chrono::seconds message_expiration{};               // MessageExpirationTimeout
+    // The authserv-id of the edge's Authentication-Results (Set-DmarcConfig -AuthServId,
+    // else the server's FQDN): the edge stamps its verdicts under it and removes incoming
+    // fields that carry it (RFC 8601 §5). Empty: nothing is removed.
+    std::string auth_serv_id;
+    // DKIM signing (New-DkimSigningConfig): the DKIM-Signature field for a message whose
+    // From: domain has a signing configuration, over the message as it will be queued;
+    // nullopt when there is none. Empty function: no configuration at all.
+    std::function<std::optional<std::string>(std::string_view from_domain, const std::vector<std::string>& message)> dkim_sign;
 };
 
 class MessageAcceptance final : public receive::MessageAcceptance {

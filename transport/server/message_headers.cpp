@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -37,9 +38,10 @@ std::string field_value(std::string_view line) {
     return std::string(v);
 }
 
-void take_field(HeaderSummary& s, const std::string& field, bool keep_fields) {
+void take_field(HeaderSummary& s, const std::string& field, bool keep_fields, std::uint64_t start, std::uint64_t end) {
     if (auto name = field_name(field); keep_fields && !name.empty()) s.fields.emplace_back(std::string(name), field_value(field));
     if (field_is(field, "Received")) ++s.received_count;
+    else if (field_is(field, "Authentication-Results")) s.authentication_results.push_back({start, end - start, field_value(field)});
     else if (!s.from && field_is(field, "From")) s.from = field_value(field);
     else if (!s.message_id && field_is(field, "Message-ID")) s.message_id = field_value(field);
     else if (!s.subject && field_is(field, "Subject")) s.subject = field_value(field);
@@ -69,14 +71,16 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
     std::string field;  // the current field, unfolded
     std::string line;
     std::uint64_t seen = 0;
+    std::uint64_t line_start = 0, field_start = 0;  // offsets of the current line and field
     auto end_line = [&]() -> bool {  // returns true at the blank line
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) return true;
         if (line.front() == ' ' || line.front() == '\t') {
             field += line;  // RFC 5322 §2.2.3: a folded continuation
         } else {
-            if (!field.empty()) take_field(s, field, keep_fields);
+            if (!field.empty()) take_field(s, field, keep_fields, field_start, line_start);
             field = line;
+            field_start = line_start;
         }
         line.clear();
         return false;
@@ -86,10 +90,11 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
             if (++seen > max_header_size) return s;
             if (c == '\n') {
                 if (end_line()) {
-                    if (!field.empty()) take_field(s, field, keep_fields);
+                    if (!field.empty()) take_field(s, field, keep_fields, field_start, line_start);
                     s.complete = true;
                     return s;
                 }
+                line_start = seen;  // the next line starts after this LF
                 continue;
             }
             if (field.size() + line.size() < max_header_size) line.push_back(c);
@@ -97,9 +102,40 @@ HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t
     }
     // A message that is all header (no blank line) is still a message.
     if (!line.empty()) end_line();
-    if (!field.empty()) take_field(s, field, keep_fields);
+    if (!field.empty()) take_field(s, field, keep_fields, field_start, seen);
     s.complete = true;
     return s;
+}
+
+void remove_fields(std::vector<std::string>& chunks, const std::vector<FieldSpan>& spans) {
+    if (spans.empty()) return;
+    std::vector<std::string> out;
+    out.reserve(chunks.size() + spans.size());
+    std::uint64_t at = 0;  // offset of the current chunk's first byte
+    std::size_t next = 0;  // the first span not yet passed
+    for (auto& chunk : chunks) {
+        const std::uint64_t end = at + chunk.size();
+        if (next == spans.size() || spans[next].offset >= end) {
+            out.push_back(std::move(chunk));  // untouched: no copy
+            at = end;
+            continue;
+        }
+        std::string kept;
+        std::uint64_t pos = at;
+        while (pos < end) {
+            while (next < spans.size() && spans[next].offset + spans[next].size <= pos) ++next;
+            if (next == spans.size() || spans[next].offset >= end) {
+                kept.append(chunk, pos - at, end - pos);
+                break;
+            }
+            const FieldSpan& f = spans[next];
+            if (f.offset > pos) kept.append(chunk, pos - at, f.offset - pos);
+            pos = std::min(end, f.offset + f.size);
+        }
+        if (!kept.empty()) out.push_back(std::move(kept));
+        at = end;
+    }
+    chunks = std::move(out);
 }
 
 std::string rfc5322_date(std::chrono::system_clock::time_point t) { return text::rfc5322_date_local(t); }

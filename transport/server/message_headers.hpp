@@ -14,6 +14,13 @@
 
 namespace edge::server {
 
+// Where one header field lies in the message: its first byte and its length with the
+// folded lines and the final CRLF; its value unfolded.
+struct FieldSpan {
+    std::uint64_t offset = 0, size = 0;
+    std::string value;
+};
+
 struct HeaderSummary {
     std::uint32_t received_count = 0;  // Received: fields (the hop count)
     std::optional<std::string> message_id;
@@ -22,6 +29,9 @@ struct HeaderSummary {
     // With keep_fields, every field as received (name, unfolded value), in order: what
     // the end-of-headers agents see. Bounded by the scan's limit (MaxHeaderSize).
     std::vector<std::pair<std::string, std::string>> fields;
+    // Every Authentication-Results field (RFC 8601), always: the edge removes those that
+    // carry its own authserv-id (§5) so a stranger cannot forge its verdict.
+    std::vector<FieldSpan> authentication_results;
     bool complete = false;  // the header ended (blank line) within the limit
 };
 
@@ -36,6 +46,10 @@ std::vector<std::string> from_addresses(std::string_view value);
 // the scan runs for every message).
 HeaderSummary scan_headers(const std::vector<std::string>& chunks, std::uint64_t max_header_size,
                            bool keep_fields = false);
+
+// Removes the fields at `spans` (offsets into the concatenated chunks, in order, not
+// overlapping) from the message; the other bytes stay as they are.
+void remove_fields(std::vector<std::string>& chunks, const std::vector<FieldSpan>& spans);
 
 struct ReceivedFields {
     std::string helo;           // the EHLO/HELO argument, as given

@@ -64,7 +64,14 @@ private:
 };
 
 // What acceptance reads from a configuration snapshot.
-AcceptanceSettings acceptance_settings(const ConfigSnapshot& s) { return {s.categorizer, s.message_expiration}; }
+AcceptanceSettings acceptance_settings(const ConfigSnapshot& s) {
+    AcceptanceSettings a{s.categorizer, s.message_expiration, s.auth_serv_id, {}};
+    if (s.dkim_signers && !s.dkim_signers->empty())
+        a.dkim_sign = [signers = s.dkim_signers](std::string_view domain, const std::vector<std::string>& message) {
+            return signers->sign(domain, message);
+        };
+    return a;
+}
 
 // The Recipient Filter agent as configured now: Set-RecipientFilterConfig, and the
 // recipient hash key of the EdgeSync subscription (none: no recipient lookup).
@@ -257,7 +264,12 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     agent_services.reputation->configure(config::sender_reputation_config_settings(
         config::load_singleton(*db, config::ObjectKind::SenderReputationConfig)));
     agent_services.reputation->set_ours(server_fqdn, snap->categorizer);
+    agent_services.server_fqdn = server_fqdn;
     snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter, agent_services);
+    const std::string auth_serv_id =
+        config::dmarc_config_settings(config::load_singleton(*db, config::ObjectKind::DmarcConfig)).auth_serv_id;
+    snap->auth_serv_id = auth_serv_id.empty() ? server_fqdn : auth_serv_id;
+    snap->dkim_signers = load_dkim_signers(*db, &errors);
     snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.message_tracking_log_path;
     snap->tracking.enabled = ts.message_tracking_log_enabled;

@@ -9,6 +9,7 @@
 #include "categorizer.hpp"
 #include "data_dir_lock.hpp"
 #include "delivery.hpp"
+#include "dkim_signing.hpp"
 #include "message_acceptance.hpp"
 #include "message_tracking.hpp"
 #include "protocol_log.hpp"
@@ -47,6 +48,8 @@ struct ConfigSnapshot : receive::ReceiveSnapshot {
     logging::MessageTrackingSettings tracking;
     logging::ProtocolLogLimits receive_log_limits;
     std::chrono::seconds message_expiration{};
+    std::string auth_serv_id;                          // Set-DmarcConfig -AuthServId, else the server's FQDN
+    std::shared_ptr<const DkimSigners> dkim_signers;   // New-DkimSigningConfig, keys loaded
 };
 
 struct Server::Impl {
