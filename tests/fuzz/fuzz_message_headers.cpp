@@ -75,6 +75,31 @@ FUZZ_TARGET(message_headers) {
     // sooner, counting fewer would let one through.
     if (auto expected = reference_received_count(msg, limit)) FUZZ_CHECK(whole.received_count >= *expected);
 
+    // Authentication-Results (issue 18): the spans lie in order inside the header, each
+    // is a whole field (from a line start to just after an LF, or to the end), the same
+    // however chunked; removing them leaves exactly the other bytes, and a second scan
+    // of what is left finds none.
+    HeaderSummary chunked = scan_headers(chunks, limit, true);
+    FUZZ_CHECK(chunked.authentication_results.size() == whole.authentication_results.size());
+    std::uint64_t previous_end = 0;
+    std::string expected_left;
+    for (std::size_t i = 0; i < whole.authentication_results.size(); ++i) {
+        const FieldSpan& f = whole.authentication_results[i];
+        FUZZ_CHECK(f.offset == chunked.authentication_results[i].offset && f.size == chunked.authentication_results[i].size);
+        FUZZ_CHECK(f.offset >= previous_end && f.offset + f.size <= msg.size() && f.size > 0);
+        FUZZ_CHECK(f.offset == 0 || msg[f.offset - 1] == '\n');
+        FUZZ_CHECK(f.offset + f.size == msg.size() || msg[f.offset + f.size - 1] == '\n');
+        expected_left.append(msg.substr(previous_end, f.offset - previous_end));
+        previous_end = f.offset + f.size;
+    }
+    expected_left.append(msg.substr(previous_end));
+    std::vector<std::string> left = chunks;
+    remove_fields(left, whole.authentication_results);
+    std::string joined;
+    for (const auto& c : left) joined += c;
+    FUZZ_CHECK(joined == expected_left);
+    if (whole.complete) FUZZ_CHECK(scan_headers({joined}, limit, false).authentication_results.empty());
+
     // Our Received: header around a HELO name the command parser accepted.
     auto parsed = edge::smtp::parse_command("EHLO " + helo);
     if (!parsed.error) {

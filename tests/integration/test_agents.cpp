@@ -73,8 +73,8 @@ TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RC
     CHECK(json.find("{\"Identity\": \"Relay Control\", \"Enabled\": true, \"Priority\": 0}") != std::string::npos);
     // Issue 17: Exchange's order, Connection Filtering 1, Sender Filter 6, Recipient Filter 7.
     CHECK(json.find("{\"Identity\": \"Connection Filtering Agent\", \"Enabled\": true, \"Priority\": 1}") != std::string::npos);
-    CHECK(json.find("{\"Identity\": \"Sender Filter Agent\", \"Enabled\": true, \"Priority\": 2}") != std::string::npos);
-    CHECK(json.find("{\"Identity\": \"Recipient Filter Agent\", \"Enabled\": true, \"Priority\": 3}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Sender Filter Agent\", \"Enabled\": true, \"Priority\": 5}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Recipient Filter Agent\", \"Enabled\": true, \"Priority\": 6}") != std::string::npos);
 
     CHECK(rcpt(s, "ceo@contoso.test") == "550 5.1.1 User unknown");
     CHECK(rcpt(s, "cfo@contoso.test") == "250 2.1.5 Recipient OK");

@@ -82,6 +82,7 @@ TEST_CASE("a burst on a 64 MB queue volume with High at 70 % never reaches ENOSP
     const char* burst_mb = std::getenv("EDGE_TEST_BURST_VOLUME_MB");
     TmpfsMount mount(std::size_t(burst_mb ? std::max(32, std::atoi(burst_mb)) : 64) << 20, s.data());
     REQUIRE(mount.mounted());  // root, as CI runs
+    s.loopback_dns();  // the constructor's setting is under the mount now
     volume_setup(s);
     s.must_edgectl("New-SendConnector Sink -AddressSpaces sink.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 -Port " +
                    std::to_string(sink_port));
@@ -218,6 +219,7 @@ TEST_CASE("logs on the queue volume stop at Medium and count what they drop, Get
     EdgeServer s;
     TmpfsMount mount(std::size_t{32} << 20, s.data());
     REQUIRE(mount.mounted());  // root, as CI runs
+    s.loopback_dns();  // the constructor's setting is under the mount now
     volume_setup(s);
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +

@@ -58,6 +58,7 @@ struct FullVolume {
     bool ready(const std::string& reserve = "4MB") {
         volume.emplace(kVolume, server.data());
         if (!volume->mounted()) return false;
+        server.loopback_dns();  // the constructor's setting is under the mount now
         server.append_conf("EnableResourceMonitoring = $false\nQueueDatabaseReserveSize = " + reserve + "\n");
         server.must_edgectl("New-AcceptedDomain -Name Tests -DomainName *.test -DomainType ExternalRelay");
         server.must_edgectl("New-SendConnector Hop -AddressSpaces hop.test -DNSRoutingEnabled '$false' -SmartHosts 127.0.0.1 "

@@ -97,12 +97,15 @@ public:
                              << "ShutdownTimeout = 00:00:03\n";
         data_ = dir_.path() + "/data";
         std::filesystem::create_directories(data_);
-        // The agents ask DNS for every message (SPF, DMARC: issue 18) and every client
-        // (FCrDNS): a test never asks the host's resolvers (the rule is loopback only),
-        // and a closed loopback port answers at once (ICMP port unreachable), so each
-        // lookup fails fast as a TempError. Tests that need DNS set their NSD here.
-        must_edgectl("Set-TransportServer -InternalDNSServers 127.0.0.1:9");
+        loopback_dns();
     }
+
+    // The agents ask DNS for every message (SPF, DMARC: issue 18) and every client
+    // (FCrDNS): a test never asks the host's resolvers (the rule is loopback only), and a
+    // closed loopback port answers at once (ICMP port unreachable), so each lookup fails
+    // fast as a TempError. Tests that need DNS set their NSD instead; a test that mounts
+    // a volume over the data directory calls this again on the new one.
+    void loopback_dns() const { must_edgectl("Set-TransportServer -InternalDNSServers 127.0.0.1:9"); }
     ~EdgeServer() { stop(); }
 
     const std::string& data() const { return data_; }

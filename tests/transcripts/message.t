@@ -15,16 +15,16 @@ Identity            FromAddress       Status  Size Queue
 {SERVER}\fabrikam.com\2 dave@example.net  Ready    700 {SERVER}\fabrikam.com
 {SERVER}\fabrikam.com\3 frank@example.net Ready  12000 {SERVER}\fabrikam.com
 $ edgectl Get-Message '{SERVER}\contoso.com\1' -Format List | grep -E '^(Identity|Subject|InternetMessageId|FromAddress|Status|Size|MessageSourceName|SourceIP|Recipients|Queue) '
-Identity          : {SERVER}\contoso.com\1
-Subject           : Quarterly report
-InternetMessageId : <1@transcript.test>
-FromAddress       : alice@example.net
-Status            : Ready
-Size              : 3000
-MessageSourceName : Default internal receive connector
-SourceIP          : 127.0.0.2
-Recipients        : bob@contoso.com
-Queue             : {SERVER}\contoso.com
+Identity              : {SERVER}\contoso.com\1
+Subject               : Quarterly report
+InternetMessageId     : <1@transcript.test>
+FromAddress           : alice@example.net
+Status                : Ready
+Size                  : 3000
+MessageSourceName     : Default internal receive connector
+SourceIP              : 127.0.0.2
+Recipients            : bob@contoso.com
+Queue                 : {SERVER}\contoso.com
 # -Filter over any property, typed: sizes, text, lists.
 $ edgectl Get-Message -Filter "Size -gt 2KB"
 Identity            FromAddress       Status  Size Queue

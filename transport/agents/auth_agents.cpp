@@ -240,12 +240,14 @@ boost::asio::awaitable<Verdict> DmarcAgent::on_event_async(AgentEvent, const Ses
         if (name.size() == 4 && ::strncasecmp(name.c_str(), "From", 4) == 0) from_values.push_back(value);
     const auth::AuthorDomains authors = auth::author_domains(from_values);
 
-    const auto bad_from = [&](std::string reason) -> Verdict {
+    const auto bad_from = [&](config::DmarcAction action, std::string reason) -> Verdict {
         Verdict v;
-        if (settings_.bad_from_action == config::DmarcAction::Reject)
+        if (action == config::DmarcAction::Reject) {
             v = Verdict::reject(smtp::ReplyId::DmarcBadFrom, "BadFrom", reason);
-        else
+        } else {
             v = stamped("BadFrom", reason);
+            if (action == config::DmarcAction::Quarantine) v.properties[property(auth_property::kDmarcQuarantine)] = "true";
+        }
         auth::AuthMethodResult ar;
         ar.method = "dmarc";
         ar.result = Result::None;
@@ -254,11 +256,16 @@ boost::asio::awaitable<Verdict> DmarcAgent::on_event_async(AgentEvent, const Ses
         v.properties[auth_results_property("dmarc")] = auth::resinfo_text(ar);
         return v;
     };
-    // RFC 7489 §6.6.1 (and RFC 5322 §3.6: exactly one From:): see BadFromAction.
-    if (authors.problem == auth::AuthorProblem::NoFrom || authors.problem == auth::AuthorProblem::SeveralFromFields ||
-        authors.problem == auth::AuthorProblem::Unparseable || authors.problem == auth::AuthorProblem::TooManyDomains ||
-        authors.domains.empty())
-        co_return bad_from(authors.reason.empty() ? std::string(auth::to_string(authors.problem)) : authors.reason);
+    // RFC 7489 §6.6.1. No From: at all names no domain a reader could be fooled by: there
+    // is no policy to apply (dmarc=none, stamped). Several From: fields (RFC 5322 §3.6
+    // allows one; readers pick different ones) or one we cannot read are how a forger
+    // would slip past a policy: BadFromAction.
+    const std::string why = authors.reason.empty() ? std::string(auth::to_string(authors.problem)) : authors.reason;
+    if (authors.problem == auth::AuthorProblem::NoFrom)
+        co_return bad_from(config::DmarcAction::StampStatus, why);
+    if (authors.problem == auth::AuthorProblem::SeveralFromFields || authors.problem == auth::AuthorProblem::Unparseable ||
+        authors.problem == auth::AuthorProblem::TooManyDomains || authors.domains.empty())
+        co_return bad_from(settings_.bad_from_action, why);
     if (!dns_) co_return Verdict::go_on();
 
     auth::DmarcInput base;

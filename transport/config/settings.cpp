@@ -460,10 +460,10 @@ constexpr std::array kTable = {
                "Evaluate mail of hubs and partners", "ours"},
     SettingDef{O::DmarcConfig, "RejectPolicyAction", T::Enum, "Reject", 0, 0, false, "Reject,Quarantine,StampStatus", E::None, false,
                "A failing message whose domain says p=reject: Reject (550 5.7.1 at end of data), Quarantine, or StampStatus", "ours (RFC 7489 §6.7)"},
-    SettingDef{O::DmarcConfig, "QuarantinePolicyAction", T::Enum, "Quarantine", 0, 0, false, "Quarantine,Reject,StampStatus", E::None, false,
+    SettingDef{O::DmarcConfig, "QuarantinePolicyAction", T::Enum, "Quarantine", 0, 0, false, "Reject,Quarantine,StampStatus", E::None, false,
                "p=quarantine: Quarantine (stamped Dmarc.Quarantine, the Content Filter's SCL raised), Reject, or StampStatus", "ours"},
-    SettingDef{O::DmarcConfig, "BadFromAction", T::Enum, "Reject", 0, 0, false, "Reject,StampStatus", E::None, false,
-               "A message without exactly one From: author domain (RFC 7489 §6.6.1): Reject (550 5.7.1), or StampStatus", "ours (RFC 7489 §6.6.1)"},
+    SettingDef{O::DmarcConfig, "BadFromAction", T::Enum, "Reject", 0, 0, false, "Reject,Quarantine,StampStatus", E::None, false,
+               "Several From: fields, or one DMARC cannot read (RFC 7489 §6.6.1; a way around a policy): Reject (550 5.7.1), Quarantine or StampStatus. No From: at all names no domain: stamped dmarc=none", "ours (RFC 7489 §6.6.1)"},
     SettingDef{O::DmarcConfig, "AuthServId", T::String, "", 0, 255, false, "", E::Domain, false,
                "The authserv-id of the edge's Authentication-Results (RFC 8601); empty: this server's FQDN. Incoming headers with it are removed", "ours (RFC 8601 §5)"},
     // DKIM signing on the way out (ours; New-/Get-/Set-/Remove-DkimSigningConfig), one per domain.

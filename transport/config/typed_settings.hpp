@@ -349,7 +349,7 @@ struct DmarcConfigSettings {
     bool internal_mail_enabled = false;
     DmarcAction reject_policy_action = DmarcAction::Reject;
     DmarcAction quarantine_policy_action = DmarcAction::Quarantine;
-    DmarcAction bad_from_action = DmarcAction::Reject;  // Reject or StampStatus
+    DmarcAction bad_from_action = DmarcAction::Reject;
     std::string auth_serv_id;  // empty: the server's FQDN
     friend bool operator==(const DmarcConfigSettings&, const DmarcConfigSettings&) = default;
 };
