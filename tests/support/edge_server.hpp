@@ -165,12 +165,17 @@ public:
         throw std::runtime_error("edge-transport did not listen: " + server_log());
     }
     void signal(int sig) {
-        if (pid_ > 0) ::kill(pid_, sig);
+        if (pid_ <= 0) return;
+        ::kill(pid_, sig);
+        if (sig == SIGTERM || sig == SIGINT) shutting_down_ = true;
     }
-    // SIGTERM and wait; returns the exit code (or 128+signal).
+    // SIGTERM and wait; returns the exit code (or 128+signal). A server already told to
+    // stop is only waited for: once its shutdown has ended, Asio's signal_set is gone and
+    // SIGTERM is back to SIG_DFL, so a second one would kill it during its last flush (143).
     int stop(int sig = SIGTERM) {
         if (pid_ <= 0) return exit_code_;
-        ::kill(pid_, sig);
+        if (!(sig == SIGTERM && shutting_down_)) ::kill(pid_, sig);
+        shutting_down_ = false;
         int st = 0;
         ::waitpid(pid_, &st, 0);
         pid_ = -1;
@@ -192,6 +197,7 @@ private:
     std::string conf_, data_;
     pid_t pid_ = -1;
     int exit_code_ = -1;
+    bool shutting_down_ = false;  // signal() sent SIGTERM or SIGINT
 };
 
 // A blocking SMTP client with a receive timeout.
