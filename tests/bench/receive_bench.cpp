@@ -95,6 +95,21 @@ struct WireMessage {
     std::size_t id_at = 0;
 };
 
+// `text` dot-stuffed (RFC 5321 §4.5.2) and followed by the end-of-data marker.
+WireMessage on_the_wire(std::string_view text, std::size_t id_at) {
+    WireMessage wire;
+    wire.id_at = id_at;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (i == line_start && text[i] == '.') wire.bytes += '.';
+        wire.bytes += text[i];
+        if (text[i] == '\n') line_start = i + 1;
+    }
+    if (!wire.bytes.ends_with("\r\n")) wire.bytes += "\r\n";
+    wire.bytes += ".\r\n";
+    return wire;
+}
+
 WireMessage make_message(std::size_t size, std::string_view from, std::string_view to) {
     std::string text = fmt::format(
         "From: <{}>\r\nTo: <{}>\r\nSubject: receive_bench\r\n"
@@ -113,17 +128,7 @@ WireMessage make_message(std::size_t size, std::string_view from, std::string_vi
         text += "\r\n";
     }
 
-    WireMessage wire;
-    wire.id_at = id_at;
-    std::size_t line_start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (i == line_start && text[i] == '.') wire.bytes += '.';
-        wire.bytes += text[i];
-        if (text[i] == '\n') line_start = i + 1;
-    }
-    if (!wire.bytes.ends_with("\r\n")) wire.bytes += "\r\n";
-    wire.bytes += ".\r\n";
-    return wire;
+    return on_the_wire(text, id_at);
 }
 
 // The message in `path`, as it is, ready for the wire (dot-stuffed, end-of-data marker);
@@ -132,17 +137,7 @@ WireMessage message_from_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    WireMessage wire;
-    wire.id_at = std::string::npos;
-    std::size_t line_start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (i == line_start && text[i] == '.') wire.bytes += '.';
-        wire.bytes += text[i];
-        if (text[i] == '\n') line_start = i + 1;
-    }
-    if (!wire.bytes.ends_with("\r\n")) wire.bytes += "\r\n";
-    wire.bytes += ".\r\n";
-    return wire;
+    return on_the_wire(text, std::string::npos);
 }
 
 void stamp_message_id(WireMessage& m, std::uint64_t n) {

@@ -97,7 +97,7 @@ if has_target edge; then
     ZONES=$WORK/zones; mkdir -p "$ZONES"
     z=sender.bench.test
     printf '$ORIGIN %s.\n$TTL 300\n@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 300\n@ IN NS ns.%s.\n' "$z" "$z" "$z" "$z" >"$ZONES/$z.zone"
-    KEYOUT=$(edgectl New-DkimSigningKey -DomainName $z -Selector bench -KeyFile "$WORK/dkim.pem")
+    KEYOUT=$("$EDGECTL" --data "$EDGE_DATA" New-DkimSigningKey -DomainName $z -Selector bench -KeyFile "$WORK/dkim.pem" 2>>"$WORK/edgectl.log") || fail "New-DkimSigningKey failed"
     RECORD=$(grep -o '"[^"]*"' <<<"$KEYOUT" | tr -d '"\n')
     {
       echo '@ IN TXT "v=spf1 ip4:127.0.0.1 -all"'
@@ -156,14 +156,14 @@ auth_switch() {  # auth_switch Enable|Disable
   for a in "${AUTH_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
   sleep 2
 }
-# With edge_auth, the issue-17 agents stay off in both cells: the two differ by the
-# authentication agents alone.
-if has_target edge_auth; then agents_switch Disable; fi
 agents_switch() {  # agents_switch Enable|Disable
   local a
   for a in "${ANTISPAM_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
   sleep 2
 }
+# With edge_auth, the issue-17 agents stay off in both cells: the two differ by the
+# authentication agents alone.
+if has_target edge_auth; then agents_switch Disable; fi
 
 echo "# receive_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# size=$SIZE mode=$MODE sessions=[$SESSIONS] msgs=$MSGS msgs_1=$MSGS_1 warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"

@@ -108,8 +108,9 @@ std::string zone_txt(const std::string& owner, const std::string& text) {
 TEST_CASE("SPF, DKIM and DMARC with NSD on loopback: verdicts, replies, Authentication-Results at the hub, and signing "
           "checked by dkimpy",
           "[auth]") {
+    // servfail.test's zone file does not load: NSD answers SERVFAIL for it.
     NsdServer nsd({{"auth.test", kAuthZone}, {"other.test", kOtherZone}, {"strict.test", kStrictZone},
-                   {"example.co.uk", kCoUkZone}});
+                   {"example.co.uk", kCoUkZone}, {"servfail.test", "@ TXT \"v=spf1 -all\n"}});
     SmtpPeer hub, internet;
     TempDir keys;
     EdgeServer s;
@@ -142,8 +143,11 @@ TEST_CASE("SPF, DKIM and DMARC with NSD on loopback: verdicts, replies, Authenti
         CHECK(submit(s, "a@bounce.auth.test", "user@contoso.test", message("a@auth.test", "spf-pass")).starts_with("250"));
         const std::string fail = submit(s, "a@fail.auth.test", "user@contoso.test", message("a@fail.auth.test", "spf-fail"));
         CHECK(fail == "550 5.7.23 fail.auth.test never sends from 127.0.0.1");
-        const std::string temp = submit(s, "a@unserved.test", "user@contoso.test", message("a@unserved.test", "spf-temp"));
-        CHECK(temp.starts_with("451 4.7.24 "));
+        // A zone that SERVFAILs, and one the server refuses to answer for: TempError, TempErrorAction Reject.
+        const std::string temp = submit(s, "a@servfail.test", "user@contoso.test", message("a@servfail.test", "spf-temp"));
+        CHECK(temp == "451 4.7.24 SPF validation error, please try again later");
+        CHECK(submit(s, "a@unserved.test", "user@contoso.test", message("a@unserved.test", "spf-refused"))
+                  .starts_with("451 4.7.24 "));
         // SoftFail is stamped; other.test publishes no DMARC policy, so it goes on.
         CHECK(submit(s, "a@soft.other.test", "user@contoso.test", message("a@soft.other.test", "spf-soft")).starts_with("250"));
         auto got = hub.wait_for_messages(2, 20s);

@@ -22,6 +22,15 @@ namespace {
 bool same_name(std::string_view a, std::string_view b) {
     return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
+
+// An agent's own configuration's Enabled (which stops it as Disable-TransportAgent
+// does) and its External/InternalMailEnabled.
+template <class Config>
+void own_switches(Pipeline::Entry& e, const Config& c) {
+    e.settings.enabled = e.settings.enabled && c.enabled;
+    e.settings.external_mail_enabled = c.external_mail_enabled;
+    e.settings.internal_mail_enabled = c.internal_mail_enabled;
+}
 }  // namespace
 
 std::vector<std::string_view> installed_agents() {
@@ -128,39 +137,24 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             }
         } else if (same_name(a.identity, kSenderFilterAgent)) {
             e.agent = std::make_shared<SenderFilterAgent>(services.sender_filter);
-            if (services.sender_filter) {
-                // Set-SenderFilterConfig -Enabled $false stops it too, as in Exchange.
-                const auto& sf = services.sender_filter->settings();
-                e.settings.enabled = e.settings.enabled && sf.enabled;
-                e.settings.external_mail_enabled = sf.external_mail_enabled;
-                e.settings.internal_mail_enabled = sf.internal_mail_enabled;
-            }
+            // Set-SenderFilterConfig -Enabled $false stops it too, as in Exchange.
+            if (services.sender_filter) own_switches(e, services.sender_filter->settings());
         } else if (same_name(a.identity, kSenderIdAgent)) {
             const auto& c = services.authentication.sender_id;
             e.agent = std::make_shared<SenderIdAgent>(c, services.dns, services.server_fqdn);
-            // Set-SenderIdConfig -Enabled $false stops it too, as in Exchange.
-            e.settings.enabled = e.settings.enabled && c.enabled;
-            e.settings.external_mail_enabled = c.external_mail_enabled;
-            e.settings.internal_mail_enabled = c.internal_mail_enabled;
+            own_switches(e, c);  // Set-SenderIdConfig -Enabled $false stops it too, as in Exchange
         } else if (same_name(a.identity, kDkimVerificationAgent)) {
             const auto& c = services.authentication.dkim_verification;
-            e.agent = std::make_shared<DkimVerificationAgent>(c, services.dns);
-            e.settings.enabled = e.settings.enabled && c.enabled;
-            e.settings.external_mail_enabled = c.external_mail_enabled;
-            e.settings.internal_mail_enabled = c.internal_mail_enabled;
+            e.agent = std::make_shared<DkimVerificationAgent>(c, services.dns, services.cpu);
+            own_switches(e, c);
         } else if (same_name(a.identity, kDmarcAgent)) {
             const auto& c = services.authentication.dmarc;
             e.agent = std::make_shared<DmarcAgent>(c, services.dns);
-            e.settings.enabled = e.settings.enabled && c.enabled;
-            e.settings.external_mail_enabled = c.external_mail_enabled;
-            e.settings.internal_mail_enabled = c.internal_mail_enabled;
+            own_switches(e, c);
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
-            const auto& s = services.reputation->settings();
-            e.settings.enabled = e.settings.enabled && s.enabled;
-            e.settings.external_mail_enabled = s.external_mail_enabled;
-            e.settings.internal_mail_enabled = s.internal_mail_enabled;
+            own_switches(e, services.reputation->settings());
         } else {
             continue;
         }

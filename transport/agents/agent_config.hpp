@@ -22,6 +22,9 @@ class QueueDb;
 namespace edge::dns {
 class DnsResolver;
 }
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace edge::agents {
 
@@ -41,6 +44,9 @@ AuthenticationConfig load_authentication_config(const queue::QueueDb& db);
 struct AgentServices {
     // This server's FQDN: SPF's %{r} (the receiving host).
     std::string server_fqdn;
+    // Where CPU-heavy agent work runs (DKIM's hashes and public-key operations); null:
+    // on the calling thread.
+    boost::asio::thread_pool* cpu = nullptr;
     // Set-SenderIdConfig, -DkimVerificationConfig, -DmarcConfig; load_pipeline reads them.
     AuthenticationConfig authentication;
     std::shared_ptr<dns::DnsResolver> dns;  // the receive side's resolver (InternalDNSServers)

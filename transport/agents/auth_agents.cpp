@@ -146,14 +146,14 @@ boost::asio::awaitable<Verdict> SenderIdAgent::on_event_async(AgentEvent, const 
 // ---------------------------------------------------------------- DKIM verification
 
 DkimVerificationAgent::DkimVerificationAgent(config::DkimVerificationConfigSettings settings,
-                                             std::shared_ptr<dns::DnsResolver> dns)
-    : settings_(std::move(settings)), dns_(std::move(dns)) {}
+                                             std::shared_ptr<dns::DnsResolver> dns, boost::asio::thread_pool* cpu)
+    : settings_(std::move(settings)), dns_(std::move(dns)), cpu_(cpu) {}
 
 boost::asio::awaitable<Verdict> DkimVerificationAgent::on_event_async(AgentEvent, const SessionInfo&,
                                                                       const Envelope& envelope) const {
     if (envelope.message == nullptr || !dns_) co_return Verdict::go_on();
     const std::vector<auth::DkimVerdict> verdicts = co_await auth::verify_message(
-        *dns_, *envelope.message, static_cast<std::size_t>(settings_.max_signatures), std::chrono::system_clock::now());
+        *dns_, *envelope.message, static_cast<std::size_t>(settings_.max_signatures), std::chrono::system_clock::now(), cpu_);
 
     std::string results, resinfo, summary;
     for (const auto& d : verdicts) {

@@ -74,7 +74,9 @@ private:
 // same as none); its results feed DMARC and Authentication-Results.
 class DkimVerificationAgent final : public AsyncAgent {
 public:
-    DkimVerificationAgent(config::DkimVerificationConfigSettings settings, std::shared_ptr<dns::DnsResolver> dns);
+    // `cpu`: where the hashing and signature checks run (the server's pool); null: here.
+    DkimVerificationAgent(config::DkimVerificationConfigSettings settings, std::shared_ptr<dns::DnsResolver> dns,
+                          boost::asio::thread_pool* cpu = nullptr);
     std::string_view name() const override { return kDkimVerificationAgent; }
     bool handles(AgentEvent e) const override { return e == AgentEvent::OnEndOfData; }
     std::chrono::milliseconds timeout() const override { return std::chrono::seconds(15); }
@@ -86,6 +88,7 @@ public:
 private:
     config::DkimVerificationConfigSettings settings_;
     std::shared_ptr<dns::DnsResolver> dns_;
+    boost::asio::thread_pool* cpu_;
 };
 
 // The DMARC Agent at OnEndOfData, after the DKIM Verification Agent: the From: author

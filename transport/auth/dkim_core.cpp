@@ -520,7 +520,7 @@ DkimBodyHash dkim_body_hash(const std::vector<std::string>& chunks, DkimCanonica
 DkimBodyHash dkim_body_hash(const DkimHeader& header, const std::vector<std::string>& chunks, DkimCanonicalization c,
                             std::optional<std::uint64_t> l, DkimAlgorithm a) {
     detail::MdCtxPtr md(EVP_MD_CTX_new());
-    EVP_DigestInit_ex(md.get(), a == DkimAlgorithm::RsaSha1 ? EVP_sha1() : EVP_sha256(), nullptr);
+    EVP_DigestInit_ex(md.get(), a == DkimAlgorithm::RsaSha1 ? detail::sha1_md() : detail::sha256_md(), nullptr);
     struct State {
         EVP_MD_CTX* md;
         std::optional<std::uint64_t> l;

@@ -84,7 +84,7 @@ std::string signature_bytes(EVP_PKEY* key, DkimAlgorithm a, const std::string& d
     // RFC 8463 §3: Ed25519 signs the SHA-256 of the header data (and hashes no more itself).
     const bool ed25519 = a == DkimAlgorithm::Ed25519Sha256;
     const std::string in = ed25519 ? detail::sha256(data) : data;
-    const EVP_MD* digest = ed25519 ? nullptr : EVP_sha256();
+    const EVP_MD* digest = ed25519 ? nullptr : detail::sha256_md();
     std::size_t len = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     if (EVP_DigestSignInit(md.get(), nullptr, digest, nullptr, key) != 1 ||

@@ -9,6 +9,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
 #include <cctype>
 #include <memory>
 
@@ -32,6 +34,34 @@ Pkey rsa_public_key(const std::string& der) {
         key.reset(d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der.size())));
     }
     if (key && EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) key.reset();
+    return key;
+}
+
+// Reading a public key (OpenSSL 3's decoders) costs several times the verification it
+// serves, and a sender signs every message with the same key: parsed keys are kept by
+// their p= bytes. Bounded: past kMaxCachedKeys the cache starts again (a hostile sender
+// rotating keys costs its own parses, nothing more). EVP_PKEY is read-only once built,
+// so one key may verify on several threads.
+std::shared_ptr<EVP_PKEY> public_key(bool ed25519, const std::string& p) {
+    static constexpr std::size_t kMaxCachedKeys = 512;
+    static std::mutex lock;
+    static std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> cache;
+    const std::string id = (ed25519 ? "e:" : "r:") + p;
+    {
+        std::lock_guard g(lock);
+        if (auto it = cache.find(id); it != cache.end()) return it->second;
+    }
+    Pkey parsed;
+    if (ed25519)
+        parsed.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(p.data()),
+                                                 p.size()));
+    else
+        parsed = rsa_public_key(p);
+    if (!parsed) return nullptr;
+    std::shared_ptr<EVP_PKEY> key(parsed.release(), EVP_PKEY_free);
+    std::lock_guard g(lock);
+    if (cache.size() >= kMaxCachedKeys) cache.clear();
+    cache.emplace(id, key);
     return key;
 }
 
@@ -88,14 +118,8 @@ DkimVerdict verify_signature(const DkimSignature& sig, const KeyLookup& key, con
             return verdict(Result::PermError, "key t=s: i= must be in d= itself, not a subdomain");
     }
 
-    Pkey pkey;
-    if (ed25519) {
-        if (record.p.size() != 32) return verdict(Result::PermError, "ed25519 key is not 32 octets (RFC 8463)");
-        pkey.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                               reinterpret_cast<const unsigned char*>(record.p.data()), record.p.size()));
-    } else {
-        pkey = rsa_public_key(record.p);
-    }
+    if (ed25519 && record.p.size() != 32) return verdict(Result::PermError, "ed25519 key is not 32 octets (RFC 8463)");
+    const std::shared_ptr<EVP_PKEY> pkey = public_key(ed25519, record.p);
     if (!pkey) {
         ERR_clear_error();
         return verdict(Result::PermError, "key p= is not a public key");
@@ -123,7 +147,7 @@ DkimVerdict verify_signature(const DkimSignature& sig, const KeyLookup& key, con
              EVP_DigestVerify(md.get(), b, sig.b.size(), reinterpret_cast<const unsigned char*>(digest.data()),
                               digest.size()) == 1;
     } else {
-        ok = EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1 &&
+        ok = EVP_DigestVerifyInit(md.get(), nullptr, detail::sha256_md(), nullptr, pkey.get()) == 1 &&
              EVP_DigestVerify(md.get(), b, sig.b.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
                  1;
     }

@@ -3,6 +3,7 @@
 #include "message_acceptance.hpp"
 
 #include "completion.hpp"
+#include "run_blocking.hpp"
 #include "pipeline_async.hpp"
 #include "message_headers.hpp"
 #include "errors.hpp"
@@ -198,9 +199,14 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     // DKIM signing (issue 18) once, here, for mail the organisation sends (sessions with
     // ExchangeServers or ExchangeUsers rights): every delivery attempt sends the same bytes.
     if (settings_.dkim_sign && (m.permissions & smtp::permission::BypassAntiSpam) != 0) {
-        if (std::string domain = from_domain(from_field); !domain.empty())
-            if (auto signature = settings_.dkim_sign(domain, msg.body.chunks))
-                msg.body.chunks.insert(msg.body.chunks.begin() + 1, std::move(*signature));
+        if (std::string domain = from_domain(from_field); !domain.empty()) {
+            // A copy: apply() may replace settings_ while the pool signs.
+            auto sign = settings_.dkim_sign;
+            const auto& chunks = msg.body.chunks;
+            std::optional<std::string> signature =
+                co_await async::run_on(cpu_, [&sign, &domain, &chunks] { return sign(domain, chunks); });
+            if (signature) msg.body.chunks.insert(msg.body.chunks.begin() + 1, std::move(*signature));
+        }
     }
 
     env.sender = txn.sender.str();

@@ -145,6 +145,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     hooks.track = [this](const logging::TrackingEvent& e) { tracking->write(e); };
     hooks.queued = [this] { delivery->notify(); };
     acceptance = std::make_unique<MessageAcceptance>(*queue_sink, std::move(hooks), acceptance_settings(*snapshot));
+    acceptance->set_cpu_pool(&cpu);
     services.ssl = &*ssl;
     services.receive_log = receive_log.get();
     services.host_name = options.host_name;
@@ -265,6 +266,7 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
         config::load_singleton(*db, config::ObjectKind::SenderReputationConfig)));
     agent_services.reputation->set_ours(server_fqdn, snap->categorizer);
     agent_services.server_fqdn = server_fqdn;
+    agent_services.cpu = &cpu;
     snap->agents = agents::load_pipeline(*db, snap->categorizer, snap->recipient_filter, agent_services);
     const std::string auth_serv_id =
         config::dmarc_config_settings(config::load_singleton(*db, config::ObjectKind::DmarcConfig)).auth_serv_id;

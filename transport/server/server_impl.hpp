@@ -24,6 +24,8 @@
 #include "sync_listener.hpp"
 #include "wait_group.hpp"
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <list>
@@ -115,6 +117,10 @@ struct Server::Impl {
     agents::VerdictCounters verdict_counters;  // by agent and action, for the metrics issue
     // The agents' shared services: the receive side's DNS resolver (InternalDNSServers;
     // retuned when they change, see apply_agent_services).
+    // CPU work taken off the I/O thread (issue 18: DKIM verification and signing). One
+    // thread: the I/O thread and the commit thread have the other core's worth. Declared
+    // after `io`, so it is joined (destroyed) first and never posts to a dead context.
+    asio::thread_pool cpu{1};
     agents::AgentServices agent_services;
     std::vector<std::string> agent_dns_servers;  // as configured, to see a change
     // Other agents' refusals go to sender reputation, then on to the agent log.
