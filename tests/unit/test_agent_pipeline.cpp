@@ -327,7 +327,7 @@ public:
 };
 }  // namespace
 
-TEST_CASE("issue 18: an async agent sees what the one asked before it found; Delete ends the run; a new message "
+TEST_CASE("issue 18: an async agent sees what the one asked before it found, Delete ends the run, a new message "
           "forgets Message.* properties",
           "[agents][pipeline]") {
     std::vector<std::string> ran;
