@@ -1,5 +1,7 @@
 #include "auth_result.hpp"
 
+#include "text_helpers.hpp"
+
 #include <array>
 #include <utility>
 
@@ -17,15 +19,6 @@ constexpr std::array<std::pair<Result, std::string_view>, 8> kNames{{
     {Result::PermError, "permerror"},
 }};
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 }  // namespace
 
 std::string_view to_string(Result r) {
@@ -36,7 +29,7 @@ std::string_view to_string(Result r) {
 
 std::optional<Result> result_from_string(std::string_view text) {
     for (const auto& [k, v] : kNames)
-        if (iequals(text, v)) return k;
+        if (text::iequals(text, v)) return k;
     return std::nullopt;
 }
 
