@@ -8,6 +8,7 @@
 #include "message_headers.hpp"
 #include "errors.hpp"
 #include "routing_config.hpp"
+#include "address.hpp"
 #include "auth_results.hpp"
 #include "session.hpp"
 #include "text_helpers.hpp"
@@ -88,7 +89,9 @@ std::vector<FieldSpan> forged_authentication_results(const std::string& auth_ser
     return fields;
 }
 
-// The domain of the first From: address, lower case; empty when there is none.
+// The domain of the first From: address in the one canonical form (smtp::canonical_domain:
+// lower case, A-labels, no trailing dot), as signing configurations are stored; empty
+// when there is none.
 std::string from_domain(const std::optional<std::string>& from) {
     if (!from) return {};
     auto addresses = from_addresses(*from);
@@ -96,10 +99,7 @@ std::string from_domain(const std::optional<std::string>& from) {
     const std::string& a = addresses.front();
     auto at = a.rfind('@');
     if (at == std::string::npos) return {};
-    std::string d = a.substr(at + 1);
-    for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    while (!d.empty() && d.back() == '.') d.pop_back();
-    return d;
+    return smtp::canonical_domain(std::string_view(a).substr(at + 1)).value_or("");
 }
 
 // The transport agents' end of the message: the header (OnEndOfHeaders), then the
