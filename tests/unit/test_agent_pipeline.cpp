@@ -540,3 +540,70 @@ TEST_CASE("the built pipeline runs the Sender Filter Agent from AgentServices wi
         CHECK_FALSE(q->run(AgentEvent::OnMailCommand, s, mail, nullptr).reply.has_value());
     }
 }
+
+namespace {
+// An agent that records what it saw of the message (its recipients and first chunk).
+class Observer final : public Agent {
+public:
+    explicit Observer(std::vector<std::string>* seen) : seen_(seen) {}
+    std::string_view name() const override { return "observer"; }
+    bool handles(AgentEvent e) const override { return e == AgentEvent::OnEndOfData; }
+    Verdict on_event(AgentEvent, const SessionInfo&, const Envelope& env) const override {
+        std::string line = env.sender + " ->";
+        for (const auto& r : env.recipients) line += " " + r;
+        if (env.message != nullptr && !env.message->empty()) line += " | " + env.message->front();
+        seen_->push_back(line);
+        return Verdict::go_on();
+    }
+
+private:
+    std::vector<std::string>* seen_;
+};
+}  // namespace
+
+TEST_CASE("a MessageEdit changes what the agents after it see and what the session commits", "[agents][pipeline]") {
+    Verdict edit;
+    edit.edit.emplace();
+    edit.edit->message = std::make_shared<const std::vector<std::string>>(
+        std::vector<std::string>{"X-Scanned: yes\r\nSubject: hi\r\n\r\nbody\r\n"});
+    edit.edit->headers = {{"X-Scanned", "yes"}, {"Subject", "hi"}};
+    edit.edit->sender = "new@example.org";
+    edit.edit->add_recipients = {"added@b.test", "A@B.TEST"};  // the second one is there already
+    edit.edit->remove_recipients = {"gone@b.test"};
+    std::vector<std::string> seen;
+    Pipeline p({entry(std::make_shared<Scripted>("editor", edit, nullptr), 1),
+                entry(std::make_shared<Observer>(&seen), 2)});
+    AgentSession s;
+    FakeSink sink;
+    Envelope env;
+    env.sender = "old@example.org";
+    env.recipients = {"a@b.test", "gone@b.test"};
+    const std::vector<std::string> original{"Subject: hi\r\n\r\nbody\r\n"};
+    env.message = &original;
+    auto d = p.run(AgentEvent::OnEndOfData, s, env, &sink);
+    CHECK_FALSE(d.reply);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == "new@example.org -> a@b.test added@b.test | X-Scanned: yes\r\nSubject: hi\r\n\r\nbody\r\n");
+    REQUIRE(s.changes.any());
+    REQUIRE(s.changes.recipients);
+    CHECK(*s.changes.recipients == std::vector<std::string>{"a@b.test", "added@b.test"});
+    CHECK(s.changes.sender == std::optional<std::string>("new@example.org"));
+    REQUIRE(sink.lines.size() == 1);  // a Continue that changes the message is logged
+    CHECK(sink.lines[0].agent == "editor");
+
+    // Applied again (gather_async, then run): nothing more changes.
+    Envelope view = env;
+    apply_edit(s.changes, *edit.edit, view);
+    CHECK(*s.changes.recipients == std::vector<std::string>{"a@b.test", "added@b.test"});
+
+    // A redirect keeps whom the message was for; later additions go nowhere else.
+    MessageEdit quarantine;
+    quarantine.redirect_to = "quarantine@corp.test";
+    apply_edit(s.changes, quarantine, view);
+    CHECK(*s.changes.recipients == std::vector<std::string>{"quarantine@corp.test"});
+    CHECK(s.changes.original_recipients == std::vector<std::string>{"a@b.test", "added@b.test"});
+    CHECK(view.recipients == std::vector<std::string>{"quarantine@corp.test"});
+
+    s.new_message();
+    CHECK_FALSE(s.changes.any());
+}

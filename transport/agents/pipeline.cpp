@@ -2,6 +2,8 @@
 // (see pipeline.hpp); the async answers arrive in AgentSession::async_answers.
 #include "pipeline.hpp"
 
+#include "text_helpers.hpp"
+
 #include <algorithm>
 #include <strings.h>
 
@@ -146,9 +148,49 @@ bool Pipeline::has_async(AgentEvent e, const AgentSession& s) const {
                        [&](const Entry& en) { return en.agent->is_async_at(e) && runs(en, e, s); });
 }
 
-Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, VerdictSink* sink) const {
+void apply_edit(MessageChanges& changes, const MessageEdit& edit, Envelope& view) {
+    if (edit.message) {
+        changes.message = edit.message;
+        changes.headers = edit.headers;
+        view.message = changes.message.get();
+        view.headers = edit.headers;
+        std::uint64_t size = 0;
+        for (const auto& c : *edit.message) size += c.size();
+        view.size = size;
+    }
+    if (edit.sender) {
+        changes.sender = edit.sender;
+        view.sender = *edit.sender;
+    }
+    if (!edit.rewrite_recipient.empty()) {
+        changes.rewritten_recipient = edit.rewrite_recipient;
+        view.recipient = edit.rewrite_recipient;
+    }
+    if (!edit.add_recipients.empty() || !edit.remove_recipients.empty() || !edit.redirect_to.empty()) {
+        std::vector<std::string> list = changes.recipients.value_or(view.recipients);
+        auto has = [&list](std::string_view a) {
+            return std::any_of(list.begin(), list.end(), [a](const std::string& r) { return text::iequals(r, a); });
+        };
+        for (const auto& a : edit.add_recipients)
+            if (!has(a)) list.push_back(a);
+        for (const auto& r : edit.remove_recipients)
+            std::erase_if(list, [&r](const std::string& x) { return text::iequals(x, r); });
+        if (!edit.redirect_to.empty() && changes.redirected_to.empty()) {
+            changes.original_recipients = list;
+            changes.redirected_to = edit.redirect_to;
+        }
+        if (!changes.redirected_to.empty()) list = {changes.redirected_to};
+        changes.recipients = list;
+        view.recipients = std::move(list);
+    }
+}
+
+Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& given, VerdictSink* sink) const {
     Decision d;
+    // What the agents see: the message as given until an agent changes it.
+    std::optional<Envelope> changed;
     for (const auto& entry : entries_) {
+        const Envelope& envelope = changed ? *changed : given;
         // Looked at agent by agent: an earlier verdict may allow-list the session or
         // bypass the message for the ones after it.
         if (!runs(entry, e, s)) continue;
@@ -166,7 +208,7 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
             v = agent.on_event(e, s.info, envelope);
         }
         if (v.action == AgentAction::Disconnect && !smtp::reply_entry(v.reply).closes) v.reply = smtp::ReplyId::AgentDisconnect;
-        if (sink != nullptr && (v.action != AgentAction::Continue || v.timed_out)) {
+        if (sink != nullptr && (v.action != AgentAction::Continue || v.timed_out || v.edit)) {
             std::string response;
             if (v.action == AgentAction::Reject || v.action == AgentAction::Disconnect)
                 response = smtp::render(smtp::AgentReply{v.reply, v.reply_text});
@@ -175,6 +217,10 @@ Decision Pipeline::run(AgentEvent e, AgentSession& s, const Envelope& envelope, 
         if (v.allow_list_session) s.info.allow_listed = true;
         for (auto& [k, val] : v.properties) s.info.properties[k] = val;
         for (auto& h : v.headers) s.stamped_headers.push_back(h);
+        if (v.edit && (v.action == AgentAction::Continue || v.action == AgentAction::Stamp)) {
+            if (!changed) changed.emplace(given);
+            apply_edit(s.changes, *v.edit, *changed);
+        }
         switch (v.action) {
             case AgentAction::Continue:
             case AgentAction::Stamp: break;

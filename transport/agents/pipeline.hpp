@@ -82,6 +82,33 @@ struct Envelope {
     const std::vector<std::string>* message = nullptr;
 };
 
+// An agent's change to the message itself (issue 19: a milter's modifications,
+// Attachment Filtering's Strip, the Content Filter's quarantine, Address Rewriting's
+// RCPT rewrite): applied by the pipeline to the session's current message, so the agents
+// after it see the changed message, and by acceptance before the commit. It rides on a
+// Continue or Stamp verdict (a Reject or Delete makes it moot). Applying the same edit
+// twice changes nothing more (gather_async applies an async agent's edit for the agents
+// asked after it; Pipeline::run applies it again).
+struct MessageEdit {
+    // The whole message (header, blank line, body) replaced, with its header fields as
+    // the agents see them (Envelope::headers: name, unfolded value). Null: unchanged.
+    std::shared_ptr<const std::vector<std::string>> message;
+    std::vector<HeaderField> headers;  // with `message`
+    std::optional<std::string> sender;  // MAIL FROM replaced ("" is the null path)
+    std::vector<std::string> add_recipients;     // each added once
+    std::vector<std::string> remove_recipients;  // removed (compared case-insensitively)
+    // Every recipient replaced by this one (the Content Filter's quarantine, Exchange's
+    // QuarantineMailbox); the original recipients are kept with the message.
+    std::string redirect_to;
+    // OnRcptCommand: the recipient asked for is recorded as this address instead (the
+    // Address Rewriting Inbound Agent); the driver applies it to the RCPT being accepted.
+    std::string rewrite_recipient;
+    bool empty() const {
+        return !message && !sender && add_recipients.empty() && remove_recipients.empty() && redirect_to.empty() &&
+               rewrite_recipient.empty();
+    }
+};
+
 // An agent's answer.
 enum class AgentAction : std::uint8_t {
     Continue,         // nothing to say
@@ -112,6 +139,9 @@ struct Verdict {
     std::string logged_recipient;
     // The agent log's Reason, ReasonData and Diagnostics.
     std::string reason, reason_data, diagnostics;
+    // Continue / Stamp: a change to the message (MessageEdit). The agent log records a
+    // verdict that carries one even when its action is Continue.
+    std::optional<MessageEdit> edit;
 
     static Verdict go_on() { return {}; }
     static Verdict reject(smtp::ReplyId reply, std::string reason, std::string reason_data = {});
@@ -166,6 +196,23 @@ struct AgentSettings {
     bool internal_mail_enabled = false;  // hubs and partners (Exchange's default for anti-spam agents)
 };
 
+// What the agents changed of the current message so far (every MessageEdit applied in
+// order): acceptance commits this in place of what the client sent.
+struct MessageChanges {
+    std::shared_ptr<const std::vector<std::string>> message;  // null: the message as received
+    std::vector<HeaderField> headers;                         // with `message`
+    std::optional<std::string> sender;
+    std::optional<std::vector<std::string>> recipients;  // the whole recipient list, once changed
+    std::string redirected_to;                           // the quarantine mailbox, once redirected
+    std::vector<std::string> original_recipients;        // with `redirected_to`: whom the message was for
+    std::string rewritten_recipient;                     // OnRcptCommand: the current RCPT's new address
+    bool any() const { return message || sender || recipients || !redirected_to.empty(); }
+};
+
+// Applies `edit` to `changes` and to `view`, what the agents after it see (its message,
+// headers, sender and recipients). Idempotent.
+void apply_edit(MessageChanges& changes, const MessageEdit& edit, Envelope& view);
+
 // A session's agent state: what agents see, plus what the pipeline keeps for the
 // current message. Owned by the SMTP driver, one per connection.
 struct AgentSession {
@@ -174,10 +221,12 @@ struct AgentSession {
     std::vector<HeaderField> stamped_headers;    // Stamp verdicts for the current message: acceptance adds them
     std::map<std::string, Verdict, std::less<>> async_answers;  // async agents' answers for the coming event
     std::chrono::milliseconds pending_delay{0};  // Tarpit verdicts not yet waited (the driver takes it)
-    // MAIL (and RSET, EHLO) start a new message: its bypass and stamps end.
+    MessageChanges changes;                      // MessageEdit verdicts for the current message
+    // MAIL (and RSET, EHLO) start a new message: its bypass, stamps and changes end.
     void new_message() {
         message_bypassed = false;
         stamped_headers.clear();
+        changes = {};
         std::erase_if(info.properties, [](const auto& p) { return p.first.starts_with(kMessagePropertyPrefix); });
     }
 };

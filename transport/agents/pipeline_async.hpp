@@ -7,6 +7,7 @@
 
 #include "pipeline.hpp"
 
+#include <optional>
 #include <utility>
 
 #include <boost/asio.hpp>
@@ -31,11 +32,14 @@ public:
 // s.async_answers for the Pipeline::run that follows. Stops at the first answer that
 // rejects or disconnects: the agents after it would not run.
 inline boost::asio::awaitable<void> gather_async(const Pipeline& pipeline, AgentEvent e, AgentSession& s,
-                                                 const Envelope& envelope) {
+                                                 const Envelope& given) {
     using namespace boost::asio::experimental::awaitable_operators;
     namespace asio = boost::asio;
     auto ex = co_await asio::this_coro::executor;
+    // What the agents asked see: the message as given until one of them changes it.
+    std::optional<Envelope> changed;
     for (const auto& entry : pipeline.entries()) {
+        const Envelope& envelope = changed ? *changed : given;
         if (!entry.agent->is_async_at(e) || !Pipeline::runs(entry, e, s)) continue;
         const auto& agent = static_cast<const AsyncAgent&>(*entry.agent);
         asio::steady_timer timer(ex, agent.timeout());
@@ -56,6 +60,10 @@ inline boost::asio::awaitable<void> gather_async(const Pipeline& pipeline, Agent
         // DKIM's results), as in a pipeline run one agent after the other; run() sets
         // the same values again.
         for (const auto& [k, val] : v.properties) s.info.properties[k] = val;
+        if (v.edit && (v.action == AgentAction::Continue || v.action == AgentAction::Stamp)) {
+            if (!changed) changed.emplace(given);
+            apply_edit(s.changes, *v.edit, *changed);
+        }
         s.async_answers[std::string(agent.name())] = std::move(v);
         if (final) break;
     }

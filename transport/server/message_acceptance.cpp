@@ -157,6 +157,16 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
             co_return o;
         }
     }
+    // What the agents changed (MessageEdit: a milter's modifications, a stripped
+    // attachment, a quarantine redirect) is what gets committed.
+    const agents::MessageChanges* changes =
+        m.agent_session != nullptr && m.agent_session->changes.any() ? &m.agent_session->changes : nullptr;
+    if (changes != nullptr && changes->message) {
+        headers = scan_headers(*changes->message, m.max_header_size, false);
+        if (!headers.complete) co_return refused(smtp::ReplyId::HeaderTooBig);
+        from_field = headers.from;
+        client_message_id = headers.message_id;
+    }
     std::optional<std::string> auth_results;
     if (m.agent_session != nullptr)
         auth_results = authentication_results_value(settings_.auth_serv_id, m.agent_session->info.properties);
@@ -190,7 +200,8 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
         msg.body.chunks.push_back("Message-ID: " + message_id + "\r\n");
     }
     {
-        std::vector<std::string> received = txn.message.take();
+        std::vector<std::string> received =
+            changes != nullptr && changes->message ? *changes->message : txn.message.take();
         if (!settings_.auth_serv_id.empty() && !headers.authentication_results.empty())
             remove_fields(received, forged_authentication_results(settings_.auth_serv_id,
                                                                   std::move(headers.authentication_results)));
@@ -209,7 +220,7 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
         }
     }
 
-    env.sender = txn.sender.str();
+    env.sender = changes != nullptr && changes->sender ? *changes->sender : txn.sender.str();
     env.dsn_ret = dsn_ret(txn.ret);
     env.dsn_envid = txn.envid;
     env.arrival_time = std::chrono::time_point_cast<std::chrono::microseconds>(now);
@@ -224,13 +235,39 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     env.authentication_results = auth_results.value_or("");
     // The categorizer: each recipient to its next-hop queue.
     const auto categorizer = settings_.categorizer;
-    for (auto& r : txn.recipients) {
-        queue::Recipient rcpt;
-        rcpt.address = r.address.str();
-        rcpt.orcpt = r.orcpt;
-        rcpt.notify = r.notify;
+    auto add_recipient = [&](queue::Recipient rcpt) {
         std::tie(rcpt.next_hop, rcpt.delivery_type) = config::queue_for(*categorizer, rcpt.address);
         env.recipients.push_back(std::move(rcpt));
+    };
+    if (changes != nullptr && changes->recipients) {
+        // An agent's recipient list: a recipient the client gave keeps its DSN request.
+        for (const auto& address : *changes->recipients) {
+            queue::Recipient rcpt;
+            rcpt.address = address;
+            for (const auto& r : txn.recipients)
+                if (text::iequals(r.address.str(), address)) {
+                    rcpt.orcpt = r.orcpt;
+                    rcpt.notify = r.notify;
+                    break;
+                }
+            add_recipient(std::move(rcpt));
+        }
+    } else {
+        for (auto& r : txn.recipients) {
+            queue::Recipient rcpt;
+            rcpt.address = r.address.str();
+            rcpt.orcpt = r.orcpt;
+            rcpt.notify = r.notify;
+            add_recipient(std::move(rcpt));
+        }
+    }
+    if (env.recipients.empty()) {
+        // Every recipient removed (a milter's delrcpt): nothing to deliver, as a Delete.
+        AcceptanceOutcome o;
+        o.result = AcceptanceOutcome::Result::Deleted;
+        o.message_id = message_id;
+        o.deleted_by = "recipients removed";
+        co_return o;
     }
 
     const std::uint64_t size = env.size;
