@@ -19,7 +19,7 @@ namespace edge::agents {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -28,7 +28,7 @@ namespace {
 
 // One provider: its lookup raced against the shared deadline. The loser is cancelled
 // and awaited by operator||, so the lookup never outlives this frame.
-asio::awaitable<ProviderReply> ask_one(AddressLookup lookup, std::string name, Clock::time_point deadline,
+asio::awaitable<ProviderReply> ask_one(AddressLookup lookup, std::string name, SteadyClock::time_point deadline,
                                        std::chrono::milliseconds timeout) {
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer timer(ex, deadline);
@@ -70,7 +70,7 @@ asio::awaitable<ProviderReplies> ask_providers(AddressLookup lookup, const IpPro
     out.block.resize(set.block.size());
     if (set.allow.empty() && set.block.empty()) co_return out;
     auto ex = co_await asio::this_coro::executor;
-    const auto deadline = Clock::now() + set.timeout;
+    const auto deadline = SteadyClock::now() + set.timeout;
 
     std::vector<const IpListProvider*> asked;
     for (const auto& p : set.allow) asked.push_back(&p);

@@ -105,12 +105,12 @@ template <class E> struct enum_of<FlagSet<E>> { using type = E; };
 
 template <class T>
 bool names_match(const SettingDef& d) {
-    using E = typename enum_of<T>::type;
-    if constexpr (std::is_void_v<E>) {
+    using Enum = typename enum_of<T>::type;
+    if constexpr (std::is_void_v<Enum>) {
         return true;
     } else {
         auto choices = split_list(d.choices);
-        const auto& names = EnumNames<E>::names;
+        const auto& names = EnumNames<Enum>::names;
         if (choices.size() != names.size()) return false;
         for (std::size_t i = 0; i < names.size(); ++i)
             if (choices[i] != names[i]) return false;

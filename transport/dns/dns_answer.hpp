@@ -17,8 +17,15 @@
 #include <vector>
 
 // After the C++ headers: ldns's headers define macros (min/max helpers) that break
-// libstdc++'s <ext/numeric_traits.h> when they come first.
+// libstdc++'s <ext/numeric_traits.h> when they come first. Without HAVE_STDBOOL_H they
+// also define bool, true and false as macros, which break any C++ header read after
+// them (<optional>'s `bool(x) <=> false` in a unity build): gone here.
 #include <ldns/ldns.h>
+#ifdef __bool_true_false_are_defined
+#undef bool
+#undef true
+#undef false
+#endif
 
 namespace edge::dns::wire {
 

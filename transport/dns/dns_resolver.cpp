@@ -3,6 +3,8 @@
 // believed, followed through CNAMEs, and cached by their TTL.
 #include "dns_resolver.hpp"
 
+#include "completion.hpp"
+
 #include "dns_answer.hpp"
 
 #include <ldns/ldns.h>
@@ -41,7 +43,7 @@ using namespace asio::experimental::awaitable_operators;
 using udp = asio::ip::udp;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;  // completion.hpp
 // GCC 12 destroys a temporary that has a destructor inside a co_await expression at
 // the wrong time (a double free under ASan). So every co_await here awaits a named
 // awaitable, or a call whose arguments are named objects or plain values.

@@ -14,6 +14,8 @@
 //     DATA is written only from its completion, after the queue's fsync.
 #include "smtp_connection.hpp"
 
+#include "completion.hpp"
+
 #include "data_reader.hpp"
 #include "pipeline_async.hpp"
 #include "pre_greet.hpp"
@@ -34,7 +36,7 @@ using namespace std::chrono_literals;
 using smtp::ReplyId;
 using smtp::Step;
 using logging::LogEvent;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;  // completion.hpp
 constexpr std::size_t kReadSize = 16 * 1024;
 using smtp::kLargestMessage;
 // What storing `n` more body bytes may add to a session's memory: the bytes and at

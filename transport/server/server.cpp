@@ -3,6 +3,8 @@
 // queue's committer threads do the disk work); see ARCHITECTURE.md.
 #include "server_impl.hpp"
 
+#include "completion.hpp"
+
 #include "accept_pause.hpp"
 #include "bootstrap.hpp"
 #include "config_store.hpp"
@@ -32,7 +34,7 @@ namespace {
 using namespace std::chrono_literals;
 using receive::address_text;
 using receive::select_connector;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;  // completion.hpp
 
 void say(const std::string& line) {
     std::fprintf(stderr, "edge-transport: %s\n", line.c_str());

@@ -2,6 +2,8 @@
 // batches applied on a thread of their own, its own connection limits.
 #include "sync_listener.hpp"
 
+#include "completion.hpp"
+
 #include "accept_pause.hpp"
 #include "config_store.hpp"
 #include "edge_state.hpp"
@@ -29,7 +31,7 @@ using receive::make_server_context;
 using receive::peer_certificate_sha256;
 using receive::request_client_certificate;
 using receive::TlsFiles;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using async::use_tuple;  // completion.hpp
 // An agent that says nothing for this long is cut off (a batch of millions arrives
 // line by line well within it).
 constexpr auto kInactivity = 60s;

@@ -27,11 +27,6 @@ std::string ascii_lower(std::string_view s) {
     return out;
 }
 
-bool non_ascii(std::string_view s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) return true;
-    return false;
-}
 
 bool has_control(std::string_view s) { return has_control_byte(s); }
 
@@ -86,7 +81,7 @@ struct MallocFree {
 // Full Unicode case folding with NFC (libunistring u8_casefold), so "Ü", "ü" and the
 // decomposed "u\u0308" are one; ASCII needs only lower case.
 std::optional<std::string> fold_case(std::string_view s) {
-    if (!non_ascii(s)) return ascii_lower(s);
+    if (!text::has_non_ascii(s)) return ascii_lower(s);
     std::size_t n = 0;
     std::unique_ptr<uint8_t, MallocFree> folded(
         u8_casefold(reinterpret_cast<const uint8_t*>(s.data()), s.size(), nullptr, UNINORM_NFC, nullptr, &n));
@@ -212,7 +207,7 @@ std::optional<std::string> canonical_domain(std::string_view d) {
         if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.') return std::nullopt;
     }
     std::string out;
-    if (non_ascii(d) || has_a_label(d)) {
+    if (text::has_non_ascii(d) || has_a_label(d)) {
         if (!valid_utf8(d)) return std::nullopt;
         // IDNA2008 lookup (RFC 5891 §5) with UTS #46 non-transitional mapping: case folds
         // U-labels, checks A-labels, keeps ß and ς (what browsers and registries do).
@@ -233,7 +228,7 @@ std::optional<std::string> canonical_domain(std::string_view d) {
 
 std::optional<std::string> canonical_local_part(std::string_view local) {
     if (has_control(local)) return std::nullopt;
-    const bool utf8 = non_ascii(local);
+    const bool utf8 = text::has_non_ascii(local);
     if (utf8 && !valid_utf8(local)) return std::nullopt;
     if (!valid_local_part(local, utf8)) return std::nullopt;
     std::string content;
@@ -269,11 +264,11 @@ std::optional<std::string> canonical_local_part(std::string_view local) {
 
 AddressError check_mailbox(const Mailbox& m, bool utf8) {
     if (has_control(m.local) || has_control(m.domain)) return AddressError::ControlByte;
-    if (utf8 ? !(valid_utf8(m.local) && valid_utf8(m.domain)) : (non_ascii(m.local) || non_ascii(m.domain)))
+    if (utf8 ? !(valid_utf8(m.local) && valid_utf8(m.domain)) : (text::has_non_ascii(m.local) || text::has_non_ascii(m.domain)))
         return AddressError::Utf8;
     if (!valid_local_part(m.local, utf8)) return AddressError::LocalPart;
     // Case folding of ASCII never changes the length; of UTF-8 it may (see above).
-    if (non_ascii(m.local) && !canonical_local_part(m.local)) return AddressError::LocalPart;
+    if (text::has_non_ascii(m.local) && !canonical_local_part(m.local)) return AddressError::LocalPart;
     if (!canonical_domain(m.domain)) return AddressError::Domain;
     return AddressError::None;
 }
@@ -284,7 +279,7 @@ CanonicalAddress canonical_address(const Mailbox& m) {
         r.error = AddressError::Syntax;
         return r;
     }
-    const bool utf8 = non_ascii(m.local) || non_ascii(m.domain);
+    const bool utf8 = text::has_non_ascii(m.local) || text::has_non_ascii(m.domain);
     r.error = check_mailbox(m, utf8);
     if (r.error != AddressError::None) return r;
     auto local = canonical_local_part(m.local);
@@ -306,7 +301,7 @@ CanonicalAddress canonical_address(std::string_view address) {
         r.error = AddressError::ControlByte;
         return r;
     }
-    if (non_ascii(address) && !valid_utf8(address)) {
+    if (text::has_non_ascii(address) && !valid_utf8(address)) {
         r.error = AddressError::Utf8;
         return r;
     }

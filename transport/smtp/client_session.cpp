@@ -44,9 +44,6 @@ std::string response_line(ClientText id, const std::string& text) {
     return std::to_string(e.code) + " " + std::string(e.enhanced) + " " + text;
 }
 
-bool non_ascii(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
 
 // An address goes between <> in a command line: a control character would split the
 // command (command injection), an angle bracket would end the path early (parameter
@@ -509,7 +506,7 @@ std::vector<ClientAction> ClientSession::begin_message(const OutboundMessage& m)
     msg_ = m;
     outcomes_.clear();
     next_batch_.clear();
-    eight_bit_ = non_ascii(m.content);
+    eight_bit_ = text::has_non_ascii(m.content);
 
     // Decisions that need no round trip: the message cannot go to this peer at all, or
     // some recipients cannot.
@@ -525,12 +522,12 @@ std::vector<ClientAction> ClientSession::begin_message(const OutboundMessage& m)
                         {std::to_string(m.content.size()), std::to_string(ext_.max_size), policy_.remote_host});
     if (!sendable(m.sender)) return fail_all(ClientText::AddressNotSendable, {m.sender});
     // RFC 6531 §3.2: a non-ASCII address goes only to a peer that offers SMTPUTF8.
-    if (non_ascii(m.sender) && !ext_.smtputf8) return fail_all(ClientText::NeedsSmtpUtf8, {policy_.remote_host, m.sender});
+    if (text::has_non_ascii(m.sender) && !ext_.smtputf8) return fail_all(ClientText::NeedsSmtpUtf8, {policy_.remote_host, m.sender});
     for (const auto& r : m.recipients) {
         if (!sendable(r.address)) {
             decide(r, RecipientResult::Failed, response_line(CT::AddressNotSendable, say(CT::AddressNotSendable, {r.address})),
                    std::string(entry(CT::AddressNotSendable).enhanced));
-        } else if (non_ascii(r.address) && !ext_.smtputf8) {
+        } else if (text::has_non_ascii(r.address) && !ext_.smtputf8) {
             decide(r, RecipientResult::Failed,
                    response_line(CT::NeedsSmtpUtf8, say(CT::NeedsSmtpUtf8, {policy_.remote_host, r.address})),
                    std::string(entry(CT::NeedsSmtpUtf8).enhanced));
@@ -553,8 +550,8 @@ std::string ClientSession::mail_command() const {
     // RFC 6152 asks for a conversion to 7-bit MIME or a bounce; we do neither yet).
     if (eight_bit_ && ext_.eightbitmime) cmd += " BODY=8BITMIME";
     if (ext_.smtputf8) {
-        bool utf8 = non_ascii(msg_.sender) ||
-                    std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return non_ascii(s.rcpt.address); });
+        bool utf8 = text::has_non_ascii(msg_.sender) ||
+                    std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return text::has_non_ascii(s.rcpt.address); });
         if (utf8) cmd += " SMTPUTF8";
     }
     // RFC 3461 §4.3, §4.4: only to a peer that offers DSN.

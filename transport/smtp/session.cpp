@@ -1,6 +1,8 @@
 // The session state machine: the command table, then one check/apply per verb.
 #include "session.hpp"
 
+#include "text_helpers.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -12,11 +14,6 @@ constexpr std::uint16_t kGreetedOn = bit(SessionState::Greeted) | bit(SessionSta
                                      bit(SessionState::Bdat);
 constexpr std::uint16_t kAnyCommandState = bit(SessionState::Connected) | kGreetedOn;
 
-bool non_ascii(std::string_view s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) return true;
-    return false;
-}
 }  // namespace
 
 const char* to_string(SessionState s) {
@@ -223,7 +220,7 @@ Step Session::apply_mail(const Command& cmd) {
 Step Session::apply_rcpt(const Command& cmd) {
     if (cmd.notify != 0 && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"NOTIFY"});
     if (!cmd.orcpt.empty() && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"ORCPT"});
-    if (non_ascii(cmd.path.local) || non_ascii(cmd.path.domain))
+    if (text::has_non_ascii(cmd.path.local) || text::has_non_ascii(cmd.path.domain))
         if (!txn_.smtputf8) return refuse(ReplyId::Utf8NeedsSmtpUtf8);
     if (txn_.recipients.size() >= settings_.max_recipients) return reply(ReplyId::TooManyRecipients);
     RecipientVerdict v =

@@ -32,6 +32,13 @@ constexpr bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
+// Any octet above 127 (UTF-8, or 8-bit bytes): what SMTPUTF8 and 8BITMIME are about.
+constexpr bool has_non_ascii(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80) return true;
+    return false;
+}
+
 // ---- white space
 // Without surrounding SP and HTAB (RFC 5234 WSP): what SMTP commands and the routing
 // parsers allow around a value. CR and LF stay: they are never "space" in a protocol line.
