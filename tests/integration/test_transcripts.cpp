@@ -329,6 +329,7 @@ TEST_CASE("transcript: RecipientFilterConfig cmdlets", "[transcript]") { run_tra
 TEST_CASE("transcript: TransportAgent cmdlets and Get-AgentLog", "[transcript]") { run_transcript("transport_agent.t"); }
 TEST_CASE("transcript: SenderFilterConfig cmdlets and PreGreetDelay", "[transcript]") { run_transcript("sender_filter.t"); }
 TEST_CASE("transcript: Sender ID, DKIM and DMARC configuration, DKIM keys and signing configurations", "[transcript]") { run_transcript("auth.t"); }
+TEST_CASE("transcript: MilterServer cmdlets", "[transcript]") { run_transcript("milter.t"); }
 TEST_CASE("transcript: SenderReputationConfig and Get-SenderReputation", "[transcript]") {
     run_transcript("sender_reputation.t");
 }

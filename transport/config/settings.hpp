@@ -45,6 +45,7 @@ enum class ElementKind : std::uint8_t {
     DnsServer,     // an IP address, optionally :port ([IPv6]:port)
     EmailAddress,  // local@domain
     Credential,    // user:password
+    MilterAddress, // host:port, [IPv6]:port, inet:host:port or unix:/path (issue 19)
 };
 
 // Which object a setting belongs to. The config-store kind is the name.
@@ -76,9 +77,11 @@ enum class ObjectKind : std::uint8_t {
     DkimVerificationConfig,
     DmarcConfig,
     DkimSigningConfig,
+    // Issue 19: the milters the Milter Agent asks (New-MilterServer), named, in Priority order.
+    MilterServer,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::DkimSigningConfig) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::MilterServer) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -37,6 +37,10 @@ enum class SenderFilterAction : std::uint8_t { Reject, StampStatus };
 enum class SenderIdAction : std::uint8_t { StampStatus, Reject, Delete };
 enum class DmarcAction : std::uint8_t { Reject, Quarantine, StampStatus };
 enum class DkimAlgorithm : std::uint8_t { RsaSha256, Ed25519Sha256 };
+// Issue 19: what a milter's failure means (Postfix's milter_default_action) and who acts
+// on its verdict.
+enum class MilterDefaultAction : std::uint8_t { Accept, TempFail, Reject };
+enum class MilterVerdictHandling : std::uint8_t { Apply, ContentFilter };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -71,6 +75,12 @@ template <> struct EnumNames<DmarcAction> {
 };
 template <> struct EnumNames<DkimAlgorithm> {
     static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
+};
+template <> struct EnumNames<MilterDefaultAction> {
+    static constexpr std::array<std::string_view, 3> names{"Accept", "TempFail", "Reject"};
+};
+template <> struct EnumNames<MilterVerdictHandling> {
+    static constexpr std::array<std::string_view, 2> names{"Apply", "ContentFilter"};
 };
 
 // Exchange's name of an enum value, as the table spells it.
@@ -362,6 +372,19 @@ struct DkimSigningConfigSettings {
     bool enabled = true;
     friend bool operator==(const DkimSigningConfigSettings&, const DkimSigningConfigSettings&) = default;
 };
+// Issue 19: New-MilterServer (transport/agents/milter_agent.* reads it).
+struct MilterServerSettings {
+    std::string name;
+    std::string address;  // canonical: "host:port", "[v6]:port" or "unix:/path"
+    int protocol = 6;
+    std::chrono::seconds connect_timeout{30};
+    std::chrono::seconds command_timeout{30};
+    MilterDefaultAction default_action = MilterDefaultAction::TempFail;
+    MilterVerdictHandling verdict_handling = MilterVerdictHandling::Apply;
+    bool enabled = true;
+    int priority = 1;
+    friend bool operator==(const MilterServerSettings&, const MilterServerSettings&) = default;
+};
 
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
@@ -431,6 +454,7 @@ SenderIdConfigSettings sender_id_config_settings(const ConfigObject& o);
 DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObject& o);
 DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o);
+MilterServerSettings milter_server_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);
