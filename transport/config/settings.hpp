@@ -76,9 +76,11 @@ enum class ObjectKind : std::uint8_t {
     DkimVerificationConfig,
     DmarcConfig,
     DkimSigningConfig,
+    // Issue 19: the Address Rewriting agents' entries (New-AddressRewriteEntry), one per entry.
+    AddressRewriteEntry,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::DkimSigningConfig) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::AddressRewriteEntry) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -367,6 +367,14 @@ const Binding<DS> kDkimSigningConfig[] = {
     EDGE_BIND(DS, "KeyFile", key_file),
     EDGE_BIND(DS, "Enabled", enabled),
 };
+using AR = AddressRewriteEntrySettings;
+const Binding<AR> kAddressRewriteEntry[] = {
+    EDGE_BIND(AR, "Name", name),
+    EDGE_BIND(AR, "InternalAddress", internal_address),
+    EDGE_BIND(AR, "ExternalAddress", external_address),
+    EDGE_BIND(AR, "ExceptionList", exception_list),
+    EDGE_BIND(AR, "OutboundOnly", outbound_only),
+};
 
 using SF = SenderFilterConfigSettings;
 const Binding<SF> kSenderFilterConfig[] = {
@@ -512,6 +520,9 @@ DmarcConfigSettings dmarc_config_settings(const ConfigObject& o) { return read_t
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::DkimSigningConfig, kDkimSigningConfig);
 }
+AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::AddressRewriteEntry, kAddressRewriteEntry);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -552,6 +563,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::DkimVerificationConfig, kDkimVerificationConfig, errors);
     check_bindings(ObjectKind::DmarcConfig, kDmarcConfig, errors);
     check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
+    check_bindings(ObjectKind::AddressRewriteEntry, kAddressRewriteEntry, errors);
     return errors;
 }
 
@@ -579,6 +591,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::DkimVerificationConfig: return member_of(kDkimVerificationConfig, setting);
         case ObjectKind::DmarcConfig: return member_of(kDmarcConfig, setting);
         case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
+        case ObjectKind::AddressRewriteEntry: return member_of(kAddressRewriteEntry, setting);
     }
     return {};
 }
