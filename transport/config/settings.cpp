@@ -845,8 +845,8 @@ void check_address_rewrite_entry(const ConfigObject& o, std::vector<std::string>
         errors.push_back("-InternalAddress: '" + internal +
                          "' is not valid; expected an address, a domain, or *. followed by a domain (*.contoso.com)");
     } else if (auto bad = check_element(ElementKind::Domain, internal_domain)) {
-        errors.push_back("-InternalAddress: '" + internal + "' is not valid; expected an address (david@contoso.com), a "
-                         "domain (contoso.com) or *.domain (*.contoso.com): " + *bad);
+        errors.push_back("-InternalAddress: '" + internal + "' is not valid; " + *bad +
+                         " (an address such as david@contoso.com, a domain such as contoso.com, or *.contoso.com)");
     }
     const bool external_is_address = external.find('@') != std::string::npos;
     if (external.starts_with("*")) {
@@ -856,7 +856,8 @@ void check_address_rewrite_entry(const ConfigObject& o, std::vector<std::string>
         if (auto bad = check_element(ElementKind::EmailAddress, external))
             errors.push_back("-ExternalAddress: '" + external + "' is not valid; expected " + *bad);
     } else if (auto bad = check_element(ElementKind::Domain, external)) {
-        errors.push_back("-ExternalAddress: '" + external + "' is not valid; expected a domain or an address: " + *bad);
+        errors.push_back("-ExternalAddress: '" + external + "' is not valid; " + *bad +
+                         " (an address such as david@northwindtraders.com, or a domain such as northwindtraders.com)");
     }
     if (internal_is_address != external_is_address)
         errors.push_back(internal_is_address
