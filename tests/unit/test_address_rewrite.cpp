@@ -181,6 +181,10 @@ TEST_CASE("the header section is rewritten in the listed fields only, the body a
               "Content-Type: multipart/mixed; boundary=\"x@corp.contoso.local\"\r\n" +
                   body);
     }
+    // Chunks before the first rewritten field keep their place (acceptance signs after chunk 0).
+    std::vector<std::string> stamped{"Received: by edge\r\n", "X-A: 1\r\nFrom: a@corp.contoso.local\r\n\r\nbody"};
+    CHECK(r.rewrite_message(stamped, 65536) == 1);
+    CHECK(stamped == std::vector<std::string>{"Received: by edge\r\n", "X-A: 1\r\nFrom: a@contoso.com\r\n", "\r\nbody"});
     // Nothing to rewrite: the chunks are not touched.
     std::vector<std::string> other{"From: x@partner.test\r\n\r\nbody\r\n"};
     CHECK(r.rewrite_message(other, 65536) == 0);

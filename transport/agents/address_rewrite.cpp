@@ -282,7 +282,8 @@ std::optional<std::string> AddressRewriter::rewrite_address(std::string_view add
     return out;
 }
 
-std::optional<std::string> AddressRewriter::rewrite_address_list(std::string_view value, RewriteDirection d) const {
+std::optional<std::string> AddressRewriter::rewrite_address_list(std::string_view value, RewriteDirection d,
+                                                                  std::size_t* count) const {
     if (empty()) return std::nullopt;
     std::string out;
     std::size_t copied = 0;  // value[0, copied) is in `out`
@@ -295,6 +296,7 @@ std::optional<std::string> AddressRewriter::rewrite_address_list(std::string_vie
         out.append(value.substr(copied, from - copied));
         out.append(r->value);
         copied = s.domain_end;
+        if (count != nullptr) ++*count;
     }
     if (copied == 0) return std::nullopt;
     out.append(value.substr(copied));
@@ -338,6 +340,7 @@ std::size_t AddressRewriter::rewrite_message(std::vector<std::string>& message, 
     std::string rewritten;
     std::size_t count = 0;
     std::size_t pos = 0;
+    std::size_t first_change = std::string::npos;  // where the first rewritten field starts
     while (pos < end) {
         std::size_t field_end = pos;
         while (true) {
@@ -357,11 +360,11 @@ std::size_t AddressRewriter::rewrite_message(std::vector<std::string>& message, 
             if (value_end > colon + 1 && field[value_end - 1] == '\n') --value_end;
             if (value_end > colon + 1 && field[value_end - 1] == '\r') --value_end;
             const std::string_view value = field.substr(colon + 1, value_end - colon - 1);
-            if (auto r = rewrite_address_list(value, RewriteDirection::Outbound)) {
+            if (auto r = rewrite_address_list(value, RewriteDirection::Outbound, &count)) {
+                if (first_change == std::string::npos) first_change = pos;
                 rewritten.append(field.substr(0, colon + 1));
                 rewritten.append(*r);
                 rewritten.append(field.substr(value_end));
-                ++count;
                 pos = field_end;
                 continue;
             }
@@ -370,10 +373,18 @@ std::size_t AddressRewriter::rewrite_message(std::vector<std::string>& message, 
         pos = field_end;
     }
     if (count == 0) return 0;
-    // The new header section in the first chunk, the rest of the message as it was.
+    // The chunks wholly before the first rewritten field stay as they are (acceptance's
+    // own fields on top — Received, where the DKIM signature goes after it — keep their
+    // chunks); the rest of the header section is one new chunk; the body as it was.
     std::vector<std::string> out;
-    out.reserve(message.size() - std::min(chunk, message.size()) + 2);
-    out.push_back(std::move(rewritten));
+    out.reserve(message.size() + 2);
+    std::size_t kept = 0, kept_bytes = 0;
+    while (kept < message.size() && kept_bytes + message[kept].size() <= first_change) {
+        kept_bytes += message[kept].size();
+        out.push_back(std::move(message[kept]));
+        ++kept;
+    }
+    out.push_back(rewritten.substr(kept_bytes));
     if (chunk < message.size()) {
         out.push_back(message[chunk].substr(offset_in_chunk));
         for (std::size_t i = chunk + 1; i < message.size(); ++i) out.push_back(std::move(message[i]));

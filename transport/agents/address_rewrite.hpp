@@ -60,8 +60,9 @@ public:
     std::optional<std::string> rewrite_address(std::string_view address, RewriteDirection d) const;
 
     // A header field's value with each matching addr-spec rewritten and every other byte
-    // kept; nullopt when nothing matched.
-    std::optional<std::string> rewrite_address_list(std::string_view value, RewriteDirection d) const;
+    // kept; nullopt when nothing matched. `count`, when given, is added the addresses rewritten.
+    std::optional<std::string> rewrite_address_list(std::string_view value, RewriteDirection d,
+                                                    std::size_t* count = nullptr) const;
 
     // Outbound: the top-level header section of `message` (the chunks of header, blank
     // line, body), its rewritten_field() fields rewritten in place; the body is not read.
