@@ -65,22 +65,6 @@ const std::string kCc = "team: colleague@corp.contoso.local,\r\n \"Lab\" <lab@la
 const std::string kReplyTo = "=?utf-8?Q?J=C3=B6rg?= <joerg@Sales.Contoso.Local>";
 const std::string kSender = "john@corp.contoso.local (John)";
 
-std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
-    const std::string path = dir.sub(name);
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-}
-
-// The TXT record text of `edgectl New-DkimSigningKey`'s DnsRecord, joined.
-std::string dns_record_text(const std::string& edgectl_output) {
-    std::string joined;
-    std::regex quoted("\"([^\"]*)\"");
-    for (auto it = std::sregex_iterator(edgectl_output.begin(), edgectl_output.end(), quoted); it != std::sregex_iterator();
-         ++it)
-        joined += (*it)[1].str();
-    return joined;
-}
-
 }  // namespace
 
 TEST_CASE("address rewriting live: the seed's masquerade at the next hop, bifurcation, DKIM after the rewrite, inbound "
