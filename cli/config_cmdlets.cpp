@@ -32,6 +32,8 @@ std::string send_connector_identity_warning(Context& ctx, const config::ConfigOb
 void check_dkim_signing_config(const config::ConfigObject& o);
 // milter_cmdlets.cpp: a new milter without -Priority is asked last.
 void place_milter_last(const Context& ctx, config::ConfigObject& o);
+// address_rewrite_cmdlets.cpp: what an administrator should know of an entry ("" when nothing).
+std::string address_rewrite_entry_note(Context& ctx, const config::ConfigObject& o);
 
 namespace {
 using config::ConfigObject;
@@ -49,7 +51,9 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  ObjectKind::SenderIdConfig, ObjectKind::DkimVerificationConfig, ObjectKind::DmarcConfig,
                                  ObjectKind::DkimSigningConfig,
                                  // Issue 19: the milters the Milter Agent asks.
-                                 ObjectKind::MilterServer};
+                                 ObjectKind::MilterServer,
+                                 // Issue 19: address rewriting.
+                                 ObjectKind::AddressRewriteEntry};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -169,6 +173,7 @@ std::vector<std::string> table_columns(ObjectKind k) {
         case ObjectKind::AcceptedDomain: return {"Name", "DomainName", "DomainType", "Default"};
         case ObjectKind::DkimSigningConfig: return {"Identity", "DomainName", "Selector", "Algorithm", "Enabled"};
         case ObjectKind::MilterServer: return {"Identity", "Address", "Priority", "DefaultAction", "VerdictHandling", "Enabled"};
+        case ObjectKind::AddressRewriteEntry: return {"Identity", "InternalAddress", "ExternalAddress", "OutboundOnly"};
         default: return {"Identity"};
     }
 }
@@ -330,7 +335,9 @@ Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     for (const auto* d : config::settings_of(kind))
         if (d->required && !inv.has(d->name)) fail(fmt::format("-{} is required ({})", d->name, d->meaning), 2);
     write_object(ctx, o, {}, generation);
-    return {};
+    Output out;
+    if (kind == ObjectKind::AddressRewriteEntry) out.note = address_rewrite_entry_note(ctx, o);
+    return out;
 }
 
 Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
@@ -351,6 +358,7 @@ Output set_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     // A new source address or EHLO name: say now if receivers would refuse us (issue 17).
     if (kind == ObjectKind::SendConnector && (inv.has("SourceIPAddress") || inv.has("Fqdn")))
         out.note = send_connector_identity_warning(ctx, o);
+    if (kind == ObjectKind::AddressRewriteEntry) out.note = address_rewrite_entry_note(ctx, o);
     return out;
 }
 

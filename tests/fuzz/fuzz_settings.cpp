@@ -72,6 +72,7 @@ FUZZ_TARGET(settings) {
         case ObjectKind::DmarcConfig: (void)dmarc_config_settings(object); break;
         case ObjectKind::DkimSigningConfig: (void)dkim_signing_config_settings(object); break;
         case ObjectKind::MilterServer: (void)milter_server_settings(object); break;
+        case ObjectKind::AddressRewriteEntry: (void)address_rewrite_entry_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

@@ -71,11 +71,13 @@ TEST_CASE("Disable-TransportAgent of the Recipient Filter Agent lets the next RC
     CHECK(list.find("Recipient Filter Agent") != std::string::npos);
     std::string json = out_of(s, "Get-TransportAgent -Json");
     CHECK(json.find("{\"Identity\": \"Relay Control\", \"Enabled\": true, \"Priority\": 0}") != std::string::npos);
-    // Issue 17: Exchange's order, Connection Filtering 1, Sender Filter 6, Recipient Filter 7.
+    // Issue 17: Exchange's order, Connection Filtering 1; issue 19: Address Rewriting Inbound
+    // right after it, the Milter Agent after DMARC, Sender Filter 8, Recipient Filter 9.
     CHECK(json.find("{\"Identity\": \"Connection Filtering Agent\", \"Enabled\": true, \"Priority\": 1}") != std::string::npos);
-    CHECK(json.find("{\"Identity\": \"Milter Agent\", \"Enabled\": true, \"Priority\": 5}") != std::string::npos);
-    CHECK(json.find("{\"Identity\": \"Sender Filter Agent\", \"Enabled\": true, \"Priority\": 6}") != std::string::npos);
-    CHECK(json.find("{\"Identity\": \"Recipient Filter Agent\", \"Enabled\": true, \"Priority\": 7}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Address Rewriting Inbound Agent\", \"Enabled\": true, \"Priority\": 2}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Milter Agent\", \"Enabled\": true, \"Priority\": 6}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Sender Filter Agent\", \"Enabled\": true, \"Priority\": 8}") != std::string::npos);
+    CHECK(json.find("{\"Identity\": \"Recipient Filter Agent\", \"Enabled\": true, \"Priority\": 9}") != std::string::npos);
 
     CHECK(rcpt(s, "ceo@contoso.test") == "550 5.1.1 User unknown");
     CHECK(rcpt(s, "cfo@contoso.test") == "250 2.1.5 Recipient OK");
@@ -141,7 +143,7 @@ TEST_CASE("relay control cannot be disabled or moved, and unknown agents and bad
     CHECK(out.find("no transport agent named 'Nope'") != std::string::npos);
 
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority 0", &out) == 1);
-    CHECK(out.find("-Priority: 0 is out of range; expected 1 to 8") != std::string::npos);
+    CHECK(out.find("-Priority: 0 is out of range; expected 1 to 12") != std::string::npos);
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority 99", &out) == 1);
     CHECK(out.find("-Priority: 99 is out of range") != std::string::npos);
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority abc", &out) == 2);

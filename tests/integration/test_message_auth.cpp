@@ -58,12 +58,6 @@ std::string submit(const EdgeServer& s, const std::string& mail_from, const std:
     return r;
 }
 
-std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
-    const std::string path = dir.sub(name);
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-}
-
 // Python's email package reads the message: how many Authentication-Results carry our
 // authserv-id, and the first Authentication-Results field, unfolded.
 std::pair<int, std::string> parsed_auth_results(const TempDir& dir, const std::string& data) {
@@ -84,16 +78,6 @@ std::pair<int, std::string> parsed_auth_results(const TempDir& dir, const std::s
     in >> ours;
     std::getline(in >> std::ws, first);
     return {ours, first};
-}
-
-// The TXT record text of `edgectl New-DkimSigningKey`'s DnsRecord, joined.
-std::string dns_record_text(const std::string& edgectl_output) {
-    std::string joined;
-    std::regex quoted("\"([^\"]*)\"");
-    for (auto it = std::sregex_iterator(edgectl_output.begin(), edgectl_output.end(), quoted); it != std::sregex_iterator();
-         ++it)
-        joined += (*it)[1].str();
-    return joined;
 }
 
 // The same text as a zone-file TXT: character-strings of at most 255 octets.

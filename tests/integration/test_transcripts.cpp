@@ -346,3 +346,4 @@ TEST_CASE("transcript: IPBlockListConfig, IPAllowListConfig and TransportConfig"
 TEST_CASE("transcript: IP Block and Allow List providers and their configurations", "[transcript]") {
     run_transcript("ip_provider.t");
 }
+TEST_CASE("transcript: AddressRewriteEntry cmdlets", "[transcript]") { run_transcript("address_rewrite.t"); }

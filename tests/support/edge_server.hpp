@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -373,6 +374,23 @@ inline std::vector<std::string> agent_log_lines(const EdgeServer& s, const std::
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return lines;
+}
+
+// Writes `text` to `name` in `dir`, bytes as they are; returns the path.
+inline std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
+    const std::string path = dir.sub(name);
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+}
+
+// The TXT record text of `edgectl New-DkimSigningKey`'s DnsRecord, its quoted strings joined.
+inline std::string dns_record_text(const std::string& edgectl_output) {
+    std::string joined;
+    std::regex quoted("\"([^\"]*)\"");
+    for (auto it = std::sregex_iterator(edgectl_output.begin(), edgectl_output.end(), quoted); it != std::sregex_iterator();
+         ++it)
+        joined += (*it)[1].str();
+    return joined;
 }
 
 }  // namespace edge::test

@@ -2,17 +2,18 @@
 # disabled: it keeps the edge from being an open relay), then Exchange's agents in
 # Exchange's order, 1..N. Changes reach the running server within a second.
 $ edgectl Get-TransportAgent
-Identity                   Enabled Priority
---------                   ------- --------
-Relay Control              True           0
-Connection Filtering Agent True           1
-Sender Id Agent            True           2
-DKIM Verification Agent    True           3
-DMARC Agent                True           4
-Milter Agent               True           5
-Sender Filter Agent        True           6
-Recipient Filter Agent     True           7
-Protocol Analysis Agent    True           8
+Identity                         Enabled Priority
+--------                         ------- --------
+Relay Control                    True           0
+Connection Filtering Agent       True           1
+Address Rewriting Inbound Agent  True           2
+Sender Id Agent                  True           3
+DKIM Verification Agent          True           4
+DMARC Agent                      True           5
+Sender Filter Agent              True           6
+Recipient Filter Agent           True           7
+Protocol Analysis Agent          True           8
+Address Rewriting Outbound Agent True           9
 $ edgectl Disable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent 'recipient filter agent' -Format List
 Identity : Recipient Filter Agent
@@ -20,21 +21,22 @@ Enabled  : False
 Priority : 7
 $ edgectl Enable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent -Json | python3 -c 'import json,sys; print([(a["Identity"], a["Enabled"], a["Priority"]) for a in json.load(sys.stdin)])'
-[('Relay Control', True, 0), ('Connection Filtering Agent', True, 1), ('Sender Id Agent', True, 2), ('DKIM Verification Agent', True, 3), ('DMARC Agent', True, 4), ('Milter Agent', True, 5), ('Sender Filter Agent', True, 6), ('Recipient Filter Agent', True, 7), ('Protocol Analysis Agent', True, 8)]
+[('Relay Control', True, 0), ('Connection Filtering Agent', True, 1), ('Address Rewriting Inbound Agent', True, 2), ('Sender Id Agent', True, 3), ('DKIM Verification Agent', True, 4), ('DMARC Agent', True, 5), ('Sender Filter Agent', True, 6), ('Recipient Filter Agent', True, 7), ('Protocol Analysis Agent', True, 8), ('Address Rewriting Outbound Agent', True, 9)]
 # Moving an agent closes up the others behind it.
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 1
 $ edgectl Get-TransportAgent
-Identity                   Enabled Priority
---------                   ------- --------
-Relay Control              True           0
-Recipient Filter Agent     True           1
-Connection Filtering Agent True           2
-Sender Id Agent            True           3
-DKIM Verification Agent    True           4
-DMARC Agent                True           5
-Milter Agent               True           6
-Sender Filter Agent        True           7
-Protocol Analysis Agent    True           8
+Identity                         Enabled Priority
+--------                         ------- --------
+Relay Control                    True           0
+Recipient Filter Agent           True           1
+Connection Filtering Agent       True           2
+Address Rewriting Inbound Agent  True           3
+Sender Id Agent                  True           4
+DKIM Verification Agent          True           5
+DMARC Agent                      True           6
+Sender Filter Agent              True           7
+Protocol Analysis Agent          True           8
+Address Rewriting Outbound Agent True           9
 # Bad input; nothing changes.
 $ edgectl Disable-TransportAgent 'Relay Control'
 ! edgectl: Disable-TransportAgent: 'Relay Control' cannot be disabled: it is what keeps this edge from relaying mail for anyone (an open relay, RFC 5321 §3.9, RFC 2505). To take mail for a domain, add it with New-AcceptedDomain; to let a host relay, give its Receive connector the ExchangeServers or Partners permission
@@ -43,10 +45,10 @@ $ edgectl Disable-TransportAgent 'Content Filter Agent'
 ! edgectl: Disable-TransportAgent: no transport agent named 'Content Filter Agent'; 'edgectl Get-TransportAgent' lists them
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 0
-! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 8 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 9 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 99
-! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 8 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 9 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority abc
 ! edgectl: Set-TransportAgent: -Priority: 'abc' is not a whole number
@@ -55,7 +57,7 @@ $ edgectl Set-TransportAgent 'Relay Control' -Priority 1
 ! edgectl: Set-TransportAgent: 'Relay Control' always runs first (priority 0), before every agent; its priority cannot be changed
 [exit 1]
 $ edgectl Get-TransportAgent | grep Recipient
-Recipient Filter Agent     True           1
+Recipient Filter Agent           True           1
 # The agent log (Exchange 2007 SP1's AgentLog): one line per verdict that is not
 # Continue. What a client chose comes back as sent, shown terminal-safe.
 % write Logs/AgentLog/AGENTLOG20261123-1.LOG

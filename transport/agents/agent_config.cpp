@@ -4,6 +4,7 @@
 
 #include "typed_settings.hpp"
 
+#include "address_rewrite_agents.hpp"
 #include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
@@ -41,11 +42,14 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Outbound 10. New agents take their place in this list. Ours,
     // DKIM verification and DMARC, follow the Sender Id Agent: both run at the end of
     // data, DMARC after DKIM (it reads DKIM's results), before any content agent that
-    // would read DMARC's quarantine. The Milter Agent (issue 19) follows DMARC: the
-    // Content Filter after it reads the milters' verdicts and sees their changes.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,     kDkimVerificationAgent,
-            kDmarcAgent,        kMilterAgent,           kSenderFilterAgent, kRecipientFilterAgent,
-            kProtocolAnalysisAgent};
+    // would read DMARC's quarantine. Issue 19: the Milter Agent follows DMARC, the Content
+    // Filter Agent follows the milters (it reads their verdicts and sees their changes),
+    // Attachment Filtering after Protocol Analysis and the Address Rewriting agents first
+    // and last, as Exchange.
+    return {kRelayControlAgent,     kConnectionFilterAgent, kAddressRewritingInboundAgent,
+            kSenderIdAgent,         kDkimVerificationAgent, kDmarcAgent,
+            kMilterAgent,           kSenderFilterAgent,     kRecipientFilterAgent,
+            kProtocolAnalysisAgent, kAddressRewritingOutboundAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -159,6 +163,14 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             // Every session, hubs' and partners' too, as Postfix's smtpd_milters: a milter
             // may be a virus scanner or a signer as well as a spam scanner.
             e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kAddressRewritingInboundAgent)) {
+            // Every session: a hub's RCPT is rewritten as a stranger's (Exchange's agents
+            // run on the Receive connector whatever its permissions).
+            e.agent = std::make_shared<AddressRewritingInboundAgent>(services.address_rewriter);
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kAddressRewritingOutboundAgent)) {
+            e.agent = std::make_shared<AddressRewritingOutboundAgent>(services.address_rewriter);
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -183,8 +195,16 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
+    if (!with.address_rewriter) with.address_rewriter = load_address_rewriter(db);
     return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with,
                           load_connection_filter_config(db, services));
+}
+
+std::shared_ptr<const AddressRewriter> load_address_rewriter(const queue::QueueDb& db, std::vector<std::string>* errors) {
+    std::vector<config::AddressRewriteEntrySettings> entries;
+    for (const auto& s : config::load_objects(db, config::ObjectKind::AddressRewriteEntry, errors))
+        entries.push_back(config::address_rewrite_entry_settings(s.object));
+    return std::make_shared<const AddressRewriter>(entries, errors);
 }
 
 AuthenticationConfig load_authentication_config(const queue::QueueDb& db) {

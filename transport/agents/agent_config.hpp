@@ -3,6 +3,7 @@
 // server builds from it for each config generation. Read by the server and edgectl.
 #pragma once
 
+#include "address_rewrite.hpp"
 #include "agent_log.hpp"
 #include "categorizer.hpp"
 #include "pipeline.hpp"
@@ -60,7 +61,15 @@ struct AgentServices {
     std::map<std::string, std::uint64_t, std::less<>> max_message_sizes;
     // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
     std::shared_ptr<SenderReputationService> reputation;
+    // The AddressRewriteEntry objects (both Address Rewriting agents); load_pipeline reads
+    // them from the store when unset (null: nothing is rewritten).
+    std::shared_ptr<const AddressRewriter> address_rewriter;
 };
+
+// New-AddressRewriteEntry's objects, ready to match; entries that do not load are named
+// in `errors` and left out.
+std::shared_ptr<const AddressRewriter> load_address_rewriter(const queue::QueueDb& db,
+                                                             std::vector<std::string>* errors = nullptr);
 
 // One row of Get-TransportAgent.
 struct TransportAgentConfig {

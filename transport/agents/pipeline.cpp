@@ -2,6 +2,7 @@
 // (see pipeline.hpp); the async answers arrive in AgentSession::async_answers.
 #include "pipeline.hpp"
 
+#include "address.hpp"
 #include "text_helpers.hpp"
 
 #include <algorithm>
@@ -165,6 +166,8 @@ void apply_edit(MessageChanges& changes, const MessageEdit& edit, Envelope& view
     if (!edit.rewrite_recipient.empty()) {
         changes.rewritten_recipient = edit.rewrite_recipient;
         view.recipient = edit.rewrite_recipient;
+        // The agents after it (the Recipient Filter's accepted-domain test) see its domain.
+        if (auto m = smtp::split_mailbox(edit.rewrite_recipient)) view.recipient_domain = m->domain;
     }
     if (!edit.add_recipients.empty() || !edit.remove_recipients.empty() || !edit.redirect_to.empty()) {
         std::vector<std::string> list = changes.recipients.value_or(view.recipients);

@@ -500,6 +500,18 @@ constexpr std::array kTable = {
                "Ask this milter", "ours"},
     SettingDef{O::MilterServer, "Priority", T::Int, "1", 1, 1000, false, "", E::None, false,
                "Order among the milters: 1 is asked first (equal priorities by Name); New-MilterServer without it puts the milter last", "ours"},
+    // Address rewriting (New-/Set-AddressRewriteEntry, reference §9.8): one object per entry.
+    // The shapes (an address, a domain, *.domain) and the rules between them are validate_object's.
+    SettingDef{O::AddressRewriteEntry, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique name (Identity)", "§9.8"},
+    SettingDef{O::AddressRewriteEntry, "InternalAddress", T::String, "", 0, 320, false, "", E::None, true,
+               "The address inside: one address (david@contoso.com), a domain (contoso.com) or a domain and its subdomains (*.contoso.com, with -OutboundOnly $true)", "§9.8"},
+    SettingDef{O::AddressRewriteEntry, "ExternalAddress", T::String, "", 0, 320, false, "", E::None, true,
+               "What the world sees: an address when InternalAddress is one, else a domain", "§9.8"},
+    SettingDef{O::AddressRewriteEntry, "ExceptionList", T::List, "", 0, 0, false, "", E::Domain, false,
+               "Subdomains of a *.domain InternalAddress that are not rewritten", "§9.8"},
+    SettingDef{O::AddressRewriteEntry, "OutboundOnly", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "$false: RCPT TO of inbound mail is rewritten back from ExternalAddress to InternalAddress too", "§9.8"},
 };
 // clang-format on
 
@@ -574,6 +586,7 @@ const char* to_string(ObjectKind k) {
         case O::DmarcConfig: return "DmarcConfig";
         case O::DkimSigningConfig: return "DkimSigningConfig";
         case O::MilterServer: return "MilterServer";
+        case O::AddressRewriteEntry: return "AddressRewriteEntry";
     }
     return "?";
 }
@@ -834,6 +847,64 @@ std::optional<ConfigObject> ConfigObject::deserialize(ObjectKind kind, std::stri
     return o;
 }
 
+namespace {
+// Reference §9.8: what New-/Set-AddressRewriteEntry accept. InternalAddress is one
+// address, a domain, or *.domain (that domain and its subdomains); ExternalAddress is of
+// the same shape, never a wildcard (it is what one address becomes). A wildcard cannot be
+// rewritten back (which subdomain would an inbound address go to?), so it needs
+// OutboundOnly $true; its ExceptionList holds subdomains it leaves alone.
+void check_address_rewrite_entry(const ConfigObject& o, std::vector<std::string>& errors) {
+    const std::string& internal = o.text("InternalAddress");
+    const std::string& external = o.text("ExternalAddress");
+    if (internal.empty() || external.empty()) return;  // "is required" already said
+    const bool wildcard = internal.starts_with("*.");
+    const bool internal_is_address = internal.find('@') != std::string::npos;
+    const std::string_view internal_domain = wildcard ? std::string_view(internal).substr(2) : std::string_view(internal);
+    if (internal_is_address) {
+        if (auto bad = check_element(ElementKind::EmailAddress, internal))
+            errors.push_back("-InternalAddress: '" + internal + "' is not valid; expected " + *bad);
+    } else if (internal.starts_with("*") && !wildcard) {
+        errors.push_back("-InternalAddress: '" + internal +
+                         "' is not valid; expected an address, a domain, or *. followed by a domain (*.contoso.com)");
+    } else if (auto bad = check_element(ElementKind::Domain, internal_domain)) {
+        errors.push_back("-InternalAddress: '" + internal + "' is not valid; " + *bad +
+                         " (an address such as david@contoso.com, a domain such as contoso.com, or *.contoso.com)");
+    }
+    const bool external_is_address = external.find('@') != std::string::npos;
+    if (external.starts_with("*")) {
+        errors.push_back("-ExternalAddress: '" + external +
+                         "' is not valid; a wildcard is allowed only in -InternalAddress; expected a domain or an address");
+    } else if (external_is_address) {
+        if (auto bad = check_element(ElementKind::EmailAddress, external))
+            errors.push_back("-ExternalAddress: '" + external + "' is not valid; expected " + *bad);
+    } else if (auto bad = check_element(ElementKind::Domain, external)) {
+        errors.push_back("-ExternalAddress: '" + external + "' is not valid; " + *bad +
+                         " (an address such as david@northwindtraders.com, or a domain such as northwindtraders.com)");
+    }
+    if (internal_is_address != external_is_address)
+        errors.push_back(internal_is_address
+                             ? "-ExternalAddress: expected an e-mail address, as -InternalAddress is one (one address is "
+                               "rewritten to one address)"
+                             : "-ExternalAddress: expected a domain, as -InternalAddress is a domain (a domain is "
+                               "rewritten to a domain)");
+    if (wildcard && !o.get_bool("OutboundOnly"))
+        errors.push_back("-InternalAddress " + internal +
+                         " needs -OutboundOnly $true: inbound mail to " + external +
+                         " cannot be rewritten back to one of many subdomains");
+    const auto exceptions = o.get_list("ExceptionList");
+    if (!exceptions.empty() && !wildcard)
+        errors.emplace_back("-ExceptionList is allowed only when -InternalAddress is a wildcard (*.domain)");
+    if (wildcard && !exceptions.empty() && !check_element(ElementKind::Domain, internal_domain)) {
+        const std::string base = canonical_element(ElementKind::Domain, internal_domain);
+        for (const auto& e : exceptions) {
+            const std::string d = canonical_element(ElementKind::Domain, e);
+            if (!(d.size() > base.size() + 1 && d.ends_with(base) && d[d.size() - base.size() - 1] == '.'))
+                errors.push_back("-ExceptionList: " + e + " is not a subdomain of " + base);
+        }
+    }
+}
+}  // namespace
+
 std::vector<std::string> validate_object(const ConfigObject& o) {
     std::vector<std::string> errors;
     for (const auto* d : settings_of(o.kind()))
@@ -910,6 +981,7 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
         if (std::any_of(text.begin(), text.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
             errors.emplace_back("-RejectionResponse: expected printable ASCII text on one line (it is sent in the 550 reply)");
     }
+    if (o.kind() == O::AddressRewriteEntry) check_address_rewrite_entry(o, errors);
     return errors;
 }
 

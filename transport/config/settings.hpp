@@ -79,9 +79,11 @@ enum class ObjectKind : std::uint8_t {
     DkimSigningConfig,
     // Issue 19: the milters the Milter Agent asks (New-MilterServer), named, in Priority order.
     MilterServer,
+    // Issue 19: the Address Rewriting agents' entries (New-AddressRewriteEntry), one per entry.
+    AddressRewriteEntry,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::MilterServer) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::AddressRewriteEntry) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -380,6 +380,15 @@ const Binding<MS> kMilterServer[] = {
     EDGE_BIND(MS, "Priority", priority),
 };
 
+using AR = AddressRewriteEntrySettings;
+const Binding<AR> kAddressRewriteEntry[] = {
+    EDGE_BIND(AR, "Name", name),
+    EDGE_BIND(AR, "InternalAddress", internal_address),
+    EDGE_BIND(AR, "ExternalAddress", external_address),
+    EDGE_BIND(AR, "ExceptionList", exception_list),
+    EDGE_BIND(AR, "OutboundOnly", outbound_only),
+};
+
 using SF = SenderFilterConfigSettings;
 const Binding<SF> kSenderFilterConfig[] = {
     EDGE_BIND(SF, "Enabled", enabled),
@@ -527,6 +536,9 @@ DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o) {
 MilterServerSettings milter_server_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::MilterServer, kMilterServer);
 }
+AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::AddressRewriteEntry, kAddressRewriteEntry);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -568,6 +580,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::DmarcConfig, kDmarcConfig, errors);
     check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
     check_bindings(ObjectKind::MilterServer, kMilterServer, errors);
+    check_bindings(ObjectKind::AddressRewriteEntry, kAddressRewriteEntry, errors);
     return errors;
 }
 
@@ -596,6 +609,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::DmarcConfig: return member_of(kDmarcConfig, setting);
         case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
         case ObjectKind::MilterServer: return member_of(kMilterServer, setting);
+        case ObjectKind::AddressRewriteEntry: return member_of(kAddressRewriteEntry, setting);
     }
     return {};
 }

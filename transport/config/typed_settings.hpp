@@ -386,6 +386,17 @@ struct MilterServerSettings {
     friend bool operator==(const MilterServerSettings&, const MilterServerSettings&) = default;
 };
 
+// Issue 19: New-AddressRewriteEntry (reference §9.8). The shapes are checked by
+// validate_object; the Address Rewriting agents read them (transport/agents/address_rewrite.hpp).
+struct AddressRewriteEntrySettings {
+    std::string name;
+    std::string internal_address;  // "a@b", "b" or "*.b", as written
+    std::string external_address;  // "a@b" or "b"
+    std::vector<std::string> exception_list;  // lower case domains
+    bool outbound_only = false;
+    friend bool operator==(const AddressRewriteEntrySettings&, const AddressRewriteEntrySettings&) = default;
+};
+
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
 // names; DatabaseMapUsage* and SubmissionQueueLength* are ours). The monitor
 // (backpressure/) reads this struct; its rules between keys are backpressure::validate().
@@ -455,6 +466,7 @@ DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObj
 DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o);
 MilterServerSettings milter_server_settings(const ConfigObject& o);
+AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);

@@ -179,11 +179,17 @@ asio::awaitable<void> Connection::run() {
         env.sender = sender.str();
         return run_agents(agents::AgentEvent::OnMailCommand, env);
     };
-    policy.agents_at_rcpt = [this](const smtp::Mailbox& rcpt, std::uint32_t) {
+    policy.agents_at_rcpt = [this](smtp::Mailbox& rcpt, std::uint32_t) {
         agents::Envelope env = envelope_so_far();
         env.recipient = rcpt.str();
         env.recipient_domain = rcpt.domain;
-        return run_agents(agents::AgentEvent::OnRcptCommand, env);
+        agents_.changes.rewritten_recipient.clear();
+        auto r = run_agents(agents::AgentEvent::OnRcptCommand, env);
+        // An agent's MessageEdit::rewrite_recipient (Address Rewriting Inbound) is the
+        // recipient recorded; the protocol log has the agent's line with both addresses.
+        if (!r && !agents_.changes.rewritten_recipient.empty())
+            if (auto m = smtp::split_mailbox(agents_.changes.rewritten_recipient)) rcpt = std::move(*m);
+        return r;
     };
     policy.agents_at_data = [this]() { return run_agents(agents::AgentEvent::OnDataCommand, envelope_so_far()); };
     policy.accepting_mail = services_.accepting_mail;

@@ -6,6 +6,7 @@
 #include "run_blocking.hpp"
 #include "pipeline_async.hpp"
 #include "message_headers.hpp"
+#include "address_rewrite_agents.hpp"
 #include "errors.hpp"
 #include "routing_config.hpp"
 #include "address.hpp"
@@ -112,6 +113,30 @@ asio::awaitable<agents::Decision> end_of_message_agents(const agents::Pipeline* 
     co_return co_await agents::run_async(*pipeline, agents::AgentEvent::OnEndOfData, *session, seen, log);
 }
 
+// The Address Rewriting Outbound Agent of this session's pipeline, when it runs for this
+// message (Enable-/Disable-TransportAgent) and has entries; else nullptr.
+const agents::AddressRewritingOutboundAgent* outbound_rewriting(const receive::FinishedMessage& m) {
+    if (m.agents == nullptr || m.agent_session == nullptr) return nullptr;
+    const agents::Pipeline::Entry* entry = m.agents->find(agents::kAddressRewritingOutboundAgent);
+    if (entry == nullptr || !agents::Pipeline::runs(*entry, agents::AgentEvent::OnRoutedMessage, *m.agent_session))
+        return nullptr;
+    const auto* agent = dynamic_cast<const agents::AddressRewritingOutboundAgent*>(entry->agent.get());
+    return agent != nullptr && agent->has_entries() ? agent : nullptr;
+}
+
+// The rewrite told as the other agents' verdicts are: agent log, protocol log, counters.
+void log_outbound_rewrite(const receive::FinishedMessage& m, const agents::OutboundRewrite& r,
+                          const queue::Envelope& copy, const std::string& message_id) {
+    if (m.agent_log == nullptr || m.agent_session == nullptr) return;
+    agents::Envelope seen;
+    seen.sender = r.new_sender.empty() ? copy.sender : r.old_sender;
+    for (const auto& rcpt : copy.recipients) seen.recipients.push_back(rcpt.address);
+    seen.message_id = message_id;
+    const agents::Verdict v = agents::outbound_rewrite_verdict(r);
+    m.agent_log->record(agents::VerdictRecord{agents::AgentEvent::OnRoutedMessage, agents::kAddressRewritingOutboundAgent, v,
+                                              m.agent_session->info, seen, {}});
+}
+
 AcceptanceOutcome refused(smtp::ReplyId why, std::string text = {}) {
     AcceptanceOutcome o;
     o.result = AcceptanceOutcome::Result::Refused;
@@ -207,19 +232,6 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
                                                                   std::move(headers.authentication_results)));
         for (auto& c : received) msg.body.chunks.push_back(std::move(c));
     }
-    // DKIM signing (issue 18) once, here, for mail the organisation sends (sessions with
-    // ExchangeServers or ExchangeUsers rights): every delivery attempt sends the same bytes.
-    if (settings_.dkim_sign && (m.permissions & smtp::permission::BypassAntiSpam) != 0) {
-        if (std::string domain = from_domain(from_field); !domain.empty()) {
-            // A copy: apply() may replace settings_ while the pool signs.
-            auto sign = settings_.dkim_sign;
-            const auto& chunks = msg.body.chunks;
-            std::optional<std::string> signature =
-                co_await async::run_on(cpu_, [&sign, &domain, &chunks] { return sign(domain, chunks); });
-            if (signature) msg.body.chunks.insert(msg.body.chunks.begin() + 1, std::move(*signature));
-        }
-    }
-
     env.sender = changes != nullptr && changes->sender ? *changes->sender : txn.sender.str();
     env.dsn_ret = dsn_ret(txn.ret);
     env.dsn_envid = txn.envid;
@@ -228,7 +240,6 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     env.receive_connector = m.connector_name;
     env.client_address = m.client_ip;
     env.client_hostname = m.helo_domain;
-    env.size = msg.body.size();
     env.hop_count = headers.received_count + 1;
     env.internet_message_id = message_id;
     env.subject = headers.subject.value_or("");
@@ -270,48 +281,114 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
         co_return o;
     }
 
-    const std::uint64_t size = env.size;
-    // Reference §6.2: RECEIVE, once the message is committed.
-    std::optional<logging::TrackingEvent> received;
-    if (hooks_.track) {
-        received.emplace();
-        received->event_id = std::string(logging::tracking_event::Receive);
-        received->source = std::string(logging::tracking_source::Smtp);
-        received->client_ip = m.client_ip;
-        received->client_hostname = env.client_hostname;
-        received->server_ip = m.local_ip;
-        received->server_hostname = m.connector_fqdn;
-        received->source_context = m.receive_id;
-        received->connector_id = m.connector_name;
-        received->message_id = message_id;
-        for (const auto& r : env.recipients) received->recipients.push_back(r.address);
-        received->total_bytes = size;
-        received->subject = env.subject;
-        received->sender = env.sender;
-        received->return_path = env.sender;
+    // The Address Rewriting Outbound Agent, Exchange's routing agent: now that each
+    // recipient's next hop is known, and before signing (the signature covers what leaves).
+    // A message for recipients inside and outside bifurcates as in Exchange: the outside
+    // recipients get a rewritten copy, the others the message as it came; both copies are
+    // committed before the one 250.
+    std::vector<queue::NewMessage> copies;
+    std::vector<std::optional<std::string>> copy_from{from_field};
+    if (const agents::AddressRewritingOutboundAgent* rewriting = outbound_rewriting(m)) {
+        std::vector<queue::Recipient> inside, outside;
+        for (auto& r : env.recipients)
+            (agents::leaves_organisation(*categorizer, r.address) ? outside : inside).push_back(std::move(r));
+        env.recipients = std::move(inside);
+        if (!outside.empty()) {
+            queue::NewMessage copy;
+            copy.envelope = env;
+            copy.envelope.recipients = std::move(outside);
+            // All outside: the one message is rewritten in place, nothing copied.
+            const bool whole = env.recipients.empty();
+            if (whole) copy.body.chunks = std::move(msg.body.chunks);
+            else copy.body.chunks = msg.body.chunks;
+            const agents::OutboundRewrite r = rewriting->rewrite_outbound(copy.body.chunks, copy.envelope.sender, m.max_header_size);
+            if (r.any()) log_outbound_rewrite(m, r, copy.envelope, message_id);
+            if (whole || !r.any()) {
+                // One message: the rewritten one, or (nothing matched) the one as it came.
+                if (!whole) env.recipients.insert(env.recipients.end(), copy.envelope.recipients.begin(),
+                                                  copy.envelope.recipients.end());
+                if (whole) {
+                    msg.body.chunks = std::move(copy.body.chunks);
+                    env = std::move(copy.envelope);
+                    if (r.header_addresses != 0) copy_from[0] = scan_headers(msg.body.chunks, m.max_header_size, false).from;
+                }
+            } else {
+                copy_from.push_back(r.header_addresses != 0 ? scan_headers(copy.body.chunks, m.max_header_size, false).from
+                                                            : from_field);
+                copies.push_back(std::move(copy));
+            }
+        }
+    }
+    copies.insert(copies.begin(), std::move(msg));
+
+    // DKIM signing (issue 18) once, here, for mail the organisation sends (sessions with
+    // ExchangeServers or ExchangeUsers rights): every delivery attempt sends the same bytes.
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+        queue::NewMessage& copy = copies[i];
+        if (settings_.dkim_sign && (m.permissions & smtp::permission::BypassAntiSpam) != 0) {
+            if (std::string domain = from_domain(copy_from[i]); !domain.empty()) {
+                // A copy: apply() may replace settings_ while the pool signs.
+                auto sign = settings_.dkim_sign;
+                const auto& chunks = copy.body.chunks;
+                std::optional<std::string> signature =
+                    co_await async::run_on(cpu_, [&sign, &domain, &chunks] { return sign(domain, chunks); });
+                if (signature) copy.body.chunks.insert(copy.body.chunks.begin() + 1, std::move(*signature));
+            }
+        }
+        copy.envelope.size = copy.body.size();
     }
 
-    ++in_flight_;
-    MessageQueue* sink = &queue_;
-    auto [ec, id] = co_await async::await_completion<std::error_code, queue::MessageId>(
-        [sink, &msg](MessageQueue::Done done) { sink->enqueue_async(std::move(msg), std::move(done)); });
-    --in_flight_;
+    std::uint64_t size = 0;
     AcceptanceOutcome out;
-    if (ec) {
-        out.result = AcceptanceOutcome::Result::Failed;
-        out.storage_full = ec == queue::QueueError::storage_full;
-        out.error = ec.message();
-        if (out.storage_full && hooks_.storage_full) hooks_.storage_full();
-        co_return out;
-    }
     out.result = AcceptanceOutcome::Result::Queued;
     out.message_id = message_id;
-    out.queue_id = id;
-    out.size = size;
-    if (received) {
-        received->internal_message_id = id;
-        hooks_.track(*received);
+    // One commit per copy, in order. A failure after the first copy is committed is told
+    // to the client as any failed commit (it retries): the copy already queued is then
+    // delivered twice — a duplicate, never a loss (RFC 5321 §6.1).
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+        queue::NewMessage& copy = copies[i];
+        const std::uint64_t copy_size = copy.envelope.size;
+        // Reference §6.2: RECEIVE, once the message is committed; one per queued copy.
+        std::optional<logging::TrackingEvent> received;
+        if (hooks_.track) {
+            received.emplace();
+            received->event_id = std::string(logging::tracking_event::Receive);
+            received->source = std::string(logging::tracking_source::Smtp);
+            received->client_ip = m.client_ip;
+            received->client_hostname = copy.envelope.client_hostname;
+            received->server_ip = m.local_ip;
+            received->server_hostname = m.connector_fqdn;
+            received->source_context = m.receive_id;
+            received->connector_id = m.connector_name;
+            received->message_id = message_id;
+            for (const auto& r : copy.envelope.recipients) received->recipients.push_back(r.address);
+            received->total_bytes = copy_size;
+            received->subject = copy.envelope.subject;
+            received->sender = copy.envelope.sender;
+            received->return_path = copy.envelope.sender;
+        }
+
+        ++in_flight_;
+        MessageQueue* sink = &queue_;
+        auto [ec, id] = co_await async::await_completion<std::error_code, queue::MessageId>(
+            [sink, &copy](MessageQueue::Done done) { sink->enqueue_async(std::move(copy), std::move(done)); });
+        --in_flight_;
+        if (ec) {
+            AcceptanceOutcome failed;
+            failed.result = AcceptanceOutcome::Result::Failed;
+            failed.storage_full = ec == queue::QueueError::storage_full;
+            failed.error = ec.message();
+            if (failed.storage_full && hooks_.storage_full) hooks_.storage_full();
+            co_return failed;
+        }
+        if (i == 0) out.queue_id = id;
+        size += copy_size;
+        if (received) {
+            received->internal_message_id = id;
+            hooks_.track(*received);
+        }
     }
+    out.size = size;
     if (hooks_.queued) hooks_.queued();
     co_return out;
 }

@@ -227,9 +227,10 @@ Step Session::apply_rcpt(const Command& cmd) {
         policy_.check_recipient ? policy_.check_recipient(cmd.path, settings_.permissions) : RecipientVerdict::Accept;
     if (v == RecipientVerdict::RelayDenied) return refuse(ReplyId::UnableToRelay);
     if (v == RecipientVerdict::UnknownUser) return refuse(ReplyId::UserUnknown);
+    Mailbox recipient = cmd.path;
     if (policy_.agents_at_rcpt)
-        if (auto r = policy_.agents_at_rcpt(cmd.path, settings_.permissions)) return refuse(*r);
-    txn_.recipients.push_back({cmd.path, cmd.notify, cmd.orcpt});
+        if (auto r = policy_.agents_at_rcpt(recipient, settings_.permissions)) return refuse(*r);
+    txn_.recipients.push_back({std::move(recipient), cmd.notify, cmd.orcpt});
     transition(SessionState::Rcpt, "RCPT");
     return reply(ReplyId::RecipientOk);
 }

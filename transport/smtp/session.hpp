@@ -102,7 +102,9 @@ struct SessionPolicy {
     // closes ends the session), or nullopt to go on. Each empty = no agents.
     std::function<std::optional<AgentReply>(std::string_view helo, bool extended)> agents_at_helo;
     std::function<std::optional<AgentReply>(const Mailbox& sender)> agents_at_mail;
-    std::function<std::optional<AgentReply>(const Mailbox& recipient, std::uint32_t permissions)> agents_at_rcpt;
+    // At RCPT the agents may also rewrite the recipient (the Address Rewriting Inbound
+    // Agent): what they leave in `recipient` is what the transaction records.
+    std::function<std::optional<AgentReply>(Mailbox& recipient, std::uint32_t permissions)> agents_at_rcpt;
     // OnDataCommand (issue 17): DATA or a transaction's first BDAT, once MAIL was given —
     // asked before the sequence check, so an agent may end a session whose every RCPT
     // it refused (the IP Block list: "disconnect after all RCPT TO commands"). A refusal
