@@ -4,6 +4,7 @@
 
 #include "typed_settings.hpp"
 
+#include "attachment_filter.hpp"
 #include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
@@ -41,8 +42,9 @@ std::vector<std::string_view> installed_agents() {
     // DKIM verification and DMARC, follow the Sender Id Agent: both run at the end of
     // data, DMARC after DKIM (it reads DKIM's results), before any content agent that
     // would read DMARC's quarantine.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent,
-            kDmarcAgent,        kSenderFilterAgent,     kRecipientFilterAgent, kProtocolAnalysisAgent};
+    return {kRelayControlAgent,     kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent,
+            kDmarcAgent,            kSenderFilterAgent,     kRecipientFilterAgent, kProtocolAnalysisAgent,
+            kAttachmentFilterAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -151,6 +153,11 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             const auto& c = services.authentication.dmarc;
             e.agent = std::make_shared<DmarcAgent>(c, services.dns);
             own_switches(e, c);
+        } else if (same_name(a.identity, kAttachmentFilterAgent)) {
+            e.agent = std::make_shared<AttachmentFilterAgent>(services.attachment_filter, services.cpu);
+            // Exchange filters every message through the Edge, inbound and outbound; only
+            // ExceptionConnectors are not (the agent checks the session's connector).
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -172,6 +179,7 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
+    if (!with.attachment_filter) with.attachment_filter = load_attachment_filter_config(db);
     return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with,
                           load_connection_filter_config(db, services));
 }

@@ -29,6 +29,7 @@ class thread_pool;
 namespace edge::agents {
 
 class SenderReputationService;
+struct AttachmentFilterConfig;
 
 // The configurations of the agents that authenticate the message (issue 18): singletons,
 // read once per generation.
@@ -55,6 +56,9 @@ struct AgentServices {
     std::shared_ptr<const SenderFilter> sender_filter;
     // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
     std::shared_ptr<SenderReputationService> reputation;
+    // Set-AttachmentFilterListConfig and the attachment filter list (issue 19); load_pipeline
+    // reads them from the store when unset (null: Exchange's defaults).
+    std::shared_ptr<const AttachmentFilterConfig> attachment_filter;
 };
 
 // One row of Get-TransportAgent.

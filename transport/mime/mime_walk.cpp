@@ -40,7 +40,7 @@ Line line_at(std::string_view m, std::size_t pos) {
 }
 
 struct HeaderInfo {
-    std::string media_type, boundary, filename;
+    std::string media_type, boundary, filename, type_name;
     bool identity_encoding = true;  // 7bit, 8bit, binary or none: a body that can be walked as it is
 };
 
@@ -64,8 +64,10 @@ HeaderInfo read_header_block(std::string_view block, bool digest_child) {
         }
         if (const char* b = g_mime_object_get_content_type_parameter(object, "boundary")) info.boundary = b;
         const char* name = g_mime_object_get_content_disposition_parameter(object, "filename");
-        if (name == nullptr || *name == '\0') name = g_mime_object_get_content_type_parameter(object, "name");
+        const char* type_name = g_mime_object_get_content_type_parameter(object, "name");
+        if (name == nullptr || *name == '\0') name = type_name;
         if (name != nullptr) info.filename = name;
+        if (type_name != nullptr && info.filename != type_name) info.type_name = type_name;
         if (const char* cte = g_mime_object_get_header(object, "Content-Transfer-Encoding")) {
             std::string e = lowered(cte);
             e.erase(std::remove_if(e.begin(), e.end(), [](char c) { return c == ' ' || c == '\t'; }), e.end());
@@ -180,6 +182,7 @@ private:
             HeaderInfo info = read_header_block(m_.substr(at, p.body_begin - at), digest_child);
             p.media_type = std::move(info.media_type);
             p.filename = std::move(info.filename);
+            p.type_name = std::move(info.type_name);
             const std::size_t index = walk_.parts.size();
             // RFC 2046 §5.1: a multipart's body is never encoded; one without a boundary is a leaf.
             p.multipart = p.media_type.starts_with("multipart/") && !info.boundary.empty();

@@ -29,6 +29,7 @@ struct Part {
     std::size_t parent = 0;      // index of the container it is in (0 for the root itself)
     std::string media_type;      // "type/subtype", lower case ("text/plain" when none is given)
     std::string filename;        // Content-Disposition filename, else Content-Type name: RFC 2231 / 2047 decoded, UTF-8
+    std::string type_name;       // Content-Type name, decoded, when it differs from `filename` (clients differ on which they show)
     bool multipart = false;
     bool message = false;        // message/rfc822 (or message/global, message/news) whose body is walked as a message
 };
