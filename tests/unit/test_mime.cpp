@@ -190,3 +190,93 @@ TEST_CASE("strip of an empty part keeps the boundary on its own line", "[mime]")
     CHECK(out.find("\r\n--b--\r\n") != std::string::npos);
     CHECK(walk(out).parts.size() == 2);
 }
+
+// ---------------------------------------------------------------- the agent's decision
+
+#include "attachment_filter.hpp"
+
+using namespace edge::agents;
+
+namespace {
+Verdict decide_on(const std::string& message, edge::config::AttachmentFilterListConfigSettings settings = {},
+                  const std::string& connector = "Default") {
+    auto config = std::make_shared<AttachmentFilterConfig>();
+    config->settings = std::move(settings);
+    AttachmentFilterAgent agent(config);
+    SessionInfo session;
+    session.connector = connector;
+    std::vector<std::string> chunks{message.substr(0, 50), message.substr(50)};
+    Envelope e;
+    e.message = &chunks;
+    e.size = message.size();
+    e.headers = {{"From", "a@x"}, {"Content-Type", "application/x-msdownload"}};
+    return agent.decide(session, e);
+}
+}  // namespace
+
+TEST_CASE("the Attachment Filtering Agent: Exchange's list, each action, ExceptionConnectors, the limits", "[mime][attachment]") {
+    CHECK(default_attachment_filter_entries().size() == 70);
+    Verdict r = decide_on(kNested);
+    CHECK(r.action == AgentAction::Reject);
+    CHECK(r.reply == edge::smtp::ReplyId::AttachmentRejected);
+    CHECK(r.reply_text == "Message rejected due to unacceptable attachments");
+    CHECK(r.reason_data.find("FileName:*.exe (setup.exe)") != std::string::npos);
+    CHECK(r.reason_data.find("ContentType:application/x-msdownload") != std::string::npos);
+
+    edge::config::AttachmentFilterListConfigSettings s;
+    s.action = edge::config::AttachmentFilterAction::SilentDelete;
+    CHECK(decide_on(kNested, s).action == AgentAction::Delete);
+    s.exception_connectors = {"partners"};
+    CHECK(decide_on(kNested, s, "Partners").action == AgentAction::Continue);
+
+    s = {};
+    s.action = edge::config::AttachmentFilterAction::Strip;
+    Verdict st = decide_on(kNested, s);
+    CHECK(st.action == AgentAction::Continue);
+    REQUIRE(st.edit);
+    REQUIRE(st.edit->message);
+    CHECK(st.edit->headers.size() == 2);  // the message's own header is unchanged
+    CHECK(walk(st.edit->message->front()).parts.size() == 11);
+
+    // A message that is the attachment: its Content-Type field is the text part's now.
+    const std::string single = "From: a@x\r\nContent-Type: application/x-msdownload\r\n\r\nMZ\r\n";
+    Verdict root = decide_on(single, s);
+    REQUIRE(root.edit);
+    CHECK(root.edit->headers.front() == HeaderField{"From", "a@x"});
+    CHECK(root.edit->headers[1] == HeaderField{"Content-Type", "text/plain; charset=us-ascii"});
+
+    s.max_mime_depth = 2;
+    Verdict deep = decide_on(kNested, s);
+    CHECK(deep.action == AgentAction::Reject);
+    CHECK(deep.reply == edge::smtp::ReplyId::MimeTooComplex);
+    CHECK(deep.reason_data == "MaxMimeDepth 2");
+}
+
+TEST_CASE("attachment file names match as Windows opens them, content types as written", "[mime][attachment]") {
+    AttachmentMatcher m({{edge::config::AttachmentType::FileName, "*.EXE"},
+                         {edge::config::AttachmentType::FileName, "BadFile.doc"},
+                         {edge::config::AttachmentType::ContentType, "Image/JPEG"}});
+    Part p;
+    p.media_type = "text/plain";
+    for (const char* name : {"setup.exe", "SETUP.Exe", "setup.exe.", "setup.exe  ", "C:\\temp\\setup.exe", "badfile.DOC"}) {
+        p.filename = name;
+        CHECK(m.match(p));
+    }
+    for (const char* name : {"setup.exe.txt", "exe", ".exe.zip", "goodfile.doc"}) {
+        p.filename = name;
+        CHECK_FALSE(m.match(p));
+    }
+    p.filename = "report.pdf";
+    p.type_name = "report.exe";  // a client that shows the Content-Type name
+    CHECK(m.match(p) == std::optional<std::string>("FileName:*.EXE"));
+    Part img;
+    img.media_type = "image/jpeg";
+    CHECK(m.match(img));
+
+    CHECK(check_attachment_filter_entry({edge::config::AttachmentType::FileName, "*.exe"}).empty());
+    CHECK_FALSE(check_attachment_filter_entry({edge::config::AttachmentType::FileName, "a*.exe"}).empty());
+    CHECK_FALSE(check_attachment_filter_entry({edge::config::AttachmentType::FileName, "dir/a.exe"}).empty());
+    CHECK_FALSE(check_attachment_filter_entry({edge::config::AttachmentType::ContentType, "image/"}).empty());
+    CHECK(parse_attachment_filter_identity("filename:*.exe")->identity() == "FileName:*.exe");
+    CHECK_FALSE(parse_attachment_filter_identity("Extension:*.exe"));
+}
