@@ -308,7 +308,10 @@ Walk walk(std::string_view message, const WalkLimits& limits) { return Walker(me
 std::string replacement_part(std::string_view admin_message, const Part& original) {
     const std::string name = shown_name(original.filename.empty() ? original.media_type : original.filename);
     std::string body = std::string(admin_message) + "\r\n\r\n" + name + "\r\n";
-    const bool ascii = std::all_of(body.begin(), body.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    // Plain text only when nothing in it could read as a boundary line ("--…"): the name is
+    // a stranger's. Base64 otherwise (and for UTF-8): its alphabet has no '-'.
+    const bool ascii = std::all_of(body.begin(), body.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }) &&
+                       !body.starts_with("--") && body.find("\n--") == std::string::npos;
     std::string out = std::string("Content-Type: text/plain; charset=") + (ascii ? "us-ascii" : "utf-8") + "\r\n";
     out += std::string("Content-Transfer-Encoding: ") + (ascii ? "7bit" : "base64") + "\r\n";
     out += "Content-Disposition: attachment; " + filename_parameter(name + ".txt") + "\r\n\r\n";
