@@ -15,13 +15,6 @@ namespace edge::agents {
 namespace {
 using config::AttachmentType;
 
-std::string ascii_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 // RFC 2045 §5.1 token characters.
 bool token_char(char c) {
     auto u = static_cast<unsigned char>(c);
@@ -32,7 +25,7 @@ bool token_char(char c) {
 std::string effective_file_name(std::string_view name) {
     if (auto slash = name.find_last_of("/\\"); slash != std::string_view::npos) name.remove_prefix(slash + 1);
     while (!name.empty() && (name.back() == '.' || name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    return ascii_lower(name);
+    return text::to_lower(name);
 }
 }  // namespace
 
@@ -166,8 +159,8 @@ std::shared_ptr<const AttachmentFilterConfig> load_attachment_filter_config(cons
 
 AttachmentMatcher::AttachmentMatcher(const std::vector<AttachmentFilterEntry>& entries) {
     for (const auto& e : entries) {
-        if (e.type == AttachmentType::ContentType) content_types_.emplace_back(ascii_lower(e.name), e.identity());
-        else if (e.name.starts_with("*.")) extensions_.emplace_back(ascii_lower(e.name.substr(1)), e.identity());
+        if (e.type == AttachmentType::ContentType) content_types_.emplace_back(text::to_lower(e.name), e.identity());
+        else if (e.name.starts_with("*.")) extensions_.emplace_back(text::to_lower(e.name.substr(1)), e.identity());
         else names_.emplace_back(effective_file_name(e.name), e.identity());
     }
 }

@@ -4,6 +4,8 @@
 // charsets), so it never builds a tree from a hostile message.
 #include "mime_walk.hpp"
 
+#include "text_helpers.hpp"
+
 #include <gmime/gmime.h>
 
 #include <algorithm>
@@ -19,15 +21,8 @@ void init_gmime() {
     std::call_once(once, [] { g_mime_init(); });
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-std::string lowered(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = lower(c);
-    return out;
-}
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using text::iequals;
+using text::to_lower;
 
 struct Line {
     std::size_t begin, content_end, next;  // content_end excludes CR LF
@@ -60,7 +55,7 @@ HeaderInfo read_header_block(std::string_view block, bool digest_child) {
         if (ct != nullptr && g_mime_header_list_contains(headers, "Content-Type")) {
             const char* type = g_mime_content_type_get_media_type(ct);
             const char* sub = g_mime_content_type_get_media_subtype(ct);
-            if (type != nullptr && sub != nullptr) info.media_type = lowered(std::string(type) + "/" + sub);
+            if (type != nullptr && sub != nullptr) info.media_type = to_lower(std::string(type) + "/" + sub);
         }
         if (const char* b = g_mime_object_get_content_type_parameter(object, "boundary")) info.boundary = b;
         const char* name = g_mime_object_get_content_disposition_parameter(object, "filename");
@@ -69,7 +64,7 @@ HeaderInfo read_header_block(std::string_view block, bool digest_child) {
         if (name != nullptr) info.filename = name;
         if (type_name != nullptr && info.filename != type_name) info.type_name = type_name;
         if (const char* cte = g_mime_object_get_header(object, "Content-Transfer-Encoding")) {
-            std::string e = lowered(cte);
+            std::string e = to_lower(cte);
             e.erase(std::remove_if(e.begin(), e.end(), [](char c) { return c == ' ' || c == '\t'; }), e.end());
             info.identity_encoding = e.empty() || e == "7bit" || e == "8bit" || e == "binary";
         }
@@ -235,23 +230,11 @@ std::string filename_parameter(std::string_view name) {
     return out;
 }
 
+// RFC 2045 §6.8: base64 in lines of at most 76 characters.
 std::string base64_lines(std::string_view in) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out, line;
-    for (std::size_t i = 0; i < in.size(); i += 3) {
-        std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-        if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-        line += kAlphabet[(v >> 18) & 63];
-        line += kAlphabet[(v >> 12) & 63];
-        line += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-        line += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
-        if (line.size() >= 76) {
-            out += line + "\r\n";
-            line.clear();
-        }
-    }
-    if (!line.empty()) out += line + "\r\n";
+    const std::string one_line = text::base64(in);
+    std::string out;
+    for (std::size_t i = 0; i < one_line.size(); i += 76) out += one_line.substr(i, 76) + "\r\n";
     return out;
 }
 
@@ -280,8 +263,8 @@ std::string without_content_fields(std::string_view block) {
         if (content[0] != ' ' && content[0] != '\t') {
             std::string_view name = content.substr(0, content.find(':'));
             while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-            dropping = iequal(name, "Content-Type") || iequal(name, "Content-Transfer-Encoding") ||
-                       iequal(name, "Content-Disposition");
+            dropping = iequals(name, "Content-Type") || iequals(name, "Content-Transfer-Encoding") ||
+                       iequals(name, "Content-Disposition");
         }
         if (!dropping) {
             out.append(block.substr(l.begin, l.content_end - l.begin));
