@@ -140,7 +140,7 @@ TEST_CASE("relay control cannot be disabled or moved, and unknown agents and bad
     CHECK(out.find("no transport agent named 'Nope'") != std::string::npos);
 
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority 0", &out) == 1);
-    CHECK(out.find("-Priority: 0 is out of range; expected 1 to 7") != std::string::npos);
+    CHECK(out.find("-Priority: 0 is out of range; expected 1 to 8") != std::string::npos);
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority 99", &out) == 1);
     CHECK(out.find("-Priority: 99 is out of range") != std::string::npos);
     CHECK(s.edgectl("Set-TransportAgent 'Recipient Filter Agent' -Priority abc", &out) == 2);
