@@ -28,11 +28,13 @@ BENCH_DIR ?= $(CURDIR)/build/bench-data
 DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-dev \
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
                 nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache \
-                libidn2-dev libunistring-dev libpsl-dev publicsuffix python3-dkim python3-spf python3-yaml
+                libidn2-dev libunistring-dev libpsl-dev publicsuffix python3-dkim python3-spf python3-yaml \
+                libgmime-3.0-dev
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
 # libpsl-dev + publicsuffix: DMARC's organisational domain (issue 18); python3-dkim (dkimpy) and
 # python3-spf (pyspf's RFC 7208 test suite) are the independent implementations the tests check against.
+# libgmime-3.0-dev: the Attachment Filtering Agent reads MIME header blocks with GMime 3 (transport/mime, issue 19).
 # ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1

@@ -53,7 +53,9 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  // Issue 19: the milters the Milter Agent asks.
                                  ObjectKind::MilterServer,
                                  // Issue 19: address rewriting.
-                                 ObjectKind::AddressRewriteEntry};
+                                 ObjectKind::AddressRewriteEntry,
+                                 // Issue 19: the Attachment Filtering Agent (its list: attachment_filter_cmdlets.cpp).
+                                 ObjectKind::AttachmentFilterListConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;
@@ -248,6 +250,16 @@ void write_object(Context& ctx, const ConfigObject& o, const std::string& old_na
     auto errors = config::validate_object(o);
     if (!errors.empty()) fail(errors.front());
     if (o.kind() == ObjectKind::DkimSigningConfig) check_dkim_signing_config(o);
+    // ExceptionConnectors name Receive connectors: a misspelt one would filter the mail it
+    // was meant to spare.
+    if (o.kind() == ObjectKind::AttachmentFilterListConfig)
+        for (const auto& name : config::attachment_filter_list_config_settings(o).exception_connectors) {
+            bool known = false;
+            for (const auto& rc : config::load_objects(*ctx.db, ObjectKind::ReceiveConnector)) known = known || iequals(rc.name, name);
+            if (!known)
+                fail(fmt::format("-ExceptionConnectors: no Receive connector named '{}'; 'edgectl Get-ReceiveConnector' lists them",
+                                 name));
+        }
     std::string kind = config::to_string(o.kind());
     std::vector<queue::ConfigChange> changes;
     if (auto single = config::singleton_name(o.kind())) {

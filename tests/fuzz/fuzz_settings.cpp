@@ -73,6 +73,8 @@ FUZZ_TARGET(settings) {
         case ObjectKind::DkimSigningConfig: (void)dkim_signing_config_settings(object); break;
         case ObjectKind::MilterServer: (void)milter_server_settings(object); break;
         case ObjectKind::AddressRewriteEntry: (void)address_rewrite_entry_settings(object); break;
+        case ObjectKind::AttachmentFilterListConfig: (void)attachment_filter_list_config_settings(object); break;
+        case ObjectKind::AttachmentFilterEntry: (void)attachment_filter_entry_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

@@ -333,6 +333,7 @@ TEST_CASE("transcript: MilterServer cmdlets", "[transcript]") { run_transcript("
 TEST_CASE("transcript: SenderReputationConfig and Get-SenderReputation", "[transcript]") {
     run_transcript("sender_reputation.t");
 }
+TEST_CASE("transcript: Attachment filtering configuration and entries", "[transcript]") { run_transcript("attachment_filter.t"); }
 TEST_CASE("transcript: EdgeSubscription cmdlets", "[transcript]") { run_transcript("edgesync.t"); }
 TEST_CASE("transcript: queue cmdlets", "[transcript]") { run_transcript("queue.t"); }
 TEST_CASE("transcript: message cmdlets", "[transcript]") { run_transcript("message.t"); }

@@ -5,6 +5,7 @@
 #include "typed_settings.hpp"
 
 #include "address_rewrite_agents.hpp"
+#include "attachment_filter.hpp"
 #include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
@@ -49,7 +50,7 @@ std::vector<std::string_view> installed_agents() {
     return {kRelayControlAgent,     kConnectionFilterAgent, kAddressRewritingInboundAgent,
             kSenderIdAgent,         kDkimVerificationAgent, kDmarcAgent,
             kMilterAgent,           kSenderFilterAgent,     kRecipientFilterAgent,
-            kProtocolAnalysisAgent, kAddressRewritingOutboundAgent};
+            kProtocolAnalysisAgent, kAttachmentFilterAgent, kAddressRewritingOutboundAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -171,6 +172,11 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
         } else if (same_name(a.identity, kAddressRewritingOutboundAgent)) {
             e.agent = std::make_shared<AddressRewritingOutboundAgent>(services.address_rewriter);
             e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kAttachmentFilterAgent)) {
+            e.agent = std::make_shared<AttachmentFilterAgent>(services.attachment_filter, services.cpu);
+            // Exchange filters every message through the Edge, inbound and outbound; only
+            // ExceptionConnectors are not (the agent checks the session's connector).
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -196,6 +202,7 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));
     if (!with.address_rewriter) with.address_rewriter = load_address_rewriter(db);
+    if (!with.attachment_filter) with.attachment_filter = load_attachment_filter_config(db);
     return build_pipeline(load_transport_agents(db), std::move(categorizer), std::move(recipient_filter), with,
                           load_connection_filter_config(db, services));
 }

@@ -31,6 +31,7 @@ class thread_pool;
 namespace edge::agents {
 
 class SenderReputationService;
+struct AttachmentFilterConfig;
 
 // The configurations of the agents that authenticate the message (issue 18): singletons,
 // read once per generation.
@@ -64,6 +65,9 @@ struct AgentServices {
     // The AddressRewriteEntry objects (both Address Rewriting agents); load_pipeline reads
     // them from the store when unset (null: nothing is rewritten).
     std::shared_ptr<const AddressRewriter> address_rewriter;
+    // Set-AttachmentFilterListConfig and the attachment filter list (issue 19); load_pipeline
+    // reads them from the store when unset (null: Exchange's defaults).
+    std::shared_ptr<const AttachmentFilterConfig> attachment_filter;
 };
 
 // New-AddressRewriteEntry's objects, ready to match; entries that do not load are named

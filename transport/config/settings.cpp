@@ -512,6 +512,27 @@ constexpr std::array kTable = {
                "Subdomains of a *.domain InternalAddress that are not rewritten", "§9.8"},
     SettingDef{O::AddressRewriteEntry, "OutboundOnly", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "$false: RCPT TO of inbound mail is rewritten back from ExternalAddress to InternalAddress too", "§9.8"},
+    // ---- the Attachment Filtering Agent (issue 19, reference §9.7) ---------------------------------------
+    // Action: Reject, as the Set-AttachmentFilterListConfig reference says (the 2013 concept
+    // page says Strip; [unconf]): the sender learns at once, nothing is lost silently, and the
+    // message is never changed in transit (a strip breaks its DKIM signatures).
+    SettingDef{O::AttachmentFilterListConfig, "Action", T::Enum, "Reject", 0, 0, false, "Reject,Strip,SilentDelete", E::None, false,
+               "A message with a listed attachment: Reject (550 5.7.1 RejectResponse), Strip (the attachment becomes a text part holding AdminMessage), SilentDelete (250, then discarded)", "§9.7"},
+    SettingDef{O::AttachmentFilterListConfig, "RejectResponse", T::String, "Message rejected due to unacceptable attachments", 0, 240, false, "", E::None, false,
+               "The text of the 550 5.7.1 reply when Action is Reject", "§9.7"},
+    SettingDef{O::AttachmentFilterListConfig, "AdminMessage", T::String, "This attachment was removed.", 0, 240, false, "", E::None, false,
+               "The text of the part that replaces a stripped attachment (the original file name follows it)", "§9.7 (Exchange's default text)"},
+    SettingDef{O::AttachmentFilterListConfig, "ExceptionConnectors", T::List, "", 0, 0, false, "", E::None, false,
+               "Receive connectors (by Name) whose mail is not filtered", "§9.7"},
+    SettingDef{O::AttachmentFilterListConfig, "MaxMimeDepth", T::Int, "30", 2, 100, false, "", E::None, false,
+               "Nesting of multiparts and attached messages past which a message is refused (554 5.6.0) unread", "ours"},
+    SettingDef{O::AttachmentFilterListConfig, "MaxMimeParts", T::Int, "1000", 10, 100000, false, "", E::None, false,
+               "MIME parts past which a message is refused (554 5.6.0) unread", "ours"},
+    // One entry of the list (Add-/Get-/Remove-AttachmentFilterEntry); stored by Identity "Type:Name".
+    SettingDef{O::AttachmentFilterEntry, "Name", T::String, "", 1, 255, false, "", E::None, true,
+               "A file name (BadFile.exe), *.extension, or a MIME content type (type/subtype)", "§9.7"},
+    SettingDef{O::AttachmentFilterEntry, "Type", T::Enum, "FileName", 0, 0, false, "FileName,ContentType", E::None, true,
+               "What Name is compared with: the attachment's file name or its content type", "§9.7"},
 };
 // clang-format on
 
@@ -587,6 +608,8 @@ const char* to_string(ObjectKind k) {
         case O::DkimSigningConfig: return "DkimSigningConfig";
         case O::MilterServer: return "MilterServer";
         case O::AddressRewriteEntry: return "AddressRewriteEntry";
+        case O::AttachmentFilterListConfig: return "AttachmentFilterListConfig";
+        case O::AttachmentFilterEntry: return "AttachmentFilterEntry";
     }
     return "?";
 }

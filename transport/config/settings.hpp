@@ -81,9 +81,13 @@ enum class ObjectKind : std::uint8_t {
     MilterServer,
     // Issue 19: the Address Rewriting agents' entries (New-AddressRewriteEntry), one per entry.
     AddressRewriteEntry,
+    // Issue 19, the Attachment Filtering Agent: its configuration (a singleton) and the
+    // entries of its list, named by their Identity ("FileName:*.exe").
+    AttachmentFilterListConfig,
+    AttachmentFilterEntry,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::AddressRewriteEntry) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::AttachmentFilterEntry) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -341,6 +341,20 @@ const Binding<SI> kSenderIdConfig[] = {
     EDGE_BIND(SI, "BypassedRecipients", bypassed_recipients),
     EDGE_BIND(SI, "BypassedSenderDomains", bypassed_sender_domains),
 };
+using AF = AttachmentFilterListConfigSettings;
+const Binding<AF> kAttachmentFilterListConfig[] = {
+    EDGE_BIND(AF, "Action", action),
+    EDGE_BIND(AF, "RejectResponse", reject_response),
+    EDGE_BIND(AF, "AdminMessage", admin_message),
+    EDGE_BIND(AF, "ExceptionConnectors", exception_connectors),
+    EDGE_BIND(AF, "MaxMimeDepth", max_mime_depth),
+    EDGE_BIND(AF, "MaxMimeParts", max_mime_parts),
+};
+using AE = AttachmentFilterEntrySettings;
+const Binding<AE> kAttachmentFilterEntry[] = {
+    EDGE_BIND(AE, "Name", name),
+    EDGE_BIND(AE, "Type", type),
+};
 using DV = DkimVerificationConfigSettings;
 const Binding<DV> kDkimVerificationConfig[] = {
     EDGE_BIND(DV, "Enabled", enabled),
@@ -539,6 +553,12 @@ MilterServerSettings milter_server_settings(const ConfigObject& o) {
 AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::AddressRewriteEntry, kAddressRewriteEntry);
 }
+AttachmentFilterListConfigSettings attachment_filter_list_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::AttachmentFilterListConfig, kAttachmentFilterListConfig);
+}
+AttachmentFilterEntrySettings attachment_filter_entry_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::AttachmentFilterEntry, kAttachmentFilterEntry);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -581,6 +601,8 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
     check_bindings(ObjectKind::MilterServer, kMilterServer, errors);
     check_bindings(ObjectKind::AddressRewriteEntry, kAddressRewriteEntry, errors);
+    check_bindings(ObjectKind::AttachmentFilterListConfig, kAttachmentFilterListConfig, errors);
+    check_bindings(ObjectKind::AttachmentFilterEntry, kAttachmentFilterEntry, errors);
     return errors;
 }
 
@@ -610,6 +632,8 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
         case ObjectKind::MilterServer: return member_of(kMilterServer, setting);
         case ObjectKind::AddressRewriteEntry: return member_of(kAddressRewriteEntry, setting);
+        case ObjectKind::AttachmentFilterListConfig: return member_of(kAttachmentFilterListConfig, setting);
+        case ObjectKind::AttachmentFilterEntry: return member_of(kAttachmentFilterEntry, setting);
     }
     return {};
 }

@@ -41,6 +41,9 @@ enum class DkimAlgorithm : std::uint8_t { RsaSha256, Ed25519Sha256 };
 // on its verdict.
 enum class MilterDefaultAction : std::uint8_t { Accept, TempFail, Reject };
 enum class MilterVerdictHandling : std::uint8_t { Apply, ContentFilter };
+// Issue 19: Set-AttachmentFilterListConfig -Action, and an entry's -Type.
+enum class AttachmentFilterAction : std::uint8_t { Reject, Strip, SilentDelete };
+enum class AttachmentType : std::uint8_t { FileName, ContentType };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -72,6 +75,12 @@ template <> struct EnumNames<SenderIdAction> {
 };
 template <> struct EnumNames<DmarcAction> {
     static constexpr std::array<std::string_view, 3> names{"Reject", "Quarantine", "StampStatus"};
+};
+template <> struct EnumNames<AttachmentFilterAction> {
+    static constexpr std::array<std::string_view, 3> names{"Reject", "Strip", "SilentDelete"};
+};
+template <> struct EnumNames<AttachmentType> {
+    static constexpr std::array<std::string_view, 2> names{"FileName", "ContentType"};
 };
 template <> struct EnumNames<DkimAlgorithm> {
     static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
@@ -333,6 +342,23 @@ struct SenderFilterConfigSettings {
     friend bool operator==(const SenderFilterConfigSettings&, const SenderFilterConfigSettings&) = default;
 };
 
+// Issue 19: Set-AttachmentFilterListConfig and one AttachmentFilterEntry (the
+// Attachment Filtering Agent, transport/agents/attachment_filter.hpp).
+struct AttachmentFilterListConfigSettings {
+    AttachmentFilterAction action = AttachmentFilterAction::Reject;
+    std::string reject_response = "Message rejected due to unacceptable attachments";
+    std::string admin_message = "This attachment was removed.";
+    std::vector<std::string> exception_connectors;
+    int max_mime_depth = 30;
+    int max_mime_parts = 1000;
+    friend bool operator==(const AttachmentFilterListConfigSettings&, const AttachmentFilterListConfigSettings&) = default;
+};
+struct AttachmentFilterEntrySettings {
+    std::string name;
+    AttachmentType type = AttachmentType::FileName;
+    friend bool operator==(const AttachmentFilterEntrySettings&, const AttachmentFilterEntrySettings&) = default;
+};
+
 // Issue 18: Set-SenderIdConfig (the Sender ID agent, evaluated as SPF), and ours:
 // Set-DkimVerificationConfig, Set-DmarcConfig, New-DkimSigningConfig. The agents read them
 // (transport/agents/auth_agents.hpp); signing is done at acceptance (transport/server/).
@@ -461,6 +487,8 @@ IPBlockListProvidersConfigSettings ip_block_list_providers_config_settings(const
 IPAllowListProvidersConfigSettings ip_allow_list_providers_config_settings(const ConfigObject& o);
 SenderFilterConfigSettings sender_filter_config_settings(const ConfigObject& o);
 SenderReputationConfigSettings sender_reputation_config_settings(const ConfigObject& o);
+AttachmentFilterListConfigSettings attachment_filter_list_config_settings(const ConfigObject& o);
+AttachmentFilterEntrySettings attachment_filter_entry_settings(const ConfigObject& o);
 SenderIdConfigSettings sender_id_config_settings(const ConfigObject& o);
 DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObject& o);
 DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);

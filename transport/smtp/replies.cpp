@@ -87,11 +87,17 @@ constexpr std::array kCatalogue = {
     // own (and for DefaultAction Reject / TempFail).
     ReplyEntry{ReplyId::MilterRejected,        550, "5.7.1", "Command rejected",                                     false, C::Policy},
     ReplyEntry{ReplyId::MilterTempFailed,      451, "4.7.1", "Service unavailable - try again later",               false, C::Resource},
+    // Issue 19. Exchange's default RejectResponse is "Message rejected due to unacceptable
+    // attachments" (Set-AttachmentFilterListConfig); the text is the administrator's.
+    ReplyEntry{ReplyId::AttachmentRejected,    550, "5.7.1", "{}",                                                   false, C::Policy},
+    // RFC 3463 5.6.0 (other media error): the structure itself is refused, so 5xx — sending
+    // it again meets the same limits.
+    ReplyEntry{ReplyId::MimeTooComplex,        554, "5.6.0", "Message has more MIME parts or nesting levels than this server reads", false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::MilterTempFailed) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::MimeTooComplex) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

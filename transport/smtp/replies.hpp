@@ -79,6 +79,9 @@ enum class ReplyId : std::uint16_t {
     // milter's own whole reply ("554 5.7.1 Gtube pattern", validated 5xx / 4xx).
     MilterRejected,    // 550 5.7.1 a milter's reject (or its DefaultAction Reject)
     MilterTempFailed,  // 451 4.7.1 a milter's tempfail (or its DefaultAction TempFail)
+    // Issue 19: the Attachment Filtering Agent.
+    AttachmentRejected,  // 550 5.7.1 <RejectResponse> (Action Reject)
+    MimeTooComplex,      // 554 5.6.0 more MIME parts or levels than the walk reads (a MIME bomb)
 };
 // Whether `id`'s AgentReply text is a whole reply line of its own code class (a milter's).
 constexpr bool reply_is_peers_own(ReplyId id) { return id == ReplyId::MilterRejected || id == ReplyId::MilterTempFailed; }
