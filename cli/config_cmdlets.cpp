@@ -45,7 +45,9 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  ObjectKind::SenderFilterConfig, ObjectKind::SenderReputationConfig,
                                  // Issue 18: who really sent it.
                                  ObjectKind::SenderIdConfig, ObjectKind::DkimVerificationConfig, ObjectKind::DmarcConfig,
-                                 ObjectKind::DkimSigningConfig};
+                                 ObjectKind::DkimSigningConfig,
+                                 // Issue 19: Set-/Get-ContentFilterConfig.
+                                 ObjectKind::ContentFilterConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;

@@ -7,6 +7,7 @@
 #include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
+#include "content_filter.hpp"
 #include "ip_list_store.hpp"
 #include "receive_agents.hpp"
 #include "reputation_service.hpp"
@@ -41,8 +42,10 @@ std::vector<std::string_view> installed_agents() {
     // DKIM verification and DMARC, follow the Sender Id Agent: both run at the end of
     // data, DMARC after DKIM (it reads DKIM's results), before any content agent that
     // would read DMARC's quarantine.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent,
-            kDmarcAgent,        kSenderFilterAgent,     kRecipientFilterAgent, kProtocolAnalysisAgent};
+    // The Content Filter Agent (issue 19) follows them and the Milter Agent: it reads
+    // DMARC's and Sender ID's stamps and the scanner milters' verdicts.
+    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent, kDmarcAgent,
+            kContentFilterAgent, kSenderFilterAgent,    kRecipientFilterAgent, kProtocolAnalysisAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -151,6 +154,12 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             const auto& c = services.authentication.dmarc;
             e.agent = std::make_shared<DmarcAgent>(c, services.dns);
             own_switches(e, c);
+        } else if (same_name(a.identity, kContentFilterAgent)) {
+            auto filter = services.content_filter ? services.content_filter
+                                                  : std::make_shared<const ContentFilter>(config::ContentFilterConfigSettings{},
+                                                                                          std::vector<PhraseMatcher::Phrase>{});
+            own_switches(e, filter->settings());  // Set-ContentFilterConfig -Enabled $false stops it too
+            e.agent = std::make_shared<ContentFilterAgent>(std::move(filter));
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -169,6 +178,7 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               const AgentServices& services) {
     AgentServices with = services;
     with.authentication = load_authentication_config(db);
+    if (!with.content_filter) with.content_filter = load_content_filter(db);
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));

@@ -29,6 +29,7 @@ class thread_pool;
 namespace edge::agents {
 
 class SenderReputationService;
+class ContentFilter;
 
 // The configurations of the agents that authenticate the message (issue 18): singletons,
 // read once per generation.
@@ -53,6 +54,9 @@ struct AgentServices {
     // Set-SenderFilterConfig's lists, built once per generation; load_pipeline reads them
     // from the store when unset (null: the Sender Filter Agent lets every sender go on).
     std::shared_ptr<const SenderFilter> sender_filter;
+    // Set-ContentFilterConfig and the custom phrases (issue 19), built once per generation;
+    // load_pipeline reads them from the store when unset.
+    std::shared_ptr<const ContentFilter> content_filter;
     // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
     std::shared_ptr<SenderReputationService> reputation;
 };

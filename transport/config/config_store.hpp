@@ -42,6 +42,8 @@ inline constexpr std::string_view kSenderReputationConfigName = "SenderReputatio
 inline constexpr std::string_view kSenderIdConfigName = "SenderIdConfig";
 inline constexpr std::string_view kDkimVerificationConfigName = "DkimVerificationConfig";
 inline constexpr std::string_view kDmarcConfigName = "DmarcConfig";
+// And issue 19's Content Filter's.
+inline constexpr std::string_view kContentFilterConfigName = "ContentFilterConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -60,6 +62,7 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::SenderIdConfig) return kSenderIdConfigName;
     if (kind == ObjectKind::DkimVerificationConfig) return kDkimVerificationConfigName;
     if (kind == ObjectKind::DmarcConfig) return kDmarcConfigName;
+    if (kind == ObjectKind::ContentFilterConfig) return kContentFilterConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

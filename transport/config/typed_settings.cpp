@@ -368,6 +368,38 @@ const Binding<DS> kDkimSigningConfig[] = {
     EDGE_BIND(DS, "Enabled", enabled),
 };
 
+using CF = ContentFilterConfigSettings;
+const Binding<CF> kContentFilterConfig[] = {
+    EDGE_BIND(CF, "Enabled", enabled),
+    EDGE_BIND(CF, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(CF, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(CF, "SCLDeleteEnabled", scl_delete_enabled),
+    EDGE_BIND(CF, "SCLDeleteThreshold", scl_delete_threshold),
+    EDGE_BIND(CF, "SCLRejectEnabled", scl_reject_enabled),
+    EDGE_BIND(CF, "SCLRejectThreshold", scl_reject_threshold),
+    EDGE_BIND(CF, "SCLQuarantineEnabled", scl_quarantine_enabled),
+    EDGE_BIND(CF, "SCLQuarantineThreshold", scl_quarantine_threshold),
+    EDGE_BIND(CF, "QuarantineMailbox", quarantine_mailbox),
+    EDGE_BIND(CF, "RejectionResponse", rejection_response),
+    EDGE_BIND(CF, "BypassedRecipients", bypassed_recipients),
+    EDGE_BIND(CF, "BypassedSenders", bypassed_senders),
+    EDGE_BIND(CF, "BypassedSenderDomains", bypassed_sender_domains),
+    EDGE_BIND(CF, "MaxScannedMessageSize", max_scanned_message_size),
+    EDGE_BIND(CF, "MilterRejectScl", milter_reject_scl),
+    EDGE_BIND(CF, "MilterDiscardScl", milter_discard_scl),
+    EDGE_BIND(CF, "MilterQuarantineScl", milter_quarantine_scl),
+    EDGE_BIND(CF, "MilterTempFailScl", milter_temp_fail_scl),
+    EDGE_BIND(CF, "ScannerSpamFlagScl", scanner_spam_flag_scl),
+    EDGE_BIND(CF, "ScannerScoreThresholds", scanner_score_thresholds),
+    EDGE_BIND(CF, "DmarcQuarantineSclIncrease", dmarc_quarantine_scl_increase),
+    EDGE_BIND(CF, "SenderIdSoftFailSclIncrease", sender_id_soft_fail_scl_increase),
+};
+using CP = ContentFilterPhraseSettings;
+const Binding<CP> kContentFilterPhrase[] = {
+    EDGE_BIND(CP, "Phrase", phrase),
+    EDGE_BIND(CP, "Influence", influence),
+};
+
 using SF = SenderFilterConfigSettings;
 const Binding<SF> kSenderFilterConfig[] = {
     EDGE_BIND(SF, "Enabled", enabled),
@@ -512,6 +544,12 @@ DmarcConfigSettings dmarc_config_settings(const ConfigObject& o) { return read_t
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::DkimSigningConfig, kDkimSigningConfig);
 }
+ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ContentFilterConfig, kContentFilterConfig);
+}
+ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ContentFilterPhrase, kContentFilterPhrase);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -552,6 +590,8 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::DkimVerificationConfig, kDkimVerificationConfig, errors);
     check_bindings(ObjectKind::DmarcConfig, kDmarcConfig, errors);
     check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
+    check_bindings(ObjectKind::ContentFilterConfig, kContentFilterConfig, errors);
+    check_bindings(ObjectKind::ContentFilterPhrase, kContentFilterPhrase, errors);
     return errors;
 }
 
@@ -579,6 +619,8 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::DkimVerificationConfig: return member_of(kDkimVerificationConfig, setting);
         case ObjectKind::DmarcConfig: return member_of(kDmarcConfig, setting);
         case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
+        case ObjectKind::ContentFilterConfig: return member_of(kContentFilterConfig, setting);
+        case ObjectKind::ContentFilterPhrase: return member_of(kContentFilterPhrase, setting);
     }
     return {};
 }

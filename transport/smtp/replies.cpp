@@ -83,11 +83,14 @@ constexpr std::array kCatalogue = {
     // RFC 7489 §6.7 / §10.3: a DMARC reject is a 5xx at the end of data.
     ReplyEntry{ReplyId::DmarcRejected,         550, "5.7.1", "Email rejected per DMARC policy for {}",               false, C::Policy},
     ReplyEntry{ReplyId::DmarcBadFrom,          550, "5.7.1", "Message must have exactly one From: author domain (RFC 7489 6.6.1)", false, C::Policy},
+    // Issue 19, reference §9.2: Exchange 2007 answered "550 5.7.1 Message rejected as spam by
+    // Content Filtering" (the RejectionResponse default) at the end of data.
+    ReplyEntry{ReplyId::ContentFilterRejected, 550, "5.7.1", "{}",                                                   false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::DmarcBadFrom) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::ContentFilterRejected) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

@@ -75,6 +75,8 @@ enum class ReplyId : std::uint16_t {
     SpfTempError,  // 451 4.7.24 SPF could not be evaluated now (RFC 7372): the client retries
     DmarcRejected, // 550 5.7.1 the From: domain's DMARC policy is reject and the message failed
     DmarcBadFrom,  // 550 5.7.1 not exactly one From: author domain (RFC 7489 §6.6.1)
+    // Issue 19: the message's content.
+    ContentFilterRejected,  // 550 5.7.1 <Set-ContentFilterConfig -RejectionResponse>: the SCL reached SCLRejectThreshold
 };
 
 // What a reply means to the session.
