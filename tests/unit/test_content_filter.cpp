@@ -4,7 +4,9 @@
 #include "content_filter.hpp"
 
 #include "auth_agents.hpp"
+#include "queue_db.hpp"
 #include "replies.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -250,4 +252,27 @@ TEST_CASE("a message over MaxScannedMessageSize is not searched for phrases", "[
     ContentFilter f(s, kPhrases);
     auto r = f.rate(SessionInfo{}, message("Subject: free money\r\n\r\nx\r\n"));
     CHECK(r.scl == 0);
+}
+
+TEST_CASE("the phrases in the store: one per phrase in any case, at most 800, read back into the filter",
+          "[agents][content-filter]") {
+    edge::test::TempDir dir;
+    auto opened = edge::queue::QueueDb::open(dir.path());
+    REQUIRE(opened);
+    edge::queue::QueueDb& db = **opened;
+    CHECK(add_content_filter_phrase(db, "Free Money", "BadWord").empty());
+    CHECK(add_content_filter_phrase(db, "free MONEY", "GoodWord").find("already there") != std::string::npos);
+    CHECK(add_content_filter_phrase(db, "...", "BadWord").find("no letter or digit") != std::string::npos);
+    CHECK_FALSE(add_content_filter_phrase(db, "cheap", "Neutral").empty());
+    CHECK(add_content_filter_phrase(db, "Project Falcon", "goodword").empty());
+    auto stored = load_content_filter_phrases(db);
+    REQUIRE(stored.size() == 2);
+    auto filter = load_content_filter(db);
+    auto r = filter->rate(SessionInfo{}, message("Subject: x\r\n\r\nfree money\r\n"));
+    CHECK(r.scl == 9);
+    CHECK(remove_content_filter_phrase(db, "FREE money").empty());
+    CHECK_FALSE(remove_content_filter_phrase(db, "free money").empty());
+    for (int i = 1; i < 800; ++i) REQUIRE(add_content_filter_phrase(db, "word" + std::to_string(i), "BadWord").empty());
+    CHECK(add_content_filter_phrase(db, "one too many", "BadWord").find("800") != std::string::npos);
+    CHECK(load_content_filter_phrases(db).size() == 800);
 }
