@@ -30,6 +30,8 @@ namespace edge::cli {
 std::string send_connector_identity_warning(Context& ctx, const config::ConfigObject& o);
 // auth_cmdlets.cpp: fails unless the key file holds a key of the configuration's algorithm.
 void check_dkim_signing_config(const config::ConfigObject& o);
+// milter_cmdlets.cpp: a new milter without -Priority is asked last.
+void place_milter_last(const Context& ctx, config::ConfigObject& o);
 
 namespace {
 using config::ConfigObject;
@@ -46,6 +48,8 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  // Issue 18: who really sent it.
                                  ObjectKind::SenderIdConfig, ObjectKind::DkimVerificationConfig, ObjectKind::DmarcConfig,
                                  ObjectKind::DkimSigningConfig,
+                                 // Issue 19: the milters the Milter Agent asks.
+                                 ObjectKind::MilterServer,
                                  // Issue 19: Set-/Get-ContentFilterConfig.
                                  ObjectKind::ContentFilterConfig};
 
@@ -65,6 +69,7 @@ std::string type_name(const SettingDef& d) {
             case E::DnsServer: return "IPAddress[:port]";
             case E::EmailAddress: return "SmtpAddress";
             case E::Credential: return "PSCredential (user:password)";
+            case E::MilterAddress: return "MilterAddress (host:port | unix:/path)";
             case E::None: return "String";
         }
         return "String";
@@ -165,6 +170,7 @@ std::vector<std::string> table_columns(ObjectKind k) {
         case ObjectKind::SendConnector: return {"Identity", "AddressSpaces", "Enabled"};
         case ObjectKind::AcceptedDomain: return {"Name", "DomainName", "DomainType", "Default"};
         case ObjectKind::DkimSigningConfig: return {"Identity", "DomainName", "Selector", "Algorithm", "Enabled"};
+        case ObjectKind::MilterServer: return {"Identity", "Address", "Priority", "DefaultAction", "VerdictHandling", "Enabled"};
         default: return {"Identity"};
     }
 }
@@ -322,6 +328,7 @@ Output new_object(Context& ctx, const Invocation& inv, ObjectKind kind) {
     // A DKIM signing configuration is named by its domain unless told otherwise.
     if (kind == ObjectKind::DkimSigningConfig && !inv.has("Name") && inv.has("DomainName"))
         if (auto err = o.set("Name", o.text("DomainName")); !err.empty()) fail(err, 1);
+    if (kind == ObjectKind::MilterServer && !inv.has("Priority")) place_milter_last(ctx, o);
     for (const auto* d : config::settings_of(kind))
         if (d->required && !inv.has(d->name)) fail(fmt::format("-{} is required ({})", d->name, d->meaning), 2);
     write_object(ctx, o, {}, generation);

@@ -71,6 +71,7 @@ FUZZ_TARGET(settings) {
         case ObjectKind::DkimVerificationConfig: (void)dkim_verification_config_settings(object); break;
         case ObjectKind::DmarcConfig: (void)dmarc_config_settings(object); break;
         case ObjectKind::DkimSigningConfig: (void)dkim_signing_config_settings(object); break;
+        case ObjectKind::MilterServer: (void)milter_server_settings(object); break;
         case ObjectKind::ContentFilterConfig: (void)content_filter_config_settings(object); break;
         case ObjectKind::ContentFilterPhrase: (void)content_filter_phrase_settings(object); break;
     }

@@ -9,6 +9,7 @@
 #include "connection_filter.hpp"
 #include "content_filter.hpp"
 #include "ip_list_store.hpp"
+#include "milter_agent.hpp"
 #include "receive_agents.hpp"
 #include "reputation_service.hpp"
 
@@ -41,11 +42,12 @@ std::vector<std::string_view> installed_agents() {
     // Address Rewriting Outbound 10. New agents take their place in this list. Ours,
     // DKIM verification and DMARC, follow the Sender Id Agent: both run at the end of
     // data, DMARC after DKIM (it reads DKIM's results), before any content agent that
-    // would read DMARC's quarantine.
-    // The Content Filter Agent (issue 19) follows them and the Milter Agent: it reads
-    // DMARC's and Sender ID's stamps and the scanner milters' verdicts.
-    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,        kDkimVerificationAgent, kDmarcAgent,
-            kContentFilterAgent, kSenderFilterAgent,    kRecipientFilterAgent, kProtocolAnalysisAgent};
+    // would read DMARC's quarantine. The Milter Agent (issue 19) follows DMARC: the
+    // Content Filter Agent after it reads the milters' verdicts, sees their changes, and
+    // reads DMARC's and Sender ID's stamps.
+    return {kRelayControlAgent, kConnectionFilterAgent, kSenderIdAgent,     kDkimVerificationAgent,
+            kDmarcAgent,        kMilterAgent,           kContentFilterAgent, kSenderFilterAgent,
+            kRecipientFilterAgent, kProtocolAnalysisAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -154,6 +156,11 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             const auto& c = services.authentication.dmarc;
             e.agent = std::make_shared<DmarcAgent>(c, services.dns);
             own_switches(e, c);
+        } else if (same_name(a.identity, kMilterAgent)) {
+            e.agent = std::make_shared<MilterAgent>(services.milters, services.server_fqdn, services.max_message_sizes);
+            // Every session, hubs' and partners' too, as Postfix's smtpd_milters: a milter
+            // may be a virus scanner or a signer as well as a spam scanner.
+            e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
         } else if (same_name(a.identity, kContentFilterAgent)) {
             auto filter = services.content_filter ? services.content_filter
                                                   : std::make_shared<const ContentFilter>(config::ContentFilterConfigSettings{},
@@ -178,6 +185,9 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
                                               const AgentServices& services) {
     AgentServices with = services;
     with.authentication = load_authentication_config(db);
+    with.milters = load_milter_servers(db);
+    for (const auto& c : config::load_objects(db, config::ObjectKind::ReceiveConnector))
+        with.max_message_sizes[c.name] = config::receive_connector_settings(c.object).max_message_size;
     if (!with.content_filter) with.content_filter = load_content_filter(db);
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(

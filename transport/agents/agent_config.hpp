@@ -11,6 +11,7 @@
 #include "settings.hpp"
 #include "typed_settings.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ struct AgentServices {
     // Set-SenderFilterConfig's lists, built once per generation; load_pipeline reads them
     // from the store when unset (null: the Sender Filter Agent lets every sender go on).
     std::shared_ptr<const SenderFilter> sender_filter;
+    // The enabled MilterServer objects in order (issue 19; load_pipeline reads them), and
+    // each Receive connector's MaxMessageSize by Name (a milter's replaced body is bounded by it).
+    std::vector<config::MilterServerSettings> milters;
+    std::map<std::string, std::uint64_t, std::less<>> max_message_sizes;
     // Set-ContentFilterConfig and the custom phrases (issue 19), built once per generation;
     // load_pipeline reads them from the store when unset.
     std::shared_ptr<const ContentFilter> content_filter;

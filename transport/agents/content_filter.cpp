@@ -5,6 +5,7 @@
 #include "address.hpp"
 #include "auth_agents.hpp"
 #include "config_store.hpp"
+#include "milter_agent.hpp"
 #include "queue_db.hpp"
 #include "recipient_filter.hpp"
 #include "text_helpers.hpp"
@@ -17,11 +18,10 @@ namespace edge::agents {
 
 namespace {
 // What the Milter Agent records of a scanner milter (-VerdictHandling ContentFilter).
-// TODO(merge i19-milter): the Milter Agent's milter_property names, once merged.
 constexpr std::string_view kMilterPropertyPrefix = "Message.Milter.";
-constexpr std::string_view kMilterVerdict = "Message.Milter.Verdict";
-constexpr std::string_view kMilterServer = "Message.Milter.Server";
-constexpr std::string_view kMilterQuarantine = "Message.Milter.Quarantine";
+constexpr std::string_view kMilterVerdict = milter_property::kVerdict;
+constexpr std::string_view kMilterServer = milter_property::kServer;
+constexpr std::string_view kMilterQuarantine = milter_property::kQuarantine;
 
 std::string_view property(const SessionInfo& s, std::string_view name) {
     auto it = s.properties.find(name);

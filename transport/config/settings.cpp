@@ -481,6 +481,26 @@ constexpr std::array kTable = {
     SettingDef{O::DkimSigningConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
                "Sign with this configuration", "ours"},
 
+    // ---- the milters (issue 19; ours, after Postfix's smtpd_milters) -------------------------------------
+    // The Milter Agent asks each enabled one, in Priority order, at the end of data.
+    SettingDef{O::MilterServer, "Name", T::String, "", 0, 64, false, "", E::None, true,
+               "Unique name (Identity): the agent log and the Content Filter's properties name the milter by it", "ours"},
+    SettingDef{O::MilterServer, "Address", T::String, "", 0, 255, false, "", E::MilterAddress, true,
+               "Where the milter listens: host:port, [IPv6]:port, or unix:/path (Postfix's inet:host:port is taken too)", "ours (Postfix smtpd_milters)"},
+    SettingDef{O::MilterServer, "Protocol", T::Int, "6", 6, 6, false, "", E::None, false,
+               "The milter protocol version offered (Sendmail 8.14's 6, as Postfix 2.6 and later)", "ours (Postfix milter_protocol)"},
+    SettingDef{O::MilterServer, "ConnectTimeout", T::TimeSpan, "00:00:30", 1, 3600, false, "", E::None, false,
+               "How long connecting to the milter may take", "Postfix milter_connect_timeout"},
+    SettingDef{O::MilterServer, "CommandTimeout", T::TimeSpan, "00:00:30", 1, 3600, false, "", E::None, false,
+               "How long the milter may take to answer one command", "Postfix milter_command_timeout"},
+    SettingDef{O::MilterServer, "DefaultAction", T::Enum, "TempFail", 0, 0, false, "Accept,TempFail,Reject", E::None, false,
+               "When the milter is down, slow or breaks the protocol: Accept (the message goes on), TempFail (451 4.7.1), Reject (550 5.7.1)", "Postfix milter_default_action"},
+    SettingDef{O::MilterServer, "VerdictHandling", T::Enum, "Apply", 0, 0, false, "Apply,ContentFilter", E::None, false,
+               "Apply: the milter's reject, tempfail, discard are the answer; ContentFilter: they are recorded for the Content Filter Agent's SCL (its modifications apply either way)", "ours"},
+    SettingDef{O::MilterServer, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Ask this milter", "ours"},
+    SettingDef{O::MilterServer, "Priority", T::Int, "1", 1, 1000, false, "", E::None, false,
+               "Order among the milters: 1 is asked first (equal priorities by Name); New-MilterServer without it puts the milter last", "ours"},
     // ---- the message's content (issue 19) ---------------------------------------------------------------
     // The Content Filter agent (Set-ContentFilterConfig, reference §9.2): an SCL 0-9 for each
     // message from custom phrases, the milter scanners' verdicts and other agents' stamps.
@@ -608,6 +628,7 @@ const char* to_string(ObjectKind k) {
         case O::DkimVerificationConfig: return "DkimVerificationConfig";
         case O::DmarcConfig: return "DmarcConfig";
         case O::DkimSigningConfig: return "DkimSigningConfig";
+        case O::MilterServer: return "MilterServer";
         case O::ContentFilterConfig: return "ContentFilterConfig";
         case O::ContentFilterPhrase: return "ContentFilterPhrase";
     }

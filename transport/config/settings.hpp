@@ -45,6 +45,7 @@ enum class ElementKind : std::uint8_t {
     DnsServer,     // an IP address, optionally :port ([IPv6]:port)
     EmailAddress,  // local@domain
     Credential,    // user:password
+    MilterAddress, // host:port, [IPv6]:port, inet:host:port or unix:/path (issue 19)
 };
 
 // Which object a setting belongs to. The config-store kind is the name.
@@ -76,6 +77,8 @@ enum class ObjectKind : std::uint8_t {
     DkimVerificationConfig,
     DmarcConfig,
     DkimSigningConfig,
+    // Issue 19: the milters the Milter Agent asks (New-MilterServer), named, in Priority order.
+    MilterServer,
     // Issue 19: the Content Filter agent's configuration (a singleton) and its custom
     // phrases (one object each, named by the phrase in lower case).
     ContentFilterConfig,

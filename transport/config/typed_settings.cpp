@@ -367,6 +367,18 @@ const Binding<DS> kDkimSigningConfig[] = {
     EDGE_BIND(DS, "KeyFile", key_file),
     EDGE_BIND(DS, "Enabled", enabled),
 };
+using MS = MilterServerSettings;
+const Binding<MS> kMilterServer[] = {
+    EDGE_BIND(MS, "Name", name),
+    EDGE_BIND(MS, "Address", address),
+    EDGE_BIND(MS, "Protocol", protocol),
+    EDGE_BIND(MS, "ConnectTimeout", connect_timeout),
+    EDGE_BIND(MS, "CommandTimeout", command_timeout),
+    EDGE_BIND(MS, "DefaultAction", default_action),
+    EDGE_BIND(MS, "VerdictHandling", verdict_handling),
+    EDGE_BIND(MS, "Enabled", enabled),
+    EDGE_BIND(MS, "Priority", priority),
+};
 
 using CF = ContentFilterConfigSettings;
 const Binding<CF> kContentFilterConfig[] = {
@@ -544,6 +556,9 @@ DmarcConfigSettings dmarc_config_settings(const ConfigObject& o) { return read_t
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::DkimSigningConfig, kDkimSigningConfig);
 }
+MilterServerSettings milter_server_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::MilterServer, kMilterServer);
+}
 ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::ContentFilterConfig, kContentFilterConfig);
 }
@@ -590,6 +605,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::DkimVerificationConfig, kDkimVerificationConfig, errors);
     check_bindings(ObjectKind::DmarcConfig, kDmarcConfig, errors);
     check_bindings(ObjectKind::DkimSigningConfig, kDkimSigningConfig, errors);
+    check_bindings(ObjectKind::MilterServer, kMilterServer, errors);
     check_bindings(ObjectKind::ContentFilterConfig, kContentFilterConfig, errors);
     check_bindings(ObjectKind::ContentFilterPhrase, kContentFilterPhrase, errors);
     return errors;
@@ -619,6 +635,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::DkimVerificationConfig: return member_of(kDkimVerificationConfig, setting);
         case ObjectKind::DmarcConfig: return member_of(kDmarcConfig, setting);
         case ObjectKind::DkimSigningConfig: return member_of(kDkimSigningConfig, setting);
+        case ObjectKind::MilterServer: return member_of(kMilterServer, setting);
         case ObjectKind::ContentFilterConfig: return member_of(kContentFilterConfig, setting);
         case ObjectKind::ContentFilterPhrase: return member_of(kContentFilterPhrase, setting);
     }

@@ -37,6 +37,10 @@ enum class SenderFilterAction : std::uint8_t { Reject, StampStatus };
 enum class SenderIdAction : std::uint8_t { StampStatus, Reject, Delete };
 enum class DmarcAction : std::uint8_t { Reject, Quarantine, StampStatus };
 enum class DkimAlgorithm : std::uint8_t { RsaSha256, Ed25519Sha256 };
+// Issue 19: what a milter's failure means (Postfix's milter_default_action) and who acts
+// on its verdict.
+enum class MilterDefaultAction : std::uint8_t { Accept, TempFail, Reject };
+enum class MilterVerdictHandling : std::uint8_t { Apply, ContentFilter };
 // Issue 19: a custom phrase's effect on the SCL (Add-ContentFilterPhrase -Influence).
 enum class PhraseInfluence : std::uint8_t { GoodWord, BadWord };
 
@@ -76,6 +80,12 @@ template <> struct EnumNames<PhraseInfluence> {
 };
 template <> struct EnumNames<DkimAlgorithm> {
     static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
+};
+template <> struct EnumNames<MilterDefaultAction> {
+    static constexpr std::array<std::string_view, 3> names{"Accept", "TempFail", "Reject"};
+};
+template <> struct EnumNames<MilterVerdictHandling> {
+    static constexpr std::array<std::string_view, 2> names{"Apply", "ContentFilter"};
 };
 
 // Exchange's name of an enum value, as the table spells it.
@@ -367,6 +377,19 @@ struct DkimSigningConfigSettings {
     bool enabled = true;
     friend bool operator==(const DkimSigningConfigSettings&, const DkimSigningConfigSettings&) = default;
 };
+// Issue 19: New-MilterServer (transport/agents/milter_agent.* reads it).
+struct MilterServerSettings {
+    std::string name;
+    std::string address;  // canonical: "host:port", "[v6]:port" or "unix:/path"
+    int protocol = 6;
+    std::chrono::seconds connect_timeout{30};
+    std::chrono::seconds command_timeout{30};
+    MilterDefaultAction default_action = MilterDefaultAction::TempFail;
+    MilterVerdictHandling verdict_handling = MilterVerdictHandling::Apply;
+    bool enabled = true;
+    int priority = 1;
+    friend bool operator==(const MilterServerSettings&, const MilterServerSettings&) = default;
+};
 
 // Issue 19: Set-ContentFilterConfig and the custom phrases; the Content Filter agent
 // reads them (transport/agents/content_filter.hpp).
@@ -470,6 +493,7 @@ SenderIdConfigSettings sender_id_config_settings(const ConfigObject& o);
 DkimVerificationConfigSettings dkim_verification_config_settings(const ConfigObject& o);
 DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o);
+MilterServerSettings milter_server_settings(const ConfigObject& o);
 ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o);
 ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);

@@ -48,6 +48,52 @@ std::optional<std::pair<routing::IpAddress, std::uint32_t>> parse_dns_server(std
     }
     return std::pair{*a.value, p};
 }
+
+std::optional<std::uint32_t> parse_port(std::string_view port) {
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    std::uint32_t p = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return std::nullopt;
+        p = p * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (p == 0 || p > 65535) return std::nullopt;
+    return p;
+}
+
+// A milter's address as Postfix's smtpd_milters writes it: "unix:/path", "inet:host:port",
+// or ours "host:port" / "[2001:db8::1]:port". The canonical form drops "inet:" and
+// brackets an IPv6 address; "" when it is not one.
+std::string canonical_milter_address(std::string_view t) {
+    if (t.starts_with("unix:")) {
+        std::string_view path = t.substr(5);
+        // sun_path holds 108 bytes with its NUL; a relative path would depend on the cwd.
+        if (!path.starts_with('/') || path.size() > 107 || path.find('\0') != std::string_view::npos) return {};
+        return std::string(t);
+    }
+    if (t.starts_with("inet:")) t.remove_prefix(5);
+    std::string_view host, port;
+    if (t.starts_with('[')) {
+        auto close = t.find(']');
+        if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') return {};
+        host = t.substr(1, close - 1);
+        port = t.substr(close + 2);
+        auto a = routing::IpAddress::parse(host);
+        if (!a || a.value->is_v4()) return {};
+    } else {
+        auto colon = t.rfind(':');
+        if (colon == std::string_view::npos || colon == 0) return {};
+        host = t.substr(0, colon);
+        port = t.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos) return {};  // an IPv6 address goes in brackets
+        if (!routing::IpAddress::parse(host) && host != "localhost" && routing::validate_domain_name(host)) return {};
+    }
+    auto p = parse_port(port);
+    if (!p) return {};
+    std::string h;
+    for (char c : host) h.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    return h + ":" + std::to_string(*p);
+}
 }  // namespace
 
 std::optional<std::string> check_element(ElementKind kind, std::string_view text) {
@@ -108,6 +154,9 @@ std::optional<std::string> check_element(ElementKind kind, std::string_view text
                 return "an e-mail address such as postmaster@contoso.com";
             return std::nullopt;
         }
+        case ElementKind::MilterAddress:
+            if (!canonical_milter_address(text).empty()) return std::nullopt;
+            return "host:port (127.0.0.1:11332, [::1]:11332, localhost:8891) or unix:/path";
         case ElementKind::Credential: {
             auto colon = text.find(':');
             if (colon == std::string_view::npos || colon == 0) return "user:password";
@@ -157,6 +206,9 @@ std::string canonical_element(ElementKind kind, std::string_view text) {
             if (!domain) break;
             return m->local + "@" + *domain;
         }
+        case ElementKind::MilterAddress:
+            if (auto c = canonical_milter_address(text); !c.empty()) return c;
+            break;
         case ElementKind::None:
         case ElementKind::Credential:
         case ElementKind::Path: break;

@@ -83,6 +83,10 @@ constexpr std::array kCatalogue = {
     // RFC 7489 §6.7 / §10.3: a DMARC reject is a 5xx at the end of data.
     ReplyEntry{ReplyId::DmarcRejected,         550, "5.7.1", "Email rejected per DMARC policy for {}",               false, C::Policy},
     ReplyEntry{ReplyId::DmarcBadFrom,          550, "5.7.1", "Message must have exactly one From: author domain (RFC 7489 6.6.1)", false, C::Policy},
+    // Issue 19, Postfix's words for a milter's reject and tempfail without a reply of its
+    // own (and for DefaultAction Reject / TempFail).
+    ReplyEntry{ReplyId::MilterRejected,        550, "5.7.1", "Command rejected",                                     false, C::Policy},
+    ReplyEntry{ReplyId::MilterTempFailed,      451, "4.7.1", "Service unavailable - try again later",               false, C::Resource},
     // Issue 19, reference §9.2: Exchange 2007 answered "550 5.7.1 Message rejected as spam by
     // Content Filtering" (the RejectionResponse default) at the end of data.
     ReplyEntry{ReplyId::ContentFilterRejected, 550, "5.7.1", "{}",                                                   false, C::Policy},
@@ -123,6 +127,16 @@ std::string render(ReplyId id, std::initializer_list<std::string_view> args, boo
 }
 
 std::string render(const AgentReply& r, bool enhanced) {
+    // A milter's own reply, already one line "ddd[ x.y.z] text": kept when its code is of
+    // the entry's class (a 5xx for a reject, a 4xx for a tempfail), through the argument filter.
+    if (reply_is_peers_own(r.id) && r.text.size() >= 3 && r.text[0] == '0' + reply_entry(r.id).code / 100) {
+        std::string out;
+        append_reply_argument(out, r.text);
+        if (!enhanced && out.size() > 4 && out[3] == ' ' && (out[4] == '4' || out[4] == '5') && out.find(' ', 4) != std::string::npos)
+            out.erase(4, out.find(' ', 4) - 3);
+        return out;
+    }
+    if (reply_is_peers_own(r.id)) return render(r.id, {}, enhanced);
     // An entry that is all argument never goes out empty.
     if (r.text.empty() && reply_entry(r.id).text == "{}") return render(r.id, {reply_entry(ReplyId::AgentRejected).text}, enhanced);
     return render(r.id, {r.text}, enhanced);

@@ -75,9 +75,15 @@ enum class ReplyId : std::uint16_t {
     SpfTempError,  // 451 4.7.24 SPF could not be evaluated now (RFC 7372): the client retries
     DmarcRejected, // 550 5.7.1 the From: domain's DMARC policy is reject and the message failed
     DmarcBadFrom,  // 550 5.7.1 not exactly one From: author domain (RFC 7489 §6.6.1)
+    // Issue 19: a milter refused the message. With an AgentReply text, that text is the
+    // milter's own whole reply ("554 5.7.1 Gtube pattern", validated 5xx / 4xx).
+    MilterRejected,    // 550 5.7.1 a milter's reject (or its DefaultAction Reject)
+    MilterTempFailed,  // 451 4.7.1 a milter's tempfail (or its DefaultAction TempFail)
     // Issue 19: the message's content.
     ContentFilterRejected,  // 550 5.7.1 <Set-ContentFilterConfig -RejectionResponse>: the SCL reached SCLRejectThreshold
 };
+// Whether `id`'s AgentReply text is a whole reply line of its own code class (a milter's).
+constexpr bool reply_is_peers_own(ReplyId id) { return id == ReplyId::MilterRejected || id == ReplyId::MilterTempFailed; }
 
 // What a reply means to the session.
 enum class ReplyClass : std::uint8_t {

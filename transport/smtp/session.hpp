@@ -176,7 +176,15 @@ private:
 
     Step reply(ReplyId id, std::initializer_list<std::string_view> args = {});
     Step refuse(ReplyId id, std::initializer_list<std::string_view> args = {});
-    Step refuse(const AgentReply& r) { return r.text.empty() ? refuse(r.id) : refuse(r.id, {r.text}); }
+    Step refuse(const AgentReply& r) {
+        // A milter's own reply is a whole line (replies.hpp reply_is_peers_own).
+        if (reply_is_peers_own(r.id)) {
+            Step s = refuse(r.id);
+            if (!s.replies.empty()) s.replies.front() = render(r, enhanced());
+            return s;
+        }
+        return r.text.empty() ? refuse(r.id) : refuse(r.id, {r.text});
+    }
     void transition(SessionState to, std::string_view cause);
     void reset_transaction();
     bool enhanced() const { return settings_.enhanced_status_codes_enabled; }
