@@ -177,3 +177,72 @@ TEST_CASE("the scanners alone: rspamd answers GTUBE with a reject through its mi
     CHECK(probe_milter(dir, clamav.milter_port(), attachment) ==
           "replycode 550 5.7.1 Virus found: Eicar-Test-Body.UNOFFICIAL");
 }
+
+namespace {
+// An edge relaying contoso.test to `hub`, with the milter `address` configured as
+// `params` say; started, no tarpit.
+void edge_with_milter(EdgeServer& s, const SmtpPeer& hub, const std::string& name, const std::string& address,
+                      const std::string& params) {
+    s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
+    s.must_edgectl("New-SendConnector Hub -AddressSpaces contoso.test -DNSRoutingEnabled '$false' -SmartHosts " + hub.ip() +
+                   " -Port " + std::to_string(hub.port()));
+    s.must_edgectl("New-MilterServer " + name + " -Address " + address + " " + params);
+    s.start();
+    s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TarpitInterval 00:00:00");
+    std::this_thread::sleep_for(1500ms);
+}
+}  // namespace
+
+TEST_CASE("rspamd as the Content Filter's scanner: GTUBE refused at end of data, a clean message stamped with rspamd's "
+          "header at the hub, rspamd stopped gives DefaultAction in time",
+          "[content-filter][scanners]") {
+    RspamdServer rspamd;
+    SmtpPeer hub;
+    EdgeServer s;
+    edge_with_milter(s, hub, "rspamd", rspamd.milter_address(),
+                     "-VerdictHandling ContentFilter -ConnectTimeout 00:00:05 -CommandTimeout 00:00:10 -DefaultAction TempFail");
+
+    // GTUBE: rspamd says reject (554 5.7.1 Gtube pattern) → SCL 9 ≥ 7 → the Content Filter's response.
+    CHECK(submit(s, "someone@fabrikam.test", {"user@contoso.test"}, note("gtube", kGtube)) ==
+          "550 5.7.1 Message rejected as spam by Content Filtering");
+    auto log = agent_log_lines(s, "-Agent 'Content Filter Agent'", 1);
+    REQUIRE_FALSE(log.empty());
+    CHECK(log[0].find("milter rspamd reject: SCL 9") != std::string::npos);
+
+    // A clean message: through, with rspamd's own header (added over the milter protocol) and our SCL.
+    CHECK(submit(s, "someone@fabrikam.test", {"user@contoso.test"},
+                 note("lunch", "Shall we have lunch tomorrow at noon?", "Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n"))
+              .starts_with("250"));
+    auto got = hub.wait_for_messages(1, 30s);
+    REQUIRE(got.size() == 1);
+    INFO(got[0].data);
+    CHECK(got[0].data.find("X-Spamd-Result: default: False [") != std::string::npos);
+    const std::string scl = field(got[0].data, "X-MS-Exchange-Organization-SCL");
+    CHECK((scl.size() == 1 && scl[0] >= '0' && scl[0] <= '6'));
+    CHECK(field(got[0].data, "X-Spam-Status").starts_with("No, scl=" + scl));
+
+    // rspamd gone: the milter's DefaultAction (TempFail) within its timeouts, never a hang.
+    rspamd.stop();
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(submit(s, "someone@fabrikam.test", {"user@contoso.test"}, note("down", "hello")).starts_with("451 4.7.1"));
+    CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+}
+
+TEST_CASE("ClamAV through clamav-milter: an EICAR attachment is refused, a clean message passes with its header",
+          "[content-filter][scanners]") {
+    ClamavServers clamav;
+    SmtpPeer hub;
+    EdgeServer s;
+    edge_with_milter(s, hub, "clamav", clamav.milter_address(), "-ConnectTimeout 00:00:05 -CommandTimeout 00:00:10");
+    const std::string virus =
+        "From: someone@fabrikam.test\r\nTo: user@contoso.test\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        "--b\r\nContent-Type: application/octet-stream; name=eicar.com\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=\r\n--b--\r\n";
+    CHECK(submit(s, "someone@fabrikam.test", {"user@contoso.test"}, virus) ==
+          "550 5.7.1 Virus found: Eicar-Test-Body.UNOFFICIAL");
+    CHECK(submit(s, "someone@fabrikam.test", {"user@contoso.test"}, note("clean", "no virus here")).starts_with("250"));
+    auto got = hub.wait_for_messages(1, 30s);
+    REQUIRE(got.size() == 1);
+    CHECK(field(got[0].data, "X-Virus-Status") == "Clean");
+}
