@@ -362,16 +362,17 @@ TEST_CASE("issue 18: an async agent sees what the one asked before it found, Del
 TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..N, stored priorities first",
           "[agents][config]") {
     auto agents = order_agents({});
-    REQUIRE(agents.size() == 9);
+    REQUIRE(agents.size() == 10);
     CHECK(agents[0].identity == "Relay Control");
     CHECK(agents[0].priority == 0);
     CHECK_FALSE(agents[0].can_disable);
     // Exchange's order of the agents we have (Connection Filtering 1, Sender Id 5, Sender
     // Filter 6, Recipient Filter 7, Protocol Analysis 8), ours — DKIM verification, then
-    // DMARC, which reads it — right after Sender Id; the Content Filter (issue 19) after them.
-    const std::vector<std::string> expected{"Connection Filtering Agent", "Sender Id Agent",       "DKIM Verification Agent",
-                                            "DMARC Agent",                "Content Filter Agent",  "Sender Filter Agent",
-                                            "Recipient Filter Agent",     "Protocol Analysis Agent"};
+    // DMARC, which reads it — right after Sender Id; the Milter Agent and the Content Filter
+    // Agent (issue 19), which reads the milters' verdicts, after them.
+    const std::vector<std::string> expected{"Connection Filtering Agent", "Sender Id Agent",      "DKIM Verification Agent",
+                                            "DMARC Agent",                "Milter Agent",         "Content Filter Agent",
+                                            "Sender Filter Agent",        "Recipient Filter Agent", "Protocol Analysis Agent"};
     for (std::size_t i = 0; i < expected.size(); ++i) {
         CHECK(agents[i + 1].identity == expected[i]);
         CHECK(agents[i + 1].priority == static_cast<int>(i + 1));
@@ -397,7 +398,7 @@ TEST_CASE("Get-TransportAgent's order: relay control 0 and fixed, the others 1..
     CHECK(move_agent(agents, "Recipient Filter Agent", 1).empty());
     CHECK(agents[1].identity == "Recipient Filter Agent");
     CHECK(agents[2].identity == "Connection Filtering Agent");
-    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 8") != std::string::npos);
+    CHECK(move_agent(agents, "Recipient Filter Agent", 0).find("out of range; expected 1 to 9") != std::string::npos);
     CHECK(move_agent(agents, "Recipient Filter Agent", 99).find("out of range") != std::string::npos);
     CHECK(move_agent(agents, "Relay Control", 1).find("cannot be changed") != std::string::npos);
     CHECK(move_agent(agents, "Nope Agent", 1).find("no transport agent named 'Nope Agent'") != std::string::npos);
