@@ -151,8 +151,8 @@ TEST_CASE("the Content Filter on the real server: phrases, thresholds, bypass li
             s.edgectl("Get-Message -Json", &out);
         }
         INFO(out);
-        CHECK(out.find("\"SCL\":9") != std::string::npos);
-        CHECK(out.find("\"OriginalRecipients\":\"user@contoso.test, other@contoso.test\"") != std::string::npos);
+        CHECK(out.find("\"SCL\": 9") != std::string::npos);
+        CHECK(out.find("\"OriginalRecipients\": [\"user@contoso.test\",\"other@contoso.test\"]") != std::string::npos);
     }
 }
 
