@@ -55,7 +55,9 @@ constexpr ObjectKind kNouns[] = {ObjectKind::ReceiveConnector, ObjectKind::SendC
                                  // Issue 19: address rewriting.
                                  ObjectKind::AddressRewriteEntry,
                                  // Issue 19: the Attachment Filtering Agent (its list: attachment_filter_cmdlets.cpp).
-                                 ObjectKind::AttachmentFilterListConfig};
+                                 ObjectKind::AttachmentFilterListConfig,
+                                 // Issue 19: Set-/Get-ContentFilterConfig.
+                                 ObjectKind::ContentFilterConfig};
 
 std::string type_name(const SettingDef& d) {
     using E = config::ElementKind;

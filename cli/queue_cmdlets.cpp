@@ -106,6 +106,10 @@ Record message_record(const Context& ctx, const MessageInfo& m) {
     r.add("MessageId", Value::of_number(static_cast<double>(m.id)));
     // Issue 18: what the edge concluded about who sent it (its Authentication-Results).
     r.add("AuthenticationResults", Value::of_text_or_null(e.authentication_results));
+    // Issue 19: the Content Filter's SCL (-1: not judged) and, for a quarantined message,
+    // whom it was for.
+    r.add("SCL", Value::of_number(e.scl));
+    r.add("OriginalRecipients", Value::of_list(e.original_recipients));
     return r;
 }
 

@@ -113,6 +113,12 @@ struct Envelope {
     // field it stamped ("mx.contoso.com; spf=pass …; dkim=…; dmarc=…"), for later agents
     // and Get-Message; empty when no check ran.
     std::string authentication_results;
+    // The Content Filter's Spam Confidence Level (issue 19): 0-9, or -1 when it did not
+    // judge the message (not scanned, bypassed, internal mail).
+    int scl = -1;
+    // A quarantined message's recipients as sent (its recipients are then the
+    // QuarantineMailbox, Exchange's redirect); empty otherwise.
+    std::vector<std::string> original_recipients;
 
     friend bool operator==(const Envelope&, const Envelope&) = default;
 };

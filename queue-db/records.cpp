@@ -263,6 +263,10 @@ std::string encode(const MessageRecord& m) {
     }
     w.time(m.ndr_hold);
     w.str(e.authentication_results);
+    // SCL stored as scl + 1: 0 = none (-1), 1..10 = SCL 0..9.
+    w.u8(static_cast<std::uint8_t>(e.scl + 1));
+    w.varint(e.original_recipients.size());
+    for (const auto& a : e.original_recipients) w.str(a);
     return w.take();
 }
 
@@ -336,6 +340,14 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
     }
     if (format >= 3) m.ndr_hold = r.opt_time();
     if (format >= 4) e.authentication_results = r.str();
+    if (format >= 5) {
+        const std::uint8_t scl = r.u8();
+        if (scl > 10) r.fail("bad SCL");
+        e.scl = static_cast<int>(scl) - 1;
+        std::size_t no = r.count();
+        e.original_recipients.reserve(no);
+        for (std::size_t i = 0; i < no && r.ok(); ++i) e.original_recipients.push_back(r.str());
+    }
     if (r.ok() && !r.at_end()) r.fail("trailing bytes after record");
     if (r.ok() && e.recipients.empty()) r.fail("message without recipients");
     if (!r.ok()) {

@@ -43,4 +43,4 @@ $ edgectl Get-Queue -Filter "MessageCount -gt 5" -Json
 []
 $ edgectl Get-Queue -Filter "MessageCount -gt 5"
 $ edgectl Get-Message -ResultSize 1 -Format list | grep -c ' : '
-17
+19

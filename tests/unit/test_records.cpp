@@ -34,10 +34,19 @@ MessageRecord sample_record() {
 }
 }  // namespace
 
-// Format 3 is format 4 without the Authentication-Results string at the end (empty here:
-// one length byte), the older tests start from it.
-std::string as_format3(std::string v4) {
-    REQUIRE(v4[0] == 4);
+// Format 4 is format 5 without the SCL and the original recipients at the end (none
+// here: two zero bytes); format 3 is format 4 without the Authentication-Results string
+// (empty here: one length byte). The older tests start from them.
+std::string as_format4(std::string v5) {
+    REQUIRE(v5[0] == 5);
+    REQUIRE(v5.size() > 3);
+    REQUIRE(v5.substr(v5.size() - 2) == std::string(2, '\0'));
+    v5.resize(v5.size() - 2);
+    v5[0] = 4;
+    return v5;
+}
+std::string as_format3(std::string v5) {
+    std::string v4 = as_format4(std::move(v5));
     REQUIRE(v4.back() == '\0');
     v4.pop_back();
     v4[0] = 3;
@@ -99,15 +108,41 @@ TEST_CASE("a format 3 record keeps the NDR-pending state and the NDR hold", "[re
 TEST_CASE("a format 4 record keeps the message's Authentication-Results", "[records]") {
     MessageRecord m = sample_record();
     m.envelope.authentication_results = "mx.contoso.test; spf=pass smtp.mailfrom=a@fabrikam.test; dmarc=pass header.from=fabrikam.test";
-    std::string bytes = encode(m);
+    std::string bytes = as_format4(encode(m));
     CHECK(bytes[0] == 4);
     auto back = decode_message(bytes);
     REQUIRE(back);
     CHECK(back->envelope.authentication_results == m.envelope.authentication_results);
+    CHECK(back->envelope.scl == -1);
+    CHECK(back->envelope.original_recipients.empty());
     // Read as format 3, the same bytes have a string left over: refused, not misread.
     bytes[0] = 3;
     std::string why;
     CHECK_FALSE(decode_message(bytes, &why));
+}
+
+TEST_CASE("a format 5 record keeps the SCL and a quarantined message's original recipients", "[records]") {
+    MessageRecord m = sample_record();
+    m.envelope.scl = 7;
+    m.envelope.original_recipients = {"alice@contoso.test", "bob@contoso.test"};
+    std::string bytes = encode(m);
+    CHECK(bytes[0] == 5);
+    auto back = decode_message(bytes);
+    REQUIRE(back);
+    CHECK(back->envelope == m.envelope);
+    CHECK(back->envelope.scl == 7);
+    // SCL 0 is a verdict, not "none".
+    m.envelope.scl = 0;
+    m.envelope.original_recipients.clear();
+    back = decode_message(encode(m));
+    REQUIRE(back);
+    CHECK(back->envelope.scl == 0);
+    // An SCL byte past 9 + 1 is refused, not misread.
+    std::string bad = encode(m);
+    bad[bad.size() - 2] = 11;
+    std::string why;
+    CHECK_FALSE(decode_message(bad, &why));
+    CHECK(why == "bad SCL");
 }
 
 TEST_CASE("a format 2 record (before the NDR-pending state) is still read", "[records]") {

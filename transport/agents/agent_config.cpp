@@ -9,6 +9,7 @@
 #include "auth_agents.hpp"
 #include "config_store.hpp"
 #include "connection_filter.hpp"
+#include "content_filter.hpp"
 #include "ip_list_store.hpp"
 #include "milter_agent.hpp"
 #include "receive_agents.hpp"
@@ -49,8 +50,9 @@ std::vector<std::string_view> installed_agents() {
     // and last, as Exchange.
     return {kRelayControlAgent,     kConnectionFilterAgent, kAddressRewritingInboundAgent,
             kSenderIdAgent,         kDkimVerificationAgent, kDmarcAgent,
-            kMilterAgent,           kSenderFilterAgent,     kRecipientFilterAgent,
-            kProtocolAnalysisAgent, kAttachmentFilterAgent, kAddressRewritingOutboundAgent};
+            kMilterAgent,           kContentFilterAgent,    kSenderFilterAgent,
+            kRecipientFilterAgent,  kProtocolAnalysisAgent, kAttachmentFilterAgent,
+            kAddressRewritingOutboundAgent};
 }
 
 bool can_disable_agent(std::string_view identity) { return !same_name(identity, kRelayControlAgent); }
@@ -177,6 +179,12 @@ std::shared_ptr<const Pipeline> build_pipeline(const std::vector<TransportAgentC
             // Exchange filters every message through the Edge, inbound and outbound; only
             // ExceptionConnectors are not (the agent checks the session's connector).
             e.settings.external_mail_enabled = e.settings.internal_mail_enabled = true;
+        } else if (same_name(a.identity, kContentFilterAgent)) {
+            auto filter = services.content_filter ? services.content_filter
+                                                  : std::make_shared<const ContentFilter>(config::ContentFilterConfigSettings{},
+                                                                                          std::vector<PhraseMatcher::Phrase>{});
+            own_switches(e, filter->settings());  // Set-ContentFilterConfig -Enabled $false stops it too
+            e.agent = std::make_shared<ContentFilterAgent>(std::move(filter));
         } else if (same_name(a.identity, kProtocolAnalysisAgent) && services.reputation) {
             e.agent = std::make_shared<ProtocolAnalysisAgent>(services.reputation);
             // Set-SenderReputationConfig -Enabled $false stops it too, as in Exchange.
@@ -198,6 +206,7 @@ std::shared_ptr<const Pipeline> load_pipeline(const queue::QueueDb& db,
     with.milters = load_milter_servers(db);
     for (const auto& c : config::load_objects(db, config::ObjectKind::ReceiveConnector))
         with.max_message_sizes[c.name] = config::receive_connector_settings(c.object).max_message_size;
+    if (!with.content_filter) with.content_filter = load_content_filter(db);
     if (!with.sender_filter)
         with.sender_filter = std::make_shared<const SenderFilter>(
             config::sender_filter_config_settings(config::load_singleton(db, config::ObjectKind::SenderFilterConfig)));

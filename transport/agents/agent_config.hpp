@@ -32,6 +32,7 @@ namespace edge::agents {
 
 class SenderReputationService;
 struct AttachmentFilterConfig;
+class ContentFilter;
 
 // The configurations of the agents that authenticate the message (issue 18): singletons,
 // read once per generation.
@@ -60,6 +61,9 @@ struct AgentServices {
     // each Receive connector's MaxMessageSize by Name (a milter's replaced body is bounded by it).
     std::vector<config::MilterServerSettings> milters;
     std::map<std::string, std::uint64_t, std::less<>> max_message_sizes;
+    // Set-ContentFilterConfig and the custom phrases (issue 19), built once per generation;
+    // load_pipeline reads them from the store when unset.
+    std::shared_ptr<const ContentFilter> content_filter;
     // Sender reputation's state (the Protocol Analysis Agent); none: the agent is not built.
     std::shared_ptr<SenderReputationService> reputation;
     // The AddressRewriteEntry objects (both Address Rewriting agents); load_pipeline reads

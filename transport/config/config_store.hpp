@@ -44,6 +44,8 @@ inline constexpr std::string_view kDkimVerificationConfigName = "DkimVerificatio
 inline constexpr std::string_view kDmarcConfigName = "DmarcConfig";
 // And issue 19's Attachment Filtering Agent's.
 inline constexpr std::string_view kAttachmentFilterListConfigName = "AttachmentFilterListConfig";
+// And issue 19's Content Filter's.
+inline constexpr std::string_view kContentFilterConfigName = "ContentFilterConfig";
 
 // EdgeSync's state lives in the config store under this kind (edgesync/edge_state.hpp).
 inline constexpr std::string_view kEdgeSyncKind = "EdgeSync";
@@ -63,6 +65,7 @@ inline std::optional<std::string_view> singleton_name(ObjectKind kind) {
     if (kind == ObjectKind::DkimVerificationConfig) return kDkimVerificationConfigName;
     if (kind == ObjectKind::DmarcConfig) return kDmarcConfigName;
     if (kind == ObjectKind::AttachmentFilterListConfig) return kAttachmentFilterListConfigName;
+    if (kind == ObjectKind::ContentFilterConfig) return kContentFilterConfigName;
     return std::nullopt;
 }
 // A singleton as stored, or its defaults when it was never written.

@@ -11,6 +11,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace edge::config {
@@ -533,6 +534,60 @@ constexpr std::array kTable = {
                "A file name (BadFile.exe), *.extension, or a MIME content type (type/subtype)", "§9.7"},
     SettingDef{O::AttachmentFilterEntry, "Type", T::Enum, "FileName", 0, 0, false, "FileName,ContentType", E::None, true,
                "What Name is compared with: the attachment's file name or its content type", "§9.7"},
+    // ---- the message's content (issue 19) ---------------------------------------------------------------
+    // The Content Filter agent (Set-ContentFilterConfig, reference §9.2): an SCL 0-9 for each
+    // message from custom phrases, the milter scanners' verdicts and other agents' stamps.
+    SettingDef{O::ContentFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "The agent rates each message's Spam Confidence Level (SCL) at the end of data", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "ExternalMailEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Rate mail of anonymous (internet) sessions", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Rate mail of hubs and partners", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "SCLDeleteEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Delete (250, then discard) messages whose SCL is at least SCLDeleteThreshold", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "SCLDeleteThreshold", T::Int, "9", 0, 9, false, "", E::None, false,
+               "SCL from which a message is deleted", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "SCLRejectEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Reject at the end of data (550 5.7.1 RejectionResponse) messages whose SCL is at least SCLRejectThreshold", "§9.2 (2007 EMC default)"},
+    SettingDef{O::ContentFilterConfig, "SCLRejectThreshold", T::Int, "7", 0, 9, false, "", E::None, false,
+               "SCL from which a message is rejected", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "SCLQuarantineEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Redirect messages whose SCL is at least SCLQuarantineThreshold to QuarantineMailbox (their recipients kept with them)", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "SCLQuarantineThreshold", T::Int, "9", 0, 9, false, "", E::None, false,
+               "SCL from which a message is quarantined", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "QuarantineMailbox", T::String, "", 0, 320, false, "", E::EmailAddress, false,
+               "Where quarantined messages go (required with SCLQuarantineEnabled $true)", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "RejectionResponse", T::String, "Message rejected as spam by Content Filtering", 0, 240, false, "", E::None, false,
+               "Text of the 550 5.7.1 reply to a rejected message (printable ASCII)", "§9.2 (2007/2010 observed)"},
+    SettingDef{O::ContentFilterConfig, "BypassedRecipients", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "A message to only these recipients is not rated (SCL -1)", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "BypassedSenders", T::List, "", 0, 0, false, "", E::EmailAddress, false,
+               "Messages from these senders (MAIL FROM) are not rated (SCL -1)", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "BypassedSenderDomains", T::List, "", 0, 0, false, "", E::DomainPattern, false,
+               "Messages from senders of these domains (*.domain: and its subdomains) are not rated (SCL -1)", "§9.2"},
+    SettingDef{O::ContentFilterConfig, "MaxScannedMessageSize", T::ByteSize, "11MB", 0, kInt32Max, false, "", E::None, false,
+               "Larger messages are not searched for phrases (the scanners' verdicts and other agents' stamps still count)", "§9.2 (Exchange 2013's fixed 11 MB)"},
+    SettingDef{O::ContentFilterConfig, "MilterRejectScl", T::Int, "9", 0, 9, false, "", E::None, false,
+               "SCL of a message a scanner milter (VerdictHandling ContentFilter) rejected (rspamd: reject)", "ours"},
+    SettingDef{O::ContentFilterConfig, "MilterDiscardScl", T::Int, "9", 0, 9, false, "", E::None, false,
+               "SCL of a message a scanner milter discarded", "ours"},
+    SettingDef{O::ContentFilterConfig, "MilterQuarantineScl", T::Int, "8", 0, 9, false, "", E::None, false,
+               "SCL of a message a scanner milter quarantined", "ours"},
+    SettingDef{O::ContentFilterConfig, "MilterTempFailScl", T::Int, "5", 0, 9, false, "", E::None, false,
+               "SCL of a message a scanner milter answered tempfail (rspamd: soft reject, greylist)", "ours"},
+    SettingDef{O::ContentFilterConfig, "ScannerSpamFlagScl", T::Int, "6", 0, 9, false, "", E::None, false,
+               "SCL of a message a scanner flagged as spam in a header (X-Spam: Yes, X-Spam-Flag: YES, X-Spam-Status: Yes; rspamd: add header)", "ours"},
+    SettingDef{O::ContentFilterConfig, "ScannerScoreThresholds", T::List, "0,1,2,3,4,6,8,10,15", 0, 0, false, "", E::None, false,
+               "Nine ascending scores: a scanner's score (X-Spam-Score, X-Rspamd-Score, X-Spam-Status score=) at or above the n-th gives SCL n; below the first, SCL 0", "ours (rspamd's greylist 4, add header 6, reject 15)"},
+    SettingDef{O::ContentFilterConfig, "DmarcQuarantineSclIncrease", T::Int, "5", 0, 9, false, "", E::None, false,
+               "Added to the SCL of a message DMARC says to quarantine (0 + 5 passes the mailbox's junk threshold 4)", "ours"},
+    SettingDef{O::ContentFilterConfig, "SenderIdSoftFailSclIncrease", T::Int, "1", 0, 9, false, "", E::None, false,
+               "Added to the SCL of a message whose Sender ID status is SoftFail", "ours"},
+    // Custom phrases (Add-/Get-/Remove-ContentFilterPhrase), one object each, named by the phrase in lower case.
+    SettingDef{O::ContentFilterPhrase, "Phrase", T::String, "", 0, 128, false, "", E::None, true,
+               "Words matched case-insensitively in the Subject and the text of the body", "§9.2"},
+    SettingDef{O::ContentFilterPhrase, "Influence", T::Enum, "BadWord", 0, 0, false, "GoodWord,BadWord", E::None, true,
+               "GoodWord: SCL 0 whatever else is found; BadWord: SCL 9", "§9.2"},
 };
 // clang-format on
 
@@ -610,6 +665,8 @@ const char* to_string(ObjectKind k) {
         case O::AddressRewriteEntry: return "AddressRewriteEntry";
         case O::AttachmentFilterListConfig: return "AttachmentFilterListConfig";
         case O::AttachmentFilterEntry: return "AttachmentFilterEntry";
+        case O::ContentFilterConfig: return "ContentFilterConfig";
+        case O::ContentFilterPhrase: return "ContentFilterPhrase";
     }
     return "?";
 }
@@ -627,6 +684,14 @@ const SettingDef* find_setting(ObjectKind kind, std::string_view name) {
     for (const auto& d : kTable)
         if (d.object == kind && text::iequals(d.name, name)) return &d;
     return nullptr;
+}
+
+std::optional<double> parse_score(std::string_view text) {
+    text = text::trim_space(text);
+    double v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
 }
 
 std::vector<std::string> split_list(std::string_view text) {
@@ -1005,6 +1070,34 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-RejectionResponse: expected printable ASCII text on one line (it is sent in the 550 reply)");
     }
     if (o.kind() == O::AddressRewriteEntry) check_address_rewrite_entry(o, errors);
+    if (o.kind() == O::ContentFilterConfig) {
+        // Exchange's AsciiString: it becomes the text of the 550 reply line (RFC 5321 §4.2).
+        const auto& text = o.text("RejectionResponse");
+        if (std::any_of(text.begin(), text.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
+            errors.emplace_back("-RejectionResponse: expected printable ASCII text on one line (it is sent in the 550 reply)");
+        if (o.get_bool("SCLQuarantineEnabled") && o.text("QuarantineMailbox").empty())
+            errors.emplace_back("-SCLQuarantineEnabled $true needs -QuarantineMailbox (where quarantined messages go)");
+        // Exchange's rule: the actions that are on apply in the order delete > reject > quarantine.
+        struct Act { const char* name; std::uint64_t threshold; };
+        std::vector<Act> on;
+        for (const char* a : {"Delete", "Reject", "Quarantine"})
+            if (o.get_bool(std::string("SCL") + a + "Enabled")) on.push_back({a, o.get_uint(std::string("SCL") + a + "Threshold")});
+        for (std::size_t i = 1; i < on.size(); ++i)
+            if (on[i - 1].threshold <= on[i].threshold)
+                errors.push_back(std::string("-SCL") + on[i - 1].name + "Threshold (" + std::to_string(on[i - 1].threshold) +
+                                 ") must be greater than -SCL" + on[i].name + "Threshold (" + std::to_string(on[i].threshold) +
+                                 ") when both are enabled");
+        const auto scores = o.get_list("ScannerScoreThresholds");
+        std::optional<double> last;
+        bool good = scores.size() == 9;
+        for (const auto& t : scores) {
+            auto v = parse_score(t);
+            if (!v || (last && *v <= *last)) good = false;
+            if (v) last = v;
+        }
+        if (!good)
+            errors.emplace_back("-ScannerScoreThresholds: expected nine ascending scores such as 0,1,2,3,4,6,8,10,15 (SCL 1 to 9 from each)");
+    }
     return errors;
 }
 

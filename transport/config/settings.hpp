@@ -85,9 +85,13 @@ enum class ObjectKind : std::uint8_t {
     // entries of its list, named by their Identity ("FileName:*.exe").
     AttachmentFilterListConfig,
     AttachmentFilterEntry,
+    // Issue 19: the Content Filter agent's configuration (a singleton) and its custom
+    // phrases (one object each, named by the phrase in lower case).
+    ContentFilterConfig,
+    ContentFilterPhrase,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::AttachmentFilterEntry) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::ContentFilterPhrase) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {
@@ -125,6 +129,8 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text);  // kUnlimi
 std::optional<std::chrono::seconds> parse_time_span(std::string_view text);
 std::string format_time_span(std::chrono::seconds s);  // "d.hh:mm:ss" or "hh:mm:ss"
 std::vector<std::string> split_list(std::string_view text);  // comma list, items trimmed, empties dropped
+// A decimal score ("-1.5", "15"), as scanners write them; nullopt when it is none.
+std::optional<double> parse_score(std::string_view text);
 
 // One configured object: every setting of its kind, canonical text by name. Built
 // from defaults, then the stored record, then an administrator's changes.

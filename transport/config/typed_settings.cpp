@@ -403,6 +403,38 @@ const Binding<AR> kAddressRewriteEntry[] = {
     EDGE_BIND(AR, "OutboundOnly", outbound_only),
 };
 
+using CF = ContentFilterConfigSettings;
+const Binding<CF> kContentFilterConfig[] = {
+    EDGE_BIND(CF, "Enabled", enabled),
+    EDGE_BIND(CF, "ExternalMailEnabled", external_mail_enabled),
+    EDGE_BIND(CF, "InternalMailEnabled", internal_mail_enabled),
+    EDGE_BIND(CF, "SCLDeleteEnabled", scl_delete_enabled),
+    EDGE_BIND(CF, "SCLDeleteThreshold", scl_delete_threshold),
+    EDGE_BIND(CF, "SCLRejectEnabled", scl_reject_enabled),
+    EDGE_BIND(CF, "SCLRejectThreshold", scl_reject_threshold),
+    EDGE_BIND(CF, "SCLQuarantineEnabled", scl_quarantine_enabled),
+    EDGE_BIND(CF, "SCLQuarantineThreshold", scl_quarantine_threshold),
+    EDGE_BIND(CF, "QuarantineMailbox", quarantine_mailbox),
+    EDGE_BIND(CF, "RejectionResponse", rejection_response),
+    EDGE_BIND(CF, "BypassedRecipients", bypassed_recipients),
+    EDGE_BIND(CF, "BypassedSenders", bypassed_senders),
+    EDGE_BIND(CF, "BypassedSenderDomains", bypassed_sender_domains),
+    EDGE_BIND(CF, "MaxScannedMessageSize", max_scanned_message_size),
+    EDGE_BIND(CF, "MilterRejectScl", milter_reject_scl),
+    EDGE_BIND(CF, "MilterDiscardScl", milter_discard_scl),
+    EDGE_BIND(CF, "MilterQuarantineScl", milter_quarantine_scl),
+    EDGE_BIND(CF, "MilterTempFailScl", milter_temp_fail_scl),
+    EDGE_BIND(CF, "ScannerSpamFlagScl", scanner_spam_flag_scl),
+    EDGE_BIND(CF, "ScannerScoreThresholds", scanner_score_thresholds),
+    EDGE_BIND(CF, "DmarcQuarantineSclIncrease", dmarc_quarantine_scl_increase),
+    EDGE_BIND(CF, "SenderIdSoftFailSclIncrease", sender_id_soft_fail_scl_increase),
+};
+using CP = ContentFilterPhraseSettings;
+const Binding<CP> kContentFilterPhrase[] = {
+    EDGE_BIND(CP, "Phrase", phrase),
+    EDGE_BIND(CP, "Influence", influence),
+};
+
 using SF = SenderFilterConfigSettings;
 const Binding<SF> kSenderFilterConfig[] = {
     EDGE_BIND(SF, "Enabled", enabled),
@@ -559,6 +591,12 @@ AttachmentFilterListConfigSettings attachment_filter_list_config_settings(const 
 AttachmentFilterEntrySettings attachment_filter_entry_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::AttachmentFilterEntry, kAttachmentFilterEntry);
 }
+ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ContentFilterConfig, kContentFilterConfig);
+}
+ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ContentFilterPhrase, kContentFilterPhrase);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -603,6 +641,8 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::AddressRewriteEntry, kAddressRewriteEntry, errors);
     check_bindings(ObjectKind::AttachmentFilterListConfig, kAttachmentFilterListConfig, errors);
     check_bindings(ObjectKind::AttachmentFilterEntry, kAttachmentFilterEntry, errors);
+    check_bindings(ObjectKind::ContentFilterConfig, kContentFilterConfig, errors);
+    check_bindings(ObjectKind::ContentFilterPhrase, kContentFilterPhrase, errors);
     return errors;
 }
 
@@ -634,6 +674,8 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::AddressRewriteEntry: return member_of(kAddressRewriteEntry, setting);
         case ObjectKind::AttachmentFilterListConfig: return member_of(kAttachmentFilterListConfig, setting);
         case ObjectKind::AttachmentFilterEntry: return member_of(kAttachmentFilterEntry, setting);
+        case ObjectKind::ContentFilterConfig: return member_of(kContentFilterConfig, setting);
+        case ObjectKind::ContentFilterPhrase: return member_of(kContentFilterPhrase, setting);
     }
     return {};
 }

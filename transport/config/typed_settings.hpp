@@ -44,6 +44,8 @@ enum class MilterVerdictHandling : std::uint8_t { Apply, ContentFilter };
 // Issue 19: Set-AttachmentFilterListConfig -Action, and an entry's -Type.
 enum class AttachmentFilterAction : std::uint8_t { Reject, Strip, SilentDelete };
 enum class AttachmentType : std::uint8_t { FileName, ContentType };
+// Issue 19: a custom phrase's effect on the SCL (Add-ContentFilterPhrase -Influence).
+enum class PhraseInfluence : std::uint8_t { GoodWord, BadWord };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -81,6 +83,8 @@ template <> struct EnumNames<AttachmentFilterAction> {
 };
 template <> struct EnumNames<AttachmentType> {
     static constexpr std::array<std::string_view, 2> names{"FileName", "ContentType"};
+template <> struct EnumNames<PhraseInfluence> {
+    static constexpr std::array<std::string_view, 2> names{"GoodWord", "BadWord"};
 };
 template <> struct EnumNames<DkimAlgorithm> {
     static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
@@ -421,6 +425,38 @@ struct AddressRewriteEntrySettings {
     std::vector<std::string> exception_list;  // lower case domains
     bool outbound_only = false;
     friend bool operator==(const AddressRewriteEntrySettings&, const AddressRewriteEntrySettings&) = default;
+// Issue 19: Set-ContentFilterConfig and the custom phrases; the Content Filter agent
+// reads them (transport/agents/content_filter.hpp).
+struct ContentFilterConfigSettings {
+    bool enabled = true;
+    bool external_mail_enabled = true;
+    bool internal_mail_enabled = false;
+    bool scl_delete_enabled = false;
+    int scl_delete_threshold = 9;
+    bool scl_reject_enabled = true;
+    int scl_reject_threshold = 7;
+    bool scl_quarantine_enabled = false;
+    int scl_quarantine_threshold = 9;
+    std::string quarantine_mailbox;
+    std::string rejection_response = "Message rejected as spam by Content Filtering";
+    std::vector<std::string> bypassed_recipients;
+    std::vector<std::string> bypassed_senders;
+    std::vector<std::string> bypassed_sender_domains;  // "domain" or "*.domain"
+    std::uint64_t max_scanned_message_size = 11u << 20;
+    int milter_reject_scl = 9;
+    int milter_discard_scl = 9;
+    int milter_quarantine_scl = 8;
+    int milter_temp_fail_scl = 5;
+    int scanner_spam_flag_scl = 6;
+    std::vector<std::string> scanner_score_thresholds{"0", "1", "2", "3", "4", "6", "8", "10", "15"};
+    int dmarc_quarantine_scl_increase = 5;
+    int sender_id_soft_fail_scl_increase = 1;
+    friend bool operator==(const ContentFilterConfigSettings&, const ContentFilterConfigSettings&) = default;
+};
+struct ContentFilterPhraseSettings {
+    std::string phrase;
+    PhraseInfluence influence = PhraseInfluence::BadWord;
+    friend bool operator==(const ContentFilterPhraseSettings&, const ContentFilterPhraseSettings&) = default;
 };
 
 // The back-pressure keys of the bootstrap file (Exchange's EdgeTransport.exe.config
@@ -495,6 +531,8 @@ DmarcConfigSettings dmarc_config_settings(const ConfigObject& o);
 DkimSigningConfigSettings dkim_signing_config_settings(const ConfigObject& o);
 MilterServerSettings milter_server_settings(const ConfigObject& o);
 AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o);
+ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o);
+ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);

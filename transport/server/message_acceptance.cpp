@@ -11,11 +11,14 @@
 #include "routing_config.hpp"
 #include "address.hpp"
 #include "auth_results.hpp"
+#include "content_filter.hpp"
 #include "session.hpp"
 #include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <optional>
 
 namespace edge::server {
@@ -137,6 +140,16 @@ void log_outbound_rewrite(const receive::FinishedMessage& m, const agents::Outbo
                                               m.agent_session->info, seen, {}});
 }
 
+// The SCL the Content Filter gave the message; -1 when it did not rate it.
+int message_scl(const agents::AgentSession* session) {
+    if (session == nullptr) return -1;
+    auto it = session->info.properties.find(agents::content_filter_property::kScl);
+    if (it == session->info.properties.end()) return -1;
+    int v = -1;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    return ec == std::errc{} && v >= -1 && v <= 9 ? v : -1;
+}
+
 AcceptanceOutcome refused(smtp::ReplyId why, std::string text = {}) {
     AcceptanceOutcome o;
     o.result = AcceptanceOutcome::Result::Refused;
@@ -227,9 +240,16 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     {
         std::vector<std::string> received =
             changes != nullptr && changes->message ? *changes->message : txn.message.take();
+        std::vector<FieldSpan> forged;
         if (!settings_.auth_serv_id.empty() && !headers.authentication_results.empty())
-            remove_fields(received, forged_authentication_results(settings_.auth_serv_id,
-                                                                  std::move(headers.authentication_results)));
+            forged = forged_authentication_results(settings_.auth_serv_id, std::move(headers.authentication_results));
+        // Exchange's organization headers (the SCL among them) from a session without
+        // AcceptOrganizationHeaders are a stranger's: an internal hub's are trusted.
+        if ((m.permissions & smtp::permission::AcceptOrganizationHeaders) == 0 && !headers.organization_headers.empty()) {
+            forged.insert(forged.end(), headers.organization_headers.begin(), headers.organization_headers.end());
+            std::sort(forged.begin(), forged.end(), [](const FieldSpan& a, const FieldSpan& b) { return a.offset < b.offset; });
+        }
+        if (!forged.empty()) remove_fields(received, forged);
         for (auto& c : received) msg.body.chunks.push_back(std::move(c));
     }
     env.sender = changes != nullptr && changes->sender ? *changes->sender : txn.sender.str();
@@ -244,6 +264,9 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     env.internet_message_id = message_id;
     env.subject = headers.subject.value_or("");
     env.authentication_results = auth_results.value_or("");
+    // Issue 19: the Content Filter's SCL and, for a quarantined message, whom it was for.
+    env.scl = message_scl(m.agent_session);
+    if (changes != nullptr && !changes->redirected_to.empty()) env.original_recipients = changes->original_recipients;
     // The categorizer: each recipient to its next-hop queue.
     const auto categorizer = settings_.categorizer;
     auto add_recipient = [&](queue::Recipient rcpt) {

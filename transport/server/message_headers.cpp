@@ -42,6 +42,8 @@ void take_field(HeaderSummary& s, const std::string& field, bool keep_fields, st
     if (auto name = field_name(field); keep_fields && !name.empty()) s.fields.emplace_back(std::string(name), field_value(field));
     if (field_is(field, "Received")) ++s.received_count;
     else if (field_is(field, "Authentication-Results")) s.authentication_results.push_back({start, end - start, field_value(field)});
+    else if (text::istarts_with(field_name(field), kOrganizationHeaderPrefix))
+        s.organization_headers.push_back({start, end - start, field_value(field)});
     else if (!s.from && field_is(field, "From")) s.from = field_value(field);
     else if (!s.message_id && field_is(field, "Message-ID")) s.message_id = field_value(field);
     else if (!s.subject && field_is(field, "Subject")) s.subject = field_value(field);

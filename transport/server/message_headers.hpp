@@ -14,6 +14,9 @@
 
 namespace edge::server {
 
+// The fields only the organisation may write (Exchange's organization headers).
+inline constexpr std::string_view kOrganizationHeaderPrefix = "X-MS-Exchange-Organization-";
+
 // Where one header field lies in the message: its first byte and its length with the
 // folded lines and the final CRLF; its value unfolded.
 struct FieldSpan {
@@ -32,6 +35,10 @@ struct HeaderSummary {
     // Every Authentication-Results field (RFC 8601), always: the edge removes those that
     // carry its own authserv-id (§5) so a stranger cannot forge its verdict.
     std::vector<FieldSpan> authentication_results;
+    // Every X-MS-Exchange-Organization-* field (the SCL among them), always: a session
+    // without AcceptOrganizationHeaders (a stranger) may not set them (Exchange's
+    // Ms-Exch-Accept-Headers-Organization right), so they are removed.
+    std::vector<FieldSpan> organization_headers;
     bool complete = false;  // the header ended (blank line) within the limit
 };
 

@@ -93,11 +93,14 @@ constexpr std::array kCatalogue = {
     // RFC 3463 5.6.0 (other media error): the structure itself is refused, so 5xx — sending
     // it again meets the same limits.
     ReplyEntry{ReplyId::MimeTooComplex,        554, "5.6.0", "Message has more MIME parts or nesting levels than this server reads", false, C::Policy},
+    // Issue 19, reference §9.2: Exchange 2007 answered "550 5.7.1 Message rejected as spam by
+    // Content Filtering" (the RejectionResponse default) at the end of data.
+    ReplyEntry{ReplyId::ContentFilterRejected, 550, "5.7.1", "{}",                                                   false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::MimeTooComplex) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::ContentFilterRejected) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

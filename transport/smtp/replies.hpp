@@ -82,6 +82,8 @@ enum class ReplyId : std::uint16_t {
     // Issue 19: the Attachment Filtering Agent.
     AttachmentRejected,  // 550 5.7.1 <RejectResponse> (Action Reject)
     MimeTooComplex,      // 554 5.6.0 more MIME parts or levels than the walk reads (a MIME bomb)
+    // Issue 19: the message's content.
+    ContentFilterRejected,  // 550 5.7.1 <Set-ContentFilterConfig -RejectionResponse>: the SCL reached SCLRejectThreshold
 };
 // Whether `id`'s AgentReply text is a whole reply line of its own code class (a milter's).
 constexpr bool reply_is_peers_own(ReplyId id) { return id == ReplyId::MilterRejected || id == ReplyId::MilterTempFailed; }
