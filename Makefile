@@ -29,7 +29,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 libldns-dev libfmt-dev catch2 openssl lmdb-utils swaks python3 python3-aiosmtpd \
                 nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache \
                 libidn2-dev libunistring-dev libpsl-dev publicsuffix python3-dkim python3-spf python3-yaml \
-                libgmime-3.0-dev
+                libgmime-3.0-dev \
                 rspamd clamav-daemon clamav-milter
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
