@@ -20,7 +20,7 @@ Record entry_record(const AttachmentFilterEntry& e) {
     r.add("Identity", Value::of_text(e.identity()));
     return r;
 }
-const std::vector<std::string> kColumns{"Type", "Name", "Identity"};
+const std::vector<std::string> kEntryColumns{"Type", "Name", "Identity"};
 
 AttachmentFilterEntry identity_param(const Invocation& inv) {
     const std::string* id = inv.get("Identity");
@@ -57,7 +57,7 @@ Output add_entry(Context& ctx, const Invocation& inv) {
     apply(ctx, e, std::nullopt);
     Output out;
     out.records.push_back(entry_record(e));
-    out.columns = kColumns;
+    out.columns = kEntryColumns;
     return out;
 }
 
@@ -71,7 +71,7 @@ Output get_entries(Context& ctx, const Invocation& inv) {
         fail(fmt::format("no attachment filter entry '{}'; 'edgectl Get-AttachmentFilterEntry' lists them", wanted->identity()));
     Output out;
     out.records = select_records(std::move(records), inv, {"Type", "Name", "Identity"});
-    out.columns = kColumns;
+    out.columns = kEntryColumns;
     return out;
 }
 

@@ -30,7 +30,7 @@ Record entry_record(const agents::IpListEntry& e) {
     r.add("IsMachine", Value::of_bool(e.is_machine));
     return r;
 }
-const std::vector<std::string> kColumns{"Identity", "IPRange", "ExpirationTime", "Comment"};
+const std::vector<std::string> kIpListColumns{"Identity", "IPRange", "ExpirationTime", "Comment"};
 
 std::uint64_t identity_of(const Invocation& inv, IpListKind kind) {
     const std::string* id = inv.get("Identity");
@@ -65,7 +65,7 @@ Output add_entry(Context& ctx, const Invocation& inv, IpListKind kind) {
     Output out;
     for (auto& e : agents::load_ip_list_entries(*ctx.db, kind))
         if (e.identity == added.identity) out.records.push_back(entry_record(e));
-    out.columns = kColumns;
+    out.columns = kIpListColumns;
     out.note = added.warning;
     return out;
 }
@@ -86,7 +86,7 @@ Output get_entries(Context& ctx, const Invocation& inv, IpListKind kind) {
         fail(fmt::format("no {} with Identity {}; 'edgectl Get-{}' lists them", noun(kind), *id, noun(kind)));
     Output out;
     out.records = select_records(std::move(records), inv, entry_record(agents::IpListEntry{}).names());
-    out.columns = kColumns;
+    out.columns = kIpListColumns;
     return out;
 }
 

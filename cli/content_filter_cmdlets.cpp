@@ -18,7 +18,7 @@ Record phrase_record(const agents::StoredPhrase& p) {
     r.add("Influence", Value::of_text(std::string(config::to_name(p.influence))));
     return r;
 }
-const std::vector<std::string> kColumns{"Phrase", "Influence"};
+const std::vector<std::string> kPhraseColumns{"Phrase", "Influence"};
 
 // -Phrase or -Identity (Exchange accepts either for Get- and Remove-).
 const std::string* phrase_param(const Invocation& inv) {
@@ -38,7 +38,7 @@ Output add_phrase(Context& ctx, const Invocation& inv) {
     const std::string identity = text::to_lower(text::trim(*phrase));
     for (const auto& p : agents::load_content_filter_phrases(*ctx.db))
         if (p.identity == identity) out.records.push_back(phrase_record(p));
-    out.columns = kColumns;
+    out.columns = kPhraseColumns;
     return out;
 }
 
@@ -52,7 +52,7 @@ Output get_phrases(Context& ctx, const Invocation& inv) {
         fail(fmt::format("no ContentFilterPhrase '{}'; 'edgectl Get-ContentFilterPhrase' lists them", *wanted));
     Output out;
     out.records = select_records(std::move(records), inv, phrase_record(agents::StoredPhrase{}).names());
-    out.columns = kColumns;
+    out.columns = kPhraseColumns;
     return out;
 }
 

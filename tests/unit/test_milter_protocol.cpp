@@ -242,6 +242,18 @@ TEST_CASE("milter protocol violations end the conversation as Failed: modificati
         }
         return c.outcome();
     };
+    // rspamd and clamav-milter add their headers at the end of the message, then accept:
+    // the headers stay (libmilter's SMFIS_ACCEPT from xxfi_eom). A reject makes them moot.
+    {
+        const Outcome kept = eom(action::kAll, {simple(reply::kAddHeader, z("X-Spam-Status") + z("No, score=0.1")),
+                                                simple(reply::kAccept)});
+        CHECK(kept.verdict == Verdict::Accept);
+        REQUIRE(kept.modifications.headers.size() == 1);
+        CHECK(kept.modifications.headers[0].name == "X-Spam-Status");
+        const Outcome moot = eom(action::kAll, {simple(reply::kAddHeader, z("X") + z("y")), simple(reply::kReject)});
+        CHECK(moot.verdict == Verdict::Reject);
+        CHECK(moot.modifications.headers.empty());
+    }
     CHECK(eom(0, {simple(reply::kAddHeader, z("X") + z("y"))}).verdict == Verdict::Failed);
     CHECK(eom(action::kAll, {simple(reply::kAddHeader, z("Bad:Name") + z("y"))}).verdict == Verdict::Failed);
     CHECK(eom(action::kAll, {simple(reply::kAddHeader, "X")}).verdict == Verdict::Failed);  // no NUL

@@ -42,12 +42,6 @@ std::string_view sender_id_status(Result r) {
     return "None";
 }
 
-std::string domain_of(std::string_view address) {
-    auto at = address.rfind('@');
-    if (at == std::string_view::npos) return {};
-    auto d = smtp::canonical_domain(address.substr(at + 1));
-    return d ? *d : std::string();
-}
 
 // A verdict that only stamps what the agent found (the agent log's Action Stamp).
 Verdict stamped(std::string reason, std::string reason_data) {
@@ -78,7 +72,7 @@ SenderIdAgent::SenderIdAgent(config::SenderIdConfigSettings settings, std::share
 
 boost::asio::awaitable<Verdict> SenderIdAgent::on_event_async(AgentEvent, const SessionInfo& session,
                                                               const Envelope& envelope) const {
-    const std::string sender_domain = domain_of(envelope.sender);
+    const std::string sender_domain = smtp::canonical_domain_of(envelope.sender);
     if (!sender_domain.empty() && bypassed_sender_domains_.contains(sender_domain))
         co_return stamped("BypassedSenderDomain", sender_domain);
     boost::system::error_code ec;

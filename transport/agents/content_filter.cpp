@@ -28,11 +28,6 @@ std::string_view property(const SessionInfo& s, std::string_view name) {
     return it == s.properties.end() ? std::string_view() : std::string_view(it->second);
 }
 
-std::string domain_of(std::string_view address) {
-    auto at = address.rfind('@');
-    if (at == std::string_view::npos) return {};
-    return smtp::canonical_domain(address.substr(at + 1)).value_or("");
-}
 
 // A score header's number: the first token of X-Spam-Score / X-Rspamd-Score.
 std::optional<double> leading_score(std::string_view v) {
@@ -87,7 +82,7 @@ bool ContentFilter::bypassed(const Envelope& envelope, std::string& why) const {
         why = "BypassedSender";
         return true;
     }
-    if (const std::string d = domain_of(envelope.sender); !d.empty()) {
+    if (const std::string d = smtp::canonical_domain_of(envelope.sender); !d.empty()) {
         if (std::find(bypassed_domains_.begin(), bypassed_domains_.end(), d) != bypassed_domains_.end()) {
             why = "BypassedSenderDomain";
             return true;

@@ -83,6 +83,7 @@ template <> struct EnumNames<AttachmentFilterAction> {
 };
 template <> struct EnumNames<AttachmentType> {
     static constexpr std::array<std::string_view, 2> names{"FileName", "ContentType"};
+};
 template <> struct EnumNames<PhraseInfluence> {
     static constexpr std::array<std::string_view, 2> names{"GoodWord", "BadWord"};
 };
@@ -425,6 +426,8 @@ struct AddressRewriteEntrySettings {
     std::vector<std::string> exception_list;  // lower case domains
     bool outbound_only = false;
     friend bool operator==(const AddressRewriteEntrySettings&, const AddressRewriteEntrySettings&) = default;
+};
+
 // Issue 19: Set-ContentFilterConfig and the custom phrases; the Content Filter agent
 // reads them (transport/agents/content_filter.hpp).
 struct ContentFilterConfigSettings {

@@ -435,7 +435,10 @@ void Conversation::advance() {
 
 void Conversation::finish(Verdict v) {
     outcome_.verdict = v;
-    if (v != Verdict::Continue) outcome_.modifications = {};
+    // Modifications come only at the end of the message, before its final reply; accept
+    // there keeps them as continue does (libmilter's SMFIS_ACCEPT from xxfi_eom: rspamd and
+    // clamav-milter add their headers, then accept). A refusal makes them moot.
+    if (v != Verdict::Continue && v != Verdict::Accept) outcome_.modifications = {};
     if (outcome_.modifications.body) outcome_.modifications.body = crlf_lines(*outcome_.modifications.body);
     out_ += encode(cmd::kQuit);
     done_ = true;

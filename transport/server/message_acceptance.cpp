@@ -100,10 +100,7 @@ std::string from_domain(const std::optional<std::string>& from) {
     if (!from) return {};
     auto addresses = from_addresses(*from);
     if (addresses.empty()) return {};
-    const std::string& a = addresses.front();
-    auto at = a.rfind('@');
-    if (at == std::string::npos) return {};
-    return smtp::canonical_domain(std::string_view(a).substr(at + 1)).value_or("");
+    return smtp::canonical_domain_of(addresses.front());
 }
 
 // The transport agents' end of the message: the header (OnEndOfHeaders), then the

@@ -226,6 +226,12 @@ std::optional<std::string> canonical_domain(std::string_view d) {
     return out;
 }
 
+std::string canonical_domain_of(std::string_view address) {
+    const auto at = address.rfind('@');
+    if (at == std::string_view::npos) return {};
+    return canonical_domain(address.substr(at + 1)).value_or("");
+}
+
 std::optional<std::string> canonical_local_part(std::string_view local) {
     if (has_control(local)) return std::nullopt;
     const bool utf8 = text::has_non_ascii(local);

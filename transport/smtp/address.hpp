@@ -46,6 +46,9 @@ AddressError check_mailbox(const Mailbox& m, bool utf8);
 // "bücher.test" and "xn--bcher-kva.test" are one domain); address literals re-written
 // from the parsed address ("[IPv6:2001:db8::1]"). nullopt when it is not a domain.
 std::optional<std::string> canonical_domain(std::string_view domain);
+// The canonical domain of an address ("local@domain", split at the last '@'): empty when
+// there is no '@' or the domain is not one.
+std::string canonical_domain_of(std::string_view address);
 
 // The canonical local part: quoted-pairs resolved and the quotes dropped when what is
 // left is a Dot-string ("\"c\\eo\"" -> "ceo"), otherwise re-quoted minimally; case-folded
