@@ -137,8 +137,9 @@ TEST_CASE("relay control cannot be disabled or moved, and unknown agents and bad
     CHECK(out.find("open relay") != std::string::npos);
     CHECK(out_of(s, "Get-TransportAgent 'Relay Control' -Json").find("\"Enabled\": true") != std::string::npos);
 
-    CHECK(s.edgectl("Disable-TransportAgent 'Content Filter Agent'", &out) == 1);
-    CHECK(out.find("no transport agent named 'Content Filter Agent'") != std::string::npos);
+    // Exchange's Edge Rule Agent is one we do not have.
+    CHECK(s.edgectl("Disable-TransportAgent 'Edge Rule Agent'", &out) == 1);
+    CHECK(out.find("no transport agent named 'Edge Rule Agent'") != std::string::npos);
     CHECK(s.edgectl("Get-TransportAgent Nope", &out) == 1);
     CHECK(out.find("no transport agent named 'Nope'") != std::string::npos);
 

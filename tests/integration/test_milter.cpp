@@ -122,14 +122,31 @@ TEST_CASE("A scripted milter: its replies and modifications reach the hub, broke
         CHECK(hub.wait_for_messages(1).size() == 1);
     }
     SECTION("ContentFilter handling and quarantine") {
+        // A scanner's reject is evidence, not the answer: the Content Filter rates it SCL 9
+        // and refuses it with its own response (SCLRejectEnabled, threshold 7), not the 554.
         MilterPeer m(R"({"E": [{"h": ["X-Spam", "yes"]}, {"y": "554 5.7.1 spam"}]})");
         use_milter(s, m.address(), "-VerdictHandling ContentFilter");
+        CHECK(submit(s, {"user@contoso.test"}).reply == "550 5.7.1 Message rejected as spam by Content Filtering");
+        // With the Content Filter's rejection off, it goes on, stamped SCL 9.
+        s.must_edgectl("Set-ContentFilterConfig -SCLRejectEnabled '$false'");
+        std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s
         CHECK_THAT(submit(s, {"user@contoso.test"}).reply, Catch::StartsWith("250"));
-        CHECK(hub.wait_for_messages(1).size() == 1);
+        auto got = hub.wait_for_messages(1);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].data.find("X-MS-Exchange-Organization-SCL: 9\r\n") != std::string::npos);
+        // A quarantine request holds the message, it does not refuse it: without a
+        // QuarantineMailbox it goes on; with one it goes there (Exchange's quarantine).
+        s.must_edgectl("Set-ContentFilterConfig -SCLRejectEnabled '$true'");
         MilterPeer q(R"({"E": [{"q": "looks odd"}, "c"]})");
         use_milter(s, q.address(), "-VerdictHandling Apply");
         CHECK_THAT(submit(s, {"user@contoso.test"}).reply, Catch::StartsWith("250"));
         CHECK(hub.wait_for_messages(2).size() == 2);
+        s.must_edgectl("Set-ContentFilterConfig -QuarantineMailbox quarantine@contoso.test");
+        std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s
+        CHECK_THAT(submit(s, {"user@contoso.test"}).reply, Catch::StartsWith("250"));
+        got = hub.wait_for_messages(3);
+        REQUIRE(got.size() == 3);
+        CHECK(got[2].rcpt_to == std::vector<std::string>{"quarantine@contoso.test"});
     }
     // Malformed packets, unknown replies, a modification before the end, a hang, a closed
     // port: DefaultAction within the timeouts.

@@ -10,18 +10,21 @@ Address Rewriting Inbound Agent  True           2
 Sender Id Agent                  True           3
 DKIM Verification Agent          True           4
 DMARC Agent                      True           5
-Sender Filter Agent              True           6
-Recipient Filter Agent           True           7
-Protocol Analysis Agent          True           8
-Address Rewriting Outbound Agent True           9
+Milter Agent                     True           6
+Content Filter Agent             True           7
+Sender Filter Agent              True           8
+Recipient Filter Agent           True           9
+Protocol Analysis Agent          True          10
+Attachment Filtering Agent       True          11
+Address Rewriting Outbound Agent True          12
 $ edgectl Disable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent 'recipient filter agent' -Format List
 Identity : Recipient Filter Agent
 Enabled  : False
-Priority : 7
+Priority : 9
 $ edgectl Enable-TransportAgent 'Recipient Filter Agent'
 $ edgectl Get-TransportAgent -Json | python3 -c 'import json,sys; print([(a["Identity"], a["Enabled"], a["Priority"]) for a in json.load(sys.stdin)])'
-[('Relay Control', True, 0), ('Connection Filtering Agent', True, 1), ('Address Rewriting Inbound Agent', True, 2), ('Sender Id Agent', True, 3), ('DKIM Verification Agent', True, 4), ('DMARC Agent', True, 5), ('Sender Filter Agent', True, 6), ('Recipient Filter Agent', True, 7), ('Protocol Analysis Agent', True, 8), ('Address Rewriting Outbound Agent', True, 9)]
+[('Relay Control', True, 0), ('Connection Filtering Agent', True, 1), ('Address Rewriting Inbound Agent', True, 2), ('Sender Id Agent', True, 3), ('DKIM Verification Agent', True, 4), ('DMARC Agent', True, 5), ('Milter Agent', True, 6), ('Content Filter Agent', True, 7), ('Sender Filter Agent', True, 8), ('Recipient Filter Agent', True, 9), ('Protocol Analysis Agent', True, 10), ('Attachment Filtering Agent', True, 11), ('Address Rewriting Outbound Agent', True, 12)]
 # Moving an agent closes up the others behind it.
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 1
 $ edgectl Get-TransportAgent
@@ -34,21 +37,25 @@ Address Rewriting Inbound Agent  True           3
 Sender Id Agent                  True           4
 DKIM Verification Agent          True           5
 DMARC Agent                      True           6
-Sender Filter Agent              True           7
-Protocol Analysis Agent          True           8
-Address Rewriting Outbound Agent True           9
+Milter Agent                     True           7
+Content Filter Agent             True           8
+Sender Filter Agent              True           9
+Protocol Analysis Agent          True          10
+Attachment Filtering Agent       True          11
+Address Rewriting Outbound Agent True          12
 # Bad input; nothing changes.
 $ edgectl Disable-TransportAgent 'Relay Control'
 ! edgectl: Disable-TransportAgent: 'Relay Control' cannot be disabled: it is what keeps this edge from relaying mail for anyone (an open relay, RFC 5321 §3.9, RFC 2505). To take mail for a domain, add it with New-AcceptedDomain; to let a host relay, give its Receive connector the ExchangeServers or Partners permission
 [exit 1]
-$ edgectl Disable-TransportAgent 'Content Filter Agent'
-! edgectl: Disable-TransportAgent: no transport agent named 'Content Filter Agent'; 'edgectl Get-TransportAgent' lists them
+# Exchange's Edge Rule Agent is one the edge does not have.
+$ edgectl Disable-TransportAgent 'Edge Rule Agent'
+! edgectl: Disable-TransportAgent: no transport agent named 'Edge Rule Agent'; 'edgectl Get-TransportAgent' lists them
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 0
-! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 9 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 0 is out of range; expected 1 to 12 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority 99
-! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 9 (the number of transport agents that can be ordered)
+! edgectl: Set-TransportAgent: -Priority: 99 is out of range; expected 1 to 12 (the number of transport agents that can be ordered)
 [exit 1]
 $ edgectl Set-TransportAgent 'Recipient Filter Agent' -Priority abc
 ! edgectl: Set-TransportAgent: -Priority: 'abc' is not a whole number

@@ -152,6 +152,7 @@ SclRating ContentFilter::rate(const SessionInfo& session, const Envelope& envelo
     const bool scanned = std::any_of(session.properties.begin(), session.properties.end(),
                                      [](const auto& p) { return p.first.starts_with(kMilterPropertyPrefix); });
     if (scanned) {
+        r.quarantine_requested = std::string(property(session, kMilterQuarantine));
         const std::string_view verdict = property(session, kMilterVerdict);
         const std::string_view server = property(session, kMilterServer);
         int milter_scl = -1;
@@ -159,7 +160,6 @@ SclRating ContentFilter::rate(const SessionInfo& session, const Envelope& envelo
         else if (text::iequals(verdict, "discard")) milter_scl = settings_.milter_discard_scl;
         else if (text::iequals(verdict, "quarantine")) milter_scl = settings_.milter_quarantine_scl;
         else if (text::iequals(verdict, "tempfail")) milter_scl = settings_.milter_temp_fail_scl;
-        if (milter_scl < 0 && !property(session, kMilterQuarantine).empty()) milter_scl = settings_.milter_quarantine_scl;
         if (milter_scl >= 0)
             raise(milter_scl, "Milter", fmt::format("milter {} {}: SCL {}", server.empty() ? "?" : server, verdict, milter_scl));
 
@@ -215,6 +215,17 @@ Verdict ContentFilter::decide(const SclRating& rating, const Envelope&) const {
     if (rating.scl >= 0) {
         if (settings_.scl_delete_enabled && rating.scl >= settings_.scl_delete_threshold)
             return with_properties(Verdict::delete_message("SclDelete"));
+        if (!rating.quarantine_requested.empty() && !settings_.quarantine_mailbox.empty()) {
+            Verdict q;
+            q.action = AgentAction::Stamp;
+            q.reason = "MilterQuarantine";
+            q.headers.emplace_back(std::string(content_filter_header::kScl), scl_text);
+            q.edit.emplace();
+            q.edit->redirect_to = settings_.quarantine_mailbox;
+            Verdict out = with_properties(std::move(q));
+            out.reason_data += "; milter quarantine: " + rating.quarantine_requested;
+            return out;
+        }
         if (settings_.scl_reject_enabled && rating.scl >= settings_.scl_reject_threshold)
             return with_properties(
                 Verdict::reject_with(smtp::ReplyId::ContentFilterRejected, settings_.rejection_response, "SclReject"));

@@ -55,6 +55,10 @@ struct SclRating {
     int scl = -1;  // -1: not rated (bypassed)
     std::string reason;  // the agent log's Reason: what decided (BadWord, GoodWord, Milter, Score, …)
     std::vector<std::string> evidence;  // each thing that counted, for ReasonData ("BadWord 'free money'")
+    // A milter asked for the message to be quarantined (SMFIR_QUARANTINE): with a
+    // QuarantineMailbox it goes there, as Exchange's quarantine, whatever its SCL short of
+    // the delete threshold; a request to hold a message is not a reason to refuse it.
+    std::string quarantine_requested;
 };
 
 class ContentFilter {
