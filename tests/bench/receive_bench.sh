@@ -20,7 +20,7 @@
 #            rsa-sha256 (2048-bit) DKIM signature made by dkimpy. The `edge` cell sends the same signed
 #            message with those three agents off too. Run it as:
 #              TARGETS="postfix edge edge_auth" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
-#   edge_rspamd, postfix_rspamd, edge_milter_accept  (targets, issue 19) one rspamd on loopback
+#   edge_rspamd, postfix_rspamd, edge_milter_accept, postfix_milter_accept  (targets, issue 19) one rspamd on loopback
 #            (Debian's, its default configuration, its proxy worker speaking milter, no network
 #            lookups: bench_lib.sh's rspamd_start) asked about every message by the edge (a
 #            MilterServer with VerdictHandling ContentFilter, the Milter and Content Filter agents
@@ -45,6 +45,7 @@
 #   SESSIONS ("1 50")  MODE (reuse | new-connection)  IDLE (5000; 0 skips the idle cell)
 #   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
 #   RSPAMD_CACHE ($WORK/../rspamd-cache: rspamd's compiled regular expressions, kept between runs)
+#   MILTER_ACCEPT ($BUILD/tests/bench/milter_accept)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
