@@ -4,6 +4,7 @@
 #   make bench  Release benchmarks (not part of make test): queue_bench, receive_bench, relay_bench
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 #   make bench-agents    the receive benchmark with the anti-spam agents off and on (issue 17)
+#   make bench-milter    the receive benchmark with rspamd as milter, edge vs Postfix (issue 19)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 #   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
@@ -52,7 +53,7 @@ FUZZ_TIME     ?= 60
 FUZZ_TARGET   ?=
 FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
 
-.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-relay bench-sync build-release build-asan clean
+.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-milter bench-relay bench-sync build-release build-asan clean
 
 # $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
 define install_missing
@@ -176,6 +177,16 @@ bench-receive: build-release bench-deps
 bench-agents: build-release bench-deps
 	@mkdir -p $(BENCH_DIR)
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/agents TARGETS="postfix edge edge_agents" \
+	  MODE=new-connection SESSIONS=50 IDLE=0 tests/bench/receive_bench.sh
+
+# Issue 19's cell: one rspamd on loopback (default configuration, no network lookups) as the
+# milter of the edge (Milter + Content Filter agents) and of Postfix (smtpd_milters), and the
+# accept-at-once milter (tests/bench/milter_accept) for the milter conversation's own cost; every
+# other agent off; 4 KiB messages, a new connection per message, 50 sessions.
+bench-milter: build-release bench-deps
+	@mkdir -p $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/milter RSPAMD_CACHE=$(BENCH_DIR)/rspamd-cache \
+	  TARGETS="postfix postfix_milter_accept postfix_rspamd edge edge_milter_accept edge_rspamd" \
 	  MODE=new-connection SESSIONS=50 IDLE=0 tests/bench/receive_bench.sh
 
 # The relay benchmark alone; its last line is the RESULT line.

@@ -22,6 +22,7 @@ has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 # ---------------------------------------------------------------- processes we own
 EDGE_PID=""; POSTFIX_STARTED=0
 SINKS=()   # "pid name" of every smtp-sink we started, in start order
+HELPERS=() # "pid name" of the other servers we started (rspamd, milter_accept), in start order
 
 postfix_master_pid() {
   local p=""
@@ -50,6 +51,8 @@ stop_all() {
   if [ -n "${NSD_PID:-}" ]; then stop_pid "$NSD_PID" nsd; NSD_PID=""; fi
   if [ "$POSTFIX_STARTED" = 1 ]; then stop_pid "$(postfix_master_pid)" "postfix master"; POSTFIX_STARTED=0; fi
   local s
+  for s in "${HELPERS[@]}"; do stop_pid "${s%% *}" "${s#* }"; done
+  HELPERS=()
   for s in "${SINKS[@]}"; do stop_pid "${s%% *}" "${s#* }"; done
   SINKS=()
 }
@@ -157,6 +160,61 @@ EOF
   PF_PID=$(postfix_master_pid); [ -n "$PF_PID" ] || fail "postfix did not start (rerun with POSTFIX_LOG=1)"
   wait_port "$port" "$PF_PID" "postfix master" 20
   check_sole_listener "$port" "$PF_PID" "postfix master"
+}
+
+# postfix_milters MILTERS -- set smtpd_milters of the running private instance ("" for none) and
+# reload; new smtpd processes (one per connection with MODE=new-connection) use it. The other
+# milter settings are Postfix's defaults, written out: protocol 6, tempfail when the milter fails,
+# 30 s to connect and per command (the MilterServer defaults too).
+postfix_milters() {
+  postconf -c "$PF_ETC" -e "smtpd_milters = $1" milter_protocol=6 milter_default_action=tempfail \
+    milter_connect_timeout=30s milter_command_timeout=30s
+  postfix -c "$PF_ETC" reload >/dev/null 2>&1 || fail "postfix reload failed"
+  sleep 2   # the master restarts its services; smtpd processes already running finish their session first
+}
+
+# ---------------------------------------------------------------- milters on loopback
+# rspamd_start -- Debian's rspamd in the foreground from $WORK/rspamd with its default configuration
+# and these overrides only: its normal, controller and proxy workers on free loopback ports, the
+# proxy in milter mode (Debian's worker-proxy.inc) forwarding to the normal worker, and DNS sent to
+# a closed loopback port (no network lookups: DNS lists and SURBLs fail at once). Its compiled
+# regular expressions are kept in RSPAMD_CACHE between runs (the first start compiles them, 15-45 s).
+# Returns once GTUBE through the milter port is answered 554 (milter_probe.py). Sets RSPAMD_PORT
+# (the milter) and RSPAMD_PID.
+rspamd_start() {
+  local d=$WORK/rspamd normal controller t0=$SECONDS
+  RSPAMD_CACHE=${RSPAMD_CACHE:-$(dirname "$WORK")/rspamd-cache}
+  mkdir -p "$d/local/override.d" "$d/local/local.d" "$d/run" "$d/db" "$d/log" "$RSPAMD_CACHE"
+  pick_port normal; pick_port controller; pick_port RSPAMD_PORT
+  printf 'bind_socket = "127.0.0.1:%s";\n' "$normal" >"$d/local/override.d/worker-normal.inc"
+  printf 'bind_socket = "127.0.0.1:%s";\n' "$controller" >"$d/local/override.d/worker-controller.inc"
+  printf 'bind_socket = "127.0.0.1:%s";\nmilter = yes;\ntimeout = 120s;\nupstream "local" { default = yes; hosts = "127.0.0.1:%s"; }\n' \
+    "$RSPAMD_PORT" "$normal" >"$d/local/override.d/worker-proxy.inc"
+  printf 'dns { nameserver = ["127.0.0.1:9"]; timeout = 0.2s; retransmits = 1; }\n' >"$d/local/local.d/options.inc"
+  cp "$RSPAMD_CACHE"/*.hs* "$d/db/" 2>/dev/null || true
+  chown -R _rspamd:_rspamd "$d"
+  rspamd -f -u _rspamd -g _rspamd -c /etc/rspamd/rspamd.conf --var=LOCAL_CONFDIR="$d/local" --var=RUNDIR="$d/run" \
+    --var=DBDIR="$d/db" --var=LOGDIR="$d/log" >"$d/rspamd.out" 2>&1 &
+  RSPAMD_PID=$!
+  HELPERS+=("$RSPAMD_PID rspamd")
+  printf 'From: a@fabrikam.test\r\nTo: b@bench.test\r\nSubject: gtube\r\n\r\n%s\r\n' \
+    'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X' >"$d/gtube.eml"
+  until port_open "$RSPAMD_PORT" && /usr/bin/python3 "$ROOT/tests/support/milter_probe.py" "127.0.0.1:$RSPAMD_PORT" "$d/gtube.eml" 2>/dev/null | tail -1 | grep -q '^replycode 554'; do
+    kill -0 "$RSPAMD_PID" 2>/dev/null || fail "rspamd exited at start: $(tail -5 "$d/rspamd.out" "$d/log/rspamd.log" 2>/dev/null)"
+    [ $((SECONDS - t0)) -lt 180 ] || fail "rspamd did not answer GTUBE on 127.0.0.1:$RSPAMD_PORT within 180 s"
+    sleep 0.5
+  done
+  cp -n "$d/db"/*.hs* "$RSPAMD_CACHE/" 2>/dev/null || true
+  log "rspamd $(rspamd --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1) milter on 127.0.0.1:$RSPAMD_PORT (pid $RSPAMD_PID), GTUBE refused after $((SECONDS - t0)) s"
+}
+# milter_accept_start BINARY -- the milter that accepts at connect (tests/bench/milter_accept.cpp)
+# on a free loopback port; sets MILTER_ACCEPT_PORT and MILTER_ACCEPT_PID.
+milter_accept_start() {
+  pick_port MILTER_ACCEPT_PORT
+  "$1" "127.0.0.1:$MILTER_ACCEPT_PORT" >"$WORK/milter_accept.out" 2>&1 &
+  MILTER_ACCEPT_PID=$!
+  HELPERS+=("$MILTER_ACCEPT_PID milter_accept")
+  wait_port "$MILTER_ACCEPT_PORT" "$MILTER_ACCEPT_PID" milter_accept 10
 }
 
 # ---------------------------------------------------------------- edge-transport

@@ -19,7 +19,20 @@
 #            DMARC for sender.bench.test, and every message is the same 4 KiB one carrying a valid
 #            rsa-sha256 (2048-bit) DKIM signature made by dkimpy. The `edge` cell sends the same signed
 #            message with those three agents off too. Run it as:
-#              TARGETS="postfix edge edge_auth" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh One line per cell, the ratios, and as the last line:
+#              TARGETS="postfix edge edge_auth" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
+#   edge_rspamd, postfix_rspamd, edge_milter_accept, postfix_milter_accept  (targets, issue 19) one rspamd on loopback
+#            (Debian's, its default configuration, its proxy worker speaking milter, no network
+#            lookups: bench_lib.sh's rspamd_start) asked about every message by the edge (a
+#            MilterServer with VerdictHandling ContentFilter, the Milter and Content Filter agents
+#            on) and by the same Postfix instance (smtpd_milters, set and reloaded for that cell);
+#            edge_milter_accept asks tests/bench/milter_accept (accepts at connect) instead: the
+#            edge's own cost of the milter conversation. With any of them every other agent is off
+#            in every edge cell, so `edge` is the agents-off rate and the cells differ by the milter
+#            alone. postfix_milter_accept is Postfix with that milter: what the same conversation costs
+#            Postfix. Run it as (make bench-milter):
+#              TARGETS="postfix postfix_milter_accept postfix_rspamd edge edge_milter_accept edge_rspamd" \
+#                MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
+# One line per cell, the ratios, and as the last line:
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… sink_msgs_per_s=… ratio_vs_postfix=… ratio_vs_sink=… p99_ms=…
 # (50 sessions; p99 is edge's). Exit status 1 when a cell lost or refused messages or a server failed.
 #
@@ -31,6 +44,8 @@
 #   MSGS (20000, at 50 sessions)  MSGS_1 (2000, at 1 session)  WARMUP (1000)  SIZE (4096)
 #   SESSIONS ("1 50")  MODE (reuse | new-connection)  IDLE (5000; 0 skips the idle cell)
 #   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
+#   RSPAMD_CACHE ($WORK/../rspamd-cache: rspamd's compiled regular expressions, kept between runs)
+#   MILTER_ACCEPT ($BUILD/tests/bench/milter_accept)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +55,7 @@ CLIENT=${CLIENT:-$BUILD/tests/bench/receive_bench}
 EDGE=${EDGE:-$BUILD/transport/edge-transport}
 EDGECTL=${EDGECTL:-$BUILD/cli/edgectl}
 FILL=${FILL:-$BUILD/tests/bench/ip_list_fill}
+MILTER_ACCEPT=${MILTER_ACCEPT:-$BUILD/tests/bench/milter_accept}
 WORK=${WORK:-$ROOT/build/bench-data/receive}
 TARGETS=${TARGETS:-sink postfix edge}
 SESSIONS=${SESSIONS:-1 50}
@@ -52,6 +68,10 @@ IDLE=${IDLE:-5000}
 POSTFIX_LOG=${POSTFIX_LOG:-0}
 HI=$(echo "$SESSIONS" | tr ' ' '\n' | sort -n | tail -1)   # the RESULT line's session count
 RCPT=rcpt@bench.test
+# Every agent that can be switched off (agent_config.cpp's installed_agents, Relay Control aside).
+ALL_AGENTS=("Connection Filtering Agent" "Address Rewriting Inbound Agent" "Sender Id Agent" "DKIM Verification Agent"
+            "DMARC Agent" "Milter Agent" "Content Filter Agent" "Sender Filter Agent" "Recipient Filter Agent"
+            "Protocol Analysis Agent" "Attachment Filtering Agent" "Address Rewriting Outbound Agent")
 
 BENCH_NAME=receive_bench
 # shellcheck source=bench_lib.sh
@@ -63,6 +83,18 @@ case "$MODE" in reuse) MODE_FLAG="" ;; new-connection) MODE_FLAG="--new-connecti
 if has_target edge; then
   [ -x "$EDGE" ] && [ -x "$EDGECTL" ] || fail "no $EDGE or $EDGECTL (make build-release), or leave edge out of TARGETS"
 fi
+for t in postfix_rspamd postfix_milter_accept; do
+  if has_target $t; then has_target postfix || fail "$t is the postfix target's instance with a milter: put postfix in TARGETS too"; fi
+done
+for t in edge_rspamd edge_milter_accept; do
+  if has_target $t; then has_target edge || fail "$t is the edge target's server with a milter: put edge in TARGETS too"; fi
+done
+MILTER_TARGETS=0
+if has_target edge_rspamd || has_target postfix_rspamd || has_target edge_milter_accept || has_target postfix_milter_accept; then MILTER_TARGETS=1; fi
+if has_target edge_rspamd || has_target postfix_rspamd; then
+  command -v rspamd >/dev/null || fail "rspamd is not installed (make deps)"
+fi
+if has_target edge_milter_accept || has_target postfix_milter_accept; then [ -x "$MILTER_ACCEPT" ] || fail "no $MILTER_ACCEPT (make build-release)"; fi
 if has_target postfix || has_target sink; then
   command -v smtp-sink >/dev/null && command -v postconf >/dev/null || fail "postfix is not installed (make bench-deps)"
 fi
@@ -78,6 +110,13 @@ if has_target postfix; then
   start_sink "$RELAY_PORT" RELAY_SINK_PID "smtp-sink (relay)"
   postfix_start "$PF_PORT" "$RELAY_PORT" postfix-receive-bench
   log "postfix $(postconf -h mail_version) on 127.0.0.1:$PF_PORT (master pid $PF_PID), relaying to smtp-sink on $RELAY_PORT (pid $RELAY_SINK_PID)"
+fi
+
+# ---------------------------------------------------------------- milters (one rspamd for the edge and Postfix)
+if has_target edge_rspamd || has_target postfix_rspamd; then rspamd_start; fi
+if has_target edge_milter_accept || has_target postfix_milter_accept; then
+  milter_accept_start "$MILTER_ACCEPT"
+  log "milter_accept on 127.0.0.1:$MILTER_ACCEPT_PORT (pid $MILTER_ACCEPT_PID)"
 fi
 
 # ---------------------------------------------------------------- edge-transport
@@ -144,6 +183,17 @@ PY
     edgectl Add-IPAllowListProvider -Name Wl -LookupDomain wl.bench.test
     "$FILL" --data "$EDGE_DATA" --entries 100000 >&2 || fail "ip_list_fill failed"
   fi
+  if [ "$MILTER_TARGETS" = 1 ]; then
+    # The milter cells differ from `edge` by the milter alone: every agent off, the Milter Agent
+    # (and, for rspamd, the Content Filter Agent reading its verdict) switched on per cell.
+    for a in "${ALL_AGENTS[@]}"; do edgectl Disable-TransportAgent "$a"; done
+    if has_target edge_rspamd; then
+      edgectl New-MilterServer -Name rspamd -Address "127.0.0.1:$RSPAMD_PORT" -VerdictHandling ContentFilter -Enabled '$false'
+    fi
+    if has_target edge_milter_accept; then
+      edgectl New-MilterServer -Name accept -Address "127.0.0.1:$MILTER_ACCEPT_PORT" -Enabled '$false'
+    fi
+  fi
   edge_start
   log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA"
 fi
@@ -160,6 +210,27 @@ agents_switch() {  # agents_switch Enable|Disable
   local a
   for a in "${ANTISPAM_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
   sleep 2
+}
+# The milter cells (live, like the agents): which MilterServer is enabled, and the two agents.
+milter_switch() {  # milter_switch none|accept|rspamd
+  local name target
+  for name in accept rspamd; do
+    target=edge_rspamd; [ $name = accept ] && target=edge_milter_accept
+    if has_target $target; then
+      if [ "$1" = $name ]; then edgectl Set-MilterServer $name -Enabled '$true'; else edgectl Set-MilterServer $name -Enabled '$false'; fi
+    fi
+  done
+  case $1 in
+    none) edgectl Disable-TransportAgent "Milter Agent"; edgectl Disable-TransportAgent "Content Filter Agent" ;;
+    accept) edgectl Enable-TransportAgent "Milter Agent"; edgectl Disable-TransportAgent "Content Filter Agent" ;;
+    rspamd) edgectl Enable-TransportAgent "Milter Agent"; edgectl Enable-TransportAgent "Content Filter Agent" ;;
+  esac
+  sleep 2
+}
+PF_MILTERS=""
+postfix_switch() {  # postfix_switch MILTERS -- only when it changes (a reload costs ~2 s)
+  [ "$1" = "$PF_MILTERS" ] && return 0
+  postfix_milters "$1"; PF_MILTERS=$1
 }
 # With edge_auth, the issue-17 agents stay off in both cells: the two differ by the
 # authentication agents alone.
@@ -183,27 +254,43 @@ fi
 # ---------------------------------------------------------------- load cells
 declare -A RATE P99
 EDGE_ACCEPTED=0
+# edge-transport's CPU time (user + system, all threads) in µs: per message it is steadier than
+# msgs/s on a machine other work shares.
+CLK_TCK=$(getconf CLK_TCK)
+edge_cpu_us() { awk -v t="$CLK_TCK" '{ print int(($14 + $15) * 1000000 / t) }' "/proc/$EDGE_PID/stat"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 for s in $SESSIONS; do
   m=$MSGS; [ "$s" = 1 ] && m=$MSGS_1
   for t in $TARGETS; do
-    case $t in sink) port=$SINK_PORT ;; postfix) port=$PF_PORT ;; edge | edge_agents | edge_auth) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    case $t in sink) port=$SINK_PORT ;; postfix | postfix_rspamd | postfix_milter_accept) port=$PF_PORT ;; edge | edge_agents | edge_auth | edge_rspamd | edge_milter_accept) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    if [ "$MILTER_TARGETS" = 1 ]; then
+      case $t in
+        edge) milter_switch none ;; edge_milter_accept) milter_switch accept ;; edge_rspamd) milter_switch rspamd ;;
+        postfix) postfix_switch "" ;; postfix_rspamd) postfix_switch "inet:127.0.0.1:$RSPAMD_PORT" ;;
+        postfix_milter_accept) postfix_switch "inet:127.0.0.1:$MILTER_ACCEPT_PORT" ;;
+      esac
+    fi
     if has_target edge_agents; then
       case $t in edge) agents_switch Disable ;; edge_agents) agents_switch Enable ;; esac
     fi
     if has_target edge_auth; then
       case $t in edge) auth_switch Disable ;; edge_auth) auth_switch Enable ;; esac
     fi
+    if [[ $t == edge* ]]; then cpu0=$(edge_cpu_us); fi
     MESSAGE_FLAGS=()
     if [ -n "$AUTH_MESSAGE" ]; then MESSAGE_FLAGS=(--message "$AUTH_MESSAGE" --from bench@sender.bench.test); fi
     line=$("$CLIENT" load --label "$t" --port "$port" --sessions "$s" --messages "$m" --warmup "$WARMUP" \
              --size "$SIZE" --to "$RCPT" $MODE_FLAG "${MESSAGE_FLAGS[@]}") || FAILED=1
     [ -n "$line" ] || { FAILED=1; line="cell target=$t sessions=$s msgs_per_s=0 p99_ms=0 (client failed)"; }
+    if [[ $t == edge* ]]; then
+      n=$(( $(field accepted "$line") + $(field warmup_accepted "$line") ))
+      line="$line edge_cpu_us_per_msg=$(( n > 0 ? ($(edge_cpu_us) - cpu0) / n : 0 ))"
+    fi
     echo "$line"
     LINES+=("$line")
     RATE[$t,$s]=$(field msgs_per_s "$line"); P99[$t,$s]=$(field p99_ms "$line")
-    if [ "$t" = postfix ]; then postfix_drain; fi
-    if [ "$t" = edge ] || [ "$t" = edge_agents ] || [ "$t" = edge_auth ]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
+    case $t in postfix*) postfix_drain ;; esac
+    if [[ $t == edge* ]]; then EDGE_ACCEPTED=$((EDGE_ACCEPTED + $(field accepted "$line") + $(field warmup_accepted "$line"))); fi
   done
 done
 
@@ -240,9 +327,18 @@ if has_target edge_auth; then
   R_AU=$(ratio "${RATE[edge_auth,$HI]:-}" "${RATE[edge,$HI]:-}")
   echo "targets sessions=$HI edge_auth>=0.5xedge=$(meets "$R_AU" ">=" 0.5)"
 fi
+if [ "$MILTER_TARGETS" = 1 ]; then
+  for s in $SESSIONS; do
+    echo "ratio sessions=$s edge_rspamd_vs_postfix_rspamd=$(ratio "${RATE[edge_rspamd,$s]:-}" "${RATE[postfix_rspamd,$s]:-}") edge_milter_accept_vs_edge=$(ratio "${RATE[edge_milter_accept,$s]:-}" "${RATE[edge,$s]:-}") edge_rspamd_vs_edge=$(ratio "${RATE[edge_rspamd,$s]:-}" "${RATE[edge,$s]:-}") postfix_milter_accept_vs_postfix=$(ratio "${RATE[postfix_milter_accept,$s]:-}" "${RATE[postfix,$s]:-}") postfix_rspamd_vs_postfix=$(ratio "${RATE[postfix_rspamd,$s]:-}" "${RATE[postfix,$s]:-}")"
+  done
+  R_RS=$(ratio "${RATE[edge_rspamd,$HI]:-}" "${RATE[postfix_rspamd,$HI]:-}"); R_MA=$(ratio "${RATE[edge_milter_accept,$HI]:-}" "${RATE[edge,$HI]:-}")
+  # The issue's targets: at least Postfix's rate with the same rspamd; the milter conversation
+  # itself costs at most 20 % of the agents-off rate.
+  echo "targets sessions=$HI edge_rspamd>=postfix_rspamd=$(meets "$R_RS" ">=" 1) edge_milter_accept>=0.8xedge=$(meets "$R_MA" ">=" 0.8)"
+fi
 R_PF=$(ratio "${RATE[edge,$HI]:-}" "${RATE[postfix,$HI]:-}"); R_SINK=$(ratio "${RATE[edge,$HI]:-}" "${RATE[sink,$HI]:-}")
 echo "targets sessions=$HI edge>=5xpostfix=$(meets "$R_PF" ">=" 5) edge>=0.5xsink=$(meets "$R_SINK" ">=" 0.5) idle_rss_delta<100mb=$(meets "$(field rss_delta_mb " $IDLE_LINE")" "<" 100)"
 if [ -n "$STORED_LINE" ]; then echo "$STORED_LINE"; fi
 if [ -n "$IDLE_LINE" ]; then echo "$IDLE_LINE"; fi
-echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} edge_agents_msgs_per_s=${RATE[edge_agents,$HI]:-n/a} edge_auth_msgs_per_s=${RATE[edge_auth,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
+echo "RESULT edge_msgs_per_s=${RATE[edge,$HI]:-n/a} edge_agents_msgs_per_s=${RATE[edge_agents,$HI]:-n/a} edge_auth_msgs_per_s=${RATE[edge_auth,$HI]:-n/a} edge_rspamd_msgs_per_s=${RATE[edge_rspamd,$HI]:-n/a} edge_milter_accept_msgs_per_s=${RATE[edge_milter_accept,$HI]:-n/a} postfix_rspamd_msgs_per_s=${RATE[postfix_rspamd,$HI]:-n/a} postfix_milter_accept_msgs_per_s=${RATE[postfix_milter_accept,$HI]:-n/a} postfix_msgs_per_s=${RATE[postfix,$HI]:-n/a} sink_msgs_per_s=${RATE[sink,$HI]:-n/a} ratio_vs_postfix=$R_PF ratio_vs_sink=$R_SINK p99_ms=${P99[edge,$HI]:-n/a}"
 exit "$FAILED"
