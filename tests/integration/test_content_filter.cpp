@@ -140,6 +140,9 @@ TEST_CASE("the Content Filter on the real server: phrases, thresholds, bypass li
         CHECK(field(got[0].data, "X-MS-Exchange-Organization-SCL") == "9");
         CHECK(field(got[0].data, "X-Spam-Flag") == "YES");
         CHECK(field(got[0].data, "To") == "user@contoso.test");  // the message itself is unchanged
+        // Whoever reads the quarantine mailbox sees whom it was for, one address per folded line.
+        CHECK(got[0].data.find("X-Quarantine-Original-Recipients: user@contoso.test,\r\n\tother@contoso.test\r\n") !=
+              std::string::npos);
 
         s.must_edgectl("Set-ContentFilterConfig -QuarantineMailbox q@hold.test");
         std::this_thread::sleep_for(1500ms);

@@ -147,6 +147,20 @@ int message_scl(const agents::AgentSession* session) {
     return ec == std::errc{} && v >= -1 && v <= 9 ? v : -1;
 }
 
+// A quarantined message tells whoever reads the quarantine mailbox whom it was for (the
+// queue keeps them too: Get-Message OriginalRecipients). One address per folded line; no
+// CR or LF from an address reaches the header.
+std::string quarantine_recipients_field(const std::vector<std::string>& recipients) {
+    std::string field = "X-Quarantine-Original-Recipients:";
+    for (std::size_t i = 0; i < recipients.size(); ++i) {
+        if (i != 0) field += ",\r\n\t";
+        else field += ' ';
+        for (char c : recipients[i])
+            if (c != '\r' && c != '\n') field += c;
+    }
+    return field + "\r\n";
+}
+
 AcceptanceOutcome refused(smtp::ReplyId why, std::string text = {}) {
     AcceptanceOutcome o;
     o.result = AcceptanceOutcome::Result::Refused;
@@ -226,6 +240,8 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     if (auth_results) msg.body.chunks.push_back("Authentication-Results: " + *auth_results + "\r\n");
     if (m.agent_session != nullptr)
         for (const auto& h : m.agent_session->stamped_headers) msg.body.chunks.push_back(stamped_field(h));
+    if (changes != nullptr && !changes->redirected_to.empty() && !changes->original_recipients.empty())
+        msg.body.chunks.push_back(quarantine_recipients_field(changes->original_recipients));
     std::string message_id;
     if (client_message_id && !client_message_id->empty()) {
         message_id = *client_message_id;
