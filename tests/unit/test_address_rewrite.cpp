@@ -247,3 +247,29 @@ TEST_CASE("New-AddressRewriteEntry's rules: shapes, the wildcard's OutboundOnly 
                Catch::Contains("-InternalAddress"));
     CHECK_THAT(one({{"InternalAddress", "contoso.local"}}), Catch::Contains("-ExternalAddress is required"));
 }
+
+TEST_CASE("a rewrite that would make a header line longer than 998 octets folds before an addr-spec",
+          "[agents][address-rewrite]") {
+    const AddressRewriter r({entry("a.test", "a-much-longer-external-domain.example")});
+    // One To: line of 60 addresses, 15 octets each: under 998 as written, over once rewritten.
+    std::string value = " ";
+    for (int i = 0; i < 60; ++i) value += (i == 0 ? "" : ", ") + fmt::format("u{:03}@a.test", i);
+    value += "\r\n";
+    REQUIRE(4 + value.size() < 998);
+    std::vector<std::string> message{"To:" + value + "Subject: hi\r\n\r\nbody\r\n"};
+    CHECK(r.rewrite_message(message, 64 * 1024) == 60);
+    const std::string m = joined(message);
+    std::size_t start = 0, longest = 0, lines = 0;
+    for (std::size_t lf; (lf = m.find("\r\n", start)) != std::string::npos; start = lf + 2, ++lines)
+        longest = std::max(longest, lf - start);
+    CHECK(longest <= 998);
+    CHECK(lines > 4);  // the To: field was folded
+    // Folds come only before an address, never inside one, and no line is white space alone.
+    CHECK(m.find("\r\n \r\n") == std::string::npos);
+    std::string unfolded = m;
+    for (std::size_t p; (p = unfolded.find("\r\n ")) != std::string::npos;) unfolded.erase(p, 2);
+    CHECK(unfolded.find("u000@a-much-longer-external-domain.example, ") != std::string::npos);
+    CHECK(unfolded.find("u059@a-much-longer-external-domain.example\r\nSubject: hi\r\n\r\nbody\r\n") != std::string::npos);
+    // Short lines are never folded.
+    CHECK(out(r, " u@a.test, v@a.test") == " u@a-much-longer-external-domain.example, v@a-much-longer-external-domain.example");
+}

@@ -283,17 +283,39 @@ std::optional<std::string> AddressRewriter::rewrite_address(std::string_view add
 }
 
 std::optional<std::string> AddressRewriter::rewrite_address_list(std::string_view value, RewriteDirection d,
-                                                                  std::size_t* count) const {
+                                                                  std::size_t* count, std::size_t prefix) const {
     if (empty()) return std::nullopt;
+    constexpr std::size_t kMaxLine = 998;  // RFC 5322 §2.1.1, without the CRLF
     std::string out;
     std::size_t copied = 0;  // value[0, copied) is in `out`
+    // The length of `out`'s last line, counting `prefix` while it is the first.
+    auto line_length = [&out, prefix]() {
+        const auto lf = out.rfind('\n');
+        return lf == std::string::npos ? prefix + out.size() : out.size() - lf - 1;
+    };
+    // Whether the last line holds more than white space: a fold after a line of white space
+    // alone would leave a line a reader may take for the end of the header section.
+    auto line_has_text = [&out, prefix]() {
+        const auto lf = out.rfind('\n');
+        const std::size_t start = lf == std::string::npos ? 0 : lf + 1;
+        if (lf == std::string::npos && prefix > 0) return true;  // the field name is on it
+        return out.find_first_not_of(" \t\r", start) != std::string::npos;
+    };
     for (const auto& s : find_addr_specs(value)) {
         auto r = match(s.local, s.domain, d);
         if (!r) continue;
         const std::size_t from = r->whole_address ? s.local_begin : s.domain_begin;
         const std::string_view old = value.substr(from, s.domain_end - from);
         if (old == r->value) continue;
-        out.append(value.substr(copied, from - copied));
+        // Fold before the addr-spec (never inside it) when the rewritten line would be too
+        // long; what follows it on the line counts too.
+        const std::size_t line_from = r->whole_address ? from : s.local_begin;
+        std::size_t rest = value.find('\n', s.domain_end);
+        rest = (rest == std::string_view::npos ? value.size() : rest) - s.domain_end;
+        out.append(value.substr(copied, line_from - copied));
+        const std::size_t before = line_length();
+        if (before + (from - line_from) + r->value.size() + rest > kMaxLine && line_has_text()) out.append("\r\n ");
+        out.append(value.substr(line_from, from - line_from));
         out.append(r->value);
         copied = s.domain_end;
         if (count != nullptr) ++*count;
@@ -360,7 +382,7 @@ std::size_t AddressRewriter::rewrite_message(std::vector<std::string>& message, 
             if (value_end > colon + 1 && field[value_end - 1] == '\n') --value_end;
             if (value_end > colon + 1 && field[value_end - 1] == '\r') --value_end;
             const std::string_view value = field.substr(colon + 1, value_end - colon - 1);
-            if (auto r = rewrite_address_list(value, RewriteDirection::Outbound, &count)) {
+            if (auto r = rewrite_address_list(value, RewriteDirection::Outbound, &count, colon + 1)) {
                 if (first_change == std::string::npos) first_change = pos;
                 rewritten.append(field.substr(0, colon + 1));
                 rewritten.append(*r);

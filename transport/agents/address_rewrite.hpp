@@ -61,8 +61,11 @@ public:
 
     // A header field's value with each matching addr-spec rewritten and every other byte
     // kept; nullopt when nothing matched. `count`, when given, is added the addresses rewritten.
+    // A rewrite that would make a line longer than RFC 5322's 998 octets folds before the
+    // rewritten addr-spec (CRLF SP: CFWS may precede a local part); `prefix` is how much of
+    // the value's first line comes before it (the field name and colon).
     std::optional<std::string> rewrite_address_list(std::string_view value, RewriteDirection d,
-                                                    std::size_t* count = nullptr) const;
+                                                    std::size_t* count = nullptr, std::size_t prefix = 0) const;
 
     // Outbound: the top-level header section of `message` (the chunks of header, blank
     // line, body), its rewritten_field() fields rewritten in place; the body is not read.
