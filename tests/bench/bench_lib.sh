@@ -242,9 +242,12 @@ EOF
   # fails at once, unless a target starts its own NSD and points the server at it.
   edgectl Set-TransportServer -InternalDNSServers 127.0.0.1:9
   # The transport core is compared with Postfix as Postfix runs by default: without SPF, DKIM and
-  # DMARC (issue 18). receive_bench's edge_auth target measures them.
+  # DMARC (issue 18), nor content and attachment filtering (issue 19; on by default, as in
+  # Exchange). receive_bench's edge_auth and edge_content targets measure them.
   local a
-  for a in "Sender Id Agent" "DKIM Verification Agent" "DMARC Agent"; do edgectl Disable-TransportAgent "$a"; done
+  for a in "Sender Id Agent" "DKIM Verification Agent" "DMARC Agent" "Content Filter Agent" "Attachment Filtering Agent"; do
+    edgectl Disable-TransportAgent "$a"
+  done
 }
 edge_start() {
   "$EDGE" --config "$EDGE_CONF" --data "$EDGE_DATA" >"$WORK/edge-transport.log" 2>&1 &

@@ -20,6 +20,10 @@
 #            rsa-sha256 (2048-bit) DKIM signature made by dkimpy. The `edge` cell sends the same signed
 #            message with those three agents off too. Run it as:
 #              TARGETS="postfix edge edge_auth" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
+#   edge_content  (a target, issue 19) the same edge-transport with the Content Filter Agent (no
+#            phrases, no milter: it rates and stamps the SCL) and the Attachment Filtering Agent
+#            (Exchange's 70 default entries; every message walked) on, as a fresh edge has them; the
+#            `edge` cell has them off. TARGETS="postfix edge edge_content" MODE=new-connection SESSIONS=50 IDLE=0
 #   edge_rspamd, postfix_rspamd, edge_milter_accept, postfix_milter_accept  (targets, issue 19) one rspamd on loopback
 #            (Debian's, its default configuration, its proxy worker speaking milter, no network
 #            lookups: bench_lib.sh's rspamd_start) asked about every message by the edge (a
@@ -128,6 +132,9 @@ AUTH_MESSAGE=""
 if has_target edge_auth; then
   has_target edge || fail "edge_auth is the edge target's server with the authentication agents on: put edge in TARGETS too"
 fi
+if has_target edge_content; then
+  has_target edge || fail "edge_content is the edge target's server with the content agents on: put edge in TARGETS too"
+fi
 if has_target edge; then
   edge_configure Authoritative
   if has_target edge_auth; then
@@ -201,6 +208,12 @@ fi
 # The anti-spam agents on or off, live (the server reads its configuration every second).
 ANTISPAM_AGENTS=("Connection Filtering Agent" "Sender Filter Agent" "Recipient Filter Agent" "Protocol Analysis Agent")
 AUTH_AGENTS=("Sender Id Agent" "DKIM Verification Agent" "DMARC Agent")
+CONTENT_AGENTS=("Content Filter Agent" "Attachment Filtering Agent")
+content_switch() {  # content_switch Enable|Disable
+  local a
+  for a in "${CONTENT_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
+  sleep 2
+}
 auth_switch() {  # auth_switch Enable|Disable
   local a
   for a in "${AUTH_AGENTS[@]}"; do edgectl "$1-TransportAgent" "$a"; done
@@ -262,7 +275,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 for s in $SESSIONS; do
   m=$MSGS; [ "$s" = 1 ] && m=$MSGS_1
   for t in $TARGETS; do
-    case $t in sink) port=$SINK_PORT ;; postfix | postfix_rspamd | postfix_milter_accept) port=$PF_PORT ;; edge | edge_agents | edge_auth | edge_rspamd | edge_milter_accept) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
+    case $t in sink) port=$SINK_PORT ;; postfix | postfix_rspamd | postfix_milter_accept) port=$PF_PORT ;; edge | edge_agents | edge_auth | edge_content | edge_rspamd | edge_milter_accept) port=$EDGE_PORT ;; *) fail "unknown target $t" ;; esac
     if [ "$MILTER_TARGETS" = 1 ]; then
       case $t in
         edge) milter_switch none ;; edge_milter_accept) milter_switch accept ;; edge_rspamd) milter_switch rspamd ;;
@@ -275,6 +288,9 @@ for s in $SESSIONS; do
     fi
     if has_target edge_auth; then
       case $t in edge) auth_switch Disable ;; edge_auth) auth_switch Enable ;; esac
+    fi
+    if has_target edge_content; then
+      case $t in edge) content_switch Disable ;; edge_content) content_switch Enable ;; esac
     fi
     if [[ $t == edge* ]]; then cpu0=$(edge_cpu_us); fi
     MESSAGE_FLAGS=()
@@ -326,6 +342,11 @@ if has_target edge_auth; then
   done
   R_AU=$(ratio "${RATE[edge_auth,$HI]:-}" "${RATE[edge,$HI]:-}")
   echo "targets sessions=$HI edge_auth>=0.5xedge=$(meets "$R_AU" ">=" 0.5)"
+fi
+if has_target edge_content; then
+  for s in $SESSIONS; do
+    echo "ratio sessions=$s edge_content_vs_edge=$(ratio "${RATE[edge_content,$s]:-}" "${RATE[edge,$s]:-}") edge_content_vs_postfix=$(ratio "${RATE[edge_content,$s]:-}" "${RATE[postfix,$s]:-}")"
+  done
 fi
 if [ "$MILTER_TARGETS" = 1 ]; then
   for s in $SESSIONS; do
