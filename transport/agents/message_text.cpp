@@ -12,22 +12,10 @@ namespace {
 bool word_byte(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
-unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c; }
+unsigned char lower(unsigned char c) { return static_cast<unsigned char>(text::ascii_lower(static_cast<char>(c))); }
 
-int hex_value(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-int base64_value(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
+int hex_value(unsigned char c) { return text::hex_digit_value(static_cast<char>(c)); }
+int base64_value(unsigned char c) { return text::base64_digit_value(static_cast<char>(c)); }
 }  // namespace
 
 std::string normalize_phrase(std::string_view phrase) {

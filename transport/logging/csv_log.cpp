@@ -2,6 +2,7 @@
 // the directory sweep on the flusher thread's side. The two meet only under `mu`,
 // and only to swap buffers.
 #include "csv_log.hpp"
+#include "text_helpers.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -487,12 +488,7 @@ void append_hex_byte(std::string& out, unsigned char c) {
     out += kHex[c & 15];
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+int hex_value(char c) { return text::hex_digit_value(c); }
 
 // The one escape loop. `reversible`: a backslash is doubled (logs); otherwise it
 // stays single (terminal display). Runs of plain bytes are copied in one append.

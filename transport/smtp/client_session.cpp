@@ -208,12 +208,7 @@ std::string encode_for_data(std::string_view content) {
 }
 
 std::optional<std::string> xtext_decode(std::string_view s) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
+    auto hex = text::hex_digit_value;
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] != '+') {

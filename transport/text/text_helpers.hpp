@@ -32,6 +32,24 @@ constexpr bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
+// The value of one hexadecimal digit, either case; -1 when `c` is not one.
+constexpr int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// The value of one base64 digit (RFC 4648 §4 alphabet); -1 when `c` is not one ('=' included).
+constexpr int base64_digit_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
 // Any octet above 127 (UTF-8, or 8-bit bytes): what SMTPUTF8 and 8BITMIME are about.
 constexpr bool has_non_ascii(std::string_view s) {
     for (char c : s)
