@@ -7,6 +7,7 @@
 #pragma once
 
 #include "send_connector.hpp"
+#include "tls_policy.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,6 +29,8 @@ namespace edge::send {
 struct DeliveryOptions {
     // Where server messages go (one line each), e.g. "delivery: …".
     std::function<void(const std::string&)> say;
+    // MTA-STS and TLS-RPT (either may be null); they must outlive the service.
+    TlsPolicyHooks tls_hooks;
 };
 
 class DeliveryService {

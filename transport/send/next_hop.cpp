@@ -67,7 +67,7 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
             if (r.status != DnsStatus::Ok)
                 errors += (errors.empty() ? "" : "; ") + (r.error.empty() ? h + ": " + std::string(to_string(r.status)) : r.error);
             else if (is_address_literal(h))
-                t.hosts.push_back({h, r.addresses});  // the administrator named this address
+                t.hosts.push_back({h, r.addresses, {}});  // the administrator named this address
             else
                 named.push_back({h, 0, r.addresses, false});
         }
@@ -75,7 +75,7 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
         // private address (an internal relay) but not, unless allowed, to this host.
         const TargetAddressPolicy policy{smart->allow_private_target_addresses, true};
         std::string refused = filter_target_addresses(named, policy);
-        for (auto& h : named) t.hosts.push_back({h.name, std::move(h.addresses)});
+        for (auto& h : named) t.hosts.push_back({h.name, std::move(h.addresses), {}});
         t.kind = t.hosts.empty() ? Target::Kind::Transient : Target::Kind::Hosts;
         if (!refused.empty()) {
             refused = refused_text(*smart, refused);
@@ -106,7 +106,7 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
             const TargetAddressPolicy policy{t.connector->allow_private_target_addresses,
                                              t.connector->allow_private_target_addresses || !t.connector->internet_bound()};
             std::string refused = filter_target_addresses(mx.hosts, policy);
-            for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses});
+            for (auto& h : mx.hosts) t.hosts.push_back({h.name, h.addresses, {}});
             t.kind = Target::Kind::Hosts;
             if (refused.empty()) break;
             refused = refused_text(*t.connector, refused);

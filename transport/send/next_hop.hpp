@@ -7,6 +7,7 @@
 
 #include "dns_resolver.hpp"
 #include "send_connector.hpp"
+#include "tls_policy.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -45,6 +46,7 @@ struct Target {
     struct Host {
         std::string name;  // for texts and TLS SNI: "mx1.contoso.com" or "[192.0.2.1]"
         std::vector<boost::asio::ip::address> addresses;
+        PeerTlsPolicy tls;  // what TLS with this host must prove (tls_policy.hpp)
     };
     std::vector<Host> hosts;
     std::string status;  // Permanent: the RFC 3463 code of the NDR
