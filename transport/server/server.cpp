@@ -138,6 +138,9 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, kVersionText);
     send::DeliveryOptions delivery_options;
     delivery_options.say = say;
+    // Domain Security presents the receive certificate when a Send connector names none.
+    delivery_options.receive_certificate_file = files.certificate;
+    delivery_options.receive_key_file = files.key;
     delivery = std::make_unique<send::DeliveryService>(io, *db, std::move(delivery_options), tracking.get());
     delivery->apply(snapshot->send);
     queue_sink = std::make_unique<QueueDbSink>(*db);
