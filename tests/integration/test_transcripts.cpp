@@ -349,3 +349,6 @@ TEST_CASE("transcript: IP Block and Allow List providers and their configuration
     run_transcript("ip_provider.t");
 }
 TEST_CASE("transcript: AddressRewriteEntry cmdlets", "[transcript]") { run_transcript("address_rewrite.t"); }
+TEST_CASE("transcript: outbound TLS (TlsAuthLevel, Domain Security, DANE's resolver)", "[transcript]") {
+    run_transcript("outbound_tls.t");
+}
