@@ -1,6 +1,7 @@
 // DNS answers (transport/dns/dns_answer.*): the wire bytes any DNS server, or a
-// forger racing it, sends to our resolver for MX, A, AAAA, PTR and TXT questions (PTR:
-// the reverse-DNS checks of Sender Reputation and Test-SendConnector; TXT: SPF, DKIM, DMARC).
+// forger racing it, sends to our resolver for MX, A, AAAA, PTR, TXT and TLSA questions (PTR:
+// the reverse-DNS checks of Sender Reputation and Test-SendConnector; TXT: SPF, DKIM, DMARC;
+// TLSA: DANE, issue 20).
 #include "dns_answer.hpp"
 #include "fuzz_target.hpp"
 
@@ -17,8 +18,9 @@ bool host_form(const std::string& name) {
 
 FUZZ_TARGET(dns_answer) {
     if (size < 3) return 0;
-    static constexpr ldns_rr_type kTypes[] = {LDNS_RR_TYPE_MX, LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_TXT};
-    const ldns_rr_type type = kTypes[data[0] % 5];
+    static constexpr ldns_rr_type kTypes[] = {LDNS_RR_TYPE_MX,  LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA,
+                                              LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_TLSA};
+    const ldns_rr_type type = kTypes[data[0] % 6];
     const std::uint8_t* wire = data + 1;
     const std::size_t wire_size = size - 1;
     // The id is the packet's own: the fuzzer learns nothing from guessing 16 bits.
@@ -43,7 +45,11 @@ FUZZ_TARGET(dns_answer) {
     FUZZ_CHECK(out.ttl <= cap);
     switch (out.outcome) {
         case Lookup::Outcome::Ok:
-            FUZZ_CHECK(!out.mx.empty() || !out.addresses.empty() || !out.names.empty() || !out.texts.empty());
+            FUZZ_CHECK(!out.mx.empty() || !out.addresses.empty() || !out.names.empty() || !out.texts.empty() ||
+                       !out.tlsa.empty());
+            FUZZ_CHECK(type == LDNS_RR_TYPE_TLSA || out.tlsa.empty());
+            FUZZ_CHECK(out.tlsa.size() <= kMaxTexts);
+            for (const auto& t : out.tlsa) FUZZ_CHECK(t.data.size() < wire_size);
             for (const auto& a : out.addresses) FUZZ_CHECK(type == LDNS_RR_TYPE_A ? a.is_v4() : a.is_v6());
             FUZZ_CHECK(type == LDNS_RR_TYPE_MX || out.mx.empty());
             FUZZ_CHECK(type == LDNS_RR_TYPE_PTR || out.names.empty());
