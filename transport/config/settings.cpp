@@ -224,6 +224,7 @@ constexpr std::array kTable = {
                "Subjects are written to the tracking log", "§3.1 (2007)"},
     SettingDef{O::TransportServer, "ExternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
                "DNS servers of connectors with UseExternalDNSServersEnabled (IP, or IP:port)", "§3.1"},
+    SettingDef{O::TransportServer, "TlsCertificateAuthorityFile", T::String, "", 0, 0, false, "", E::Path, false, "PEM file of certificate authorities trusted in addition to the system store (/etc/ssl/certs), for outbound TLS authentication and Domain Security client certificates", "ours"},
     SettingDef{O::TransportServer, "InternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
                "DNS servers of the other connectors; empty = /etc/resolv.conf", "§3.1"},
     SettingDef{O::TransportServer, "MaxOutboundConnections", T::Int, "1000", 1, kInt32Max, true, "", E::None, false,

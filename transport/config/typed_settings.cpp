@@ -220,6 +220,7 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "MessageTrackingLogMaxAge", message_tracking_log_max_age),
     EDGE_BIND(TS, "MessageTrackingLogSubjectLoggingEnabled", message_tracking_log_subject_logging_enabled),
     EDGE_BIND(TS, "ExternalDNSServers", external_dns_servers),
+    EDGE_BIND(TS, "TlsCertificateAuthorityFile", tls_certificate_authority_file),
     EDGE_BIND(TS, "InternalDNSServers", internal_dns_servers),
     EDGE_BIND(TS, "MaxOutboundConnections", max_outbound_connections),
     EDGE_BIND(TS, "MaxPerDomainOutboundConnections", max_per_domain_outbound_connections),

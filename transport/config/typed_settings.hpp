@@ -212,6 +212,7 @@ struct TransportServerSettings {
     std::chrono::seconds message_tracking_log_max_age{30 * 86400};
     bool message_tracking_log_subject_logging_enabled = true;
     std::vector<std::string> external_dns_servers;
+    std::string tls_certificate_authority_file;
     std::vector<std::string> internal_dns_servers;
     std::uint64_t max_outbound_connections = 1000;
     std::uint64_t max_per_domain_outbound_connections = 20;
