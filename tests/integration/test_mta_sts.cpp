@@ -157,7 +157,7 @@ struct Stage {
 
 }  // namespace
 
-TEST_CASE("MTA-STS enforce: an MX outside the policy is never used; the mail waits in Retry saying why", "[sts][mta-sts]") {
+TEST_CASE("MTA-STS enforce: an MX outside the policy is never used and the mail waits in Retry saying why", "[sts][mta-sts]") {
     Stage st;
     SmtpPeer mx = st.peer("127.0.0.21");
     NsdServer dns({{"enforce.test", zone("@ IN MX 10 mx\nmx IN A 127.0.0.21\n", "e1")}});

@@ -187,7 +187,7 @@ TEST_CASE("enforce removes the MX hosts outside the policy and requires verified
           "451 4.7.5 the MX hosts of contoso.test (evil.test) are not in the MTA-STS policy of contoso.test (mode enforce)");
 }
 
-TEST_CASE("testing checks and reports but removes no host and refuses nothing; none does nothing", "[sts][apply]") {
+TEST_CASE("testing checks and reports but removes no host and refuses nothing, and none does nothing", "[sts][apply]") {
     auto p = parse_sts_policy("version: STSv1\nmode: testing\nmx: mx1.contoso.test\nmax_age: 86400\n");
     auto t = target_of({"evil.test"});
     CHECK(apply_sts_policy(*p, "contoso.test", t) == std::vector<std::string>{"evil.test"});
@@ -218,7 +218,7 @@ TEST_CASE("a cached policy stays in force when the policy server is down or the 
     CHECK_FALSE(run(io, source.policy_for("contoso.test", false)));
     // A policy cached under id "one" an hour ago (as a fetch stores it).
     const auto now = std::chrono::system_clock::now();
-    REQUIRE(db.mta_sts_put("contoso.test", encode_cached_policy({"one", now - std::chrono::hours(1), kPolicy})).has_value());
+    REQUIRE(db.mta_sts_put("contoso.test", encode_cached_policy({"one", now - std::chrono::hours(1), kPolicy})).ok());
     auto a = run(io, source.policy_for("contoso.test", false));
     REQUIRE(a);
     CHECK(a->from_cache);
@@ -237,7 +237,7 @@ TEST_CASE("a cached policy stays in force when the policy server is down or the 
     apply_sts_policy(a->policy, "contoso.test", t);
     CHECK(t.kind == send::Target::Kind::Transient);
     // Past its max_age the cached policy is gone.
-    REQUIRE(db.mta_sts_put("contoso.test", encode_cached_policy({"one", now - std::chrono::hours(25), kPolicy})).has_value());
+    REQUIRE(db.mta_sts_put("contoso.test", encode_cached_policy({"one", now - std::chrono::hours(25), kPolicy})).ok());
     CHECK_FALSE(run(io, source.policy_for("contoso.test", false)));
 }
 
