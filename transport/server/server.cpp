@@ -136,8 +136,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
                                                          snapshot->receive_log_limits, kVersionText);
     tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, kVersionText);
     agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, kVersionText);
-    delivery = std::make_unique<send::DeliveryService>(
-        io, *db, send::DeliveryOptions{say, send::TlsPolicyHooks{mta_sts.get(), tls_reports.get()}}, tracking.get());
+    send::DeliveryOptions delivery_options;
+    delivery_options.say = say;
+    delivery_options.tls_hooks = send::TlsPolicyHooks{mta_sts.get(), tls_reports.get()};  // MTA-STS, TLS-RPT
+    delivery = std::make_unique<send::DeliveryService>(io, *db, std::move(delivery_options), tracking.get());
     tls_reports->on_queued = [this] { delivery->notify(); };
     delivery->apply(snapshot->send);
     queue_sink = std::make_unique<QueueDbSink>(*db);
