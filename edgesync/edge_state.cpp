@@ -236,6 +236,8 @@ std::vector<queue::ConfigChange> replicated_config_changes(const queue::QueueDb&
     ConfigObject internet(ObjectKind::SendConnector);
     must(internet.set("Name", "EdgeSync - " + c.site + " to Internet"));
     must(internet.set("AddressSpaces", "SMTP:*;100"));
+    // As Exchange's automatic Internet connector: Domain Security for TLSSendDomainSecureList.
+    must(internet.set("DomainSecureEnabled", "$true"));
     put(internet);
     if (!c.hubs.empty()) {
         std::vector<std::string> hosts;

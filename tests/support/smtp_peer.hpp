@@ -48,6 +48,7 @@ struct PeerMessage {
     bool esmtp = false;   // EHLO (true) or HELO
     bool tls = false;     // STARTTLS was in force
     std::string tls_version, tls_cipher;
+    std::string tls_client_subject;        // --client-ca: the CN of the certificate we presented
     std::string mail_from;                 // "" for the null reverse-path <>
     std::vector<std::string> mail_params;  // as sent, e.g. "SIZE=1234", "BODY=8BITMIME"
     std::vector<std::string> rcpt_to;      // accepted recipients only, in order
@@ -409,6 +410,7 @@ public:
             m.tls = boolean(o, "tls");
             m.tls_version = text(o, "tls_version");
             m.tls_cipher = text(o, "tls_cipher");
+            m.tls_client_subject = text(o, "tls_client_subject");
             m.mail_from = text(o, "mail_from");
             m.mail_params = strings(o, "mail_params");
             m.rcpt_to = strings(o, "rcpt_to");

@@ -16,7 +16,7 @@
 # What it records, in DIR (each line one JSON object, written with one write(2) and
 # flushed before the reply that it records is sent, so a test may poll):
 #   messages.jsonl     every message it accepted (final reply 2xx), fsynced per line:
-#       seq conn t peer_ip peer_port helo esmtp tls tls_version tls_cipher
+#       seq conn t peer_ip peer_port helo esmtp tls tls_version tls_cipher tls_client_subject
 #       mail_from mail_params[] rcpt_to[] rcpt_params[] (one string per recipient, its
 #       parameters joined by spaces) via ("DATA"|"BDAT") pipelined size reply
 #       data_b64 (the message bytes exactly as received, dot-unstuffed, base64)
@@ -54,6 +54,11 @@
 #   --no-ehlo          EHLO is "500 5.5.1 Command unrecognized" (the client must use HELO).
 #   --starttls C,K     offers STARTTLS with that certificate and key; without it STARTTLS
 #                      is neither offered nor accepted (454).
+#   --client-ca FILE   with --starttls: asks for a client certificate and requires one that
+#                      chains to the CAs in FILE (Domain Security's mutual TLS); a message
+#                      record's tls_client_subject is its subject CN.
+#   --tls-max-version V  with --starttls: the newest TLS version offered ("1.1": too old
+#                      for a modern client, so its handshake fails).
 # EHLO offers PIPELINING SIZE 8BITMIME SMTPUTF8 DSN ENHANCEDSTATUSCODES by default, plus
 # STARTTLS (--starttls, before TLS only) and CHUNKING (--chunking); --without KEYWORD drops
 # one, --extension KEYWORD adds one. A MAIL/RCPT parameter of an extension not offered
@@ -312,6 +317,15 @@ class PeerSMTP(SMTP):
         cipher = obj.cipher() if obj else None
         return True, obj.version() if obj else "", cipher[0] if cipher else ""
 
+    def tls_client_subject(self):
+        obj = self.transport.get_extra_info("ssl_object") if self._tls_protocol else None
+        cert = obj.getpeercert() if obj else None
+        for rdn in (cert or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return ""
+
     # -------------------------------------------------------------- commands
     async def smtp_EHLO(self, hostname):
         if self.peer.no_ehlo:
@@ -472,6 +486,7 @@ class Handler:
                 "peer_ip": server.peer_address[0], "peer_port": server.peer_address[1],
                 "helo": session.host_name, "esmtp": bool(session.extended_smtp),
                 "tls": tls, "tls_version": tls_version, "tls_cipher": cipher,
+                "tls_client_subject": server.tls_client_subject(),
                 "mail_from": envelope.mail_from, "mail_params": envelope.mail_params,
                 "rcpt_to": envelope.rcpt_tos, "rcpt_params": envelope.rcpt_params,
                 "via": envelope.via, "pipelined": envelope.pipelined, "size": len(data),
@@ -512,6 +527,13 @@ class Peer:
             cert, _, key = args.starttls.partition(",")
             self.tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self.tls_context.load_cert_chain(cert, key or None)
+            if args.client_ca:
+                self.tls_context.verify_mode = ssl.CERT_REQUIRED
+                self.tls_context.load_verify_locations(args.client_ca)
+            if args.tls_max_version == "1.1":
+                self.tls_context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                self.tls_context.minimum_version = ssl.TLSVersion.TLSv1
+                self.tls_context.maximum_version = ssl.TLSVersion.TLSv1_1
         self.handler = Handler(self)
         self.live = set()
         self.auth = None
@@ -562,6 +584,8 @@ def main():
     ap.add_argument("--record", required=True, help="directory for messages.jsonl, connections.jsonl, ...")
     ap.add_argument("--hostname", default="peer.test")
     ap.add_argument("--starttls", metavar="CERT,KEY")
+    ap.add_argument("--client-ca", metavar="FILE")
+    ap.add_argument("--tls-max-version", choices=["1.1"])
     ap.add_argument("--no-ehlo", action="store_true")
     ap.add_argument("--no-pipelining", action="store_true")
     ap.add_argument("--chunking", action="store_true")

@@ -124,7 +124,7 @@ struct FakeDns final : NextHopDns {
     asio::awaitable<MxResult> resolve_mx(std::string domain, bool) override {
         asked.push_back("MX " + domain);
         auto it = mx.find(domain);
-        if (it == mx.end()) co_return MxResult{DnsStatus::NoSuchDomain, {}, ""};
+        if (it == mx.end()) co_return MxResult{DnsStatus::NoSuchDomain, {}, "", false};
         co_return it->second;
     }
     asio::awaitable<AddressResult> resolve_address(std::string host, bool) override {
@@ -258,7 +258,7 @@ queue::Envelope envelope(std::vector<std::string> recipients, queue::Timestamp n
     return e;
 }
 
-MxResult mx(std::vector<MxHost> hosts) { return MxResult{DnsStatus::Ok, std::move(hosts), ""}; }
+MxResult mx(std::vector<MxHost> hosts) { return MxResult{DnsStatus::Ok, std::move(hosts), "", false}; }
 
 // Delivery wired to the fakes, on a queue clock the test sets.
 struct Rig {
@@ -454,8 +454,8 @@ TEST_CASE("a domain without MX is the implicit A/AAAA host, and null MX, NXDOMAI
     FakeDns dns;
     auto cfg = internet_config();
     dns.mx["implicit.example"] = mx({{"implicit.example", 0, {ip("198.51.100.7")}, true}});
-    dns.mx["nullmx.example"] = MxResult{DnsStatus::NullMx, {}, ""};
-    dns.mx["broken.example"] = MxResult{DnsStatus::Transient, {}, "DNS query for MX broken.example timed out (127.0.0.1:53)"};
+    dns.mx["nullmx.example"] = MxResult{DnsStatus::NullMx, {}, "", false};
+    dns.mx["broken.example"] = MxResult{DnsStatus::Transient, {}, "DNS query for MX broken.example timed out (127.0.0.1:53)", false};
 
     Target t = run_awaitable(io, resolve_target(*cfg, "implicit.example", dns, {}));
     REQUIRE(t.kind == Target::Kind::Hosts);

@@ -188,6 +188,15 @@ constexpr std::array kTable = {
                "Verbose writes the SmtpSend protocol log", "§2.1 (2007)"},
     SettingDef{O::SendConnector, "SmtpMaxMessagesPerConnection", T::Int, "20", 1, kInt32Max, false, "", E::None, false,
                "Messages sent over one connection before it is closed and a new one opened", "Exchange 2010 (not in 2007)"},
+    SettingDef{O::SendConnector, "TlsAuthLevel", T::Enum, "None", 0, 0, false,
+               "None,EncryptionOnly,CertificateValidation,DomainValidation", E::None, false,
+               "What TLS with the next hop must prove; any level makes TLS required (no clear text): EncryptionOnly = no check, CertificateValidation = a chain to a trusted CA, DomainValidation = also the name (TlsDomain, else the host's name); None ($null) = opportunistic", "Exchange 2010"},
+    SettingDef{O::SendConnector, "TlsDomain", T::String, "", 0, 255, false, "", E::Domain, false,
+               "The name DomainValidation checks in the peer's certificate; empty = the MX or smart host's own name", "Exchange 2010"},
+    SettingDef{O::SendConnector, "TlsCertificateName", T::String, "", 0, 1024, false, "", E::None, false,
+               "Client certificate we present: <I>issuer<S>subject or a thumbprint, from <DataDirectory>/certificates; empty = none (Domain Security: the receive certificate)", "Exchange 2010 (thumbprint ours)"},
+    SettingDef{O::SendConnector, "DomainSecureEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Mail to a domain of TLSSendDomainSecureList goes only over mutual TLS with a certificate valid for that domain", "Exchange 2007"},
     SettingDef{O::SendConnector, "Comment", T::String, "", 0, 1024, false, "", E::None, false,
                "Administrator's note", "§2.1"},
 
@@ -225,6 +234,8 @@ constexpr std::array kTable = {
     SettingDef{O::TransportServer, "ExternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
                "DNS servers of connectors with UseExternalDNSServersEnabled (IP, or IP:port)", "§3.1"},
     SettingDef{O::TransportServer, "TlsCertificateAuthorityFile", T::String, "", 0, 0, false, "", E::Path, false, "PEM file of certificate authorities trusted in addition to the system store (/etc/ssl/certs), for outbound TLS authentication and Domain Security client certificates", "ours"},
+    SettingDef{O::TransportServer, "DnssecValidatingResolver", T::String, "", 0, 0, false, "", E::DnsServer, false,
+               "The DNSSEC-validating resolver DANE trusts (IP or IP:port): MX and TLSA of MX-routed mail are asked of it, and only its AD bit is believed; empty = no DANE", "ours (Postfix: one validating resolver)"},
     SettingDef{O::TransportServer, "InternalDNSServers", T::List, "", 0, 0, false, "", E::DnsServer, false,
                "DNS servers of the other connectors; empty = /etc/resolv.conf", "§3.1"},
     SettingDef{O::TransportServer, "MaxOutboundConnections", T::Int, "1000", 1, kInt32Max, true, "", E::None, false,
@@ -334,6 +345,8 @@ constexpr std::array kTable = {
                "The IP Allow List applies to anonymous (internet) sessions", "§9.1"},
     SettingDef{O::IPAllowListConfig, "InternalMailEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "The IP Allow List applies to sessions of hubs and partners", "§9.1"},
+    SettingDef{O::TransportConfig, "TLSSendDomainSecureList", T::List, "", 0, 0, false, "", E::Domain, false,
+               "Partner domains whose mail leaves only over mutual TLS (Domain Security), through a Send connector with DomainSecureEnabled", "Exchange 2007"},
     SettingDef{O::TransportConfig, "InternalSMTPServers", T::List, "", 0, 0, false, "", E::IpRange, false,
                "MTAs in front of this edge: for their sessions the Connection Filtering Agent judges the first address in Received: that is not one of them", "§9.1"},
     // ---- IP Block List providers (DNSBL; Add-/Set-IPBlockListProvider): one object per provider -------
@@ -838,6 +851,8 @@ Canonical canonicalize(const SettingDef& d, std::string_view raw) {
             return {text, {}};
         }
         case T::Enum: {
+            // Exchange's $null for "not set" is our None where an enum has one.
+            if (text == "$null" && find_choice(d.choices, "None")) return {"None", {}};
             auto c = find_choice(d.choices, text);
             if (!c) return bad();
             return {std::string(*c), {}};
@@ -1053,6 +1068,23 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
         if (dns && smart_hosts) errors.emplace_back("-SmartHosts can be set only when -DNSRoutingEnabled is $false");
         if (o.get_bool("RequireTLS") && o.get_bool("IgnoreSTARTTLS"))
             errors.emplace_back("-IgnoreSTARTTLS must be $false when -RequireTLS is $true");
+        // Issue 20: a TLS authentication level or Domain Security needs STARTTLS.
+        if (o.text("TlsAuthLevel") != "None" && o.get_bool("IgnoreSTARTTLS"))
+            errors.emplace_back("-IgnoreSTARTTLS must be $false when -TlsAuthLevel is set");
+        if (o.get_bool("DomainSecureEnabled") && o.get_bool("IgnoreSTARTTLS"))
+            errors.emplace_back("-IgnoreSTARTTLS must be $false when -DomainSecureEnabled is $true");
+        if (o.get_bool("DomainSecureEnabled") && !dns)
+            errors.emplace_back("-DomainSecureEnabled $true needs DNS routing (-DNSRoutingEnabled $true), as Exchange's does");
+        if (!o.text("TlsDomain").empty() && o.text("TlsAuthLevel") != "DomainValidation")
+            errors.emplace_back("-TlsDomain can be set only when -TlsAuthLevel is DomainValidation");
+        if (const std::string& n = o.text("TlsCertificateName"); !n.empty()) {
+            // Exchange's <I>issuer<S>subject, or a thumbprint: 40 hex digits (SHA-1).
+            const bool thumb = n.size() == 40 && std::all_of(n.begin(), n.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+            const bool named = n.starts_with("<I>") && n.find("<S>") != std::string::npos && n.find("<S>") > 3 &&
+                               n.size() > n.find("<S>") + 3;
+            if (!thumb && !named)
+                errors.emplace_back("-TlsCertificateName: '" + n + "' is not valid; expected <I>issuer<S>subject or a thumbprint (40 hex digits)");
+        }
         const std::string& auth = o.text("SmartHostAuthMechanism");
         if (auth != "None" && dns) errors.emplace_back("-SmartHostAuthMechanism " + auth + " needs smart hosts (-DNSRoutingEnabled $false)");
         // Exchange Server authentication (Kerberos over TLS) needs Active Directory.

@@ -199,6 +199,10 @@ const Binding<SC> kSendConnector[] = {
     EDGE_BIND(SC, "AllowPrivateTargetAddresses", allow_private_target_addresses),
     EDGE_BIND(SC, "ProtocolLoggingLevel", protocol_logging_level),
     EDGE_BIND(SC, "SmtpMaxMessagesPerConnection", smtp_max_messages_per_connection),
+    EDGE_BIND(SC, "TlsAuthLevel", tls_auth_level),
+    EDGE_BIND(SC, "TlsDomain", tls_domain),
+    EDGE_BIND(SC, "TlsCertificateName", tls_certificate_name),
+    EDGE_BIND(SC, "DomainSecureEnabled", domain_secure_enabled),
     EDGE_BIND(SC, "Comment", comment),
 };
 
@@ -221,6 +225,7 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "MessageTrackingLogSubjectLoggingEnabled", message_tracking_log_subject_logging_enabled),
     EDGE_BIND(TS, "ExternalDNSServers", external_dns_servers),
     EDGE_BIND(TS, "TlsCertificateAuthorityFile", tls_certificate_authority_file),
+    EDGE_BIND(TS, "DnssecValidatingResolver", dnssec_validating_resolver),
     EDGE_BIND(TS, "InternalDNSServers", internal_dns_servers),
     EDGE_BIND(TS, "MaxOutboundConnections", max_outbound_connections),
     EDGE_BIND(TS, "MaxPerDomainOutboundConnections", max_per_domain_outbound_connections),
@@ -333,6 +338,7 @@ const Binding<AP> kIPAllowListProvidersConfig[] = {
 };
 using TC = TransportConfigSettings;
 const Binding<TC> kTransportConfig[] = {
+    EDGE_BIND(TC, "TLSSendDomainSecureList", tls_send_domain_secure_list),
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
 };
 

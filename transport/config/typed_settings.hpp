@@ -46,10 +46,16 @@ enum class AttachmentFilterAction : std::uint8_t { Reject, Strip, SilentDelete }
 enum class AttachmentType : std::uint8_t { FileName, ContentType };
 // Issue 19: a custom phrase's effect on the SCL (Add-ContentFilterPhrase -Influence).
 enum class PhraseInfluence : std::uint8_t { GoodWord, BadWord };
+// Issue 20: Set-SendConnector -TlsAuthLevel (None is Exchange's $null: opportunistic).
+enum class TlsAuthLevel : std::uint8_t { None, EncryptionOnly, CertificateValidation, DomainValidation };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
     static constexpr std::array<std::string_view, 2> names{"None", "Verbose"};
+};
+template <> struct EnumNames<TlsAuthLevel> {
+    static constexpr std::array<std::string_view, 4> names{"None", "EncryptionOnly", "CertificateValidation",
+                                                           "DomainValidation"};
 };
 template <> struct EnumNames<SizeEnabled> {
     static constexpr std::array<std::string_view, 3> names{"Disabled", "Enabled", "EnabledWithoutValue"};
@@ -191,6 +197,10 @@ struct SendConnectorSettings {
     bool allow_private_target_addresses = false;
     ProtocolLoggingLevel protocol_logging_level = ProtocolLoggingLevel::None;
     std::uint64_t smtp_max_messages_per_connection = 20;
+    TlsAuthLevel tls_auth_level = TlsAuthLevel::None;
+    std::string tls_domain;            // empty = the host's own name
+    std::string tls_certificate_name;  // "<I>issuer<S>subject" or a thumbprint; empty = none
+    bool domain_secure_enabled = false;
     std::string comment;
     friend bool operator==(const SendConnectorSettings&, const SendConnectorSettings&) = default;
 };
@@ -213,6 +223,7 @@ struct TransportServerSettings {
     bool message_tracking_log_subject_logging_enabled = true;
     std::vector<std::string> external_dns_servers;
     std::string tls_certificate_authority_file;
+    std::string dnssec_validating_resolver;  // "" = no DANE
     std::vector<std::string> internal_dns_servers;
     std::uint64_t max_outbound_connections = 1000;
     std::uint64_t max_per_domain_outbound_connections = 20;
@@ -297,6 +308,7 @@ struct IPAllowListConfigSettings {
     friend bool operator==(const IPAllowListConfigSettings&, const IPAllowListConfigSettings&) = default;
 };
 struct TransportConfigSettings {
+    std::vector<std::string> tls_send_domain_secure_list;
     std::vector<routing::IpRange> internal_smtp_servers;
     friend bool operator==(const TransportConfigSettings&, const TransportConfigSettings&) = default;
 };

@@ -82,6 +82,14 @@ void collect(const ldns_pkt* p, ldns_rr_type type, const std::string& owner, Loo
             std::string name = dname_text(data);
             taken = !name.empty();  // a PTR to the root names no host
             if (taken) out.names.push_back(std::move(name));
+        } else if (type == LDNS_RR_TYPE_TLSA && ldns_rr_rd_count(rr) == 4 && out.tlsa.size() < kMaxTexts &&
+                   ldns_rdf_size(ldns_rr_rdf(rr, 0)) == 1 && ldns_rdf_size(ldns_rr_rdf(rr, 1)) == 1 &&
+                   ldns_rdf_size(ldns_rr_rdf(rr, 2)) == 1) {
+            const ldns_rdf* d = ldns_rr_rdf(rr, 3);
+            out.tlsa.push_back(Lookup::Tlsa{*ldns_rdf_data(ldns_rr_rdf(rr, 0)), *ldns_rdf_data(ldns_rr_rdf(rr, 1)),
+                                            *ldns_rdf_data(ldns_rr_rdf(rr, 2)),
+                                            std::vector<std::uint8_t>(ldns_rdf_data(d), ldns_rdf_data(d) + ldns_rdf_size(d))});
+            taken = true;
         } else if (type == LDNS_RR_TYPE_TXT && out.texts.size() < kMaxTexts) {
             out.texts.push_back(txt_text(rr));
             taken = true;
@@ -114,6 +122,7 @@ std::string_view type_text(ldns_rr_type type) {
         case LDNS_RR_TYPE_AAAA: return "AAAA";
         case LDNS_RR_TYPE_PTR: return "PTR";
         case LDNS_RR_TYPE_TXT: return "TXT";
+        case LDNS_RR_TYPE_TLSA: return "TLSA";
         default: return "?";
     }
 }
@@ -150,7 +159,7 @@ AnswerStep read_answer(const ldns_pkt* p, const std::string& asked, ldns_rr_type
         moved = true;
     }
     collect(p, type, current, out);
-    if (!out.mx.empty() || !out.addresses.empty() || !out.names.empty() || !out.texts.empty()) {
+    if (!out.mx.empty() || !out.addresses.empty() || !out.names.empty() || !out.texts.empty() || !out.tlsa.empty()) {
         out.outcome = Lookup::Outcome::Ok;
         return AnswerStep::Done;
     }

@@ -49,8 +49,18 @@ struct Lookup {
     // TXT: each record's character-strings joined without separator (RFC 7208 §3.3,
     // RFC 6376 §3.6.2.2), in the server's order; at most kMaxTexts records kept.
     std::vector<std::string> texts;
+    // TLSA (RFC 6698): usage, selector, matching type, data; at most kMaxTexts records.
+    struct Tlsa {
+        std::uint8_t usage = 0, selector = 0, matching = 0;
+        std::vector<std::uint8_t> data;
+    };
+    std::vector<Tlsa> tlsa;
     std::uint32_t ttl = 0;  // seconds the answer may be kept
     std::string error;      // Transient: why
+    // DNSSEC (DnsOptions::dnssec): every packet of the answer had AD set (RFC 4035 §3.2.3);
+    // servfail: a validating resolver's SERVFAIL (bogus, RFC 4035 §5.5).
+    bool authenticated = false;
+    bool servfail = false;
 };
 
 std::string lower(std::string_view s);  // ASCII letters only

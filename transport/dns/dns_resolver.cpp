@@ -120,7 +120,7 @@ std::string rcode_text(ldns_pkt_rcode rcode) {
     }
 }
 
-std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::uint16_t edns_udp_size) {
+std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::uint16_t edns_udp_size, bool dnssec) {
     // ldns_pkt_query_new takes the owner name; the name was checked by host_name.
     ldns_rdf* owner = ldns_dname_new_frm_str((q.name + ".").c_str());
     if (owner == nullptr) throw std::logic_error("DNS: cannot encode the name " + q.name);
@@ -128,6 +128,12 @@ std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id, std::
     if (!p) throw std::bad_alloc();
     ldns_pkt_set_id(p.get(), id);
     if (edns_udp_size != 0) ldns_pkt_set_edns_udp_size(p.get(), edns_udp_size);
+    if (dnssec) {
+        // RFC 4035 §3.2.1 DO; RFC 6840 §5.7: AD in the query asks for AD in the answer.
+        if (edns_udp_size == 0) ldns_pkt_set_edns_udp_size(p.get(), 1232);
+        ldns_pkt_set_edns_do(p.get(), true);
+        ldns_pkt_set_ad(p.get(), true);
+    }
     std::uint8_t* wire = nullptr;
     std::size_t size = 0;
     if (ldns_pkt2wire(&wire, p.get(), &size) != LDNS_STATUS_OK) throw std::logic_error("DNS: cannot encode a query for " + q.name);
@@ -311,7 +317,7 @@ struct DnsResolver::Impl {
         std::uint16_t edns = o.edns_udp_size;
         for (;;) {
             std::uint16_t id = random_id();
-            auto query = build_query(q, id, edns);
+            auto query = build_query(q, id, edns, o.dnssec);
             Exchange ex;
             if (o.tcp_only) ex = co_await over_tcp(server, query, id, q, o.timeout);
             else ex = co_await over_udp(server, query, id, q, o.timeout);
@@ -381,9 +387,13 @@ struct DnsResolver::Impl {
             const Question question{current, type};
             Exchange ex = co_await ask(question, o);
             if (!ex.packet) {
+                out.servfail = ex.failure.find("answered SERVFAIL") != std::string::npos;
+                out.authenticated = false;
                 out.error = std::move(ex.failure);
                 co_return out;
             }
+            // Every packet of a CNAME chain must be authenticated for the answer to be.
+            out.authenticated = (hops == 0 || out.authenticated) && ldns_pkt_ad(ex.packet.get());
             if (wire::read_answer(ex.packet.get(), name, type, limits, current, hops, out) == wire::AnswerStep::AskAgain) continue;
             co_return out;
         }
@@ -487,6 +497,23 @@ struct DnsResolver::Impl {
         co_return result;
     }
 
+    asio::awaitable<TlsaResult> resolve_tlsa(std::string text, Options o) {
+        TlsaResult result;
+        auto name = host_name(text);
+        if (!name) {
+            result.status = DnsStatus::NoSuchDomain;
+            result.error = fmt::format("\"{}\" is not a valid domain name", text);
+            co_return result;
+        }
+        auto ask = lookup(*name, LDNS_RR_TYPE_TLSA, o);
+        Lookup l = co_await std::move(ask);
+        for (auto& r : l.tlsa) result.records.push_back(TlsaRecordData{r.usage, r.selector, r.matching, std::move(r.data)});
+        result.authenticated = l.authenticated;
+        result.bogus = l.servfail;
+        judge(l, *name, "TLSA", !result.records.empty(), result);
+        co_return result;
+    }
+
     asio::awaitable<NameResult> resolve_mx_names(std::string domain, Options o) {
         NameResult result;
         auto name = host_name(domain);
@@ -541,6 +568,7 @@ struct DnsResolver::Impl {
         }
         auto ask_mx = lookup(*name, LDNS_RR_TYPE_MX, o);
         Lookup mx = co_await std::move(ask_mx);
+        result.authenticated = mx.authenticated;
         switch (mx.outcome) {
             case Lookup::Outcome::Transient:
                 result.status = DnsStatus::Transient;
@@ -644,6 +672,12 @@ asio::awaitable<AddressResult> DnsResolver::resolve_a(std::string name) {
 asio::awaitable<AddressResult> DnsResolver::resolve_aaaa(std::string name) {
     auto impl = impl_;
     auto lookup = impl->resolve_family(std::move(name), LDNS_RR_TYPE_AAAA, impl->options);
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<TlsaResult> DnsResolver::resolve_tlsa(std::string name) {
+    auto impl = impl_;
+    auto lookup = impl->resolve_tlsa(std::move(name), impl->options);
     co_return co_await std::move(lookup);
 }
 

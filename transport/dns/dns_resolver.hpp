@@ -43,6 +43,9 @@ struct DnsOptions {
     // max_negative_ttl. Failures (timeouts, SERVFAIL) are never kept.
     std::chrono::seconds max_ttl{86400};
     std::chrono::seconds max_negative_ttl{300};
+    // DNSSEC (DANE): queries carry DO and AD (RFC 6840 §5.7), and answers say whether
+    // the server set AD. Only for a validating resolver the administrator trusts.
+    bool dnssec = false;
     // CNAMEs followed from one name, in an answer and by asking again, before giving up.
     int max_cname_hops = 8;
 };
@@ -73,6 +76,20 @@ struct MxResult {
     std::vector<MxHost> hosts;
     // For LastError and the protocol log, e.g. "DNS query for MX contoso.com timed out
     // (127.0.0.1:53)". Empty when everything went well.
+    std::string error;
+    bool authenticated = false;  // DnsOptions::dnssec: the MX answer had AD
+};
+
+// TLSA records (RFC 6698) of one name, asked of a validating resolver (DANE).
+struct TlsaRecordData {
+    std::uint8_t usage = 0, selector = 0, matching = 0;
+    std::vector<std::uint8_t> data;
+};
+struct TlsaResult {
+    DnsStatus status = DnsStatus::Transient;  // never NullMx
+    bool authenticated = false;  // the answer had AD (DnsOptions::dnssec)
+    bool bogus = false;          // Transient because the resolver said SERVFAIL (DNSSEC-bogus)
+    std::vector<TlsaRecordData> records;
     std::string error;
 };
 
@@ -147,6 +164,10 @@ public:
     // MX "0 ." (RFC 7505) is Ok with no names: the domain has an MX RRset, so for SPF
     // the lookup is not void (§4.6.4). NoData when the domain has no MX records.
     asio::awaitable<NameResult> resolve_mx_names(std::string domain);
+
+    // The TLSA records of `name` ("_25._tcp.mx1.contoso.com"), with the AD bit of the
+    // answer (meaningful only with DnsOptions::dnssec). A SERVFAIL is Transient with bogus set.
+    asio::awaitable<TlsaResult> resolve_tlsa(std::string name);
 
     // The PTR names of `address` (in-addr.arpa / ip6.arpa), for reverse-DNS checks.
     // NoSuchDomain or NoData when it has none.

@@ -31,6 +31,9 @@ struct DeliveryOptions {
     std::function<void(const std::string&)> say;
     // MTA-STS and TLS-RPT (either may be null); they must outlive the service.
     TlsPolicyHooks tls_hooks;
+    // Domain Security's client certificate when a connector names none (TlsCertificateName):
+    // the active receive certificate's chain and key files.
+    std::string receive_certificate_file, receive_key_file;
 };
 
 class DeliveryService {

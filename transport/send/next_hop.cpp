@@ -38,12 +38,34 @@ void ResolverNextHopDns::apply(const DeliverySettings& s) {
             DnsOptions{dns::configured_servers(s.external_dns_servers.empty() ? s.internal_dns_servers : s.external_dns_servers)});
         external_text_ = s.external_dns_servers;
     }
+    if (s.dnssec_resolver != dane_text_) {
+        dane_.reset();
+        if (!s.dnssec_resolver.empty()) {
+            DnsOptions o{dns::configured_servers({s.dnssec_resolver})};
+            o.dnssec = true;
+            dane_ = std::make_shared<DnsResolver>(executor_, std::move(o));
+        }
+        dane_text_ = s.dnssec_resolver;
+    }
 }
 
 asio::awaitable<MxResult> ResolverNextHopDns::resolve_mx(std::string domain, bool external) {
     // The resolver is held for the lookup: a config change may replace it meanwhile.
-    auto resolver = external ? external_ : internal_;
+    // With DANE, the MX RRset comes from the validating resolver too, so that its
+    // security is known (RFC 7672 §2.2.1).
+    auto resolver = dane_ ? dane_ : external ? external_ : internal_;
     auto lookup = resolver->resolve_mx(std::move(domain));
+    co_return co_await std::move(lookup);
+}
+
+asio::awaitable<dns::TlsaResult> ResolverNextHopDns::resolve_tlsa(std::string name) {
+    auto resolver = dane_;
+    if (!resolver) {
+        dns::TlsaResult r;
+        r.status = DnsStatus::NoData;
+        co_return r;
+    }
+    auto lookup = resolver->resolve_tlsa(std::move(name));
     co_return co_await std::move(lookup);
 }
 
@@ -53,8 +75,58 @@ asio::awaitable<AddressResult> ResolverNextHopDns::resolve_address(std::string h
     co_return co_await std::move(lookup);
 }
 
+namespace {
+
+// The TLSA RRset as TLS-RPT's policy-string lines ("3 1 1 <hex>").
+std::string tlsa_text(const std::vector<TlsaRecord>& records) {
+    std::string out;
+    for (const auto& r : records) {
+        out += fmt::format("{}{} {} {} ", out.empty() ? "" : "\n", r.usage, r.selector, r.matching);
+        for (auto b : r.data) out += fmt::format("{:02x}", b);
+    }
+    return out;
+}
+
+// DANE for each MX host (RFC 7672 §2.2): only when the MX RRset was authenticated;
+// TLSA _<port>._tcp.<host> from the validating resolver. Usable authenticated records
+// make the host's policy DANE; a bogus answer or a failed lookup leaves the host out
+// (never delivered in clear); no records, an insecure answer or unusable records only:
+// no DANE for that host. Returns whether any host has DANE.
+asio::awaitable<bool> apply_dane(const std::string& domain, bool mx_secure, Target& t, NextHopDns& dns,
+                                 std::string& left_out) {
+    bool any = false;
+    if (!mx_secure) co_return false;
+    std::vector<Target::Host> kept;
+    for (auto& h : t.hosts) {
+        auto lookup = dns.resolve_tlsa(fmt::format("_{}._tcp.{}", t.connector->port, h.name));
+        dns::TlsaResult r = co_await std::move(lookup);
+        if (r.status == DnsStatus::Transient) {
+            left_out += fmt::format("{}{}: TLSA lookup {} ({})", left_out.empty() ? "" : "; ", h.name,
+                                    r.bogus ? "failed DNSSEC validation (bogus)" : "failed", r.error);
+            continue;
+        }
+        if (r.status == DnsStatus::Ok && r.authenticated) {
+            std::vector<TlsaRecord> all;
+            for (auto& d : r.records) all.push_back(TlsaRecord{d.usage, d.selector, d.matching, std::move(d.data)});
+            auto usable = usable_tlsa(all);
+            if (!usable.empty()) {
+                PeerTlsPolicy dane = dane_tls_policy(h.name, domain, std::move(usable));
+                dane.policy_text = tlsa_text(dane.tlsa);
+                h.tls = choose_tls_policy(h.tls, dane, std::nullopt);
+                any = true;
+            }
+        }
+        kept.push_back(std::move(h));
+    }
+    t.hosts = std::move(kept);
+    co_return any;
+}
+
+}  // namespace
+
 asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_hop, NextHopDns& dns,
-                                       const std::function<void(const std::string&)>& say) {
+                                       const std::function<void(const std::string&)>& say,
+                                       DomainTlsPolicySource* domain_policies) {
     Target t;
     const SendConnector* smart = cfg.connector(next_hop);
     if (smart != nullptr && !smart->dns_routing_enabled) {
@@ -84,6 +156,7 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
         } else if (t.hosts.empty()) {
             t.error = "451 4.4.0 DNS query failed for the smart hosts: " + errors;
         }
+        for (auto& h : t.hosts) h.tls = connector_tls_policy(*smart, h.name, "");
         co_return t;
     }
     routing::Route route = cfg.categorizer->route(next_hop);
@@ -136,6 +209,35 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
             t.kind = Target::Kind::Transient;
             t.error = "451 4.4.0 DNS query failed: " + mx.error;
             break;
+    }
+    if (t.kind != Target::Kind::Hosts) co_return t;
+    // TLS policies, DANE > MTA-STS > the connector's (tls_policy.hpp).
+    t.domain_secure = t.connector->domain_secure && cfg.domain_secure(next_hop);
+    for (auto& h : t.hosts) {
+        h.tls = connector_tls_policy(*t.connector, h.name, t.domain_secure ? next_hop : "");
+        h.tls.policy_domain = next_hop;
+    }
+    bool dane = false;
+    if (dns.dane_enabled()) {
+        std::string left_out;
+        auto applying = apply_dane(next_hop, mx.authenticated, t, dns, left_out);
+        dane = co_await std::move(applying);
+        if (t.hosts.empty()) {
+            t.kind = Target::Kind::Transient;
+            t.error = "451 4.7.5 DANE: " + left_out;
+            co_return t;
+        }
+        if (!left_out.empty() && say) say(next_hop + ": DANE: " + left_out);
+    }
+    // MTA-STS only where no host has DANE (RFC 8461 §2) and Domain Security does not
+    // already demand more (a verified chain for the partner's own domain).
+    if (!dane && !t.domain_secure && domain_policies != nullptr) {
+        auto applying = domain_policies->apply(next_hop, t);
+        co_await std::move(applying);
+        if (t.hosts.empty()) {
+            t.kind = Target::Kind::Transient;
+            if (t.error.empty()) t.error = "451 4.7.5 MTA-STS: no MX host of " + next_hop + " is allowed by its policy";
+        }
     }
     co_return t;
 }

@@ -29,6 +29,7 @@ using dns::DnsStatus;
 using dns::MxHost;
 using dns::MxResult;
 using dns::TargetAddressPolicy;
+using dns::TlsaResult;
 using dns::address_scope;
 using dns::filter_target_addresses;
 using dns::parse_dns_server;
@@ -49,6 +50,9 @@ struct Target {
         PeerTlsPolicy tls;  // what TLS with this host must prove (tls_policy.hpp)
     };
     std::vector<Host> hosts;
+    // Domain Security applies (the next hop is in TLSSendDomainSecureList and the
+    // connector has DomainSecureEnabled): we present a client certificate.
+    bool domain_secure = false;
     std::string status;  // Permanent: the RFC 3463 code of the NDR
     std::string error;   // Permanent / Transient: the sentence for LastError and the NDR
 };
@@ -59,6 +63,14 @@ public:
     virtual ~NextHopDns() = default;
     virtual boost::asio::awaitable<MxResult> resolve_mx(std::string domain, bool external) = 0;
     virtual boost::asio::awaitable<AddressResult> resolve_address(std::string host, bool external) = 0;
+    // DANE (issue 20): whether a validating resolver is configured (DnssecValidatingResolver);
+    // then resolve_mx asks it, and resolve_tlsa asks it for TLSA records.
+    virtual bool dane_enabled() const { return false; }
+    virtual boost::asio::awaitable<dns::TlsaResult> resolve_tlsa(std::string /*name*/) {
+        dns::TlsaResult r;
+        r.status = DnsStatus::NoData;
+        co_return r;
+    }
 };
 
 // The real lookups: two DnsResolvers, InternalDNSServers and ExternalDNSServers (the
@@ -70,11 +82,14 @@ public:
     void apply(const DeliverySettings& settings);
     boost::asio::awaitable<MxResult> resolve_mx(std::string domain, bool external) override;
     boost::asio::awaitable<AddressResult> resolve_address(std::string host, bool external) override;
+    bool dane_enabled() const override { return dane_ != nullptr; }
+    boost::asio::awaitable<dns::TlsaResult> resolve_tlsa(std::string name) override;
 
 private:
     boost::asio::any_io_executor executor_;
-    std::shared_ptr<DnsResolver> internal_, external_;
+    std::shared_ptr<DnsResolver> internal_, external_, dane_;
     std::vector<std::string> internal_text_, external_text_;
+    std::string dane_text_;
 };
 
 // Finds the Target of next-hop queue `next_hop` under `cfg`: a smart-host connector (the
@@ -83,9 +98,15 @@ private:
 // NXDOMAIN / no host → Permanent 5.4.4, a DNS failure → Transient. Refused addresses
 // (AllowPrivateTargetAddresses) are said through `say` when other hosts are left, and
 // are the Transient error when none is.
+// Each host gets its TLS policy (tls_policy.hpp): the connector's (TlsAuthLevel, or Domain
+// Security for a TLSSendDomainSecureList domain), DANE for MX hosts with usable
+// authenticated TLSA records (a bogus or failed TLSA lookup leaves the host out:
+// 4.7.5 when none is left), else MTA-STS from `domain_policies` (may be null) when no MX
+// host has DANE.
 // `cfg`, `dns` and `say` must outlive the lookup (the worker holds them).
 boost::asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_hop, NextHopDns& dns,
-                                              const std::function<void(const std::string&)>& say);
+                                              const std::function<void(const std::string&)>& say,
+                                              DomainTlsPolicySource* domain_policies = nullptr);
 
 // SourceIPAddress when a connection must be bound to it; nullopt (the OS chooses) for
 // 0.0.0.0 / :: and for text that is not an address (the config layer refuses that).

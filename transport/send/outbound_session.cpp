@@ -27,18 +27,68 @@ constexpr auto kConnectTimeout = std::chrono::seconds(30);
 
 std::string endpoint_text(const tcp::endpoint& e) { return send::endpoint_text(e.address(), e.port()); }
 
+// What one session's TLS must do (tls_policy.hpp) and with what.
+struct TlsSetup {
+    std::shared_ptr<asio::ssl::context> context;
+    PeerTlsPolicy policy;
+    std::string label;                  // policy_label(policy); "" = opportunistic
+    std::string client_cert, client_key;  // files; empty = present none
+    std::string peer;                   // "mx1.contoso.com (192.0.2.1:25)", for texts
+    std::string sending_ip, receiving_ip;
+    TlsResultSink* results = nullptr;
+};
+
+// OpenSSL's reasons for a failed handshake: the first queued error's reason (an alert
+// from the peer, a protocol or cipher mismatch), else the error code's message.
+std::string handshake_reason(const boost::system::error_code& ec) {
+    std::string why = ec.message();
+    if (ec.category() == asio::error::get_ssl_category()) {
+        if (const char* r = ERR_reason_error_string(static_cast<unsigned long>(ec.value()))) why = r;
+    }
+    if (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof)
+        why = "the remote server closed the connection during the handshake";
+    return why;
+}
+
 // One outbound SMTP connection: the socket, TLS once started, the protocol log and
 // the client state machine. Its inactivity clock is the connector's
 // ConnectionInactivityTimeOut.
 class Outbound final : public OutboundConnection {
 public:
-    Outbound(tcp::socket sock, asio::ssl::context& tls, smtp::ClientPolicy policy, std::chrono::seconds inactivity,
+    Outbound(tcp::socket sock, TlsSetup tls, smtp::ClientPolicy policy, std::chrono::seconds inactivity,
              logging::ProtocolLogSession plog)
-        : sock_(std::move(sock)), tls_ctx_(tls), client_(std::move(policy)), inactivity_(inactivity),
+        : sock_(std::move(sock)), setup_(std::move(tls)), client_(std::move(policy)), inactivity_(inactivity),
           plog_(std::move(plog)) {}
 
     smtp::ClientSession& client() { return client_; }
     bool tls_failed() const { return tls_failed_; }
+    bool tls_attempted() const { return tls_attempted_; }
+    void note(std::string_view text) { plog_.log(logging::LogEvent::Information, text); }
+    // TLS-RPT: one outcome with this host (success, or `type` and `reason`).
+    void report(bool success, std::string_view type, std::string_view reason) {
+        if (setup_.results == nullptr) return;
+        TlsAttemptResult r;
+        r.policy_domain = setup_.policy.policy_domain;
+        r.policy_type = setup_.policy.source == PeerTlsPolicy::Source::Dane     ? "tlsa"
+                        : setup_.policy.source == PeerTlsPolicy::Source::MtaSts ? "sts"
+                                                                                : "no-policy-found";
+        r.mx_host = sni_;
+        r.receiving_ip = setup_.receiving_ip;
+        r.sending_ip = setup_.sending_ip;
+        r.success = success;
+        r.result_type = type;
+        r.reason = reason;
+        if (!setup_.policy.policy_text.empty()) {
+            std::string_view rest = setup_.policy.policy_text;
+            while (!rest.empty()) {
+                auto nl = rest.find('\n');
+                r.policy_text.emplace_back(rest.substr(0, nl));
+                if (nl == std::string_view::npos) break;
+                rest.remove_prefix(nl + 1);
+            }
+        }
+        setup_.results->record(r);
+    }
 
     bool usable() const override { return !broken_ && client_.ready_for_message(); }
     std::uint32_t messages_sent() const override { return messages_sent_; }
@@ -102,7 +152,7 @@ private:
                 } else if (a.kind == smtp::ClientAction::Kind::StartTls) {
                     if (!co_await start_tls()) {
                         tls_failed_ = true;
-                        lost("TLS negotiation failed");
+                        tls_lost();
                     } else {
                         auto more = client_.on_tls_established();
                         actions.insert(actions.end(), more.begin(), more.end());
@@ -142,6 +192,16 @@ private:
         }
         if (!a.content.empty())
             plog_.log(logging::LogEvent::Information, fmt::format("sending message content ({} bytes)", a.content.size()));
+    }
+
+    // The handshake failed or the peer did not prove what the policy asks (tls_reason_).
+    void tls_lost() {
+        if (broken_) return;
+        broken_ = true;
+        const std::string label = setup_.label.empty() ? "opportunistic TLS" : setup_.label;
+        client_.on_tls_failed(setup_.peer, tls_reason_ + " (" + label + ")");
+        tls_.reset();
+        close("TLS failed: " + tls_reason_);
     }
 
     void lost(std::string_view why) {
@@ -194,26 +254,100 @@ private:
     asio::awaitable<bool> start_tls() {
         // RFC 3207 §4.2 / CVE-2011-0411 on the client side: anything that arrived in
         // clear after the 220 must not be read as if it came over TLS.
-        if (!reader_.empty()) co_return false;
-        tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, tls_ctx_);
-        if (!sni_.empty() && sni_.front() != '[')
-            SSL_set_tlsext_host_name(tls_->native_handle(), sni_.c_str());
+        tls_attempted_ = true;
+        if (!reader_.empty()) {
+            tls_reason_ = "the remote server sent data in clear after agreeing to STARTTLS";
+            co_return false;
+        }
+        tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *setup_.context);
+        SSL* ssl = tls_->native_handle();
+        if (!sni_.empty() && sni_.front() != '[') SSL_set_tlsext_host_name(ssl, sni_.c_str());
+        if (!prepare(ssl)) {
+            report(false, "validation-failure", tls_reason_);
+            co_return false;
+        }
         asio::steady_timer timer(sock_.get_executor());
         timer.expires_after(inactivity_);
         auto r = co_await (tls_->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
         if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+            tls_reason_ = r.index() == 1 ? "the TLS handshake timed out" : handshake_reason(std::get<0>(std::get<0>(r)));
+            plog_.log(logging::LogEvent::Information, "TLS negotiation failed: " + tls_reason_);
+            report(false, "validation-failure", tls_reason_);
             tls_.reset();
             co_return false;
         }
+        const PeerTlsPolicy& p = setup_.policy;
+        const bool checked = p.verify_chain || !p.tlsa.empty();
+        const long verify = SSL_get_verify_result(ssl);
         plog_.log(logging::LogEvent::Information,
-                  fmt::format("TLS negotiated: {} {}", SSL_get_version(tls_->native_handle()),
-                              SSL_get_cipher_name(tls_->native_handle())));
+                  fmt::format("TLS negotiated: {} {}{}", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+                              !checked                ? ""
+                              : verify == X509_V_OK ? fmt::format(", peer verified ({})", setup_.label)
+                                                    : fmt::format(", peer not verified: {} ({})",
+                                                                  X509_verify_cert_error_string(verify), setup_.label)));
+        if (checked && verify != X509_V_OK) {
+            tls_reason_ = X509_verify_cert_error_string(verify);
+            report(false, tls_result_type(verify), tls_reason_);
+            // MTA-STS testing: report, never refuse (RFC 8461 §5).
+            if (!p.report_only) co_return false;
+        } else {
+            report(true, "", "");
+        }
         co_return true;
     }
 
+    // The client certificate, the names and DANE records of the policy, on one SSL.
+    // With SSL_VERIFY_NONE OpenSSL still verifies and keeps the result, so the
+    // handshake ends either way and the reason is X509_verify_cert_error_string's.
+    bool prepare(SSL* ssl) {
+        if (!setup_.client_cert.empty()) {
+            if (SSL_use_certificate_chain_file(ssl, setup_.client_cert.c_str()) != 1 ||
+                SSL_use_PrivateKey_file(ssl, setup_.client_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+                tls_reason_ = "cannot use the client certificate " + setup_.client_cert;
+                ERR_clear_error();
+                return false;
+            }
+        }
+        const PeerTlsPolicy& p = setup_.policy;
+        if (!p.tlsa.empty()) {
+            // RFC 7672 §3.2.3: the reference name is the MX host; DANE-EE matches need no name.
+            const std::string& base = p.names.empty() ? sni_ : p.names.front();
+            if (SSL_dane_enable(ssl, base.c_str()) <= 0) {
+                tls_reason_ = "DANE could not be enabled";
+                return false;
+            }
+            SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+            for (std::size_t i = 1; i < p.names.size(); ++i) SSL_add1_host(ssl, p.names[i].c_str());
+            int usable = 0;
+            for (const auto& t : p.tlsa)
+                if (SSL_dane_tlsa_add(ssl, t.usage, t.selector, t.matching, t.data.data(), t.data.size()) > 0) ++usable;
+            ERR_clear_error();
+            if (usable == 0) {
+                tls_reason_ = "no TLSA record is usable";
+                return false;
+            }
+            return true;
+        }
+        if (p.verify_chain && !p.names.empty()) {
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            for (std::size_t i = 0; i < p.names.size(); ++i) {
+                const std::string& n = p.names[i];
+                if (n.size() > 2 && n.front() == '[' && n.back() == ']') {
+                    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), n.substr(1, n.size() - 2).c_str());
+                } else if (i == 0) {
+                    SSL_set1_host(ssl, n.c_str());
+                } else {
+                    SSL_add1_host(ssl, n.c_str());
+                }
+            }
+        }
+        return true;
+    }
+
     tcp::socket sock_;
-    asio::ssl::context& tls_ctx_;
+    TlsSetup setup_;
+    std::string tls_reason_;
     std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
     smtp::ClientSession client_;
     smtp::ReplyReader reader_;
@@ -222,17 +356,57 @@ private:
     std::string sni_;
     std::array<char, 16384> buf_{};
     std::uint32_t messages_sent_ = 0;
-    bool broken_ = false, closed_ = false, tls_failed_ = false, expecting_content_ = false;
+    bool broken_ = false, closed_ = false, tls_failed_ = false, tls_attempted_ = false, expecting_content_ = false;
 };
 
 }  // namespace
 
-SmtpConnector::SmtpConnector(asio::io_context& io) : io_(io), tls_(asio::ssl::context::tls_client) {
-    tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+namespace {
+
+// The TLS client context: TLS 1.2 and up, the system trust store (Debian's
+// ca-certificates) plus TlsCertificateAuthorityFile, DANE on. SSL_VERIFY_NONE: a session
+// whose policy asks for authentication reads the verify result after the handshake
+// (prepare() and start_tls()), so that it can say why; opportunistic TLS (Exchange's and
+// Postfix's "may" toward the internet) never looks at it.
+std::shared_ptr<asio::ssl::context> make_client_context(const std::string& ca_file, std::string& error) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    // Opportunistic TLS, as Exchange and Postfix (smtp_tls_security_level = may) do
-    // toward the internet: encrypt when offered, do not authenticate the peer.
-    tls_.set_verify_mode(asio::ssl::verify_none);
+    ctx->set_verify_mode(asio::ssl::verify_none);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_default_verify_paths(native);
+    if (!ca_file.empty() && SSL_CTX_load_verify_locations(native, ca_file.c_str(), nullptr) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        const char* r = ERR_reason_error_string(e);
+        error = fmt::format("TlsCertificateAuthorityFile {} cannot be read: {}", ca_file, r ? r : "unknown error");
+    }
+    ERR_clear_error();
+    SSL_CTX_dane_enable(native);
+    return ctx;
+}
+
+}  // namespace
+
+std::string_view tls_result_type(long v) {
+    switch (v) {
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID: return "certificate-expired";
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH: return "certificate-host-mismatch";
+        case X509_V_ERR_DANE_NO_MATCH: return "tlsa-invalid";
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_CERT_UNTRUSTED: return "certificate-not-trusted";
+        default: return "validation-failure";
+    }
+}
+
+SmtpConnector::SmtpConnector(asio::io_context& io) : io_(io) {
+    std::string ignored;
+    tls_ = make_client_context("", ignored);
 }
 
 SmtpConnector::~SmtpConnector() = default;
@@ -243,6 +417,11 @@ void SmtpConnector::apply(const DeliverySettings& s) {
                                                            kVersionText);
     else
         send_log_->set_limits(s.send_log_limits);
+    if (s.ca_file != ca_file_) {
+        ca_error_.clear();
+        tls_ = make_client_context(s.ca_file, ca_error_);
+        ca_file_ = s.ca_file;
+    }
 }
 
 void SmtpConnector::flush_log() {
@@ -255,8 +434,24 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
     std::string& error = result.error;
     const auto source = source_address(c);
     boost::system::error_code ec;
+    // The client certificate: TlsCertificateName's; for Domain Security, else the receive
+    // certificate. Required only by Domain Security: elsewhere a missing one is logged
+    // and the session goes on without.
+    std::string client_cert = c.client_certificate_file, client_key = c.client_key_file;
+    if (client_cert.empty() && t.domain_secure) {
+        client_cert = receive_cert_;
+        client_key = receive_key_;
+    }
+    if (t.domain_secure && client_cert.empty()) {
+        error = "451 4.7.5 Domain Security needs a client certificate and none is available" +
+                (c.client_certificate_error.empty() ? std::string() : ": " + c.client_certificate_error);
+        co_return result;
+    }
+    auto context = tls_;  // this attempt's, whatever apply() does meanwhile
     for (const auto& attempt : connection_attempts(t, source)) {
         const auto& host = *attempt.host;
+        const bool policy_requires_tls = host.tls.require_tls && !host.tls.report_only;
+        const std::string label = policy_label(host.tls);
         for (bool tls_possible : {true, false}) {
             tcp::endpoint remote(attempt.address, c.port);
             tcp::socket sock(io_);
@@ -287,7 +482,8 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
             policy.remote_host = host.name;
             policy.force_helo = c.force_helo;
             policy.ignore_starttls = c.ignore_starttls;
-            policy.require_tls = c.require_tls;
+            policy.require_tls = c.require_tls || policy_requires_tls;
+            if (policy_requires_tls) policy.tls_required_by = label;
             policy.tls_possible = tls_possible;
             if (c.smart_host_auth == config::SmartHostAuthMechanism::BasicAuth ||
                 c.smart_host_auth == config::SmartHostAuthMechanism::BasicAuthRequireTLS) {
@@ -303,14 +499,25 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
             plog.log(logging::LogEvent::Connect, "", "");
             plog.log(logging::LogEvent::Information, "",
                      fmt::format("attempting to connect to {} for {}", host.name, cfg.server_fqdn));
-            auto out = std::make_unique<Outbound>(std::move(sock), tls_, policy, c.inactivity_timeout, std::move(plog));
+            if (!label.empty()) plog.log(logging::LogEvent::Information, "", "TLS policy: " + label);
+            if (!c.client_certificate_error.empty()) plog.log(logging::LogEvent::Information, "", c.client_certificate_error);
+            if (!ca_error_.empty() && host.tls.verify_chain) plog.log(logging::LogEvent::Information, "", ca_error_);
+            TlsSetup setup{context, host.tls, label, client_cert, client_key,
+                           fmt::format("{} ({})", host.name, endpoint_text(remote)),
+                           local.address().to_string(), remote.address().to_string(), results_};
+            auto out = std::make_unique<Outbound>(std::move(sock), std::move(setup), policy, c.inactivity_timeout,
+                                                  std::move(plog));
             if (co_await out->open(host.name)) {
                 result.connection = std::move(out);
                 co_return result;
             }
             error = out->client().failure().empty() ? "451 4.4.0 " + host.name + " did not complete the greeting"
-                                                    : out->client().failure();
-            const bool retry_in_clear = out->tls_failed() && !c.require_tls && tls_possible;
+                                                    : out->client().failure_line();
+            // RFC 8460 §4.3.2.1: a policy required TLS and the host offered no STARTTLS.
+            if (policy_requires_tls && !out->tls_attempted() && error.find("does not offer STARTTLS") != std::string::npos)
+                out->report(false, "starttls-not-supported", "");
+            const bool retry_in_clear = out->tls_failed() && !c.require_tls && !policy_requires_tls && tls_possible;
+            if (retry_in_clear) out->note("retrying in clear after the TLS failure (opportunistic TLS)");
             out->close("");
             if (!retry_in_clear) break;  // opportunistic TLS failed: the same host once more in clear
         }

@@ -228,7 +228,7 @@ asio::awaitable<void> Scheduler::worker(QueueId q) {
     auto cfg = config_;
     // Named, not a temporary in the co_await expression (GCC 12: see outbound_session.cpp drive()).
     const std::function<void(const std::string&)> say = [this](const std::string& s) { ctx_.say(s); };
-    auto resolving = resolve_target(*cfg, q.next_hop, dns_, say);
+    auto resolving = resolve_target(*cfg, q.next_hop, dns_, say, domain_policies_);
     Target t = co_await std::move(resolving);
     if (t.kind == Target::Kind::Moved) {
         auto again = resubmit(q);

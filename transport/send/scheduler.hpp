@@ -39,6 +39,8 @@ public:
     bool kicked() const { return kicked_; }
     // Remove-Message -WithNDR: look for messages waiting for their NDR on the next pass.
     void removals_due() { removals_due_ = true; }
+    // MTA-STS (may be null): consulted by next-hop resolution (tls_policy.hpp).
+    void set_domain_policies(DomainTlsPolicySource* source) { domain_policies_ = source; }
 
     // The loop: look(), then sleep until the retry index's first time, the first held
     // NDR, 30 s or a kick. Returns after ctx.stopping is set and wake() is called.
@@ -84,6 +86,7 @@ private:
     NextHopDns& dns_;
     NextHopConnector& connector_;
     OutcomeReporter& reporter_;
+    DomainTlsPolicySource* domain_policies_ = nullptr;
     boost::asio::steady_timer wake_;
     std::shared_ptr<const SendConfig> config_;
     std::map<std::string, HopState> hops_;  // next-hop queues by name

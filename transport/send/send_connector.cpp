@@ -8,7 +8,13 @@
 #include "config_store.hpp"
 #include "text.hpp"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
 
 namespace edge::send {
 
@@ -41,6 +47,10 @@ SendConnector SendConnector::from_object(const config::ConfigObject& o, const st
     c.protocol_logging = s.protocol_logging_level == config::ProtocolLoggingLevel::Verbose;
     c.max_messages_per_connection = static_cast<std::uint32_t>(s.smtp_max_messages_per_connection);
     c.allow_private_target_addresses = s.allow_private_target_addresses;
+    c.tls_auth_level = s.tls_auth_level;
+    c.tls_domain = s.tls_domain;
+    c.tls_certificate_name = s.tls_certificate_name;
+    c.domain_secure = s.domain_secure_enabled;
     return c;
 }
 
@@ -70,6 +80,8 @@ DeliverySettings DeliverySettings::from_object(const config::ConfigObject& o, co
     s.ndr_copy_to = ts.send_copy_of_ndr_to;
     s.external_dns_servers = ts.external_dns_servers;
     s.internal_dns_servers = ts.internal_dns_servers;
+    s.ca_file = ts.tls_certificate_authority_file;
+    s.dnssec_resolver = ts.dnssec_validating_resolver;
     s.send_log_limits.directory =
         ts.send_protocol_log_path.empty() ? data_directory + "/Logs/ProtocolLog/SmtpSend" : ts.send_protocol_log_path;
     auto limit = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
@@ -91,6 +103,74 @@ const SendConnector* SendConfig::connector(std::string_view name) const {
     return nullptr;
 }
 
+bool SendConfig::domain_secure(std::string_view domain) const {
+    const std::string d = routing::to_lower(domain);
+    return std::find(domain_secure_domains.begin(), domain_secure_domains.end(), d) != domain_secure_domains.end();
+}
+
+namespace {
+// "CN=x, O=y" in Exchange's order (most specific first), compared without case and
+// without the spaces after commas.
+std::string name_text(X509_NAME* name) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string s(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return s;
+}
+std::string comparable(std::string_view dn) {
+    std::string out;
+    bool after_comma = false;
+    for (char ch : dn) {
+        if (after_comma && ch == ' ') continue;
+        after_comma = ch == ',';
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    return out;
+}
+}  // namespace
+
+void resolve_client_certificate(SendConnector& c, const std::string& directory) {
+    const std::string& want = c.tls_certificate_name;
+    if (want.empty()) return;
+    std::error_code ec;
+    if (want.size() == 40 && !want.starts_with("<I>")) {
+        std::string thumb = want;
+        for (auto& ch : thumb) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        const std::string pem = directory + "/" + thumb + ".pem", key = directory + "/" + thumb + ".key";
+        if (std::filesystem::exists(pem, ec) && std::filesystem::exists(key, ec)) {
+            c.client_certificate_file = pem;
+            c.client_key_file = key;
+        } else {
+            c.client_certificate_error = "TlsCertificateName " + want + ": no such certificate in " + directory;
+        }
+        return;
+    }
+    const auto s = want.find("<S>");
+    const std::string issuer = comparable(want.substr(3, s - 3)), subject = comparable(want.substr(s + 3));
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+        if (entry.path().extension() != ".pem") continue;
+        FILE* f = std::fopen(entry.path().c_str(), "r");
+        if (f == nullptr) continue;
+        X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+        std::fclose(f);
+        if (x == nullptr) continue;
+        const bool match = comparable(name_text(X509_get_issuer_name(x))) == issuer &&
+                           comparable(name_text(X509_get_subject_name(x))) == subject;
+        X509_free(x);
+        auto key = entry.path();
+        key.replace_extension(".key");
+        if (match && std::filesystem::exists(key, ec)) {
+            c.client_certificate_file = entry.path().string();
+            c.client_key_file = key.string();
+            return;
+        }
+    }
+    c.client_certificate_error = "TlsCertificateName " + want + ": no such certificate in " + directory;
+}
+
 std::pair<queue::QueueId, queue::DeliveryType> SendConfig::queue_for(std::string_view address) const {
     return config::queue_for(*categorizer, address);
 }
@@ -106,12 +186,16 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
     std::vector<routing::SendConnectorRoute> routes;
     for (auto& o : config::load_objects(db, config::ObjectKind::SendConnector, errors)) {
         send->connectors.push_back(SendConnector::from_object(o.object, server_fqdn));
+        resolve_client_certificate(send->connectors.back(), data_directory + "/certificates");
         routes.push_back(config::send_connector_route(config::send_connector_settings(o.object)));
     }
     send->categorizer =
         std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
     config::ConfigObject ts = config::load_singleton(db, config::ObjectKind::TransportServer);
     send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn, default_domain);
+    const config::TransportConfigSettings tc =
+        config::transport_config_settings(config::load_singleton(db, config::ObjectKind::TransportConfig));
+    for (const auto& d : tc.tls_send_domain_secure_list) send->domain_secure_domains.push_back(routing::to_lower(d));
     return send;
 }
 

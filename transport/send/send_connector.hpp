@@ -40,6 +40,14 @@ struct SendConnector {
     // and private addresses (dns_resolver.hpp AddressScope). Off: internal ones are never
     // used, private ones not by an internet-bound connector.
     bool allow_private_target_addresses = false;
+    // Issue 20: outbound TLS authentication (tls_policy.hpp says what each level demands).
+    config::TlsAuthLevel tls_auth_level = config::TlsAuthLevel::None;
+    std::string tls_domain;            // TlsDomain; empty = the host's own name
+    std::string tls_certificate_name;  // TlsCertificateName as configured
+    bool domain_secure = false;        // DomainSecureEnabled
+    // TlsCertificateName resolved against <DataDirectory>/certificates when loaded:
+    // the chain and key files, or (not found) why, for LastError where one is required.
+    std::string client_certificate_file, client_key_file, client_certificate_error;
 
     // DNS routing for every domain (address space "*"): where its MX records point is
     // chosen by whoever owns the recipient's (or a forged sender's) domain.
@@ -65,6 +73,8 @@ struct DeliverySettings {
     std::string ndr_copy_to;                // SendCopyOfNdrTo; empty = none
     std::vector<std::string> external_dns_servers, internal_dns_servers;
     logging::ProtocolLogLimits send_log_limits;
+    std::string ca_file;              // TlsCertificateAuthorityFile: trusted with the system store
+    std::string dnssec_resolver;      // DnssecValidatingResolver: "" = no DANE
 
     // `default_domain`: the Default accepted domain's name ("" = none), for the DSN From
     // when ExternalPostmasterAddress is empty.
@@ -85,6 +95,10 @@ struct SendConfig {
     std::vector<SendConnector> connectors;
     std::shared_ptr<const routing::Categorizer> categorizer;
     DeliverySettings settings;
+    std::vector<std::string> domain_secure_domains;  // TLSSendDomainSecureList, lower case
+
+    // A domain of TLSSendDomainSecureList (ASCII case-insensitive).
+    bool domain_secure(std::string_view domain) const;
 
     const SendConnector* connector(std::string_view name) const;
     // The queue a recipient goes to now, for enqueueing and Resubmit.
@@ -95,6 +109,13 @@ struct SendConfig {
 // connectors and the transport server's settings. The server builds one per config
 // generation; edgectl builds one for Retry-Queue -Resubmit. Records that do not
 // decode are skipped and named in `errors`.
+// TlsCertificateName against the certificates of `directory` (<THUMBPRINT>.pem with
+// <THUMBPRINT>.key): a thumbprint names the file; "<I>issuer<S>subject" is compared with
+// each certificate's issuer and subject, written as Exchange writes them ("CN=x, O=y",
+// most specific first; case and spaces after commas do not matter). Sets the connector's
+// client_certificate_file/key_file, or client_certificate_error.
+void resolve_client_certificate(SendConnector& c, const std::string& directory);
+
 std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std::string& server_fqdn,
                                              const std::string& data_directory,
                                              std::vector<std::string>* errors = nullptr);

@@ -6,7 +6,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "send_connector.hpp"
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +39,29 @@ struct PeerTlsPolicy {
 
 // The administrator's word for a policy source, for LastError and the protocol log.
 std::string_view policy_source_name(PeerTlsPolicy::Source source);
+// What requires TLS, for texts: "TlsAuthLevel DomainValidation", "Domain Security",
+// "DANE", "MTA-STS"; "" for opportunistic.
+std::string policy_label(const PeerTlsPolicy& p);
+
+// The Send connector's own policy for one host: Domain Security when `domain_secure_domain`
+// is not empty (the next hop is in TLSSendDomainSecureList and the connector has
+// DomainSecureEnabled: a verified chain, the name = that domain), else TlsAuthLevel
+// (any level requires TLS; CertificateValidation verifies the chain; DomainValidation
+// also the name: TlsDomain, else `host_name`), else opportunistic.
+PeerTlsPolicy connector_tls_policy(const SendConnector& c, const std::string& host_name,
+                                   const std::string& domain_secure_domain);
+
+// DANE-TA(2) and DANE-EE(3) records with selector 0/1 and matching 0/1/2 (RFC 7672 §3.1);
+// the others are unusable and left out.
+std::vector<TlsaRecord> usable_tlsa(const std::vector<TlsaRecord>& records);
+// The DANE policy of an MX host with usable records: TLS required, the records; names
+// (for DANE-TA only, RFC 7672 §3.2.2) the host and the next-hop domain.
+PeerTlsPolicy dane_tls_policy(const std::string& host_name, const std::string& domain, std::vector<TlsaRecord> usable);
+
+// Which policy a host gets: DANE > MTA-STS > the connector's (RFC 8461 §2: DANE wins
+// where both exist). `dane` / `sts` are nullopt where they do not apply.
+PeerTlsPolicy choose_tls_policy(const PeerTlsPolicy& connector, const std::optional<PeerTlsPolicy>& dane,
+                                const std::optional<PeerTlsPolicy>& sts);
 
 // One TLS outcome with one host, for TLS-RPT (RFC 8460 §4.3 result types).
 struct TlsAttemptResult {

@@ -139,6 +139,9 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     send::DeliveryOptions delivery_options;
     delivery_options.say = say;
     delivery_options.tls_hooks = send::TlsPolicyHooks{mta_sts.get(), tls_reports.get()};  // MTA-STS, TLS-RPT
+    // Domain Security presents the receive certificate when a Send connector names none.
+    delivery_options.receive_certificate_file = files.certificate;
+    delivery_options.receive_key_file = files.key;
     delivery = std::make_unique<send::DeliveryService>(io, *db, std::move(delivery_options), tracking.get());
     tls_reports->on_queued = [this] { delivery->notify(); };
     delivery->apply(snapshot->send);

@@ -33,9 +33,12 @@ constexpr std::array kClientTexts = {
     ClientTextEntry{CT::AuthNotOffered,       451, "4.7.0", "SmartHostAuthMechanism is BasicAuth and {} offers no AUTH PLAIN or LOGIN"},
     ClientTextEntry{CT::AuthNeedsTls,         451, "4.7.4", "SmartHostAuthMechanism is BasicAuthRequireTLS and the connection to {} is not encrypted"},
     ClientTextEntry{CT::AuthRefused,          451, "4.7.0", "{} refused our credentials: {}"},
+    ClientTextEntry{CT::TlsPolicyNotOffered,  451, "4.7.5", "{} does not offer STARTTLS, which {} requires"},
+    ClientTextEntry{CT::TlsPolicyRefused,     451, "4.7.5", "{} answered STARTTLS with {}, and {} requires TLS"},
+    ClientTextEntry{CT::TlsFailed,            451, "4.7.5", "TLS with {} failed: {}"},
 };
 // clang-format on
-static_assert(kClientTexts.size() == static_cast<std::size_t>(CT::AuthRefused) + 1);
+static_assert(kClientTexts.size() == static_cast<std::size_t>(CT::TlsFailed) + 1);
 
 const ClientTextEntry& entry(ClientText id) { return kClientTexts.at(static_cast<std::size_t>(id)); }
 
@@ -313,6 +316,7 @@ ClientSession::Actions ClientSession::fail(ClientText why, std::initializer_list
                                            const Reply* peer_reply) {
     if (state_ == ClientState::Closed) return {};
     failure_ = say(why, args);
+    failure_id_ = why;
     scope_ = in_message_ ? FailureScope::Message : FailureScope::Connection;
     if (in_message_) {
         // A 421 speaks for itself; otherwise the recipients carry our sentence.
@@ -376,7 +380,7 @@ std::vector<ClientAction> ClientSession::on_reply(const Reply& r) {
             }
             if (r.kind() == 5) {
                 // A server that knows no EHLO (500/502) knows no STARTTLS either.
-                if (policy_.require_tls && !tls_) return fail(ClientText::TlsNotOffered, {host}, true);
+                if (policy_.require_tls && !tls_) return fail_not_offered();
                 expect(Awaiting::Helo);
                 transition(ClientState::Helo, "EHLO refused");
                 return {send("HELO " + wire_safe(policy_.fqdn) + "\r\n")};
@@ -396,7 +400,11 @@ std::vector<ClientAction> ClientSession::on_reply(const Reply& r) {
                 return {ClientAction{ClientAction::Kind::StartTls, {}, {}}};
             }
             if (r.kind() == 4 || r.kind() == 5) {
-                if (policy_.require_tls) return fail(ClientText::TlsRefused, {host, r.text()}, true);
+                if (policy_.require_tls) {
+                    if (!policy_.tls_required_by.empty())
+                        return fail(ClientText::TlsPolicyRefused, {host, r.text(), policy_.tls_required_by}, true);
+                    return fail(ClientText::TlsRefused, {host, r.text()}, true);
+                }
                 // RFC 3207 §4: without RequireTLS the client may go on in clear.
                 transition(ClientState::Ready, "STARTTLS refused, in clear");
                 return {};
@@ -447,7 +455,7 @@ ClientSession::Actions ClientSession::after_hello() {
         }
         // RequireTLS: not one byte of a message in clear; the connection ends here.
         if (policy_.require_tls)
-            return fail(ext_.starttls ? ClientText::TlsNotPossible : ClientText::TlsNotOffered, {policy_.remote_host}, true);
+            return ext_.starttls ? fail(ClientText::TlsNotPossible, {policy_.remote_host}, true) : fail_not_offered();
     }
     if (!policy_.auth_user.empty() && !authenticated_) return start_auth();
     transition(ClientState::Ready, tls_ ? "greeted over TLS" : "greeted");
@@ -733,6 +741,23 @@ std::vector<ClientAction> ClientSession::quit() {
     transition(ClientState::Closed, "quit");
     if (handshake) return {close_action()};
     return {send("QUIT\r\n"), close_action()};
+}
+
+std::string ClientSession::failure_line() const {
+    if (failure_.empty()) return {};
+    // A peer's own reply (421) is the sentence's end; the code is still ours.
+    return response_line(failure_id_, failure_);
+}
+
+ClientSession::Actions ClientSession::fail_not_offered() {
+    if (!policy_.tls_required_by.empty())
+        return fail(ClientText::TlsPolicyNotOffered, {policy_.remote_host, policy_.tls_required_by}, true);
+    return fail(ClientText::TlsNotOffered, {policy_.remote_host}, true);
+}
+
+void ClientSession::on_tls_failed(std::string_view peer, std::string_view reason) {
+    if (state_ == ClientState::Closed) return;
+    fail(ClientText::TlsFailed, {peer, reason}, false);
 }
 
 void ClientSession::on_connection_lost(std::string_view reason) {

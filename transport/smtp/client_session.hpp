@@ -41,6 +41,9 @@ struct ClientPolicy {
     bool ignore_starttls = false;  // IgnoreSTARTTLS: never ask for TLS even when offered
     bool require_tls = false;      // RequireTLS: nothing of a message is ever sent in clear
     bool tls_possible = true;      // the driver has a TLS client context to run a handshake
+    // Who requires TLS when it is not RequireTLS, for texts ("TlsAuthLevel DomainValidation",
+    // "DANE", "Domain Security", "MTA-STS"); those failures are 4.7.5, RequireTLS's 4.7.4.
+    std::string tls_required_by;
     // SmartHostAuthMechanism BasicAuth / BasicAuthRequireTLS: AUTH PLAIN (or LOGIN) with
     // these credentials before any message; none when auth_user is empty. A peer that
     // offers neither mechanism, or refuses the credentials, gets no message.
@@ -142,6 +145,9 @@ enum class ClientText : std::uint8_t {
     AuthNotOffered,        // 451 4.7.0 BasicAuth and the peer offers no AUTH PLAIN or LOGIN
     AuthNeedsTls,          // 451 4.7.4 BasicAuthRequireTLS without TLS
     AuthRefused,           // 451 4.7.0 the peer refused our credentials
+    TlsPolicyNotOffered,   // 451 4.7.5 a TLS policy (tls_required_by) and no STARTTLS
+    TlsPolicyRefused,      // 451 4.7.5 a TLS policy and STARTTLS refused
+    TlsFailed,             // 451 4.7.5 the handshake or the peer's authentication failed
 };
 struct ClientTextEntry {
     ClientText id;
@@ -191,6 +197,10 @@ public:
     // says which. Recipients not yet decided become Deferred. A close after our QUIT
     // or after a failure is not a failure.
     void on_connection_lost(std::string_view reason);
+    // The TLS handshake failed, or the peer did not prove what the policy asks:
+    // `peer` names it ("mx1.example.com (192.0.2.1:25)"), `reason` says why ("certificate
+    // has expired (TlsAuthLevel CertificateValidation)"). The connection is closed.
+    void on_tls_failed(std::string_view peer, std::string_view reason);
 
     ClientState state() const { return state_; }
     // A reply is owed to us (the driver reads; its inactivity timeout runs).
@@ -200,6 +210,8 @@ public:
     FailureScope failure_scope() const { return scope_; }
     // For LastError: "RequireTLS is set and mx1.example.com does not offer STARTTLS".
     const std::string& failure() const { return failure_; }
+    // The same with its code, for LastError: "451 4.7.5 TLS with … failed: …".
+    std::string failure_line() const;
     bool tls_active() const { return tls_; }
     const PeerExtensions& extensions() const { return ext_; }
     // Every state change, for the SmtpSend protocol log: (from, to, cause).
@@ -241,6 +253,7 @@ private:
     Actions fail(ClientText why, std::initializer_list<std::string_view> args, bool polite,
                  const Reply* peer_reply = nullptr);
     Actions unexpected(const Reply& r, Awaiting answered);
+    Actions fail_not_offered();  // STARTTLS missing and TLS required (RequireTLS or a policy)
     Actions start_auth();
     std::string say(ClientText id, std::initializer_list<std::string_view> args) const;
 
@@ -252,6 +265,7 @@ private:
     bool authenticated_ = false;
     FailureScope scope_ = FailureScope::None;
     std::string failure_;
+    ClientText failure_id_ = ClientText::NotReady;
 
     // The message in flight.
     bool in_message_ = false;
