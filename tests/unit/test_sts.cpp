@@ -376,3 +376,50 @@ TEST_CASE("a day's report is RFC 8460 JSON with its fields, gzip'd into a multip
     }
     CHECK(std::system(("/usr/bin/python3 " + check + " " + dir.sub("m.eml")).c_str()) == 0);
 }
+
+TEST_CASE("TLS attempts are counted in memory and written in one batch, never one commit per session", "[tlsrpt][counts]") {
+    TempDir dir;
+    auto opened = queue::QueueDb::open(dir.path(), {});
+    REQUIRE(opened);
+    auto& db = **opened;
+    asio::io_context io;
+    FakeDns dns;
+    TlsReportService service(io.get_executor(), &db, dns);
+    send::TlsAttemptResult r;
+    r.policy_domain = "contoso.test";
+    r.policy_type = "sts";
+    r.mx_host = "mx1.contoso.test";
+    r.success = true;
+    const auto commits = db.commit_stats().commits;
+    service.record(r);
+    service.record(r);
+    r.success = false;
+    r.result_type = "certificate-expired";
+    service.record(r);
+    CHECK(db.tls_report_scan(kCountPrefix, 100).empty());  // nothing written per session
+    service.flush_now();
+    CHECK(db.commit_stats().commits == commits + 1);
+    auto stored = db.tls_report_scan(kCountPrefix, 100);
+    REQUIRE(stored.size() == 2);
+    std::uint64_t ok = 0, failed = 0;
+    for (const auto& s : stored) {
+        auto c = decode_count(s.detail, s.count);
+        REQUIRE(c);
+        (c->result_type.empty() ? ok : failed) += c->count;
+    }
+    CHECK(ok == 2);
+    CHECK(failed == 1);
+    // The next batch adds to the same keys.
+    service.record(r);
+    service.flush_now();
+    std::uint64_t total = 0;
+    for (const auto& s : db.tls_report_scan(kCountPrefix, 100)) total += s.count;
+    CHECK(total == 4);
+    // Switched off: nothing is counted.
+    service.configure(false, nullptr);
+    service.record(r);
+    service.flush_now();
+    total = 0;
+    for (const auto& s : db.tls_report_scan(kCountPrefix, 100)) total += s.count;
+    CHECK(total == 4);
+}
