@@ -203,6 +203,14 @@ std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, cons
             } catch (const lmdb::Error& e) {
                 if (!options.read_only || e.rc() != MDB_NOTFOUND) throw;
             }
+            // Added with MTA-STS and TLS-RPT (issue 20), the same way.
+            try {
+                d.mta_sts = txn.open_dbi("mta_sts", create);
+                d.tls_report = txn.open_dbi("tls_report", create);
+                d.has_tls_policy = true;
+            } catch (const lmdb::Error& e) {
+                if (!options.read_only || e.rc() != MDB_NOTFOUND) throw;
+            }
             auto format = txn.get(d.meta, "format");
             if (!format && !options.read_only) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));

@@ -343,6 +343,35 @@ public:
     // Every key in the age index, least recently seen first (tests, Test-QueueDatabase).
     std::vector<std::string> reputation_keys_by_age(std::size_t max) const;
 
+    // --- outbound TLS policy (transport/sts/: MTA-STS and TLS-RPT, issue 20) ----------
+    //
+    // The MTA-STS policy cache (`mta_sts`): one record per policy domain, its format
+    // the caller's. Reads are one short transaction; writes go through the committer.
+    // Absent (nullopt, read_only) in an older data directory opened read-only.
+    std::optional<std::string> mta_sts_get(std::string_view domain) const;
+    void mta_sts_put_async(std::string domain, std::optional<std::string> value, std::function<void(std::error_code)> done);
+    Status mta_sts_put(std::string domain, std::optional<std::string> value);  // nullopt deletes
+    std::vector<std::pair<std::string, std::string>> mta_sts_list(std::size_t max) const;
+    // The TLS-RPT counters (`tls_report`): key → count and a detail that the first write
+    // of the key stores (later adds only add their count). Keys are at most 511 bytes.
+    // The server adds in batches (tls_report_add_async, every few seconds and at
+    // shutdown): never one commit per message.
+    struct TlsReportCount {
+        std::string key;
+        std::uint64_t count = 0;
+        std::string detail;
+    };
+    void tls_report_add_async(std::vector<TlsReportCount> adds, std::function<void(std::error_code)> done);
+    Status tls_report_add(std::vector<TlsReportCount> adds);
+    // Every entry whose key starts with `prefix`, in key order, at most `max`.
+    std::vector<TlsReportCount> tls_report_scan(std::string_view prefix, std::size_t max) const;
+    // Writes `key` (count 0, `value` as its detail) and deletes `erase`, in one
+    // transaction that also raises admin_generation(): a report was enqueued, perhaps
+    // by edgectl, and the server's scheduler should look now.
+    Status tls_report_mark(std::string key, std::string value, std::vector<std::string> erase);
+    void tls_report_mark_async(std::string key, std::string value, std::vector<std::string> erase,
+                               std::function<void(std::error_code)> done);
+
     // --- health ---------------------------------------------------------------------
     // Walks every record and index and reports what does not agree.
     ConsistencyReport check() const;

@@ -88,6 +88,10 @@ struct QueueDb::Impl {
     // older version opened read-only.
     lmdb::Dbi reputation = 0, reputation_age = 0;
     bool has_reputation = false;
+    // Outbound TLS policy (queue_db_tls.cpp, issue 20): the MTA-STS policy cache and
+    // the TLS-RPT counters; absent in an older data directory opened read-only.
+    lmdb::Dbi mta_sts = 0, tls_report = 0;
+    bool has_tls_policy = false;
     QueueDbOptions options;
     bool read_only = false;
     LeaseOwner self = LeaseOwner::self();

@@ -11,4 +11,5 @@ void add_backpressure_cmdlets(std::vector<Cmdlet>&) {}
 void add_edgesync_cmdlets(std::vector<Cmdlet>&) {}
 void add_agent_cmdlets(std::vector<Cmdlet>&) {}
 void add_help_cmdlets(std::vector<Cmdlet>&) {}
+void add_tls_report_cmdlets(std::vector<Cmdlet>&) {}
 }  // namespace edge::cli

@@ -325,6 +325,7 @@ TEST_CASE("transcript: ReceiveConnector cmdlets", "[transcript]") { run_transcri
 TEST_CASE("transcript: SendConnector cmdlets", "[transcript]") { run_transcript("send_connector.t"); }
 TEST_CASE("transcript: AcceptedDomain cmdlets", "[transcript]") { run_transcript("accepted_domain.t"); }
 TEST_CASE("transcript: TransportServer cmdlets", "[transcript]") { run_transcript("transport_server.t"); }
+TEST_CASE("transcript: TLS-RPT counts and reports, MTA-STS policies (issue 20)", "[transcript]") { run_transcript("tls_report.t"); }
 TEST_CASE("transcript: RecipientFilterConfig cmdlets", "[transcript]") { run_transcript("recipient_filter.t"); }
 TEST_CASE("transcript: TransportAgent cmdlets and Get-AgentLog", "[transcript]") { run_transcript("transport_agent.t"); }
 TEST_CASE("transcript: SenderFilterConfig cmdlets and PreGreetDelay", "[transcript]") { run_transcript("sender_filter.t"); }

@@ -278,6 +278,16 @@ constexpr std::array kTable = {
                "Oldest agent log files deleted past this total", "2007 SP1 EdgeTransport.exe.config"},
     SettingDef{O::TransportServer, "AgentLogMaxAge", T::TimeSpan, "7.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
                "Agent log files older than this are deleted; 00:00:00 = never", "2007 SP1 EdgeTransport.exe.config"},
+    // MTA-STS and TLS-RPT (issue 20, transport/sts/): Exchange Online enforces MTA-STS for
+    // outbound mail by default and sends TLS reports; so does this edge.
+    SettingDef{O::TransportServer, "MtaStsEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "MTA-STS (RFC 8461) for internet delivery by MX: the _mta-sts TXT record and the HTTPS policy of each recipient domain decide which MX hosts may be used and that their certificates must verify", "ours (Exchange Online enforces it outbound)"},
+    SettingDef{O::TransportServer, "MtaStsPolicyPort", T::Int, "443", 1, 65535, false, "", E::None, false,
+               "TCP port of the MTA-STS policy servers (https://mta-sts.<domain>/); 443 by RFC 8461, another only for tests", "ours"},
+    SettingDef{O::TransportServer, "MtaStsFetchTimeout", T::TimeSpan, "00:01:00", 1, 600, false, "", E::None, false,
+               "Longest an MTA-STS policy fetch may take, connection to last byte", "ours (RFC 8461 §3.3 suggests about a minute)"},
+    SettingDef{O::TransportServer, "TlsReportingEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "Count outbound TLS outcomes per recipient domain and mail a daily TLS-RPT report (RFC 8460) to the domains that publish _smtp._tls", "ours (Exchange Online sends them)"},
 
     // ---- the Recipient Filter agent (Set-RecipientFilterConfig): one object --------------------------
     SettingDef{O::RecipientFilterConfig, "Enabled", T::Bool, "$true", 0, 0, false, "", E::None, false,

@@ -246,6 +246,10 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "AgentLogMaxFileSize", agent_log_max_file_size),
     EDGE_BIND(TS, "AgentLogMaxDirectorySize", agent_log_max_directory_size),
     EDGE_BIND(TS, "AgentLogMaxAge", agent_log_max_age),
+    EDGE_BIND(TS, "MtaStsEnabled", mta_sts_enabled),
+    EDGE_BIND(TS, "MtaStsPolicyPort", mta_sts_policy_port),
+    EDGE_BIND(TS, "MtaStsFetchTimeout", mta_sts_fetch_timeout),
+    EDGE_BIND(TS, "TlsReportingEnabled", tls_reporting_enabled),
 };
 
 using RF = RecipientFilterConfigSettings;

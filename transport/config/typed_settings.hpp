@@ -244,6 +244,10 @@ struct TransportServerSettings {
     std::uint64_t agent_log_max_file_size = 10u << 20;
     std::uint64_t agent_log_max_directory_size = 250u << 20;
     std::chrono::seconds agent_log_max_age{7 * 86400};
+    bool mta_sts_enabled = true;                  // transport/sts/ (issue 20)
+    std::uint64_t mta_sts_policy_port = 443;
+    std::chrono::seconds mta_sts_fetch_timeout{60};
+    bool tls_reporting_enabled = true;
     friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
 };
 

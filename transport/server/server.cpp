@@ -138,10 +138,12 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, kVersionText);
     send::DeliveryOptions delivery_options;
     delivery_options.say = say;
+    delivery_options.tls_hooks = send::TlsPolicyHooks{mta_sts.get(), tls_reports.get()};  // MTA-STS, TLS-RPT
     // Domain Security presents the receive certificate when a Send connector names none.
     delivery_options.receive_certificate_file = files.certificate;
     delivery_options.receive_key_file = files.key;
     delivery = std::make_unique<send::DeliveryService>(io, *db, std::move(delivery_options), tracking.get());
+    tls_reports->on_queued = [this] { delivery->notify(); };
     delivery->apply(snapshot->send);
     queue_sink = std::make_unique<QueueDbSink>(*db);
     AcceptanceHooks hooks;
@@ -254,6 +256,27 @@ void Server::Impl::apply_agent_services(const config::TransportServerSettings& t
     agent_dns_servers = ts.internal_dns_servers;
 }
 
+// MTA-STS and TLS-RPT follow the transport server's settings and the send side's
+// configuration (DNS servers, routing of report mail, the postmaster address).
+void Server::Impl::apply_tls_policy(const config::TransportServerSettings& ts, std::shared_ptr<const send::SendConfig> send) {
+    if (!sts_dns) {
+        sts_dns = std::make_unique<sts::ResolverStsDns>(io.get_executor());
+        mta_sts = std::make_unique<sts::MtaStsPolicySource>(io.get_executor(), db.get(), *sts_dns);
+        tls_reports = std::make_unique<sts::TlsReportService>(io.get_executor(), db.get(), *sts_dns);
+        mta_sts->set_log(say);
+        mta_sts->set_results(tls_reports.get());
+        tls_reports->say = say;
+    }
+    sts_dns->apply(ts.internal_dns_servers, ts.external_dns_servers);
+    sts::MtaStsSettings m;
+    m.enabled = ts.mta_sts_enabled;
+    m.port = static_cast<std::uint16_t>(ts.mta_sts_policy_port);
+    m.fetch_timeout = ts.mta_sts_fetch_timeout;
+    m.ca_file = ts.tls_certificate_authority_file;
+    mta_sts->configure(m);
+    tls_reports->configure(ts.tls_reporting_enabled, std::move(send));
+}
+
 std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     auto snap = std::make_shared<ConfigSnapshot>();
     snap->generation = db->config_generation();
@@ -268,6 +291,7 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     snap->send = send;
     snap->recipient_filter = read_recipient_filter(*db);
     apply_agent_services(ts);
+    apply_tls_policy(ts, send);
     agent_services.reputation->configure(config::sender_reputation_config_settings(
         config::load_singleton(*db, config::ObjectKind::SenderReputationConfig)));
     agent_services.reputation->set_ours(server_fqdn, snap->categorizer);
@@ -618,8 +642,10 @@ int Server::run() {
     async::spawn(ex, d.wait_signals(), "signal handler");
     async::spawn(ex, d.delivery->run(), "delivery scheduler");
     async::spawn(ex, d.agent_services.reputation->run_flusher(), "sender reputation flush");
+    async::spawn(ex, d.tls_reports->run(), "TLS-RPT counts and daily reports");
     d.io.run();
     d.agent_services.reputation->flush_now();  // what the last interval gathered
+    d.tls_reports->flush_now();
     if (d.receive_log) d.receive_log->flush();
     if (d.tracking) d.tracking->flush();
     if (d.agent_log) d.agent_log->flush();

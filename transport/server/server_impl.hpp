@@ -12,6 +12,7 @@
 #include "dkim_signing.hpp"
 #include "message_acceptance.hpp"
 #include "message_tracking.hpp"
+#include "mta_sts.hpp"
 #include "protocol_log.hpp"
 #include "recipient_filter.hpp"
 #include "reputation_service.hpp"
@@ -22,6 +23,7 @@
 #include "session_memory.hpp"
 #include "smtp_connection.hpp"
 #include "sync_listener.hpp"
+#include "tls_report_service.hpp"
 #include "wait_group.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -62,6 +64,7 @@ struct Server::Impl {
     void ensure_first_start_objects();
     std::shared_ptr<const ConfigSnapshot> read_snapshot();
     void apply_agent_services(const config::TransportServerSettings& ts);
+    void apply_tls_policy(const config::TransportServerSettings& ts, std::shared_ptr<const send::SendConfig> send);
     void reload(bool forced);          // re-read the config store when its generation moved
     void reconcile_listeners();        // open new bindings, close the ones no connector uses
     asio::awaitable<void> poll_config();
@@ -125,6 +128,11 @@ struct Server::Impl {
     std::vector<std::string> agent_dns_servers;  // as configured, to see a change
     // Other agents' refusals go to sender reputation, then on to the agent log.
     std::unique_ptr<agents::ReputationVerdictTee> verdict_tee;
+    // MTA-STS and TLS-RPT (issue 20, transport/sts/): the delivery service's TLS policy
+    // hooks, so declared before it (they must outlive it).
+    std::unique_ptr<sts::ResolverStsDns> sts_dns;
+    std::unique_ptr<sts::MtaStsPolicySource> mta_sts;
+    std::unique_ptr<sts::TlsReportService> tls_reports;
     std::unique_ptr<send::DeliveryService> delivery;
     std::unique_ptr<MessageQueue> queue_sink;       // the queue database, as acceptance sees it
     std::unique_ptr<MessageAcceptance> acceptance;  // every finished message, from every session
