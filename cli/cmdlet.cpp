@@ -27,6 +27,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_auth_cmdlets(t);
         add_attachment_filter_cmdlets(t);
         add_content_filter_cmdlets(t);
+        add_certificate_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();
