@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -241,6 +242,9 @@ CertificateInfo new_self_signed_certificate(const std::string& data_directory, c
         request.subject.emplace_back(std::string(text::trim_space(part.substr(0, eq))),
                                      std::string(text::trim_space(part.substr(eq + 1))));
     }
+    // Written as Windows shows a name, most specific first ("CN=…, O=…, C=…"); encoded
+    // the other way round, as X.509 orders RDNs (C first), so it reads back as written.
+    std::reverse(request.subject.begin(), request.subject.end());
     std::string cn;
     for (const auto& [a, v] : request.subject)
         if (text::iequals(a, "CN")) cn = v;
