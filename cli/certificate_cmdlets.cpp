@@ -19,6 +19,7 @@
 #include <fmt/ranges.h>
 
 #include <chrono>
+#include <map>
 #include <stdexcept>
 
 namespace edge::cli {
@@ -195,19 +196,22 @@ Output get_certificates(Context& ctx, const Invocation& inv) {
     std::optional<std::string> wanted;
     if (inv.has("Thumbprint")) wanted = thumbprint_param(inv);
     std::vector<Record> records;
-    std::vector<std::string> warnings;
+    std::map<std::string, std::string> warnings;  // by thumbprint: said only for what -Filter keeps
     for (const auto& c : load_certificates(ctx)) {
         if (wanted && c.thumbprint != *wanted) continue;
         Shown s = certificate_record(ctx, c);
         records.push_back(std::move(s.record));
-        if (!s.warning.empty()) warnings.push_back(std::move(s.warning));
+        if (!s.warning.empty()) warnings.emplace(c.thumbprint, std::move(s.warning));
     }
     if (wanted && records.empty())
         fail(fmt::format("no certificate with thumbprint {}; 'edgectl Get-ExchangeCertificate' lists them", *wanted));
     Output out;
     out.records = select_records(std::move(records), inv, certificate_record(ctx, {}).record.names());
     out.columns = kColumns;
-    out.note = fmt::format("{}", fmt::join(warnings, "\n"));
+    std::vector<std::string> said;
+    for (const auto& r : out.records)
+        if (const Value* t = r.find("Thumbprint"); t != nullptr && warnings.contains(t->text)) said.push_back(warnings[t->text]);
+    out.note = fmt::format("{}", fmt::join(said, "\n"));
     return out;
 }
 
