@@ -74,7 +74,8 @@ TEST_CASE("an imported certificate enabled for SMTP is offered to new STARTTLS s
     CHECK(s.server_log().find("STARTTLS: 1 certificate(s) enabled for SMTP") != std::string::npos);
 }
 
-TEST_CASE("a certificate enabled before the start is offered from the first session, and a stored key never leaves 0600",
+TEST_CASE("a certificate enabled before the start is offered from the first session, one near its NotAfter is warned of, "
+          "and a stored key never leaves 0600",
           "[receive][tls][certificates]") {
     EdgeServer s;
     std::string out;
@@ -83,7 +84,16 @@ TEST_CASE("a certificate enabled before the start is offered from the first sess
     const auto at = out.find_first_of("0123456789ABCDEF", out.find("\n--"));
     REQUIRE(at != std::string::npos);
     const std::string t = out.substr(at, 40);
+    // One within 30 days of its NotAfter: the server log says so at start.
+    const std::string dir = s.dir().path();
+    REQUIRE(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 10 -subj /CN=soon.test "
+                        "-keyout " + dir + "/soon.key -out " + dir + "/soon.crt", &out) == 0);
+    REQUIRE(s.edgectl("Import-ExchangeCertificate -Path " + dir + "/soon.crt -KeyPath " + dir + "/soon.key", &out) == 0);
+    CHECK(out.find("WARNING: the certificate " + thumbprint(dir + "/soon.crt") + " expires on") != std::string::npos);
     s.start();
+    CHECK(wait_until([&] {
+        return s.server_log().find("warning: certificate " + thumbprint(dir + "/soon.crt") + " expires on") != std::string::npos;
+    }));
     CHECK(served_thumbprint(s.port(), "") == t);
     CHECK(served_thumbprint(s.port(), "contoso.test") == t);
     namespace fs = std::filesystem;

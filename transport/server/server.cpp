@@ -387,7 +387,7 @@ void Server::Impl::warn_expiring_certificates() {
         }
     }
     try {
-        warn(bootstrap_certificate_file + " (TlsCertificateFile)", tls::read_certificate_file(bootstrap_certificate_file).not_after);
+        warn(bootstrap_certificate_file + " (the bootstrap certificate)", tls::read_certificate_file(bootstrap_certificate_file).not_after);
     } catch (const std::exception&) {
     }
 }
