@@ -28,6 +28,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_attachment_filter_cmdlets(t);
         add_content_filter_cmdlets(t);
         add_tls_report_cmdlets(t);
+        add_certificate_cmdlets(t);
         add_help_cmdlets(t);
         return t;
     }();

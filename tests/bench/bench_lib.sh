@@ -144,7 +144,8 @@ relay_domains = bench.test
 relayhost = [127.0.0.1]:$relay_port
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtp_tls_security_level = none
-smtpd_tls_security_level = none
+smtpd_tls_security_level = ${PF_TLS_LEVEL:-none}
+${PF_TLS_FILES:-}
 maillog_file = $maillog
 maillog_file_prefixes = $WORK
 biff = no

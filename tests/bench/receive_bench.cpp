@@ -11,6 +11,9 @@
 //         alone in flight), after each 250 it waits for the sink to count that message
 //         and reports p50/p99 of the end-to-end latency, the server's 250 to the client
 //         → the message's arrival at the sink (the sink's counter, polled every 20 µs).
+//         With --starttls (issue 20's TLS cell) every connection says STARTTLS after EHLO,
+//         makes a full TLS handshake (no session resumption, no certificate check: the
+//         cost is the server's), and EHLOs again before MAIL.
 //   idle  open C connections, read each 220 banner, leave them idle, and report the
 //         server's VmRSS (/proc/<pid>/status) before and after.
 #include <utility>  // before Asio: some Boost versions use std::exchange without it
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
@@ -59,6 +63,7 @@ struct Options {
     std::uint64_t warmup = 0;
     std::size_t size = 4096;
     bool new_connection = false;  // default: reuse the connection, next MAIL right after the 250
+    std::shared_ptr<asio::ssl::context> tls;  // --starttls: STARTTLS on every connection
     std::string mail_from = "bench@client.bench.test";
     std::string rcpt_to = "rcpt@bench.test";
     std::string helo = "client.bench.test";
@@ -77,7 +82,7 @@ struct Options {
 [[noreturn]] void usage() {
     fmt::print(stderr,
                "usage: receive_bench load --port P [--host H] [--label NAME] [--sessions S] [--messages N]\n"
-               "                          [--warmup W] [--size BYTES] [--new-connection] [--from ADDR]\n"
+               "                          [--warmup W] [--size BYTES] [--new-connection] [--starttls] [--from ADDR]\n"
                "                          [--to ADDR] [--timeout SECONDS] [--message FILE]\n"
                "                          [--sink-counter SMTP_SINK_C_OUTPUT [--sink-timeout SECONDS] [--e2e-latency]]\n"
                "       receive_bench idle --port P --pid SERVER_PID [--connections C] [--settle SECONDS]\n");
@@ -170,7 +175,8 @@ public:
     awaitable<Reply> read_reply() {
         arm();
         for (;;) {
-            auto [ec, n] = co_await asio::async_read_until(socket_, asio::dynamic_buffer(in_), "\r\n", use_tuple);
+            auto [ec, n] = tls_ ? co_await asio::async_read_until(*tls_, asio::dynamic_buffer(in_), "\r\n", use_tuple)
+                                : co_await asio::async_read_until(socket_, asio::dynamic_buffer(in_), "\r\n", use_tuple);
             if (ec) co_return Reply{};
             std::string_view line(in_.data(), n - 2);
             Reply r;
@@ -183,7 +189,18 @@ public:
 
     awaitable<bool> write(std::string_view bytes) {
         arm();
-        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), use_tuple)
+                            : co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
+        co_return !ec;
+    }
+
+    // STARTTLS (RFC 3207) and the client's handshake; false when either fails.
+    awaitable<bool> starttls(asio::ssl::context& ctx) {
+        if ((co_await command("STARTTLS\r\n")).code != 220) co_return false;
+        in_.clear();
+        tls_.emplace(socket_, ctx);
+        arm();
+        auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
         co_return !ec;
     }
 
@@ -215,6 +232,7 @@ private:
     void arm() { deadline_ = Clock::now() + timeout_; }
 
     tcp::socket socket_;
+    std::optional<asio::ssl::stream<tcp::socket&>> tls_;
     std::string in_;
     std::chrono::seconds timeout_;
     Clock::time_point deadline_;
@@ -255,6 +273,10 @@ awaitable<bool> run_connection(Connection& c, const Options& opt, const tcp::end
     if (!co_await c.connect(ep)) co_return false;
     if ((co_await c.read_reply()).code != 220 ||
         (co_await c.command(fmt::format("EHLO {}\r\n", opt.helo))).code != 250) {
+        ++phase.refused_connections;
+        co_return false;
+    }
+    if (opt.tls && (!co_await c.starttls(*opt.tls) || (co_await c.command(fmt::format("EHLO {}\r\n", opt.helo))).code != 250)) {
         ++phase.refused_connections;
         co_return false;
     }
@@ -487,7 +509,7 @@ int run_load(const Options& opt) {
     fmt::print("cell target={} sessions={} size={} mode={} msgs={} accepted={} refused={} errors={} timeouts={} "
                "connections={} refused_connections={} warmup_accepted={} secs={:.3f} msgs_per_s={:.1f} p50_ms={:.3f} "
                "p99_ms={:.3f} max_ms={:.3f}{}\n",
-               opt.label, opt.sessions, opt.size, opt.new_connection ? "new-connection" : "reuse", opt.messages,
+               opt.label, opt.sessions, opt.size, std::string(opt.new_connection ? "new-connection" : "reuse") + (opt.tls ? "+starttls" : ""), opt.messages,
                p.accepted, p.refused, p.errors, p.timeouts, p.connections, p.refused_connections, warmup_accepted, secs, rate, p50, p99, max,
                e2e);
     return p.accepted == opt.messages && sink_complete ? 0 : 1;
@@ -590,6 +612,10 @@ int main(int argc, char** argv) {
         else if (a == "--warmup") opt.warmup = std::stoull(value());
         else if (a == "--size") opt.size = std::stoul(value());
         else if (a == "--new-connection") opt.new_connection = true;
+        else if (a == "--starttls") {
+            opt.tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+            opt.tls->set_verify_mode(asio::ssl::verify_none);  // the bench measures the servers, not trust
+        }
         else if (a == "--from") opt.mail_from = value();
         else if (a == "--to") opt.rcpt_to = value();
         else if (a == "--message") opt.message_file = value();

@@ -36,6 +36,12 @@
 #            Postfix. Run it as (make bench-milter):
 #              TARGETS="postfix postfix_milter_accept postfix_rspamd edge edge_milter_accept edge_rspamd" \
 #                MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
+#   TLS=1  (issue 20) the TLS cell: every connection says STARTTLS after EHLO (a full handshake each,
+#            the client checks no certificate), both servers offering the same EC P-256 certificate
+#            made here: Postfix with smtpd_tls_security_level = may and smtpd_tls_chain_files, the edge
+#            with it imported and enabled (Import-ExchangeCertificate -Services SMTP). Run it as
+#            (the issue's cell; target >= 3 x Postfix):
+#              TLS=1 TARGETS="postfix edge" MODE=new-connection SESSIONS=50 IDLE=0 receive_bench.sh
 # One line per cell, the ratios, and as the last line:
 #   RESULT edge_msgs_per_s=… postfix_msgs_per_s=… sink_msgs_per_s=… ratio_vs_postfix=… ratio_vs_sink=… p99_ms=…
 # (50 sessions; p99 is edge's). Exit status 1 when a cell lost or refused messages or a server failed.
@@ -68,6 +74,7 @@ MSGS_1=${MSGS_1:-2000}
 WARMUP=${WARMUP:-1000}
 SIZE=${SIZE:-4096}
 MODE=${MODE:-reuse}
+TLS=${TLS:-0}
 IDLE=${IDLE:-5000}
 POSTFIX_LOG=${POSTFIX_LOG:-0}
 HI=$(echo "$SESSIONS" | tr ' ' '\n' | sort -n | tail -1)   # the RESULT line's session count
@@ -84,6 +91,10 @@ BENCH_NAME=receive_bench
 [ "$(id -u)" = 0 ] || fail "must run as root (smtp-sink -u, Postfix)"
 [ -x "$CLIENT" ] || fail "no $CLIENT (cmake --build build/release --target receive_bench)"
 case "$MODE" in reuse) MODE_FLAG="" ;; new-connection) MODE_FLAG="--new-connection" ;; *) fail "MODE is reuse or new-connection" ;; esac
+if [ "$TLS" = 1 ]; then
+  has_target sink && fail "smtp-sink offers no STARTTLS: leave sink out of TARGETS with TLS=1"
+  MODE_FLAG="$MODE_FLAG --starttls"
+fi
 if has_target edge; then
   [ -x "$EDGE" ] && [ -x "$EDGECTL" ] || fail "no $EDGE or $EDGECTL (make build-release), or leave edge out of TARGETS"
 fi
@@ -104,6 +115,16 @@ if has_target postfix || has_target sink; then
 fi
 
 bench_prepare_work
+
+# ---------------------------------------------------------------- TLS=1: one certificate for both servers
+if [ "$TLS" = 1 ]; then
+  TLS_KEY=$WORK/tls.key; TLS_CERT=$WORK/tls.crt
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=bench.test \
+    -addext subjectAltName=DNS:bench.test -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null || fail "openssl could not make the bench certificate"
+  chmod 0644 "$TLS_KEY"  # Postfix's smtpd (user postfix) reads it; a throwaway key
+  PF_TLS_LEVEL=may
+  PF_TLS_FILES="smtpd_tls_chain_files = $TLS_KEY, $TLS_CERT"
+fi
 
 # ---------------------------------------------------------------- smtp-sink (target and Postfix's relay host)
 if has_target sink; then pick_port SINK_PORT; start_sink "$SINK_PORT" SINK_PID smtp-sink; log "smtp-sink on 127.0.0.1:$SINK_PORT (pid $SINK_PID)"; fi
@@ -201,6 +222,9 @@ PY
       edgectl New-MilterServer -Name accept -Address "127.0.0.1:$MILTER_ACCEPT_PORT" -Enabled '$false'
     fi
   fi
+  if [ "$TLS" = 1 ]; then
+    edgectl Import-ExchangeCertificate -Path "$TLS_CERT" -KeyPath "$TLS_KEY" -Services SMTP
+  fi
   edge_start
   log "edge-transport on 127.0.0.1:$EDGE_PORT (pid $EDGE_PID), data in $EDGE_DATA"
 fi
@@ -250,7 +274,7 @@ postfix_switch() {  # postfix_switch MILTERS -- only when it changes (a reload c
 if has_target edge_auth; then agents_switch Disable; fi
 
 echo "# receive_bench: $(. /etc/os-release; echo "$PRETTY_NAME"), $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# size=$SIZE mode=$MODE sessions=[$SESSIONS] msgs=$MSGS msgs_1=$MSGS_1 warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
+echo "# size=$SIZE mode=$MODE tls=$TLS sessions=[$SESSIONS] msgs=$MSGS msgs_1=$MSGS_1 warmup=$WARMUP targets=[$TARGETS] postfix_log=$POSTFIX_LOG"
 
 FAILED=0
 LINES=()

@@ -77,6 +77,7 @@ FUZZ_TARGET(settings) {
         case ObjectKind::AttachmentFilterEntry: (void)attachment_filter_entry_settings(object); break;
         case ObjectKind::ContentFilterConfig: (void)content_filter_config_settings(object); break;
         case ObjectKind::ContentFilterPhrase: (void)content_filter_phrase_settings(object); break;
+        case ObjectKind::ExchangeCertificate: (void)exchange_certificate_settings(object); break;
     }
     // New-* refuses an object without its required settings, so none is ever stored.
     for (const SettingDef* def : settings_of(kind))

@@ -332,6 +332,7 @@ TEST_CASE("transcript: SenderFilterConfig cmdlets and PreGreetDelay", "[transcri
 TEST_CASE("transcript: Sender ID, DKIM and DMARC configuration, DKIM keys and signing configurations", "[transcript]") { run_transcript("auth.t"); }
 TEST_CASE("transcript: MilterServer cmdlets", "[transcript]") { run_transcript("milter.t"); }
 TEST_CASE("transcript: ContentFilterConfig and ContentFilterPhrase cmdlets", "[transcript]") { run_transcript("content_filter.t"); }
+TEST_CASE("transcript: ExchangeCertificate cmdlets (issue 20)", "[transcript]") { run_transcript("certificate.t"); }
 TEST_CASE("transcript: SenderReputationConfig and Get-SenderReputation", "[transcript]") {
     run_transcript("sender_reputation.t");
 }

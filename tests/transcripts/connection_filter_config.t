@@ -33,14 +33,14 @@ $ edgectl Set-IPAllowListConfig -Other x
 ! edgectl: Set-IPAllowListConfig: there is no parameter -Other; 'edgectl Get-Help Set-IPAllowListConfig' lists them
 [exit 2]
 $ edgectl Get-TransportConfig
-Identity                : TransportConfig
-TLSSendDomainSecureList : 
-InternalSMTPServers     : 
+Identity                   : TransportConfig
+InternalSMTPServers        : 
+TLSReceiveDomainSecureList : 
 $ edgectl Set-TransportConfig -InternalSMTPServers 10.0.0.0/8,192.0.2.5
 $ edgectl Get-TransportConfig
-Identity                : TransportConfig
-TLSSendDomainSecureList : 
-InternalSMTPServers     : 10.0.0.0/8, 192.0.2.5
+Identity                   : TransportConfig
+InternalSMTPServers        : 10.0.0.0/8, 192.0.2.5
+TLSReceiveDomainSecureList : 
 $ edgectl Set-TransportConfig -InternalSMTPServers nope
 ! edgectl: Set-TransportConfig: -InternalSMTPServers: 'nope' is not valid; expected an IP address, a range such as 192.0.2.1-192.0.2.9 or a CIDR block such as 192.0.2.0/24: expected an IPv4 address of four decimal parts 0..255 without leading zeros, such as 192.0.2.1, not 'nope'
 [exit 1]
@@ -48,4 +48,4 @@ $ edgectl Set-TransportConfig -InternalSMTPServers 10.0.0.5-10.0.0.1
 ! edgectl: Set-TransportConfig: -InternalSMTPServers: '10.0.0.5-10.0.0.1' is not valid; expected the first address of a range not to exceed the last, not '10.0.0.5-10.0.0.1'
 [exit 1]
 $ edgectl Get-TransportConfig | grep InternalSMTPServers
-InternalSMTPServers     : 10.0.0.0/8, 192.0.2.5
+InternalSMTPServers        : 10.0.0.0/8, 192.0.2.5

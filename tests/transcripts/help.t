@@ -29,16 +29,15 @@ $ edgectl Get-Help Set-Nothing
 # Issue 16 added Get-/Set-TransportAgent, Get-AgentLog (and Enable-/Disable-TransportAgent).
 # Issue 17 (connection filtering): Add-/Get-/Remove-IPBlockListEntry and -IPAllowListEntry,
 # Get-/Set-IPBlockListConfig, -IPAllowListConfig, -TransportConfig.
-# Issue 20 (MTA-STS, TLS-RPT): Get-TlsReport, Get-MtaStsPolicy (and Send-TlsReport).
 $ edgectl help | grep -c -E '^  (Get|Set|New|Remove|Suspend|Resume|Retry|Export|Test)-'
-93
+94
 $ edgectl help | grep -E '^  (Get-BackPressure|Get-MessageTrackingLog|Retry-Queue) '
   Retry-Queue                     Try a queue in Retry now; with -Resubmit $true route its messages again
   Get-MessageTrackingLog          Search the message tracking log
   Get-BackPressure                The running server's back-pressure level, since when, and each resource's reading and thresholds
 # The lists bash completion reads.
 $ edgectl --list-cmdlets | grep -c .
-102
+104
 $ edgectl --list-parameters set-receiveconnector | grep -E '^-(Banner|Enabled|Bindings) '
 -Enabled Boolean
 -Bindings IPBinding[]

@@ -546,3 +546,72 @@ TEST_CASE("agents see DATA after MAIL with no accepted recipient, before the seq
     CHECK(asked == 2);
     CHECK(st.next == Step::Next::Close);
 }
+
+// ---- Domain Security (issue 20): the core decides from what the driver says the client certificate proved ----
+
+TEST_CASE("Domain Security: MAIL from a listed partner needs TLS and a trusted client certificate for its domain",
+          "[smtp][session][tls][domain-security]") {
+    auto session = [] {
+        SessionSettings st = edge_settings();
+        st.tls_available = true;
+        st.domain_secure_domains = {"partner.example"};
+        return Session(st, test_policy(), "192.0.2.10");
+    };
+    auto after_tls = [&](const ClientCertificate& c) {
+        Session s = session();
+        s.greet();
+        send(s, "EHLO mail.partner.example");
+        send(s, "STARTTLS");
+        s.on_tls_established();
+        s.set_client_certificate(c);
+        send(s, "EHLO mail.partner.example");
+        return send(s, "MAIL FROM:<a@partner.example>");
+    };
+    {
+        Session s = session();
+        s.greet();
+        send(s, "EHLO mail.partner.example");
+        CHECK(send(s, "MAIL FROM:<a@PARTNER.example>") ==
+              "450 4.7.1 Domain Security: mail from partner.example needs mutual TLS; issue STARTTLS and present a certificate");
+        // Another domain, and the null sender, are not held to it.
+        CHECK(send(s, "MAIL FROM:<a@example.org>") == "250 2.1.0 Sender OK");
+        send(s, "RSET");
+        CHECK(send(s, "MAIL FROM:<>") == "250 2.1.0 Sender OK");
+    }
+    CHECK(after_tls({}) == "450 4.7.1 Domain Security: mail from partner.example needs a TLS client certificate");
+    CHECK(after_tls({true, false, "certificate has expired", {"partner.example"}}) ==
+          "450 4.7.1 Domain Security: the client certificate is not trusted (certificate has expired)");
+    CHECK(after_tls({true, true, "", {"mail.other.example"}}) ==
+          "450 4.7.1 Domain Security: the client certificate is not for partner.example");
+    CHECK(after_tls({true, true, "", {"mail.partner.example", "partner.example"}}) == "250 2.1.0 Sender OK");
+    CHECK(after_tls({true, true, "", {"*.example"}}) ==  // a wildcard over a top-level label proves nothing
+          "450 4.7.1 Domain Security: the client certificate is not for partner.example");
+    // A refusal is temporary and never tarpitted: a partner's queue retries once its certificate is fixed.
+    Session s = session();
+    s.greet();
+    send(s, "EHLO x.example");
+    Step st;
+    send(s, "MAIL FROM:<a@partner.example>", &st);
+    CHECK_FALSE(st.tarpit);
+}
+
+TEST_CASE("certificate names match a domain exactly or by one left-most wildcard label (RFC 6125 6.4.3)",
+          "[smtp][session][tls][domain-security]") {
+    struct Row {
+        const char* name;
+        const char* domain;
+        bool matches;
+    };
+    const Row rows[] = {
+        {"partner.example", "partner.example", true},   {"Partner.Example", "partner.EXAMPLE", true},
+        {"*.partner.example", "mail.partner.example", true}, {"*.partner.example", "partner.example", false},
+        {"*.partner.example", "a.b.partner.example", false}, {"*.example", "partner.example", false},
+        {"*", "partner.example", false},                  {"*.com", "example.com", false},
+        {"", "partner.example", false},                   {"partner.example", "", false},
+        {"other.example", "partner.example", false},      {"*.partner.example", ".partner.example", false},
+    };
+    for (const auto& r : rows) {
+        INFO(r.name << " vs " << r.domain);
+        CHECK(certificate_name_matches(r.name, r.domain) == r.matches);
+    }
+}

@@ -123,6 +123,8 @@ constexpr std::array kTable = {
                "How sessions authenticate; Tls offers STARTTLS; ExternalAuthoritative trusts the RemoteIPRanges", "§1.2/§1.5"},
     SettingDef{O::ReceiveConnector, "TlsPinnedClientCertificates", T::List, "", 0, 0, false, "", E::CertificatePin, false,
                "SHA-256 fingerprints of hub client certificates: a session that presents one after STARTTLS holds ExchangeServers rights (needs ExchangeServers in PermissionGroups)", "ours"},
+    SettingDef{O::ReceiveConnector, "DomainSecureEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Domain Security: mail from a domain in Set-TransportConfig -TLSReceiveDomainSecureList is accepted only over mutual TLS with a client certificate valid for that domain (needs Tls in AuthMechanism)", "§1.2"},
     SettingDef{O::ReceiveConnector, "RequireTLS", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Mail only after STARTTLS (530 5.7.0 before)", "§1.2"},
     SettingDef{O::ReceiveConnector, "RequireEHLODomain", T::Bool, "$false", 0, 0, false, "", E::None, false,
@@ -349,6 +351,8 @@ constexpr std::array kTable = {
                "Partner domains whose mail leaves only over mutual TLS (Domain Security), through a Send connector with DomainSecureEnabled", "Exchange 2007"},
     SettingDef{O::TransportConfig, "InternalSMTPServers", T::List, "", 0, 0, false, "", E::IpRange, false,
                "MTAs in front of this edge: for their sessions the Connection Filtering Agent judges the first address in Received: that is not one of them", "§9.1"},
+    SettingDef{O::TransportConfig, "TLSReceiveDomainSecureList", T::List, "", 0, 0, false, "", E::Domain, false,
+               "Domain Security partners: on a Receive connector with DomainSecureEnabled, mail from these domains needs mutual TLS with a valid certificate for the domain (else 450 4.7.1)", "§5 (S45)"},
     // ---- IP Block List providers (DNSBL; Add-/Set-IPBlockListProvider): one object per provider -------
     // BitmaskMatch / IPAddressesMatch must be 127.0.0.0/8 addresses (validate_object).
     SettingDef{O::IPBlockListProvider, "Name", T::String, "", 0, 64, false, "", E::None, true,
@@ -612,6 +616,25 @@ constexpr std::array kTable = {
                "Words matched case-insensitively in the Subject and the text of the body", "§9.2"},
     SettingDef{O::ContentFilterPhrase, "Influence", T::Enum, "BadWord", 0, 0, false, "GoodWord,BadWord", E::None, true,
                "GoodWord: SCL 0 whatever else is found; BadWord: SCL 9", "§9.2"},
+    // Issue 20: certificates managed live (Import-/New-/Enable-/Get-/Remove-ExchangeCertificate,
+    // cli/certificate_cmdlets.cpp), one object each, named by its Thumbprint; the files are
+    // <DataDirectory>/certificates/<Thumbprint>.pem and .key. The cmdlets write what Get shows.
+    SettingDef{O::ExchangeCertificate, "Thumbprint", T::String, "", 0, 40, false, "", E::None, true,
+               "SHA-1 of the DER certificate in upper-case hex, as Exchange shows it (the Identity)", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "Services", T::Flags, "None", 0, 0, false, "None,SMTP", E::None, false,
+               "SMTP: STARTTLS offers it (Enable-ExchangeCertificate -Services SMTP); None: stored only", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "Subject", T::String, "", 0, 1024, false, "", E::None, false,
+               "The certificate's subject (\"CN=mail.contoso.com\")", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "Issuer", T::String, "", 0, 1024, false, "", E::None, false,
+               "The certificate's issuer (its subject when self-signed)", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "CertificateDomains", T::List, "", 0, 0, false, "", E::None, false,
+               "DNS names of the certificate (subjectAltName, else the CN): what SNI and Domain Security match", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "NotBefore", T::String, "", 0, 32, false, "", E::None, false,
+               "Start of validity, UTC (yyyy-MM-ddTHH:mm:ssZ)", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "NotAfter", T::String, "", 0, 32, false, "", E::None, false,
+               "End of validity, UTC; the server log and Get-ExchangeCertificate warn 30 days before", "Exchange 2007"},
+    SettingDef{O::ExchangeCertificate, "IsSelfSigned", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Made by New-ExchangeCertificate, or issued by itself", "Exchange 2007"},
 };
 // clang-format on
 
@@ -691,6 +714,7 @@ const char* to_string(ObjectKind k) {
         case O::AttachmentFilterEntry: return "AttachmentFilterEntry";
         case O::ContentFilterConfig: return "ContentFilterConfig";
         case O::ContentFilterPhrase: return "ContentFilterPhrase";
+        case O::ExchangeCertificate: return "ExchangeCertificate";
     }
     return "?";
 }
@@ -1030,6 +1054,9 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
             errors.emplace_back("-PreGreetDelay must be less than -ConnectionTimeout");
         if (o.get_bool("RequireTLS") && !o.has_flag("AuthMechanism", "Tls"))
             errors.emplace_back("-RequireTLS $true needs Tls in -AuthMechanism");
+        // Exchange: Domain Security is mutual TLS, so the connector must offer STARTTLS.
+        if (o.get_bool("DomainSecureEnabled") && !o.has_flag("AuthMechanism", "Tls"))
+            errors.emplace_back("-DomainSecureEnabled $true needs Tls in -AuthMechanism");
         if (o.has_flag("AuthMechanism", "BasicAuthRequireTLS") &&
             !(o.has_flag("AuthMechanism", "BasicAuth") && o.has_flag("AuthMechanism", "Tls")))
             errors.emplace_back("-AuthMechanism BasicAuthRequireTLS needs BasicAuth and Tls too");

@@ -89,9 +89,12 @@ enum class ObjectKind : std::uint8_t {
     // phrases (one object each, named by the phrase in lower case).
     ContentFilterConfig,
     ContentFilterPhrase,
+    // Issue 20: the certificates STARTTLS may offer (Import-/New-ExchangeCertificate), named
+    // by Thumbprint.
+    ExchangeCertificate,
 };
 // How many kinds there are (the last one + 1), for code that walks them all.
-inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::ContentFilterPhrase) + 1;
+inline constexpr unsigned kObjectKindCount = static_cast<unsigned>(ObjectKind::ExchangeCertificate) + 1;
 const char* to_string(ObjectKind);
 
 struct SettingDef {

@@ -156,6 +156,7 @@ const Binding<RC> kReceiveConnector[] = {
     EDGE_BIND(RC, "PermissionGroups", permission_groups),
     EDGE_BIND(RC, "AuthMechanism", auth_mechanism),
     EDGE_BIND(RC, "TlsPinnedClientCertificates", tls_pinned_client_certificates),
+    EDGE_BIND(RC, "DomainSecureEnabled", domain_secure_enabled),
     EDGE_BIND(RC, "RequireTLS", require_tls),
     EDGE_BIND(RC, "RequireEHLODomain", require_ehlo_domain),
     EDGE_BIND(RC, "ProtocolLoggingLevel", protocol_logging_level),
@@ -340,6 +341,7 @@ using TC = TransportConfigSettings;
 const Binding<TC> kTransportConfig[] = {
     EDGE_BIND(TC, "TLSSendDomainSecureList", tls_send_domain_secure_list),
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
+    EDGE_BIND(TC, "TLSReceiveDomainSecureList", tls_receive_domain_secure_list),
 };
 
 using SI = SenderIdConfigSettings;
@@ -439,6 +441,17 @@ const Binding<CF> kContentFilterConfig[] = {
     EDGE_BIND(CF, "ScannerScoreThresholds", scanner_score_thresholds),
     EDGE_BIND(CF, "DmarcQuarantineSclIncrease", dmarc_quarantine_scl_increase),
     EDGE_BIND(CF, "SenderIdSoftFailSclIncrease", sender_id_soft_fail_scl_increase),
+};
+using XC = ExchangeCertificateSettings;
+const Binding<XC> kExchangeCertificate[] = {
+    EDGE_BIND(XC, "Thumbprint", thumbprint),
+    EDGE_BIND(XC, "Services", services),
+    EDGE_BIND(XC, "Subject", subject),
+    EDGE_BIND(XC, "Issuer", issuer),
+    EDGE_BIND(XC, "CertificateDomains", certificate_domains),
+    EDGE_BIND(XC, "NotBefore", not_before),
+    EDGE_BIND(XC, "NotAfter", not_after),
+    EDGE_BIND(XC, "IsSelfSigned", is_self_signed),
 };
 using CP = ContentFilterPhraseSettings;
 const Binding<CP> kContentFilterPhrase[] = {
@@ -608,6 +621,9 @@ ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o
 ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o) {
     return read_typed(o, ObjectKind::ContentFilterPhrase, kContentFilterPhrase);
 }
+ExchangeCertificateSettings exchange_certificate_settings(const ConfigObject& o) {
+    return read_typed(o, ObjectKind::ExchangeCertificate, kExchangeCertificate);
+}
 BootstrapSettings bootstrap_settings(const ConfigObject& o) { return read_typed(o, ObjectKind::Bootstrap, kBootstrap); }
 
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o) {
@@ -654,6 +670,7 @@ std::vector<std::string> binding_errors() {
     check_bindings(ObjectKind::AttachmentFilterEntry, kAttachmentFilterEntry, errors);
     check_bindings(ObjectKind::ContentFilterConfig, kContentFilterConfig, errors);
     check_bindings(ObjectKind::ContentFilterPhrase, kContentFilterPhrase, errors);
+    check_bindings(ObjectKind::ExchangeCertificate, kExchangeCertificate, errors);
     return errors;
 }
 
@@ -687,6 +704,7 @@ std::string_view bound_member(ObjectKind kind, std::string_view setting) {
         case ObjectKind::AttachmentFilterEntry: return member_of(kAttachmentFilterEntry, setting);
         case ObjectKind::ContentFilterConfig: return member_of(kContentFilterConfig, setting);
         case ObjectKind::ContentFilterPhrase: return member_of(kContentFilterPhrase, setting);
+        case ObjectKind::ExchangeCertificate: return member_of(kExchangeCertificate, setting);
     }
     return {};
 }

@@ -48,6 +48,8 @@ enum class AttachmentType : std::uint8_t { FileName, ContentType };
 enum class PhraseInfluence : std::uint8_t { GoodWord, BadWord };
 // Issue 20: Set-SendConnector -TlsAuthLevel (None is Exchange's $null: opportunistic).
 enum class TlsAuthLevel : std::uint8_t { None, EncryptionOnly, CertificateValidation, DomainValidation };
+// Issue 20: what a certificate serves (Exchange's AllowedExchangeServices; only SMTP is ours).
+enum class CertificateService : std::uint8_t { None, SMTP };
 
 template <class E> struct EnumNames;
 template <> struct EnumNames<ProtocolLoggingLevel> {
@@ -92,6 +94,9 @@ template <> struct EnumNames<AttachmentType> {
 };
 template <> struct EnumNames<PhraseInfluence> {
     static constexpr std::array<std::string_view, 2> names{"GoodWord", "BadWord"};
+};
+template <> struct EnumNames<CertificateService> {
+    static constexpr std::array<std::string_view, 2> names{"None", "SMTP"};
 };
 template <> struct EnumNames<DkimAlgorithm> {
     static constexpr std::array<std::string_view, 2> names{"rsa-sha256", "ed25519-sha256"};
@@ -154,6 +159,7 @@ struct ReceiveConnectorSettings {
     FlagSet<PermissionGroup> permission_groups{PermissionGroup::AnonymousUsers};
     FlagSet<AuthMechanism> auth_mechanism{AuthMechanism::Tls};
     std::vector<std::string> tls_pinned_client_certificates;  // SHA-256, upper-case hex
+    bool domain_secure_enabled = false;  // issue 20: Domain Security (TLSReceiveDomainSecureList)
     bool require_tls = false;
     bool require_ehlo_domain = false;
     ProtocolLoggingLevel protocol_logging_level = ProtocolLoggingLevel::None;
@@ -310,6 +316,7 @@ struct IPAllowListConfigSettings {
 struct TransportConfigSettings {
     std::vector<std::string> tls_send_domain_secure_list;
     std::vector<routing::IpRange> internal_smtp_servers;
+    std::vector<std::string> tls_receive_domain_secure_list;  // issue 20: Domain Security partners (inbound)
     friend bool operator==(const TransportConfigSettings&, const TransportConfigSettings&) = default;
 };
 // One IP Block List provider (DNSBL) or IP Allow List provider (DNSWL), Exchange's
@@ -473,6 +480,16 @@ struct ContentFilterConfigSettings {
     int sender_id_soft_fail_scl_increase = 1;
     friend bool operator==(const ContentFilterConfigSettings&, const ContentFilterConfigSettings&) = default;
 };
+// Issue 20: one certificate of Import-/New-ExchangeCertificate (transport/tls/certificate_store.hpp).
+struct ExchangeCertificateSettings {
+    std::string thumbprint;  // SHA-1, upper-case hex: <DataDirectory>/certificates/<thumbprint>.pem/.key
+    FlagSet<CertificateService> services{CertificateService::None};
+    std::string subject, issuer;
+    std::vector<std::string> certificate_domains;
+    std::string not_before, not_after;  // yyyy-MM-ddTHH:mm:ssZ
+    bool is_self_signed = false;
+    friend bool operator==(const ExchangeCertificateSettings&, const ExchangeCertificateSettings&) = default;
+};
 struct ContentFilterPhraseSettings {
     std::string phrase;
     PhraseInfluence influence = PhraseInfluence::BadWord;
@@ -553,6 +570,7 @@ MilterServerSettings milter_server_settings(const ConfigObject& o);
 AddressRewriteEntrySettings address_rewrite_entry_settings(const ConfigObject& o);
 ContentFilterConfigSettings content_filter_config_settings(const ConfigObject& o);
 ContentFilterPhraseSettings content_filter_phrase_settings(const ConfigObject& o);
+ExchangeCertificateSettings exchange_certificate_settings(const ConfigObject& o);
 BootstrapSettings bootstrap_settings(const ConfigObject& o);
 IpListEntrySettings ip_list_entry_settings(const ConfigObject& o);  // IPBlockListEntry or IPAllowListEntry
 IPBlockListConfigSettings ip_block_list_config_settings(const ConfigObject& o);

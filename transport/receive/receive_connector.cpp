@@ -60,6 +60,7 @@ ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, co
     c.external_authoritative = s.auth_mechanism.has(AuthMechanism::ExternalAuthoritative);
     c.permission_groups = s.permission_groups;
     c.pinned_client_certificates = s.tls_pinned_client_certificates;
+    c.domain_secure_enabled = s.domain_secure_enabled;
     c.size_enabled = s.size_enabled;
     c.pipelining = s.pipelining_enabled;
     c.chunking = s.chunking_enabled;

@@ -40,6 +40,7 @@ struct ReceiveConnector {
     bool external_authoritative = false; // AuthMechanism has ExternalAuthoritative
     config::FlagSet<config::PermissionGroup> permission_groups;
     std::vector<std::string> pinned_client_certificates;  // SHA-256, upper-case hex
+    bool domain_secure_enabled = false;  // Domain Security with Set-TransportConfig -TLSReceiveDomainSecureList
     config::SizeEnabled size_enabled = config::SizeEnabled::Enabled;
     bool pipelining = true, chunking = true, eight_bit_mime = true, dsn = true, enhanced_status_codes = true, smtputf8 = true;
     // The pre-greet test (issue 17, pre_greet.hpp): wait this long before the banner

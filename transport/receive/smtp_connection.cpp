@@ -24,6 +24,7 @@
 #include "tls.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -198,7 +199,9 @@ asio::awaitable<void> Connection::run() {
     policy.room_for_body = [admission](std::uint64_t bytes) { return admission->admits(bytes); };
     policy.reserve_body = [this](std::uint64_t bytes) { return disk_.reserve(bytes); };
     policy.release_body = [this] { disk_.release(); };
-    session_.emplace(connector_.session_settings(services_.ssl != nullptr), std::move(policy), remote_ip_);
+    smtp::SessionSettings settings = connector_.session_settings(services_.certificates != nullptr);
+    if (domain_secure()) settings.domain_secure_domains = snapshot_->domain_secure_domains;
+    session_.emplace(std::move(settings), std::move(policy), remote_ip_);
     if (plog_.enabled()) log(LogEvent::Information, permission_names(connector_.session_permissions()), "Set Session Permissions");
     agents_.info.session_id = session_id_;
     agents_.info.remote_ip = remote_ip_;
@@ -474,8 +477,12 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
     if (in_.size() > in_pos_) log(LogEvent::Information, fmt::format("{} bytes sent after STARTTLS discarded", in_.size() - in_pos_));
     in_.clear();
     in_pos_ = 0;
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *services_.ssl);
-    if (!connector_.pinned_client_certificates.empty()) request_client_certificate(tls_->native_handle());
+    // The certificates of now (issue 20): this session keeps the set it starts TLS with,
+    // whatever the administrator enables or removes meanwhile.
+    certificates_ = services_.certificates;
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, certificates_->default_context());
+    certificates_->attach(tls_->native_handle());  // SNI chooses among them
+    if (!connector_.pinned_client_certificates.empty() || domain_secure()) request_client_certificate(tls_->native_handle());
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
     if (ec) {
         log(LogEvent::Information, "TLS negotiation failed: " + ec.message());
@@ -487,6 +494,17 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
         fmt::format("TLS protocol {} cipher {}", tls_version(tls_->native_handle()), tls_cipher(tls_->native_handle())),
         "TLS negotiation succeeded");
     Step step = session_->on_tls_established();
+    if (domain_secure()) {
+        // Domain Security: what the client certificate proves; the session decides at MAIL.
+        smtp::ClientCertificate c = certificates_->judge_client_certificate(tls_->native_handle());
+        if (plog_.enabled())
+            log(LogEvent::Information,
+                !c.presented ? std::string("no client certificate")
+                : c.valid    ? fmt::format("client certificate valid for {}", fmt::join(c.names, ","))
+                             : fmt::format("client certificate for {} not trusted: {}", fmt::join(c.names, ","), c.problem),
+                "Domain Security");
+        session_->set_client_certificate(std::move(c));
+    }
     if (!connector_.pinned_client_certificates.empty()) {
         std::string fp = peer_certificate_sha256(tls_->native_handle());
         const auto& pins = connector_.pinned_client_certificates;

@@ -16,6 +16,7 @@
 #include "recipient_filter.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
+#include "tls.hpp"
 #include "verdict_counters.hpp"
 
 #include <chrono>
@@ -38,11 +39,16 @@ struct ReceiveSnapshot {
     std::shared_ptr<const routing::Categorizer> categorizer;          // accepted domains: relay control at RCPT
     std::shared_ptr<const agents::RecipientFilter> recipient_filter;  // RCPT TO, after relay control
     std::shared_ptr<const agents::Pipeline> agents;  // the transport agents (relay control first)
+    // Domain Security (issue 20): Set-TransportConfig -TLSReceiveDomainSecureList, lower
+    // case; held to it on connectors with DomainSecureEnabled.
+    std::vector<std::string> domain_secure_domains;
 };
 
 // What the server lends every connection; it outlives them all.
 struct ConnectionServices {
-    asio::ssl::context* ssl = nullptr;                  // STARTTLS; none: not offered
+    // STARTTLS's certificates (none: not offered). The server swaps in a new set when the
+    // administrator enables or removes one (issue 20); a session keeps the set it took.
+    std::shared_ptr<const ServerCertificates> certificates;
     logging::ProtocolLog* receive_log = nullptr;        // SmtpReceive; none: not written
     std::string host_name;                              // the protocol log's "<host>\<connector>"
     backpressure::SessionMemory* session_memory = nullptr;   // ReceiveSessionMemoryLimit
@@ -122,9 +128,12 @@ private:
     // Tells the session memory total what this session holds now.
     void account();
     void log(logging::LogEvent e, std::string_view data, std::string_view context = {}) { plog_.log(e, data, context); }
+    // Domain Security applies here: the connector has it on and partners are listed.
+    bool domain_secure() const { return connector_.domain_secure_enabled && !snapshot_->domain_secure_domains.empty(); }
 
     const ConnectionServices& services_;
     tcp::socket sock_;
+    std::shared_ptr<const ServerCertificates> certificates_;  // before tls_: outlives the stream
     std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
     std::shared_ptr<const ReceiveSnapshot> snapshot_;
     const ReceiveConnector& connector_;

@@ -14,6 +14,8 @@
 #include "ip_list_store.hpp"
 #include "private_file.hpp"
 #include "spawn.hpp"
+#include "certificate_store.hpp"
+#include "text_helpers.hpp"
 #include "tls.hpp"
 #include "version.hpp"
 
@@ -130,7 +132,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
                         rec.poisoned, rec.quarantined));
     ensure_first_start_objects();
     receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.tls_certificate_file, b.tls_key_file);
-    ssl.emplace(receive::make_server_context(files));
+    bootstrap_tls = std::make_shared<asio::ssl::context>(receive::make_server_context(files));
+    bootstrap_certificate_file = files.certificate;
     snapshot = read_snapshot();
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, kVersionText);
@@ -154,7 +157,8 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     hooks.queued = [this] { delivery->notify(); };
     acceptance = std::make_unique<MessageAcceptance>(*queue_sink, std::move(hooks), acceptance_settings(*snapshot));
     acceptance->set_cpu_pool(&cpu);
-    services.ssl = &*ssl;
+    refresh_certificates(snapshot->tls_certificate_authority_file);
+    warn_expiring_certificates();
     services.receive_log = receive_log.get();
     services.host_name = options.host_name;
     services.session_memory = session_memory.get();
@@ -302,6 +306,10 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
         config::dmarc_config_settings(config::load_singleton(*db, config::ObjectKind::DmarcConfig)).auth_serv_id;
     snap->auth_serv_id = auth_serv_id.empty() ? server_fqdn : auth_serv_id;
     snap->dkim_signers = load_dkim_signers(*db, &errors);
+    for (const auto& d : config::transport_config_settings(config::load_singleton(*db, config::ObjectKind::TransportConfig))
+                             .tls_receive_domain_secure_list)
+        snap->domain_secure_domains.push_back(text::to_lower(d));
+    snap->tls_certificate_authority_file = ts.tls_certificate_authority_file;
     snap->agent_log = agents::agent_log_settings(ts, data_directory);
     const std::string& tdir = ts.message_tracking_log_path;
     snap->tracking.enabled = ts.message_tracking_log_enabled;
@@ -329,6 +337,7 @@ void Server::Impl::reload(bool forced) {
     if (agent_log) agent_log->set_settings(snapshot->agent_log);
     if (delivery) delivery->apply(snapshot->send);
     if (acceptance) acceptance->apply(acceptance_settings(*snapshot));
+    refresh_certificates(snapshot->tls_certificate_authority_file);
     reconcile_listeners();
     if (edgesync) edgesync->reconcile();
 }
@@ -348,6 +357,66 @@ asio::awaitable<void> Server::Impl::poll_config() {
         }
         say_reserve_changes();
         sweep_ip_lists();
+        warn_expiring_certificates();
+    }
+}
+
+void Server::Impl::refresh_certificates(const std::string& ca_file) {
+    std::vector<std::string> errors;
+    auto stored = config::load_objects(*db, config::ObjectKind::ExchangeCertificate, &errors);
+    std::string source = ca_file + "\n";
+    for (const auto& o : stored) source += o.name + "\n" + o.object.serialize() + "\n";
+    if (services.certificates && source == certificates_source) return;
+    std::vector<receive::ServerCertificates::Enabled> enabled;
+    for (const auto& o : stored) {
+        const config::ExchangeCertificateSettings c = config::exchange_certificate_settings(o.object);
+        if (!c.services.has(config::CertificateService::SMTP)) continue;
+        try {
+            receive::TlsFiles files{tls::certificate_path(data_directory, c.thumbprint), tls::key_path(data_directory, c.thumbprint)};
+            auto context = std::make_shared<asio::ssl::context>(receive::make_server_context(files));
+            const tls::CertificateInfo info = tls::read_stored_certificate(data_directory, c.thumbprint);
+            enabled.push_back({c.thumbprint, info.domains, info.not_before, std::move(context)});
+        } catch (const std::exception& e) {
+            // A broken file never takes STARTTLS away: the others (or the bootstrap one) serve.
+            say(fmt::format("certificate {} is enabled for SMTP but is not offered: {}", c.thumbprint, e.what()));
+        }
+    }
+    for (const auto& e : errors) say("config store: " + e);
+    const std::size_t count = enabled.size();
+    auto set = std::make_shared<const receive::ServerCertificates>(bootstrap_tls, std::move(enabled), ca_file);
+    if (!set->trust_problem().empty()) say("Domain Security: " + set->trust_problem() + "; the system store alone is trusted");
+    const bool first = !services.certificates;
+    services.certificates = std::move(set);
+    certificates_source = std::move(source);
+    if (count == 0 && first) return;  // the bootstrap certificate, as before issue 20: nothing to say
+    say(count == 0 ? std::string("STARTTLS: no certificate is enabled for SMTP; new sessions get the bootstrap certificate")
+                   : fmt::format("STARTTLS: {} certificate(s) enabled for SMTP; new sessions get them (SNI chooses)", count));
+}
+
+// At start and then daily: each certificate within 30 days of its NotAfter (or past
+// it) is said in the server log, as Exchange's event log warns.
+void Server::Impl::warn_expiring_certificates() {
+    const auto now = std::chrono::system_clock::now();
+    if (now < next_expiry_check) return;
+    next_expiry_check = now + std::chrono::hours(24);
+    auto warn = [&](const std::string& what, std::chrono::system_clock::time_point not_after) {
+        if (not_after - now > std::chrono::days(30)) return;
+        const auto days = std::chrono::duration_cast<std::chrono::days>(not_after - now).count();
+        say(not_after <= now ? fmt::format("warning: certificate {} expired on {}", what, tls::format_utc(not_after))
+                             : fmt::format("warning: certificate {} expires on {} (in {} days)", what,
+                                           tls::format_utc(not_after), days));
+    };
+    for (const auto& o : config::load_objects(*db, config::ObjectKind::ExchangeCertificate)) {
+        const auto c = config::exchange_certificate_settings(o.object);
+        try {
+            warn(c.thumbprint, tls::read_stored_certificate(data_directory, c.thumbprint).not_after);
+        } catch (const std::exception&) {
+            // its absence is said where it matters: refresh_certificates, Get-ExchangeCertificate
+        }
+    }
+    try {
+        warn(bootstrap_certificate_file + " (the bootstrap certificate)", tls::read_certificate_file(bootstrap_certificate_file).not_after);
+    } catch (const std::exception&) {
     }
 }
 

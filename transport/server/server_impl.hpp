@@ -54,6 +54,7 @@ struct ConfigSnapshot : receive::ReceiveSnapshot {
     std::chrono::seconds message_expiration{};
     std::string auth_serv_id;                          // Set-DmarcConfig -AuthServId, else the server's FQDN
     std::shared_ptr<const DkimSigners> dkim_signers;   // New-DkimSigningConfig, keys loaded
+    std::string tls_certificate_authority_file;        // Domain Security's trust, besides the system store
 };
 
 struct Server::Impl {
@@ -70,6 +71,11 @@ struct Server::Impl {
     asio::awaitable<void> poll_config();
     void say_reserve_changes();        // the queue reserve was given to delivery, or new mail flows again
     void sweep_ip_lists();             // expired IP Block/Allow List entries leave the store (issue 17)
+    // Issue 20: STARTTLS's certificates (Enable-ExchangeCertificate) built into a new set
+    // for new sessions when they or TlsCertificateAuthorityFile changed; and the daily
+    // word on certificates within 30 days of NotAfter.
+    void refresh_certificates(const std::string& ca_file);
+    void warn_expiring_certificates();
 
     // --- connections ---------------------------------------------------------------
     struct Listener {
@@ -110,7 +116,12 @@ struct Server::Impl {
     // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
     ConnectionAccounting accounting;
     asio::io_context io{1};
-    std::optional<asio::ssl::context> ssl;
+    // STARTTLS: the bootstrap file's certificate (or the first-start one), the default
+    // while no certificate is enabled for SMTP; the live set is services.certificates.
+    std::shared_ptr<asio::ssl::context> bootstrap_tls;
+    std::string bootstrap_certificate_file;
+    std::string certificates_source;  // what services.certificates was built from: a change rebuilds it
+    std::chrono::system_clock::time_point next_expiry_check{};
     std::shared_ptr<const ConfigSnapshot> snapshot;
     std::map<std::string, std::shared_ptr<Listener>> listeners;  // by Binding text
     std::list<std::shared_ptr<Connection>> connections;

@@ -96,11 +96,16 @@ constexpr std::array kCatalogue = {
     // Issue 19, reference §9.2: Exchange 2007 answered "550 5.7.1 Message rejected as spam by
     // Content Filtering" (the RejectionResponse default) at the end of data.
     ReplyEntry{ReplyId::ContentFilterRejected, 550, "5.7.1", "{}",                                                   false, C::Policy},
+    // Issue 20, Domain Security: temporary (4.7.1, RFC 3463 "delivery not authorized"), so a
+    // partner whose certificate lapsed or whose TLS broke keeps its mail queued and retries
+    // once it is fixed, as Exchange's own Domain Security queues rather than bounces; a forger
+    // gains nothing by retrying. The argument says what was missing.
+    ReplyEntry{ReplyId::DomainSecureRequired,  450, "4.7.1", "Domain Security: {}",                                 false, C::Policy},
 };
 // clang-format on
 
 // The table is indexed by ReplyId: a test checks that entry i has id i.
-static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::ContentFilterRejected) + 1);
+static_assert(kCatalogue.size() == static_cast<std::size_t>(ReplyId::DomainSecureRequired) + 1);
 }  // namespace
 
 std::span<const ReplyEntry> reply_catalogue() { return kCatalogue; }

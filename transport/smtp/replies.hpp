@@ -84,6 +84,8 @@ enum class ReplyId : std::uint16_t {
     MimeTooComplex,      // 554 5.6.0 more MIME parts or levels than the walk reads (a MIME bomb)
     // Issue 19: the message's content.
     ContentFilterRejected,  // 550 5.7.1 <Set-ContentFilterConfig -RejectionResponse>: the SCL reached SCLRejectThreshold
+    // Issue 20: Domain Security (TLSReceiveDomainSecureList on a DomainSecureEnabled connector).
+    DomainSecureRequired,  // 450 4.7.1 mail from a Domain Security partner without mutual TLS proving its domain
 };
 // Whether `id`'s AgentReply text is a whole reply line of its own code class (a milter's).
 constexpr bool reply_is_peers_own(ReplyId id) { return id == ReplyId::MilterRejected || id == ReplyId::MilterTempFailed; }

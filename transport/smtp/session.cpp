@@ -200,6 +200,7 @@ Step Session::apply_mail(const Command& cmd) {
     if (cmd.ret != Ret::Unspecified && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"RET"});
     if (!cmd.envid.empty() && !settings_.dsn_enabled) return refuse(ReplyId::ParameterUnsupported, {"ENVID"});
     if (cmd.size && over_size_limit(*cmd.size)) return refuse(ReplyId::MessageTooBig);
+    if (auto why = check_domain_secure(cmd.path); !why.empty()) return refuse(ReplyId::DomainSecureRequired, {why});
     if (policy_.accepting_mail && !policy_.accepting_mail(settings_.permissions))
         return reply(ReplyId::InsufficientResources);  // back pressure: 452 4.3.1, never tarpitted
     if (policy_.room_for_body && !policy_.room_for_body(cmd.size.value_or(0)))
@@ -354,5 +355,35 @@ Step Session::on_tls_established() {
 }
 
 Step Session::apply_not_implemented(const Command&) { return refuse(ReplyId::CommandNotImplemented); }
+
+bool certificate_name_matches(std::string_view name, std::string_view domain) {
+    if (name.empty() || domain.empty()) return false;
+    if (text::iequals(name, domain)) return true;
+    // A wildcard stands for exactly one whole label, the left-most (RFC 6125 §6.4.3);
+    // "*.com"-style names of one label after the star are never matched.
+    if (!name.starts_with("*.")) return false;
+    const std::string_view parent = name.substr(2);
+    if (parent.find('.') == std::string_view::npos) return false;
+    const auto dot = domain.find('.');
+    return dot != std::string_view::npos && dot > 0 && text::iequals(domain.substr(dot + 1), parent);
+}
+
+// Domain Security (Exchange 2007's mutual TLS with partners): a sender whose domain is
+// listed is believed only when the TLS client certificate proved that domain. The null
+// sender (a partner's bounce) names no domain and is not held to it.
+std::string Session::check_domain_secure(const Mailbox& sender) const {
+    if (settings_.domain_secure_domains.empty() || sender.null()) return {};
+    const std::string domain = text::to_lower(sender.domain);
+    bool listed = false;
+    for (const auto& d : settings_.domain_secure_domains) listed = listed || d == domain;
+    if (!listed) return {};
+    if (!tls_) return "mail from " + domain + " needs mutual TLS; issue STARTTLS and present a certificate";
+    const ClientCertificate& c = client_certificate_;
+    if (!c.presented) return "mail from " + domain + " needs a TLS client certificate";
+    if (!c.valid) return "the client certificate is not trusted (" + c.problem + ")";
+    for (const auto& n : c.names)
+        if (certificate_name_matches(n, domain)) return {};
+    return "the client certificate is not for " + domain;
+}
 
 }  // namespace edge::smtp

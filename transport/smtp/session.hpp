@@ -53,7 +53,24 @@ struct SessionSettings {
     bool size_enabled = true, pipelining_enabled = true, chunking_enabled = true, eight_bit_mime_enabled = true,
          dsn_enabled = true, enhanced_status_codes_enabled = true, smtputf8_enabled = true;
     std::uint32_t permissions = permission::Submit | permission::Anonymous;
+    // Domain Security (issue 20): on a DomainSecureEnabled connector, the domains of
+    // TLSReceiveDomainSecureList (lower case). MAIL from one of them needs mutual TLS
+    // with a client certificate valid for it; empty = no partner is held to it.
+    std::vector<std::string> domain_secure_domains;
 };
+
+// What the client's TLS certificate proved, as the driver found it after the
+// handshake (the core never sees X.509): whether one was sent, whether its chain is
+// trusted, and the DNS names it is for (subjectAltName dNSName, else the CN).
+struct ClientCertificate {
+    bool presented = false;
+    bool valid = false;        // chains to a trusted authority, in its validity period, for TLS clients
+    std::string problem;       // why not valid ("certificate has expired")
+    std::vector<std::string> names;
+};
+// RFC 6125 §6.4: `domain` matches a name exactly (any case) or a "*.parent" name in
+// its one left-most label.
+bool certificate_name_matches(std::string_view name, std::string_view domain);
 
 struct TransactionRecipient {
     Mailbox address;
@@ -142,6 +159,8 @@ public:
     // become these from now on.
     void set_permissions(std::uint32_t permissions) { settings_.permissions = permissions; }
     std::uint32_t permissions() const { return settings_.permissions; }
+    // After STARTTLS on a Domain Security connector: what the client certificate proved.
+    void set_client_certificate(ClientCertificate c) { client_certificate_ = std::move(c); }
     // DATA: the reader reached CRLF.CRLF.
     Step on_data(DataReader& reader);
     // BDAT: the bytes of the chunk announced by the last BDAT, in pieces as they are
@@ -197,6 +216,8 @@ private:
         return bytes > settings_.max_message_size && (settings_.permissions & permission::BypassMessageSizeLimit) == 0;
     }
 
+    // Domain Security: why MAIL from `sender` is refused, or "" when it may go on.
+    std::string check_domain_secure(const Mailbox& sender) const;
     Step apply_helo(const Command&, bool extended);
     Step apply_mail(const Command&);
     Step apply_rcpt(const Command&);
@@ -220,6 +241,7 @@ private:
     bool esmtp_ = false;
     bool bdat_last_ = false;
     std::uint32_t errors_ = 0;
+    ClientCertificate client_certificate_;
 };
 
 // True when the client must wait for this command's reply before sending more

@@ -15,7 +15,6 @@
 
 #include <sys/stat.h>
 
-#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -35,24 +34,25 @@ void check(bool ok, const char* what) {
     if (!ok) throw std::runtime_error(std::string("TLS certificate generation: ") + what + " failed");
 }
 
-// PEM into memory, then to its file through the one file writer (private_file.hpp):
-// created exclusively at its mode, never through a symlink, renamed into place. The
-// key's bytes in memory are wiped afterwards.
-void write_pem(const std::string& path, mode_t mode, const std::function<bool(BIO*)>& write) {
-    std::unique_ptr<BIO, Deleter<BIO_free>> bio(BIO_new(BIO_s_secmem()));
-    if (!bio) bio.reset(BIO_new(BIO_s_mem()));
-    if (!bio || !write(bio.get())) throw std::runtime_error("cannot encode " + path);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio.get(), &data);
-    if (n <= 0 || data == nullptr) throw std::runtime_error("cannot encode " + path);
-    auto ec = queue::write_file_atomically(path, std::string_view(data, static_cast<std::size_t>(n)), mode);
-    OPENSSL_cleanse(data, static_cast<std::size_t>(n));
-    if (ec) throw std::runtime_error("cannot write " + path + ": " + ec.message());
-}
-
 }  // namespace
 
-void make_self_signed_certificate(const std::string& cert_path, const std::string& key_path, const std::string& fqdn) {
+namespace {
+// The PEM a BIO holds, as a string (the BIO's memory wiped after, for keys).
+std::string bio_text(BIO* b) {
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(b, &data);
+    if (n <= 0 || data == nullptr) throw std::runtime_error("TLS certificate generation: PEM encoding failed");
+    std::string out(data, static_cast<std::size_t>(n));
+    OPENSSL_cleanse(data, static_cast<std::size_t>(n));
+    return out;
+}
+}  // namespace
+
+SelfSignedPem::~SelfSignedPem() {
+    if (!key.empty()) OPENSSL_cleanse(key.data(), key.size());
+}
+
+SelfSignedPem make_self_signed_pem(const SelfSignedRequest& request) {
     PkeyPtr key(EVP_EC_gen("P-256"));
     check(key != nullptr, "EVP_EC_gen");
     X509Ptr x(X509_new());
@@ -65,25 +65,43 @@ void make_self_signed_certificate(const std::string& cert_path, const std::strin
     check(bn != nullptr && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x.get())) != nullptr, "serial");
     BN_free(bn);
     X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x.get()), 60L * 60 * 24 * 3650);
+    X509_gmtime_adj(X509_getm_notAfter(x.get()), 60L * 60 * 24 * request.days);
     X509_NAME* name = X509_get_subject_name(x.get());
-    std::string cn = fqdn.substr(0, 64);
-    check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                     -1, 0) == 1,
-          "subject");
+    for (const auto& [attribute, value] : request.subject)
+        if (X509_NAME_add_entry_by_txt(name, attribute.c_str(), MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1)
+            throw std::runtime_error("the subject attribute " + attribute + "=" + value + " is not one OpenSSL accepts");
     X509_set_issuer_name(x.get(), name);
     X509_set_pubkey(x.get(), key.get());
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-    std::string san = "DNS:" + fqdn;
-    ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
-    check(ext != nullptr && X509_add_ext(x.get(), ext.get(), -1) == 1, "subjectAltName");
+    if (!request.dns_names.empty()) {
+        std::string san;
+        for (const auto& n : request.dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+        ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str()));
+        check(ext != nullptr && X509_add_ext(x.get(), ext.get(), -1) == 1, "subjectAltName");
+    }
     check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, "X509_sign");
-    write_pem(key_path, 0600, [&](BIO* b) {
-        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
-    });
-    write_pem(cert_path, 0644, [&](BIO* b) { return PEM_write_bio_X509(b, x.get()) == 1; });
+    SelfSignedPem out;
+    std::unique_ptr<BIO, Deleter<BIO_free>> kb(BIO_new(BIO_s_secmem()));
+    if (!kb) kb.reset(BIO_new(BIO_s_mem()));
+    check(kb && PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1, "PEM key");
+    out.key = bio_text(kb.get());
+    std::unique_ptr<BIO, Deleter<BIO_free>> cb(BIO_new(BIO_s_mem()));
+    check(cb && PEM_write_bio_X509(cb.get(), x.get()) == 1, "PEM certificate");
+    out.certificate = bio_text(cb.get());
+    return out;
+}
+
+void make_self_signed_certificate(const std::string& cert_path, const std::string& key_path, const std::string& fqdn) {
+    SelfSignedPem pem = make_self_signed_pem({{{"CN", fqdn.substr(0, 64)}}, {fqdn}, 3650});
+    // Through the one file writer (private_file.hpp): created exclusively at its mode,
+    // never through a symlink, renamed into place.
+    if (auto ec = queue::write_file_atomically(key_path, pem.key, 0600))
+        throw std::runtime_error("cannot write " + key_path + ": " + ec.message());
+    if (auto ec = queue::write_file_atomically(cert_path, pem.certificate, 0644))
+        throw std::runtime_error("cannot write " + cert_path + ": " + ec.message());
 }
 
 std::string certificate_sha256(X509* cert) {
