@@ -39,7 +39,7 @@ std::optional<std::string> validate_domain_name(std::string_view name) {
         std::string why;
         auto converted = smtp::canonical_domain(name, &why);
         if (!converted || converted->front() == '[')
-            return "expected an internationalised domain name that IDNA2008 allows, not " + quote(original) + " (" + why + ")";
+            return "expected an internationalised domain name that IDNA2008 allows; libidn2 says: " + why;
         a_labels = std::move(*converted);
         name = a_labels;
     }
