@@ -112,6 +112,15 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
         std::make_shared<routing::Categorizer>(routing::AcceptedDomainTable(std::move(domains)), std::move(routes));
     config::ConfigObject ts = config::load_singleton(db, config::ObjectKind::TransportServer);
     send->settings = DeliverySettings::from_object(ts, data_directory, server_fqdn, default_domain);
+    // Our names and where we listen, for the MX-loop rule (mx_self.hpp).
+    send->local.names.push_back(routing::normalize_domain(server_fqdn));
+    for (auto& o : config::load_objects(db, config::ObjectKind::ReceiveConnector, errors)) {
+        const config::ReceiveConnectorSettings r = config::receive_connector_settings(o.object);
+        if (!r.enabled) continue;
+        if (!r.fqdn.empty()) send->local.names.push_back(routing::normalize_domain(r.fqdn));
+        send->local.bindings.insert(send->local.bindings.end(), r.bindings.begin(), r.bindings.end());
+    }
+    send->local.interface_addresses = local_interface_addresses();
     return send;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "categorizer.hpp"
+#include "mx_self.hpp"
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
 #include "queue_types.hpp"
@@ -85,6 +86,7 @@ struct SendConfig {
     std::vector<SendConnector> connectors;
     std::shared_ptr<const routing::Categorizer> categorizer;
     DeliverySettings settings;
+    LocalHost local;  // what "us" is for RFC 5321 §5.1 (mx_self.hpp)
 
     const SendConnector* connector(std::string_view name) const;
     // The queue a recipient goes to now, for enqueueing and Resubmit.
