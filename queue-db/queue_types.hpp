@@ -119,6 +119,9 @@ struct Envelope {
     // A quarantined message's recipients as sent (its recipients are then the
     // QuarantineMailbox, Exchange's redirect); empty otherwise.
     std::vector<std::string> original_recipients;
+    // Received with MAIL FROM … SMTPUTF8 (RFC 6531 §3.4): its header fields may carry
+    // UTF-8 (RFC 6532), so it needs SMTPUTF8 of every next hop unless none does.
+    bool smtputf8 = false;
 
     friend bool operator==(const Envelope&, const Envelope&) = default;
 };

@@ -267,6 +267,7 @@ std::string encode(const MessageRecord& m) {
     w.u8(static_cast<std::uint8_t>(e.scl + 1));
     w.varint(e.original_recipients.size());
     for (const auto& a : e.original_recipients) w.str(a);
+    w.u8(e.smtputf8 ? 1 : 0);
     return w.take();
 }
 
@@ -347,6 +348,11 @@ std::optional<MessageRecord> decode_message(std::string_view bytes, std::string*
         std::size_t no = r.count();
         e.original_recipients.reserve(no);
         for (std::size_t i = 0; i < no && r.ok(); ++i) e.original_recipients.push_back(r.str());
+    }
+    if (format >= 6) {
+        const std::uint8_t flag = r.u8();
+        if (flag > 1) r.fail("bad SMTPUTF8 flag");
+        e.smtputf8 = flag == 1;
     }
     if (r.ok() && !r.at_end()) r.fail("trailing bytes after record");
     if (r.ok() && e.recipients.empty()) r.fail("message without recipients");

@@ -33,8 +33,9 @@ namespace edge::queue::records {
 // 2 added the per-recipient delay-notified flag; 3 the per-recipient NDR-pending
 // state (flag and status code) and the message's NDR hold; 4 the message's
 // Authentication-Results (issue 18); 5 the Content Filter's SCL and the original
-// recipients of a quarantined message (issue 19). Formats 1 to 4 are still read.
-inline constexpr std::uint8_t kMessageFormat = 5;
+// recipients of a quarantined message (issue 19); 6 the SMTPUTF8 flag (issue 20).
+// Formats 1 to 5 are still read.
+inline constexpr std::uint8_t kMessageFormat = 6;
 inline constexpr std::uint8_t kQueueFormat = 1;
 inline constexpr std::uint32_t kEnvironmentFormat = 1;
 

@@ -500,6 +500,74 @@ TEST_CASE("an internet-bound connector skips MX hosts at internal and private ad
     CHECK_THAT(t.error, Catch::StartsWith("451 4.4.0 not connecting to mx1.fabrikam.example"));
 }
 
+TEST_CASE("MX hosts at or above our own preference are dropped, and being the best MX is a 5.4.6 loop (RFC 5321 5.1)",
+          "[delivery][next hop][mx loop]") {
+    asio::io_context io;
+    FakeDns dns;
+    auto cfg = internet_config();
+    cfg->local.names = {"edge.contoso.com", "mail.contoso.com"};
+    dns.mx["fabrikam.example"] = mx({{"mx1.fabrikam.example", 10, {ip("198.51.100.1")}, false},
+                                     {"MAIL.contoso.com", 20, {ip("198.51.100.2")}, false},
+                                     {"mx3.fabrikam.example", 20, {ip("198.51.100.3")}, false},
+                                     {"mx4.fabrikam.example", 30, {ip("198.51.100.4")}, false}});
+    std::vector<std::string> said;
+    Target t = run_awaitable(io, resolve_target(*cfg, "fabrikam.example", dns, [&](const std::string& s) { said.push_back(s); }));
+    REQUIRE(t.kind == Target::Kind::Hosts);
+    REQUIRE(t.hosts.size() == 1);  // an equal preference goes too: only better hosts are left
+    CHECK(t.hosts[0].name == "mx1.fabrikam.example");
+    REQUIRE(said.size() == 1);
+    CHECK_THAT(said[0], Catch::Contains("MAIL.contoso.com is this server"));
+
+    // We are the best MX: nothing is left, a permanent failure, not a retry storm into ourselves.
+    dns.mx["loop.example"] = mx({{"edge.contoso.com", 10, {ip("198.51.100.9")}, false},
+                                 {"backup.loop.example", 20, {ip("198.51.100.10")}, false}});
+    t = run_awaitable(io, resolve_target(*cfg, "loop.example", dns, {}));
+    CHECK(t.kind == Target::Kind::Permanent);
+    CHECK(t.status == "5.4.6");
+    CHECK_THAT(t.error, Catch::StartsWith("554 5.4.6 SMTPSEND.DNS.MxLoopback; DNS records for loop.example are configured in a loop"));
+    // The implicit MX (no MX records: the domain's own address) counts as preference 0.
+    dns.mx["edge.contoso.com"] = mx({{"edge.contoso.com", 0, {ip("198.51.100.9")}, true}});
+    t = run_awaitable(io, resolve_target(*cfg, "edge.contoso.com", dns, {}));
+    CHECK(t.status == "5.4.6");
+}
+
+TEST_CASE("an MX address is us when one of our bindings listens on it at the Send connector's Port", "[delivery][next hop][mx loop]") {
+    asio::io_context io;
+    FakeDns dns;
+    auto c = connector("ToInternet", {"SMTP:*;1"});
+    c.allow_private_target_addresses = true;  // loopback peers, as the integration tests have
+    c.port = 2626;
+    auto cfg = make_config({c});
+    cfg->local.bindings = {*routing::Binding::parse("127.0.0.1:2525"), *routing::Binding::parse("0.0.0.0:25")};
+    cfg->local.interface_addresses = {ip("192.0.2.77")};
+    dns.mx["peer.example"] = mx({{"mx.peer.example", 10, {ip("127.0.0.1")}, false}});
+    // 127.0.0.1 at the connector's port 2626: a peer on loopback, not our 127.0.0.1:2525.
+    Target t = run_awaitable(io, resolve_target(*cfg, "peer.example", dns, {}));
+    CHECK(t.kind == Target::Kind::Hosts);
+
+    cfg->connectors[0].port = 2525;  // now the MX is where we listen
+    t = run_awaitable(io, resolve_target(*cfg, "peer.example", dns, {}));
+    CHECK(t.kind == Target::Kind::Permanent);
+    CHECK(t.status == "5.4.6");
+
+    // A wildcard binding (0.0.0.0:25) listens on this host's addresses and loopback, not on others.
+    cfg->connectors[0].port = 25;
+    for (const char* a : {"192.0.2.77", "127.0.0.5", "::ffff:192.0.2.77"}) {
+        INFO(a);
+        dns.mx["wild.example"] = mx({{"mx.wild.example", 10, {ip(a)}, false}});
+        t = run_awaitable(io, resolve_target(*cfg, "wild.example", dns, {}));
+        CHECK(t.status == "5.4.6");
+    }
+    dns.mx["wild.example"] = mx({{"mx.wild.example", 10, {ip("198.51.100.20")}, false}});
+    t = run_awaitable(io, resolve_target(*cfg, "wild.example", dns, {}));
+    CHECK(t.kind == Target::Kind::Hosts);
+    // The rule itself, without DNS.
+    const MxHost ours{"x.example", 5, {ip("192.0.2.77")}, false};
+    CHECK(cfg->local.is_us(ours, 25));
+    CHECK_FALSE(cfg->local.is_us(ours, 587));
+    CHECK_FALSE(local_interface_addresses().empty());  // at least loopback
+}
+
 TEST_CASE("a smart-host connector serves the queue named after it: addresses as given, names looked up", "[delivery][next hop]") {
     asio::io_context io;
     FakeDns dns;

@@ -231,6 +231,25 @@ TEST_CASE("a domain is matched in any case and with a trailing dot, and hosts co
     CHECK(names(r) == Strings{"mx1.example.test", "mx2.example.test", "mx3.example.test"});
 }
 
+TEST_CASE("a domain in U-labels is asked as its A-labels, for MX and for addresses", "[dns][mx][idn]") {
+    // The zone holds the A-label form only, as DNS does.
+    NsdServer dns({{"example.test", example_zone() + "xn--bcher-kva IN MX 10 mx1\nxn--mnchen-3ya IN A 127.0.0.9\n"}});
+    asio::io_context io;
+    DnsResolver resolver(io.get_executor(), options_for({dns.endpoint()}));
+    auto r = run(io, resolver.resolve_mx("B\xc3\xbc" "cher.example.test"));
+    INFO(r.error);
+    REQUIRE(r.status == DnsStatus::Ok);
+    CHECK(names(r) == Strings{"mx1.example.test"});
+    auto a = run(io, resolver.resolve_address("m\xc3\xbc" "nchen.example.test"));
+    INFO(a.error);
+    REQUIRE(a.status == DnsStatus::Ok);
+    CHECK(texts(a.addresses) == Strings{"127.0.0.9"});
+    // What IDNA2008 refuses is not a name, as before: no query is made.
+    auto bad = run(io, resolver.resolve_mx("\xe2\x98\x83.example.test"));
+    CHECK(bad.status == DnsStatus::NoSuchDomain);
+    CHECK(contains(bad.error, "not a valid domain name"));
+}
+
 TEST_CASE("equal preferences come in random order, after the lower preference, even from the cache", "[dns][mx]") {
     NsdServer dns({{"example.test", example_zone()}});
     asio::io_context io;

@@ -37,7 +37,16 @@ MessageRecord sample_record() {
 // Format 4 is format 5 without the SCL and the original recipients at the end (none
 // here: two zero bytes); format 3 is format 4 without the Authentication-Results string
 // (empty here: one length byte). The older tests start from them.
+// Format 5 is format 6 without the SMTPUTF8 flag at the end (one byte).
+std::string as_format5(std::string v6) {
+    REQUIRE(v6[0] == 6);
+    REQUIRE(v6.back() == '\0');
+    v6.pop_back();
+    v6[0] = 5;
+    return v6;
+}
 std::string as_format4(std::string v5) {
+    if (v5[0] == 6) v5 = as_format5(std::move(v5));
     REQUIRE(v5[0] == 5);
     REQUIRE(v5.size() > 3);
     REQUIRE(v5.substr(v5.size() - 2) == std::string(2, '\0'));
@@ -125,7 +134,7 @@ TEST_CASE("a format 5 record keeps the SCL and a quarantined message's original 
     MessageRecord m = sample_record();
     m.envelope.scl = 7;
     m.envelope.original_recipients = {"alice@contoso.test", "bob@contoso.test"};
-    std::string bytes = encode(m);
+    std::string bytes = as_format5(encode(m));
     CHECK(bytes[0] == 5);
     auto back = decode_message(bytes);
     REQUIRE(back);
@@ -134,15 +143,35 @@ TEST_CASE("a format 5 record keeps the SCL and a quarantined message's original 
     // SCL 0 is a verdict, not "none".
     m.envelope.scl = 0;
     m.envelope.original_recipients.clear();
-    back = decode_message(encode(m));
+    back = decode_message(as_format5(encode(m)));
     REQUIRE(back);
     CHECK(back->envelope.scl == 0);
     // An SCL byte past 9 + 1 is refused, not misread.
-    std::string bad = encode(m);
+    std::string bad = as_format5(encode(m));
     bad[bad.size() - 2] = 11;
     std::string why;
     CHECK_FALSE(decode_message(bad, &why));
     CHECK(why == "bad SCL");
+}
+
+TEST_CASE("a format 6 record keeps the SMTPUTF8 flag, and a format 5 one reads as without it", "[records]") {
+    MessageRecord m = sample_record();
+    m.envelope.smtputf8 = true;
+    std::string bytes = encode(m);
+    CHECK(bytes[0] == 6);
+    auto back = decode_message(bytes);
+    REQUIRE(back);
+    CHECK(back->envelope.smtputf8);
+    CHECK(back->envelope == m.envelope);
+    m.envelope.smtputf8 = false;
+    back = decode_message(as_format5(encode(m)));
+    REQUIRE(back);
+    CHECK_FALSE(back->envelope.smtputf8);
+    std::string bad = encode(m);
+    bad.back() = 2;
+    std::string why;
+    CHECK_FALSE(decode_message(bad, &why));
+    CHECK(why == "bad SMTPUTF8 flag");
 }
 
 TEST_CASE("a format 2 record (before the NDR-pending state) is still read", "[records]") {

@@ -440,7 +440,7 @@ TEST_CASE("domain names are LDH labels optionally led by a wildcard label", "[ro
         {"exa_mple.com", "letters, digits and hyphens"},
         {"exa mple.com", "letters, digits and hyphens"},
         {"[192.0.2.1]", "letters, digits and hyphens"},
-        {"b\xc3\xbc" "cher.example", "letters, digits and hyphens"},
+        {"b\xc3\xbc" "cher_x.example", "IDNA2008"},
         {label64 + ".com", "at most 63"},
         {long255 + "f", "at most 255"},
     };
@@ -449,6 +449,77 @@ TEST_CASE("domain names are LDH labels optionally led by a wildcard label", "[ro
         auto why = validate_domain_name(r.text);
         REQUIRE(why);
         CHECK(contains_text(*why, r.expected));
+    }
+}
+
+TEST_CASE("an internationalised domain name is valid when IDNA2008 allows it and compares as its A-labels", "[routing][domain][idn]") {
+    const char* good[] = {"b\xc3\xbc" "cher.example", "*.b\xc3\xbc" "cher.example", "xn--bcher-kva.example", "XN--BCHER-KVA.example",
+                          "xn--invalid.example" /* a valid A-label: five CJK ideographs */};
+    for (const char* d : good) {
+        INFO(d);
+        CHECK_FALSE(validate_domain_name(d));
+    }
+    struct Row {
+        const char* text;
+        const char* expected;  // libidn2's reason, in our sentence
+    };
+    const Row bad[] = {
+        {"xn--zz.example", "invalid punycode"},
+        {"xn--ls8h.example", "disallowed character"},                         // U+1F4A9 as an A-label
+        {"\xe2\x98\x83.example", "disallowed character"},                   // U+2603 SNOWMAN
+        {"a\xd7\x90.example", "bi-directional"},                             // Latin and Hebrew in one label
+        {"a\xe2\x80\x8d" "b.example", "context-j"},                          // ZERO WIDTH JOINER between letters
+        {"*.xn--zz.example", "invalid punycode"},
+    };
+    for (const auto& r : bad) {
+        INFO(r.text);
+        auto why = validate_domain_name(r.text);
+        REQUIRE(why);
+        CHECK(contains_text(*why, "IDNA2008"));
+        CHECK(contains_text(*why, r.expected));
+    }
+    CHECK(normalize_domain("B\xc3\xbc" "cher.Example.") == "xn--bcher-kva.example");
+    CHECK(normalize_domain("*.b\xc3\xbc" "cher.example") == "*.xn--bcher-kva.example");
+    CHECK(normalize_domain("XN--BCHER-KVA.example") == "xn--bcher-kva.example");
+    CHECK(normalize_domain("contoso.com") == "contoso.com");
+
+    // Entered either way, an accepted domain matches the other spelling.
+    const AcceptedDomainTable table({
+        {"Buecher", "b\xc3\xbc" "cher.example", AcceptedDomainType::Authoritative, false},
+        {"Muenchen", "*.xn--mnchen-3ya.example", AcceptedDomainType::Authoritative, false},
+    });
+    for (const char* d : {"xn--bcher-kva.example", "b\xc3\xbc" "cher.example", "B\xc3\x9c" "CHER.example"}) {
+        INFO(d);
+        REQUIRE(table.find(d) != nullptr);
+        CHECK(table.find(d)->name == "Buecher");
+    }
+    for (const char* d : {"mail.m\xc3\xbc" "nchen.example", "xn--mnchen-3ya.example", "a.xn--mnchen-3ya.example"}) {
+        INFO(d);
+        REQUIRE(table.find(d) != nullptr);
+        CHECK(table.find(d)->name == "Muenchen");
+    }
+    CHECK(table.find("bucher.example") == nullptr);
+
+    // An address space entered in Unicode is stored and matched as A-labels.
+    const AddressSpace unicode = space("SMTP:*.b\xc3\xbc" "cher.example;5");
+    CHECK(unicode.domain == "*.xn--bcher-kva.example");
+    CHECK(unicode.str() == "SMTP:*.xn--bcher-kva.example;5");
+    CHECK(match_address_space(unicode, "mail.xn--bcher-kva.example", {}) == 2u);
+    CHECK(match_address_space(space("xn--bcher-kva.example"), "b\xc3\xbc" "cher.example", {}) == kExactMatch);
+    CHECK_FALSE(AddressSpace::parse("SMTP:xn--zz.example;1"));
+
+    // The categorizer routes both spellings to one next-hop queue, named by the A-labels.
+    SendConnectorRoute buecher, internet;
+    buecher.name = "Buecher";
+    buecher.address_spaces = {space("b\xc3\xbc" "cher.example")};
+    internet.name = "Internet";
+    internet.address_spaces = {space("*")};
+    const Categorizer cat({}, {buecher, internet});
+    for (const char* d : {"xn--bcher-kva.example", "b\xc3\xbc" "cher.example"}) {
+        INFO(d);
+        const Route r = cat.route(d);
+        CHECK(r.connector == "Buecher");
+        CHECK(r.next_hop_domain == "xn--bcher-kva.example");
     }
 }
 

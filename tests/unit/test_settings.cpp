@@ -166,6 +166,11 @@ TEST_CASE("the bootstrap file: defaults, values, overrides, and errors naming fi
     REQUIRE(bad.errors.size() == 2);
     CHECK(bad.errors[0] == "t.conf:2: unknown key TypoKey");
     CHECK(bad.errors[1].starts_with("t.conf:3: -LmdbMapSize"));
+    // Issue 20: a ServerFqdn in U-labels is stored, and so said in EHLO, as its A-labels.
+    auto idn = parse_bootstrap("ServerFqdn = Ausgang.B\xc3\xbc" "cher.example\n", "t.conf");
+    REQUIRE(idn.errors.empty());
+    CHECK(idn.settings.text("ServerFqdn") == "ausgang.xn--bcher-kva.example");
+    REQUIRE(parse_bootstrap("ServerFqdn = xn--zz.example\n", "t.conf").errors.size() == 1);
     // The queue's reserve (issue 14): a size, 0 allowed (no reserve), default 16MB.
     CHECK(ok.settings.get_uint("QueueDatabaseReserveSize") == 16u << 20);
     CHECK(parse_bootstrap("QueueDatabaseReserveSize = 0\n", "t.conf").errors.empty());

@@ -555,6 +555,64 @@ TEST_CASE("client: SMTPUTF8: a non-ASCII address goes only to a peer that offers
     }
 }
 
+TEST_CASE("client: SMTPUTF8 downgrade: an IDN domain with an ASCII local part goes as A-labels, nothing else is rewritten",
+          "[smtp][client][utf8][idn]") {
+    CHECK(address_without_smtputf8("bob@example.net") == "bob@example.net");
+    CHECK(address_without_smtputf8("Bob@B\xc3\xbc" "cher.example") == "Bob@xn--bcher-kva.example");  // local part as written
+    CHECK(address_without_smtputf8("\"a@b\"@b\xc3\xbc" "cher.example") == "\"a@b\"@xn--bcher-kva.example");
+    CHECK_FALSE(address_without_smtputf8("j\xc3\xb6rg@b\xc3\xbc" "cher.example"));  // a UTF-8 local part: no lossless form
+    CHECK_FALSE(address_without_smtputf8("bob@\xe2\x98\x83.example"));               // a domain IDNA2008 refuses
+
+    OutboundMessage m = message({"user@b\xc3\xbc" "cher.example", "j\xc3\xb6rg@b\xc3\xbc" "cher.example"});
+    m.sender = "alice@m\xc3\xbc" "nchen.example";
+    SECTION("not offered: A-labels in MAIL and RCPT, the UTF-8 local part fails with 5.6.7") {
+        ClientSession s = greeted(edge_policy(), kEhloNoPipelining);
+        CHECK(wire(s.begin_message(m)) == "MAIL FROM:<alice@xn--mnchen-3ya.example> SIZE=22\r\n");
+        dialog(s, {{"250 OK\r\n", "RCPT TO:<user@xn--bcher-kva.example>\r\n"},
+                   {"250 OK\r\n", "DATA\r\n"},
+                   {"354 go\r\n", "Subject: hi\r\n\r\nHello\r\n.\r\n"},
+                   {"250 2.6.0 queued\r\n", ""}});
+        CHECK(result_of(s) == "0 Delivered 2.6.0 250 2.6.0 queued\n"
+                              "1 Failed 5.6.7 553 5.6.7 mx1.example.net does not offer SMTPUTF8, which the address "
+                              "j\xc3\xb6rg@b\xc3\xbc" "cher.example needs\n");
+    }
+    SECTION("offered: the addresses go as they are, with SMTPUTF8") {
+        ClientSession s = greeted(edge_policy(), kEhloFull);
+        CHECK(wire(s.begin_message(m)) == "MAIL FROM:<alice@m\xc3\xbc" "nchen.example> SIZE=22 SMTPUTF8\r\n"
+                                          "RCPT TO:<user@b\xc3\xbc" "cher.example>\r\n"
+                                          "RCPT TO:<j\xc3\xb6rg@b\xc3\xbc" "cher.example>\r\nDATA\r\n");
+    }
+}
+
+TEST_CASE("client: a message received with SMTPUTF8 whose header fields are UTF-8 fails with 5.6.7 toward a peer without it",
+          "[smtp][client][utf8]") {
+    OutboundMessage m = message({"bob@example.net"});
+    const std::string utf8_header = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nHello\r\n";
+    const std::string utf8_body = "Subject: hi\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n";
+    m.content = utf8_header;
+    CHECK_FALSE(needs_smtputf8(m));  // received without SMTPUTF8: goes as it came
+    m.smtputf8 = true;
+    CHECK(needs_smtputf8(m));
+    OutboundMessage body_only = m;
+    body_only.content = utf8_body;
+    CHECK_FALSE(needs_smtputf8(body_only));  // 8-bit in the body is 8BITMIME's business, not SMTPUTF8's
+    body_only.content = "Subject: hi\n\nGr\xc3\xbc\xc3\x9f" "e\n";
+    CHECK_FALSE(needs_smtputf8(body_only));
+
+    SECTION("not offered: every recipient fails, nothing is sent") {
+        ClientSession s = greeted(edge_policy(), kEhloNoPipelining);
+        CHECK(s.begin_message(m).empty());
+        CHECK(result_of(s) == "0 Failed 5.6.7 554 5.6.7 mx1.example.net does not offer SMTPUTF8, which the message's UTF-8 header "
+                              "fields need\n");
+        CHECK(s.ready_for_message());
+    }
+    SECTION("offered: MAIL says SMTPUTF8 though every address is ASCII") {
+        ClientSession s = greeted(edge_policy(), kEhloFull);
+        CHECK(wire(s.begin_message(m)).starts_with("MAIL FROM:<alice@contoso.com> SIZE=" + std::to_string(utf8_header.size()) +
+                                                   " BODY=8BITMIME SMTPUTF8\r\n"));
+    }
+}
+
 TEST_CASE("client: a message larger than the peer's SIZE fails here with 552 5.3.4 and nothing is sent", "[smtp][client][size]") {
     ClientSession s = greeted(edge_policy(), "250-mx1\r\n250 SIZE 21\r\n");
     CHECK(s.begin_message(message({"bob@example.net", "carol@example.net"})).empty());

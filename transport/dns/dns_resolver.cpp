@@ -3,9 +3,11 @@
 // believed, followed through CNAMEs, and cached by their TTL.
 #include "dns_resolver.hpp"
 
+#include "address.hpp"
 #include "completion.hpp"
 
 #include "dns_answer.hpp"
+#include "text_helpers.hpp"
 
 #include <ldns/ldns.h>
 
@@ -68,8 +70,16 @@ using wire::type_text;
 // A host or domain name as we ask for it and compare it: lower case, without the
 // trailing dot. std::nullopt for what is not a name: empty labels, labels over 63
 // characters, more than 253 in all, or characters that ldns would read as escapes or
-// that no mail domain has (letters, digits, '-' and '_' only; IDNs come as A-labels).
+// that no mail domain has (letters, digits, '-' and '_' only). A name in U-labels is
+// asked as its A-labels (IDNA2008 by smtp's one converter): DNS knows only those.
 std::optional<std::string> host_name(std::string_view text) {
+    std::string a_labels;
+    if (edge::text::has_non_ascii(text)) {
+        auto converted = smtp::canonical_domain(text);
+        if (!converted || converted->front() == '[') return std::nullopt;
+        a_labels = std::move(*converted);
+        text = a_labels;
+    }
     if (!text.empty() && text.back() == '.') text.remove_suffix(1);
     if (text.empty() || text.size() > kMaxNameLength) return std::nullopt;
     std::size_t label = 0;

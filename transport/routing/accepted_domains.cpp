@@ -3,6 +3,7 @@
 // (EdgeSync may bring thousands of domains).
 #include "accepted_domains.hpp"
 
+#include "address.hpp"
 #include "text.hpp"
 
 namespace edge::routing {
@@ -31,6 +32,17 @@ std::optional<std::string> validate_domain_name(std::string_view name) {
     if (name.starts_with("*.")) name.remove_prefix(2);
     if (name.empty()) return "expected a domain after '*.', not " + quote(original);
     if (name.back() == '.') return "expected a domain name without a trailing dot, not " + quote(original);
+    // An internationalised name (U-labels, or A-labels "xn--…") must be one IDNA2008
+    // allows; its A-label form is what the LDH rules below then judge.
+    std::string a_labels;
+    if (smtp::is_idn(name) && name.find('*') == std::string_view::npos) {
+        std::string why;
+        auto converted = smtp::canonical_domain(name, &why);
+        if (!converted || converted->front() == '[')
+            return "expected an internationalised domain name that IDNA2008 allows; libidn2 says: " + why;
+        a_labels = std::move(*converted);
+        name = a_labels;
+    }
     std::size_t start = 0;
     while (start <= name.size()) {
         auto end = name.find('.', start);
@@ -53,6 +65,13 @@ std::optional<std::string> validate_domain_name(std::string_view name) {
 std::string normalize_domain(std::string_view d) {
     if (!d.empty() && d.front() == '[') return std::string(d);  // an address literal: kept as written
     if (!d.empty() && d.back() == '.') d.remove_suffix(1);
+    // U-labels compare as their A-labels ("bücher.example" is "xn--bcher-kva.example");
+    // A-labels are already ASCII and only lower-cased, so the common case costs no IDNA.
+    if (text::has_non_ascii(d)) {
+        const bool wildcard = d.starts_with("*.");
+        if (auto a = smtp::canonical_domain(wildcard ? d.substr(2) : d); a && a->front() != '[')
+            return (wildcard ? "*." : "") + *a;
+    }
     return to_lower(d);
 }
 

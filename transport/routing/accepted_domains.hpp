@@ -21,7 +21,7 @@ std::optional<AcceptedDomainType> parse_accepted_domain_type(std::string_view);
 
 struct AcceptedDomain {
     std::string name;         // the object's Name, e.g. "Contoso"
-    std::string domain_name;  // DomainName: "contoso.com" or "*.contoso.com"
+    std::string domain_name;  // DomainName: "contoso.com" or "*.contoso.com" (IDNs as A-labels once stored)
     AcceptedDomainType domain_type = AcceptedDomainType::Authoritative;  // Exchange's default
     bool default_domain = false;
 };
@@ -29,11 +29,14 @@ struct AcceptedDomain {
 // Why a DomainName (or an address-space domain) is not acceptable, or nullopt when it
 // is: LDH labels (RFC 1035 §2.3.1: letters, digits, inner hyphens), each 1..63
 // octets, the whole at most 255, no trailing dot, optionally led by "*." (the domain
-// and all its subdomains). "*" alone is refused: it would accept every domain.
+// and all its subdomains). "*" alone is refused: it would accept every domain. An
+// internationalised name — U-labels ("bücher.example") or A-labels ("xn--bcher-kva.example")
+// — is acceptable when IDNA2008 (libidn2, smtp::canonical_domain) allows it.
 std::optional<std::string> validate_domain_name(std::string_view);
 
-// A domain as the tables compare it: ASCII lower case, one trailing dot removed;
-// an address literal ("[IPv6:2001:DB8::1]") is returned as written.
+// A domain as the tables compare it: ASCII lower case, one trailing dot removed, U-labels
+// as A-labels ("*.Bücher.example" -> "*.xn--bcher-kva.example", the form DNS and the
+// canonical address have); an address literal ("[IPv6:2001:DB8::1]") is returned as written.
 std::string normalize_domain(std::string_view);
 
 // The accepted domains, looked up by recipient domain. Matching is case-insensitive

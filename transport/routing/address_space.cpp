@@ -65,7 +65,7 @@ ParseResult<AddressSpace> AddressSpace::parse(std::string_view text) {
         return R::ok(std::move(a));
     }
     if (auto why = validate_domain_name(text)) return R::fail("in the address space " + quote(original) + ": " + *why);
-    a.domain = to_lower(text);
+    a.domain = normalize_domain(text);  // an IDN as A-labels, as recipient domains come
     return R::ok(std::move(a));
 }
 

@@ -14,7 +14,7 @@ namespace edge::routing {
 
 struct AddressSpace {
     std::string type = "SMTP";  // the only type on an Edge server
-    // Lower case: "contoso.com" (that domain only), "*.contoso.com" (it and every
+    // Lower case, IDNs as A-labels: "contoso.com" (that domain only), "*.contoso.com" (it and every
     // subdomain), "*" (every domain), "--" (every Authoritative and InternalRelay
     // accepted domain: the connector inward to the hubs).
     std::string domain;

@@ -25,6 +25,26 @@ std::string refused_text(const SendConnector& c, const std::string& refused) {
                        refused, c.internet_bound() ? " and private" : "", c.name);
 }
 
+// RFC 5321 §5.1: the MX hosts at or above our own preference go (mx_self.hpp); true
+// when we are the best MX — a loop, failed with 5.4.6 as Exchange's MxLoopback, not retried.
+bool mx_loop(const SendConfig& cfg, const SendConnector& c, const std::string& next_hop, std::vector<MxHost>& hosts,
+             Target& t, const std::function<void(const std::string&)>& say) {
+    std::string us;
+    switch (drop_mx_at_or_above_us(hosts, cfg.local, c.port, &us)) {
+        case MxSelf::NotListed: return false;
+        case MxSelf::Dropped:
+            if (say) say(fmt::format("{}: MX host {} is this server; only the MX hosts preferred to it are tried", next_hop, us));
+            return false;
+        case MxSelf::Loop: break;
+    }
+    t.kind = Target::Kind::Permanent;
+    t.status = "5.4.6";
+    t.error = fmt::format("554 5.4.6 SMTPSEND.DNS.MxLoopback; DNS records for {} are configured in a loop: "
+                          "its best MX host {} is this server (Send connector {}, port {})",
+                          next_hop, us, c.name, c.port);
+    return true;
+}
+
 }  // namespace
 
 void ResolverNextHopDns::apply(const DeliverySettings& s) {
@@ -174,6 +194,7 @@ asio::awaitable<Target> resolve_target(const SendConfig& cfg, std::string next_h
     auto mx = co_await std::move(lookup);
     switch (mx.status) {
         case DnsStatus::Ok: {
+            if (mx_loop(cfg, *t.connector, next_hop, mx.hosts, t, say)) break;
             // RFC 5321 §5.1 lets a domain name any host; a stranger's domain (a forged
             // sender we owe an NDR) must not aim us at our own host or network.
             const TargetAddressPolicy policy{t.connector->allow_private_target_addresses,

@@ -332,6 +332,7 @@ asio::awaitable<void> Scheduler::deliver(const std::shared_ptr<const SendConfig>
     // The queue keeps ENVID and ORCPT as received (xtext, RFC 3461 §4); the client
     // takes them decoded and encodes them once.
     out.envid = smtp::xtext_decode(m.envelope.dsn_envid).value_or(m.envelope.dsn_envid);
+    out.smtputf8 = m.envelope.smtputf8;
     out.ret = m.envelope.dsn_ret == queue::DsnRet::Full      ? smtp::OutboundMessage::Ret::Full
               : m.envelope.dsn_ret == queue::DsnRet::Headers ? smtp::OutboundMessage::Ret::Headers
                                                              : smtp::OutboundMessage::Ret::Unspecified;

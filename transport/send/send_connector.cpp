@@ -196,6 +196,15 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
     const config::TransportConfigSettings tc =
         config::transport_config_settings(config::load_singleton(db, config::ObjectKind::TransportConfig));
     for (const auto& d : tc.tls_send_domain_secure_list) send->domain_secure_domains.push_back(routing::to_lower(d));
+    // Our names and where we listen, for the MX-loop rule (mx_self.hpp).
+    send->local.names.push_back(routing::normalize_domain(server_fqdn));
+    for (auto& o : config::load_objects(db, config::ObjectKind::ReceiveConnector, errors)) {
+        const config::ReceiveConnectorSettings r = config::receive_connector_settings(o.object);
+        if (!r.enabled) continue;
+        if (!r.fqdn.empty()) send->local.names.push_back(routing::normalize_domain(r.fqdn));
+        send->local.bindings.insert(send->local.bindings.end(), r.bindings.begin(), r.bindings.end());
+    }
+    send->local.interface_addresses = local_interface_addresses();
     return send;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "categorizer.hpp"
+#include "mx_self.hpp"
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
 #include "queue_types.hpp"
@@ -99,6 +100,7 @@ struct SendConfig {
 
     // A domain of TLSSendDomainSecureList (ASCII case-insensitive).
     bool domain_secure(std::string_view domain) const;
+    LocalHost local;  // what "us" is for RFC 5321 §5.1 (mx_self.hpp)
 
     const SendConnector* connector(std::string_view name) const;
     // The queue a recipient goes to now, for enqueueing and Resubmit.

@@ -268,6 +268,7 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     env.sender = changes != nullptr && changes->sender ? *changes->sender : txn.sender.str();
     env.dsn_ret = dsn_ret(txn.ret);
     env.dsn_envid = txn.envid;
+    env.smtputf8 = txn.smtputf8;
     env.arrival_time = std::chrono::time_point_cast<std::chrono::microseconds>(now);
     env.expiration_time = env.arrival_time + settings_.message_expiration;
     env.receive_connector = m.connector_name;

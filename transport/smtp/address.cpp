@@ -196,33 +196,46 @@ std::optional<Mailbox> split_mailbox(std::string_view s) {
     return Mailbox{std::string(s.substr(0, at)), std::string(s.substr(at + 1))};
 }
 
-std::optional<std::string> canonical_domain(std::string_view d) {
-    if (d.empty() || d.size() > 255 || has_control(d)) return std::nullopt;
-    if (d.front() == '[') return canonical_address_literal(d);
+bool is_idn(std::string_view d) { return text::has_non_ascii(d) || has_a_label(d); }
+
+std::optional<std::string> canonical_domain(std::string_view d) { return canonical_domain(d, nullptr); }
+
+std::optional<std::string> canonical_domain(std::string_view d, std::string* why) {
+    auto no = [why](const char* reason) -> std::optional<std::string> {
+        if (why != nullptr) *why = reason;
+        return std::nullopt;
+    };
+    if (d.empty()) return no("empty");
+    if (d.size() > 255) return no("longer than 255 octets");
+    if (has_control(d)) return no("a control character");
+    if (d.front() == '[') {
+        if (auto literal = canonical_address_literal(d)) return literal;
+        return no("not an address literal");
+    }
     if (d.size() > 1 && d.back() == '.') d.remove_suffix(1);  // RFC 1034 §3.1: the root's dot
     // Only LDH and dots in ASCII, before libidn2 sees it: with STD3 rules it silently
     // drops ',', ';' or '"' ("a,b;c" -> "abc"), which must be refused instead.
     for (char ch : d) {
         const auto c = static_cast<unsigned char>(ch);
-        if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.') return std::nullopt;
+        if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.') return no("a character other than letters, digits, '-' and '.'");
     }
     std::string out;
-    if (text::has_non_ascii(d) || has_a_label(d)) {
-        if (!valid_utf8(d)) return std::nullopt;
+    if (is_idn(d)) {
+        if (!valid_utf8(d)) return no("not UTF-8");
         // IDNA2008 lookup (RFC 5891 §5) with UTS #46 non-transitional mapping: case folds
         // U-labels, checks A-labels, keeps ß and ς (what browsers and registries do).
         const std::string z(d);
         char* ascii = nullptr;
-        if (::idn2_lookup_u8(reinterpret_cast<const uint8_t*>(z.c_str()), reinterpret_cast<uint8_t**>(&ascii),
-                             IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
-            return std::nullopt;
+        const int rc = ::idn2_lookup_u8(reinterpret_cast<const uint8_t*>(z.c_str()), reinterpret_cast<uint8_t**>(&ascii),
+                                        IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+        if (rc != IDN2_OK) return no(::idn2_strerror(rc));
         std::unique_ptr<char, MallocFree> owned(ascii);
         out = ascii_lower(ascii);
     } else {
         out = ascii_lower(d);
     }
     // Whatever came back must be a host name: mappings may produce punctuation.
-    if (!valid_domain(out)) return std::nullopt;
+    if (!valid_domain(out)) return no("not a host name (letters, digits and inner hyphens, labels of 1 to 63 octets)");
     return out;
 }
 

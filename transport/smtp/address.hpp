@@ -46,6 +46,12 @@ AddressError check_mailbox(const Mailbox& m, bool utf8);
 // "bücher.test" and "xn--bcher-kva.test" are one domain); address literals re-written
 // from the parsed address ("[IPv6:2001:db8::1]"). nullopt when it is not a domain.
 std::optional<std::string> canonical_domain(std::string_view domain);
+// The same, saying why not in `why` when it is not a domain: libidn2's reason for an
+// IDN it refuses ("string contains a disallowed character", "Punycode conversion
+// failed"…), else a short sentence — for the config layer's error messages.
+std::optional<std::string> canonical_domain(std::string_view domain, std::string* why);
+// Whether a domain needs IDNA processing: a non-ASCII byte, or a label starting "xn--".
+bool is_idn(std::string_view domain);
 // The canonical domain of an address ("local@domain", split at the last '@'): empty when
 // there is no '@' or the domain is not one.
 std::string canonical_domain_of(std::string_view address);

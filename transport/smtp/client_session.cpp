@@ -2,6 +2,7 @@
 // transactions matched reply by reply against the commands in flight, in order.
 #include "client_session.hpp"
 
+#include "address.hpp"
 #include "text_helpers.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@ using CT = ClientText;
 constexpr std::array kClientTexts = {
     ClientTextEntry{CT::MessageTooBigForPeer, 552, "5.3.4", "Message size {} exceeds the size limit {} of {}"},
     ClientTextEntry{CT::NeedsSmtpUtf8,        553, "5.6.7", "{} does not offer SMTPUTF8, which the address {} needs"},
+    ClientTextEntry{CT::NeedsSmtpUtf8Headers, 554, "5.6.7", "{} does not offer SMTPUTF8, which the message's UTF-8 header fields need"},
     ClientTextEntry{CT::AddressNotSendable,   501, "5.1.3", "The address {} cannot be sent in an SMTP command"},
     ClientTextEntry{CT::NotReady,             451, "4.4.0", "The connection to {} was not ready for a message"},
     ClientTextEntry{CT::ClosedByUs,           451, "4.4.0", "The connection to {} was closed before the message was sent"},
@@ -493,6 +495,28 @@ std::vector<ClientAction> ClientSession::on_tls_established() {
 
 // --- a message -------------------------------------------------------------------
 
+std::optional<std::string> address_without_smtputf8(std::string_view address) {
+    if (!text::has_non_ascii(address)) return std::string(address);
+    auto m = split_mailbox(address);
+    if (!m || text::has_non_ascii(m->local)) return std::nullopt;
+    auto domain = canonical_domain(m->domain);
+    if (!domain) return std::nullopt;
+    return m->local + "@" + *domain;
+}
+
+bool needs_smtputf8(const OutboundMessage& m) {
+    if (!m.smtputf8) return false;
+    // The header block: up to the first empty line (CRLF CRLF, or LF LF as stored bare).
+    std::string_view c = m.content;
+    std::size_t end = c.size();
+    for (std::size_t i = 0; i + 1 < c.size(); ++i)
+        if (c[i] == '\n' && (c[i + 1] == '\n' || (c[i + 1] == '\r' && i + 2 < c.size() && c[i + 2] == '\n'))) {
+            end = i;
+            break;
+        }
+    return text::has_non_ascii(c.substr(0, end));
+}
+
 std::vector<ClientAction> ClientSession::begin_message(const OutboundMessage& m) {
     if (!ready_for_message()) {
         // Nothing is sent; the caller gets its recipients back at once.
@@ -524,18 +548,28 @@ std::vector<ClientAction> ClientSession::begin_message(const OutboundMessage& m)
         return fail_all(ClientText::MessageTooBigForPeer,
                         {std::to_string(m.content.size()), std::to_string(ext_.max_size), policy_.remote_host});
     if (!sendable(m.sender)) return fail_all(ClientText::AddressNotSendable, {m.sender});
-    // RFC 6531 §3.2: a non-ASCII address goes only to a peer that offers SMTPUTF8.
-    if (text::has_non_ascii(m.sender) && !ext_.smtputf8) return fail_all(ClientText::NeedsSmtpUtf8, {policy_.remote_host, m.sender});
+    // RFC 6531 §3.2: a non-ASCII address goes only to a peer that offers SMTPUTF8, unless
+    // only its domain is: then as A-labels, which lose nothing.
+    if (!ext_.smtputf8) {
+        if (needs_smtputf8(m)) return fail_all(ClientText::NeedsSmtpUtf8Headers, {policy_.remote_host});
+        auto sender = address_without_smtputf8(m.sender);
+        if (!sender) return fail_all(ClientText::NeedsSmtpUtf8, {policy_.remote_host, m.sender});
+        msg_.sender = std::move(*sender);
+    }
     for (const auto& r : m.recipients) {
+        std::optional<std::string> ascii;
         if (!sendable(r.address)) {
             decide(r, RecipientResult::Failed, response_line(CT::AddressNotSendable, say(CT::AddressNotSendable, {r.address})),
                    std::string(entry(CT::AddressNotSendable).enhanced));
-        } else if (text::has_non_ascii(r.address) && !ext_.smtputf8) {
+        } else if (ext_.smtputf8) {
+            next_batch_.push_back(r);
+        } else if (!(ascii = address_without_smtputf8(r.address))) {
             decide(r, RecipientResult::Failed,
                    response_line(CT::NeedsSmtpUtf8, say(CT::NeedsSmtpUtf8, {policy_.remote_host, r.address})),
                    std::string(entry(CT::NeedsSmtpUtf8).enhanced));
         } else {
             next_batch_.push_back(r);
+            next_batch_.back().address = std::move(*ascii);
         }
     }
     if (next_batch_.empty()) {
@@ -553,7 +587,7 @@ std::string ClientSession::mail_command() const {
     // RFC 6152 asks for a conversion to 7-bit MIME or a bounce; we do neither yet).
     if (eight_bit_ && ext_.eightbitmime) cmd += " BODY=8BITMIME";
     if (ext_.smtputf8) {
-        bool utf8 = text::has_non_ascii(msg_.sender) ||
+        bool utf8 = msg_.smtputf8 || text::has_non_ascii(msg_.sender) ||
                     std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return text::has_non_ascii(s.rcpt.address); });
         if (utf8) cmd += " SMTPUTF8";
     }

@@ -66,7 +66,19 @@ struct OutboundMessage {
     std::string_view content;
     enum class Ret : std::uint8_t { Unspecified, Full, Headers } ret = Ret::Unspecified;
     std::string envid;  // RFC 3461 ENVID decoded; xtext-encoded here. "" = none
+    bool smtputf8 = false;  // received with SMTPUTF8 (RFC 6531 §3.4): its header fields may be UTF-8
 };
+
+// What goes to a peer that does not offer SMTPUTF8 (RFC 6531 §3.2), losslessly or not at
+// all. An address: as it is when ASCII; with its domain as A-labels when only the domain
+// is internationalised (DNS knows the name only so: nothing is lost); nullopt when the
+// local part is not ASCII (no lossless form: 5.6.7).
+std::optional<std::string> address_without_smtputf8(std::string_view address);
+// A message received with SMTPUTF8 whose header fields carry non-ASCII octets (RFC 6532)
+// has no lossless form without SMTPUTF8 (RFC 6857's downgrade rewrites the fields): true
+// means 5.6.7 toward such a peer. A message received without SMTPUTF8 goes as it came,
+// 8-bit header octets and all, as before SMTPUTF8 existed.
+bool needs_smtputf8(const OutboundMessage& m);
 
 enum class RecipientResult : std::uint8_t { Delivered, Deferred, Failed };
 const char* to_string(RecipientResult);
@@ -128,6 +140,7 @@ const char* to_string(Awaiting);
 enum class ClientText : std::uint8_t {
     MessageTooBigForPeer,  // 552 5.3.4
     NeedsSmtpUtf8,         // 553 5.6.7 RFC 6531 §3.2
+    NeedsSmtpUtf8Headers,  // 554 5.6.7 RFC 6532: UTF-8 header fields, and the peer has no SMTPUTF8
     AddressNotSendable,    // 501 5.1.3 a control character or an angle bracket would split the command
     NotReady,              // 451 4.4.0 begin_message() while the connection could not take it
     ClosedByUs,            // 451 4.4.0 quit() while a message was in flight
