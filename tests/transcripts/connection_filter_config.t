@@ -34,11 +34,13 @@ $ edgectl Set-IPAllowListConfig -Other x
 [exit 2]
 $ edgectl Get-TransportConfig
 Identity                   : TransportConfig
+TLSSendDomainSecureList    : 
 InternalSMTPServers        : 
 TLSReceiveDomainSecureList : 
 $ edgectl Set-TransportConfig -InternalSMTPServers 10.0.0.0/8,192.0.2.5
 $ edgectl Get-TransportConfig
 Identity                   : TransportConfig
+TLSSendDomainSecureList    : 
 InternalSMTPServers        : 10.0.0.0/8, 192.0.2.5
 TLSReceiveDomainSecureList : 
 $ edgectl Set-TransportConfig -InternalSMTPServers nope

@@ -37,7 +37,7 @@ $ edgectl New-SendConnector Partner -AddressSpaces fabrikam.com -DNSRoutingEnabl
 [exit 1]
 $ edgectl Set-TransportConfig -TLSSendDomainSecureList fabrikam.com,Contoso.COM
 $ edgectl Get-TransportConfig -Format List | grep -E '^TLSSendDomainSecureList '
-TLSSendDomainSecureList : fabrikam.com, contoso.com
+TLSSendDomainSecureList    : fabrikam.com, contoso.com
 $ edgectl Set-TransportConfig -TLSSendDomainSecureList 'not a domain'
 ! edgectl: Set-TransportConfig: -TLSSendDomainSecureList: 'not a domain' is not valid; expected only letters, digits and hyphens in the labels of 'not a domain'
 [exit 1]
