@@ -54,6 +54,7 @@
 #   SESSIONS (50)  MSGS (20000)  WARMUP (1000)  SIZE (4096)  DRAIN_TIMEOUT (600 s, per wait)
 #   LAT_MSGS (500; 0 = no latency cell)  LAT_WARMUP (20)  PEER_LATENCY (1; 0 = no BDAT/STARTTLS peer cell)
 #   POSTFIX_LOG (0; 1 = Postfix logs to $WORK/postfix.log, slower)  KEEP_WORK (0; 1 = keep $WORK)
+#   TLS_AUTH (0; 1 = the DomainValidation vs opportunistic TLS cells, issue 20)  TLS_MSGS (4000)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -213,6 +214,51 @@ if has_target edge && [ -z "$EDGE_PROBLEM" ] && [ "$LAT_MSGS" -gt 0 ] && [ "$PEE
   rm -rf "$PEER_DIR"
 fi
 
+# ---------------------------------------------------------------- edge → a TLS peer: DomainValidation vs opportunistic (issue 20)
+# TLS_AUTH=1: the same edge relays to one STARTTLS peer (tests/support/smtp_peer.py, a certificate for
+# peer-tls.test from a CA made here) twice, SESSIONS sessions each: first opportunistic (no TlsAuthLevel),
+# then TlsAuthLevel DomainValidation with TlsDomain peer-tls.test and the CA in TlsCertificateAuthorityFile.
+# The ratio dv/opportunistic is the cost of checking the chain and the name (once per connection: the
+# edge sends up to SmtpMaxMessagesPerConnection messages on each). The Python peer bounds both cells
+# alike, so the ratio, not the rate, is the figure.
+TLS_OPP=""; TLS_DV=""
+if has_target edge && [ -z "$EDGE_PROBLEM" ] && [ "${TLS_AUTH:-0}" = 1 ]; then
+  TLS_DIR=$(mktemp -d /dev/shm/relay-bench-tls.XXXXXX)
+  ( cd "$TLS_DIR" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+      -keyout ca.key -out ca.pem &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=peer-tls.test -keyout key.pem -out req.pem &&
+    printf 'subjectAltName=DNS:peer-tls.test\n' >ext.cnf &&
+    openssl x509 -req -in req.pem -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out cert.pem
+  ) >/dev/null 2>&1 || fail "openssl could not make the TLS peer's certificates"
+  pick_port TLS_PEER_PORT
+  /usr/bin/python3 "$ROOT/tests/support/smtp_peer.py" --listen "127.0.0.1:$TLS_PEER_PORT" --record "$TLS_DIR" \
+    --chunking --starttls "$TLS_DIR/cert.pem,$TLS_DIR/key.pem" >"$WORK/smtp_peer_tls.log" 2>&1 &
+  SINKS+=("$! smtp_peer.py (tls)")
+  wait_port "$TLS_PEER_PORT" "$!" smtp_peer.py 20
+  edgectl New-AcceptedDomain -Name peertls -DomainName peer-tls.test -DomainType ExternalRelay
+  edgectl New-SendConnector -Name ToTlsPeer -AddressSpaces "SMTP:peer-tls.test;1" -DNSRoutingEnabled '$false' \
+    -SmartHosts 127.0.0.1 -Port "$TLS_PEER_PORT"
+  edgectl Set-TransportServer -TlsCertificateAuthorityFile "$TLS_DIR/ca.pem"
+  TLS_MSGS=${TLS_MSGS:-4000}
+  for mode in opportunistic dv; do
+    if [ "$mode" = dv ]; then
+      edgectl Set-SendConnector ToTlsPeer -TlsAuthLevel DomainValidation -TlsDomain peer-tls.test
+    fi
+    sleep 2   # the running server applies a config change within a second
+    before=$(grep -c . "$TLS_DIR/messages.jsonl" 2>/dev/null || echo 0)
+    line=$("$CLIENT" load --label "edge-tls-$mode" --port "$EDGE_PORT" --sessions "$SESSIONS" --messages "$TLS_MSGS" \
+             --warmup 200 --size "$SIZE" --to rcpt@peer-tls.test --sink-counter "$TLS_DIR/messages.jsonl" \
+             --sink-timeout "$DRAIN_TIMEOUT") || FAILED=1
+    [ -n "$line" ] || { FAILED=1; line="cell target=edge-tls-$mode e2e_msgs_per_s=0 (client failed)"; }
+    echo "$line"
+    if [ "$mode" = dv ]; then TLS_DV=$(field e2e_msgs_per_s "$line"); else TLS_OPP=$(field e2e_msgs_per_s "$line"); fi
+    wait_until "$DRAIN_TIMEOUT" "the edge queue did not drain" edge_queue_empty || FAILED=1
+  done
+  grep -q '"tls": *true' "$TLS_DIR/messages.jsonl" || { echo "# the TLS peer saw no TLS" >&2; FAILED=1; }
+  rm -rf "$TLS_DIR"
+fi
+
 stop_all
 
 # Nothing may be left in edge-transport's queue: checked again with the server down.
@@ -231,6 +277,11 @@ if has_target edge_sign; then
   R_SIGN=$(ratio "${RATE[edge_sign]:-}" "${RATE[edge]:-}")
   echo "ratio edge_sign_vs_edge=$R_SIGN algorithm=$SIGN_ALGORITHM edge_sign_vs_postfix=$(ratio "${RATE[edge_sign]:-}" "${RATE[postfix]:-}")"
   echo "targets edge_sign>=0.7xedge=$(awk -v v="$R_SIGN" 'BEGIN{ if (v == "n/a") print "n/a"; else if (v + 0 >= 0.7) print "yes"; else print "NO" }')"
+fi
+if [ "${TLS_AUTH:-0}" = 1 ]; then
+  R_DV=$(ratio "$TLS_DV" "$TLS_OPP")
+  echo "ratio edge_tls_dv_vs_opportunistic=$R_DV (dv=${TLS_DV:-n/a} opportunistic=${TLS_OPP:-n/a} msgs/s)"
+  echo "targets dv>=0.7xopportunistic=$(awk -v v="$R_DV" 'BEGIN{ if (v == "n/a") print "n/a"; else if (v + 0 >= 0.7) print "yes"; else print "NO" }')"
 fi
 echo "RESULT edge_msgs_per_s=${RATE[edge]:-n/a} postfix_msgs_per_s=${RATE[postfix]:-n/a} ratio=$(ratio "${RATE[edge]:-}" "${RATE[postfix]:-}")" \
   "edge_e2e_p50_ms=${P50[edge]:-n/a} edge_e2e_p99_ms=${P99[edge]:-n/a} postfix_e2e_p50_ms=${P50[postfix]:-n/a} postfix_e2e_p99_ms=${P99[postfix]:-n/a}" \

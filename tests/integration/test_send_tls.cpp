@@ -256,6 +256,32 @@ TEST_CASE("Domain Security: mail to a listed partner goes over mutual TLS, and a
     REQUIRE(plain.wait_for_messages(1, 30s).size() == 1);
 }
 
+TEST_CASE("Domain Security without TlsCertificateName presents the certificate enabled for SMTP, not the bootstrap one",
+          "[send][tls][domainsecure]") {
+    TlsPeers k;
+    TestCertificate partner_cert = k.ca.issue("partner", {"partner.test"});
+    TestCertificate enabled = k.ca.issue("enabled", {"enabled.test.example"});
+    const std::uint16_t port = free_port();
+    auto a = starttls_peer(partner_cert);
+    a.insert(a.end(), {"--client-ca", k.ca.cert()});
+    SmtpPeer back, partner(a, "127.0.0.34", port);
+    NsdServer dns(std::vector<DnsZone>{{"partner.test", "@ IN MX 10 mx\nmx IN A 127.0.0.34\n"}});
+    EdgeServer s;
+    tls_relay_setup(s, back, k.ca.cert());
+    s.must_edgectl("Set-TransportServer -InternalDNSServers " + dns.endpoint());
+    s.must_edgectl("Set-TransportConfig -TLSSendDomainSecureList partner.test");
+    s.must_edgectl("New-SendConnector Internet -AddressSpaces '*' -AllowPrivateTargetAddresses '$true' -Port " +
+                   std::to_string(port) + " -DomainSecureEnabled '$true'");
+    s.must_edgectl("Import-ExchangeCertificate -Path " + shell_quote(enabled.chain) + " -KeyPath " + shell_quote(enabled.key) +
+                   " -Services SMTP");
+    s.start();
+    send_to(s, "a@partner.test", "partner");
+    auto got = partner.wait_for_messages(1, 30s);
+    INFO(s.server_log() + partner.log_text());
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].tls_client_subject == "enabled.test.example");
+}
+
 TEST_CASE("DANE: TLSA 3 1 1 from a validating resolver decides, a mismatch or a bogus answer defers, an unsigned zone falls back",
           "[send][tls][dane]") {
     TlsPeers k;

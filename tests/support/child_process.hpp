@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -52,6 +53,20 @@ inline void stop_child(pid_t& pid, std::chrono::seconds grace) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     pid = -1;
+}
+
+// Runs a shell command to the end: its output (stdout and stderr), or an exception that
+// names `what`, the command and its output when it fails (tool set-up in fixtures).
+inline std::string checked_output(const std::string& cmd, const std::string& what) {
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    if (p == nullptr) throw std::runtime_error("popen failed: " + cmd);
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int st = ::pclose(p);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw std::runtime_error(what + "`" + cmd + "` failed: " + out);
+    return out;
 }
 
 }  // namespace edge::test

@@ -14,6 +14,8 @@
 
 #include <sys/wait.h>
 
+#include "child_process.hpp"
+
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -41,15 +43,7 @@ namespace ca_detail {
 
 // Runs a shell command; its output (stdout and stderr) in the exception when it fails.
 inline std::string run(const std::string& cmd) {
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) throw std::runtime_error("popen failed: " + cmd);
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int st = ::pclose(p);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw std::runtime_error("test CA: `" + cmd + "` failed: " + out);
-    return out;
+    return checked_output(cmd, "test CA: ");
 }
 
 inline std::string quote(const std::string& s) {

@@ -24,15 +24,7 @@ namespace edge::test {
 
 namespace dnssec_detail {
 inline std::string run(const std::string& cmd) {
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) throw std::runtime_error("popen failed: " + cmd);
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int st = ::pclose(p);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw std::runtime_error("`" + cmd + "` failed: " + out);
-    return out;
+    return checked_output(cmd, "");
 }
 inline std::string slurp(const std::string& path) {
     std::ifstream in(path);
@@ -120,6 +112,10 @@ private:
           << "  access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n"
           << "  trust-anchor-file: \"" << dir_.sub("anchors") << "\"\n"
           << "  qname-minimisation: no\n  harden-referral-path: no\n  prefetch: no\n"
+          // Under load NSD may answer late: without these, one timeout marks NSD down
+          // (infra cache) or a zone's keys bad (60 s of SERVFAIL for every name in it),
+          // and a test sees SERVFAIL for its MX where it expected a bogus TLSA.
+          << "  infra-host-ttl: 1\n  infra-keep-probing: yes\n  val-bogus-ttl: 1\n"
           // RFC 6761: unbound answers for test. itself unless told not to.
           << "  local-zone: \"test.\" nodefault\n"
           << "remote-control:\n  control-enable: no\n";

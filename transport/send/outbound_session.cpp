@@ -434,13 +434,14 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
     std::string& error = result.error;
     const auto source = source_address(c);
     boost::system::error_code ec;
-    // The client certificate: TlsCertificateName's; for Domain Security, else the receive
-    // certificate. Required only by Domain Security: elsewhere a missing one is logged
-    // and the session goes on without.
+    // The client certificate: TlsCertificateName's; for Domain Security, else the one
+    // enabled for SMTP, else the bootstrap receive certificate. Required only by Domain
+    // Security: elsewhere a missing one is logged and the session goes on without.
     std::string client_cert = c.client_certificate_file, client_key = c.client_key_file;
     if (client_cert.empty() && t.domain_secure) {
-        client_cert = receive_cert_;
-        client_key = receive_key_;
+        const bool enabled = !cfg.smtp_certificate_file.empty();
+        client_cert = enabled ? cfg.smtp_certificate_file : receive_cert_;
+        client_key = enabled ? cfg.smtp_key_file : receive_key_;
     }
     if (t.domain_secure && client_cert.empty()) {
         error = "451 4.7.5 Domain Security needs a client certificate and none is available" +

@@ -196,6 +196,17 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
     const config::TransportConfigSettings tc =
         config::transport_config_settings(config::load_singleton(db, config::ObjectKind::TransportConfig));
     for (const auto& d : tc.tls_send_domain_secure_list) send->domain_secure_domains.push_back(routing::to_lower(d));
+    // Domain Security presents the certificate STARTTLS offers by default: the one enabled
+    // for SMTP with the latest NotBefore (receive/tls.hpp ServerCertificates), so an
+    // Enable-ExchangeCertificate reaches partners too, from the next generation.
+    std::string newest;
+    for (const auto& o : config::load_objects(db, config::ObjectKind::ExchangeCertificate, errors)) {
+        const config::ExchangeCertificateSettings c = config::exchange_certificate_settings(o.object);
+        if (!c.services.has(config::CertificateService::SMTP) || c.not_before < newest) continue;
+        newest = c.not_before;  // ISO 8601 UTC: text order is time order
+        send->smtp_certificate_file = data_directory + "/certificates/" + c.thumbprint + ".pem";
+        send->smtp_key_file = data_directory + "/certificates/" + c.thumbprint + ".key";
+    }
     // Our names and where we listen, for the MX-loop rule (mx_self.hpp).
     send->local.names.push_back(routing::normalize_domain(server_fqdn));
     for (auto& o : config::load_objects(db, config::ObjectKind::ReceiveConnector, errors)) {

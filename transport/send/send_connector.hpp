@@ -97,6 +97,9 @@ struct SendConfig {
     std::shared_ptr<const routing::Categorizer> categorizer;
     DeliverySettings settings;
     std::vector<std::string> domain_secure_domains;  // TLSSendDomainSecureList, lower case
+    // The certificate enabled for SMTP that STARTTLS offers by default (Enable-ExchangeCertificate),
+    // "" when none: Domain Security's client certificate when a connector names none.
+    std::string smtp_certificate_file, smtp_key_file;
 
     // A domain of TLSSendDomainSecureList (ASCII case-insensitive).
     bool domain_secure(std::string_view domain) const;

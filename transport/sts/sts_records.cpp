@@ -4,6 +4,8 @@
 // grammar does not allow.
 #include "sts_records.hpp"
 
+#include "text_helpers.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -95,13 +97,6 @@ bool starts_with_version(std::string_view text, std::string_view version) {
     if (!text.starts_with(version)) return false;
     text.remove_prefix(version.size());
     return text.empty() || text.front() == ';' || is_wsp(text.front());
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = lower_char(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
 }
 
 }  // namespace
@@ -265,8 +260,8 @@ std::optional<TlsRptRecord> parse_tlsrpt_record(std::string_view text, std::stri
                 std::string decoded;
                 for (std::size_t k = 0; k < addr.size(); ++k) {
                     if (addr[k] == '%') {
-                        int hi = k + 2 < addr.size() ? hex_value(addr[k + 1]) : -1;
-                        int lo = k + 2 < addr.size() ? hex_value(addr[k + 2]) : -1;
+                        int hi = k + 2 < addr.size() ? text::hex_digit_value(addr[k + 1]) : -1;
+                        int lo = k + 2 < addr.size() ? text::hex_digit_value(addr[k + 2]) : -1;
                         if (hi < 0 || lo < 0) return set_why(why, fmt::format("bad %-escape in \"{}\"", shown(uri))), std::nullopt;
                         decoded.push_back(static_cast<char>(hi * 16 + lo));
                         k += 2;
