@@ -11,6 +11,7 @@
 
 #include <sys/wait.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -62,17 +63,22 @@ inline SignedZone sign_zone(const std::string& dir, const std::string& name, con
     return z;
 }
 
-// Breaks the signature over the RRset of `type` (the first "RRSIG <type>" line): its
-// last base64 characters changed, so a validator finds it bogus.
+// Breaks the signature over the RRset of `type` (the first "RRSIG <type>" line): four
+// base64 characters changed, so a validator finds it bogus. Not the last ones: before
+// "==" padding only A, Q, g and w are canonical, and NSD refuses to load a zone with
+// anything else there (SERVFAIL for the whole zone instead of one bogus RRset).
 inline void break_signature(SignedZone& z, const std::string& type) {
     std::string& t = z.zone.text;
     auto at = t.find("RRSIG\t" + type + " ");
     if (at == std::string::npos) at = t.find("RRSIG " + type + " ");
     if (at == std::string::npos) throw std::runtime_error("no RRSIG " + type + " in the signed zone");
     auto eol = t.find('\n', at);
-    std::size_t i = eol - 1;
-    while (t[i] == '=' || t[i] == ' ' || t[i] == '\t') --i;
-    for (int k = 0; k < 4; ++k, --i) t[i] = t[i] == 'A' ? 'B' : 'A';
+    // The 9th to 12th base64 characters from the end (ldns may split the blob with spaces).
+    int seen = 0;
+    for (std::size_t i = eol - 1; seen < 12; --i) {
+        if (!std::isalnum(static_cast<unsigned char>(t[i])) && t[i] != '+' && t[i] != '/') continue;
+        if (++seen > 8) t[i] = t[i] == 'A' ? 'B' : 'A';
+    }
 }
 
 // unbound validating the zones `nsd` serves: `anchors` are the trust anchors (DNSKEY
