@@ -659,7 +659,7 @@ TEST_CASE("EdgeSync: the README's EdgeSync commands work as written", "[edgesync
     // The commands themselves: this build's binaries, on this edge's data directory.
     for (auto& c : commands) {
         INFO(c);
-        if (c.starts_with("edgectl ")) c = std::string(EDGECTL_PATH) + " --data " + shell_quote(edge.data()) + c.substr(7);
+        if (c.starts_with("edgectl ")) c = edgectl_command(EDGECTL_PATH) + " --data " + shell_quote(edge.data()) + c.substr(7);
         else if (c.starts_with("edgesync ")) c = std::string(EDGESYNC_PATH) + c.substr(8);
         else FAIL("the README's EdgeSync block runs something other than edgectl or edgesync");
     }

@@ -14,6 +14,7 @@
 // and the word edgectl becomes the binary with --data. Commands run under sh, so
 // other programs (cmp, python3) check what edgectl wrote.
 #include "data_dir_lock.hpp"
+#include "edgectl_command.hpp"
 #include "queue_db.hpp"
 #include "temp_dir.hpp"
 
@@ -263,7 +264,7 @@ private:
 
     void execute(const Step& s) {
         std::string cmd = expand(s.command);
-        cmd = replace_edgectl(cmd, std::string(EDGECTL_PATH) + " --data '" + dir_.path() + "'");
+        cmd = replace_edgectl(cmd, edge::test::edgectl_command(EDGECTL_PATH) + " --data '" + dir_.path() + "'");
         std::string out_file = dir_.sub(".stdout"), err_file = dir_.sub(".stderr");
         std::string full = "cd '" + dir_.path() + "' && COLUMNS=120 TZ=UTC && export COLUMNS TZ && (" + cmd + ") >'" + out_file +
                            "' 2>'" + err_file + "'";

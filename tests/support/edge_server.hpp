@@ -4,6 +4,7 @@
 // raw bytes and speak STARTTLS.
 #pragma once
 
+#include "edgectl_command.hpp"
 #include "test_support.hpp"
 
 #include <arpa/inet.h>
@@ -87,6 +88,7 @@ inline std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
+
 class EdgeServer {
 public:
     // `port` is the default connector's port; the data directory is new.
@@ -124,7 +126,7 @@ public:
 
     // edgectl against this data directory; returns its exit code.
     int edgectl(const std::string& args, std::string* out = nullptr) const {
-        return run_command(std::string(EDGECTL_PATH) + " --data " + shell_quote(data_) + " " + args, out);
+        return run_command(edgectl_command(EDGECTL_PATH) + " --data " + shell_quote(data_) + " " + args, out);
     }
     void must_edgectl(const std::string& args) const {
         std::string out;
