@@ -5,6 +5,7 @@
 #pragma once
 
 #include "temp_dir.hpp"
+#include "text_helpers.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -229,21 +230,13 @@ private:
 };
 
 inline std::string base64_decode(std::string_view in) {
-    auto sextet = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
     std::string out;
     out.reserve(in.size() / 4 * 3);
     std::uint32_t acc = 0;
     int bits = 0;
     for (char c : in) {
         if (c == '=') break;
-        int v = sextet(c);
+        int v = edge::text::base64_digit_value(c);
         if (v < 0) throw std::runtime_error("smtp_peer record: bad base64");
         acc = (acc << 6) | static_cast<std::uint32_t>(v);
         bits += 6;

@@ -465,20 +465,30 @@ struct DnsResolver::Impl {
         }
     }
 
-    // One address family only (resolve_a, resolve_aaaa).
-    asio::awaitable<AddressResult> resolve_family(std::string text, ldns_rr_type type, Options o) {
-        AddressResult result;
+    // One question about one name (A, AAAA, TXT, TLSA): the name checked, the lookup, and
+    // `take` moving what was found into the result (returns whether anything was).
+    template <class Result, class Take>
+    asio::awaitable<Result> resolve_one(std::string text, ldns_rr_type type, std::string_view what, Options o, Take take) {
+        Result result;
         auto name = host_name(text);
         if (!name) {
             result.status = DnsStatus::NoSuchDomain;
-            result.error = fmt::format("\"{}\" is not a valid host name", text);
+            result.error = fmt::format("\"{}\" is not a valid {} name", text, what);
             co_return result;
         }
         auto ask = lookup(*name, type, o);
         Lookup l = co_await std::move(ask);
-        result.addresses = std::move(l.addresses);
-        judge(l, *name, type_text(type), !result.addresses.empty(), result);
+        const bool found = take(l, result);
+        judge(l, *name, type_text(type), found, result);
         co_return result;
+    }
+
+    // One address family only (resolve_a, resolve_aaaa).
+    asio::awaitable<AddressResult> resolve_family(std::string text, ldns_rr_type type, Options o) {
+        return resolve_one<AddressResult>(std::move(text), type, "host", std::move(o), [](Lookup& l, AddressResult& r) {
+            r.addresses = std::move(l.addresses);
+            return !r.addresses.empty();
+        });
     }
 
     asio::awaitable<NameResult> resolve_ptr(asio::ip::address address, Options o) {
@@ -493,35 +503,19 @@ struct DnsResolver::Impl {
     }
 
     asio::awaitable<TextResult> resolve_txt(std::string text, Options o) {
-        TextResult result;
-        auto name = host_name(text);
-        if (!name) {
-            result.status = DnsStatus::NoSuchDomain;
-            result.error = fmt::format("\"{}\" is not a valid domain name", text);
-            co_return result;
-        }
-        auto ask = lookup(*name, LDNS_RR_TYPE_TXT, o);
-        Lookup l = co_await std::move(ask);
-        result.texts = std::move(l.texts);
-        judge(l, *name, "TXT", !result.texts.empty(), result);
-        co_return result;
+        return resolve_one<TextResult>(std::move(text), LDNS_RR_TYPE_TXT, "domain", std::move(o), [](Lookup& l, TextResult& r) {
+            r.texts = std::move(l.texts);
+            return !r.texts.empty();
+        });
     }
 
     asio::awaitable<TlsaResult> resolve_tlsa(std::string text, Options o) {
-        TlsaResult result;
-        auto name = host_name(text);
-        if (!name) {
-            result.status = DnsStatus::NoSuchDomain;
-            result.error = fmt::format("\"{}\" is not a valid domain name", text);
-            co_return result;
-        }
-        auto ask = lookup(*name, LDNS_RR_TYPE_TLSA, o);
-        Lookup l = co_await std::move(ask);
-        for (auto& r : l.tlsa) result.records.push_back(TlsaRecordData{r.usage, r.selector, r.matching, std::move(r.data)});
-        result.authenticated = l.authenticated;
-        result.bogus = l.servfail;
-        judge(l, *name, "TLSA", !result.records.empty(), result);
-        co_return result;
+        return resolve_one<TlsaResult>(std::move(text), LDNS_RR_TYPE_TLSA, "domain", std::move(o), [](Lookup& l, TlsaResult& r) {
+            for (auto& t : l.tlsa) r.records.push_back(TlsaRecordData{t.usage, t.selector, t.matching, std::move(t.data)});
+            r.authenticated = l.authenticated;
+            r.bogus = l.servfail;
+            return !r.records.empty();
+        });
     }
 
     asio::awaitable<NameResult> resolve_mx_names(std::string domain, Options o) {

@@ -99,26 +99,38 @@ bool starts_with_version(std::string_view text, std::string_view version) {
     return text.empty() || text.front() == ';' || is_wsp(text.front());
 }
 
-}  // namespace
-
-std::optional<StsRecord> parse_sts_record(std::string_view text, std::string* why) {
-    if (text.size() > 1024) return set_why(why, "the record is longer than 1024 octets"), std::nullopt;
+// A version-tagged record's fields after the version, each split at its first '=' (the
+// shared start of parse_sts_record and parse_tlsrpt_record); std::nullopt with `why`.
+using NameValue = std::pair<std::string_view, std::string_view>;
+std::optional<std::vector<NameValue>> tagged_fields(std::string_view text, std::size_t max, std::string_view version,
+                                                    std::string_view rfc, std::string* why) {
+    if (text.size() > max) return set_why(why, fmt::format("the record is longer than {} octets", max)), std::nullopt;
     auto fields = fields_of(text);
-    if (!fields || fields->front() != "v=STSv1")
-        return set_why(why, fmt::format("\"{}\" is not an STSv1 record (RFC 8461 §3.1)", shown(text))), std::nullopt;
-    std::optional<StsRecord> r;
+    if (!fields || fields->front() != version)
+        return set_why(why, fmt::format("\"{}\" does not start with {} ({})", shown(text), version, rfc)), std::nullopt;
+    std::vector<NameValue> out;
     for (std::size_t i = 1; i < fields->size(); ++i) {
         std::string_view f = (*fields)[i];
         auto eq = f.find('=');
-        if (eq == std::string_view::npos)
-            return set_why(why, fmt::format("field \"{}\" has no '='", shown(f))), std::nullopt;
-        std::string_view name = f.substr(0, eq), value = f.substr(eq + 1);
+        if (eq == std::string_view::npos) return set_why(why, fmt::format("field \"{}\" has no '='", shown(f))), std::nullopt;
+        out.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<StsRecord> parse_sts_record(std::string_view text, std::string* why) {
+    auto fields = tagged_fields(text, 1024, "v=STSv1", "RFC 8461 §3.1", why);
+    if (!fields) return std::nullopt;
+    std::optional<StsRecord> r;
+    for (auto [name, value] : *fields) {
         if (name == "id" && !r) {
             if (value.empty() || value.size() > 32 || !std::all_of(value.begin(), value.end(), is_alnum))
                 return set_why(why, fmt::format("id \"{}\" is not 1-32 letters and digits", shown(value))), std::nullopt;
             r = StsRecord{std::string(value)};
         } else if (!is_ext_name(name) || !is_ext_value(value)) {
-            return set_why(why, fmt::format("field \"{}\" is not name=value", shown(f))), std::nullopt;
+            return set_why(why, fmt::format("field \"{}={}\" is not name=value", shown(name), shown(value))), std::nullopt;
         }
     }
     if (!r) return set_why(why, "the record has no id"), std::nullopt;
@@ -231,19 +243,13 @@ bool mx_allowed(const StsPolicy& policy, std::string_view host) {
 }
 
 std::optional<TlsRptRecord> parse_tlsrpt_record(std::string_view text, std::string* why) {
-    if (text.size() > 4096) return set_why(why, "the record is longer than 4096 octets"), std::nullopt;
-    auto fields = fields_of(text);
-    if (!fields || fields->front() != "v=TLSRPTv1")
-        return set_why(why, fmt::format("\"{}\" is not a TLSRPTv1 record (RFC 8460 §3)", shown(text))), std::nullopt;
+    auto fields = tagged_fields(text, 4096, "v=TLSRPTv1", "RFC 8460 §3", why);
+    if (!fields) return std::nullopt;
     std::optional<TlsRptRecord> r;
-    for (std::size_t i = 1; i < fields->size(); ++i) {
-        std::string_view f = (*fields)[i];
-        auto eq = f.find('=');
-        if (eq == std::string_view::npos)
-            return set_why(why, fmt::format("field \"{}\" has no '='", shown(f))), std::nullopt;
-        std::string_view name = f.substr(0, eq), value = f.substr(eq + 1);
+    for (auto [name, value] : *fields) {
         if (name != "rua" || r) {
-            if (!is_ext_name(name)) return set_why(why, fmt::format("field \"{}\" is not name=value", shown(f))), std::nullopt;
+            if (!is_ext_name(name))
+                return set_why(why, fmt::format("field \"{}={}\" is not name=value", shown(name), shown(value))), std::nullopt;
             continue;
         }
         r.emplace();
