@@ -76,6 +76,12 @@ asio::ssl::context make_server_context(const TlsFiles& files) {
     // resumes whichever certificate SNI chose.
     static constexpr unsigned char kSessionContext[] = "edge-transport smtp";
     SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof kSessionContext - 1);
+    // Resumption by ticket only (stateless, as Postfix's smtpd does without a session
+    // cache database): OpenSSL's server-side cache grows with every handshake and is
+    // swept under a lock every 255 connections. One ticket, not TLS 1.3's default two:
+    // an SMTP client resumes one connection at a time (receive_bench TLS cell, issue 20).
+    SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx.native_handle(), 1);
     return ctx;
 }
 
