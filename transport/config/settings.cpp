@@ -24,7 +24,9 @@ constexpr std::uint64_t kDay = 86400;
 constexpr std::uint64_t kInt32Max = 2147483647;
 
 // clang-format off
-constexpr std::array kTable = {
+// A plain array: std::array's deduction guide is a fold over every row, past clang's nesting
+// limit of 256 (the fuzz build) once the table grew beyond that.
+constexpr SettingDef kTable[] = {
     // ---- the bootstrap file (conf/edge-transport.conf): read at start ------------------------------
     SettingDef{O::Bootstrap, "DataDirectory", T::String, "/var/lib/edge-transport", 0, 0, false, "", E::Path, false,
                "Directory of the queue database, TLS material and logs (overridden by --data)", "ours"},
