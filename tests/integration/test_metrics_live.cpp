@@ -117,6 +117,10 @@ TEST_CASE("metrics: Prometheus scrapes /metrics and counts the messages, promtoo
     CHECK(exposition.find("edge_transport_receive_sessions_accepted_total{connector=\"" + connector + "\"} 2\n") !=
           std::string::npos);
     CHECK(exposition.find("edge_transport_back_pressure_level 0\n") != std::string::npos);
+    // The group commit's histograms: at least the 3 messages' commits, each in a bucket.
+    const auto inf = exposition.find("edge_transport_queue_commit_duration_seconds_bucket{le=\"+Inf\"} ");
+    REQUIRE(inf != std::string::npos);
+    CHECK(std::stoull(exposition.substr(inf + std::string_view("edge_transport_queue_commit_duration_seconds_bucket{le=\"+Inf\"} ").size())) >= kMessages);
 
     // promtool (Debian's prometheus package) reads it as Prometheus would, lint included.
     const std::string file = s.dir().path() + "/metrics.txt";

@@ -745,6 +745,15 @@ std::string Server::Impl::render_metrics() {
         counter("edge_transport_queue_commit_writes_total",
                 "Writes those transactions carried: its rate over the commits' rate is the group-commit batch size")
             .samples.push_back({{}, n(cs.writes)});
+        Family batch{"edge_transport_queue_commit_batch_writes", "Writes carried by each group commit (its batch size)",
+                     MetricType::Histogram, {}, cs.batch_size_bounds, {}};
+        batch.histograms.push_back({{}, cs.batch_size_counts, cs.writes_sum, cs.commits});
+        out.push_back(std::move(batch));
+        Family latency{"edge_transport_queue_commit_duration_seconds",
+                       "Each group commit from its write transaction's start to the fsync'd commit", MetricType::Histogram,
+                       {}, cs.commit_seconds_bounds, {}};
+        latency.histograms.push_back({{}, cs.commit_seconds_counts, cs.commit_seconds_sum, cs.commits});
+        out.push_back(std::move(latency));
         gauge("edge_transport_queue_commits_in_flight", "Messages waiting for their commit (the submission backlog)")
             .samples.push_back({{}, n(acceptance->commits_in_flight())});
     }
