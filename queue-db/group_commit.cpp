@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <new>
 #include <utility>
 
@@ -94,6 +95,7 @@ std::error_code GroupCommitter::commit_alone(std::unique_ptr<Job>& job) {
 
 std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::unique_ptr<Job>* last,
                                            std::vector<std::error_code>& refused) {
+    const auto began = std::chrono::steady_clock::now();
     try {
         lmdb::Txn txn = lmdb::Txn::begin_write(env_);
         if (hooks_.before_batch) hooks_.before_batch(txn);
@@ -108,9 +110,17 @@ std::error_code GroupCommitter::try_commit(std::unique_ptr<Job>* first, std::uni
         if (hooks_.after_batch) hooks_.after_batch(txn);
         txn.commit();  // LMDB's default: data pages, then meta page, each fdatasync'd
         if (hooks_.after_commit) hooks_.after_commit();
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        const auto size = static_cast<double>(last - first);
         std::lock_guard lk(mu_);
         stats_.batches += 1;
         stats_.jobs += static_cast<std::uint64_t>(last - first);
+        // The first bound >= the value (le: less than or equal), else the last bucket.
+        ++stats_.batch_size_counts[static_cast<std::size_t>(
+            std::lower_bound(kBatchSizeBounds.begin(), kBatchSizeBounds.end(), size) - kBatchSizeBounds.begin())];
+        ++stats_.commit_seconds_counts[static_cast<std::size_t>(
+            std::lower_bound(kCommitSecondsBounds.begin(), kCommitSecondsBounds.end(), took) - kCommitSecondsBounds.begin())];
+        stats_.commit_seconds_sum += took;
         return {};
     } catch (const lmdb::Error& e) {
         if (hooks_.after_abort) hooks_.after_abort();

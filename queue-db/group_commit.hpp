@@ -6,6 +6,7 @@
 #include "errors.hpp"
 #include "lmdb.hpp"
 
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -64,7 +65,15 @@ public:
     struct Stats {
         std::uint64_t batches = 0;
         std::uint64_t jobs = 0;
+        // Histograms for the metrics (issue 21): per bucket of the bounds below, the last
+        // past every bound. Updated once per batch, under the mutex the counts already take.
+        std::array<std::uint64_t, 9> batch_size_counts{};
+        std::array<std::uint64_t, 11> commit_seconds_counts{};
+        double commit_seconds_sum = 0;
     };
+    static constexpr std::array<double, 8> kBatchSizeBounds{1, 2, 4, 8, 16, 32, 64, 128};
+    static constexpr std::array<double, 10> kCommitSecondsBounds{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                                 0.025,  0.05,  0.1,    0.25,  1};
     Stats stats() const;
 
 private:

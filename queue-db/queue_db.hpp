@@ -394,6 +394,12 @@ public:
     struct CommitStats {
         std::uint64_t commits = 0;
         std::uint64_t writes = 0;
+        // Issue 21 (metrics): writes per commit and a commit's duration (begin to the
+        // fsync'd meta page), counted per bucket (not cumulative); the last bucket holds
+        // what is past every bound. The bounds are GroupCommitter's.
+        std::vector<double> batch_size_bounds, commit_seconds_bounds;
+        std::vector<std::uint64_t> batch_size_counts, commit_seconds_counts;
+        double writes_sum = 0, commit_seconds_sum = 0;
     };
     CommitStats commit_stats() const;
     // The reserve (see QueueDbOptions::reserve_size and ARCHITECTURE.md, "A full volume").

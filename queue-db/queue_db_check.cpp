@@ -258,7 +258,13 @@ ConsistencyReport QueueDb::check() const {
 
 QueueDb::CommitStats QueueDb::commit_stats() const {
     auto s = impl_->committer->stats();
-    return {s.batches, s.jobs};
+    using G = GroupCommitter;
+    CommitStats out{s.batches, s.jobs, {G::kBatchSizeBounds.begin(), G::kBatchSizeBounds.end()},
+                    {G::kCommitSecondsBounds.begin(), G::kCommitSecondsBounds.end()},
+                    {s.batch_size_counts.begin(), s.batch_size_counts.end()},
+                    {s.commit_seconds_counts.begin(), s.commit_seconds_counts.end()},
+                    static_cast<double>(s.jobs), s.commit_seconds_sum};
+    return out;
 }
 
 QueueDb::Usage QueueDb::usage() const {

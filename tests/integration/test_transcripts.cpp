@@ -355,3 +355,4 @@ TEST_CASE("transcript: AddressRewriteEntry cmdlets", "[transcript]") { run_trans
 TEST_CASE("transcript: outbound TLS (TlsAuthLevel, Domain Security, DANE's resolver)", "[transcript]") {
     run_transcript("outbound_tls.t");
 }
+TEST_CASE("transcript: MetricsBindings (issue 21)", "[transcript]") { run_transcript("metrics.t"); }

@@ -108,7 +108,9 @@ public:
     // closed loopback port answers at once (ICMP port unreachable), so each lookup fails
     // fast as a TempError. Tests that need DNS set their NSD instead; a test that mounts
     // a volume over the data directory calls this again on the new one.
-    void loopback_dns() const { must_edgectl("Set-TransportServer -InternalDNSServers 127.0.0.1:9"); }
+    // Metrics (issue 21) off: test servers would all want the default 127.0.0.1:9525; a
+    // test that scrapes sets its own port.
+    void loopback_dns() const { must_edgectl("Set-TransportServer -InternalDNSServers 127.0.0.1:9 -MetricsBindings ''"); }
     ~EdgeServer() { stop(); }
 
     const std::string& data() const { return data_; }

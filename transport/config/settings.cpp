@@ -637,6 +637,10 @@ constexpr SettingDef kTable[] = {
                "End of validity, UTC; the server log and Get-ExchangeCertificate warn 30 days before", "Exchange 2007"},
     SettingDef{O::ExchangeCertificate, "IsSelfSigned", T::Bool, "$false", 0, 0, false, "", E::None, false,
                "Made by New-ExchangeCertificate, or issued by itself", "Exchange 2007"},
+    // Issue 21: metrics and health over HTTP (transport/metrics/). Loopback by default: the
+    // figures say much about the mail flow, so another interface is the administrator's choice.
+    SettingDef{O::TransportServer, "MetricsBindings", T::List, "127.0.0.1:9525", 0, 0, false, "", E::Binding, false,
+               "IP:port pairs serving /metrics (Prometheus text format), /healthz and /readyz over HTTP; empty = off", "ours (Exchange: performance counters)"},
 };
 // clang-format on
 

@@ -251,6 +251,7 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "MtaStsPolicyPort", mta_sts_policy_port),
     EDGE_BIND(TS, "MtaStsFetchTimeout", mta_sts_fetch_timeout),
     EDGE_BIND(TS, "TlsReportingEnabled", tls_reporting_enabled),
+    EDGE_BIND(TS, "MetricsBindings", metrics_bindings),
 };
 
 using RF = RecipientFilterConfigSettings;

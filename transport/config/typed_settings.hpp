@@ -254,6 +254,8 @@ struct TransportServerSettings {
     std::uint64_t mta_sts_policy_port = 443;
     std::chrono::seconds mta_sts_fetch_timeout{60};
     bool tls_reporting_enabled = true;
+    // transport/metrics/ (issue 21): empty = no metrics endpoint.
+    std::vector<routing::Binding> metrics_bindings{routing::Binding{*routing::IpAddress::parse("127.0.0.1").value, 9525}};
     friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
 };
 

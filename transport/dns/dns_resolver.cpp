@@ -7,6 +7,7 @@
 #include "completion.hpp"
 
 #include "dns_answer.hpp"
+#include "registry.hpp"
 #include "text_helpers.hpp"
 
 #include <ldns/ldns.h>
@@ -351,8 +352,14 @@ struct DnsResolver::Impl {
     // (with what it did last), grouped by what happened: "DNS query for MX contoso.com
     // timed out (192.0.2.1:53, 192.0.2.2:53), answered SERVFAIL (127.0.0.1:53)".
     asio::awaitable<Exchange> ask(const Question& q, const DnsOptions& o) {
+        // Issue 21: a question asked (the cache did not answer it), and one that got no usable answer.
+        auto& counters = metrics::process_counters();
+        counters.dns_queries.add();
         auto prefix = fmt::format("DNS query for {} {}", type_text(q.type), q.name);
-        if (o.servers.empty()) co_return failed(prefix + " failed (no DNS servers configured)");
+        if (o.servers.empty()) {
+            counters.dns_failures.add();
+            co_return failed(prefix + " failed (no DNS servers configured)");
+        }
         std::vector<std::pair<std::string, std::string>> last;  // server, what it did
         for (int round = 0; round < std::max(1, o.attempts); ++round) {
             for (const auto& server : o.servers) {
@@ -373,6 +380,7 @@ struct DnsResolver::Impl {
         std::string text = prefix;
         for (std::size_t i = 0; i < groups.size(); ++i)
             text += fmt::format("{} {} ({})", i == 0 ? "" : ",", groups[i].first, groups[i].second);
+        counters.dns_failures.add();
         co_return failed(std::move(text));
     }
 

@@ -2,6 +2,7 @@
 // the directory sweep on the flusher thread's side. The two meet only under `mu`,
 // and only to swap buffers.
 #include "csv_log.hpp"
+#include "registry.hpp"
 #include "text_helpers.hpp"
 
 #include <fcntl.h>
@@ -98,6 +99,7 @@ bool write_all(int fd, const char* p, std::size_t n) {
             if (errno == EINTR) continue;
             return false;
         }
+        metrics::process_counters().log_bytes.add(static_cast<std::uint64_t>(w));  // issue 21: what the logs cost the disk
         p += w;
         n -= static_cast<std::size_t>(w);
     }

@@ -484,6 +484,7 @@ asio::awaitable<Connection::Outcome> Connection::start_tls() {
     certificates_->attach(tls_->native_handle());  // SNI chooses among them
     if (!connector_.pinned_client_certificates.empty() || domain_secure()) request_client_certificate(tls_->native_handle());
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    (ec ? metrics::process_counters().tls_inbound_failed : metrics::process_counters().tls_inbound_ok).add();
     if (ec) {
         log(LogEvent::Information, "TLS negotiation failed: " + ec.message());
         closed_ = true;
@@ -653,6 +654,16 @@ asio::awaitable<void> Connection::agents_for_command(std::string_view line) {
     set_waiting(Waiting::Client);
 }
 
+// Issue 21: the message's reply class and how long its acceptance took (the group
+// commit included), per connector; on the I/O thread, so plain counters.
+void Connection::count_commit(const AcceptanceOutcome& out, std::chrono::steady_clock::duration took) {
+    int code = 250;
+    if (out.result == AcceptanceOutcome::Result::Refused) code = smtp::reply_entry(out.refusal).code;
+    else if (out.result == AcceptanceOutcome::Result::Failed) code = out.storage_full ? 452 : 451;
+    services_.metrics->messages.add({connector_.name, metrics::reply_class(code)});
+    services_.metrics->accept_latency.observe({connector_.name}, std::chrono::duration<double>(took).count());
+}
+
 // The end of a transaction: the message goes to MessageAcceptance (header scan,
 // routing, the group commit); the reply only after the fsync.
 asio::awaitable<Connection::Outcome> Connection::commit() {
@@ -685,7 +696,9 @@ asio::awaitable<Connection::Outcome> Connection::commit() {
     committing_bytes_ = txn.message.held();  // still ours until the commit ends
     account();
     set_waiting(Waiting::Commit);
+    const auto commit_began = std::chrono::steady_clock::now();
     AcceptanceOutcome out = co_await services_.acceptance->accept(std::move(m));
+    if (services_.metrics) count_commit(out, std::chrono::steady_clock::now() - commit_began);
     committing_bytes_ = 0;
     if (out.result == AcceptanceOutcome::Result::Queued) disk_.commit(out.size);  // counted as used until the next sample sees it
     account();

@@ -17,6 +17,7 @@
 #include "session.hpp"
 #include "session_memory.hpp"
 #include "tls.hpp"
+#include "registry.hpp"
 #include "verdict_counters.hpp"
 
 #include <chrono>
@@ -57,6 +58,7 @@ struct ConnectionServices {
     MessageAcceptance* acceptance = nullptr;            // where finished messages go
     agents::VerdictSink* agent_log = nullptr;           // agents' verdicts (the agent log); none: not written
     agents::VerdictCounters* verdict_counters = nullptr;  // agents' verdicts counted (the metrics issue)
+    metrics::Registry* metrics = nullptr;  // issue 21: counted on the I/O thread; none: not counted
     // The pre-greet test (pre_greet.hpp): clients that passed (none: every client waits
     // each time), and where an early talker's address is told (Sender Reputation).
     PreGreetCache* pre_greet_cache = nullptr;
@@ -110,6 +112,7 @@ private:
     asio::awaitable<Outcome> read_chunk(std::uint64_t size);
     asio::awaitable<Outcome> start_tls();
     asio::awaitable<Outcome> commit();
+    void count_commit(const AcceptanceOutcome& out, std::chrono::steady_clock::duration took);
     asio::awaitable<Outcome> pre_greet();  // the pre-greet test before the banner
     // The transport agents at an SMTP event (agents_for_command: the ones with I/O first).
     std::optional<smtp::AgentReply> run_agents(agents::AgentEvent e, const agents::Envelope& envelope);

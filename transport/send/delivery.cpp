@@ -22,6 +22,7 @@ struct DeliveryService::Impl {
     Impl(asio::io_context& io_, queue::QueueDb& db, DeliveryOptions o, logging::MessageTrackingLog* tracking)
         : io(io_), store(db), ctx{io_, store, &pool, [] { return queue::now_timestamp(); }, std::move(o.say)},
           dns(io_.get_executor()), connector(io_), reporter(ctx, tracking), scheduler(ctx, dns, connector, reporter) {
+        ctx.metrics = o.metrics;
         connector.set_result_sink(o.tls_hooks.results);
         connector.set_receive_certificate(o.receive_certificate_file, o.receive_key_file);
         scheduler.set_domain_policies(o.tls_hooks.domain_policies);

@@ -6,6 +6,8 @@
 // calls go to a small thread pool so that no fsync ever stalls a session.
 #pragma once
 
+#include "registry.hpp"
+
 #include "send_connector.hpp"
 #include "tls_policy.hpp"
 
@@ -34,6 +36,8 @@ struct DeliveryOptions {
     // Domain Security's client certificate when a connector names none (TlsCertificateName):
     // the active receive certificate's chain and key files.
     std::string receive_certificate_file, receive_key_file;
+    // Issue 21: attempts, outcomes and latency counted here (updated on the I/O thread).
+    metrics::Registry* metrics = nullptr;
 };
 
 class DeliveryService {

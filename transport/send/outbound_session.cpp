@@ -2,6 +2,7 @@
 // one next hop, the socket and TLS on one side, smtp::ClientSession on the other.
 #include "outbound_session.hpp"
 
+#include "registry.hpp"
 #include "version.hpp"
 
 #include "client_session.hpp"
@@ -66,6 +67,7 @@ public:
     void note(std::string_view text) { plog_.log(logging::LogEvent::Information, text); }
     // TLS-RPT: one outcome with this host (success, or `type` and `reason`).
     void report(bool success, std::string_view type, std::string_view reason) {
+        (success ? metrics::process_counters().tls_outbound_ok : metrics::process_counters().tls_outbound_failed).add();
         if (setup_.results == nullptr) return;
         TlsAttemptResult r;
         r.policy_domain = setup_.policy.policy_domain;
@@ -288,6 +290,7 @@ private:
                                                                   X509_verify_cert_error_string(verify), setup_.label)));
         if (checked && verify != X509_V_OK) {
             tls_reason_ = X509_verify_cert_error_string(verify);
+            metrics::process_counters().tls_outbound_verification_failures.add();
             report(false, tls_result_type(verify), tls_reason_);
             // MTA-STS testing: report, never refuse (RFC 8461 §5).
             if (!p.report_only) co_return false;

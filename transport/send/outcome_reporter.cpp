@@ -91,6 +91,21 @@ PlannedReport plan_report(const SendConfig& cfg, std::shared_ptr<const SendConfi
     return plan;
 }
 
+// Issue 21: one attempt of this message, each recipient's outcome by status class, and
+// for those delivered the time since the message arrived.
+void OutcomeReporter::count(metrics::Registry& reg, const queue::LeasedMessage& m, const std::vector<Decided>& decided,
+                            const std::string& connector_name) {
+    using Kind = queue::RecipientOutcome::Kind;
+    reg.delivery_attempts.add({connector_name});
+    const double since_arrival = std::chrono::duration<double>(ctx_.now() - m.envelope.arrival_time).count();
+    for (const Decided& d : decided) {
+        reg.delivery_recipients.add({connector_name, d.kind == Kind::Delivered  ? "2xx"
+                                                     : d.kind == Kind::Deferred ? "4xx"
+                                                                                : "5xx"});
+        if (d.kind == Kind::Delivered) reg.delivery_latency.observe({}, std::max(0.0, since_arrival));
+    }
+}
+
 asio::awaitable<bool> OutcomeReporter::report(const std::shared_ptr<const SendConfig>& cfg, const queue::LeasedMessage& m,
                                               const std::string& content, const std::vector<Decided>& decided,
                                               bool peer_took_dsn, const std::string& connector_name,
@@ -102,6 +117,7 @@ asio::awaitable<bool> OutcomeReporter::report(const std::shared_ptr<const SendCo
     if (!co_await ctx_.record(plan.report)) co_return false;
     made_dsn = track_ndrs(*plan.ndrs) || made_dsn;
     track(*latest(cfg), m, decided, connector_name, remote_host, session, plan.dsn_ids);
+    if (ctx_.metrics) count(*ctx_.metrics, m, decided, connector_name);
     co_return made_dsn || plan.any_deferred;
 }
 

@@ -109,6 +109,8 @@ public:
     bool track_ndrs(NdrsMade& made);
 
 private:
+    void count(metrics::Registry& reg, const queue::LeasedMessage& m, const std::vector<Decided>& decided,
+               const std::string& connector_name);
     void track(const SendConfig& cfg, const queue::LeasedMessage& m, const std::vector<Decided>& decided,
                const std::string& connector, const std::string& remote_host, const std::string& session,
                const std::vector<std::string>& dsn_ids);

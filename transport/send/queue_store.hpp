@@ -5,6 +5,8 @@
 // tried again when a write that must not be dropped fails on a full disk).
 #pragma once
 
+#include "registry.hpp"
+
 #include "queue_db.hpp"
 #include "run_blocking.hpp"
 
@@ -98,6 +100,8 @@ struct DeliveryContext {
     std::function<queue::Timestamp()> now = [] { return queue::now_timestamp(); };
     std::function<void(const std::string&)> say_to;
     bool stopping = false;
+    // Issue 21: delivery's counters (the I/O thread's); none: not counted.
+    metrics::Registry* metrics = nullptr;
 
     void say(const std::string& s) const {
         if (say_to) say_to("delivery: " + s);

@@ -9,12 +9,14 @@
 #include "categorizer.hpp"
 #include "data_dir_lock.hpp"
 #include "delivery.hpp"
+#include "http_endpoint.hpp"
 #include "dkim_signing.hpp"
 #include "message_acceptance.hpp"
 #include "message_tracking.hpp"
 #include "mta_sts.hpp"
 #include "protocol_log.hpp"
 #include "recipient_filter.hpp"
+#include "registry.hpp"
 #include "reputation_service.hpp"
 #include "queue_db.hpp"
 #include "receive_connector.hpp"
@@ -55,6 +57,7 @@ struct ConfigSnapshot : receive::ReceiveSnapshot {
     std::string auth_serv_id;                          // Set-DmarcConfig -AuthServId, else the server's FQDN
     std::shared_ptr<const DkimSigners> dkim_signers;   // New-DkimSigningConfig, keys loaded
     std::string tls_certificate_authority_file;        // Domain Security's trust, besides the system store
+    std::vector<routing::Binding> metrics_bindings;     // Set-TransportServer -MetricsBindings (issue 21)
 };
 
 struct Server::Impl {
@@ -94,6 +97,10 @@ struct Server::Impl {
     asio::awaitable<void> serve_status();  // Get-BackPressure's live answer, needing no disk
     bool accepting_mail(std::uint32_t permissions) const;
 
+    // --- metrics and health (issue 21, transport/metrics/) -------------------------------
+    std::string render_metrics();                   // GET /metrics, on the I/O thread
+    std::optional<std::string> not_ready() const;   // GET /readyz: why not, or nullopt
+
     // --- shutdown ----------------------------------------------------------------------
     void reload_bootstrap();
     asio::awaitable<void> wait_signals();
@@ -115,6 +122,9 @@ struct Server::Impl {
     // of sessions still pending, and each Connection gives its admission back as it goes
     // (ThreadSanitizer saw a heap-use-after-free here at shutdown when it came after io).
     ConnectionAccounting accounting;
+    // Issue 21: the I/O thread's counters. Declared before io and every part that holds a
+    // pointer to it (sessions, delivery), so it outlives them.
+    metrics::Registry metrics;
     asio::io_context io{1};
     // STARTTLS: the bootstrap file's certificate (or the first-start one), the default
     // while no certificate is enabled for SMTP; the live set is services.certificates.
@@ -152,6 +162,7 @@ struct Server::Impl {
     async::WaitGroup sessions{io.get_executor()};   // sessions still running: shutdown waits on it
     std::unique_ptr<EdgeSyncListener> edgesync;  // while a subscription exists
     std::unique_ptr<backpressure::BackPressureMonitor> monitor;
+    std::unique_ptr<metrics::HttpEndpoint> metrics_http;  // /metrics, /healthz, /readyz on -MetricsBindings
     std::uint64_t admin_generation = 0;  // last seen; a change wakes the delivery scheduler
     // When poll_config next sweeps expired IP Block/Allow List entries from the store
     // (they stop matching at their ExpirationTime anyway; this only tidies).
