@@ -1,7 +1,8 @@
 // The `_smtp._tls` TXT record (transport/sts/sts_records.*): anyone's DNS zone writes it,
 // and its mailto: addresses become recipients of our report mail. What parses has at
-// least one rua URI; every address is printable, one '@', no header-breaking bytes.
+// least one rua URI; every address is a valid mailbox, printable, no header-breaking bytes.
 #include "fuzz_target.hpp"
+#include "address.hpp"
 #include "sts_records.hpp"
 
 #include <string>
@@ -18,6 +19,8 @@ FUZZ_TARGET(tlsrpt_record) {
     FUZZ_CHECK(r->mailto.size() + r->https.size() <= 16);
     for (const auto& a : r->mailto) {
         FUZZ_CHECK(a.find('@') != std::string::npos && a.front() != '@');
+        auto m = smtp::split_mailbox(a);  // a mailbox RCPT TO would take, as a whole
+        FUZZ_CHECK(m && smtp::check_mailbox(*m, false) == smtp::AddressError::None);
         for (char c : a) FUZZ_CHECK(c > 0x20 && c < 0x7f && c != ',' && c != '<' && c != '>');
     }
     return 0;

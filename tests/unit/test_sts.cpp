@@ -290,6 +290,12 @@ TEST_CASE("the _smtp._tls record: one v=TLSRPTv1 record with rua mailto: and htt
     CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a@b.test%zz"));
     CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a@b.test%0"));
     CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a%0d%0aBcc:x@b.test"));
+    // The address must be a mailbox RCPT TO takes (found by libFuzzer): no '@' or ';' in a
+    // bare local part, no empty or broken local part.
+    CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:@a%3Bb@example.test"));
+    CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a..b@example.test"));
+    CHECK_FALSE(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:a;b@example.test"));
+    CHECK(parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:%22a%3Bb%22@example.test"));  // quoted: a valid mailbox
     CHECK_FALSE(select_tlsrpt_record({"v=TLSRPTv1; rua=mailto:a@b.test", "v=TLSRPTv1; rua=mailto:c@b.test"}));
     CHECK(select_tlsrpt_record({"v=spf1", "v=TLSRPTv1; rua=mailto:a@b.test"}));
 }

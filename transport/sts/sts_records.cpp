@@ -4,6 +4,8 @@
 // grammar does not allow.
 #include "sts_records.hpp"
 
+#include "address.hpp"
+
 #include "text_helpers.hpp"
 
 #include <fmt/format.h>
@@ -275,10 +277,13 @@ std::optional<TlsRptRecord> parse_tlsrpt_record(std::string_view text, std::stri
                         decoded.push_back(addr[k]);
                     }
                 }
-                auto at = decoded.rfind('@');
+                // A mailbox as RCPT TO takes it (it becomes the report's recipient): the
+                // local part a Dot-string or Quoted-string, never "@a;b@example.com".
+                auto mailbox = smtp::split_mailbox(decoded);
                 bool printable = std::all_of(decoded.begin(), decoded.end(),
                                              [](char c) { return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != ','; });
-                if (at == std::string::npos || at == 0 || !printable || !is_domain(std::string_view(decoded).substr(at + 1)))
+                if (!mailbox || mailbox->local.empty() || !printable ||
+                    smtp::check_mailbox(*mailbox, false) != smtp::AddressError::None || !is_domain(mailbox->domain))
                     return set_why(why, fmt::format("\"{}\" is not a mailto: address", shown(uri))), std::nullopt;
                 r->mailto.push_back(std::move(decoded));
             } else if (scheme == "https") {
