@@ -31,7 +31,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 nsd ldnsutils bash-completion libldap-dev slapd ldap-utils ccache \
                 libidn2-dev libunistring-dev libpsl-dev publicsuffix python3-dkim python3-spf python3-yaml \
                 libgmime-3.0-dev \
-                rspamd clamav-daemon clamav-milter unbound zlib1g-dev
+                rspamd clamav-daemon clamav-milter unbound zlib1g-dev \
+                libsystemd-dev
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
 # libpsl-dev + publicsuffix: DMARC's organisational domain (issue 18); python3-dkim (dkimpy) and
@@ -42,6 +43,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
 # install_missing, which installs with a temporary policy-rc.d (exit 101) that invoke-rc.d obeys.
 # unbound (issue 20): the validating resolver the DANE tests put in front of NSD's signed zones (AD bit).
 # zlib1g-dev (issue 20): TLS-RPT reports are mailed gzip'd (RFC 8460 §5.3, transport/sts/tls_report.cpp).
+# libsystemd-dev (issue 21): sd_notify for Type=notify units (READY, RELOADING, STOPPING, WATCHDOG, STATUS).
 # ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
