@@ -369,14 +369,14 @@ inline std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
 }
 
 // A running server with the accepted domain contoso.test and the default connector
-// changed by `params` (no tarpit unless `params` sets one), live for new sessions.
+// changed by `params` (no tarpit unless `params` sets one), live for new sessions:
+// edgectl returns once the running server has applied its change (issue 21).
 inline void basic_setup(EdgeServer& s, const std::string& params = "") {
     s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
     s.start();
     const bool own_tarpit = params.find("-TarpitInterval") != std::string::npos;
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
                    (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + params);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ConfigPollInterval 1 s
 }
 
 // The JSON records of `edgectl Get-AgentLog -Json ARGS` (one per line), once `count` of
