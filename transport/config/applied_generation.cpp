@@ -59,9 +59,12 @@ ApplyWait wait_until_applied(const std::string& data_dir, std::uint64_t generati
                         return w;
                     }
                     w.why = fmt::format("it has applied generation {}, this change is generation {}", *g, generation);
+                } else if (text->empty()) {
+                    // Asking again changes nothing: we are not root or the server's user.
+                    w.why = "it closed without an answer: it answers root and its own user only";
+                    break;
                 } else {
-                    w.why = text->empty() ? "it closed without an answer: it answers root and its own user only"
-                                          : "it sent a damaged answer";
+                    w.why = "it sent a damaged answer";
                 }
             }
         }
