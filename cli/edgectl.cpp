@@ -5,7 +5,9 @@
 #include "grammar.hpp"
 #include "output.hpp"
 
+#include "applied_generation.hpp"
 #include "bootstrap.hpp"
+#include "data_dir_lock.hpp"
 #include "host_name.hpp"
 #include "version.hpp"
 #include "typed_settings.hpp"
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -29,6 +32,10 @@ using namespace edge::cli;
 
 constexpr const char* kInstalledConfig = "/etc/edge-transport/edge-transport.conf";
 
+// How long edgectl waits for the running server to apply a change (issue 21). The server
+// applies it when asked, in milliseconds; five seconds is a server that is busy or stuck.
+constexpr std::chrono::seconds kApplyWait{5};
+
 bool exists(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
@@ -39,6 +46,36 @@ bool reads_only(const Cmdlet& c) {
     for (std::string_view verb : {"Get-", "Test-", "Export-"})
         if (c.name.size() > verb.size() && iequals(std::string_view(c.name).substr(0, verb.size()), verb)) return true;
     return false;
+}
+
+// After a change to the configuration (the config generation moved to `generation`): the
+// running server is asked to apply it and edgectl returns once it has — a message sent
+// next meets the new configuration. Silent when applied; a WARNING when the server has not
+// applied it in kApplyWait (the change is stored: the server's own poll or restart applies
+// it). With no server running, an administrator at a terminal is told that the change
+// takes effect at start; scripts and transcripts (not a terminal) get no extra line.
+void confirm_applied(const std::string& data_directory, std::uint64_t generation) {
+    using Outcome = edge::config::ApplyWait::Outcome;
+    const auto w = edge::config::wait_until_applied(data_directory, generation, kApplyWait);
+    if (w.outcome == Outcome::no_server) {
+        if (::isatty(STDERR_FILENO))
+            fmt::print(stderr, "edgectl: the server is not running on {}; the change takes effect when it starts\n",
+                       data_directory);
+    } else if (w.outcome == Outcome::not_applied) {
+        fmt::print(stderr,
+                   "edgectl: WARNING: the running server (pid {}) has not applied this change within {} s ({}); it is "
+                   "stored, and the server applies it at its next configuration poll\n",
+                   w.server_pid, kApplyWait.count(), w.why);
+    }
+}
+
+// Queue operations (Retry-Queue, Resume-Queue, Remove-Message…) raise the admin
+// generation: the running server is told at once rather than at its next poll. Nothing
+// is said either way; the queue shows what happened.
+void poke_server(const std::string& data_directory) {
+    if (auto pid = edge::queue::running_server_pid(data_directory))
+        (void)edge::queue::read_server_socket(edge::config::applied_generation_socket_name(data_directory), *pid,
+                                              std::chrono::seconds(2), 64, nullptr);
 }
 
 // The completion lists (conf/edgectl.bash-completion reads them).
@@ -132,6 +169,10 @@ int run(int argc, char** argv) {
             ctx.db = db.get();
         }
         ctx.width = output_width();
+        // A cmdlet that writes is watched for a change the running server must apply.
+        const bool writes = db && !reads_only(*cmdlet);
+        const std::uint64_t config_before = writes ? db->config_generation() : 0;
+        const std::uint64_t admin_before = writes ? db->admin_generation() : 0;
         Output out = cmdlet->run(ctx, inv);
         if (!out.columns.empty()) {
             std::string text;
@@ -144,6 +185,10 @@ int run(int argc, char** argv) {
         }
         if (!out.note.empty()) fmt::print(stderr, "edgectl: {}: {}\n", cmdlet->name, out.note);
         if (std::fflush(stdout) != 0) return 1;
+        if (writes) {
+            if (const std::uint64_t g = db->config_generation(); g != config_before) confirm_applied(data, g);
+            else if (db->admin_generation() != admin_before) poke_server(data);
+        }
         return out.exit_code;
     } catch (const CmdletError& e) {
         std::fflush(stdout);

@@ -26,6 +26,7 @@
 #include "host_name.hpp"
 #include "private_file.hpp"
 #include "recipient_filter.hpp"
+#include "service_notify.hpp"
 #include "sync_protocol.hpp"
 #include "version.hpp"
 
@@ -466,6 +467,11 @@ public:
         auto next_config = Clock::now(), next_recipients = Clock::now();
         bool first = true;
         std::mt19937 random(std::random_device{}());
+        // Type=notify (conf/edgesync.service.in): ready once the options and the state
+        // directory are read; the first sync may take minutes and is not start-up. No
+        // watchdog: a full sync blocks in libldap for longer than any sensible WatchdogSec.
+        edge::server::ServiceNotifier notifier([](const std::string& line) { std::fprintf(stderr, "edgesync: %s\n", line.c_str()); });
+        if (!o_.once) notifier.ready();
         while (true) {
             try {
                 cycle(first, next_config, next_recipients);
@@ -480,7 +486,10 @@ public:
                 std::fprintf(stderr, "edgesync: no sync lease: %s; waiting %.1f s for it\n", busy.what(),
                              std::chrono::duration<double>(wait).count());
                 nap_until(Clock::now() + wait);
-                if (g_stop) return o_.once ? 1 : 0;  // --once: stopped before it synced
+                if (g_stop) {
+                    notifier.stopping();
+                    return o_.once ? 1 : 0;  // --once: stopped before it synced
+                }
                 continue;
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "edgesync: %s\n", e.what());
@@ -492,6 +501,7 @@ public:
             }
             nap_until(std::min(next_config, next_recipients));
             if (g_stop) {
+                notifier.stopping();
                 stop();
                 return 0;
             }

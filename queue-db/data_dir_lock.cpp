@@ -1,15 +1,24 @@
-// DataDirectoryLock and running_server_pid: flock(2) on <data>/edge-transport.lock.
+// DataDirectoryLock and running_server_pid: flock(2) on <data>/edge-transport.lock;
+// the names of the running server's local sockets and their one client.
 #include "data_dir_lock.hpp"
 
 #include "private_file.hpp"
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -116,6 +125,65 @@ std::optional<pid_t> running_server_pid(const std::string& data_dir) {
     }
     ::close(fd);
     return holder;
+}
+
+std::string server_socket_name(const std::string& data_dir, std::string_view purpose) {
+    std::string path = data_dir;
+    if (char* real = ::realpath(data_dir.c_str(), nullptr)) {
+        path = real;
+        std::free(real);
+    }
+    // FNV-1a keeps the name short (abstract names end at 107 bytes).
+    std::uint64_t h = 14695981039346656037ULL;
+    for (unsigned char c : path) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    return fmt::format("{}edge-transport-{}-{:016x}", '\0', purpose, h);
+}
+
+std::optional<std::string> read_server_socket(const std::string& name, pid_t server_pid, std::chrono::milliseconds timeout,
+                                              std::size_t limit, std::string* why) {
+    auto fail = [&](std::string reason) -> std::optional<std::string> {
+        if (why) *why = std::move(reason);
+        return std::nullopt;
+    };
+    sockaddr_un addr{};
+    if (name.size() > sizeof addr.sun_path) return fail("the socket name is too long");
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, name.data(), name.size());
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0)
+        return fail(std::string("connect: ") + std::strerror(errno));
+    ucred cred{};
+    socklen_t cl = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || cred.pid != server_pid)
+        return fail(fmt::format("it is held by pid {}, not by the server (pid {})", cred.pid, server_pid));
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string text;
+    char buf[4096];
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return fail(fmt::format("no answer within {} ms", timeout.count()));
+        pollfd p{fd, POLLIN, 0};
+        int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) return fail(std::string("poll: ") + std::strerror(errno));
+        if (ready == 0) continue;  // the deadline check above says it
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(std::string("read: ") + std::strerror(errno));
+        if (n == 0) break;
+        if (text.size() + static_cast<std::size_t>(n) > limit) return fail(fmt::format("it sent more than {} bytes", limit));
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    return text;
 }
 
 }  // namespace edge::queue

@@ -19,6 +19,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,5 +62,20 @@ private:
 // its pid is waited for briefly; if the pid still cannot be read, 0 is returned:
 // a server runs, its pid unknown.
 std::optional<pid_t> running_server_pid(const std::string& data_dir);
+
+// --- the running server's local sockets ---------------------------------------------------
+// The server answers edgectl on abstract unix sockets (Linux: no file, so no free space
+// needed and nothing to clean up), one per purpose ("status": back pressure, issue 14;
+// "config": the configuration generation it has applied, issue 21). Each is named after
+// the data directory as the kernel resolves it, so the server and edgectl agree whatever
+// path each was given. The name starts with '\0'.
+std::string server_socket_name(const std::string& data_dir, std::string_view purpose);
+// Connects to the server's socket `name` and reads until the server closes. Anyone may
+// bind an abstract name: only a peer whose pid is `server_pid` (running_server_pid()) is
+// believed. At most `limit` bytes and `timeout` in all; nullopt with `why` (connect:
+// <errno text>, another pid, a read error, too much, too slow) otherwise. An empty
+// answer is returned as it is (the server closes unanswered a client of another user).
+std::optional<std::string> read_server_socket(const std::string& name, pid_t server_pid, std::chrono::milliseconds timeout,
+                                              std::size_t limit, std::string* why);
 
 }  // namespace edge::queue

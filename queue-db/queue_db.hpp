@@ -264,6 +264,9 @@ public:
     // acted, and looks at its queues again without waiting for its retry timer.
     // It says that something changed, not what: read the queue for that.
     std::uint64_t admin_generation() const;
+    // The messages in the queue database, every queue and status together: one
+    // mdb_stat, no walk (systemd's STATUS= line reads it every second).
+    std::uint64_t message_count() const;
 
     // --- config store ---------------------------------------------------------------
     // Every change raises the generation counter by one, in the same transaction, so

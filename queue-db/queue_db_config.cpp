@@ -18,6 +18,13 @@ std::uint64_t QueueDb::admin_generation() const {
     return v ? records::parse_u64_value(*v).value_or(0) : 0;
 }
 
+std::uint64_t QueueDb::message_count() const {
+    lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
+    MDB_stat st{};
+    lmdb::check("mdb_stat", mdb_stat(txn.get(), impl_->messages, &st));
+    return st.ms_entries;
+}
+
 std::optional<std::string> QueueDb::config_get(std::string_view kind, std::string_view name) const {
     lmdb::Txn txn = lmdb::Txn::begin_read(impl_->env);
     auto v = txn.get(impl_->config, records::config_key(kind, name));

@@ -91,7 +91,6 @@ TEST_CASE("address rewriting live: the seed's masquerade at the next hop, bifurc
     s.must_edgectl("New-DkimSigningConfig -DomainName contoso.com -Selector sel -KeyFile " + keys.sub("c.pem"));
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TarpitInterval 00:00:00");
-    std::this_thread::sleep_for(1500ms);
 
     SECTION("outbound: the outside copy rewritten and signed, the inside copy as it came, both before the 250") {
         const std::string original = header(kFrom, kCc, kReplyTo, kSender) + kBody;

@@ -90,7 +90,6 @@ TEST_CASE("a burst on a 64 MB queue volume with High at 70 % never reaches ENOSP
                    "-OutboundConnectionFailureRetryInterval 00:00:01 -MessageRetryInterval 00:00:01");
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) + " -TarpitInterval 00:00:00");
-    std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s
 
     // The volume, watched from this thread's sampler every 2 ms during the burst.
     std::atomic<bool> stop_sampler{false};
@@ -224,7 +223,6 @@ TEST_CASE("logs on the queue volume stop at Medium and count what they drop, Get
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
                    " -TarpitInterval 00:00:00 -ProtocolLoggingLevel Verbose");
-    std::this_thread::sleep_for(1500ms);
     auto session = [&] {
         SmtpClient c(s.port());
         c.reply();

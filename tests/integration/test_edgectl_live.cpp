@@ -87,7 +87,6 @@ TEST_CASE("Set-SendConnector -SourceIPAddress moves the next delivery, and an ad
     CHECK(got[0].peer_ip == "127.0.0.2");
 
     s.must_edgectl("set-sendconnector out -source 127.0.0.3");  // case and a prefix, as PowerShell takes them
-    std::this_thread::sleep_for(1200ms);  // ConfigPollInterval 1 s
     send(s, "a@back.test", "x@out.test", "second");
     got = out.wait_for_messages(2, 20s);
     REQUIRE(got.size() == 2);

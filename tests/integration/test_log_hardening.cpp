@@ -77,7 +77,6 @@ TEST_CASE("on the wire: a client's control bytes and formulas reach neither log 
     s.start();
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
                    " -TarpitInterval 00:00:00 -ProtocolLoggingLevel Verbose");
-    std::this_thread::sleep_for(1500ms);  // ConfigPollInterval 1 s: live for new sessions
 
     const std::string noop = "NOOP \x1b]0;PWNED\x07";  // sets an xterm's title when cat'ed
     const std::string esc_subject = "\x1b[31mred alert";

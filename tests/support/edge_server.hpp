@@ -135,8 +135,11 @@ public:
         if (edgectl(args, &out) != 0) throw std::runtime_error("edgectl " + args + ": " + out);
     }
 
-    // Starts the server and waits until `wait_port` (default: the default connector's) accepts.
-    void start(std::uint16_t wait_port = 0) {
+    // An environment variable for the server process (systemd's NOTIFY_SOCKET, WATCHDOG_USEC).
+    void set_environment(const std::string& name, const std::string& value) { env_.emplace_back(name, value); }
+
+    // Starts the server process and returns at once (a test that watches it come up).
+    void launch() {
         std::string log = dir_.path() + "/server.log";
         pid_ = ::fork();
         if (pid_ == 0) {
@@ -148,10 +151,16 @@ public:
             std::string asan = std::string(std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "") +
                                ":quarantine_size_mb=1:thread_local_quarantine_size_kb=64";
             ::setenv("ASAN_OPTIONS", asan.c_str(), 1);
+            for (const auto& [name, value] : env_) ::setenv(name.c_str(), value.c_str(), 1);
             ::execl(EDGE_TRANSPORT_PATH, EDGE_TRANSPORT_PATH, "--config", conf_.c_str(), "--data", data_.c_str(),
                     static_cast<char*>(nullptr));
             ::_exit(127);
         }
+    }
+
+    // Starts the server and waits until `wait_port` (default: the default connector's) accepts.
+    void start(std::uint16_t wait_port = 0) {
+        launch();
         std::uint16_t p = wait_port ? wait_port : port_;
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (std::chrono::steady_clock::now() < until) {
@@ -203,6 +212,7 @@ private:
     pid_t pid_ = -1;
     int exit_code_ = -1;
     bool shutting_down_ = false;  // signal() sent SIGTERM or SIGINT
+    std::vector<std::pair<std::string, std::string>> env_;
 };
 
 // A blocking SMTP client with a receive timeout.
@@ -287,6 +297,16 @@ public:
         return false;
     }
     std::string tls_version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+    // The CN of the certificate the server presented ("" before STARTTLS).
+    std::string peer_common_name() const {
+        if (!ssl_) return "";
+        X509* cert = SSL_get1_peer_certificate(ssl_);
+        if (cert == nullptr) return "";
+        char cn[256] = {};
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+        X509_free(cert);
+        return cn;
+    }
     void set_timeout(int ms) { timeout_ms_ = ms; }
 
     // A whole mail transaction; returns the final reply.
@@ -353,14 +373,14 @@ inline std::vector<edge::queue::MessageInfo> queued(const EdgeServer& s) {
 }
 
 // A running server with the accepted domain contoso.test and the default connector
-// changed by `params` (no tarpit unless `params` sets one), live for new sessions.
+// changed by `params` (no tarpit unless `params` sets one), live for new sessions:
+// edgectl returns once the running server has applied its change (issue 21).
 inline void basic_setup(EdgeServer& s, const std::string& params = "") {
     s.must_edgectl("New-AcceptedDomain -Name Contoso -DomainName contoso.test -DomainType Authoritative");
     s.start();
     const bool own_tarpit = params.find("-TarpitInterval") != std::string::npos;
     s.must_edgectl("Set-ReceiveConnector " + shell_quote(s.default_connector()) +
                    (own_tarpit ? " " : " -TarpitInterval 00:00:00 ") + params);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ConfigPollInterval 1 s
 }
 
 // The JSON records of `edgectl Get-AgentLog -Json ARGS` (one per line), once `count` of

@@ -3,19 +3,14 @@
 // The format is stated in back_pressure.hpp.
 #include "back_pressure.hpp"
 
+#include "data_dir_lock.hpp"
 #include "private_file.hpp"
 
 #include <fmt/format.h>
 
 #include <fcntl.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstddef>
-#include <cstring>
 
 #include <cerrno>
 #include <charconv>
@@ -265,61 +260,18 @@ std::optional<Snapshot> read_status_file(const std::string& data_dir) {
 
 // --- the status socket -------------------------------------------------------------------
 
-std::string status_socket_name(const std::string& data_dir) {
-    // The directory as the kernel resolves it, so the server and edgectl agree whatever
-    // path each was given; FNV-1a keeps the name short (abstract names end at 107 bytes).
-    std::string path = data_dir;
-    if (char* real = ::realpath(data_dir.c_str(), nullptr)) {
-        path = real;
-        std::free(real);
-    }
-    std::uint64_t h = 14695981039346656037ULL;
-    for (unsigned char c : path) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    return fmt::format("{}edge-transport-status-{:016x}", '\0', h);
-}
+std::string status_socket_name(const std::string& data_dir) { return queue::server_socket_name(data_dir, "status"); }
 
 std::optional<Snapshot> read_status_socket(const std::string& data_dir, int server_pid, std::string* why) {
+    // The snapshot is about 1 KB; anything much larger is not ours.
+    auto text = queue::read_server_socket(status_socket_name(data_dir), server_pid, std::chrono::seconds(2), 64 * 1024, why);
+    if (!text) return std::nullopt;
     auto fail = [&](std::string reason) -> std::optional<Snapshot> {
         if (why) *why = std::move(reason);
         return std::nullopt;
     };
-    const std::string name = status_socket_name(data_dir);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, name.data(), name.size());
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0)
-        return fail(std::string("connect: ") + std::strerror(errno));
-    // Anyone may bind an abstract name: believe only the process that holds the data
-    // directory's lock.
-    ucred cred{};
-    socklen_t cl = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || cred.pid != server_pid)
-        return fail(fmt::format("it is held by pid {}, not by the server (pid {})", cred.pid, server_pid));
-    constexpr std::size_t kLimit = 64 * 1024;
-    std::string text;
-    char buf[4096];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(std::string("read: ") + std::strerror(errno));
-        if (n == 0) break;
-        if (text.size() + static_cast<std::size_t>(n) > kLimit) return fail("it sent more than a snapshot");
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-    if (text.empty()) return fail("it closed without an answer: it answers root and its own user only");
-    auto snap = parse_snapshot(text);
+    if (text->empty()) return fail("it closed without an answer: it answers root and its own user only");
+    auto snap = parse_snapshot(*text);
     if (!snap) return fail("it sent a damaged snapshot");
     return snap;
 }

@@ -6,6 +6,7 @@
 #include "completion.hpp"
 
 #include "accept_pause.hpp"
+#include "applied_generation.hpp"
 #include "bootstrap.hpp"
 #include "config_store.hpp"
 #include "dns_resolver.hpp"
@@ -15,6 +16,7 @@
 #include "private_file.hpp"
 #include "spawn.hpp"
 #include "certificate_store.hpp"
+#include "data_dir_lock.hpp"
 #include "text_helpers.hpp"
 #include "tls.hpp"
 #include "version.hpp"
@@ -97,7 +99,7 @@ std::shared_ptr<const agents::RecipientFilter> read_recipient_filter(const queue
 }
 }  // namespace
 
-Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
+Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)), notifier(say) {
     async::set_escaped_exception_log(say);  // a coroutine's escaped exception is our log line
     const config::BootstrapSettings b = config::bootstrap_settings(options.bootstrap);
     data_directory = b.data_directory;
@@ -134,6 +136,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)) {
     receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.tls_certificate_file, b.tls_key_file);
     bootstrap_tls = std::make_shared<asio::ssl::context>(receive::make_server_context(files));
     bootstrap_certificate_file = files.certificate;
+    bootstrap_tls_files = files;
     snapshot = read_snapshot();
     receive_log = std::make_unique<logging::ProtocolLog>(logging::ProtocolLogKind::SmtpReceive,
                                                          snapshot->receive_log_limits, kVersionText);
@@ -353,24 +356,28 @@ asio::awaitable<void> Server::Impl::poll_config() {
         co_await t.async_wait(use_tuple);
         if (stopping) co_return;
         reload(false);
-        // An administrator changed the queue (Retry-Queue, Resume-Queue, Remove-Message…):
-        // the scheduler looks now rather than at its own timer.
-        if (auto g = db->admin_generation(); g != admin_generation) {
-            admin_generation = g;
-            if (delivery) delivery->administrator_changed();
-        }
+        notice_admin_changes();
         say_reserve_changes();
         sweep_ip_lists();
         warn_expiring_certificates();
     }
 }
 
-void Server::Impl::refresh_certificates(const std::string& ca_file) {
+// An administrator changed the queue (Retry-Queue, Resume-Queue, Remove-Message…): the
+// scheduler looks now rather than at its own timer.
+void Server::Impl::notice_admin_changes() {
+    if (auto g = db->admin_generation(); g != admin_generation) {
+        admin_generation = g;
+        if (delivery) delivery->administrator_changed();
+    }
+}
+
+void Server::Impl::refresh_certificates(const std::string& ca_file, bool forced) {
     std::vector<std::string> errors;
     auto stored = config::load_objects(*db, config::ObjectKind::ExchangeCertificate, &errors);
     std::string source = ca_file + "\n";
     for (const auto& o : stored) source += o.name + "\n" + o.object.serialize() + "\n";
-    if (services.certificates && source == certificates_source) return;
+    if (services.certificates && source == certificates_source && !forced) return;
     std::vector<receive::ServerCertificates::Enabled> enabled;
     for (const auto& o : stored) {
         const config::ExchangeCertificateSettings c = config::exchange_certificate_settings(o.object);
@@ -608,22 +615,24 @@ void Server::Impl::sample_resources() {
     }
 }
 
-// The status socket (issue 14): Get-BackPressure's live answer, which needs no free
-// space. Each client gets the monitor's last snapshot and the close; a client of
-// another user (not root) gets only the close. The answer is about 1 KB, far below a
-// unix socket's buffer: the non-blocking write never waits.
-asio::awaitable<void> Server::Impl::serve_status() {
+// The server's local sockets (issue 14's status socket; issue 21's config socket): each
+// client gets answer() and the close; a client of another user (not root) gets only the
+// close. Answers are at most about 1 KB, far below a unix socket's buffer: the
+// non-blocking write never waits.
+asio::awaitable<void> Server::Impl::serve_local_socket(std::string purpose, std::function<std::string()> answer) {
     using local = asio::local::stream_protocol;
     local::acceptor acceptor(io);
     boost::system::error_code ec;
     acceptor.open(local(), ec);
-    if (!ec) acceptor.bind(local::endpoint(backpressure::status_socket_name(data_directory)), ec);
+    if (!ec) acceptor.bind(local::endpoint(queue::server_socket_name(data_directory, purpose)), ec);
     if (!ec) acceptor.listen(16, ec);
     if (ec) {
-        say("back pressure status socket: " + ec.message() + "; edgectl Get-BackPressure reads the status file");
+        say(fmt::format("{} socket: {}; {}", purpose, ec.message(),
+                        purpose == "status" ? "edgectl Get-BackPressure reads the status file"
+                                            : "edgectl cannot confirm that a change is applied (the 1 s poll applies it)"));
         co_return;
     }
-    AcceptErrorPause errors("accept on the status socket");
+    AcceptErrorPause errors("accept on the " + purpose + " socket");
     while (!stopping) {
         auto [e, sock] = co_await acceptor.async_accept(use_tuple);
         if (e == asio::error::operation_aborted || stopping) co_return;
@@ -637,11 +646,22 @@ asio::awaitable<void> Server::Impl::serve_status() {
         if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
             (cred.uid != 0 && cred.uid != ::geteuid()))
             continue;  // closed unanswered
-        const std::string text = backpressure::serialize_snapshot(monitor->snapshot());
+        const std::string text = answer();
         sock.non_blocking(true, ec);
         if (!ec) sock.write_some(asio::buffer(text), ec);
         sock.shutdown(local::socket::shutdown_both, ec);
     }
+}
+
+// edgectl has just changed the config store (or asks what is applied): a moved generation
+// is applied now, on this thread as the poll would, so the answer means "live for the next
+// session". Only root and our own user get here; an unchanged generation costs one read.
+std::string Server::Impl::answer_config_socket() {
+    if (!stopping) {
+        reload(false);
+        notice_admin_changes();
+    }
+    return config::format_applied_generation(snapshot->generation);
 }
 
 // Logs yield to the queue (issue 14): from Medium on the queue volume's resource, the
@@ -673,14 +693,60 @@ asio::awaitable<void> Server::Impl::wait_signals() {
         auto [ec, sig] = co_await signals.async_wait(use_tuple);
         if (ec) co_return;
         if (sig == SIGHUP) {
-            say("SIGHUP: reloading the configuration");
-            reload(true);
-            reload_bootstrap();
+            say("SIGHUP: reloading the configuration and certificates");
+            reload_everything();
             continue;
         }
         say(fmt::format("signal {}: shutting down", sig));
+        notifier.stopping();
         co_await shut_down();
         co_return;
+    }
+}
+
+// systemctl reload: the config store (even at the same generation), the bootstrap file's
+// live keys, the bootstrap certificate's files and every enabled certificate's, so a
+// certificate renewed in place (certbot's deploy hook runs `systemctl reload`) is served
+// to new sessions. A file that no longer loads keeps the one loaded before.
+void Server::Impl::reload_everything() {
+    notifier.reloading();
+    try {
+        bootstrap_tls = std::make_shared<asio::ssl::context>(receive::make_server_context(bootstrap_tls_files));
+    } catch (const std::exception& e) {
+        say(fmt::format("SIGHUP: the certificate {} was not reloaded: {}", bootstrap_tls_files.certificate, e.what()));
+    }
+    reload(true);
+    refresh_certificates(snapshot->tls_certificate_authority_file, /*forced=*/true);
+    reload_bootstrap();
+    notifier.status(service_status());
+    notifier.ready();
+}
+
+// What `systemctl status` shows under the unit: the back-pressure level and the messages
+// in the queue database (one mdb_stat, no walk).
+std::string Server::Impl::service_status() const {
+    return fmt::format("Back pressure {}; {} messages queued; configuration generation {}",
+                       backpressure::to_string(monitor->level()), db->message_count(), snapshot->generation);
+}
+
+asio::awaitable<void> Server::Impl::report_service_status() {
+    asio::steady_timer t(io);
+    while (!stopping) {
+        notifier.status(service_status());  // sent only when it changed
+        t.expires_after(1s);
+        co_await t.async_wait(use_tuple);
+    }
+}
+
+asio::awaitable<void> Server::Impl::keep_watchdog() {
+    const auto interval = *notifier.watchdog_interval();
+    asio::steady_timer t(io);
+    // Through shutdown too: a shutdown waiting on sessions is not wedged.
+    while (true) {
+        notifier.watchdog();
+        t.expires_after(interval);
+        auto [ec] = co_await t.async_wait(use_tuple);
+        if (ec) co_return;
     }
 }
 
@@ -824,7 +890,19 @@ int Server::run() {
     auto ex = d.io.get_executor();
     async::spawn(ex, d.poll_config(), "config poll");
     async::spawn(ex, d.monitor_resources(), "back-pressure monitor");
-    async::spawn(ex, d.serve_status(), "back-pressure status socket");
+    async::spawn(ex, d.serve_local_socket("status", [&d] { return backpressure::serialize_snapshot(d.monitor->snapshot()); }),
+                 "back-pressure status socket");
+    async::spawn(ex, d.serve_local_socket("config", [&d] { return d.answer_config_socket(); }), "config socket");
+    if (d.notifier.enabled()) {
+        async::spawn(ex, d.report_service_status(), "systemd status");
+        if (d.notifier.watchdog_interval()) async::spawn(ex, d.keep_watchdog(), "systemd watchdog");
+        // READY=1 from the running loop: the listeners above are open (the kernel queues
+        // connections), the sockets for edgectl are being bound, sessions are served.
+        asio::post(d.io, [&d] {
+            d.notifier.status(d.service_status());
+            d.notifier.ready();
+        });
+    }
     async::spawn(ex, d.wait_signals(), "signal handler");
     async::spawn(ex, d.delivery->run(), "delivery scheduler");
     async::spawn(ex, d.agent_services.reputation->run_flusher(), "sender reputation flush");

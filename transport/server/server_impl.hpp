@@ -21,6 +21,7 @@
 #include "queue_db.hpp"
 #include "receive_connector.hpp"
 #include "server.hpp"
+#include "service_notify.hpp"
 #include "session.hpp"
 #include "session_memory.hpp"
 #include "smtp_connection.hpp"
@@ -32,6 +33,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -77,8 +79,14 @@ struct Server::Impl {
     // Issue 20: STARTTLS's certificates (Enable-ExchangeCertificate) built into a new set
     // for new sessions when they or TlsCertificateAuthorityFile changed; and the daily
     // word on certificates within 30 days of NotAfter.
-    void refresh_certificates(const std::string& ca_file);
+    // `forced` (SIGHUP): rebuilt even when the objects are the same, as their files may
+    // have been renewed in place.
+    void refresh_certificates(const std::string& ca_file, bool forced = false);
     void warn_expiring_certificates();
+    // SIGHUP (systemctl reload): the configuration, the bootstrap file's live keys and
+    // every certificate's files read again, between RELOADING=1 and READY=1.
+    void reload_everything();
+    void notice_admin_changes();  // the admin generation moved: delivery looks at its queues now
 
     // --- connections ---------------------------------------------------------------
     struct Listener {
@@ -94,7 +102,12 @@ struct Server::Impl {
     asio::awaitable<void> monitor_resources();
     void sample_resources();  // one sample, written to the status file
     void yield_logs(const backpressure::Snapshot& snap);
-    asio::awaitable<void> serve_status();  // Get-BackPressure's live answer, needing no disk
+    // The server's local sockets for edgectl (queue::server_socket_name): each client of
+    // root or our own user gets answer() and the close. "status": Get-BackPressure's live
+    // answer, needing no disk; "config": the applied configuration generation, after
+    // applying a moved one (config/applied_generation.hpp, issue 21).
+    asio::awaitable<void> serve_local_socket(std::string purpose, std::function<std::string()> answer);
+    std::string answer_config_socket();
     bool accepting_mail(std::uint32_t permissions) const;
 
     // --- metrics and health (issue 21, transport/metrics/) -------------------------------
@@ -105,6 +118,11 @@ struct Server::Impl {
     void reload_bootstrap();
     asio::awaitable<void> wait_signals();
     asio::awaitable<void> shut_down();
+
+    // --- systemd (issue 21) -----------------------------------------------------------------
+    asio::awaitable<void> keep_watchdog();          // WATCHDOG=1 from the I/O thread: a wedged loop misses it
+    asio::awaitable<void> report_service_status();  // STATUS=, when it changes, at most once a second
+    std::string service_status() const;
 
     ServerOptions options;
     std::string data_directory;
@@ -130,6 +148,7 @@ struct Server::Impl {
     // while no certificate is enabled for SMTP; the live set is services.certificates.
     std::shared_ptr<asio::ssl::context> bootstrap_tls;
     std::string bootstrap_certificate_file;
+    receive::TlsFiles bootstrap_tls_files;  // read again on SIGHUP (a certificate renewed in place)
     std::string certificates_source;  // what services.certificates was built from: a change rebuilds it
     std::chrono::system_clock::time_point next_expiry_check{};
     std::shared_ptr<const ConfigSnapshot> snapshot;
@@ -171,6 +190,7 @@ struct Server::Impl {
     bool status_file_failed = false;
     std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began
     bool stopping = false;
+    ServiceNotifier notifier;  // systemd: a no-op without NOTIFY_SOCKET
     std::chrono::seconds shutdown_timeout{10};
     std::chrono::seconds config_poll_interval{1};
 };
