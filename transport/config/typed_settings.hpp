@@ -254,6 +254,19 @@ struct TransportServerSettings {
     std::uint64_t mta_sts_policy_port = 443;
     std::chrono::seconds mta_sts_fetch_timeout{60};
     bool tls_reporting_enabled = true;
+    // Issue 21, item 5: the Pickup directory, the connectivity log, poison, idle queues.
+    std::string pickup_directory_path;  // empty = <DataDirectory>/Pickup
+    std::uint64_t pickup_directory_max_messages_per_minute = 100;
+    std::uint64_t pickup_directory_max_header_size = 64u << 10;
+    std::uint64_t pickup_directory_max_recipients_per_message = 100;
+    bool connectivity_log_enabled = false;
+    std::string connectivity_log_path;  // empty = <DataDirectory>/Logs/Connectivity
+    std::chrono::seconds connectivity_log_max_age{30 * 86400};
+    std::uint64_t connectivity_log_max_directory_size = 1000ull << 20;
+    std::uint64_t connectivity_log_max_file_size = 10u << 20;
+    bool poison_message_detection_enabled = true;
+    std::uint64_t poison_threshold = 2;
+    std::chrono::seconds queue_max_idle_time{180};
     friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
 };
 
