@@ -9,8 +9,12 @@
 // generation, so a running server acts on it within its poll interval.
 #include "cmdlet.hpp"
 
+#include "config_store.hpp"
+#include "dsn.hpp"
+#include "message_tracking.hpp"
 #include "private_file.hpp"
 #include "routing_config.hpp"
+#include "version.hpp"
 
 #include <fmt/format.h>
 
@@ -231,12 +235,52 @@ Output message_action(Context& ctx, const Invocation& inv,
     return {};
 }
 
+// The tracking log's line for an administrator's removal (issue 21): Exchange 2007 has no
+// DELETE event (reference §6.2), so FAIL with source ADMIN, each pending recipient's
+// status the text the NDR gives. Written by edgectl itself, so it is there with the server
+// stopped too; one MSGTRK file per edgectl run that removes (CsvLog never reopens a file).
+void track_admin_removal(Context& ctx, const MessageInfo& m, bool ndr) {
+    const config::TransportServerSettings ts =
+        config::transport_server_settings(config::load_singleton(*ctx.db, config::ObjectKind::TransportServer));
+    logging::MessageTrackingSettings s;
+    s.enabled = ts.message_tracking_log_enabled;
+    if (!s.enabled) return;
+    s.directory = ts.message_tracking_log_path.empty() ? ctx.data_directory + "/Logs/MessageTracking"
+                                                       : ts.message_tracking_log_path;
+    auto unlimited = [](std::uint64_t v) { return v == config::kUnlimited ? 0 : v; };
+    s.max_file_size = unlimited(ts.message_tracking_log_max_file_size);
+    s.max_directory_size = unlimited(ts.message_tracking_log_max_directory_size);
+    s.max_age = ts.message_tracking_log_max_age;
+    s.subject_logging_enabled = ts.message_tracking_log_subject_logging_enabled;
+    logging::MessageTrackingLog log(s, kVersionText);
+    logging::TrackingEvent e;
+    e.event_id = std::string(logging::tracking_event::Fail);
+    e.source = std::string(logging::tracking_source::Admin);
+    e.server_hostname = ctx.server_name;
+    e.source_context = ndr ? "Remove-Message -WithNDR $true" : "Remove-Message -WithNDR $false";
+    e.internal_message_id = m.id;
+    e.message_id = m.envelope.internet_message_id;
+    for (const auto& r : m.envelope.recipients)
+        if (r.status == RecipientStatus::Pending) {
+            e.recipients.push_back(r.address);
+            e.recipient_status.emplace_back(send::kAdminRemovedText);
+        }
+    e.total_bytes = m.envelope.size;
+    e.subject = m.envelope.subject;
+    e.sender = m.envelope.sender;
+    e.return_path = m.envelope.sender;
+    log.write(e);
+}
+
 Output remove_message(Context& ctx, const Invocation& inv) {
     // Exchange's default is an NDR; -WithNDR $false removes silently.
     bool ndr = bool_param(inv, "WithNDR", true);
     auto targets = target_messages(ctx, inv);
-    for (const auto& t : targets)
+    for (const auto& t : targets) {
+        auto before = ctx.db->get_message(t.id, t.queue);
         check(ctx.db->remove_message(t.id, ndr ? WithNdr::yes : WithNdr::no), fmt::format("message {}", t.id));
+        if (before) track_admin_removal(ctx, *before, ndr);
+    }
     Output out;
     if (ndr && !targets.empty())
         out.note = "the server sends the NDR and then deletes the message (Status PendingRemove until then)";

@@ -240,6 +240,11 @@ std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, cons
         }
         if (options.read_only) return {};
         lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
+        if (options.poison_settings) {
+            auto record = txn.get(d.config, records::config_key(options.poison_config_kind, options.poison_config_name));
+            options.poison_settings(record ? std::optional<std::string_view>(*record) : std::nullopt,
+                                    d.options.poison_threshold, d.options.poison_detection_enabled);
+        }
         if (options.recover_leases) d.recover(txn);
         d.sweep_orphan_bodies(txn, now_timestamp());
         txn.commit();

@@ -53,6 +53,12 @@ struct QueueDbOptions {
     std::size_t map_size = std::size_t{1} << 34;  // LMDB map: an upper bound, sparse on disk
     std::uint32_t poison_threshold = 2;           // Exchange PoisonThreshold (1–10)
     bool poison_detection_enabled = true;         // Exchange PoisonMessageDetectionEnabled
+    // Where the two above live when the config store holds them (Set-TransportServer):
+    // called in open()'s recovery transaction with the record of (poison_config_kind,
+    // poison_config_name), nullopt when there is none, to overwrite them before recovery
+    // runs. The record's format is the caller's, as for every config record.
+    std::string poison_config_kind, poison_config_name;
+    std::function<void(std::optional<std::string_view> record, std::uint32_t& threshold, bool& enabled)> poison_settings;
     bool recover_leases = true;                   // run crash recovery in open()
     // Bodies of at least this many bytes go to a body store (an environment of its
     // own, bodies-N/ in the data directory) so that the commits of large messages in
@@ -123,6 +129,7 @@ struct LeasedMessage {
 struct RecoveryReport {
     std::uint64_t leases_returned = 0;  // Active -> Ready after a crash
     std::uint64_t poisoned = 0;         // moved to the Poison queue
+    std::vector<MessageId> poisoned_ids;  // which (the server writes POISONMESSAGE for each)
     std::uint64_t quarantined = 0;      // invalid records moved aside
     std::uint64_t orphan_bodies_removed = 0;  // store bodies no record named (see ARCHITECTURE.md)
 };
@@ -233,6 +240,12 @@ public:
     std::optional<MessageInfo> get_message(MessageId id, const std::optional<QueueId>& queue = {}) const;
     // The raw message as queued, byte for byte (Export-Message).
     std::optional<std::string> export_message(MessageId id) const;
+
+    // QueueMaxIdleTime: removes a next-hop queue that holds no message and is not
+    // Suspended (an administrator's Suspend-Queue stays). True when it was removed; false
+    // when it is not there, not empty, suspended, or not a next-hop queue. Does not raise
+    // admin_generation (nothing an administrator did).
+    Result<bool> remove_queue_if_empty(const QueueId& queue);
 
     Status suspend_queue(const QueueId& queue);
     Status resume_queue(const QueueId& queue);

@@ -122,6 +122,25 @@ std::optional<std::string> QueueDb::export_message(MessageId id) const {
     return impl_->read_body(id, *m);
 }
 
+Result<bool> QueueDb::remove_queue_if_empty(const QueueId& queue) {
+    Impl& d = *impl_;
+    auto job = [&](lmdb::Txn& txn) {
+        if (queue.kind != QueueKind::NextHop) return false;
+        auto qr = d.find_queue(txn, queue);
+        if (!qr || qr->suspended) return false;
+        bool any = false;
+        lmdb::for_each_prefix(txn, d.items, records::item_prefix(queue), [&](std::string_view, std::string_view) {
+            any = true;
+            return false;
+        });
+        if (any) return false;
+        d.set_queue_retry(txn, queue, *qr, std::nullopt);  // its retry index entry goes with it
+        txn.del(d.queues, records::queue_key(queue));
+        return true;
+    };
+    return d.write(job);
+}
+
 Status QueueDb::suspend_queue(const QueueId& queue) {
     Impl& d = *impl_;
     auto job = [&](lmdb::Txn& txn) {

@@ -45,6 +45,7 @@ void QueueDb::Impl::recover(lmdb::Txn& txn) {
         if (options.poison_detection_enabled && m->crash_count >= options.poison_threshold && !removing) {
             move_to_poison(txn, id, *m);
             ++recovery.poisoned;
+            recovery.poisoned_ids.push_back(id);
         }
         store_message(txn, id, *m);
     }

@@ -42,3 +42,29 @@ MessageExpirationTimeout                : 1.00:00:00
 ExternalDNSServers                      : 127.0.0.53, 127.0.0.54:5353
 MaxOutboundConnections                  : 50
 SendCopyOfNdrTo                         : postmaster@contoso.com
+# Issue 21: the Pickup directory, the connectivity log, poison messages and idle queues.
+$ edgectl Get-TransportServer -Format List | grep -E '^(Pickup|Connectivity|Poison|QueueMaxIdle)'
+PickupDirectoryPath                     : 
+PickupDirectoryMaxMessagesPerMinute     : 100
+PickupDirectoryMaxHeaderSize            : 64KB
+PickupDirectoryMaxRecipientsPerMessage  : 100
+ConnectivityLogEnabled                  : False
+ConnectivityLogPath                     : 
+ConnectivityLogMaxAge                   : 30.00:00:00
+ConnectivityLogMaxDirectorySize         : 1000MB
+ConnectivityLogMaxFileSize              : 10MB
+PoisonMessageDetectionEnabled           : True
+PoisonThreshold                         : 2
+QueueMaxIdleTime                        : 00:03:00
+$ edgectl Set-TransportServer -PickupDirectoryPath /srv/pickup -ConnectivityLogEnabled '$true' -PoisonThreshold 3 -QueueMaxIdleTime 00:10:00
+$ edgectl Get-TransportServer -Format List | grep -E '^(PickupDirectoryPath|ConnectivityLogEnabled|PoisonThreshold|QueueMaxIdleTime) '
+PickupDirectoryPath                     : /srv/pickup
+ConnectivityLogEnabled                  : True
+PoisonThreshold                         : 3
+QueueMaxIdleTime                        : 00:10:00
+$ edgectl Set-TransportServer -PoisonThreshold 11
+! edgectl: Set-TransportServer: -PoisonThreshold: '11' is not valid; expected a whole number from 1 to 10
+[exit 1]
+$ edgectl Set-TransportServer -PickupDirectoryMaxHeaderSize 1KB
+! edgectl: Set-TransportServer: -PickupDirectoryMaxHeaderSize: '1KB' is not valid; expected a size such as 10MB, 500KB or 65536 bytes, from 32768 to 2147483647
+[exit 1]

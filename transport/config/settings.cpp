@@ -641,6 +641,34 @@ constexpr SettingDef kTable[] = {
     // figures say much about the mail flow, so another interface is the administrator's choice.
     SettingDef{O::TransportServer, "MetricsBindings", T::List, "127.0.0.1:9525", 0, 0, false, "", E::Binding, false,
                "IP:port pairs serving /metrics (Prometheus text format), /healthz and /readyz over HTTP; empty = off", "ours (Exchange: performance counters)"},
+    // ---- Exchange's operational files (issue 21, item 5; Set-TransportServer) -----------------------------
+    // The Pickup directory (transport/server/pickup*): an RFC 5322 file dropped there is submitted.
+    SettingDef{O::TransportServer, "PickupDirectoryPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "Directory watched for .eml files to submit; empty = <DataDirectory>/Pickup (Exchange: <install>\\Pickup)", "§3.1"},
+    SettingDef{O::TransportServer, "PickupDirectoryMaxMessagesPerMinute", T::Int, "100", 1, 20000, false, "", E::None, false,
+               "Pickup files submitted per minute; the rest wait for the next minute", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "PickupDirectoryMaxHeaderSize", T::ByteSize, "64KB", 32768, kInt32Max, false, "", E::None, false,
+               "Largest header of a pickup file; a larger one is renamed .bad", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "PickupDirectoryMaxRecipientsPerMessage", T::Int, "100", 1, 10000, false, "", E::None, false,
+               "Recipients a pickup file may name; more and it is renamed .bad", "§3.1 (2010)"},
+    // The connectivity log (logging/connectivity_log.*): one line per outbound connection event.
+    SettingDef{O::TransportServer, "ConnectivityLogEnabled", T::Bool, "$false", 0, 0, false, "", E::None, false,
+               "Write the connectivity log (DNS answer, each address tried, TLS outcome, failure reason of outbound connections)", "§3.1 (Exchange 2007 SP1: $false)"},
+    SettingDef{O::TransportServer, "ConnectivityLogPath", T::String, "", 0, 4096, false, "", E::Path, false,
+               "Connectivity log directory; empty = <DataDirectory>/Logs/Connectivity", "§3.1"},
+    SettingDef{O::TransportServer, "ConnectivityLogMaxAge", T::TimeSpan, "30.00:00:00", 0, 24855 * kDay, false, "", E::None, false,
+               "Connectivity log files older than this are deleted; 00:00:00 = never", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "ConnectivityLogMaxDirectorySize", T::ByteSize, "1000MB", 1, 1ull << 44, true, "", E::None, false,
+               "Oldest connectivity log files deleted past this total", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "ConnectivityLogMaxFileSize", T::ByteSize, "10MB", 1, 1ull << 40, true, "", E::None, false,
+               "A new connectivity log file past this size", "§3.1 (2010)"},
+    // Poison messages (queue-db recovery): read at start, before the queue's crash recovery runs.
+    SettingDef{O::TransportServer, "PoisonMessageDetectionEnabled", T::Bool, "$true", 0, 0, false, "", E::None, false,
+               "A message that was being delivered at PoisonThreshold crashes goes to the Poison queue (applies at the next start)", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "PoisonThreshold", T::Int, "2", 1, 10, false, "", E::None, false,
+               "Crashes during a message's delivery that make it poison (applies at the next start)", "§3.1 (2010)"},
+    SettingDef{O::TransportServer, "QueueMaxIdleTime", T::TimeSpan, "00:03:00", 1, kDay, false, "", E::None, false,
+               "An empty next-hop queue is removed after it has been empty this long", "§3.1 (2010); §5 \"three minutes\" (2007)"},
 };
 // clang-format on
 

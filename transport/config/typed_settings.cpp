@@ -252,6 +252,18 @@ const Binding<TS> kTransportServer[] = {
     EDGE_BIND(TS, "MtaStsFetchTimeout", mta_sts_fetch_timeout),
     EDGE_BIND(TS, "TlsReportingEnabled", tls_reporting_enabled),
     EDGE_BIND(TS, "MetricsBindings", metrics_bindings),
+    EDGE_BIND(TS, "PickupDirectoryPath", pickup_directory_path),
+    EDGE_BIND(TS, "PickupDirectoryMaxMessagesPerMinute", pickup_directory_max_messages_per_minute),
+    EDGE_BIND(TS, "PickupDirectoryMaxHeaderSize", pickup_directory_max_header_size),
+    EDGE_BIND(TS, "PickupDirectoryMaxRecipientsPerMessage", pickup_directory_max_recipients_per_message),
+    EDGE_BIND(TS, "ConnectivityLogEnabled", connectivity_log_enabled),
+    EDGE_BIND(TS, "ConnectivityLogPath", connectivity_log_path),
+    EDGE_BIND(TS, "ConnectivityLogMaxAge", connectivity_log_max_age),
+    EDGE_BIND(TS, "ConnectivityLogMaxDirectorySize", connectivity_log_max_directory_size),
+    EDGE_BIND(TS, "ConnectivityLogMaxFileSize", connectivity_log_max_file_size),
+    EDGE_BIND(TS, "PoisonMessageDetectionEnabled", poison_message_detection_enabled),
+    EDGE_BIND(TS, "PoisonThreshold", poison_threshold),
+    EDGE_BIND(TS, "QueueMaxIdleTime", queue_max_idle_time),
 };
 
 using RF = RecipientFilterConfigSettings;

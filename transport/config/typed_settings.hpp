@@ -256,6 +256,19 @@ struct TransportServerSettings {
     bool tls_reporting_enabled = true;
     // transport/metrics/ (issue 21): empty = no metrics endpoint.
     std::vector<routing::Binding> metrics_bindings{routing::Binding{*routing::IpAddress::parse("127.0.0.1").value, 9525}};
+    // Issue 21, item 5: the Pickup directory, the connectivity log, poison, idle queues.
+    std::string pickup_directory_path;  // empty = <DataDirectory>/Pickup
+    std::uint64_t pickup_directory_max_messages_per_minute = 100;
+    std::uint64_t pickup_directory_max_header_size = 64u << 10;
+    std::uint64_t pickup_directory_max_recipients_per_message = 100;
+    bool connectivity_log_enabled = false;
+    std::string connectivity_log_path;  // empty = <DataDirectory>/Logs/Connectivity
+    std::chrono::seconds connectivity_log_max_age{30 * 86400};
+    std::uint64_t connectivity_log_max_directory_size = 1000ull << 20;
+    std::uint64_t connectivity_log_max_file_size = 10u << 20;
+    bool poison_message_detection_enabled = true;
+    std::uint64_t poison_threshold = 2;
+    std::chrono::seconds queue_max_idle_time{180};
     friend bool operator==(const TransportServerSettings&, const TransportServerSettings&) = default;
 };
 

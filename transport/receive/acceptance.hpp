@@ -36,6 +36,9 @@ struct FinishedMessage {
     const agents::Pipeline* agents = nullptr;
     agents::AgentSession* agent_session = nullptr;
     agents::VerdictSink* agent_log = nullptr;
+    // From the Pickup directory (issue 21), not an SMTP client: tracked with source PICKUP,
+    // and our Received: field names the directory instead of a client.
+    bool pickup = false;
 };
 
 struct AcceptanceOutcome {

@@ -42,6 +42,12 @@
 
 namespace edge::send {
 
+// Remove-Message. Exchange writes "550 4.3.2 QUEUE.Admin; message deleted by
+// administrative action"; a failed Action needs a 5.x.x Status (RFC 3464 §2.3.4), so
+// ours is 5.3.2. The NDR (scheduler.cpp) and the tracking log's ADMIN line (edgectl) say it.
+inline constexpr std::string_view kAdminRemovedStatus = "5.3.2";
+inline constexpr std::string_view kAdminRemovedText = "550 5.3.2 QUEUE.Admin; message deleted by administrative action";
+
 // Failure: the NDR (Action: failed). Delay: the delay notice (Action: delayed; the
 // caller sends it once, after DelayNotificationTimeout). Success: the relay notice
 // (Action: relayed) — an Edge server never delivers into a mailbox, so it reports

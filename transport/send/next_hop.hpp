@@ -55,6 +55,7 @@ struct Target {
     bool domain_secure = false;
     std::string status;  // Permanent: the RFC 3463 code of the NDR
     std::string error;   // Permanent / Transient: the sentence for LastError and the NDR
+    std::string next_hop;  // the queue's next hop: the connectivity log's Destination
 };
 
 // The lookups next-hop resolution makes; `external`: the connector's UseExternalDNSServersEnabled.

@@ -61,6 +61,12 @@ public:
         : sock_(std::move(sock)), setup_(std::move(tls)), client_(std::move(policy)), inactivity_(inactivity),
           plog_(std::move(plog)) {}
 
+    // The connectivity log's session: its "-" line when this connection closes, once it
+    // carried mail (a connection that failed to open is told by connect()).
+    void follow(logging::ConnectivityLogSession cl) { connectivity_ = std::move(cl); }
+    // What became of TLS with this host, for the connectivity log.
+    const std::string& tls_outcome() const { return tls_outcome_; }
+
     smtp::ClientSession& client() { return client_; }
     bool tls_failed() const { return tls_failed_; }
     bool tls_attempted() const { return tls_attempted_; }
@@ -135,6 +141,8 @@ public:
         sock_.shutdown(tcp::socket::shutdown_both, ec);
         sock_.close(ec);
         plog_.log(logging::LogEvent::Disconnect, "", why);
+        connectivity_.log(logging::ConnectivityDirection::Disconnect,
+                          fmt::format("Messages: {}{}{}", messages_sent_, why.empty() ? "" : " ", why));
     }
 
 private:
@@ -259,6 +267,7 @@ private:
         tls_attempted_ = true;
         if (!reader_.empty()) {
             tls_reason_ = "the remote server sent data in clear after agreeing to STARTTLS";
+            tls_outcome_ = "TLS failed: " + tls_reason_;
             co_return false;
         }
         tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *setup_.context);
@@ -275,6 +284,7 @@ private:
         if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
             tls_reason_ = r.index() == 1 ? "the TLS handshake timed out" : handshake_reason(std::get<0>(std::get<0>(r)));
             plog_.log(logging::LogEvent::Information, "TLS negotiation failed: " + tls_reason_);
+            tls_outcome_ = "TLS failed: " + tls_reason_;
             report(false, "validation-failure", tls_reason_);
             tls_.reset();
             co_return false;
@@ -282,6 +292,8 @@ private:
         const PeerTlsPolicy& p = setup_.policy;
         const bool checked = p.verify_chain || !p.tlsa.empty();
         const long verify = SSL_get_verify_result(ssl);
+        tls_outcome_ = fmt::format("TLS negotiated: {} {}{}", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+                                   !checked ? "" : verify == X509_V_OK ? ", peer verified" : ", peer not verified");
         plog_.log(logging::LogEvent::Information,
                   fmt::format("TLS negotiated: {} {}{}", SSL_get_version(ssl), SSL_get_cipher_name(ssl),
                               !checked                ? ""
@@ -360,6 +372,8 @@ private:
     std::array<char, 16384> buf_{};
     std::uint32_t messages_sent_ = 0;
     bool broken_ = false, closed_ = false, tls_failed_ = false, tls_attempted_ = false, expecting_content_ = false;
+    logging::ConnectivityLogSession connectivity_;
+    std::string tls_outcome_;
 };
 
 }  // namespace
@@ -420,6 +434,10 @@ void SmtpConnector::apply(const DeliverySettings& s) {
                                                            kVersionText);
     else
         send_log_->set_limits(s.send_log_limits);
+    if (!connectivity_log_)
+        connectivity_log_ = std::make_unique<logging::ConnectivityLog>(s.connectivity_log, kVersionText);
+    else
+        connectivity_log_->set_settings(s.connectivity_log);
     if (s.ca_file != ca_file_) {
         ca_error_.clear();
         tls_ = make_client_context(s.ca_file, ca_error_);
@@ -429,6 +447,7 @@ void SmtpConnector::apply(const DeliverySettings& s) {
 
 void SmtpConnector::flush_log() {
     if (send_log_) send_log_->flush();
+    if (connectivity_log_) connectivity_log_->flush();
 }
 
 asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, const Target& t) {
@@ -452,12 +471,27 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
         co_return result;
     }
     auto context = tls_;  // this attempt's, whatever apply() does meanwhile
+    // The connectivity log (issue 21): the session for this next hop, the DNS answer it
+    // acts on, each address tried and what came of it.
+    const logging::ConnectivityLogSession cl(connectivity_log_.get(), t.next_hop.empty() ? c.name : t.next_hop);
+    using Dir = logging::ConnectivityDirection;
+    if (cl.enabled()) {
+        cl.log(Dir::Connect, fmt::format("Creating a session for {} (Send connector {})", t.next_hop, c.name));
+        std::string answer;
+        for (const auto& h : t.hosts) {
+            std::string addresses;
+            for (const auto& a : h.addresses) addresses += (addresses.empty() ? "" : ",") + a.to_string();
+            answer += fmt::format("{}{}[{}]", answer.empty() ? "" : " ", h.name, addresses);
+        }
+        cl.log(Dir::Information, fmt::format("DNS: {} host(s) in order: {}", t.hosts.size(), answer));
+    }
     for (const auto& attempt : connection_attempts(t, source)) {
         const auto& host = *attempt.host;
         const bool policy_requires_tls = host.tls.require_tls && !host.tls.report_only;
         const std::string label = policy_label(host.tls);
         for (bool tls_possible : {true, false}) {
             tcp::endpoint remote(attempt.address, c.port);
+            cl.log(Dir::Send, fmt::format("{}[{}]", host.name, endpoint_text(remote)));
             tcp::socket sock(io_);
             sock.open(remote.protocol(), ec);
             // design.md pitfall: bind first, then the socket's own async_connect;
@@ -465,6 +499,7 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
             if (!ec && source) sock.bind(tcp::endpoint(*source, 0), ec);
             if (ec) {
                 error = fmt::format("451 4.4.0 cannot use SourceIPAddress {}: {}", c.source_ip, ec.message());
+                cl.log(Dir::Disconnect, "Failed: " + error);
                 co_return result;
             }
             asio::steady_timer timer(io_);
@@ -474,6 +509,9 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
             if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
                 error = fmt::format("451 4.4.0 Failed to connect to {} ({}): {}", host.name, endpoint_text(remote),
                                     r.index() == 1 ? std::string("timed out") : std::get<0>(std::get<0>(r)).message());
+                cl.log(Dir::Information, fmt::format("Failed connection to {}: {}", endpoint_text(remote),
+                                                     r.index() == 1 ? std::string("timed out")
+                                                                    : std::get<0>(std::get<0>(r)).message()));
                 break;  // next address
             }
             // As on the receive side: a command group ends with a small write (BDAT … LAST,
@@ -481,6 +519,7 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
             // ACK — 41–51 ms a message, measured (issue 16). The client core already joins
             // what it pipelines into one write, so nothing is gained by waiting.
             sock.set_option(tcp::no_delay(true), ec);
+            cl.log(Dir::Information, fmt::format("Established connection to {}", endpoint_text(remote)));
             smtp::ClientPolicy policy;
             policy.fqdn = c.fqdn;
             policy.remote_host = host.name;
@@ -511,12 +550,17 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
                            local.address().to_string(), remote.address().to_string(), results_};
             auto out = std::make_unique<Outbound>(std::move(sock), std::move(setup), policy, c.inactivity_timeout,
                                                   std::move(plog));
-            if (co_await out->open(host.name)) {
+            const bool opened = co_await out->open(host.name);
+            if (!out->tls_outcome().empty()) cl.log(Dir::Information, out->tls_outcome());
+            else if (opened) cl.log(Dir::Information, "TLS: none (not offered, or not asked for)");
+            if (opened) {
+                out->follow(cl);
                 result.connection = std::move(out);
                 co_return result;
             }
             error = out->client().failure().empty() ? "451 4.4.0 " + host.name + " did not complete the greeting"
                                                     : out->client().failure_line();
+            cl.log(Dir::Information, "Session failed: " + error);
             // RFC 8460 §4.3.2.1: a policy required TLS and the host offered no STARTTLS.
             if (policy_requires_tls && !out->tls_attempted() && error.find("does not offer STARTTLS") != std::string::npos)
                 out->report(false, "starttls-not-supported", "");
@@ -527,6 +571,7 @@ asio::awaitable<ConnectResult> SmtpConnector::connect(const SendConfig& cfg, con
         }
     }
     if (error.empty()) error = "451 4.4.0 no address of the next hop can be reached from SourceIPAddress " + c.source_ip;
+    cl.log(Dir::Disconnect, "Failed: " + error);
     co_return result;
 }
 

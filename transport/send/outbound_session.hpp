@@ -40,6 +40,7 @@ private:
     std::shared_ptr<boost::asio::ssl::context> tls_;
     std::string ca_file_, ca_error_;  // ca_error_: TlsCertificateAuthorityFile could not be read
     std::unique_ptr<logging::ProtocolLog> send_log_;
+    std::unique_ptr<logging::ConnectivityLog> connectivity_log_;  // issue 21
     TlsResultSink* results_ = nullptr;
     std::string receive_cert_, receive_key_;
 };

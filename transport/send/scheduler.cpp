@@ -20,10 +20,6 @@ constexpr auto kSweepInterval = std::chrono::seconds(30);
 const std::string kExpiredStatus = "4.4.7";
 const std::string kExpiredText = "550 4.4.7 QUEUE.Expired; message expired";
 const std::string kNoConnector;
-// Remove-Message -WithNDR. Exchange writes "550 4.3.2 QUEUE.Admin; message deleted by
-// administrative action"; a failed Action needs a 5.x.x Status (RFC 3464 §2.3.4), so ours is 5.3.2.
-const std::string kAdminRemovedStatus = "5.3.2";
-const std::string kAdminRemovedText = "550 5.3.2 QUEUE.Admin; message deleted by administrative action";
 
 queue::RecipientOutcome::Kind to_kind(smtp::RecipientResult r) {
     switch (r) {
@@ -180,7 +176,7 @@ asio::awaitable<bool> Scheduler::complete_removals() {
         for (std::size_t i = 0; i < info.envelope.recipients.size(); ++i) {
             const auto& r = info.envelope.recipients[i];
             if (r.status == queue::RecipientStatus::Pending)
-                failed.push_back({i, kAdminRemovedStatus, kAdminRemovedText, std::string()});
+                failed.push_back({i, std::string(kAdminRemovedStatus), std::string(kAdminRemovedText), std::string()});
             else if (r.ndr_pending)  // failed earlier, its NDR held: reported once, here
                 failed.push_back({i, r.ndr_status, r.last_response, r.next_hop.next_hop});
         }
@@ -230,6 +226,7 @@ asio::awaitable<void> Scheduler::worker(QueueId q) {
     const std::function<void(const std::string&)> say = [this](const std::string& s) { ctx_.say(s); };
     auto resolving = resolve_target(*cfg, q.next_hop, dns_, say, domain_policies_);
     Target t = co_await std::move(resolving);
+    t.next_hop = q.next_hop;
     if (t.kind == Target::Kind::Moved) {
         auto again = resubmit(q);
         co_await std::move(again);

@@ -88,6 +88,13 @@ DeliverySettings DeliverySettings::from_object(const config::ConfigObject& o, co
     s.send_log_limits.max_file_size = limit(ts.send_protocol_log_max_file_size);
     s.send_log_limits.max_directory_size = limit(ts.send_protocol_log_max_directory_size);
     s.send_log_limits.max_age = ts.send_protocol_log_max_age;
+    // Issue 21: the connectivity log, beside the SmtpSend protocol log.
+    s.connectivity_log.enabled = ts.connectivity_log_enabled;
+    s.connectivity_log.limits.directory =
+        ts.connectivity_log_path.empty() ? data_directory + "/Logs/Connectivity" : ts.connectivity_log_path;
+    s.connectivity_log.limits.max_file_size = limit(ts.connectivity_log_max_file_size);
+    s.connectivity_log.limits.max_directory_size = limit(ts.connectivity_log_max_directory_size);
+    s.connectivity_log.limits.max_age = ts.connectivity_log_max_age;
     return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include "categorizer.hpp"
 #include "mx_self.hpp"
+#include "connectivity_log.hpp"
 #include "protocol_log.hpp"
 #include "queue_db.hpp"
 #include "queue_types.hpp"
@@ -74,6 +75,7 @@ struct DeliverySettings {
     std::string ndr_copy_to;                // SendCopyOfNdrTo; empty = none
     std::vector<std::string> external_dns_servers, internal_dns_servers;
     logging::ProtocolLogLimits send_log_limits;
+    logging::ConnectivityLogSettings connectivity_log;  // ConnectivityLog* (issue 21)
     std::string ca_file;              // TlsCertificateAuthorityFile: trusted with the system store
     std::string dnssec_resolver;      // DnssecValidatingResolver: "" = no DANE
 

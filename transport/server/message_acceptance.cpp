@@ -234,6 +234,7 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
     rf.tls_cipher = m.tls_cipher;
     rf.id = m.receive_id;
     rf.when = now;
+    rf.pickup = m.pickup;
     msg.body.chunks.reserve(txn.message.buffers().size() + 4);
     msg.body.chunks.push_back(received_header(rf));
     // Ours first, so the hub meets the edge's verdict before any other (RFC 8601 §5).
@@ -390,7 +391,7 @@ asio::awaitable<AcceptanceOutcome> MessageAcceptance::accept(receive::FinishedMe
         if (hooks_.track) {
             received.emplace();
             received->event_id = std::string(logging::tracking_event::Receive);
-            received->source = std::string(logging::tracking_source::Smtp);
+            received->source = std::string(m.pickup ? logging::tracking_source::Pickup : logging::tracking_source::Smtp);
             received->client_ip = m.client_ip;
             received->client_hostname = copy.envelope.client_hostname;
             received->server_ip = m.local_ip;

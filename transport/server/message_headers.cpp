@@ -144,10 +144,16 @@ std::string rfc5322_date(std::chrono::system_clock::time_point t) { return text:
 
 std::string received_header(const ReceivedFields& f) {
     // Words joined with spaces; a fold (CRLF + space) before a word that would pass column 78.
-    std::vector<std::string> words = {"Received:", "from", f.helo, "(" + f.client_ip + ")", "by", f.by_fqdn,
-                                      "(" + f.local_ip + ")", "with"};
-    words.push_back(f.esmtp ? (f.tls ? "ESMTPS" : "ESMTP") : (f.tls ? "SMTPS" : "SMTP"));
-    if (f.tls) {
+    std::vector<std::string> words;
+    if (f.pickup) {
+        // No client and no protocol: a file the server picked up (RFC 5322 §3.6.7 lets
+        // "from" and "with" go).
+        words = {"Received:", "by", f.by_fqdn, "(Pickup", "directory)"};
+    } else {
+        words = {"Received:", "from", f.helo, "(" + f.client_ip + ")", "by", f.by_fqdn, "(" + f.local_ip + ")", "with"};
+        words.push_back(f.esmtp ? (f.tls ? "ESMTPS" : "ESMTP") : (f.tls ? "SMTPS" : "SMTP"));
+    }
+    if (f.tls && !f.pickup) {
         words.push_back("(version=" + f.tls_version);
         words.push_back("cipher=" + f.tls_cipher + ")");
     }

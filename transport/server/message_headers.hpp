@@ -68,6 +68,7 @@ struct ReceivedFields {
     std::string tls_version;    // "TLSv1.3"
     std::string tls_cipher;     // "TLS_AES_256_GCM_SHA384"
     std::string id;             // our receive id
+    bool pickup = false;        // from the Pickup directory: "Received: by <fqdn> (Pickup directory) id …"
     std::chrono::system_clock::time_point when;
 };
 

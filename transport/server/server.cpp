@@ -14,6 +14,7 @@
 #include "host_name.hpp"
 #include "ip_list_store.hpp"
 #include "private_file.hpp"
+#include "address.hpp"
 #include "spawn.hpp"
 #include "certificate_store.hpp"
 #include "data_dir_lock.hpp"
@@ -124,6 +125,18 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)), notifier(say)
     queue::QueueDbOptions qo;
     qo.map_size = static_cast<std::size_t>(b.lmdb_map_size);
     qo.reserve_size = static_cast<std::size_t>(b.queue_database_reserve_size);
+    // PoisonThreshold / PoisonMessageDetectionEnabled live in the config store, which is
+    // in the queue database: read in the very transaction that recovers leases.
+    qo.poison_config_kind = config::to_string(config::ObjectKind::TransportServer);
+    qo.poison_config_name = std::string(config::kTransportServerName);
+    qo.poison_settings = [](std::optional<std::string_view> record, std::uint32_t& threshold, bool& enabled) {
+        config::TransportServerSettings ts;
+        if (record)
+            if (auto o = config::ConfigObject::deserialize(config::ObjectKind::TransportServer, *record, nullptr))
+                ts = config::transport_server_settings(*o);
+        threshold = static_cast<std::uint32_t>(ts.poison_threshold);
+        enabled = ts.poison_message_detection_enabled;
+    };
     auto opened = queue::QueueDb::open(data_directory, qo);
     if (!opened) throw std::runtime_error("queue database " + data_directory + ": " + opened.error().message());
     db = std::move(*opened);
@@ -142,6 +155,7 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)), notifier(say)
                                                          snapshot->receive_log_limits, kVersionText);
     tracking = std::make_unique<logging::MessageTrackingLog>(snapshot->tracking, kVersionText);
     agent_log = std::make_unique<agents::AgentLog>(snapshot->agent_log, kVersionText);
+    track_poisoned();
     send::DeliveryOptions delivery_options;
     delivery_options.say = say;
     delivery_options.tls_hooks = send::TlsPolicyHooks{mta_sts.get(), tls_reports.get()};  // MTA-STS, TLS-RPT
@@ -161,6 +175,11 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)), notifier(say)
     hooks.queued = [this] { delivery->notify(); };
     acceptance = std::make_unique<MessageAcceptance>(*queue_sink, std::move(hooks), acceptance_settings(*snapshot));
     acceptance->set_cpu_pool(&cpu);
+    pickup = std::make_unique<PickupDirectory>(
+        io, say, [this](PickupMessage m, std::string file) { return submit_pickup(std::move(m), std::move(file)); },
+        [this](const std::string& file, const std::string& reason) { track_bad_pickup(file, reason); },
+        [this] { return accepting_mail(0); });  // Exchange stops the Pickup directory from Medium
+    pickup->configure(snapshot->pickup);
     refresh_certificates(snapshot->tls_certificate_authority_file);
     warn_expiring_certificates();
     services.receive_log = receive_log.get();
@@ -201,6 +220,7 @@ Server::Impl::~Impl() {
     // Order matters: the committer's completion handlers post into io, so the queue
     // closes (draining them) while io still exists.
     edgesync.reset();  // joins its thread pool
+    pickup.reset();
     delivery.reset();  // joins its thread pool: no queue call is left running
     if (db) db->close();
     receive_log.reset();
@@ -331,6 +351,14 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     snap->tracking.max_directory_size = limit(ts.message_tracking_log_max_directory_size);
     snap->tracking.max_age = ts.message_tracking_log_max_age;
     snap->message_expiration = ts.message_expiration_timeout;
+    snap->pickup.directory = ts.pickup_directory_path.empty() ? data_directory + "/Pickup" : ts.pickup_directory_path;
+    snap->pickup.max_messages_per_minute = ts.pickup_directory_max_messages_per_minute;
+    snap->pickup.limits.max_header_size = ts.pickup_directory_max_header_size;
+    snap->pickup.limits.max_recipients = ts.pickup_directory_max_recipients_per_message;
+    // TODO(issue 21 item 4): MaxReceiveSize of Set-TransportConfig once it exists; until
+    // then Exchange 2007 SP1's default for it, 10 MB.
+    snap->pickup.limits.max_size = 10u << 20;
+    snap->queue_max_idle_time = ts.queue_max_idle_time;
     for (const auto& e : errors) say("config store: " + e);
     return snap;
 }
@@ -343,6 +371,7 @@ void Server::Impl::reload(bool forced) {
     if (agent_log) agent_log->set_settings(snapshot->agent_log);
     if (delivery) delivery->apply(snapshot->send);
     if (acceptance) acceptance->apply(acceptance_settings(*snapshot));
+    if (pickup) pickup->configure(snapshot->pickup);
     refresh_certificates(snapshot->tls_certificate_authority_file);
     reconcile_listeners();
     if (edgesync) edgesync->reconcile();
@@ -360,6 +389,7 @@ asio::awaitable<void> Server::Impl::poll_config() {
         say_reserve_changes();
         sweep_ip_lists();
         warn_expiring_certificates();
+        remove_idle_queues();
     }
 }
 
@@ -370,6 +400,114 @@ void Server::Impl::notice_admin_changes() {
         admin_generation = g;
         if (delivery) delivery->administrator_changed();
     }
+}
+
+// Pickup directory files enter by the one acceptance path, as Exchange's do through the
+// categorizer: no SMTP receive agent runs (there is no SMTP session for them to see), the
+// end-of-data agents neither. They are the organisation's own mail: DKIM-signed when a
+// signing configuration matches (BypassAntiSpam), but organisation headers are a
+// stranger's (no AcceptOrganizationHeaders): whoever can write the directory is not trusted
+// to set an SCL.
+asio::awaitable<PickupSubmitted> Server::Impl::submit_pickup(PickupMessage pm, std::string file) {
+    smtp::Transaction txn;
+    if (!pm.sender.empty())
+        if (auto mb = smtp::split_mailbox(pm.sender)) txn.sender = std::move(*mb);
+    for (const auto& r : pm.recipients)
+        if (auto mb = smtp::split_mailbox(r)) {
+            smtp::TransactionRecipient tr;
+            tr.address = std::move(*mb);
+            txn.recipients.push_back(std::move(tr));
+        }
+    txn.message.append(pm.message);
+    receive::FinishedMessage m;
+    m.transaction = &txn;
+    m.session_id = logging::new_session_id();
+    m.receive_id = m.session_id + ".Pickup";
+    m.connector_name = "Pickup";  // Get-Message MessageSourceName, as Exchange shows it
+    m.connector_fqdn = server_fqdn;
+    m.max_header_size = snapshot->pickup.limits.max_header_size;
+    m.max_hop_count = static_cast<std::uint32_t>(config::ReceiveConnectorSettings{}.max_hop_count);
+    m.permissions = smtp::permission::BypassAntiSpam;
+    m.pickup = true;
+    receive::AcceptanceOutcome out = co_await acceptance->accept(std::move(m));
+    PickupSubmitted r;
+    switch (out.result) {
+        case receive::AcceptanceOutcome::Result::Queued:
+        case receive::AcceptanceOutcome::Result::Deleted: r.result = PickupSubmitted::Result::Queued; break;
+        case receive::AcceptanceOutcome::Result::Refused:
+            r.result = PickupSubmitted::Result::Bad;
+            r.reason = smtp::render(out.refusal, {out.refusal_text});
+            break;
+        case receive::AcceptanceOutcome::Result::Failed:
+            r.result = PickupSubmitted::Result::TryLater;
+            r.reason = out.error;
+            say(fmt::format("Pickup directory: {} waits: the queue did not take it: {}", file, out.error));
+            break;
+    }
+    co_return r;
+}
+
+// Exchange writes BADMAIL for a Pickup file it cannot submit; the reason is in
+// source-context ("<file>: <why>"), where Get-MessageTrackingLog -EventId BADMAIL shows it.
+void Server::Impl::track_bad_pickup(const std::string& file, const std::string& reason) {
+    logging::TrackingEvent e;
+    e.event_id = std::string(logging::tracking_event::BadMail);
+    e.source = std::string(logging::tracking_source::Pickup);
+    e.server_hostname = server_fqdn;
+    e.source_context = file + ": " + reason;
+    e.reference = file;
+    tracking->write(e);
+}
+
+// Messages this start's crash recovery moved to the Poison queue (PoisonThreshold).
+void Server::Impl::track_poisoned() {
+    for (queue::MessageId id : db->recovery_report().poisoned_ids) {
+        auto info = db->get_message(id, queue::QueueId::poison());
+        if (!info) continue;
+        logging::TrackingEvent e;
+        e.event_id = std::string(logging::tracking_event::PoisonMessage);
+        e.source = std::string(logging::tracking_source::Routing);
+        e.server_hostname = server_fqdn;
+        e.source_context = fmt::format("the transport stopped {} time(s) while delivering it: moved to the Poison queue",
+                                       info->crash_count);
+        e.internal_message_id = id;
+        e.message_id = info->envelope.internet_message_id;
+        for (const auto& r : info->envelope.recipients)
+            if (r.status == queue::RecipientStatus::Pending) e.recipients.push_back(r.address);
+        e.total_bytes = info->envelope.size;
+        e.subject = info->envelope.subject;
+        e.sender = info->envelope.sender;
+        e.return_path = info->envelope.sender;
+        tracking->write(e);
+        say(fmt::format("message {} ({}) moved to the Poison queue after {} crash(es) during its delivery", id,
+                        info->envelope.internet_message_id, info->crash_count));
+    }
+}
+
+// QueueMaxIdleTime (Exchange: an empty delivery queue persists three minutes): a next-hop
+// queue seen empty at every look for that long is removed. One short read per look
+// (every half QueueMaxIdleTime, at most 30 s); a write only when a queue goes.
+void Server::Impl::remove_idle_queues() {
+    using namespace std::chrono;
+    const auto now = steady_clock::now();
+    if (now < next_idle_sweep) return;
+    const seconds idle = snapshot->queue_max_idle_time;
+    next_idle_sweep = now + std::clamp<steady_clock::duration>(idle / 2, 1s, 30s);
+    std::map<std::string, steady_clock::time_point> still_empty;
+    for (const auto& q : db->list_queues()) {
+        if (q.id.kind != queue::QueueKind::NextHop || q.message_count > 0 || q.status == queue::QueueStatus::Suspended)
+            continue;
+        const std::string key = q.id.name();
+        auto it = queue_empty_since.find(key);
+        const auto since = it == queue_empty_since.end() ? now : it->second;
+        if (now - since < idle) {
+            still_empty.emplace(key, since);
+            continue;
+        }
+        auto removed = db->remove_queue_if_empty(q.id);
+        if (!removed) say(fmt::format("queue {}: removing it after QueueMaxIdleTime failed: {}", key, removed.error().message()));
+    }
+    queue_empty_since = std::move(still_empty);
 }
 
 void Server::Impl::refresh_certificates(const std::string& ca_file, bool forced) {
@@ -756,6 +894,7 @@ asio::awaitable<void> Server::Impl::shut_down() {
     reconcile_listeners();  // closes every acceptor
     if (metrics_http) metrics_http->stop();
     if (edgesync) edgesync->stop();
+    if (pickup) pickup->stop();
     for (auto& c : connections) c->begin_shutdown();
     if (!co_await sessions.wait_until(std::chrono::steady_clock::now() + shutdown_timeout)) {
         for (auto& c : connections) c->force_close();
@@ -907,6 +1046,7 @@ int Server::run() {
     async::spawn(ex, d.delivery->run(), "delivery scheduler");
     async::spawn(ex, d.agent_services.reputation->run_flusher(), "sender reputation flush");
     async::spawn(ex, d.tls_reports->run(), "TLS-RPT counts and daily reports");
+    async::spawn(ex, d.pickup->run(), "Pickup directory");
     d.io.run();
     d.agent_services.reputation->flush_now();  // what the last interval gathered
     d.tls_reports->flush_now();

@@ -14,6 +14,7 @@
 #include "message_acceptance.hpp"
 #include "message_tracking.hpp"
 #include "mta_sts.hpp"
+#include "pickup_directory.hpp"
 #include "protocol_log.hpp"
 #include "recipient_filter.hpp"
 #include "registry.hpp"
@@ -60,6 +61,8 @@ struct ConfigSnapshot : receive::ReceiveSnapshot {
     std::shared_ptr<const DkimSigners> dkim_signers;   // New-DkimSigningConfig, keys loaded
     std::string tls_certificate_authority_file;        // Domain Security's trust, besides the system store
     std::vector<routing::Binding> metrics_bindings;     // Set-TransportServer -MetricsBindings (issue 21)
+    PickupSettings pickup;                             // issue 21: PickupDirectory*
+    std::chrono::seconds queue_max_idle_time{180};     // QueueMaxIdleTime
 };
 
 struct Server::Impl {
@@ -87,6 +90,13 @@ struct Server::Impl {
     // every certificate's files read again, between RELOADING=1 and READY=1.
     void reload_everything();
     void notice_admin_changes();  // the admin generation moved: delivery looks at its queues now
+
+    // --- Exchange's operational files (issue 21) -------------------------------------
+    // A Pickup directory file through the acceptance path (categorizer, no SMTP agents).
+    asio::awaitable<PickupSubmitted> submit_pickup(PickupMessage message, std::string file);
+    void track_bad_pickup(const std::string& file, const std::string& reason);  // BADMAIL, source PICKUP
+    void track_poisoned();    // POISONMESSAGE for what this start's recovery moved to Poison
+    void remove_idle_queues();  // QueueMaxIdleTime
 
     // --- connections ---------------------------------------------------------------
     struct Listener {
@@ -189,6 +199,13 @@ struct Server::Impl {
     queue::QueueDb::ReserveState reserve_seen{};  // last seen; changes are logged
     bool status_file_failed = false;
     std::uint64_t logs_dropped_before_pause = 0;  // logging::lines_dropped_while_paused() when the pause began
+    // The Pickup directory (issue 21); declared after `acceptance`, whose path it uses.
+    std::unique_ptr<PickupDirectory> pickup;
+    std::uint64_t pickup_count = 0;  // receive ids of pickup files: "Pickup.<n>"
+    // QueueMaxIdleTime: when each next-hop queue was first seen empty (in memory: a
+    // restart starts the wait again), and when poll_config looks next.
+    std::map<std::string, std::chrono::steady_clock::time_point> queue_empty_since;
+    std::chrono::steady_clock::time_point next_idle_sweep{};
     bool stopping = false;
     ServiceNotifier notifier;  // systemd: a no-op without NOTIFY_SOCKET
     std::chrono::seconds shutdown_timeout{10};
