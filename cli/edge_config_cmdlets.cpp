@@ -6,6 +6,8 @@
 
 #include "edge_state.hpp"
 
+#include "attachment_filter.hpp"
+
 #include "certificate_store.hpp"
 #include "config_store.hpp"
 #include "edge_config.hpp"
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -299,6 +302,20 @@ Output apply_clone(Context& ctx, config::EdgeConfigFile file, const std::string&
         if (c.kind != ObjectKind::ExchangeCertificate && !keep.contains({c.kind, c.name}) &&
             std::find(file.kinds_present.begin(), file.kinds_present.end(), c.kind) != file.kinds_present.end())
             changes.push_back({config::to_string(c.kind), c.name, std::nullopt});
+    // The Attachment Filtering Agent's list is Exchange's defaults until an administrator
+    // changes it, and then all its entries are stored with a marker (agents/attachment_filter.hpp):
+    // a clone with entries is a changed list, one without is the defaults.
+    if (std::find(file.kinds_present.begin(), file.kinds_present.end(), ObjectKind::AttachmentFilterEntry) !=
+        file.kinds_present.end()) {
+        bool entries = false;
+        for (const auto& o : file.objects) entries = entries || o.kind == ObjectKind::AttachmentFilterEntry;
+        changes.push_back({std::string(agents::kAttachmentFilterListKind), std::string(agents::kAttachmentFilterListCustomized),
+                           entries ? std::optional<std::string>("1") : std::nullopt});
+    }
+    // A cloned edge has its Receive connectors: the server's first start must not add its
+    // default connector beside them (transport/server/server.cpp ensure_first_start_objects).
+    if (!ctx.db->config_get("Server", "FirstStart"))
+        changes.push_back({"Server", "FirstStart", std::to_string(std::time(nullptr))});
     auto r = ctx.db->config_apply(std::move(changes), generation);
     if (!r) fail("the configuration changed meanwhile or could not be written (" + r.error().message() + "); nothing was changed");
     Output out;

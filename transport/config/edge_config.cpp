@@ -187,7 +187,8 @@ std::optional<EdgeConfigFile> read_edge_config(std::string_view text, std::strin
             continue;
         }
         const auto single = singleton_name(*kind);
-        const bool named = find_setting(*kind, "Name") != nullptr;
+        // Objects stored under their Name (an attachment filter entry's Identity is Type:Name).
+        const bool named = find_setting(*kind, "Name") != nullptr && *kind != ObjectKind::AttachmentFilterEntry;
         for (const auto& [name_key, settings] : objects.get_object()) {
             const std::string name(name_key);
             const std::string where = std::string(kind_key) + " '" + name + "'";

@@ -37,7 +37,7 @@ inline constexpr std::size_t kMaxEdgeConfigFileSize = 64u << 20;
 std::string write_edge_config(std::vector<ExportedObject> objects, std::string* error);
 // Reads an export: every kind known, every setting known and valid (the settings table
 // checks it, as Set-* would), validate_object's rules, singletons under their names and
-// objects with a Name setting under that Name. Errors name the kind, object and setting;
+// objects with a Name setting under that Name (but attachment filter entries, Type:Name). Errors name the kind, object and setting;
 // the first few are returned, one per line. Kinds absent from the file are absent from
 // `kinds_present`: an import leaves them alone.
 struct EdgeConfigFile {
