@@ -44,7 +44,9 @@ using config::ObjectKind;
 std::string read_config_file(std::string_view param, const std::string& path) {
     std::error_code ec;
     auto size = std::filesystem::file_size(path, ec);
-    if (ec) fail(fmt::format("-{}: cannot read {}: {}", param, path, ec.message()));
+    if (ec)
+        fail(fmt::format("-{}: cannot read {}: {}{}", param, path, ec.message(),
+                         param == "AnswerFile" ? " (Import-EdgeConfig -IsImport $false writes it)" : ""));
     if (size > config::kMaxEdgeConfigFileSize)
         fail(fmt::format("-{}: {} is larger than {} MB; it is not an edge configuration file", param, path,
                          config::kMaxEdgeConfigFileSize >> 20));

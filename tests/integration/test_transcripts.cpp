@@ -354,3 +354,4 @@ TEST_CASE("transcript: AddressRewriteEntry cmdlets", "[transcript]") { run_trans
 TEST_CASE("transcript: outbound TLS (TlsAuthLevel, Domain Security, DANE's resolver)", "[transcript]") {
     run_transcript("outbound_tls.t");
 }
+TEST_CASE("transcript: Export-EdgeConfig and Import-EdgeConfig (issue 21)", "[transcript]") { run_transcript("edge_config.t"); }
