@@ -79,8 +79,6 @@ std::vector<config::ExportedObject> read_store(const queue::QueueDb& db) {
     }
 }
 
-std::string ip_text(const routing::IpAddress& a) { return a.str(); }
-
 // Why `answer`'s value does not fit this host, or "" when it does. `current` is this
 // data directory's configuration (a binding its own Receive connector holds is busy
 // because our server listens on it, not another program).
@@ -99,7 +97,7 @@ std::string problem_here(const Context& ctx, const config::Answer& answer, const
             if (c.kind == ObjectKind::ReceiveConnector)
                 for (const auto& b : config::receive_connector_settings(c.object).bindings) ours.insert(b.str());
         for (const auto& b : config::receive_connector_settings(probe).bindings) {
-            const std::string ip = ip_text(b.address);
+            const std::string ip = b.address.str();
             if (auto p = address_problem(ip); !p.empty()) return b.str() + ": " + p;
             if (ours.contains(b.str())) continue;
             // Can a listener be opened there now? EACCES (a port below 1024 for a user
@@ -153,7 +151,7 @@ std::string problem_here(const Context& ctx, const config::Answer& answer, const
     return {};  // Fqdn: the name this server says it is; nothing on the host to check
 }
 
-const ConfigObject& object_of(const config::EdgeConfigFile& file, const config::Answer& a) {
+const ConfigObject& cloned_object_of(const config::EdgeConfigFile& file, const config::Answer& a) {
     for (const auto& o : file.objects)
         if (o.kind == a.kind && o.name == a.name) return o.object;
     throw std::logic_error("answer without its object");
@@ -196,7 +194,7 @@ Output write_answers(Context& ctx, const Invocation& inv, const config::EdgeConf
     auto answers = config::answers_of(file.objects);
     std::size_t problems = 0;
     for (auto& a : answers) {
-        a.problem = problem_here(ctx, a, object_of(file, a), current);
+        a.problem = problem_here(ctx, a, cloned_object_of(file, a), current);
         problems += !a.problem.empty();
     }
     auto ec = queue::write_file_atomically(answer_path, config::write_answer_file(answers), 0600, queue::ExistingFile::Replace);
