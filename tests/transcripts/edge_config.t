@@ -111,3 +111,28 @@ $ edgectl Get-SendConnector Outbound -Format List | grep -E '^(Identity|SourceIP
 Identity                     : Outbound
 SourceIPAddress              : 127.0.0.2
 Fqdn                         : mx1.contoso.com
+# Set-TransportConfig's organisation limits (reference §3.2), with Exchange 2007 SP1's defaults.
+$ edgectl Get-TransportConfig | grep -E '^(MaxReceiveSize|MaxSendSize|MaxRecipientEnvelopeLimit|GenerateCopyOfDSNFor) '
+MaxReceiveSize             : 10MB
+MaxSendSize                : 10MB
+MaxRecipientEnvelopeLimit  : 5000
+GenerateCopyOfDSNFor       : 5.4.8, 5.4.6, 5.4.4, 5.2.4, 5.2.0, 5.1.4
+$ edgectl Set-TransportConfig -MaxReceiveSize 25MB -MaxSendSize unlimited -MaxRecipientEnvelopeLimit 500 -GenerateCopyOfDSNFor 5.4.4,5.1.1
+$ edgectl Get-TransportConfig | grep -E '^(MaxReceiveSize|MaxSendSize|MaxRecipientEnvelopeLimit|GenerateCopyOfDSNFor) '
+MaxReceiveSize             : 25MB
+MaxSendSize                : unlimited
+MaxRecipientEnvelopeLimit  : 500
+GenerateCopyOfDSNFor       : 5.4.4, 5.1.1
+$ edgectl Set-TransportConfig -GenerateCopyOfDSNFor 4.4.7
+! edgectl: Set-TransportConfig: -GenerateCopyOfDSNFor: '4.4.7' is not valid; expected enhanced status codes of NDRs such as 5.4.4 (5.x.y)
+[exit 1]
+$ edgectl Set-TransportConfig -MaxRecipientEnvelopeLimit 0
+! edgectl: Set-TransportConfig: -MaxRecipientEnvelopeLimit: '0' is not valid; expected a whole number from 1 to 2147483647, or unlimited
+[exit 1]
+$ edgectl Set-TransportConfig -MaxReceiveSize 1KB
+! edgectl: Set-TransportConfig: -MaxReceiveSize: '1KB' is not valid; expected a size such as 10MB, 500KB or 65536 bytes, from 65536 to 2147483647, or unlimited
+[exit 1]
+# They travel with a clone.
+$ edgectl Export-EdgeConfig -Path again.json && grep -E '"(MaxReceiveSize|GenerateCopyOfDSNFor)"' again.json
+        "MaxReceiveSize": "26214400",
+        "GenerateCopyOfDSNFor": "5.4.4,5.1.1"
