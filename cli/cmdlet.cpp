@@ -29,6 +29,7 @@ const std::vector<Cmdlet>& cmdlet_table() {
         add_content_filter_cmdlets(t);
         add_tls_report_cmdlets(t);
         add_certificate_cmdlets(t);
+        add_edge_config_cmdlets(t);  // issue 21
         add_help_cmdlets(t);
         return t;
     }();

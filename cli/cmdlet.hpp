@@ -100,6 +100,7 @@ void add_attachment_filter_cmdlets(std::vector<Cmdlet>& table);  // Add-/Get-/Re
 void add_content_filter_cmdlets(std::vector<Cmdlet>& table);  // Add-/Get-/Remove-ContentFilterPhrase (issue 19)
 void add_tls_report_cmdlets(std::vector<Cmdlet>& table);  // Get-/Send-TlsReport, Get-MtaStsPolicy (issue 20)
 void add_certificate_cmdlets(std::vector<Cmdlet>& table);  // Import-/New-/Get-/Enable-/Remove-ExchangeCertificate (issue 20)
+void add_edge_config_cmdlets(std::vector<Cmdlet>& table);  // Export-/Import-EdgeConfig (issue 21)
 
 // Helpers shared by the noun files.
 [[noreturn]] void fail(std::string message, int exit_code = 1);

@@ -182,6 +182,8 @@ std::vector<std::string> table_columns(ObjectKind k) {
     }
 }
 
+}  // namespace
+
 // Exchange requires a SourceIPAddress bound to one of the edge's interfaces. The test
 // is the one that matters: can this host bind a socket to it (EADDRNOTAVAIL if not).
 bool is_local_address(const std::string& ip) {
@@ -206,6 +208,8 @@ bool is_local_address(const std::string& ip) {
     ::close(fd);
     return ok;
 }
+
+namespace {
 
 // Rules between objects, checked before any write.
 // "an AcceptedDomain", "a SendConnector".

@@ -794,3 +794,33 @@ TEST_CASE("addresses are compared as addresses: every spelling of a blocked reci
     CHECK(queues.find("wild.test\"") == std::string::npos);
     CHECK(queues.find("\".wild.test") == std::string::npos);
 }
+
+// Issue 21: Set-TransportConfig's organisation limits cap every Receive connector: the
+// smaller of the connector's limit and the organisation's is in force.
+TEST_CASE("MaxReceiveSize and MaxRecipientEnvelopeLimit cap a Receive connector's larger limits", "[receive][limits]") {
+    EdgeServer s;
+    // The connector keeps its defaults (MaxMessageSize 10MB, MaxRecipientsPerMessage 200).
+    basic_setup(s);
+    s.must_edgectl("Set-TransportConfig -MaxReceiveSize 64KB -MaxRecipientEnvelopeLimit 2");
+    // The server applies a configuration generation within its poll interval: wait until
+    // EHLO says the new limit rather than for a fixed time.
+    bool applied = false;
+    for (int i = 0; i < 100 && !applied; ++i) {
+        SmtpClient probe(s.port());
+        probe.reply();
+        applied = probe.command("EHLO client.example").find("SIZE 65536") != std::string::npos;
+        if (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(applied);
+    SmtpClient c(s.port());
+    c.reply();
+    CHECK(c.command("EHLO client.example").find("SIZE 65536") != std::string::npos);
+    CHECK(c.command("MAIL FROM:<a@example.org> SIZE=70000") == "552 5.3.4 Message size exceeds fixed maximum message size");
+    CHECK(c.command("MAIL FROM:<a@example.org>").starts_with("250"));
+    CHECK(c.command("RCPT TO:<a@contoso.test>").starts_with("250"));
+    CHECK(c.command("RCPT TO:<b@contoso.test>").starts_with("250"));
+    CHECK(c.command("RCPT TO:<c@contoso.test>") == "452 4.5.3 Too many recipients");
+    CHECK(c.command("RSET").starts_with("250"));
+    std::string big = simple_body("big") + std::string(70000, 'x') + "\r\n";
+    CHECK(c.send_mail("a@example.org", {"u@contoso.test"}, big) == "552 5.3.4 Message size exceeds fixed maximum message size");
+}

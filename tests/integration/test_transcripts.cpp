@@ -356,3 +356,4 @@ TEST_CASE("transcript: outbound TLS (TlsAuthLevel, Domain Security, DANE's resol
     run_transcript("outbound_tls.t");
 }
 TEST_CASE("transcript: MetricsBindings (issue 21)", "[transcript]") { run_transcript("metrics.t"); }
+TEST_CASE("transcript: Export-EdgeConfig and Import-EdgeConfig (issue 21)", "[transcript]") { run_transcript("edge_config.t"); }

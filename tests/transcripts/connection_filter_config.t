@@ -37,12 +37,20 @@ Identity                   : TransportConfig
 TLSSendDomainSecureList    : 
 InternalSMTPServers        : 
 TLSReceiveDomainSecureList : 
+MaxReceiveSize             : 10MB
+MaxSendSize                : 10MB
+MaxRecipientEnvelopeLimit  : 5000
+GenerateCopyOfDSNFor       : 5.4.8, 5.4.6, 5.4.4, 5.2.4, 5.2.0, 5.1.4
 $ edgectl Set-TransportConfig -InternalSMTPServers 10.0.0.0/8,192.0.2.5
 $ edgectl Get-TransportConfig
 Identity                   : TransportConfig
 TLSSendDomainSecureList    : 
 InternalSMTPServers        : 10.0.0.0/8, 192.0.2.5
 TLSReceiveDomainSecureList : 
+MaxReceiveSize             : 10MB
+MaxSendSize                : 10MB
+MaxRecipientEnvelopeLimit  : 5000
+GenerateCopyOfDSNFor       : 5.4.8, 5.4.6, 5.4.4, 5.2.4, 5.2.0, 5.1.4
 $ edgectl Set-TransportConfig -InternalSMTPServers nope
 ! edgectl: Set-TransportConfig: -InternalSMTPServers: 'nope' is not valid; expected an IP address, a range such as 192.0.2.1-192.0.2.9 or a CIDR block such as 192.0.2.0/24: expected an IPv4 address of four decimal parts 0..255 without leading zeros, such as 192.0.2.1, not 'nope'
 [exit 1]

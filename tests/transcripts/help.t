@@ -30,14 +30,14 @@ $ edgectl Get-Help Set-Nothing
 # Issue 17 (connection filtering): Add-/Get-/Remove-IPBlockListEntry and -IPAllowListEntry,
 # Get-/Set-IPBlockListConfig, -IPAllowListConfig, -TransportConfig.
 $ edgectl help | grep -c -E '^  (Get|Set|New|Remove|Suspend|Resume|Retry|Export|Test)-'
-96
+97
 $ edgectl help | grep -E '^  (Get-BackPressure|Get-MessageTrackingLog|Retry-Queue) '
   Retry-Queue                     Try a queue in Retry now; with -Resubmit $true route its messages again
   Get-MessageTrackingLog          Search the message tracking log
   Get-BackPressure                The running server's back-pressure level, since when, and each resource's reading and thresholds
 # The lists bash completion reads.
 $ edgectl --list-cmdlets | grep -c .
-107
+109
 $ edgectl --list-parameters set-receiveconnector | grep -E '^-(Banner|Enabled|Bindings) '
 -Enabled Boolean
 -Bindings IPBinding[]

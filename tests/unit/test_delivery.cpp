@@ -416,6 +416,46 @@ TEST_CASE("decide_locally: expiry, the winning connector's MaxMessageSize, a per
     CHECK(decide_locally(t, m, 10, kStart)->status == "5.1.10");
 }
 
+TEST_CASE("decide_locally: Set-TransportConfig -MaxSendSize refuses a larger message with 5.3.4 before any connector",
+          "[delivery]") {
+    auto cfg = internet_config();
+    Target t;
+    t.kind = Target::Kind::Hosts;
+    t.connector = &cfg->connectors[0];
+    queue::LeasedMessage m;
+    m.envelope = envelope({"bob@fabrikam.example"});
+    CHECK_FALSE(decide_locally(t, m, 1000, kStart, 1000));
+    auto big = decide_locally(t, m, 1001, kStart, 1000);
+    REQUIRE(big);
+    CHECK(big->status == "5.3.4");
+    CHECK(big->text == "552 5.3.4 Message size 1001 exceeds the organization's MaxSendSize 1000 (Set-TransportConfig)");
+    CHECK_FALSE(decide_locally(t, m, 1u << 30, kStart, 0));  // 0: unlimited
+}
+
+TEST_CASE("GenerateCopyOfDSNFor: an NDR with a listed status is copied to ExternalPostmasterAddress, when set",
+          "[delivery][dsn]") {
+    DeliverySettings s;
+    s.postmaster = "postmaster@contoso.example";
+    s.copy_dsn_codes = {"5.4.4", "5.3.4"};
+    auto cfg = internet_config(s);
+    const auto e = envelope({"bob@fabrikam.example"});
+    auto copied_to = [&](const SendConfig& c, std::string status) {
+        auto ndr = make_dsn(c, DsnKind::Failure, e, "Subject: hi\r\n\r\nbody\r\n", {{0, std::move(status), "", ""}}, kStart);
+        REQUIRE(ndr);
+        std::vector<std::string> to;
+        for (const auto& r : ndr->envelope.recipients) to.push_back(r.address);
+        return to;
+    };
+    // Without an ExternalPostmasterAddress nothing is copied (the sender alone gets it).
+    CHECK(copied_to(*cfg, "5.4.4") == std::vector<std::string>{"carol@example.org"});
+    cfg->settings.external_postmaster = "postmaster@contoso.example";
+    CHECK(copied_to(*cfg, "5.4.4") == std::vector<std::string>{"carol@example.org", "postmaster@contoso.example"});
+    CHECK(copied_to(*cfg, "5.1.1") == std::vector<std::string>{"carol@example.org"});
+    // SendCopyOfNdrTo copies every NDR, to its own address.
+    cfg->settings.ndr_copy_to = "audit@contoso.example";
+    CHECK(copied_to(*cfg, "5.1.1") == std::vector<std::string>{"carol@example.org", "audit@contoso.example"});
+}
+
 // ================================================================ next-hop resolution
 TEST_CASE("MX hosts are tried by preference as DNS gave them, every address of each, then the next MX", "[delivery][next hop]") {
     asio::io_context io;

@@ -669,6 +669,15 @@ constexpr SettingDef kTable[] = {
                "Crashes during a message's delivery that make it poison (applies at the next start)", "§3.1 (2010)"},
     SettingDef{O::TransportServer, "QueueMaxIdleTime", T::TimeSpan, "00:03:00", 1, kDay, false, "", E::None, false,
                "An empty next-hop queue is removed after it has been empty this long", "§3.1 (2010); §5 \"three minutes\" (2007)"},
+    // Issue 21: Set-TransportConfig's organisation limits, the local copy an Edge keeps (reference §3.2).
+    SettingDef{O::TransportConfig, "MaxReceiveSize", T::ByteSize, "10MB", 65536, kInt32Max, true, "", E::None, false,
+               "Largest message any Receive connector accepts: each takes the smaller of its MaxMessageSize and this (SIZE in EHLO says it; 552 5.3.4 beyond)", "§3.2 (2007 SP1)"},
+    SettingDef{O::TransportConfig, "MaxSendSize", T::ByteSize, "10MB", 65536, kInt32Max, true, "", E::None, false,
+               "Largest message sent on: a larger one is not sent and gets an NDR 5.3.4", "§3.2 (2007 SP1)"},
+    SettingDef{O::TransportConfig, "MaxRecipientEnvelopeLimit", T::Int, "5000", 1, kInt32Max, true, "", E::None, false,
+               "Most recipients of one message: each Receive connector takes the smaller of its MaxRecipientsPerMessage and this (452 4.5.3 beyond)", "§3.2 (2007 SP1)"},
+    SettingDef{O::TransportConfig, "GenerateCopyOfDSNFor", T::List, "5.4.8,5.4.6,5.4.4,5.2.4,5.2.0,5.1.4", 0, 0, false, "", E::None, false,
+               "Enhanced status codes (5.x.y) whose NDRs are copied to ExternalPostmasterAddress, when that is set", "§3.2 (Exchange 2010 list)"},
 };
 // clang-format on
 
@@ -1081,6 +1090,17 @@ std::vector<std::string> validate_object(const ConfigObject& o) {
     std::vector<std::string> errors;
     for (const auto* d : settings_of(o.kind()))
         if (d->required && o.text(d->name).empty()) errors.push_back("-" + std::string(d->name) + " is required");
+    // An NDR's status is 5.x.y (RFC 3463): a code of another form could never match one.
+    if (o.kind() == O::TransportConfig)
+        for (const auto& code : o.get_list("GenerateCopyOfDSNFor")) {
+            auto digits = [](std::string_view t) {
+                return !t.empty() && t.size() <= 3 && t.find_first_not_of("0123456789") == std::string_view::npos;
+            };
+            const auto a = code.find('.'), b = code.find('.', a == std::string::npos ? a : a + 1);
+            if (code.size() < 5 || code[0] != '5' || a != 1 || b == std::string::npos ||
+                !digits(std::string_view(code).substr(2, b - 2)) || !digits(std::string_view(code).substr(b + 1)))
+                errors.push_back("-GenerateCopyOfDSNFor: '" + code + "' is not valid; expected enhanced status codes of NDRs such as 5.4.4 (5.x.y)");
+        }
     if (o.kind() == O::ReceiveConnector) {
         if (o.get_time_span("ConnectionInactivityTimeout") >= o.get_time_span("ConnectionTimeout"))
             errors.emplace_back("-ConnectionInactivityTimeout must be less than -ConnectionTimeout");

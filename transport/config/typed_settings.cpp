@@ -355,6 +355,10 @@ const Binding<TC> kTransportConfig[] = {
     EDGE_BIND(TC, "TLSSendDomainSecureList", tls_send_domain_secure_list),
     EDGE_BIND(TC, "InternalSMTPServers", internal_smtp_servers),
     EDGE_BIND(TC, "TLSReceiveDomainSecureList", tls_receive_domain_secure_list),
+    EDGE_BIND(TC, "MaxReceiveSize", max_receive_size),
+    EDGE_BIND(TC, "MaxSendSize", max_send_size),
+    EDGE_BIND(TC, "MaxRecipientEnvelopeLimit", max_recipient_envelope_limit),
+    EDGE_BIND(TC, "GenerateCopyOfDSNFor", generate_copy_of_dsn_for),
 };
 
 using SI = SenderIdConfigSettings;

@@ -332,6 +332,11 @@ struct TransportConfigSettings {
     std::vector<std::string> tls_send_domain_secure_list;
     std::vector<routing::IpRange> internal_smtp_servers;
     std::vector<std::string> tls_receive_domain_secure_list;  // issue 20: Domain Security partners (inbound)
+    // Issue 21: the organisation limits (kUnlimited = unlimited).
+    std::uint64_t max_receive_size = 10u << 20;
+    std::uint64_t max_send_size = 10u << 20;
+    std::uint64_t max_recipient_envelope_limit = 5000;
+    std::vector<std::string> generate_copy_of_dsn_for{"5.4.8", "5.4.6", "5.4.4", "5.2.4", "5.2.0", "5.1.4"};
     friend bool operator==(const TransportConfigSettings&, const TransportConfigSettings&) = default;
 };
 // One IP Block List provider (DNSBL) or IP Allow List provider (DNSWL), Exchange's

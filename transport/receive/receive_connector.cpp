@@ -71,6 +71,12 @@ ReceiveConnector ReceiveConnector::from_object(const config::ConfigObject& o, co
     return c;
 }
 
+void ReceiveConnector::apply_organization_limits(const config::TransportConfigSettings& tc) {
+    if (tc.max_receive_size != config::kUnlimited) max_message_size = std::min(max_message_size, tc.max_receive_size);
+    if (tc.max_recipient_envelope_limit != config::kUnlimited)
+        max_recipients = std::min(max_recipients, clamp32(tc.max_recipient_envelope_limit));
+}
+
 std::uint32_t ReceiveConnector::session_permissions() const {
     // ExternalAuthoritative: the connection is secured by other means (the hubs' own
     // range, IPsec): every session holds the externally secured servers' rights.

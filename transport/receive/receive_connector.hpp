@@ -49,6 +49,10 @@ struct ReceiveConnector {
 
     // From a stored object; `server_fqdn` fills an empty Fqdn.
     static ReceiveConnector from_object(const config::ConfigObject& o, const std::string& server_fqdn);
+    // Set-TransportConfig's organisation limits (issue 21): the connector takes the smaller
+    // of its MaxMessageSize and MaxReceiveSize, of its MaxRecipientsPerMessage and
+    // MaxRecipientEnvelopeLimit, so EHLO's SIZE, 552 5.3.4 and 452 4.5.3 say the limit in force.
+    void apply_organization_limits(const config::TransportConfigSettings& tc);
 
     // The rights of a session on this connector (see README.md: how an edge without
     // Active Directory tells hubs and partners from the internet).

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace edge::send {
 
 namespace asio = boost::asio;
@@ -14,8 +16,18 @@ std::optional<queue::NewMessage> make_dsn(const SendConfig& cfg, DsnKind kind, c
                                           std::string_view content, std::vector<DsnRecipient> rcpts, queue::Timestamp now) {
     if (rcpts.empty()) return std::nullopt;
     const auto& s = cfg.settings;
+    // A copy of an NDR: every one to SendCopyOfNdrTo; else, as Exchange's GenerateCopyOfDSNFor,
+    // those with a listed status to ExternalPostmasterAddress when the administrator set one.
+    std::string copy_to;
+    if (kind == DsnKind::Failure) {
+        copy_to = s.ndr_copy_to;
+        if (copy_to.empty() && !s.external_postmaster.empty())
+            for (const auto& r : rcpts)
+                if (std::find(s.copy_dsn_codes.begin(), s.copy_dsn_codes.end(), r.status) != s.copy_dsn_codes.end())
+                    copy_to = s.external_postmaster;
+    }
     DsnRequest req{kind, envelope, content, std::move(rcpts), cfg.server_fqdn, now, s.dsn_max_attach_size, cfg.server_fqdn,
-                   kind == DsnKind::Failure ? s.ndr_copy_to : std::string(), s.postmaster};
+                   std::move(copy_to), s.postmaster};
     auto dsn = build_dsn(req);
     if (!dsn) return std::nullopt;
     dsn->envelope.expiration_time = now + (envelope.expiration_time - envelope.arrival_time);

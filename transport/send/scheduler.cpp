@@ -33,9 +33,13 @@ queue::RecipientOutcome::Kind to_kind(smtp::RecipientResult r) {
 }  // namespace
 
 std::optional<LocalFailure> decide_locally(const Target& t, const queue::LeasedMessage& m, std::size_t content_size,
-                                           queue::Timestamp now) {
+                                           queue::Timestamp now, std::uint64_t max_send_size) {
     if (t.kind == Target::Kind::Permanent) return LocalFailure{t.status, t.error};
     if (now >= m.envelope.expiration_time) return LocalFailure{kExpiredStatus, kExpiredText};
+    if (max_send_size != 0 && content_size > max_send_size)
+        return LocalFailure{"5.3.4", fmt::format("552 5.3.4 Message size {} exceeds the organization's MaxSendSize {} "
+                                                 "(Set-TransportConfig)",
+                                                 content_size, max_send_size)};
     if (t.connector != nullptr && t.connector->max_message_size != 0 && content_size > t.connector->max_message_size)
         return LocalFailure{"5.3.4", fmt::format("552 5.3.4 Message size {} exceeds the MaxMessageSize {} of Send connector {}",
                                                  content_size, t.connector->max_message_size, t.connector->name)};
@@ -251,7 +255,7 @@ asio::awaitable<void> Scheduler::worker(QueueId q) {
             auto& m = (*leased)[i];
             auto content = co_await ctx_.blocking([this, id = m.id] { return ctx_.store.export_message(id); });
             if (!content) continue;  // removed meanwhile
-            if (auto local = decide_locally(t, m, content->size(), ctx_.now())) {
+            if (auto local = decide_locally(t, m, content->size(), ctx_.now(), cfg->settings.max_send_size)) {
                 if (co_await reporter_.fail_locally(cfg, m, local->status, local->text, &*content, connector_name)) kick();
                 continue;
             }

@@ -107,7 +107,8 @@ struct LocalFailure {
     std::string status;
     std::string text;
 };
+// `max_send_size`: Set-TransportConfig -MaxSendSize (0 = unlimited), checked before the connector's.
 std::optional<LocalFailure> decide_locally(const Target& target, const queue::LeasedMessage& m,
-                                           std::size_t content_size, queue::Timestamp now);
+                                           std::size_t content_size, queue::Timestamp now, std::uint64_t max_send_size = 0);
 
 }  // namespace edge::send

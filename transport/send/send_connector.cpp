@@ -78,6 +78,7 @@ DeliverySettings DeliverySettings::from_object(const config::ConfigObject& o, co
                                                             : "postmaster@" + server_fqdn;
     s.dsn_max_attach_size = ts.external_dsn_max_message_attach_size;
     s.ndr_copy_to = ts.send_copy_of_ndr_to;
+    s.external_postmaster = ts.external_postmaster_address;
     s.external_dns_servers = ts.external_dns_servers;
     s.internal_dns_servers = ts.internal_dns_servers;
     s.ca_file = ts.tls_certificate_authority_file;
@@ -203,6 +204,8 @@ std::shared_ptr<SendConfig> load_send_config(const queue::QueueDb& db, const std
     const config::TransportConfigSettings tc =
         config::transport_config_settings(config::load_singleton(db, config::ObjectKind::TransportConfig));
     for (const auto& d : tc.tls_send_domain_secure_list) send->domain_secure_domains.push_back(routing::to_lower(d));
+    send->settings.max_send_size = tc.max_send_size == config::kUnlimited ? 0 : tc.max_send_size;
+    send->settings.copy_dsn_codes = tc.generate_copy_of_dsn_for;
     // Domain Security presents the certificate STARTTLS offers by default: the one enabled
     // for SMTP with the latest NotBefore (receive/tls.hpp ServerCertificates), so an
     // Enable-ExchangeCertificate reaches partners too, from the next generation.

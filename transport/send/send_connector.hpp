@@ -73,6 +73,11 @@ struct DeliverySettings {
     std::string postmaster;                 // From of DSNs: ExternalPostmasterAddress, else postmaster@<Default domain / FQDN>
     std::uint64_t dsn_max_attach_size = 10u << 20;  // ExternalDsnMaxMessageAttachSize
     std::string ndr_copy_to;                // SendCopyOfNdrTo; empty = none
+    // Set-TransportConfig (issue 21): MaxSendSize (0 = unlimited) and GenerateCopyOfDSNFor,
+    // whose NDRs are copied to ExternalPostmasterAddress when it is set (external_postmaster).
+    std::uint64_t max_send_size = 0;
+    std::vector<std::string> copy_dsn_codes;
+    std::string external_postmaster;
     std::vector<std::string> external_dns_servers, internal_dns_servers;
     logging::ProtocolLogLimits send_log_limits;
     logging::ConnectivityLogSettings connectivity_log;  // ConnectivityLog* (issue 21)

@@ -310,8 +310,12 @@ std::shared_ptr<const ConfigSnapshot> Server::Impl::read_snapshot() {
     auto snap = std::make_shared<ConfigSnapshot>();
     snap->generation = db->config_generation();
     std::vector<std::string> errors;
-    for (auto& o : config::load_objects(*db, config::ObjectKind::ReceiveConnector, &errors))
+    const config::TransportConfigSettings organization =
+        config::transport_config_settings(config::load_singleton(*db, config::ObjectKind::TransportConfig));
+    for (auto& o : config::load_objects(*db, config::ObjectKind::ReceiveConnector, &errors)) {
         snap->connectors.push_back(ReceiveConnector::from_object(o.object, server_fqdn));
+        snap->connectors.back().apply_organization_limits(organization);
+    }
     auto send = send::load_send_config(*db, server_fqdn, data_directory, &errors);
     send->generation = snap->generation;
     snap->categorizer = send->categorizer;
