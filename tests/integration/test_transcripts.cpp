@@ -264,9 +264,9 @@ private:
 
     void execute(const Step& s) {
         std::string cmd = expand(s.command);
-        cmd = replace_edgectl(cmd, edge::test::edgectl_command(EDGECTL_PATH) + " --data '" + dir_.path() + "'");
+        cmd = replace_edgectl(cmd, std::string(EDGECTL_PATH) + " --data '" + dir_.path() + "'");
         std::string out_file = dir_.sub(".stdout"), err_file = dir_.sub(".stderr");
-        std::string full = "cd '" + dir_.path() + "' && COLUMNS=120 TZ=UTC && export COLUMNS TZ && (" + cmd + ") >'" + out_file +
+        std::string full = "cd '" + dir_.path() + "' && COLUMNS=120 TZ=UTC && " + edge::test::edgectl_asan_options() + " && export COLUMNS TZ ASAN_OPTIONS && (" + cmd + ") >'" + out_file +
                            "' 2>'" + err_file + "'";
         if (uts_namespace_works())
             full = "unshare -u sh -c " + sh_quote(std::string("hostname ") + kTranscriptHost + " && " + full);
