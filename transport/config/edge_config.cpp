@@ -165,7 +165,7 @@ std::string write_edge_config(std::vector<ExportedObject> objects, std::string* 
 
 std::optional<EdgeConfigFile> read_edge_config(std::string_view text, std::string* error) {
     boost::json::value root = parse_json(text, error);
-    if (root.is_null()) return std::nullopt;
+    if (root.is_null() && !error->empty()) return std::nullopt;  // a file that is JSON "null" is told below
     const boost::json::value* body = body_of(root, kEdgeConfigFormat, "Objects", error);
     if (body == nullptr) return std::nullopt;
     if (!body->is_object()) {
@@ -287,7 +287,7 @@ std::string write_answer_file(const std::vector<Answer>& answers) {
 
 std::optional<std::vector<Answer>> read_answer_file(std::string_view text, std::string* error) {
     boost::json::value root = parse_json(text, error);
-    if (root.is_null()) return std::nullopt;
+    if (root.is_null() && !error->empty()) return std::nullopt;  // a file that is JSON "null" is told below
     const boost::json::value* body = body_of(root, kAnswerFileFormat, "Answers", error);
     if (body == nullptr) return std::nullopt;
     if (!body->is_array()) {
