@@ -32,7 +32,7 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 libidn2-dev libunistring-dev libpsl-dev publicsuffix python3-dkim python3-spf python3-yaml \
                 libgmime-3.0-dev \
                 rspamd clamav-daemon clamav-milter unbound zlib1g-dev \
-                prometheus
+                prometheus \
                 libsystemd-dev
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
