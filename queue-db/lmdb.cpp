@@ -124,6 +124,15 @@ bool Txn::del(Dbi dbi, std::string_view key) {
     return true;
 }
 
+bool Txn::insert(Dbi dbi, std::string_view key, std::string_view value) {
+    MDB_val k = val(key);
+    MDB_val v = val(value);
+    int rc = mdb_put(txn_, dbi, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) return false;
+    check("mdb_put", rc);
+    return true;
+}
+
 void Txn::drop(Dbi dbi) { check("mdb_drop", mdb_drop(txn_, dbi, 0)); }
 
 Cursor::Cursor(const Txn& txn, Dbi dbi) { check("mdb_cursor_open", mdb_cursor_open(txn.get(), dbi, &c_)); }

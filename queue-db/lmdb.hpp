@@ -115,6 +115,7 @@ public:
     // large body is copied once, straight into the page it is stored on.
     std::span<char> reserve(Dbi dbi, std::string_view key, std::size_t size, unsigned flags = 0);
     bool del(Dbi dbi, std::string_view key);  // false when the key did not exist
+    bool insert(Dbi dbi, std::string_view key, std::string_view value);  // false when it did exist
     void drop(Dbi dbi);                        // empties the database
 
 private:

@@ -211,16 +211,32 @@ std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, cons
             } catch (const lmdb::Error& e) {
                 if (!options.read_only || e.rc() != MDB_NOTFOUND) throw;
             }
-            auto format = txn.get(d.meta, "format");
-            if (!format && !options.read_only) {
+            // Environment format 2 (issue 21); read-only, a format-1 directory has none.
+            try {
+                d.queue_counts = txn.open_dbi("queue_counts", create);
+                d.has_counts = true;
+            } catch (const lmdb::Error& e) {
+                if (!options.read_only || e.rc() != MDB_NOTFOUND) throw;
+            }
+            auto format_v = txn.get(d.meta, "format");
+            auto format = format_v ? records::parse_u64_value(*format_v) : std::nullopt;
+            if (!format_v && !options.read_only) {
                 txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
                 txn.put(d.meta, "next_id", records::u64_value(1));
                 txn.put(d.meta, "config_generation", records::u64_value(0));
+                txn.put(d.meta, "writers", "");  // nobody has had it open: nothing to recover
                 // Fixed at creation: records name their store by number.
                 txn.put(d.meta, "body_stores", records::u64_value(std::min<std::uint32_t>(options.body_stores, 16)));
                 d.ensure_queue(txn, QueueId::submission(), DeliveryType::Undefined);
-            } else if (!format || records::parse_u64_value(*format) != records::kEnvironmentFormat) {
+            } else if (!format || *format < records::kOldestEnvironmentFormat || *format > records::kEnvironmentFormat) {
                 return QueueError::corrupt_record;  // a format we do not know: refuse to touch it
+            } else if (*format < records::kEnvironmentFormat) {
+                if (!options.read_only) {
+                    d.upgrade_to_counts(txn);
+                    txn.put(d.meta, "format", records::u64_value(records::kEnvironmentFormat));
+                } else {
+                    d.has_counts = false;  // a format-1 directory read-only: views walk
+                }
             }
             auto stores_v = txn.get(d.meta, "body_stores");
             store_count = stores_v ? records::parse_u64_value(*stores_v).value_or(0) : 0;
@@ -245,8 +261,22 @@ std::error_code open_environments(QueueDb::Impl& d, const std::string& dir, cons
             options.poison_settings(record ? std::optional<std::string_view>(*record) : std::nullopt,
                                     d.options.poison_threshold, d.options.poison_detection_enabled);
         }
-        if (options.recover_leases) d.recover(txn);
-        d.sweep_orphan_bodies(txn, now_timestamp());
+        // The full scan (every record validated, orphan bodies swept) only when a
+        // process that wrote here did not close cleanly (see records.hpp, "writers").
+        auto writers_v = txn.get(d.meta, "writers");
+        std::vector<LeaseOwner> writers = writers_v ? records::decode_writers(*writers_v) : std::vector<LeaseOwner>{};
+        std::vector<LeaseOwner> alive;
+        for (const auto& w : writers)
+            if (w.alive()) alive.push_back(w);
+        const bool scan = !writers_v || alive.size() != writers.size();
+        if (options.recover_leases) {
+            d.recover(txn, scan);
+            if (scan) d.sweep_orphan_bodies(txn, now_timestamp());
+            writers = std::move(alive);  // their trouble is dealt with
+        }
+        if (std::find(writers.begin(), writers.end(), d.self) == writers.end()) writers.push_back(d.self);
+        // Until the full scan has run, the list stays without "clean" evidence.
+        if (writers_v || options.recover_leases) txn.put(d.meta, "writers", records::encode_writers(writers));
         txn.commit();
         d.remove_store_bodies_now(std::exchange(d.doomed_bodies, {}));
     } catch (const lmdb::Error& e) {
@@ -315,14 +345,21 @@ void QueueDb::close() {
         // which is still running and commits it while it stops.
         for (auto& store : d.stores) store.committer->stop();
         d.committer->stop();
+        bool leftovers_removed = false;
+        try {
+            std::lock_guard lk(d.leftover_mu);
+            d.remove_store_bodies_now(std::exchange(d.leftover_doomed, {}));
+            leftovers_removed = true;
+        } catch (...) {
+            // They are orphans now: we stay in the writers list, so the next open sweeps.
+        }
         for (bool again = true; again;) {
             again = false;
             try {
                 lmdb::Txn txn = lmdb::Txn::begin_write(d.env);
                 d.release_own_leases(txn);
+                if (leftovers_removed) d.leave_writers(txn);  // a clean close: no scan at the next open
                 txn.commit();
-                std::lock_guard lk(d.leftover_mu);
-                d.remove_store_bodies_now(std::exchange(d.leftover_doomed, {}));
             } catch (const lmdb::Error& e) {
                 // Returning leases is recovery: on a full volume it may have the reserve.
                 again = classify_write_failure(e.rc(), d.env) == QueueError::storage_full && d.give_back_reserve();

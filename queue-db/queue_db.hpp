@@ -32,6 +32,11 @@
 //     message's crash counter; a message that reaches PoisonThreshold crashes moves to
 //     the Poison queue, Suspended. A clean close() returns our own leases without
 //     counting a crash.
+//   - Every read-write open names its process in the environment's writers list and a
+//     clean close() takes it out. Only when a process there has died without closing
+//     does open() validate every record and sweep orphan bodies (RecoveryReport::
+//     full_scan); after clean stops a start reads the leased items and nothing more,
+//     however many messages wait.
 //
 // Errors
 //   - QueueError::storage_full (map full, disk full) is distinct: the receive side
@@ -132,6 +137,9 @@ struct RecoveryReport {
     std::vector<MessageId> poisoned_ids;  // which (the server writes POISONMESSAGE for each)
     std::uint64_t quarantined = 0;      // invalid records moved aside
     std::uint64_t orphan_bodies_removed = 0;  // store bodies no record named (see ARCHITECTURE.md)
+    // Whether open() validated every record and swept orphan bodies: only when a process
+    // that had the directory open for writing did not close it cleanly (a crash, a kill).
+    bool full_scan = false;
 };
 
 struct ConsistencyReport {

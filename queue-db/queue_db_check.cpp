@@ -9,9 +9,19 @@
 
 namespace edge::queue {
 
-void QueueDb::Impl::recover(lmdb::Txn& txn) {
+void QueueDb::Impl::upgrade_to_counts(lmdb::Txn& txn) {
+    std::map<std::string, QueueCounts> counts;
+    lmdb::Cursor c(txn, items);
+    for (bool ok = c.first(); ok; ok = c.next())
+        if (auto k = records::parse_item_key(c.key())) ++counts[records::queue_key(k->queue)].of(k->status);
+    for (const auto& q : all_queue_ids(txn)) counts.try_emplace(records::queue_key(q));
+    for (const auto& [key, n] : counts) txn.put(queue_counts, key, records::encode(n));
+}
+
+void QueueDb::Impl::recover(lmdb::Txn& txn, bool full) {
     recovery = {};
-    quarantine_invalid(txn);
+    recovery.full_scan = full;
+    if (full) quarantine_invalid(txn);
     std::set<MessageId> leased;
     for (const auto& q : all_queue_ids(txn))
         for (auto st : {MessageStatus::Active, MessageStatus::PendingRemove})
@@ -88,8 +98,8 @@ void QueueDb::Impl::quarantine_invalid(lmdb::Txn& txn) {
     for (auto& k : stale) {
         if (k[0] == 'R')
             txn.del(retry, std::string_view(k).substr(1));
-        else
-            txn.del(items, k);
+        else if (auto item = records::parse_item_key(k))
+            remove_item(txn, item->queue, item->status, item->id);
     }
 }
 
@@ -216,6 +226,21 @@ ConsistencyReport QueueDb::check() const {
                 problem("item " + k->queue.name() + "/" + std::to_string(k->id) + " (" + to_string(k->status) +
                         ") does not match its message");
         }
+    }
+    if (d.has_counts) {
+        // Each queue's kept counts against a walk of its items, and no count for a queue
+        // that is gone.
+        for (const auto& [key, record] : queue_records) {
+            auto q = records::parse_queue_key(key);
+            if (!q) continue;
+            if (!(d.counts_of(txn, *q) == d.walk_counts(txn, *q)))
+                problem("queue " + q->name() + ": its message counts do not match its items");
+        }
+        lmdb::Cursor c(txn, d.queue_counts);
+        for (bool ok = c.first(); ok; ok = c.next())
+            if (!queue_records.count(std::string(c.key())) &&
+                records::decode_counts(c.value()).value_or(QueueCounts{}).total() != 0)
+                problem("message counts kept for a queue that has no record");
     }
     {
         lmdb::Cursor c(txn, d.retry);

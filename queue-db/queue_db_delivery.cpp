@@ -151,7 +151,7 @@ Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route
                     for (const auto& r : m->envelope.recipients)
                         if (r.next_hop == fresh.queue) type = r.delivery_type;
                     d.ensure_queue(txn, fresh.queue, type);
-                    txn.put(d.items, records::item_key(fresh.queue, fresh.status, id), {});
+                    d.add_item(txn, fresh.queue, fresh.status, id);
                     m->hops.push_back(std::move(fresh));
                 }
                 d.store_message(txn, id, *m);

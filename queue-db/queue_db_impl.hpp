@@ -24,6 +24,7 @@ namespace edge::queue {
 using records::HopState;
 using records::LeaseOwner;
 using records::MessageRecord;
+using records::QueueCounts;
 using records::QueueRecord;
 
 namespace detail {
@@ -92,6 +93,10 @@ struct QueueDb::Impl {
     // the TLS-RPT counters; absent in an older data directory opened read-only.
     lmdb::Dbi mta_sts = 0, tls_report = 0;
     bool has_tls_policy = false;
+    // Per-queue item counts (environment format 2); absent in a format-1 directory
+    // opened read-only, where the views count by walking as before.
+    lmdb::Dbi queue_counts = 0;
+    bool has_counts = false;
     QueueDbOptions options;
     bool read_only = false;
     LeaseOwner self = LeaseOwner::self();
@@ -273,7 +278,7 @@ struct QueueDb::Impl {
         if (body != nullptr) copy_body(txn.reserve(bodies, key, body->size(), MDB_APPEND), *body);
         for (std::size_t i = 0; i < hops.size(); ++i) {
             ensure_queue(txn, hops[i].queue, types[i]);
-            txn.put(items, records::item_key(hops[i].queue, hops[i].status, id), {});
+            add_item(txn, hops[i].queue, hops[i].status, id);
         }
         return id;
     }
@@ -293,19 +298,51 @@ struct QueueDb::Impl {
         return insert_message(txn, records::encode(rec), &m.body, rec.hops, delivery_types(rec));
     }
 
+    // The only ways an item enters or leaves the items index: each keeps its queue's
+    // count in the same transaction, so the count is the walk's answer at every commit.
+    void add_item(lmdb::Txn& txn, const QueueId& q, MessageStatus status, MessageId id) {
+        if (txn.insert(items, records::item_key(q, status, id), {})) count_item(txn, q, status, +1);
+    }
+    void remove_item(lmdb::Txn& txn, const QueueId& q, MessageStatus status, MessageId id) {
+        if (txn.del(items, records::item_key(q, status, id))) count_item(txn, q, status, -1);
+    }
+    void count_item(lmdb::Txn& txn, const QueueId& q, MessageStatus status, int delta) {
+        std::string key = records::queue_key(q);
+        auto v = txn.get(queue_counts, key);
+        QueueCounts c = v ? records::decode_counts(*v).value_or(QueueCounts{}) : QueueCounts{};
+        std::uint64_t& n = c.of(status);
+        n = delta > 0 ? n + 1 : (n > 0 ? n - 1 : 0);
+        txn.put(queue_counts, key, records::encode(c));
+    }
+    // The counts of one queue, by walking its items: a format-1 directory read-only,
+    // the upgrade, and check().
+    QueueCounts walk_counts(const lmdb::Txn& txn, const QueueId& q) const {
+        QueueCounts c;
+        lmdb::for_each_prefix(txn, items, records::item_prefix(q), [&](std::string_view key, std::string_view) {
+            if (auto k = records::parse_item_key(key)) ++c.of(k->status);
+            return true;
+        });
+        return c;
+    }
+    QueueCounts counts_of(const lmdb::Txn& txn, const QueueId& q) const {
+        if (!has_counts) return walk_counts(txn, q);
+        auto v = txn.get(queue_counts, records::queue_key(q));
+        return v ? records::decode_counts(*v).value_or(QueueCounts{}) : QueueCounts{};
+    }
+
     // Moves one queue item to a new status, keeping the item and retry indexes true.
     void set_status(lmdb::Txn& txn, MessageId id, HopState& h, MessageStatus status,
                     std::optional<Timestamp> next_retry = std::nullopt) {
-        txn.del(items, records::item_key(h.queue, h.status, id));
+        remove_item(txn, h.queue, h.status, id);
         if (h.status == MessageStatus::Retry && h.next_retry) txn.del(retry, records::retry_key(*h.next_retry, h.queue, id));
         h.status = status;
         h.next_retry = status == MessageStatus::Retry ? next_retry : std::nullopt;
-        txn.put(items, records::item_key(h.queue, h.status, id), {});
+        add_item(txn, h.queue, h.status, id);
         if (h.status == MessageStatus::Retry && h.next_retry) txn.put(retry, records::retry_key(*h.next_retry, h.queue, id), {});
     }
 
     void drop_hop_indexes(lmdb::Txn& txn, MessageId id, const HopState& h) {
-        txn.del(items, records::item_key(h.queue, h.status, id));
+        remove_item(txn, h.queue, h.status, id);
         if (h.status == MessageStatus::Retry && h.next_retry) txn.del(retry, records::retry_key(*h.next_retry, h.queue, id));
     }
 
@@ -376,7 +413,7 @@ struct QueueDb::Impl {
         p.queue = QueueId::poison();
         p.status = MessageStatus::Suspended;  // Exchange: poison messages stay suspended
         ensure_queue(txn, p.queue, DeliveryType::Undefined);
-        txn.put(items, records::item_key(p.queue, p.status, id), {});
+        add_item(txn, p.queue, p.status, id);
         m.hops.push_back(std::move(p));
     }
 
@@ -399,7 +436,21 @@ struct QueueDb::Impl {
 
     // ---- crash recovery -----------------------------------------------------------
 
-    void recover(lmdb::Txn& txn);
+    // `full`: validate every record first (quarantine_invalid); only after a writer
+    // did not close cleanly. Returning dead owners' leases walks only leased items.
+    void recover(lmdb::Txn& txn, bool full);
+
+    // Format 1 -> 2: every queue's counts from one walk of the items.
+    void upgrade_to_counts(lmdb::Txn& txn);
+
+    // Removes this process from meta "writers" (its clean close).
+    void leave_writers(lmdb::Txn& txn) {
+        auto v = txn.get(meta, "writers");
+        if (!v) return;
+        auto writers = records::decode_writers(*v);
+        std::erase(writers, self);
+        txn.put(meta, "writers", records::encode_writers(writers));
+    }
 
     // Records that fail validation are moved aside with their reason, never fatal.
     void quarantine_invalid(lmdb::Txn& txn);

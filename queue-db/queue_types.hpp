@@ -151,6 +151,9 @@ struct QueueInfo {
     std::uint64_t message_count = 0;
     std::uint64_t active_count = 0, ready_count = 0, retry_count = 0, suspended_count = 0,
                   pending_remove_count = 0;
+    // When the oldest message in it arrived (ids grow with arrival): the metrics' oldest
+    // message age. nullopt for an empty queue.
+    std::optional<Timestamp> oldest_arrival;
     std::optional<Timestamp> last_retry_time;
     std::optional<Timestamp> next_retry_time;
     std::string last_error;

@@ -395,6 +395,53 @@ std::optional<QueueRecord> decode_queue(std::string_view bytes, std::string* why
     return q;
 }
 
+std::uint64_t& QueueCounts::of(MessageStatus s) {
+    switch (s) {
+        case MessageStatus::Active: return active;
+        case MessageStatus::PendingRemove: return pending_remove;
+        case MessageStatus::Ready: return ready;
+        case MessageStatus::Suspended: return suspended;
+        case MessageStatus::Retry: break;
+    }
+    return retry;
+}
+
+// Fixed width (5 x BE64): rewritten on every status change, decoded on every Get-Queue.
+std::string encode(const QueueCounts& c) {
+    std::string out;
+    out.reserve(40);
+    for (std::uint64_t v : {c.active, c.pending_remove, c.ready, c.suspended, c.retry}) put_be64(out, v);
+    return out;
+}
+
+std::optional<QueueCounts> decode_counts(std::string_view bytes) {
+    if (bytes.size() != 40) return std::nullopt;
+    QueueCounts c;
+    std::uint64_t* fields[] = {&c.active, &c.pending_remove, &c.ready, &c.suspended, &c.retry};
+    for (std::size_t i = 0; i < 5; ++i) *fields[i] = get_be64(bytes.substr(i * 8));
+    return c;
+}
+
+std::string encode_writers(const std::vector<LeaseOwner>& writers) {
+    std::string out;
+    for (const auto& w : writers) {
+        for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((w.pid >> (i * 8)) & 0xff));
+        put_be64(out, w.start_ticks);
+    }
+    return out;
+}
+
+std::vector<LeaseOwner> decode_writers(std::string_view bytes) {
+    std::vector<LeaseOwner> out;
+    for (std::size_t off = 0; off + 12 <= bytes.size(); off += 12) {
+        LeaseOwner w;
+        for (std::size_t i = 0; i < 4; ++i) w.pid = (w.pid << 8) | static_cast<std::uint8_t>(bytes[off + i]);
+        w.start_ticks = get_be64(bytes.substr(off + 4));
+        out.push_back(w);
+    }
+    return out;
+}
+
 // --- keys --------------------------------------------------------------------------
 
 std::string id_key(MessageId id) {

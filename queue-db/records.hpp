@@ -15,6 +15,12 @@
 //   quarantine id(BE64) → reason 0x00 raw record   (records that failed validation)
 //   ndr_hold  time(BE64) id(BE64) → ""   (messages whose failed recipients' NDR waits
 //             for other recipients, at most until that time; see MessageRecord::ndr_hold)
+//   queue_counts queue key → QueueCounts (environment format 2: the items of each queue
+//             counted per status, changed in the transaction that changes the items, so
+//             Get-Queue and the metrics never walk a queue)
+//   meta "writers" → the processes that have the environment open for writing (12 bytes
+//             each: pid BE32, start ticks BE64); a dead one there means it did not close
+//             cleanly, and the next open runs the full recovery scan
 //
 // Body stores (bodies-0/, bodies-1/ …, one LMDB environment each) hold large bodies:
 //   bodies    body key → raw message bytes, body key = time µs (BE64) + random (BE64)
@@ -37,7 +43,11 @@ namespace edge::queue::records {
 // Formats 1 to 5 are still read.
 inline constexpr std::uint8_t kMessageFormat = 6;
 inline constexpr std::uint8_t kQueueFormat = 1;
-inline constexpr std::uint32_t kEnvironmentFormat = 1;
+// 2 added queue_counts and meta "writers" (issue 21). A format-1 directory is upgraded
+// at its first read-write open (the counts built by one walk of the items); an older
+// binary refuses a format-2 directory rather than leave its counts wrong.
+inline constexpr std::uint32_t kEnvironmentFormat = 2;
+inline constexpr std::uint32_t kOldestEnvironmentFormat = 1;
 
 // Who holds a lease: a process, told apart from a later one with the same pid by its
 // start time (field 22 of /proc/<pid>/stat).
@@ -78,6 +88,14 @@ struct MessageRecord {
     const HopState* hop(const QueueId& q) const;
 };
 
+// How many items a queue holds in each status.
+struct QueueCounts {
+    std::uint64_t active = 0, pending_remove = 0, ready = 0, suspended = 0, retry = 0;
+    std::uint64_t& of(MessageStatus s);
+    std::uint64_t total() const { return active + pending_remove + ready + suspended + retry; }
+    friend bool operator==(const QueueCounts&, const QueueCounts&) = default;
+};
+
 struct QueueRecord {
     DeliveryType delivery_type = DeliveryType::Undefined;
     bool suspended = false;
@@ -89,6 +107,11 @@ struct QueueRecord {
 
 std::string encode(const MessageRecord& r);
 std::string encode(const QueueRecord& r);
+std::string encode(const QueueCounts& c);
+std::optional<QueueCounts> decode_counts(std::string_view bytes);
+// The writers list of meta "writers".
+std::string encode_writers(const std::vector<LeaseOwner>& writers);
+std::vector<LeaseOwner> decode_writers(std::string_view bytes);
 // nullopt when the bytes are not a valid record of the current format; `why` says what.
 std::optional<MessageRecord> decode_message(std::string_view bytes, std::string* why = nullptr);
 std::optional<QueueRecord> decode_queue(std::string_view bytes, std::string* why = nullptr);

@@ -23,6 +23,21 @@ using Kind = RecipientOutcome::Kind;
 namespace {
 const QueueId kNet = QueueId::next_hop_domain("example.net");
 const QueueId kOrg = QueueId::next_hop_domain("example.org");
+
+// A process that opens the queue for writing and dies without closing it, as kill -9
+// would: the next open must run the full recovery scan.
+void crash_while_open(const TempDir& dir) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        auto db = QueueDb::open(dir.path());
+        ::_exit(db ? 0 : 10);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+}
 }  // namespace
 
 TEST_CASE("an enqueued message is stored byte for byte with its envelope", "[queue]") {
@@ -416,7 +431,17 @@ TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]
         REQUIRE(mdb_txn_commit(txn) == 0);
         mdb_env_close(env);
     }
+    {
+        // After a clean stop a start validates nothing (no scan of every record); the
+        // damage is what Test-QueueDatabase reports.
+        auto db = edge::test::open_queue(dir);
+        CHECK_FALSE(db->recovery_report().full_scan);
+        CHECK(db->recovery_report().quarantined == 0);
+        CHECK_FALSE(db->check().ok());
+    }
+    crash_while_open(dir);
     auto db = edge::test::open_queue(dir);
+    CHECK(db->recovery_report().full_scan);
     CHECK(db->recovery_report().quarantined == 1);
     CHECK_FALSE(db->get_message(bad));
     CHECK(db->get_message(good));
@@ -503,6 +528,7 @@ TEST_CASE("store bodies no record names are swept once they are an hour old", "[
     put_raw(dir.path() + "/bodies-1", "bodies", edge::queue::records::new_body_key(now_timestamp()), "new");
     auto before = count_entries(dir.path() + "/bodies-0", "bodies") + count_entries(dir.path() + "/bodies-1", "bodies");
     CHECK(before == 3);
+    crash_while_open(dir);  // orphans come from crashes; only then does a start sweep
     auto db = edge::test::open_queue(dir);
     CHECK(db->recovery_report().orphan_bodies_removed == 1);
     CHECK(db->export_message(id) == body_for(1, 64 * 1024));
@@ -1007,4 +1033,172 @@ TEST_CASE("read-only open writes nothing, works on a full volume and refuses wri
     auto none = QueueDb::open(empty.path(), ro);
     CHECK(!none);
     CHECK((!std::filesystem::exists(empty.sub("data.mdb")) || std::filesystem::file_size(empty.sub("data.mdb")) == 0));
+}
+
+// ---- a million queued messages (issue 21, item 7) --------------------------------------
+
+TEST_CASE("queue counts are kept by the transactions that change the items", "[queue][counts]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    std::vector<MessageId> ids;
+    for (std::uint64_t i = 1; i <= 6; ++i) ids.push_back(*db->enqueue(make_message(i, 1024, {"example.net", "example.org"})));
+    auto counts = [&](const QueueId& q) {
+        auto info = db->get_queue(q);
+        REQUIRE(info);
+        return std::array<std::uint64_t, 6>{info->message_count, info->active_count, info->ready_count,
+                                            info->retry_count, info->suspended_count, info->pending_remove_count};
+    };
+    CHECK(counts(kNet) == std::array<std::uint64_t, 6>{6, 0, 6, 0, 0, 0});
+    auto lease = *db->lease_for_delivery(kNet, 3);
+    REQUIRE(lease.size() == 3);
+    CHECK(counts(kNet) == std::array<std::uint64_t, 6>{6, 3, 3, 0, 0, 0});
+    REQUIRE(db->record_delivery({lease[0].id, kNet, {{0, Kind::Delivered, "250"}}, {}, {}}));
+    REQUIRE(db->record_delivery({lease[1].id, kNet, {{0, Kind::Deferred, "451"}}, now_timestamp() + std::chrono::hours(1), {}}));
+    REQUIRE(db->remove_message(lease[2].id, WithNdr::no));  // in delivery: PendingRemove
+    REQUIRE(db->suspend_message(ids[4], kNet));
+    CHECK(counts(kNet) == std::array<std::uint64_t, 6>{5, 0, 2, 1, 1, 1});
+    REQUIRE(db->release_lease(lease[2].id, kNet));  // the removal completes
+    REQUIRE(db->remove_message(ids[5], WithNdr::no));
+    CHECK(counts(kNet) == std::array<std::uint64_t, 6>{3, 0, 1, 1, 1, 0});
+    CHECK(counts(kOrg) == std::array<std::uint64_t, 6>{4, 0, 4, 0, 0, 0});
+    CHECK(db->check().ok());  // check() compares every queue's counts with a walk of its items
+    // And they survive a reopen, a crash recovery and its poison moves.
+    db.reset();
+    crash_while_open(dir);
+    db = edge::test::open_queue(dir);
+    CHECK(counts(kNet) == std::array<std::uint64_t, 6>{3, 0, 1, 1, 1, 0});
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("the oldest message of a queue is known without a walk", "[queue][counts]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    CHECK_FALSE(db->get_queue(QueueId::submission())->oldest_arrival);
+    auto m1 = make_message(1);
+    m1.envelope.arrival_time = now_timestamp() - std::chrono::hours(3);
+    auto id1 = *db->enqueue(std::move(m1));
+    auto m2 = make_message(2);
+    m2.envelope.arrival_time = now_timestamp() - std::chrono::hours(1);
+    REQUIRE(db->enqueue(std::move(m2)));
+    REQUIRE(db->suspend_message(id1, kNet));  // in another status range: still the oldest
+    auto q = db->get_queue(kNet);
+    REQUIRE(q->oldest_arrival);
+    CHECK(*q->oldest_arrival <= now_timestamp() - std::chrono::hours(3));
+    REQUIRE(db->remove_message(id1, WithNdr::no));
+    q = db->get_queue(kNet);
+    REQUIRE(q->oldest_arrival);
+    CHECK(*q->oldest_arrival > now_timestamp() - std::chrono::hours(2));
+}
+
+TEST_CASE("a start after clean stops reads no message record; a crash brings the full scan back", "[queue][recovery]") {
+    TempDir dir;
+    {
+        auto db = edge::test::open_queue(dir);
+        CHECK_FALSE(db->recovery_report().full_scan);  // a new directory: nothing to recover
+        for (std::uint64_t i = 1; i <= 20; ++i) REQUIRE(db->enqueue(make_message(i)));
+        REQUIRE(db->lease_for_delivery(kNet, 5)->size() == 5);  // returned by close()
+    }
+    {
+        auto db = edge::test::open_queue(dir);
+        CHECK_FALSE(db->recovery_report().full_scan);
+        CHECK(db->recovery_report().leases_returned == 0);
+        // A second writer beside it (edgectl) that closes cleanly changes nothing.
+        QueueDbOptions o;
+        o.recover_leases = false;
+        { auto other = QueueDb::open(dir.path(), o); REQUIRE(other); }
+    }
+    {
+        auto db = edge::test::open_queue(dir);
+        CHECK_FALSE(db->recovery_report().full_scan);
+    }
+    // A writer that dies holding leases: the next open scans and returns them.
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        auto db = QueueDb::open(dir.path());
+        if (!db) ::_exit(10);
+        auto l = (*db)->lease_for_delivery(kNet, 4);
+        ::_exit(l && l->size() == 4 ? 0 : 11);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    {
+        // A writer opened without recovery (beside a server) leaves the evidence for the next.
+        QueueDbOptions o;
+        o.recover_leases = false;
+        auto other = QueueDb::open(dir.path(), o);
+        REQUIRE(other);
+        CHECK((*other)->recovery_report().leases_returned == 0);
+    }
+    auto db = edge::test::open_queue(dir);
+    CHECK(db->recovery_report().full_scan);
+    CHECK(db->recovery_report().leases_returned == 4);
+    db.reset();
+    db = edge::test::open_queue(dir);
+    CHECK_FALSE(db->recovery_report().full_scan);  // dealt with once
+    CHECK(db->check().ok());
+}
+
+TEST_CASE("a format-1 directory is upgraded with its counts at the first read-write open", "[queue][counts]") {
+    TempDir dir;
+    {
+        auto db = edge::test::open_queue(dir);
+        for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(db->enqueue(make_message(i, 1024, {"example.net", "example.org"})));
+        REQUIRE(db->suspend_message(1, kOrg));
+    }
+    {
+        // Make it as the previous version left it: no counts, no writers list, format 1.
+        MDB_env* env = nullptr;
+        mdb_env_create(&env);
+        mdb_env_set_maxdbs(env, 32);
+        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
+        MDB_txn* txn = nullptr;
+        mdb_txn_begin(env, nullptr, 0, &txn);
+        MDB_dbi counts, meta;
+        REQUIRE(mdb_dbi_open(txn, "queue_counts", 0, &counts) == 0);
+        REQUIRE(mdb_drop(txn, counts, 1) == 0);
+        REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+        std::string wk = "writers", fk = "format", one = edge::queue::records::u64_value(1);
+        MDB_val k{wk.size(), wk.data()};
+        REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
+        MDB_val f{fk.size(), fk.data()}, v{one.size(), one.data()};
+        REQUIRE(mdb_put(txn, meta, &f, &v, 0) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+    }
+    {
+        // Read-only (edgectl's Get-Queue on it before the new server's first start): walks.
+        QueueDbOptions ro;
+        ro.read_only = true;
+        auto db = QueueDb::open(dir.path(), ro);
+        REQUIRE(db);
+        CHECK((*db)->get_queue(kOrg)->message_count == 7);
+        CHECK((*db)->get_queue(kOrg)->suspended_count == 1);
+    }
+    auto db = edge::test::open_queue(dir);
+    CHECK(db->recovery_report().full_scan);  // no writers list: its history is unknown
+    CHECK(db->get_queue(kNet)->ready_count == 7);
+    CHECK(db->get_queue(kOrg)->ready_count == 6);
+    CHECK(db->get_queue(kOrg)->suspended_count == 1);
+    CHECK(db->check().ok());
+    // A format newer than ours is refused, not touched.
+    db.reset();
+    {
+        MDB_env* env = nullptr;
+        mdb_env_create(&env);
+        mdb_env_set_maxdbs(env, 32);
+        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
+        MDB_txn* txn = nullptr;
+        mdb_txn_begin(env, nullptr, 0, &txn);
+        MDB_dbi meta;
+        REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+        std::string fk = "format", three = edge::queue::records::u64_value(3);
+        MDB_val f{fk.size(), fk.data()}, v{three.size(), three.data()};
+        REQUIRE(mdb_put(txn, meta, &f, &v, 0) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+    }
+    CHECK_FALSE(QueueDb::open(dir.path()));
 }
