@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,6 +109,58 @@ using text::iequals;
 // -Filter and -ResultSize applied to records (every Get-*).
 std::vector<Record> select_records(std::vector<Record> records, const Invocation& inv,
                                    const std::vector<std::string>& property_names);
+
+// -Filter, parsed once and checked against the properties before the first record.
+class Filter;
+class RecordFilter {
+public:
+    RecordFilter(const Invocation& inv, const std::vector<std::string>& property_names);
+    ~RecordFilter();
+    RecordFilter(RecordFilter&&) noexcept;
+    bool matches(const Record& r) const;  // fails (exit 2) on a comparison that cannot be made
+
+private:
+    std::unique_ptr<Filter> filter_;
+};
+
+// Exchange's paging parameters of Get-Queue and Get-Message (issue 21): -BookmarkIndex,
+// -BookmarkObject, -IncludeBookmark, -SearchForward, -ReturnPageInfo.
+std::vector<ParamDef> paging_params();
+
+// One page of a Get-* whose records come one at a time in search order (a million
+// messages are never all in memory): -Filter, then the bookmark, then -ResultSize.
+// The bookmark object, when given, is matched by `identity_property` against
+// `bookmark_identity` (the caller's canonical spelling of -BookmarkObject).
+class Pager {
+public:
+    Pager(const Invocation& inv, const std::vector<std::string>& property_names,
+          std::optional<std::string> bookmark_identity = std::nullopt, std::string identity_property = "Identity");
+    ~Pager();
+    Pager(const Pager&) = delete;
+    Pager& operator=(const Pager&) = delete;
+    // Offers the next record; false once the page is full and one more record matched.
+    bool offer(Record r);
+    // The page; fails when a -BookmarkObject or -BookmarkIndex was never reached.
+    std::vector<Record> take();
+    bool search_forward() const { return forward_; }
+    // The note edgectl prints on stderr: the page's place and how to ask for the next
+    // one (-ReturnPageInfo), or that the default ResultSize cut the answer short.
+    std::string note() const;
+
+private:
+    RecordFilter filter_;
+    std::size_t limit_ = 1000;
+    bool limit_given_ = false;
+    std::optional<std::uint64_t> bookmark_index_;
+    std::optional<std::string> bookmark_identity_;
+    std::string identity_property_;
+    bool include_bookmark_ = true, forward_ = true, page_info_ = false;
+    bool bookmark_reached_ = false, truncated_ = false;
+    std::uint64_t matched_ = 0, first_position_ = 0;
+    std::vector<Record> page_;
+    std::size_t page_size_ = 0;   // what take() handed over
+    std::string last_identity_;
+};
 // Reads a Boolean parameter value ($true/$false/true/false/1/0), failing with a
 // message that names it.
 bool bool_param(const Invocation& inv, std::string_view name, bool fallback);

@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace edge::cli {
 
 namespace {
@@ -162,28 +164,40 @@ std::vector<MessageTarget> target_messages(Context& ctx, const Invocation& inv) 
         if (!ctx.db->get_message(m.id, m.queue)) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *id));
         return {{m.id, m.queue}};
     }
-    MessageFilter mf;
-    mf.limit = SIZE_MAX;
-    std::vector<Record> records;
-    for (const auto& m : ctx.db->list_messages(mf)) records.push_back(message_record(ctx, m));
-    Invocation narrowed = inv;
-    narrowed.params.emplace_back("ResultSize", "unlimited");
+    // Streamed: only the targets are kept, never every message's record. The walk reads
+    // in chunks, so a message that changes status meanwhile may be seen twice: once is enough.
+    RecordFilter selected(inv, message_properties(ctx));
     std::vector<MessageTarget> out;
-    for (const auto& r : select_records(std::move(records), narrowed, message_properties(ctx)))
-        out.push_back({static_cast<MessageId>(r.find("MessageId")->number), QueueId::parse(r.find("Queue")->text.substr(ctx.server_name.size() + 1))});
+    std::set<std::pair<MessageId, std::string>> seen;
+    ctx.db->visit_messages({}, std::nullopt, true, true, [&](const MessageInfo& m) {
+        if (selected.matches(message_record(ctx, m)) && seen.emplace(m.id, m.queue.name()).second)
+            out.push_back({m.id, m.queue});
+        return true;
+    });
     return out;
 }
 
 Output get_queue(Context& ctx, const Invocation& inv) {
-    std::vector<Record> records;
     const std::string* id = inv.get("Identity");
     std::optional<QueueId> only;
     if (id != nullptr) only = parse_queue_identity(ctx, *id, "Identity");
-    for (const auto& q : ctx.db->list_queues())
-        if (!only || q.id == *only) records.push_back(queue_record(ctx, q));
-    if (only && records.empty()) fail(fmt::format("no queue {}; 'edgectl Get-Queue' lists them", queue_identity(ctx, *only)));
+    std::optional<std::string> bookmark;
+    if (const std::string* b = inv.get("BookmarkObject"))
+        bookmark = queue_identity(ctx, parse_queue_identity(ctx, *b, "BookmarkObject"));
+    // Queues are few and each costs one counts read (no walk): listed whole, paged here.
+    std::vector<QueueInfo> queues = ctx.db->list_queues();
+    Pager pager(inv, queue_properties(ctx), bookmark);
+    if (!pager.search_forward()) std::reverse(queues.begin(), queues.end());
+    bool found = false;
+    for (const auto& q : queues) {
+        if (only && !(q.id == *only)) continue;
+        found = true;
+        if (!pager.offer(queue_record(ctx, q))) break;
+    }
+    if (only && !found) fail(fmt::format("no queue {}; 'edgectl Get-Queue' lists them", queue_identity(ctx, *only)));
     Output out;
-    out.records = select_records(std::move(records), inv, queue_properties(ctx));
+    out.records = pager.take();
+    out.note = pager.note();
     out.columns = {"Identity", "DeliveryType", "Status", "MessageCount", "NextHopDomain"};
     return out;
 }
@@ -211,21 +225,41 @@ Output retry_queue(Context& ctx, const Invocation& inv) {
 }
 
 Output get_message(Context& ctx, const Invocation& inv) {
+    Output out;
+    out.columns = {"Identity", "FromAddress", "Status", "Size", "Queue"};
     MessageFilter mf;
-    mf.limit = SIZE_MAX;
-    std::optional<MessageIdentity> only;
     if (const std::string* q = inv.get("Queue")) mf.queue = parse_queue_identity(ctx, *q, "Queue");
     if (const std::string* id = inv.get("Identity")) {
-        only = parse_message_identity(ctx, *id);
-        if (only->queue) mf.queue = only->queue;
+        // One message: read by its id, never by a walk.
+        MessageIdentity only = parse_message_identity(ctx, *id);
+        if (only.queue && mf.queue && !(*only.queue == *mf.queue))
+            fail(fmt::format("-Identity {} is not in -Queue {}", *id, queue_identity(ctx, *mf.queue)), 2);
+        std::vector<Record> records;
+        for (const auto& m : ctx.db->message_in_queues(only.id))  // a bare number: every queue holding it
+            if ((!only.queue || m.queue == *only.queue) && (!mf.queue || m.queue == *mf.queue))
+                records.push_back(message_record(ctx, m));
+        if (records.empty()) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *id));
+        out.records = select_records(std::move(records), inv, message_properties(ctx));
+        return out;
     }
-    std::vector<Record> records;
-    for (const auto& m : ctx.db->list_messages(mf))
-        if (!only || m.id == only->id) records.push_back(message_record(ctx, m));
-    if (only && records.empty()) fail(fmt::format("no message {}; 'edgectl Get-Message' lists them", *inv.get("Identity")));
-    Output out;
-    out.records = select_records(std::move(records), inv, message_properties(ctx));
-    out.columns = {"Identity", "FromAddress", "Status", "Size", "Queue"};
+    // Pages: the walk starts at the bookmark object (found by its id) and stops when the
+    // page is full, so a page of a million-message queue reads one page of records.
+    std::optional<QueueDb::Position> from;
+    std::optional<std::string> bookmark;
+    if (const std::string* b = inv.get("BookmarkObject")) {
+        MessageIdentity mark = parse_message_identity(ctx, *b);
+        if (!mark.queue) mark.queue = mf.queue;
+        auto m = mark.queue ? ctx.db->get_message(mark.id, mark.queue) : ctx.db->get_message(mark.id);
+        if (!m || (mf.queue && !(m->queue == *mf.queue)))
+            fail(fmt::format("-BookmarkObject: {} is not there (any more)", *b));
+        from = QueueDb::Position{m->queue, m->status, m->id};
+        bookmark = fmt::format("{}\\{}", queue_identity(ctx, m->queue), m->id);
+    }
+    Pager pager(inv, message_properties(ctx), bookmark);
+    ctx.db->visit_messages(mf, from, true, pager.search_forward(),
+                           [&](const MessageInfo& m) { return pager.offer(message_record(ctx, m)); });
+    out.records = pager.take();
+    out.note = pager.note();
     return out;
 }
 
@@ -349,8 +383,10 @@ std::vector<ParamDef> with_output(std::vector<ParamDef> p) {
 }  // namespace
 
 void add_queue_cmdlets(std::vector<Cmdlet>& table) {
+    auto get_queue_params = with_output({queue_identity_param(false)});
+    for (auto& p : paging_params()) get_queue_params.push_back(std::move(p));
     table.push_back({"Get-Queue", "List the queues (Submission, next hops, Unreachable, Poison)",
-                     with_output({queue_identity_param(false)}), true, get_queue});
+                     get_queue_params, true, get_queue});
     table.push_back({"Suspend-Queue", "Stop delivery from a queue (it keeps accepting messages)",
                      {queue_identity_param(true), kFilterOnly}, true,
                      [](Context& c, const Invocation& i) { return queue_action(c, i, &QueueDb::suspend_queue); }});
@@ -363,6 +399,7 @@ void add_queue_cmdlets(std::vector<Cmdlet>& table) {
                        "Route every waiting message again with the current connectors (e.g. the Unreachable queue)"}},
                      true, retry_queue});
     auto get_message_params = with_output({kMessageIdentity, {"Queue", "QueueIdentity", "", "Only messages of this queue"}});
+    for (auto& p : paging_params()) get_message_params.push_back(std::move(p));
     table.push_back({"Get-Message", "List messages in the queues", get_message_params, true, get_message});
     table.push_back({"Suspend-Message", "Hold a message (in one queue, or in every queue holding it)",
                      {kMessageIdentity, kFilterOnly}, true,

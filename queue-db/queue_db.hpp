@@ -246,6 +246,20 @@ public:
     std::vector<MessageInfo> list_messages(const MessageFilter& filter,
                                            const std::function<bool(const MessageInfo&)>& predicate = {}) const;
     std::optional<MessageInfo> get_message(MessageId id, const std::optional<QueueId>& queue = {}) const;
+    // The message as it stands in each queue that holds it (Get-Message <number>).
+    std::vector<MessageInfo> message_in_queues(MessageId id) const;
+    // Get-Message's pages (issue 21): visits the messages `filter` selects in item order
+    // (queue, then status, then arrival) from `from` — the first item, or the one after
+    // it without `include_from` — forwards or backwards, until `each` returns false.
+    // Reads in short transactions of a few hundred items each, so a walk over a million
+    // messages pins no old pages and holds no more than one chunk.
+    struct Position {
+        QueueId queue;
+        MessageStatus status = MessageStatus::Ready;
+        MessageId id = 0;
+    };
+    void visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
+                        bool forward, const std::function<bool(const MessageInfo&)>& each) const;
     // The raw message as queued, byte for byte (Export-Message).
     std::optional<std::string> export_message(MessageId id) const;
 

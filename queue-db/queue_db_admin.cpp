@@ -90,23 +90,73 @@ std::optional<QueueInfo> QueueDb::get_queue(const QueueId& queue) const {
 
 std::vector<MessageInfo> QueueDb::list_messages(const MessageFilter& filter,
                                                 const std::function<bool(const MessageInfo&)>& predicate) const {
-    const Impl& d = *impl_;
-    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
     std::vector<MessageInfo> out;
-    std::string prefix;
-    if (filter.queue) prefix = filter.status ? records::item_prefix(*filter.queue, *filter.status)
-                                             : records::item_prefix(*filter.queue);
-    lmdb::for_each_prefix(txn, d.items, prefix, [&](std::string_view key, std::string_view) {
-        auto k = records::parse_item_key(key);
-        if (!k || (filter.status && k->status != *filter.status)) return true;
-        auto m = d.find_message(txn, k->id);
-        const HopState* h = m ? m->hop(k->queue) : nullptr;
-        if (h == nullptr) return true;
-        MessageInfo i = d.info_of(k->id, *m, *h);
-        if (!predicate || predicate(i)) out.push_back(std::move(i));
+    if (filter.limit == 0) return out;
+    visit_messages(filter, std::nullopt, true, true, [&](const MessageInfo& i) {
+        if (!predicate || predicate(i)) out.push_back(i);
         return out.size() < filter.limit;
     });
     return out;
+}
+
+void QueueDb::visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
+                             bool forward, const std::function<bool(const MessageInfo&)>& each) const {
+    const Impl& d = *impl_;
+    std::string prefix;
+    if (filter.queue) prefix = filter.status ? records::item_prefix(*filter.queue, *filter.status)
+                                             : records::item_prefix(*filter.queue);
+    // Where to stand first: the bookmark, or the first (last) key of the prefix. The
+    // prefix ends in 0x00 or a status letter, so its last byte + 1 bounds it above.
+    std::string key;
+    bool include = include_from;
+    if (from) {
+        key = records::item_key(from->queue, from->status, from->id);
+    } else if (forward) {
+        key = prefix;
+        include = true;
+    } else if (!prefix.empty()) {
+        key = prefix;
+        key.back() = static_cast<char>(key.back() + 1);
+        include = false;
+    }
+    // Each chunk: at most kChunk messages collected or kScan keys looked at.
+    constexpr std::size_t kChunk = 256, kScan = 4096;
+    for (bool first = true;; first = false) {
+        const bool stay = first && include;  // the key itself belongs to this chunk
+        std::vector<MessageInfo> chunk;
+        bool more = false;
+        {
+            lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+            lmdb::Cursor c(txn, d.items);
+            bool ok;
+            if (forward) {
+                ok = c.seek(key);
+                if (ok && c.key() == key && !stay) ok = c.next();
+            } else if (key.empty()) {
+                ok = c.last();
+            } else if (!c.seek(key)) {
+                ok = c.last();  // every key is below it
+            } else {
+                ok = (c.key() == key && stay) || c.prev();
+            }
+            for (std::size_t scanned = 0; ok && c.key().starts_with(prefix); ok = forward ? c.next() : c.prev()) {
+                if (chunk.size() == kChunk || scanned == kScan) {
+                    more = true;
+                    break;
+                }
+                ++scanned;
+                key.assign(c.key());
+                auto k = records::parse_item_key(key);
+                if (!k || (filter.status && k->status != *filter.status)) continue;
+                auto m = d.find_message(txn, k->id);
+                const HopState* h = m ? m->hop(k->queue) : nullptr;
+                if (h != nullptr) chunk.push_back(d.info_of(k->id, *m, *h));
+            }
+        }
+        for (const auto& info : chunk)
+            if (!each(info)) return;
+        if (!more) return;
+    }
 }
 
 std::optional<MessageInfo> QueueDb::get_message(MessageId id, const std::optional<QueueId>& queue) const {
@@ -117,6 +167,19 @@ std::optional<MessageInfo> QueueDb::get_message(MessageId id, const std::optiona
     const HopState* h = queue ? m->hop(*queue) : &m->hops.front();
     if (h == nullptr) return std::nullopt;
     return d.info_of(id, *m, *h);
+}
+
+std::vector<MessageInfo> QueueDb::message_in_queues(MessageId id) const {
+    const Impl& d = *impl_;
+    lmdb::Txn txn = lmdb::Txn::begin_read(d.env);
+    std::vector<MessageInfo> out;
+    if (auto m = d.find_message(txn, id))
+        for (const auto& h : m->hops) out.push_back(d.info_of(id, *m, h));
+    // In item order, as a walk would list them.
+    std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) {
+        return records::queue_key(a.queue) < records::queue_key(b.queue);
+    });
+    return out;
 }
 
 std::optional<std::string> QueueDb::export_message(MessageId id) const {

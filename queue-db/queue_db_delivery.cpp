@@ -290,13 +290,23 @@ std::optional<Timestamp> QueueDb::next_retry_due() const {
 
 Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
     Impl& d = *impl_;
+    // A backlog that falls due at once (a next hop back after hours) moves in
+    // transactions of at most kBatch entries: each commits on its own, so enqueues and
+    // delivery reports between them are never held behind one huge write.
+    constexpr std::size_t kBatch = 1000;
+    bool more = false;
     auto job = [&](lmdb::Txn& txn) {
         std::vector<std::string> due;
+        more = false;
         {
             lmdb::Cursor c(txn, d.retry);
             for (bool ok = c.first(); ok; ok = c.next()) {
                 auto k = records::parse_retry_key(c.key());
                 if (k && k->when > now) break;
+                if (due.size() == kBatch) {
+                    more = true;
+                    break;
+                }
                 due.emplace_back(c.key());
             }
         }
@@ -329,7 +339,14 @@ Result<std::vector<QueueId>> QueueDb::promote_due(Timestamp now) {
         }
         return ready;
     };
-    return d.write(job, ReserveUse::yes);
+    std::vector<QueueId> ready;
+    do {
+        auto r = d.write(job, ReserveUse::yes);
+        if (!r) return r;
+        for (auto& q : *r)
+            if (std::find(ready.begin(), ready.end(), q) == ready.end()) ready.push_back(std::move(q));
+    } while (more);
+    return ready;
 }
 
 std::vector<QueueId> QueueDb::ready_queues() const {

@@ -22,7 +22,7 @@ SYNOPSIS
     List the queues (Submission, next hops, Unreachable, Poison)
 
 SYNTAX
-    Get-Queue [[-Identity] <QueueIdentity>] [-Filter <String>] [-Format <Table|List>] [-Json] [-ResultSize <Unlimited<Int32>>]
+    Get-Queue [[-Identity] <QueueIdentity>] [-Filter <String>] [-Format <Table|List>] [-Json] [-ResultSize <Unlimited<Int32>>] [-BookmarkIndex <Int32>] [-BookmarkObject <Identity>] [-IncludeBookmark <Boolean>] [-SearchForward <Boolean>] [-ReturnPageInfo]
 $ edgectl Get-Help Set-Nothing
 ! edgectl: Get-Help: there is no cmdlet Set-Nothing; 'edgectl help' lists them
 [exit 2]

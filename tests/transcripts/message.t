@@ -41,6 +41,55 @@ Identity            FromAddress       Status  Size Queue
 {SERVER}\contoso.com\1  alice@example.net Ready   3000 {SERVER}\contoso.com
 {SERVER}\fabrikam.com\3 frank@example.net Ready  12000 {SERVER}\fabrikam.com
 $ edgectl Get-Message -Filter "DateReceived -lt '2000-01-01'"
+# Pages, with Exchange's paging parameters: a page reads only its own messages, so a
+# queue of a million is read a page at a time.
+$ edgectl Get-Message -ResultSize 2 -ReturnPageInfo
+Identity           FromAddress       Status Size Queue
+--------           -----------       ------ ---- -----
+{SERVER}\contoso.com\1 alice@example.net Ready  3000 {SERVER}\contoso.com
+{SERVER}\contoso.com\2 dave@example.net  Ready   700 {SERVER}\contoso.com
+! edgectl: Get-Message: page info: objects 1 to 2; the next page: -BookmarkObject '{SERVER}\contoso.com\2' -IncludeBookmark '$false' (or -BookmarkIndex 3)
+$ edgectl Get-Message -BookmarkObject '{SERVER}\contoso.com\2' -IncludeBookmark '$false'
+Identity            FromAddress       Status  Size Queue
+--------            -----------       ------  ---- -----
+{SERVER}\fabrikam.com\2 dave@example.net  Ready    700 {SERVER}\fabrikam.com
+{SERVER}\fabrikam.com\3 frank@example.net Ready  12000 {SERVER}\fabrikam.com
+$ edgectl Get-Message -BookmarkIndex 3 -ResultSize 1
+Identity            FromAddress      Status Size Queue
+--------            -----------      ------ ---- -----
+{SERVER}\fabrikam.com\2 dave@example.net Ready   700 {SERVER}\fabrikam.com
+$ edgectl Get-Message -SearchForward '$false' -ResultSize 2 -ReturnPageInfo
+Identity            FromAddress       Status  Size Queue
+--------            -----------       ------  ---- -----
+{SERVER}\fabrikam.com\3 frank@example.net Ready  12000 {SERVER}\fabrikam.com
+{SERVER}\fabrikam.com\2 dave@example.net  Ready    700 {SERVER}\fabrikam.com
+! edgectl: Get-Message: page info: 2 object(s); the next page: -BookmarkObject '{SERVER}\fabrikam.com\2' -IncludeBookmark '$false'
+$ edgectl Get-Message -Queue fabrikam.com -BookmarkObject 3 -SearchForward '$false'
+Identity            FromAddress       Status  Size Queue
+--------            -----------       ------  ---- -----
+{SERVER}\fabrikam.com\3 frank@example.net Ready  12000 {SERVER}\fabrikam.com
+{SERVER}\fabrikam.com\2 dave@example.net  Ready    700 {SERVER}\fabrikam.com
+$ edgectl Get-Message -Filter "Size -lt 1KB" -BookmarkIndex 2
+Identity            FromAddress      Status Size Queue
+--------            -----------      ------ ---- -----
+{SERVER}\fabrikam.com\2 dave@example.net Ready   700 {SERVER}\fabrikam.com
+$ edgectl Get-Message -BookmarkIndex 0
+! edgectl: Get-Message: -BookmarkIndex: '0' is not valid; expected a position from 1 (the first object)
+[exit 2]
+$ edgectl Get-Message -BookmarkIndex 9
+! edgectl: Get-Message: -BookmarkIndex: 9 is past the end; there are 4 object(s)
+[exit 1]
+$ edgectl Get-Message -BookmarkObject '{SERVER}\contoso.com\3'
+! edgectl: Get-Message: -BookmarkObject: {SERVER}\contoso.com\3 is not there (any more)
+[exit 1]
+$ edgectl Get-Message -BookmarkIndex 2 -BookmarkObject 1
+! edgectl: Get-Message: give -BookmarkIndex or -BookmarkObject, not both
+[exit 2]
+$ edgectl Get-Queue -ResultSize 1 -ReturnPageInfo
+Identity        DeliveryType Status MessageCount NextHopDomain
+--------        ------------ ------ ------------ -------------
+{SERVER}\Submission Undefined    Ready             0 Submission
+! edgectl: Get-Queue: page info: objects 1 to 1; the next page: -BookmarkObject '{SERVER}\Submission' -IncludeBookmark '$false' (or -BookmarkIndex 2)
 # Suspend-Message and Resume-Message: in one queue, or (bare number) in every queue.
 $ edgectl Suspend-Message '{SERVER}\fabrikam.com\2'
 $ edgectl Get-Message 2

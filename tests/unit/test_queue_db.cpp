@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <csignal>
+#include <set>
 #include <unistd.h>
 
 using namespace edge::queue;
@@ -1201,4 +1202,80 @@ TEST_CASE("a format-1 directory is upgraded with its counts at the first read-wr
         mdb_env_close(env);
     }
     CHECK_FALSE(QueueDb::open(dir.path()));
+}
+
+TEST_CASE("Get-Message's pages: from a bookmark, forwards and backwards, across read chunks", "[queue][counts]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    std::vector<MessageId> ids;
+    for (std::uint64_t i = 1; i <= 600; ++i) ids.push_back(*db->enqueue(make_message(i, 200, {"example.net", "example.org"})));
+    for (std::size_t i = 0; i < 600; i += 3) REQUIRE(db->suspend_message(ids[i], kNet));  // 200 Suspended
+    auto visit = [&](const MessageFilter& f, std::optional<QueueDb::Position> from, bool include, bool forward,
+                     std::size_t max = SIZE_MAX) {
+        std::vector<MessageId> out;
+        db->visit_messages(f, from, include, forward, [&](const MessageInfo& m) {
+            out.push_back(m.id);
+            return out.size() < max;
+        });
+        return out;
+    };
+    MessageFilter net;
+    net.queue = kNet;
+    // Forwards: Ready (400) then Suspended (200), each in arrival order; all 600, none twice.
+    auto all = visit(net, std::nullopt, true, true);
+    REQUIRE(all.size() == 600);
+    CHECK(std::set<MessageId>(all.begin(), all.end()).size() == 600);
+    CHECK(all[0] == ids[1]);
+    CHECK(all[399] == ids[599]);
+    CHECK(all[400] == ids[0]);
+    // Backwards is the same list reversed.
+    auto back = visit(net, std::nullopt, true, false);
+    CHECK(std::vector<MessageId>(back.rbegin(), back.rend()) == all);
+    // From a bookmark, with and without it, both ways.
+    QueueDb::Position mark{kNet, MessageStatus::Ready, all[300]};
+    CHECK(visit(net, mark, true, true, 3) == std::vector<MessageId>{all[300], all[301], all[302]});
+    CHECK(visit(net, mark, false, true, 2) == std::vector<MessageId>{all[301], all[302]});
+    CHECK(visit(net, mark, true, false, 2) == std::vector<MessageId>{all[300], all[299]});
+    CHECK(visit(net, mark, false, false, 2) == std::vector<MessageId>{all[299], all[298]});
+    CHECK(visit(net, mark, false, true).size() == 299);
+    // A status narrows to its range; the whole database is every queue's items.
+    MessageFilter suspended = net;
+    suspended.status = MessageStatus::Suspended;
+    CHECK(visit(suspended, std::nullopt, true, false).size() == 200);
+    CHECK(visit(MessageFilter{}, std::nullopt, true, true).size() == 1200);
+    CHECK(visit(MessageFilter{}, std::nullopt, true, false).size() == 1200);
+    MessageFilter anywhere_suspended;
+    anywhere_suspended.status = MessageStatus::Suspended;
+    CHECK(visit(anywhere_suspended, std::nullopt, true, true).size() == 200);
+    // list_messages keeps its limit.
+    net.limit = 10;
+    CHECK(db->list_messages(net).size() == 10);
+}
+
+TEST_CASE("a backlog falling due at once moves to Ready in bounded transactions", "[queue][counts]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    constexpr std::size_t kMessages = 2500;
+    for (std::size_t i = 0; i < kMessages; ++i) REQUIRE(db->enqueue(make_message(i, 100, {"example.net", "example.org"})));
+    auto when = now_timestamp() + std::chrono::minutes(10);
+    std::size_t deferred = 0;
+    for (;;) {
+        auto lease = *db->lease_for_delivery(kNet, 500);
+        if (lease.empty()) break;
+        for (auto& l : lease) {
+            REQUIRE(db->record_delivery({l.id, kNet, {{0, Kind::Deferred, "451 4.4.1 later"}}, when, {}}));
+            ++deferred;
+        }
+    }
+    REQUIRE(deferred == kMessages);
+    CHECK(db->get_queue(kNet)->retry_count == kMessages);
+    const auto before = db->commit_stats().commits;
+    auto ready = db->promote_due(when);
+    REQUIRE(ready);
+    CHECK(*ready == std::vector<QueueId>{kNet});
+    CHECK(db->commit_stats().commits - before >= 3);  // 2500 entries: three transactions of at most 1000
+    CHECK(db->get_queue(kNet)->ready_count == kMessages);
+    CHECK(db->get_queue(kNet)->retry_count == 0);
+    CHECK_FALSE(db->next_retry_due());
+    CHECK(db->check().ok());
 }
