@@ -122,6 +122,19 @@ TEST_CASE("metrics: Prometheus scrapes /metrics and counts the messages, promtoo
     REQUIRE(inf != std::string::npos);
     CHECK(std::stoull(exposition.substr(inf + std::string_view("edge_transport_queue_commit_duration_seconds_bucket{le=\"+Inf\"} ").size())) >= kMessages);
 
+    // The oldest message's age per queue (issue 21 item 7): 0 for the empty Submission
+    // queue, above 0 for the queue holding the three messages.
+    CHECK(exposition.find("edge_transport_queue_oldest_message_age_seconds{queue=\"Submission\"} 0\n") != std::string::npos);
+    {
+        const std::string family = "edge_transport_queue_oldest_message_age_seconds{queue=\"";
+        bool some_aged = false;
+        for (auto at = exposition.find(family); at != std::string::npos; at = exposition.find(family, at + 1)) {
+            const auto value = exposition.find("} ", at);
+            if (value != std::string::npos && std::stod(exposition.substr(value + 2)) > 0) some_aged = true;
+        }
+        CHECK(some_aged);
+    }
+
     // promtool (Debian's prometheus package) reads it as Prometheus would, lint included.
     const std::string file = s.dir().path() + "/metrics.txt";
     std::ofstream(file) << exposition;

@@ -142,9 +142,10 @@ Server::Impl::Impl(ServerOptions opts) : options(std::move(opts)), notifier(say)
     db = std::move(*opened);
     admin_generation = db->admin_generation();
     const auto& rec = db->recovery_report();
-    if (rec.leases_returned || rec.poisoned || rec.quarantined)
-        say(fmt::format("recovery: {} leases returned, {} messages poisoned, {} records quarantined", rec.leases_returned,
-                        rec.poisoned, rec.quarantined));
+    if (rec.full_scan || rec.leases_returned || rec.poisoned || rec.quarantined)
+        say(fmt::format("recovery{}: {} leases returned, {} messages poisoned, {} records quarantined, {} orphan bodies removed",
+                        rec.full_scan ? " after an unclean stop (every record checked)" : "", rec.leases_returned,
+                        rec.poisoned, rec.quarantined, rec.orphan_bodies_removed));
     ensure_first_start_objects();
     receive::TlsFiles files = receive::ensure_certificate(data_directory, server_fqdn, b.tls_certificate_file, b.tls_key_file);
     bootstrap_tls = std::make_shared<asio::ssl::context>(receive::make_server_context(files));
