@@ -124,6 +124,10 @@ Pager::Pager(const Invocation& inv, const std::vector<std::string>& property_nam
 
 Pager::~Pager() = default;
 
+std::uint64_t Pager::skippable() const {
+    return bookmark_index_ && filter_.selects_all() ? *bookmark_index_ - 1 : 0;
+}
+
 bool Pager::offer(Record r) {
     if (!bookmark_reached_ && bookmark_identity_) {
         // The bookmark object opens the page whether or not -Filter selects it.

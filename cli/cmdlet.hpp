@@ -118,6 +118,7 @@ public:
     ~RecordFilter();
     RecordFilter(RecordFilter&&) noexcept;
     bool matches(const Record& r) const;  // fails (exit 2) on a comparison that cannot be made
+    bool selects_all() const { return filter_ == nullptr; }
 
 private:
     std::unique_ptr<Filter> filter_;
@@ -143,6 +144,11 @@ public:
     // The page; fails when a -BookmarkObject or -BookmarkIndex was never reached.
     std::vector<Record> take();
     bool search_forward() const { return forward_; }
+    // How many objects the source may pass over unread (-BookmarkIndex without -Filter:
+    // the objects before the bookmark), and telling the pager it did.
+    std::uint64_t skippable() const;
+    void skipped(std::uint64_t n) { matched_ += n; }
+    void unskipped(std::uint64_t n) { matched_ -= n; }  // the source had fewer than skippable()
     // The note edgectl prints on stderr: the page's place and how to ask for the next
     // one (-ReturnPageInfo), or that the default ResultSize cut the answer short.
     std::string note() const;

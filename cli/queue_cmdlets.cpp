@@ -256,8 +256,12 @@ Output get_message(Context& ctx, const Invocation& inv) {
         bookmark = fmt::format("{}\\{}", queue_identity(ctx, m->queue), m->id);
     }
     Pager pager(inv, message_properties(ctx), bookmark);
-    ctx.db->visit_messages(mf, from, true, pager.search_forward(),
-                           [&](const MessageInfo& m) { return pager.offer(message_record(ctx, m)); });
+    const std::uint64_t skip = pager.skippable();
+    pager.skipped(skip);  // a deep -BookmarkIndex costs a walk of keys, not of records
+    const std::uint64_t passed = ctx.db->visit_messages(
+        mf, from, true, pager.search_forward(), [&](const MessageInfo& m) { return pager.offer(message_record(ctx, m)); },
+        skip);
+    pager.unskipped(skip - passed);
     out.records = pager.take();
     out.note = pager.note();
     return out;

@@ -258,8 +258,11 @@ public:
         MessageStatus status = MessageStatus::Ready;
         MessageId id = 0;
     };
-    void visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
-                        bool forward, const std::function<bool(const MessageInfo&)>& each) const;
+    // `skip` items are passed over by their keys alone, no record read (-BookmarkIndex
+    // without -Filter); returns how many were (fewer when the items end first).
+    std::uint64_t visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
+                        bool forward, const std::function<bool(const MessageInfo&)>& each,
+                        std::uint64_t skip = 0) const;
     // The raw message as queued, byte for byte (Export-Message).
     std::optional<std::string> export_message(MessageId id) const;
 

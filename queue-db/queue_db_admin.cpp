@@ -99,9 +99,11 @@ std::vector<MessageInfo> QueueDb::list_messages(const MessageFilter& filter,
     return out;
 }
 
-void QueueDb::visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
-                             bool forward, const std::function<bool(const MessageInfo&)>& each) const {
+std::uint64_t QueueDb::visit_messages(const MessageFilter& filter, const std::optional<Position>& from, bool include_from,
+                             bool forward, const std::function<bool(const MessageInfo&)>& each,
+                             std::uint64_t skip) const {
     const Impl& d = *impl_;
+    const std::uint64_t to_skip = skip;
     std::string prefix;
     if (filter.queue) prefix = filter.status ? records::item_prefix(*filter.queue, *filter.status)
                                              : records::item_prefix(*filter.queue);
@@ -148,14 +150,18 @@ void QueueDb::visit_messages(const MessageFilter& filter, const std::optional<Po
                 key.assign(c.key());
                 auto k = records::parse_item_key(key);
                 if (!k || (filter.status && k->status != *filter.status)) continue;
+                if (skip > 0) {
+                    --skip;
+                    continue;
+                }
                 auto m = d.find_message(txn, k->id);
                 const HopState* h = m ? m->hop(k->queue) : nullptr;
                 if (h != nullptr) chunk.push_back(d.info_of(k->id, *m, *h));
             }
         }
         for (const auto& info : chunk)
-            if (!each(info)) return;
-        if (!more) return;
+            if (!each(info)) return to_skip - skip;
+        if (!more) return to_skip - skip;
     }
 }
 

@@ -1247,6 +1247,15 @@ TEST_CASE("Get-Message's pages: from a bookmark, forwards and backwards, across 
     MessageFilter anywhere_suspended;
     anywhere_suspended.status = MessageStatus::Suspended;
     CHECK(visit(anywhere_suspended, std::nullopt, true, true).size() == 200);
+    // Skipping by keys: the 501st item of the queue, and a skip past the end says how far it got.
+    std::vector<MessageId> skipped;
+    CHECK(db->visit_messages(net, std::nullopt, true, true, [&](const MessageInfo& m) {
+        skipped.push_back(m.id);
+        return false;
+    }, 500) == 500);
+    CHECK(skipped == std::vector<MessageId>{all[500]});
+    CHECK(db->visit_messages(net, std::nullopt, true, true, [](const MessageInfo&) { return true; }, 5000) == 600);
+    CHECK(db->visit_messages(suspended, std::nullopt, true, false, [](const MessageInfo&) { return true; }, 150) == 150);
     // list_messages keeps its limit.
     net.limit = 10;
     CHECK(db->list_messages(net).size() == 10);
