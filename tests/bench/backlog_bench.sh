@@ -63,16 +63,17 @@ best_ms() {
 }
 ectl() { "$EDGECTL" --data "$EDGE_DATA" "$@"; }
 queued() { ectl Get-Queue -Identity bench.test -Format List 2>/dev/null | awk '$1 == "MessageCount" { print $3 }'; }
-# start_timed -- starts edge-transport, echoes the ms until its port accepts
+# start_timed -- starts edge-transport (EDGE_PID); START_MS = the ms until its port accepts
 start_timed() {
   local t0; t0=$(ms_now)
   "$EDGE" --config "$EDGE_CONF" --data "$EDGE_DATA" >>"$WORK/edge-transport.log" 2>&1 &
   EDGE_PID=$!
   wait_port "$EDGE_PORT" "$EDGE_PID" edge-transport 600
-  echo $(( $(ms_now) - t0 ))
+  START_MS=$(( $(ms_now) - t0 ))
 }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# drain_edge N SINK_OUT -- resumes bench.test and waits until the sink has counted N; echoes "seconds peak_rss_mb"
+# drain_edge N SINK_OUT -- resumes bench.test and waits until the sink has counted N; sets DRAIN_MS
+# and DRAIN_PEAK (the server's peak RSS, MB)
 drain_edge() {
   local n=$1 out=$2 t0 c=0 peak=0 r
   t0=$(ms_now)
@@ -85,7 +86,7 @@ drain_edge() {
     kill -0 "$EDGE_PID" 2>/dev/null || fail "edge-transport exited during the drain: $(tail -5 "$WORK/edge-transport.log")"
     sleep 0.2
   done
-  echo "$(( $(ms_now) - t0 )) $peak"
+  DRAIN_MS=$(( $(ms_now) - t0 )); DRAIN_PEAK=$peak
 }
 # edge_backlog N -- a fresh edge data directory with N messages for bench.test, the Send connector
 # ToSink to a new smtp-sink; sets SINK_OUT
@@ -110,8 +111,8 @@ echo "# msgs=$MSGS size=$SIZE pf_msgs=$PF_MSGS"
 EDGE_SMALL=n/a; PF_RATE=n/a; RATIO=n/a
 if [ "$PF_MSGS" -gt 0 ]; then
   edge_backlog "$PF_MSGS"
-  start_timed >/dev/null
-  read -r ms _ < <(drain_edge "$PF_MSGS" "$SINK_OUT")
+  start_timed
+  drain_edge "$PF_MSGS" "$SINK_OUT"; ms=$DRAIN_MS
   EDGE_SMALL=$(awk -v n="$PF_MSGS" -v ms="$ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
   stop_edge
   echo "edge_small msgs=$PF_MSGS drain_s=$(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 }') msgs_per_s=$EDGE_SMALL"
@@ -156,15 +157,15 @@ DI=$(best_ms ectl Get-Message -Queue bench.test -BookmarkIndex "$MIDDLE" -Result
 echo "edgectl get_queue_ms=$GQ get_message_page_ms=$GM bookmark_page_ms=$BM identity_ms=$ID deep_index_page_ms=$DI"
 [ "$(queued)" = "$MSGS" ] || { echo "Get-Queue says $(queued), not $MSGS" >&2; FAILED=1; }
 
-S1=$(start_timed); stop_edge
-S2=$(start_timed)
+start_timed; S1=$START_MS; stop_edge
+start_timed; S2=$START_MS
 kill -KILL "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=""
-S3=$(start_timed)
+start_timed; S3=$START_MS
 grep -q "after an unclean stop" "$WORK/edge-transport.log" || { echo "the start after kill -9 did not run the full scan" >&2; FAILED=1; }
 echo "start clean_ms=$S1 clean_again_ms=$S2 after_kill_ms=$S3"
 START_CLEAN=$(( S1 < S2 ? S1 : S2 ))
 
-read -r ms PEAK < <(drain_edge "$MSGS" "$SINK_OUT")
+drain_edge "$MSGS" "$SINK_OUT"; ms=$DRAIN_MS; PEAK=$DRAIN_PEAK
 DRAIN=$(awk -v n="$MSGS" -v ms="$ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
 echo "drain msgs=$MSGS drain_s=$(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 }') msgs_per_s=$DRAIN peak_rss_mb=$PEAK"
 for _ in $(seq 1 300); do [ "$(queued)" = 0 ] && break; sleep 0.2; done
