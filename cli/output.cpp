@@ -2,6 +2,7 @@
 #include "output.hpp"
 
 #include "csv_log.hpp"
+#include "text_helpers.hpp"
 
 #include <fmt/format.h>
 
@@ -59,45 +60,10 @@ std::string one_line(std::string_view s) {
     return out;
 }
 
-// JSON (RFC 8259) must be UTF-8. Text from peers need not be: each ill-formed
-// subpart becomes one U+FFFD (Unicode §3.9, as Python's errors="replace" and browsers
-// decode), written \ufffd; C0, DEL and C1 controls are \u escapes, so neither a
-// parser nor a terminal the JSON is shown on gets a raw control byte.
+// JSON strings: text::append_json_string (UTF-8 checked, controls escaped).
 // Boost.JSON was weighed: its serializer (1.81) copies bytes >= 0x80 unchecked, so it
-// would need this same pass, and boost/json/src.hpp costs a heavy translation unit.
-void json_string(std::string& out, std::string_view s) {
-    out += '"';
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
-                default:
-                    if (c < 0x20 || c == 0x7f)
-                        out += fmt::format("\\u{:04x}", c);
-                    else
-                        out += static_cast<char>(c);
-            }
-            ++i;
-            continue;
-        }
-        const logging::Utf8Step step = logging::next_utf8(s.substr(i));
-        if (!step.valid) {
-            out += "\\ufffd";
-        } else if (step.size == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));  // C1: U+0080..U+009F
-        } else {
-            out.append(s.substr(i, step.size));
-        }
-        i += step.size;
-    }
-    out += '"';
-}
+// would need the same pass, and boost/json/src.hpp costs a heavy translation unit.
+void json_string(std::string& out, std::string_view s) { text::append_json_string(out, s); }
 
 std::string json_number(double n) {
     if (n == static_cast<double>(static_cast<long long>(n))) return fmt::format("{}", static_cast<long long>(n));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "csv_log.hpp"
+#include "text_helpers.hpp"
 
 #include <string_view>
 
@@ -19,7 +20,7 @@ inline std::size_t first_unsafe_byte(std::string_view bytes) {
             ++i;
             continue;
         }
-        const auto step = edge::logging::next_utf8(bytes.substr(i));
+        const auto step = edge::text::next_utf8(bytes.substr(i));
         if (!step.valid || (c == 0xC2 && static_cast<unsigned char>(bytes[i + 1]) < 0xA0)) return i;
         i += step.size;
     }

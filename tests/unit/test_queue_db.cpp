@@ -1091,7 +1091,7 @@ TEST_CASE("the oldest message of a queue is known without a walk", "[queue][coun
     CHECK(*q->oldest_arrival > now_timestamp() - std::chrono::hours(2));
 }
 
-TEST_CASE("a start after clean stops reads no message record; a crash brings the full scan back", "[queue][recovery]") {
+TEST_CASE("a start after clean stops reads no message record, a crash brings the full scan back", "[queue][recovery]") {
     TempDir dir;
     {
         auto db = edge::test::open_queue(dir);

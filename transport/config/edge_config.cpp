@@ -7,6 +7,7 @@
 #include "config_store.hpp"
 
 #include "address.hpp"
+#include "text_helpers.hpp"
 
 #include <boost/json/src.hpp>
 
@@ -23,28 +24,7 @@ constexpr std::int64_t kEdgeConfigVersion = 1;
 // entries must not make a million lines.
 constexpr std::size_t kMaxErrorsShown = 10;
 
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    static constexpr char kHex[] = "0123456789abcdef";
-                    out += "\\u00";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 15];
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
-}
+using text::append_json_string;  // UTF-8 checked: Boost.JSON refuses anything else on import
 
 std::optional<ObjectKind> kind_named(std::string_view name) {
     for (ObjectKind k : exported_kinds())

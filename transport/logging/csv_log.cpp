@@ -450,34 +450,6 @@ std::string CsvLog::current_file() const {
     return impl_->current_path;
 }
 
-Utf8Step next_utf8(std::string_view s) {
-    if (s.empty()) return {0, false};
-    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    const unsigned char c = b(0);
-    if (c < 0x80) return {1, true};
-    // RFC 3629 §4 / Unicode Table 3-7: the range the second byte must be in, by lead byte.
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;         // no overlong 3-byte form
-        if (c == 0xED) hi = 0x9F;         // no UTF-16 surrogate
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;         // no overlong 4-byte form
-        if (c == 0xF4) hi = 0x8F;         // nothing above U+10FFFF
-    } else {
-        return {1, false};                // a continuation byte, C0/C1 (overlong) or F5..FF
-    }
-    for (std::size_t i = 1; i < n; ++i) {
-        if (i >= s.size()) return {i, false};  // cut short: the bytes so far are one subpart
-        const unsigned char x = b(i);
-        if (i == 1 ? (x < lo || x > hi) : (x < 0x80 || x > 0xBF)) return {i, false};
-    }
-    return {n, true};
-}
 
 namespace {
 
@@ -516,7 +488,7 @@ void escape_into(std::string& out, std::string_view text, std::string_view also,
             }
             continue;
         }
-        const Utf8Step step = next_utf8(text.substr(i));
+        const text::Utf8Step step = text::next_utf8(text.substr(i));
         // C1 controls (U+0080..U+009F: C2 80..C2 9F) act on terminals as ESC does
         // (U+009B is CSI), so they are escaped like invalid bytes.
         const bool c1 = step.valid && step.size == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;

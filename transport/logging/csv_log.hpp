@@ -136,15 +136,6 @@ std::optional<std::uint64_t> volume_of(const std::string& path);
 
 // --- The log escape (shared by every log here and by edgectl's terminal output) ---
 
-// One step through UTF-8 text. `valid`: `s` starts with a well-formed sequence
-// (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF) of `size` bytes.
-// Not valid: `size` is the maximal ill-formed subpart (Unicode §3.9, the bytes one
-// U+FFFD replaces). `size` is at least 1 for a non-empty `s`.
-struct Utf8Step {
-    std::size_t size = 0;
-    bool valid = false;
-};
-Utf8Step next_utf8(std::string_view s);
 
 // Appends `text` escaped as the header comment says: "\\", "\xHH" for C0, DEL, C1,
 // invalid UTF-8 and every byte listed in `also`; everything else as it is.

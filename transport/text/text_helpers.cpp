@@ -77,4 +77,72 @@ std::string iso_date_time_utc(std::chrono::system_clock::time_point t) {
                        hms.minutes().count(), hms.seconds().count());
 }
 
+Utf8Step next_utf8(std::string_view s) {
+    if (s.empty()) return {0, false};
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    if (c < 0x80) return {1, true};
+    // RFC 3629 §4 / Unicode Table 3-7: the range the second byte must be in, by lead byte.
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;         // no overlong 3-byte form
+        if (c == 0xED) hi = 0x9F;         // no UTF-16 surrogate
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;         // no overlong 4-byte form
+        if (c == 0xF4) hi = 0x8F;         // nothing above U+10FFFF
+    } else {
+        return {1, false};                // a continuation byte, C0/C1 (overlong) or F5..FF
+    }
+    for (std::size_t i = 1; i < n; ++i) {
+        if (i >= s.size()) return {i, false};  // cut short: the bytes so far are one subpart
+        const unsigned char x = b(i);
+        if (i == 1 ? (x < lo || x > hi) : (x < 0x80 || x > 0xBF)) return {i, false};
+    }
+    return {n, true};
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    auto u_escape = [&](unsigned char c) {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    };
+    out += '"';
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                default:
+                    if (c < 0x20 || c == 0x7f)
+                        u_escape(c);
+                    else
+                        out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        const Utf8Step step = next_utf8(s.substr(i));
+        if (!step.valid)
+            out += "\\ufffd";
+        else if (step.size == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0)
+            u_escape(static_cast<unsigned char>(s[i + 1]));  // C1: U+0080..U+009F
+        else
+            out.append(s.substr(i, step.size));
+        i += step.size;
+    }
+    out += '"';
+}
+
 }  // namespace edge::text

@@ -87,4 +87,20 @@ std::string rfc5322_date_local(std::chrono::system_clock::time_point t);
 // ISO 8601 / RFC 3339 in UTC to the second: "2026-11-23T14:05:00Z".
 std::string iso_date_time_utc(std::chrono::system_clock::time_point t);
 
+// One step through UTF-8 text. `valid`: `s` starts with a well-formed sequence
+// (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF) of `size` bytes.
+// Not valid: `size` is the maximal ill-formed subpart (Unicode §3.9, the bytes one
+// U+FFFD replaces). `size` is at least 1 for a non-empty `s`.
+struct Utf8Step {
+    std::size_t size = 0;
+    bool valid = false;
+};
+Utf8Step next_utf8(std::string_view s);
+
+// Appends `s` as a JSON string (RFC 8259), which must be UTF-8 whatever `s` is: each
+// ill-formed subpart becomes one U+FFFD (written \ufffd); C0, DEL and C1 controls are
+// \u escapes, so neither a parser nor a terminal the JSON is shown on gets a raw
+// control byte. edgectl's -Json and Export-EdgeConfig write every string with it.
+void append_json_string(std::string& out, std::string_view s);
+
 }  // namespace edge::text
