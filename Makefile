@@ -34,7 +34,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 libgmime-3.0-dev \
                 rspamd clamav-daemon clamav-milter unbound zlib1g-dev \
                 prometheus \
-                libsystemd-dev
+                libsystemd-dev \
+                groff-base man-db
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
 # libpsl-dev + publicsuffix: DMARC's organisational domain (issue 18); python3-dkim (dkimpy) and
@@ -48,6 +49,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
 # prometheus (issue 21): the real Prometheus server and promtool the metrics test runs against our /metrics
 # (tests/integration/test_metrics_live.cpp); its system service is not started (install_missing's policy-rc.d).
 # libsystemd-dev (issue 21): sd_notify for Type=notify units (READY, RELOADING, STOPPING, WATCHDOG, STATUS).
+# groff-base, man-db (issue 21): the man page tests run groff -ww and man --warnings as lintian does
+# (priority important, so usually present; not in minimal container images).
 # ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
