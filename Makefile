@@ -8,6 +8,7 @@
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 #   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
+#   make deb    the Debian packages edge-transport and edgesync in build/deb/ (debhelper, Release), lintian-checked
 #   make fuzz   libFuzzer (clang-14) runs every fuzz target FUZZ_TIME seconds (default 60);
 #               make fuzz FUZZ_TARGET=smtp_session FUZZ_TIME=600 runs one. See tests/fuzz/README.md.
 
@@ -33,7 +34,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
                 libgmime-3.0-dev \
                 rspamd clamav-daemon clamav-milter unbound zlib1g-dev \
                 prometheus \
-                libsystemd-dev
+                libsystemd-dev \
+                groff-base man-db
 # libidn2-dev: IDNA2008 domains in addresses; libunistring-dev: case folding of UTF-8 local
 # parts (transport/smtp/address.cpp, the one canonical form of an address).
 # libpsl-dev + publicsuffix: DMARC's organisational domain (issue 18); python3-dkim (dkimpy) and
@@ -47,6 +49,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost1.81-dev libssl-dev liblmdb-de
 # prometheus (issue 21): the real Prometheus server and promtool the metrics test runs against our /metrics
 # (tests/integration/test_metrics_live.cpp); its system service is not started (install_missing's policy-rc.d).
 # libsystemd-dev (issue 21): sd_notify for Type=notify units (READY, RELOADING, STOPPING, WATCHDOG, STATUS).
+# groff-base, man-db (issue 21): the man page tests run groff -ww and man --warnings as lintian does
+# (priority important, so usually present; not in minimal container images).
 # ccache keys on paths relative to the checkout, so another clone of the tree reuses the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
@@ -60,7 +64,7 @@ FUZZ_TIME     ?= 60
 FUZZ_TARGET   ?=
 FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
 
-.PHONY: deps bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-milter bench-relay bench-sync build-release build-asan clean
+.PHONY: deps deb-deps deb bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-milter bench-relay bench-sync build-release build-asan clean
 
 # $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
 define install_missing
@@ -117,6 +121,29 @@ fuzz: build-fuzz
 	    > $(FUZZ_DIR)/$$t.log 2>&1 || { tail -40 $(FUZZ_DIR)/$$t.log; echo "fuzz: $$t FAILED (log: $(FUZZ_DIR)/$$t.log)"; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' $(FUZZ_DIR)/$$t.log | tail -2; \
 	done
+
+# The Debian package's own tools (not needed by make test): debhelper (dh, compat 13),
+# lintian (make deb checks its output), fakeroot and dpkg-dev (dpkg-buildpackage); then
+# debian/control's Build-Depends, through apt's build-dep on the tree, if any is missing.
+DEB_TOOL_PACKAGES := debhelper lintian fakeroot dpkg-dev
+DEB_DIR := build/deb
+deb-deps:
+	$(call install_missing,$(DEB_TOOL_PACKAGES))
+	@dpkg-checkbuilddeps >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./ >/dev/null
+
+# The packages edge-transport and edgesync (debian/, README "Install from a package"): built
+# from a copy of the tree in $(DEB_DIR)/src, so the tree gets no debian/ leftovers and the
+# .debs land in $(DEB_DIR)/. A Release build; the tests are not run (debian/rules). lintian
+# at its default level must report no error and no warning. Not part of make test (minutes).
+# ccache: the shared cache, not the one under debhelper's own HOME.
+deb: deb-deps
+	@rm -rf $(DEB_DIR)/src $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	@mkdir -p $(DEB_DIR)/src
+	@tar --exclude=./build --exclude=./.git --exclude=./data -cf - . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && env CCACHE_DIR=$${CCACHE_DIR:-$$HOME/.cache/ccache} \
+	  DEB_BUILD_OPTIONS="$(or $(DEB_BUILD_OPTIONS),parallel=$(JOBS) nocheck)" dpkg-buildpackage -b -uc -us
+	lintian --fail-on error,warning $(DEB_DIR)/*.changes
+	@ls -l $(DEB_DIR)/*.deb
 
 build-release: deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDGE_BUILD_TESTS=OFF -DEDGE_BUILD_BENCH=ON >/dev/null

@@ -30,6 +30,9 @@ struct ParamDef {
     bool is_switch = false;     // takes no value (-Json)
     bool is_list = false;       // a comma list: "a","b" and a, b are joined
     bool positional = false;    // may be given without its name (the Identity)
+    // The settings-table row the parameter sets, when it is one (config_param): the man
+    // page prints its range and where its default comes from (man_page.cpp).
+    const config::SettingDef* setting = nullptr;
 };
 
 // What the administrator asked: the cmdlet and its parameters by their full names.

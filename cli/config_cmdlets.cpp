@@ -97,6 +97,7 @@ ParamDef param_of(const SettingDef& d, bool positional = false) {
     ParamDef p{std::string(d.name), type_name(d), std::string(d.default_value), std::string(d.meaning)};
     p.is_list = d.type == SettingType::List || d.type == SettingType::Flags;
     p.positional = positional;
+    p.setting = &d;
     return p;
 }
 

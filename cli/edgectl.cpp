@@ -3,6 +3,7 @@
 // running: LMDB is multi-process) and prints what the cmdlet returns.
 #include "cmdlet.hpp"
 #include "grammar.hpp"
+#include "man_page.hpp"
 #include "output.hpp"
 
 #include "applied_generation.hpp"
@@ -19,6 +20,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -93,6 +97,36 @@ int complete(const std::vector<std::string>& args) {
     return 2;
 }
 
+// `edgectl --man TEMPLATE OUT` (not in the help: the build's own step, man/CMakeLists.txt):
+// a page of man/ with its generated parts filled in from the tables (cli/man_page.hpp).
+// Written beside OUT and renamed, so a failed run leaves no page that looks built.
+int write_man_page(const std::string& template_path, const std::string& out_path) {
+    std::ifstream in(template_path, std::ios::binary);
+    if (!in) {
+        fmt::print(stderr, "edgectl: --man: cannot read {}\n", template_path);
+        return 1;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+        const std::string page = fill_man_template(text.str());
+        const std::string tmp = out_path + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            out << page;
+            if (!out.flush()) {
+                fmt::print(stderr, "edgectl: --man: cannot write {}\n", tmp);
+                return 1;
+            }
+        }
+        std::filesystem::rename(tmp, out_path);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "edgectl: --man: {}: {}\n", template_path, e.what());
+        return 1;
+    }
+    return 0;
+}
+
 int run(int argc, char** argv) {
     std::string data, config_file;
     std::vector<std::string> args;
@@ -120,6 +154,13 @@ int run(int argc, char** argv) {
         }
     }
     if (args[0].starts_with("--list-")) return complete(args);
+    if (args[0] == "--man") {
+        if (args.size() != 3) {
+            fmt::print(stderr, "edgectl: --man TEMPLATE OUT\n");
+            return 2;
+        }
+        return write_man_page(args[1], args[2]);
+    }
 
     const Cmdlet* cmdlet = find_cmdlet(args[0]);
     if (cmdlet == nullptr) {

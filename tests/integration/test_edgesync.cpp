@@ -719,5 +719,5 @@ TEST_CASE("EdgeSync: cmake --install puts edgesync on PATH and what its unit's D
         CHECK(std::filesystem::exists(root.path() + path));
     }
     CHECK(documented >= 1);
-    CHECK(std::filesystem::exists(root.path() + "/usr/share/doc/edge-transport/examples/edgesync.default"));
+    CHECK(std::filesystem::exists(root.path() + "/usr/share/doc/edgesync/examples/edgesync.default"));
 }
