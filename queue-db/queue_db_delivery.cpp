@@ -128,14 +128,43 @@ void QueueDb::record_delivery_async(DeliveryReport report, std::function<void(st
 
 Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route) {
     Impl& d = *impl_;
+    // In transactions of at most kBatch messages (a queue of a million routed again must
+    // not be one write holding every page it touches in memory), each starting after the
+    // last message the previous one moved: a message routed back to this same queue is
+    // not taken twice. Ready first, then Retry; the admin generation moves once, at the end.
+    constexpr std::size_t kBatch = 1000;
+    struct Resume {
+        MessageStatus status = MessageStatus::Ready;
+        MessageId after = 0;
+    };
+    Resume pos, next;
+    bool finished = false;
     auto job = [&](lmdb::Txn& txn) {
         std::size_t moved = 0;
-        for (MessageStatus st : {MessageStatus::Ready, MessageStatus::Retry}) {
-            for (MessageId id : d.item_ids(txn, records::item_prefix(queue, st), SIZE_MAX)) {
+        Resume p = pos;  // a job may be run again: it starts from the same place
+        finished = false;
+        while (moved < kBatch) {
+            std::vector<MessageId> ids;
+            {
+                const std::string prefix = records::item_prefix(queue, p.status);
+                lmdb::Cursor c(txn, d.items);
+                for (bool ok = c.seek(records::item_key(queue, p.status, p.after + 1));
+                     ok && c.key().starts_with(prefix) && ids.size() < kBatch - moved; ok = c.next())
+                    if (auto k = records::parse_item_key(c.key())) ids.push_back(k->id);
+            }
+            if (ids.empty()) {
+                if (p.status == MessageStatus::Ready) {
+                    p = {MessageStatus::Retry, 0};
+                    continue;
+                }
+                finished = true;
+                break;
+            }
+            for (MessageId id : ids) {
+                p.after = id;
                 auto m = d.find_message(txn, id);
                 HopState* h = m ? m->hop(queue) : nullptr;
                 if (h == nullptr) continue;
-                std::vector<DeliveryType> types;
                 for (auto& r : m->envelope.recipients) {
                     if (r.status != RecipientStatus::Pending || !(r.next_hop == queue)) continue;
                     auto [q, type] = route(r);
@@ -158,10 +187,18 @@ Result<std::size_t> QueueDb::resubmit(const QueueId& queue, const Reroute& route
                 ++moved;
             }
         }
-        d.bump_admin_generation(txn);
+        if (finished) d.bump_admin_generation(txn);
+        next = p;
         return moved;
     };
-    return d.write(job, ReserveUse::yes);
+    std::size_t total = 0;
+    for (;;) {
+        auto r = d.write(job, ReserveUse::yes);
+        if (!r) return r;
+        total += *r;
+        if (finished) return total;
+        pos = next;
+    }
 }
 
 Status QueueDb::release_lease(MessageId id, const QueueId& queue) {

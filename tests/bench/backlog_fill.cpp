@@ -3,7 +3,9 @@
 // committed through QueueDb's group commit, with WINDOW enqueues in flight, so the
 // directory is exactly what the receive side would have written. Used by
 // tests/bench/backlog_bench.sh; prints "FILL messages=N seconds=S msgs_per_s=R".
-//   backlog_fill --dir DATA --messages N [--size BYTES] [--domain bench.test] [--window 512]
+//   backlog_fill --dir DATA --messages N [--size BYTES] [--domain bench.test] [--queue Q] [--window 512]
+// --queue: the next-hop queue the categorizer would choose (a Send connector to smart hosts
+// names its queue after itself, lower case: "tosink"); default the domain.
 #include "queue_db.hpp"
 
 #include <fmt/format.h>
@@ -18,7 +20,7 @@
 using namespace edge::queue;
 
 int main(int argc, char** argv) {
-    std::string dir, domain = "bench.test";
+    std::string dir, domain = "bench.test", queue_name;
     std::uint64_t count = 0, size = 2048, window = 512;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string_view k = argv[i];
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
         else if (k == "--messages") count = std::strtoull(v.c_str(), nullptr, 10);
         else if (k == "--size") size = std::strtoull(v.c_str(), nullptr, 10);
         else if (k == "--domain") domain = v;
+        else if (k == "--queue") queue_name = v;
         else if (k == "--window") window = std::strtoull(v.c_str(), nullptr, 10);
         else {
             fmt::print(stderr, "backlog_fill: unknown option {}\n", k);
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "usage: backlog_fill --dir DATA --messages N [--size BYTES] [--domain D] [--window W]\n");
         return 2;
     }
+    if (queue_name.empty()) queue_name = domain;
     QueueDbOptions options;
     options.reserve_size = 0;
     auto opened = QueueDb::open(dir, options);
@@ -64,7 +68,7 @@ int main(int argc, char** argv) {
         e.internet_message_id = fmt::format("<{}@client.bench.test>", n);
         Recipient r;
         r.address = "rcpt@" + domain;
-        r.next_hop = QueueId::next_hop_domain(domain);
+        r.next_hop = QueueId::next_hop_domain(queue_name);
         r.delivery_type = DeliveryType::SmartHostConnectorDelivery;
         e.recipients.push_back(std::move(r));
         std::string body = fmt::format(fmt::runtime(header), n);

@@ -1288,3 +1288,33 @@ TEST_CASE("a backlog falling due at once moves to Ready in bounded transactions"
     CHECK_FALSE(db->next_retry_due());
     CHECK(db->check().ok());
 }
+
+TEST_CASE("a large queue routed again moves in bounded transactions, each message once", "[queue][counts]") {
+    TempDir dir;
+    auto db = edge::test::open_queue(dir);
+    constexpr std::size_t kMessages = 2500;
+    for (std::size_t i = 0; i < kMessages; ++i) REQUIRE(db->enqueue(make_message(i, 100)));
+    REQUIRE(db->suspend_message(1, kNet));  // Suspended: not routed again
+    const auto generation = db->admin_generation();
+    auto commits = db->commit_stats().commits;
+    // Routed back to the same queue: every waiting message once, not again and again.
+    std::size_t calls = 0;
+    auto same = db->resubmit(kNet, [&](const Recipient&) {
+        ++calls;
+        return std::pair{kNet, DeliveryType::DnsConnectorDelivery};
+    });
+    REQUIRE(same);
+    CHECK(*same == kMessages - 1);
+    CHECK(calls == kMessages - 1);
+    CHECK(db->commit_stats().commits - commits >= 3);
+    CHECK(db->admin_generation() == generation + 1);
+    // Elsewhere: the queue keeps only its suspended message.
+    commits = db->commit_stats().commits;
+    auto moved = db->resubmit(kNet, [](const Recipient&) { return std::pair{kOrg, DeliveryType::DnsConnectorDelivery}; });
+    REQUIRE(moved);
+    CHECK(*moved == kMessages - 1);
+    CHECK(db->get_queue(kNet)->message_count == 1);
+    CHECK(db->get_queue(kOrg)->ready_count == kMessages - 1);
+    CHECK(db->commit_stats().commits - commits >= 3);
+    CHECK(db->check().ok());
+}
