@@ -5,6 +5,7 @@
 #   make bench-receive   only the receive-side benchmark (edge-transport vs Postfix vs smtp-sink)
 #   make bench-agents    the receive benchmark with the anti-spam agents off and on (issue 17)
 #   make bench-milter    the receive benchmark with rspamd as milter, edge vs Postfix (issue 19)
+#   make bench-backlog   a million queued messages: edgectl, start, drain, and the drain against Postfix (issue 21)
 #   make bench-relay     only the relay benchmark (client -> server -> queue -> smtp-sink, edge-transport vs Postfix)
 #   make tsan       ThreadSanitizer build of the threaded tests (queue-db concurrency, committer, delivery pool, sync apply)
 #   make bench-sync      EdgeSync: full sync of 100,000 recipients (edge side, and end to end from slapd), RCPT rates
@@ -64,7 +65,7 @@ FUZZ_TIME     ?= 60
 FUZZ_TARGET   ?=
 FUZZ_JOBS     ?= $(if $(filter 1,$(JOBS)),1,2)
 
-.PHONY: deps deb-deps deb bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-milter bench-relay bench-sync build-release build-asan clean
+.PHONY: deps deb-deps deb bench-deps fuzz-deps build-fuzz fuzz run test tsan bench bench-receive bench-agents bench-milter bench-relay bench-backlog bench-sync build-release build-asan clean
 
 # $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
 define install_missing
@@ -199,6 +200,12 @@ bench: build-release bench-deps
 	@env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/sync tests/bench/sync_e2e_bench.sh
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/receive tests/bench/receive_bench.sh
 	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/relay tests/bench/relay_bench.sh
+
+# Issue 21: a backlog of a million messages (edgectl on it, start after a clean stop and after kill -9,
+# the drain to smtp-sink) and an equal-backlog drain against Postfix. MSGS=… for another size.
+bench-backlog: build-release bench-deps
+	@mkdir -p $(BENCH_DIR)
+	@$(SUDO) env BUILD=$(CURDIR)/$(RELEASE) WORK=$(BENCH_DIR)/backlog tests/bench/backlog_bench.sh
 
 # The receive-side benchmark alone; its last line is the RESULT line.
 bench-receive: build-release bench-deps

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <csignal>
+#include <functional>
 #include <set>
 #include <unistd.h>
 
@@ -38,6 +39,27 @@ void crash_while_open(const TempDir& dir) {
     ::waitpid(pid, &status, 0);
     REQUIRE(WIFEXITED(status));
     REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+// One write transaction on the environment with the raw LMDB API: the damage and the
+// older formats that QueueDb itself would never write.
+void raw_write(const std::string& env_dir, const std::function<void(MDB_txn*)>& change) {
+    MDB_env* env = nullptr;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    REQUIRE(mdb_env_open(env, env_dir.c_str(), 0, 0640) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    change(txn);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+}
+
+void raw_put(MDB_txn* txn, const char* db_name, std::string key, std::string value) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, db_name, 0, &dbi) == 0);
+    MDB_val k{key.size(), key.data()}, v{value.size(), value.data()};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
 }
 }  // namespace
 
@@ -414,23 +436,16 @@ TEST_CASE("a damaged message record is moved aside at open, not fatal", "[queue]
     }
     {
         // Damage the record's format byte with the raw LMDB API.
-        MDB_env* env = nullptr;
-        mdb_env_create(&env);
-        mdb_env_set_maxdbs(env, 16);
-        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
-        MDB_txn* txn = nullptr;
-        mdb_txn_begin(env, nullptr, 0, &txn);
-        MDB_dbi dbi;
-        REQUIRE(mdb_dbi_open(txn, "messages", 0, &dbi) == 0);
-        std::string key = edge::queue::records::id_key(bad);
-        MDB_val k{key.size(), key.data()}, v{};
-        REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
-        std::string damaged(static_cast<char*>(v.mv_data), v.mv_size);
-        damaged[0] = 99;
-        MDB_val nv{damaged.size(), damaged.data()};
-        REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
-        REQUIRE(mdb_txn_commit(txn) == 0);
-        mdb_env_close(env);
+        raw_write(dir.path(), [&](MDB_txn* txn) {
+            MDB_dbi dbi;
+            REQUIRE(mdb_dbi_open(txn, "messages", 0, &dbi) == 0);
+            std::string key = edge::queue::records::id_key(bad);
+            MDB_val k{key.size(), key.data()}, v{};
+            REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+            std::string damaged(static_cast<char*>(v.mv_data), v.mv_size);
+            damaged[0] = 99;
+            raw_put(txn, "messages", key, damaged);
+        });
     }
     {
         // After a clean stop a start validates nothing (no scan of every record); the
@@ -475,18 +490,7 @@ std::size_t count_entries(const std::string& env_dir, const char* db_name) {
 }
 
 void put_raw(const std::string& env_dir, const char* db_name, const std::string& key, const std::string& value) {
-    MDB_env* env = nullptr;
-    mdb_env_create(&env);
-    mdb_env_set_maxdbs(env, 16);
-    REQUIRE(mdb_env_open(env, env_dir.c_str(), 0, 0640) == 0);
-    MDB_txn* txn = nullptr;
-    mdb_txn_begin(env, nullptr, 0, &txn);
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(txn, db_name, 0, &dbi) == 0);
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
-    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
+    raw_write(env_dir, [&](MDB_txn* txn) { raw_put(txn, db_name, key, value); });
 }
 }  // namespace
 
@@ -1151,23 +1155,16 @@ TEST_CASE("a format-1 directory is upgraded with its counts at the first read-wr
     }
     {
         // Make it as the previous version left it: no counts, no writers list, format 1.
-        MDB_env* env = nullptr;
-        mdb_env_create(&env);
-        mdb_env_set_maxdbs(env, 32);
-        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
-        MDB_txn* txn = nullptr;
-        mdb_txn_begin(env, nullptr, 0, &txn);
-        MDB_dbi counts, meta;
-        REQUIRE(mdb_dbi_open(txn, "queue_counts", 0, &counts) == 0);
-        REQUIRE(mdb_drop(txn, counts, 1) == 0);
-        REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-        std::string wk = "writers", fk = "format", one = edge::queue::records::u64_value(1);
-        MDB_val k{wk.size(), wk.data()};
-        REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
-        MDB_val f{fk.size(), fk.data()}, v{one.size(), one.data()};
-        REQUIRE(mdb_put(txn, meta, &f, &v, 0) == 0);
-        REQUIRE(mdb_txn_commit(txn) == 0);
-        mdb_env_close(env);
+        raw_write(dir.path(), [](MDB_txn* txn) {
+            MDB_dbi counts, meta;
+            REQUIRE(mdb_dbi_open(txn, "queue_counts", 0, &counts) == 0);
+            REQUIRE(mdb_drop(txn, counts, 1) == 0);
+            REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+            std::string wk = "writers";
+            MDB_val k{wk.size(), wk.data()};
+            REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
+            raw_put(txn, "meta", "format", edge::queue::records::u64_value(1));
+        });
     }
     {
         // Read-only (edgectl's Get-Queue on it before the new server's first start): walks.
@@ -1186,21 +1183,7 @@ TEST_CASE("a format-1 directory is upgraded with its counts at the first read-wr
     CHECK(db->check().ok());
     // A format newer than ours is refused, not touched.
     db.reset();
-    {
-        MDB_env* env = nullptr;
-        mdb_env_create(&env);
-        mdb_env_set_maxdbs(env, 32);
-        REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0640) == 0);
-        MDB_txn* txn = nullptr;
-        mdb_txn_begin(env, nullptr, 0, &txn);
-        MDB_dbi meta;
-        REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-        std::string fk = "format", three = edge::queue::records::u64_value(3);
-        MDB_val f{fk.size(), fk.data()}, v{three.size(), three.data()};
-        REQUIRE(mdb_put(txn, meta, &f, &v, 0) == 0);
-        REQUIRE(mdb_txn_commit(txn) == 0);
-        mdb_env_close(env);
-    }
+    raw_write(dir.path(), [](MDB_txn* txn) { raw_put(txn, "meta", "format", edge::queue::records::u64_value(3)); });
     CHECK_FALSE(QueueDb::open(dir.path()));
 }
 
