@@ -156,8 +156,9 @@ bool Pager::offer(Record r) {
 }
 
 std::vector<Record> Pager::take() {
-    if (!bookmark_reached_ && bookmark_index_)
-        fail(fmt::format("-BookmarkIndex: {} is past the end; there are {} object(s)", *bookmark_index_, matched_));
+    // Past the end is an empty page, as Exchange answers it: a script paging by
+    // -BookmarkIndex through an exact multiple of its page size ends without an error.
+    if (!bookmark_reached_ && bookmark_index_) return {};
     if (!bookmark_reached_) fail(fmt::format("-BookmarkObject: {} is not there (any more)", *bookmark_identity_));
     page_size_ = page_.size();
     if (!page_.empty())

@@ -48,19 +48,19 @@ struct MessageIdentity {
 };
 
 // "SERVER\queue\n", "queue\n" or "n".
-MessageIdentity parse_message_identity(const Context& ctx, std::string_view text) {
+MessageIdentity parse_message_identity(const Context& ctx, std::string_view text, std::string_view param = "Identity") {
     MessageIdentity m;
     std::string_view number = text;
     if (auto slash = text.rfind('\\'); slash != std::string_view::npos) {
-        m.queue = parse_queue_identity(ctx, text.substr(0, slash), "Identity");
+        m.queue = parse_queue_identity(ctx, text.substr(0, slash), param);
         number = text.substr(slash + 1);
     }
     std::uint64_t v = 0;
     bool ok = !number.empty() && number.size() <= 19;
     for (char c : number) ok = ok && c >= '0' && c <= '9' && ((v = v * 10 + static_cast<std::uint64_t>(c - '0')), true);
     if (!ok || v == 0)
-        fail(fmt::format("-Identity: '{}' is not a message identity; expected <SERVER>\\<queue>\\<number> or the number",
-                         text),
+        fail(fmt::format("-{}: '{}' is not a message identity; expected <SERVER>\\<queue>\\<number> or the number",
+                         param, text),
              2);
     m.id = v;
     return m;
@@ -247,7 +247,7 @@ Output get_message(Context& ctx, const Invocation& inv) {
     std::optional<QueueDb::Position> from;
     std::optional<std::string> bookmark;
     if (const std::string* b = inv.get("BookmarkObject")) {
-        MessageIdentity mark = parse_message_identity(ctx, *b);
+        MessageIdentity mark = parse_message_identity(ctx, *b, "BookmarkObject");
         if (!mark.queue) mark.queue = mf.queue;
         auto m = mark.queue ? ctx.db->get_message(mark.id, mark.queue) : ctx.db->get_message(mark.id);
         if (!m || (mf.queue && !(m->queue == *mf.queue)))

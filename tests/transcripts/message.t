@@ -77,13 +77,14 @@ $ edgectl Get-Message -BookmarkIndex 0
 ! edgectl: Get-Message: -BookmarkIndex: '0' is not valid; expected a position from 1 (the first object)
 [exit 2]
 $ edgectl Get-Message -BookmarkIndex 9
-! edgectl: Get-Message: -BookmarkIndex: 9 is past the end; there are 4 object(s)
-[exit 1]
 $ edgectl Get-Message -BookmarkObject '{SERVER}\contoso.com\3'
 ! edgectl: Get-Message: -BookmarkObject: {SERVER}\contoso.com\3 is not there (any more)
 [exit 1]
 $ edgectl Get-Message -BookmarkIndex 2 -BookmarkObject 1
 ! edgectl: Get-Message: give -BookmarkIndex or -BookmarkObject, not both
+[exit 2]
+$ edgectl Get-Message -BookmarkObject 'contoso.com\x'
+! edgectl: Get-Message: -BookmarkObject: 'contoso.com\x' is not a message identity; expected <SERVER>\<queue>\<number> or the number
 [exit 2]
 $ edgectl Get-Queue -ResultSize 1 -ReturnPageInfo
 Identity        DeliveryType Status MessageCount NextHopDomain
