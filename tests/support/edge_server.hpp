@@ -5,6 +5,7 @@
 #pragma once
 
 #include "edgectl_command.hpp"
+#include "loopback_socket.hpp"
 #include "test_support.hpp"
 
 #include <arpa/inet.h>
@@ -33,20 +34,6 @@
 
 namespace edge::test {
 
-// A blocking TCP socket connected to 127.0.0.1:port, or -1 (errno says why).
-inline int connect_loopback(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // A TCP port nobody listens on now (bound and released).
 inline std::uint16_t free_port() {

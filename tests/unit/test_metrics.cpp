@@ -4,6 +4,7 @@
 #include "exposition.hpp"
 #include "http_endpoint.hpp"
 #include "registry.hpp"
+#include "loopback_socket.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -93,16 +94,11 @@ TEST_CASE("every family the registry declares is named by Prometheus's conventio
 }
 
 namespace {
+// The loopback connection of every test, with a receive timeout so a silent server fails
+// the test instead of hanging it.
 int connect_to(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
+    int fd = edge::test::connect_loopback(port);
+    if (fd < 0) return -1;
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
